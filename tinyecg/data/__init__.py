@@ -1,0 +1,1 @@
+"""MIT-BIH data: records (wfdb), beats (windows, labels, rhythm), splits, the on-disk cache."""

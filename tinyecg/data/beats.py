@@ -1,0 +1,113 @@
+"""Beats: label sets, windows of 360 samples around annotated R-peaks, rhythm context."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyecg.dsp.rhythm import rhythm_features
+from tinyecg.errors import TinyECGError
+
+WINDOW = 360
+PRE_R = 180  # window is [r - PRE_R, r - PRE_R + WINDOW)
+
+# Every annotation symbol that marks a beat (wfdb's beat codes); rhythm context is computed
+# over all of them, as a detector would see every beat, not only the classes we label.
+BEAT_SYMBOLS = frozenset("N L R B A a J S V r F e j n E / f Q ?".split())
+
+LABEL_SETS = {
+    # the seed's five classes
+    "nlrav": {"labels": ["N", "L", "R", "A", "V"],
+              "map": {"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"}},
+    # ANSI/AAMI EC57 classes, in which inter-patient results are reported
+    "aami": {"labels": ["N", "S", "V", "F", "Q"],
+             "map": {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
+                     "A": "S", "a": "S", "J": "S", "S": "S",
+                     "V": "V", "E": "V", "F": "F", "/": "Q", "f": "Q", "Q": "Q"}},
+}
+
+
+def label_set(name: str) -> dict:
+    if name not in LABEL_SETS:
+        raise TinyECGError(f"unknown label set {name!r} (choose from {', '.join(LABEL_SETS)})")
+    return LABEL_SETS[name]
+
+
+@dataclass
+class Beats:
+    """Beats of one or more records; row i of every array describes beat i."""
+    raw: np.ndarray      # int16 (n, 360) ADC counts
+    baseline: np.ndarray  # int32 (n,) ADC counts at 0 mV
+    gain: np.ndarray     # float32 (n,) ADC counts per mV
+    rhythm: np.ndarray   # float32 (n, 5)
+    y: np.ndarray        # int64 (n,) index into labels
+    record: np.ndarray   # str (n,)
+    sample: np.ndarray   # int64 (n,) R-peak sample index in its record
+    rr: np.ndarray       # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, idx) -> "Beats":
+        return Beats(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def concat(parts: list["Beats"]) -> "Beats":
+        fields = Beats.__dataclass_fields__
+        return Beats(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+    @property
+    def mv(self) -> np.ndarray:
+        return (self.raw.astype(np.float64) - self.baseline[:, None]) / self.gain[:, None]
+
+
+def rr_context(r_peaks: np.ndarray, local_beats: int = 8) -> np.ndarray:
+    """Integer RR context per beat (pre, post, local sum, local count), as the device keeps it."""
+    from tinyecg.dsp.rhythm import DEFAULT_RR, LOCAL_BEATS
+    r = np.asarray(r_peaks, dtype=np.int64)
+    n = len(r)
+    out = np.zeros((n, 4), dtype=np.int64)
+    if n == 0:
+        return out
+    d = np.diff(r)
+    pre = np.concatenate([[d[0] if n > 1 else DEFAULT_RR], d])
+    post = np.concatenate([d, [d[-1] if n > 1 else DEFAULT_RR]])
+    csum = np.concatenate([[0], np.cumsum(d)])
+    hi = np.arange(n)
+    lo = np.maximum(hi - LOCAL_BEATS, 0)
+    count = hi - lo
+    lsum = csum[hi] - csum[lo]
+    no_hist = count == 0
+    lsum[no_hist] = pre[no_hist]
+    count[no_hist] = 1
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = pre, post, lsum, count
+    return out
+
+
+def beats_from_record(record, labels: str = "nlrav") -> Beats:
+    """Windows [r-180, r+180) of every labelled beat whose window fits inside the record."""
+    spec = label_set(labels)
+    names = spec["labels"]
+    is_beat = np.isin(record.ann_symbols, list(BEAT_SYMBOLS))
+    r_all = record.ann_samples[is_beat]
+    sym_all = record.ann_symbols[is_beat]
+    features = rhythm_features(r_all, record.fs)
+    context = rr_context(r_all)
+    keep = np.array([s in spec["map"] for s in sym_all], dtype=bool)
+    keep &= (r_all - PRE_R >= 0) & (r_all - PRE_R + WINDOW <= len(record.adc))
+    idx = np.flatnonzero(keep)
+    starts = r_all[idx] - PRE_R
+    raw = record.adc[starts[:, None] + np.arange(WINDOW)[None, :]] if len(idx) else \
+        np.zeros((0, WINDOW), np.int16)
+    y = np.array([names.index(spec["map"][s]) for s in sym_all[idx]], dtype=np.int64)
+    n = len(idx)
+    return Beats(
+        raw=raw.astype(np.int16),
+        baseline=np.full(n, record.baseline, np.int32),
+        gain=np.full(n, record.gain, np.float32),
+        rhythm=features[idx],
+        y=y,
+        record=np.full(n, record.name, dtype="<U16"),
+        sample=r_all[idx],
+        rr=context[idx],
+    )

@@ -1,0 +1,160 @@
+"""The beat dataset of a WFDB folder: built once, cached on disk keyed by its parameters."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyecg.data.beats import Beats, beats_from_record, label_set
+from tinyecg.data.records import PACED, list_records, load_record
+from tinyecg.dsp import denoise
+from tinyecg.errors import TinyECGError
+
+log = logging.getLogger("tinyecg.data")
+
+CACHE_VERSION = 1
+ENV_CACHE = "TINYECG_CACHE"
+
+
+@dataclass
+class Dataset:
+    beats: Beats
+    x: np.ndarray          # float32 (n, 360): preprocessed windows (denoised, z-scored)
+    labels: list[str]
+    label_set: str
+    records: list[str]     # records that contributed beats
+    skipped: dict          # record -> reason
+    key: str
+
+    def __len__(self) -> int:
+        return len(self.beats)
+
+    def subset(self, idx) -> "Dataset":
+        return Dataset(self.beats.subset(idx), self.x[idx], self.labels, self.label_set,
+                       self.records, self.skipped, self.key)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "tinyecg")
+
+
+def _fingerprint(data_dir: Path, names: list[str], annotator: str) -> list:
+    out = []
+    for name in names:
+        for ext in ("hea", "dat", annotator):
+            p = data_dir / f"{name}.{ext}"
+            st = p.stat() if p.exists() else None
+            out.append([p.name, st.st_size if st else None, st.st_mtime_ns if st else None])
+    return out
+
+
+def dataset_key(data_dir: Path, names: list[str], labels: str, include_paced: bool,
+                annotator: str) -> str:
+    params = {
+        "version": CACHE_VERSION,
+        "data": str(Path(data_dir).resolve()),
+        "records": names,
+        "labels": labels,
+        "include_paced": include_paced,
+        "annotator": annotator,
+        "preprocessing": denoise.PARAMS,
+        "files": _fingerprint(Path(data_dir), names, annotator),
+    }
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = False,
+                  records: list[str] | None = None, annotator: str = "atr",
+                  use_cache: bool = True) -> Dataset:
+    data_dir = Path(data_dir)
+    label_set(labels)
+    names = records or list_records(data_dir)
+    skipped: dict[str, str] = {}
+    if not include_paced:
+        for name in names:
+            if name in PACED:
+                skipped[name] = "paced (left out as AAMI recommends)"
+        names = [n for n in names if n not in PACED]
+    key = dataset_key(data_dir, names, labels, include_paced, annotator)
+    path = cache_dir() / f"beats-{key}.npz"
+    if use_cache and path.is_file():
+        try:
+            return _load(path, key)
+        except Exception as exc:  # a damaged cache file is rebuilt, not trusted
+            log.warning("cache %s unreadable (%s); rebuilding", path, exc)
+    t0 = time.perf_counter()
+    parts, used = [], []
+    for i, name in enumerate(names, 1):
+        rec = load_record(data_dir, name, annotator)
+        if rec is None:
+            skipped[name] = "no MLII lead"
+            continue
+        b = beats_from_record(rec, labels)
+        log.info("[%d/%d] record %s: %d beats", i, len(names), name, len(b))
+        if len(b):
+            parts.append(b)
+            used.append(name)
+    if not parts:
+        raise TinyECGError(f"{data_dir}: no labelled beats found in {len(names)} record(s)")
+    beats = Beats.concat(parts)
+    log.info("preprocessing %d windows (wavelet denoise + z-score)", len(beats))
+    x = np.empty(beats.raw.shape, np.float32)
+    for s in range(0, len(beats), 8192):
+        x[s:s + 8192] = denoise.preprocess(_mv(beats, s, s + 8192))
+    ds = Dataset(beats, x, label_set(labels)["labels"], labels, used, skipped, key)
+    log.info("built %d beats from %d records in %.1f s", len(beats), len(used),
+             time.perf_counter() - t0)
+    if use_cache:
+        _save(path, ds)
+    return ds
+
+
+def _mv(beats: Beats, lo: int, hi: int) -> np.ndarray:
+    raw = beats.raw[lo:hi].astype(np.float64)
+    return (raw - beats.baseline[lo:hi, None]) / beats.gain[lo:hi, None]
+
+
+def _save(path: Path, ds: Dataset) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    meta = json.dumps({"labels": ds.labels, "label_set": ds.label_set, "records": ds.records,
+                       "skipped": ds.skipped, "key": ds.key})
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, x=ds.x, meta=np.array(meta),
+                     **{f: getattr(ds.beats, f) for f in Beats.__dataclass_fields__})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load(path: Path, key: str) -> Dataset:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta["key"] != key:
+            raise ValueError("key mismatch")
+        beats = Beats(*(z[f] for f in Beats.__dataclass_fields__))
+        return Dataset(beats, z["x"], meta["labels"], meta["label_set"], meta["records"],
+                       meta["skipped"], key)
+
+
+def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
+    """The dataset and split a run was made with (rebuilt from cache in seconds)."""
+    from tinyecg.data.records import resolve_data_dir
+    from tinyecg.data.splits import make_split
+
+    d = cfg["data"]
+    data_dir = resolve_data_dir(d["dir"])
+    ds = build_dataset(data_dir, labels=d["labels"], include_paced=d["include_paced"],
+                       records=d.get("records"))
+    split = make_split(cfg["split"]["name"], ds.beats.y, ds.beats.record, cfg["split"]["seed"])
+    return ds, split

@@ -1,0 +1,133 @@
+"""Evaluation of a run's model (float Keras or int8 TFLite in TFLM) on its test split, or on
+another WFDB folder; writes report.json, report.md and a confusion-matrix PNG."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from tinyecg import metrics
+from tinyecg.errors import TinyECGError
+from tinyecg.run import read_config, write_json
+
+log = logging.getLogger("tinyecg.evaluate")
+
+# nlrav prediction -> AAMI class, for scoring a five-class model on other databases
+NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
+
+
+def resolve_model(run_dir: Path, model: str) -> Path:
+    """A model name of the run (teacher, student, student_int8, ...) or a file path."""
+    p = Path(model)
+    if p.suffix in (".keras", ".tflite") and p.is_file():
+        return p
+    for ext in (".keras", ".tflite"):
+        cand = Path(run_dir) / f"{model}{ext}"
+        if cand.is_file():
+            return cand
+    raise TinyECGError(f"{Path(run_dir) / model}: no such model in the run "
+                       "(.keras or .tflite; train, distill or quantize first)")
+
+
+def load_keras(path: Path):
+    import tf_keras as keras
+    import tensorflow_model_optimization as tfmot
+
+    try:
+        with tfmot.quantization.keras.quantize_scope(), tfmot.clustering.keras.cluster_scope(), \
+                tfmot.sparsity.keras.prune_scope():
+            return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise TinyECGError(f"{path}: cannot load model ({str(exc).splitlines()[0][:160]})") from None
+
+
+def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: str = "tflm"):
+    """Class scores (n, classes): probabilities for Keras models, dequantized outputs for
+    int8 models run in `runtime` ("tflm" or "litert-ref")."""
+    model_path = Path(model_path)
+    if model_path.suffix == ".tflite":
+        from tinyecg.tflm import LiteRTModel, TFLMModel, quantized_inputs
+
+        data = model_path.read_bytes()
+        from tinyecg.export.tflite_model import load_model
+        load_model(data)  # a clear error for a corrupt file before any runtime sees it
+        m = TFLMModel(data) if runtime == "tflm" else LiteRTModel(data)
+        q = m.invoke_batch(*quantized_inputs(m, x, rhythm))
+        return m.outputs[0].dequantize(q)
+    from tinyecg.models.inputs import model_inputs
+
+    model = load_keras(model_path)
+    return model.predict(model_inputs(model, x, rhythm), batch_size=1024, verbose=0)
+
+
+def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=120)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("annotated")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
+             runtime: str = "tflm", write: bool = True) -> dict:
+    from tinyecg.data.dataset import build_dataset, dataset_from_config
+    from tinyecg.data.records import resolve_data_dir
+
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    path = resolve_model(run_dir, model)
+    run_labels = cfg["data"]["label_names"]
+    if records:
+        ds = build_dataset(resolve_data_dir(records), labels="aami",
+                           include_paced=cfg["data"]["include_paced"])
+        test = ds
+        scope = f"all beats of {records}"
+    else:
+        ds, split = dataset_from_config(cfg)
+        test = ds.subset(split["test"])
+        scope = f"{cfg['split']['name']} test split"
+    if len(test) == 0:
+        raise TinyECGError("no beats to evaluate")
+    proba = predict_proba(path, test.x, test.beats.rhythm, runtime)
+    pred = proba.argmax(axis=1)
+    labels = list(test.labels)
+    if records and cfg["data"]["labels"] != "aami":
+        pred = np.array([labels.index(NLRAV_TO_AAMI[run_labels[p]]) for p in pred])
+    rep = metrics.report(test.beats.y, pred, labels)
+    rep.update({"split": cfg["split"]["name"] if not records else "external",
+                "scope": scope, "model": path.stem, "model_file": path.name,
+                "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
+                if path.suffix == ".tflite" else "keras-float",
+                "label_set": "aami" if records else cfg["data"]["labels"]})
+    if write:
+        write_json(run_dir / "report.json", rep)
+        (run_dir / "report.md").write_text(report_markdown(rep))
+        plot_confusion(np.array(rep["confusion"]), labels,
+                       f"{rep['model']} ({rep['runtime']}) – {scope}", run_dir / "confusion.png")
+    return rep
+
+
+def report_markdown(rep: dict) -> str:
+    return (f"# Evaluation: {rep['model']} ({rep['runtime']})\n\n"
+            f"Scope: {rep['scope']} ({rep['n']} beats, labels {rep['label_set']}).\n\n"
+            f"- accuracy: {100 * rep['accuracy']:.2f} %\n- macro F1: {100 * rep['macro_f1']:.2f} %\n\n"
+            + metrics.markdown_table(rep) + "\n\nConfusion (rows annotated, columns predicted):\n\n"
+            + "| | " + " | ".join(rep["labels"]) + " |\n|---|" + "---:|" * len(rep["labels"]) + "\n"
+            + "\n".join(f"| {lab} | " + " | ".join(str(v) for v in row) + " |"
+                        for lab, row in zip(rep["labels"], rep["confusion"])) + "\n")

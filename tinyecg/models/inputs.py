@@ -1,0 +1,23 @@
+"""Feeding beats to a model: a (1, 360, 1) image per beat, plus rhythm features if taken."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def takes_rhythm(model) -> bool:
+    return len(model.inputs) > 1
+
+
+def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
+    beat = np.asarray(x, np.float32).reshape(-1, 1, x.shape[-1], 1)
+    return [beat, np.asarray(rhythm, np.float32)] if takes_rhythm(model) else beat
+
+
+def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int, float]:
+    """Inverse-frequency weights damped by `power` (0: none, 1: fully balanced), normalised
+    so the average training sample keeps weight 1. Imbalance is handled here, in training
+    only, never by resampling the data."""
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    w = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** power, 0.0)
+    w /= (w * counts).sum() / counts.sum()
+    return {i: float(w[i]) for i in range(n_classes)}

@@ -1,0 +1,99 @@
+"""Stage 1: train the float teacher and write the run directory's config."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tinyecg import __version__
+from tinyecg.data.beats import label_set
+from tinyecg.data.dataset import build_dataset
+from tinyecg.data.records import resolve_data_dir
+from tinyecg.data.splits import make_split
+from tinyecg.dsp import denoise
+from tinyecg.errors import TinyECGError
+from tinyecg.run import new_run_dir, write_json
+
+log = logging.getLogger("tinyecg.train")
+
+DEFAULTS = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256, "learning_rate": 2e-3,
+            "patience": 3, "class_weight_power": 0.5, "seed": 0}
+
+
+def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, learning_rate,
+        patience, class_weight_power, quiet=False, loss=None, monitor="val_loss"):
+    """Adam with cosine decay, damped class weights, early stopping on the validation set
+    (restoring the best weights)."""
+    import tf_keras as keras
+
+    from tinyecg.models.inputs import class_weights
+
+    steps = max(1, int(np.ceil(len(y) / batch_size))) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=loss or keras.losses.SparseCategoricalCrossentropy(),
+                  metrics=["accuracy"] if loss is None else None)
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
+                                         restore_best_weights=True)
+    t0 = time.perf_counter()
+    hist = model.fit(inputs, y, validation_data=(val_inputs, y_val), epochs=epochs,
+                     batch_size=batch_size, shuffle=True, verbose=0 if quiet else 2,
+                     class_weight=class_weights(y, n_classes, class_weight_power),
+                     callbacks=[stop])
+    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}, \
+        time.perf_counter() - t0
+
+
+def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
+          arch: str = DEFAULTS["arch"], epochs: int = DEFAULTS["epochs"],
+          batch_size: int = DEFAULTS["batch_size"], seed: int = DEFAULTS["seed"],
+          include_paced: bool = False, force: bool = False, quiet: bool = False) -> Path:
+    import tf_keras as keras
+
+    from tinyecg.models import ARCHITECTURES, build, count_macs
+    from tinyecg.models.inputs import model_inputs
+
+    if arch not in ARCHITECTURES:
+        raise TinyECGError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+    label_set(labels)
+    data_dir = resolve_data_dir(data)
+    t0 = time.perf_counter()
+    ds = build_dataset(data_dir, labels=labels, include_paced=include_paced)
+    t_data = time.perf_counter() - t0
+    idx = make_split(split, ds.beats.y, ds.beats.record, seed)
+    for part in ("train", "val", "test"):
+        if len(idx[part]) == 0:
+            raise TinyECGError(f"{data_dir}: the {split} split leaves no {part} beats")
+    keras.utils.set_random_seed(seed)
+    model = build(arch, n_classes=len(ds.labels))
+    tr, va = ds.subset(idx["train"]), ds.subset(idx["val"])
+    log.info("training %s on %d beats (validation %d, test %d)", arch, len(tr), len(va),
+             len(idx["test"]))
+    history, seconds = fit(model, model_inputs(model, tr.x, tr.beats.rhythm), tr.beats.y,
+                           model_inputs(model, va.x, va.beats.rhythm), va.beats.y,
+                           len(ds.labels), epochs, batch_size, DEFAULTS["learning_rate"],
+                           DEFAULTS["patience"], DEFAULTS["class_weight_power"], quiet)
+    config = {
+        "tinyecg_version": __version__,
+        "data": {"dir": str(data_dir.resolve()), "labels": labels, "label_names": ds.labels,
+                 "include_paced": include_paced, "records": ds.records, "skipped": ds.skipped,
+                 "dataset_key": ds.key, "n_beats": len(ds), "fs": 360, "window": 360,
+                 "pre_r": 180},
+        "preprocessing": denoise.PARAMS,
+        "split": {"name": split, "seed": seed,
+                  "sizes": {k: int(len(v)) for k, v in idx.items()},
+                  "records": {k: sorted(set(ds.beats.record[v].tolist())) for k, v in idx.items()}
+                  if split == "inter" else None},
+        "teacher": {"arch": arch, "params": int(model.count_params()), "macs": count_macs(model),
+                    "rhythm": len(model.inputs) > 1, "epochs_run": len(history["loss"]),
+                    "epochs": epochs, "batch_size": batch_size, "train_seconds": round(seconds, 1),
+                    "dataset_seconds": round(t_data, 1), "file": "teacher.keras"},
+    }
+    with new_run_dir(out, force=force) as tmp:
+        model.save(tmp / "teacher.keras")
+        write_json(tmp / "teacher_history.json", history)
+        write_json(tmp / "config.json", config)
+    log.info("teacher trained in %.0f s; run directory %s", seconds, out)
+    return Path(out)
