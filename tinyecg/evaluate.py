@@ -31,8 +31,9 @@ def resolve_model(run_dir: Path, model: str) -> Path:
 
 
 def load_keras(path: Path):
-    import tf_keras as keras
     import tensorflow_model_optimization as tfmot
+
+    from tinyecg.models.architectures import keras
 
     try:
         with tfmot.quantization.keras.quantize_scope(), tfmot.clustering.keras.cluster_scope(), \

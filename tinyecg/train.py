@@ -26,8 +26,7 @@ def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, lear
         patience, class_weight_power, quiet=False, loss=None, monitor="val_loss"):
     """Adam with cosine decay, damped class weights, early stopping on the validation set
     (restoring the best weights)."""
-    import tf_keras as keras
-
+    from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import class_weights
 
     steps = max(1, int(np.ceil(len(y) / batch_size))) * epochs
@@ -50,9 +49,8 @@ def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
           arch: str = DEFAULTS["arch"], epochs: int = DEFAULTS["epochs"],
           batch_size: int = DEFAULTS["batch_size"], seed: int = DEFAULTS["seed"],
           include_paced: bool = False, force: bool = False, quiet: bool = False) -> Path:
-    import tf_keras as keras
-
     from tinyecg.models import ARCHITECTURES, build, count_macs
+    from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import model_inputs
 
     if arch not in ARCHITECTURES:

@@ -9,9 +9,9 @@ logits (model.get_layer("logits")).
 """
 from __future__ import annotations
 
-import os
+from tinyecg._tf import import_quietly
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_quietly()
 
 import tf_keras as keras  # noqa: E402
 

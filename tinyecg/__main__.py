@@ -1,0 +1,3 @@
+from tinyecg.cli import main
+
+main()

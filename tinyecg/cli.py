@@ -1,0 +1,150 @@
+"""The `tinyecg` command line: thin click wrappers, one stage function per command."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from tinyecg import __version__
+from tinyecg.errors import TinyECGError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def stage(fn):
+    """Common options of every command: --quiet."""
+    @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+    @functools.wraps(fn)
+    def wrapper(*args, quiet=False, **kwargs):
+        _setup_logging(quiet)
+        return fn(*args, quiet=quiet, **kwargs)
+    return wrapper
+
+
+data_option = click.option(
+    "--data", type=click.Path(file_okay=False), default=None,
+    help="WFDB folder (default: $TINYECG_DATA, else the bundled MIT-BIH excerpt).")
+run_dir_arg = click.argument("run_dir", type=click.Path(file_okay=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tinyecg")
+def cli():
+    """ECG heartbeat classification from MIT-BIH to a microcontroller.
+
+    Stages share one run directory: train -> distill -> quantize -> bench -> export.
+    """
+
+
+@cli.group()
+def data():
+    """Get and inspect ECG data."""
+
+
+@data.command("fetch")
+@click.option("--dest", type=click.Path(file_okay=False), default="data/mitdb", show_default=True)
+@stage
+def data_fetch(dest, quiet):
+    """Download the MIT-BIH Arrhythmia Database from PhysioNet."""
+    from tinyecg.data.fetch import fetch
+
+    click.echo(f"downloaded to {fetch(Path(dest))}")
+
+
+@data.command("info")
+@data_option
+@click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
+@click.option("--include-paced", is_flag=True)
+@stage
+def data_info(data, labels, include_paced, quiet):
+    """Build (or load from cache) the beat dataset and print its class counts."""
+    import numpy as np
+
+    from tinyecg.data.dataset import build_dataset
+    from tinyecg.data.records import resolve_data_dir
+
+    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced)
+    counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
+    click.echo(f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})")
+    for lab, n in zip(ds.labels, counts):
+        click.echo(f"  {lab}: {n}")
+    for rec, why in sorted(ds.skipped.items()):
+        click.echo(f"  skipped {rec}: {why}")
+
+
+@cli.command()
+@data_option
+@click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
+@click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
+@click.option("--arch", default="teacher-cnn", show_default=True,
+              help="teacher-cnn, seed-cnn, student-cnn")
+@click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--include-paced", is_flag=True, help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@stage
+def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, out, force, quiet):
+    """Train the float teacher and start a run directory."""
+    from tinyecg.train import train as run_train
+
+    run_train(Path(out), data=data, split=split, labels=labels, arch=arch, epochs=epochs,
+              batch_size=batch_size, seed=seed, include_paced=include_paced, force=force,
+              quiet=quiet)
+    click.echo(f"teacher saved in {out}")
+
+
+@cli.command()
+@run_dir_arg
+@click.option("--model", default="teacher", show_default=True,
+              help="Model of the run (teacher, student, student_int8, ...) or a .keras/.tflite path.")
+@click.option("--records", type=click.Path(file_okay=False), default=None,
+              help="Evaluate on every beat of another WFDB folder (AAMI classes).")
+@click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
+              show_default=True, help="Runtime for int8 models.")
+@stage
+def evaluate(run_dir, model, records, runtime, quiet):
+    """Evaluate a model; writes report.json, report.md and confusion.png."""
+    from tinyecg.evaluate import evaluate as run_evaluate
+
+    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime)
+    click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
+               f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
+    for lab, m in rep["per_class"].items():
+        fmt = lambda v: "  -   " if v is None else f"{v:.4f}"  # noqa: E731
+        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  n={m['support']}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except TinyECGError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
