@@ -1,0 +1,130 @@
+/*
+ * tinyecg_app.h - glue from ADC samples (or protocol text) to one output line per beat.
+ *
+ * Serial protocol (also in docs/detector.md):
+ *   Input, one line at a time (at most TINYECG_LINE_MAX-1 characters, '\n' ends a line,
+ *   '\r' is ignored):
+ *     123                 one ADC sample (decimal integer)
+ *     123,125 130 -4      several samples separated by commas, spaces, tabs or ';'
+ *     #reset              forget everything; the next sample has index 0
+ *     #end                end of a recording: report the beats still waiting for a next beat
+ *     #stats              print a "# stats ..." line with the counters
+ *     #info               print the "# tinyecg ..." start-up line again
+ *   Invalid tokens, over-long lines, unknown commands and samples outside
+ *   [adc_min, adc_max] are counted and skipped; nothing in the input can crash the parser.
+ *   Output, one line each:
+ *     B <r> <label> <score_q> <inference_us>   a classified beat (TINYECG_OUT_BEATS)
+ *     <r>                                      a detected R-peak (TINYECG_OUT_PEAKS)
+ *     R <r> <pre_rr> <post_rr> <local_sum> <local_count>   RR context (TINYECG_OUT_RR)
+ *     W <r> <360 raw samples>                  beat window (TINYECG_OUT_WINDOWS)
+ *     # ...                                    status: "# lead-off", "# flat",
+ *                                              "# signal ok", "# reset", "# stats ...",
+ *                                              "# classify-error <r>", "# tinyecg ..."
+ *   r is the R-peak sample index counted from the first sample after start or #reset.
+ *   label and score_q are the arg-max class of the classifier's int8 scores and its score.
+ *   inference_us is the classify() time from the configured clock (0 without one).
+ *
+ * Signal quality: TINYECG_RAIL_RUN consecutive samples at adc_min or adc_max report
+ * "# lead-off" once; a whole second with max - min <= flat_tolerance reports "# flat"
+ * once. After TINYECG_RECOVER good samples (lead-off) or one varying second (flat),
+ * "# signal ok" is printed, the detector learns again and a new RR sequence starts.
+ */
+#ifndef TINYECG_APP_H
+#define TINYECG_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tinyecg_beats.h"
+#include "tinyecg_classifier.h"
+#include "tinyecg_detector.h"
+#include "tinyecg_rr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TINYECG_VERSION "0.1"
+#define TINYECG_LINE_MAX 256   /* input line buffer, including the terminating NUL */
+#define TINYECG_RAIL_RUN 90    /* 0.25 s of railed samples = lead-off */
+#define TINYECG_RECOVER 360    /* 1 s of unrailed samples ends a lead-off */
+#define TINYECG_FLAT_BLOCK 360 /* flatness is judged on 1 s blocks */
+
+/* output selection (bit flags) */
+#define TINYECG_OUT_BEATS 1u
+#define TINYECG_OUT_PEAKS 2u
+#define TINYECG_OUT_RR 4u
+#define TINYECG_OUT_WINDOWS 8u
+
+typedef struct {
+    /* preprocessing (generated code): raw window -> model input, RR -> rhythm input */
+    void (*preprocess_window)(const int16_t *raw, int8_t *out);
+    void (*rhythm_features)(const tinyecg_rr_t *rr, int8_t *out);
+    const tinyecg_classifier_t *classifier; /* needed for TINYECG_OUT_BEATS */
+    /* text output: called with NUL-terminated pieces; a line ends with '\n' */
+    void (*write)(void *ctx, const char *text);
+    void *write_ctx;
+    /* optional microsecond clock for inference_us (NULL: report 0) */
+    uint32_t (*clock_us)(void *ctx);
+    void *clock_ctx;
+    int32_t adc_min, adc_max; /* valid ADC range; the two ends count as railed */
+    int32_t flat_tolerance;   /* a second with max - min <= this is flat (ADC counts) */
+    unsigned outputs;         /* TINYECG_OUT_* flags */
+    int external_peaks;       /* R-peaks come from tinyecg_app_peak(), not the detector */
+} tinyecg_app_config_t;
+
+typedef struct {
+    uint32_t samples, beats, peaks;
+    uint32_t garbage, overlong, out_of_range, unknown_commands;
+    uint32_t classify_errors, lead_off_events, flat_events;
+} tinyecg_app_counters_t;
+
+typedef struct {
+    tinyecg_app_config_t cfg;
+    tinyecg_detector_t det;
+    tinyecg_beats_t beats;
+    tinyecg_beat_t beat;
+    int8_t window_q[TINYECG_WINDOW];
+    int8_t rhythm_q[TINYECG_MAX_RHYTHM];
+    int8_t scores_q[TINYECG_MAX_CLASSES];
+    char line[TINYECG_LINE_MAX];
+    size_t line_len;
+    uint8_t line_overlong;
+    /* signal quality */
+    uint8_t lead_off, flat;
+    uint32_t rail_run, good_run;
+    int16_t held;          /* last unrailed sample, fed to the detector during lead-off */
+    int32_t blk_min, blk_max;
+    uint32_t blk_len;
+    uint8_t blk_railed;
+    tinyecg_app_counters_t count;
+} tinyecg_app_t;
+
+/* Check the configuration, reset all state and print the start-up status line.
+ * Returns 0, or -1 if the configuration cannot work (nothing is printed then). */
+int tinyecg_app_init(tinyecg_app_t *app, const tinyecg_app_config_t *cfg);
+
+/* Protocol input: any number of bytes, lines may be split across calls. */
+void tinyecg_app_feed(tinyecg_app_t *app, const char *data, size_t len);
+
+/* One ADC sample straight from a board's ADC (no text parsing). */
+void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample);
+
+/* An R-peak found elsewhere (with external_peaks set): sample index, increasing, already
+ * pushed. Returns 0, or -1 if rejected (out of order, in the future, or queue full). */
+int tinyecg_app_peak(tinyecg_app_t *app, uint32_t r);
+
+/* End of a recording (same as the #end command). */
+void tinyecg_app_finish(tinyecg_app_t *app);
+
+/* Start over: sample index 0, detector learning, counters cleared (as #reset). */
+void tinyecg_app_reset(tinyecg_app_t *app);
+
+/* Print the "# stats ..." line. */
+void tinyecg_app_stats(tinyecg_app_t *app);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYECG_APP_H */

@@ -1,0 +1,418 @@
+/*
+ * tinyecg_app.c - samples -> detector -> beats -> preprocess -> classify -> protocol line.
+ * See tinyecg_app.h for the protocol. No heap, no floating point, no printf.
+ */
+#include "tinyecg_app.h"
+
+#include <string.h>
+
+/* ---- output helpers ---- */
+
+static void put(tinyecg_app_t *app, const char *s)
+{
+    if (app->cfg.write != NULL) {
+        app->cfg.write(app->cfg.write_ctx, s);
+    }
+}
+
+/* Decimal text of v into buf (at least 12 bytes); returns buf. */
+static char *fmt_i32(char *buf, int32_t v)
+{
+    char tmp[12];
+    size_t n = 0, i = 0;
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    do {
+        tmp[n++] = (char)('0' + (char)(u % 10u));
+        u /= 10u;
+    } while (u != 0u);
+    if (v < 0) {
+        buf[i++] = '-';
+    }
+    while (n > 0u) {
+        buf[i++] = tmp[--n];
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static char *fmt_u32(char *buf, uint32_t u)
+{
+    char tmp[11];
+    size_t n = 0, i = 0;
+    do {
+        tmp[n++] = (char)('0' + (char)(u % 10u));
+        u /= 10u;
+    } while (u != 0u);
+    while (n > 0u) {
+        buf[i++] = tmp[--n];
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+static void put_u32(tinyecg_app_t *app, uint32_t v)
+{
+    char buf[12];
+    put(app, fmt_u32(buf, v));
+}
+
+static void put_i32(tinyecg_app_t *app, int32_t v)
+{
+    char buf[12];
+    put(app, fmt_i32(buf, v));
+}
+
+static void put_kv(tinyecg_app_t *app, const char *key, uint32_t v)
+{
+    put(app, " ");
+    put(app, key);
+    put(app, "=");
+    put_u32(app, v);
+}
+
+static void info_line(tinyecg_app_t *app)
+{
+    put(app, "# tinyecg " TINYECG_VERSION " fs=360 window=360");
+    put(app, " classifier=");
+    put(app, (app->cfg.classifier != NULL && app->cfg.classifier->name != NULL)
+                 ? app->cfg.classifier->name
+                 : "none");
+    put(app, " adc=");
+    put_i32(app, app->cfg.adc_min);
+    put(app, "..");
+    put_i32(app, app->cfg.adc_max);
+    put(app, "\n");
+}
+
+void tinyecg_app_stats(tinyecg_app_t *app)
+{
+    put(app, "# stats");
+    put_kv(app, "samples", app->count.samples);
+    put_kv(app, "peaks", app->count.peaks);
+    put_kv(app, "beats", app->count.beats);
+    put_kv(app, "skipped", app->beats.skipped + app->beats.overflow);
+    put_kv(app, "garbage", app->count.garbage);
+    put_kv(app, "overlong", app->count.overlong);
+    put_kv(app, "out_of_range", app->count.out_of_range);
+    put_kv(app, "unknown_commands", app->count.unknown_commands);
+    put_kv(app, "classify_errors", app->count.classify_errors);
+    put_kv(app, "lead_off", app->count.lead_off_events);
+    put_kv(app, "flat", app->count.flat_events);
+    put(app, "\n");
+}
+
+/* ---- beats ---- */
+
+static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
+{
+    unsigned out = app->cfg.outputs;
+    app->count.beats++;
+    if (out & TINYECG_OUT_RR) {
+        put(app, "R ");
+        put_u32(app, b->r);
+        put(app, " ");
+        put_i32(app, b->rr.pre_rr);
+        put(app, " ");
+        put_i32(app, b->rr.post_rr);
+        put(app, " ");
+        put_i32(app, b->rr.local_rr_sum);
+        put(app, " ");
+        put_i32(app, b->rr.local_rr_count);
+        put(app, "\n");
+    }
+    if (out & TINYECG_OUT_WINDOWS) {
+        unsigned i;
+        put(app, "W ");
+        put_u32(app, b->r);
+        for (i = 0; i < TINYECG_WINDOW; i++) {
+            put(app, " ");
+            put_i32(app, b->window[i]);
+        }
+        put(app, "\n");
+    }
+    if (out & TINYECG_OUT_BEATS) {
+        const tinyecg_classifier_t *c = app->cfg.classifier;
+        uint32_t t0 = 0, t1 = 0;
+        int i, best = 0, rc;
+        app->cfg.preprocess_window(b->window, app->window_q);
+        app->cfg.rhythm_features(&b->rr, app->rhythm_q);
+        if (app->cfg.clock_us != NULL) {
+            t0 = app->cfg.clock_us(app->cfg.clock_ctx);
+        }
+        rc = c->classify(c->ctx, app->window_q, app->rhythm_q, app->scores_q);
+        if (app->cfg.clock_us != NULL) {
+            t1 = app->cfg.clock_us(app->cfg.clock_ctx);
+        }
+        if (rc != 0) {
+            app->count.classify_errors++;
+            put(app, "# classify-error ");
+            put_u32(app, b->r);
+            put(app, "\n");
+            return;
+        }
+        for (i = 1; i < c->n_classes; i++) {
+            if (app->scores_q[i] > app->scores_q[best]) {
+                best = i;
+            }
+        }
+        put(app, "B ");
+        put_u32(app, b->r);
+        put(app, " ");
+        put(app, c->labels[best]);
+        put(app, " ");
+        put_i32(app, app->scores_q[best]);
+        put(app, " ");
+        put_u32(app, t1 - t0);
+        put(app, "\n");
+    }
+}
+
+static void drain_beats(tinyecg_app_t *app, int final)
+{
+    while (tinyecg_beats_next(&app->beats, &app->beat, final)) {
+        report_beat(app, &app->beat);
+    }
+}
+
+/* ---- signal quality ---- */
+
+static void signal_back(tinyecg_app_t *app)
+{
+    put(app, "# signal ok\n");
+    tinyecg_detector_relearn(&app->det);
+    tinyecg_beats_break(&app->beats);
+}
+
+static int16_t quality(tinyecg_app_t *app, int32_t x)
+{
+    int railed = x <= app->cfg.adc_min || x >= app->cfg.adc_max;
+    /* lead-off: a run of railed samples */
+    if (railed) {
+        app->rail_run++;
+        app->good_run = 0;
+        if (!app->lead_off && app->rail_run >= TINYECG_RAIL_RUN) {
+            app->lead_off = 1;
+            app->count.lead_off_events++;
+            put(app, "# lead-off\n");
+        }
+    } else {
+        app->rail_run = 0;
+        app->held = (int16_t)x;
+        if (app->lead_off) {
+            app->good_run++;
+            if (app->good_run >= TINYECG_RECOVER) {
+                app->lead_off = 0;
+                app->good_run = 0;
+                signal_back(app);
+            }
+        }
+    }
+    /* flat: a whole second without variation (railed seconds belong to lead-off) */
+    if (app->blk_len == 0u || x < app->blk_min) {
+        app->blk_min = x;
+    }
+    if (app->blk_len == 0u || x > app->blk_max) {
+        app->blk_max = x;
+    }
+    app->blk_railed = (uint8_t)(app->blk_railed | (uint8_t)railed);
+    app->blk_len++;
+    if (app->blk_len == TINYECG_FLAT_BLOCK) {
+        int is_flat = app->blk_max - app->blk_min <= app->cfg.flat_tolerance;
+        if (!app->blk_railed && !app->lead_off) {
+            if (is_flat && !app->flat) {
+                app->flat = 1;
+                app->count.flat_events++;
+                put(app, "# flat\n");
+            } else if (!is_flat && app->flat) {
+                app->flat = 0;
+                signal_back(app);
+            }
+        }
+        app->blk_len = 0;
+        app->blk_railed = 0;
+    }
+    /* the detector sees the last good value while the ADC is railed */
+    return railed ? app->held : (int16_t)x;
+}
+
+/* ---- samples ---- */
+
+void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
+{
+    int16_t x;
+    uint32_t r;
+    if (sample < app->cfg.adc_min || sample > app->cfg.adc_max) {
+        app->count.out_of_range++;
+        return;
+    }
+    app->count.samples++;
+    x = quality(app, sample);
+    tinyecg_beats_push_sample(&app->beats, (int16_t)sample);
+    if (!app->cfg.external_peaks) {
+        r = tinyecg_detector_push(&app->det, x);
+        if (r != 0u) {
+            (void)tinyecg_app_peak(app, r);
+        }
+    }
+    drain_beats(app, 0);
+}
+
+int tinyecg_app_peak(tinyecg_app_t *app, uint32_t r)
+{
+    if (tinyecg_beats_add_peak(&app->beats, r) != 0) {
+        return -1;
+    }
+    app->count.peaks++;
+    if (app->cfg.outputs & TINYECG_OUT_PEAKS) {
+        put_u32(app, r);
+        put(app, "\n");
+    }
+    drain_beats(app, 0);
+    return 0;
+}
+
+void tinyecg_app_finish(tinyecg_app_t *app)
+{
+    drain_beats(app, 1);
+}
+
+static void clear_state(tinyecg_app_t *app)
+{
+    tinyecg_detector_init(&app->det);
+    tinyecg_beats_init(&app->beats);
+    memset(&app->count, 0, sizeof app->count);
+    app->lead_off = 0;
+    app->flat = 0;
+    app->rail_run = 0;
+    app->good_run = 0;
+    app->held = (int16_t)((app->cfg.adc_min + app->cfg.adc_max) / 2);
+    app->blk_len = 0;
+    app->blk_railed = 0;
+    app->blk_min = 0;
+    app->blk_max = 0;
+}
+
+void tinyecg_app_reset(tinyecg_app_t *app)
+{
+    clear_state(app);
+    put(app, "# reset\n");
+}
+
+int tinyecg_app_init(tinyecg_app_t *app, const tinyecg_app_config_t *cfg)
+{
+    const tinyecg_classifier_t *c = cfg->classifier;
+    if (cfg->adc_min < INT16_MIN || cfg->adc_max > INT16_MAX || cfg->adc_min >= cfg->adc_max) {
+        return -1;
+    }
+    if (cfg->outputs & TINYECG_OUT_BEATS) {
+        if (c == NULL || c->classify == NULL || c->labels == NULL || c->n_classes < 1 ||
+            c->n_classes > TINYECG_MAX_CLASSES || c->n_rhythm < 0 ||
+            c->n_rhythm > TINYECG_MAX_RHYTHM || cfg->preprocess_window == NULL ||
+            cfg->rhythm_features == NULL) {
+            return -1;
+        }
+    }
+    memset(app, 0, sizeof *app);
+    app->cfg = *cfg;
+    clear_state(app);
+    info_line(app);
+    return 0;
+}
+
+/* ---- protocol text ---- */
+
+static int is_sep(char ch)
+{
+    return ch == ' ' || ch == ',' || ch == '\t' || ch == ';' || ch == '\r';
+}
+
+static void command(tinyecg_app_t *app, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    while (n > 0u && is_sep(cmd[n - 1u])) {
+        n--;
+    }
+    if (n == 6u && memcmp(cmd, "#reset", 6) == 0) {
+        tinyecg_app_reset(app);
+    } else if (n == 4u && memcmp(cmd, "#end", 4) == 0) {
+        tinyecg_app_finish(app);
+        put(app, "# end\n");
+    } else if (n == 6u && memcmp(cmd, "#stats", 6) == 0) {
+        tinyecg_app_stats(app);
+    } else if (n == 5u && memcmp(cmd, "#info", 5) == 0) {
+        info_line(app);
+    } else {
+        app->count.unknown_commands++;
+    }
+}
+
+static void parse_line(tinyecg_app_t *app, char *s)
+{
+    size_t i = 0;
+    while (is_sep(s[i])) {
+        i++;
+    }
+    if (s[i] == '#') {
+        command(app, s + i);
+        return;
+    }
+    while (s[i] != '\0') {
+        int neg = 0, digits = 0, bad = 0;
+        int32_t v = 0;
+        if (is_sep(s[i])) {
+            i++;
+            continue;
+        }
+        if (s[i] == '-' || s[i] == '+') {
+            neg = s[i] == '-';
+            i++;
+        }
+        while (s[i] != '\0' && !is_sep(s[i])) {
+            char ch = s[i++];
+            if (ch < '0' || ch > '9') {
+                bad = 1;
+            } else if (digits < 9) { /* 9 digits cannot overflow int32 */
+                v = v * 10 + (int32_t)(ch - '0');
+                digits++;
+            } else {
+                digits++;
+            }
+        }
+        if (bad || digits == 0) {
+            app->count.garbage++;
+        } else if (digits > 9) {
+            app->count.out_of_range++;
+        } else {
+            tinyecg_app_sample(app, neg ? -v : v);
+        }
+    }
+}
+
+void tinyecg_app_feed(tinyecg_app_t *app, const char *data, size_t len)
+{
+    size_t k;
+    for (k = 0; k < len; k++) {
+        char ch = data[k];
+        if (ch == '\n') {
+            if (app->line_overlong) {
+                app->count.overlong++;
+            } else {
+                app->line[app->line_len] = '\0';
+                parse_line(app, app->line);
+            }
+            app->line_len = 0;
+            app->line_overlong = 0;
+        } else if (ch == '\0') {
+            /* a NUL byte cannot be part of a valid line: make the token invalid */
+            if (app->line_len + 1u < TINYECG_LINE_MAX) {
+                app->line[app->line_len++] = '?';
+            } else {
+                app->line_overlong = 1;
+            }
+        } else if (app->line_len + 1u < TINYECG_LINE_MAX) {
+            app->line[app->line_len++] = ch;
+        } else {
+            app->line_overlong = 1;
+        }
+    }
+}
