@@ -250,7 +250,9 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     tinyecg_beats_push_sample(&app->beats, (int16_t)sample);
     if (!app->cfg.external_peaks) {
         r = tinyecg_detector_push(&app->det, x);
-        if (r != 0u) {
+        /* while the signal is bad (and until it has been good again long enough) the
+         * detector only sees steps and silence: its detections are dropped */
+        if (r != 0u && !app->lead_off && !app->flat) {
             (void)tinyecg_app_peak(app, r);
         }
     }
