@@ -468,6 +468,38 @@ def rhythm_features_int(pre_rr, post_rr, local_rr_sum, local_rr_count,
     return np.clip(feats + int(rhythm["zero_point"]), -128, 127).astype(np.int8)
 
 
+# --------------------------------------------------------------------------- stress input
+def stress_windows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full-scale int16 windows that push every bound (constants, square waves, alternating
+    +-32767, single spikes, sawtooth, uniform noise, 1-count signals), each with baselines
+    -32768, 0, 32767 and gains 1, 200, 65535: (raw (n, 360) int16, baseline (n,), gain (n,))."""
+    t = np.arange(WINDOW)
+    lo, hi = -32768, 32767
+    shapes = [
+        np.full(WINDOW, hi), np.full(WINDOW, lo), np.zeros(WINDOW),
+        np.where(t % 2 == 0, 32767, -32767),                      # alternating +-32767
+        np.where(t % 2 == 0, hi, lo),                             # alternating full scale
+        np.where((t // 4) % 2 == 0, hi, lo),                      # square waves
+        np.where((t // 45) % 2 == 0, hi, lo),
+        np.where(t < 180, hi, lo),
+        np.where(t % 3 == 0, hi, lo),
+        np.where(t == 180, hi, lo), np.where(t == 0, lo, hi),     # single full-scale spikes
+        lo + (t * 65535) // (WINDOW - 1),                         # full-scale sawtooth
+        np.where(t < 180, hi, lo) + (t == 270),                   # 1-count spike on a step
+        np.where(t % 2 == 0, 1, -1), np.where(t == 100, 1, 0),    # 1-count signals
+    ]
+    rng = np.random.default_rng(7)
+    shapes += [rng.integers(lo, hi + 1, WINDOW) for _ in range(4)]
+    raws, bases, gains = [], [], []
+    for shape in shapes:
+        for base in (lo, 0, hi):
+            for gain in (1, 200, 65535):
+                raws.append(np.clip(shape, lo, hi))
+                bases.append(base)
+                gains.append(gain)
+    return np.array(raws, np.int16), np.array(bases, np.int64), np.array(gains, np.int64)
+
+
 # --------------------------------------------------------------------------- comparison
 def quantize_float(z: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     """The float reference's int8 quantization: clamp(round_half_away(z / s) + zp)."""

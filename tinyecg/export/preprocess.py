@@ -1,0 +1,110 @@
+"""Render the fixed-point preprocessing as C (tinyecg_preprocess.h / .c).
+
+The constants come from :func:`tinyecg.dsp.fixedpoint.preprocess_params`; the C computes
+exactly what :func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
+:func:`tinyecg.dsp.fixedpoint.rhythm_features_int` compute.
+"""
+from __future__ import annotations
+
+from tinyecg.dsp import fixedpoint as fp
+from tinyecg.errors import TinyECGError
+from tinyecg.export.render import render
+
+HEADER = "tinyecg_preprocess.h"
+SOURCE = "tinyecg_preprocess.c"
+
+HALF1, HALF2, HALF3 = fp.WINDOW // 2, fp.WINDOW // 4, fp.WINDOW // 8
+# int32_t buffers declared by tinyecg_preprocess_window(): a[180], d[180 + 90 + 45], t[180]
+STACK_BUFFER_WORDS = HALF1 + (HALF1 + HALF2 + HALF3) + HALF1
+STACK_BUFFER_BYTES = 4 * STACK_BUFFER_WORDS
+# scalars, saved registers, return address and the deepest leaf helper's frame; the tests
+# measure the real figure with gcc -fstack-usage (x86-64 and Cortex-M, -O0 and -O2)
+STACK_ALLOWANCE = 600
+STACK_BYTES = STACK_BUFFER_BYTES + STACK_ALLOWANCE
+
+_REQUIRED = ("dec_lo", "dec_hi", "rec_lo", "rec_hi", "filter_bits", "block_bits", "thr_bits",
+             "thr_mult", "z_bits", "std_floor_div", "median_ranks", "input_scale",
+             "input_zero_point", "quant_mult", "quant_shift", "rhythm")
+
+
+def _rel_err(mult: int, shift: int, target: float) -> str:
+    return f"{abs(mult / 2.0**shift - target) / target:.1e}"
+
+
+def _check(params: dict) -> None:
+    if not isinstance(params, dict):
+        raise TinyECGError("params: expected the dict from preprocess_params()")
+    missing = [k for k in _REQUIRED if k not in params]
+    if missing:
+        raise TinyECGError(f"params: missing {', '.join(missing)} (use preprocess_params())")
+    # the C template hard-codes the design (sym4, 3 levels, Q formats): refuse anything else
+    design = {
+        "dec_lo": list(fp.DEC_LO_Q), "dec_hi": list(fp.DEC_HI_Q), "rec_lo": list(fp.REC_LO_Q),
+        "rec_hi": list(fp.REC_HI_Q), "filter_bits": fp.FILTER_BITS,
+        "block_bits": fp.BLOCK_BITS, "thr_bits": fp.THR_BITS, "thr_mult": fp.THR_MULT,
+        "z_bits": fp.Z_BITS, "std_floor_div": fp.STD_FLOOR_DIV,
+        "median_ranks": list(fp.MEDIAN_RANKS),
+    }
+    for key, want in design.items():
+        have = list(params[key]) if isinstance(want, list) else params[key]
+        if have != want:
+            raise TinyECGError(f"params: {key} differs from this tinyecg's fixed-point design "
+                               "(rebuild them with preprocess_params())")
+
+
+def render_preprocessing(params: dict, version: str) -> dict[str, str]:
+    """{file name: C text} of tinyecg_preprocess.h and tinyecg_preprocess.c for params."""
+    _check(params)
+    s = float(params["input_scale"])
+    quant_float = 1.0 / (s * 2.0**fp.Z_BITS)
+    ctx = {
+        "version": version,
+        "input_scale_c": f"{s:.9g}",
+        "input_zero_point": int(params["input_zero_point"]),
+        "quant_mult": int(params["quant_mult"]),
+        "quant_shift": int(params["quant_shift"]),
+        "quant_float": f"{quant_float:.9g}",
+        "quant_err": _rel_err(params["quant_mult"], params["quant_shift"], quant_float),
+        "filters": [
+            (name, [(int(q), f"{f:+.17g}") for q, f in zip(params[name], floats)])
+            for name, floats in (("dec_lo", fp.DEC_LO), ("dec_hi", fp.DEC_HI),
+                                 ("rec_lo", fp.REC_LO), ("rec_hi", fp.REC_HI))
+        ],
+        "analysis_offset": fp.ANALYSIS_OFFSET,
+        "synth_offset": fp.SYNTH_OFFSET,
+        "filter_bits": fp.FILTER_BITS,
+        "block_bits": fp.BLOCK_BITS,
+        "median_lo": fp.MEDIAN_RANKS[0],
+        "median_hi": fp.MEDIAN_RANKS[1],
+        "thr_bits": fp.THR_BITS,
+        "thr_mult": fp.THR_MULT,
+        "thr_float": f"{fp.THR_FLOAT:.12g}",
+        "thr_err": _rel_err(fp.THR_MULT, fp.THR_BITS, fp.THR_FLOAT),
+        "z_bits": fp.Z_BITS,
+        "std_floor_div": fp.STD_FLOOR_DIV,
+        "half1": HALF1,
+        "details": HALF1 + HALF2 + HALF3,
+        "stack_buffer_words": STACK_BUFFER_WORDS,
+        "stack_buffer_bytes": STACK_BUFFER_BYTES,
+        "stack_allowance": STACK_ALLOWANCE,
+        "stack_bytes": STACK_BYTES,
+        "rhythm": params["rhythm"] is not None,
+        "rhythm_features": fp.N_RHYTHM if params["rhythm"] is not None else 0,
+    }
+    rhythm = params["rhythm"]
+    if rhythm is not None:
+        rs = float(rhythm["scale"])
+        sec, ratio = rhythm["seconds"], rhythm["ratio"]
+        ctx.update({
+            "rhythm_scale_c": f"{rs:.9g}",
+            "rhythm_zero_point": int(rhythm["zero_point"]),
+            "sec_mult": int(sec["mult"]), "sec_shift": int(sec["shift"]),
+            "sec_limit": int(sec["limit"]),
+            "sec_float": f"{1.0 / (fp.FS * rs):.9g}",
+            "sec_err": _rel_err(sec["mult"], sec["shift"], 1.0 / (fp.FS * rs)),
+            "ratio_mult": int(ratio["mult"]), "ratio_shift": int(ratio["shift"]),
+            "ratio_limit": int(ratio["limit"]),
+            "ratio_float": f"{1.0 / rs:.9g}",
+            "ratio_err": _rel_err(ratio["mult"], ratio["shift"], 1.0 / rs),
+        })
+    return {HEADER: render(HEADER + ".j2", **ctx), SOURCE: render(SOURCE + ".j2", **ctx)}
