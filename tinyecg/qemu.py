@@ -307,9 +307,10 @@ class _Session:
 
     def _pump_stderr(self) -> None:
         for line in iter(self.proc.stderr.readline, b""):
-            self.stderr.extend(line)
             if b"waiting for connection" in line:
-                self.listening.set()
+                self.listening.set()  # QEMU's own notice: not part of the run's output
+            else:
+                self.stderr.extend(line)
         self.listening.set()  # QEMU ended: stop waiting either way
 
     def _expire(self) -> None:
@@ -346,7 +347,11 @@ def serial_tcp(elf: Path | str, timeout: float = 60, machine: str | None = None,
     """Start QEMU with UART0 on ``-serial tcp:127.0.0.1:<free port>,server=on,wait=on``
     and yield its socket:// URL. The target does not start executing until a client
     connects (like a board reset on port open). QEMU is killed on leaving the block;
-    call url.wait() inside it to collect the exit code and semihosting output."""
+    call url.wait() inside it to collect the exit code and semihosting output.
+
+    pyserial's socket:// handler discards whatever arrived before its open()
+    finished, so output the target sends right after start can be lost: let the
+    target wait for a byte from the host before it talks (see uart_echo.c)."""
     elf = _check_elf(elf, timeout)
     machine = machine or MACHINES["m4"]
     last_error = ""

@@ -7,7 +7,9 @@
  *   3. copy .data from its load address in code memory to RAM;
  *   4. zero .bss;
  *   5. bring up newlib: rdimon semihosting handles, static constructors;
- *   6. exit(main()): main's return value becomes QEMU's exit status.
+ *   6. run main(); its return value becomes QEMU's exit status, through
+ *      exit() (atexit handlers, stdio flushed) if the program linked exit(),
+ *      else fflush(NULL) if it uses stdio, then platform_exit().
  * newlib's own crt0 (_start) is not used: it moves SP to whatever the
  * semihosting HEAPINFO call returns, which would defeat the stack measurement.
  *
@@ -16,6 +18,7 @@
  * semihosting and exits with 128 + exception number instead of spinning.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "mps2_an386.h"
@@ -31,9 +34,14 @@ extern uint32_t __data_end__[];
 extern uint32_t __bss_start__[];
 extern uint32_t __bss_end__[];
 
-/* newlib / librdimon (libgloss) entry points. */
-extern uint32_t __heap_limit;       /* rdimon _sbrk refuses to grow the heap past this */
-extern void initialise_monitor_handles(void);
+/* newlib / librdimon (libgloss). The weak references do not pull anything in:
+ * they are non-null only when the application's own use of stdio, malloc or
+ * exit() linked them, so a program without printf stays small (about 2 KB of
+ * target code instead of about 9 KB with exit() and its stdio teardown). */
+extern uint32_t __heap_limit __attribute__((weak)); /* rdimon _sbrk's heap ceiling */
+extern void initialise_monitor_handles(void) __attribute__((weak));
+extern void exit(int status) __attribute__((weak));
+extern int fflush(FILE *stream) __attribute__((weak));
 extern void __libc_init_array(void);
 extern int main(void);
 
@@ -113,10 +121,23 @@ void Reset_Handler(void)
         *dst = 0u;
     }
 
-    __heap_limit = (uint32_t)(uintptr_t)__StackLimit;
-    initialise_monitor_handles();
+    if (&__heap_limit != 0) {
+        __heap_limit = (uint32_t)(uintptr_t)__StackLimit;
+    }
+    if (initialise_monitor_handles != 0) {
+        initialise_monitor_handles();
+    }
     __libc_init_array();
-    exit(main());
+    {
+        const int status = main();
+        if (exit != 0) {
+            exit(status);
+        }
+        if (fflush != 0) {
+            (void)fflush(NULL);
+        }
+        platform_exit(status);
+    }
 }
 
 /* newlib's __libc_init_array/__libc_fini_array call these (normally from crti.o,

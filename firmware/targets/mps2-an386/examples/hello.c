@@ -1,4 +1,4 @@
-/* hello.c - semihosting printf, .data/.bss initialisation, chosen exit code.
+/* hello.c - semihosting printf, a line on UART0, .data/.bss initialisation, chosen exit code.
  * Build with DEFS="EXIT_CODE=<n>"; prints what the test checks. */
 #include <stdio.h>
 
@@ -19,6 +19,7 @@ int main(void)
     for (i = 0; i < 64; ++i) {
         sum += zeroed_words[i];
     }
+    platform_uart_write("uart0 says hi\n", 14u);
     printf("hello from the mps2 target\n");
     printf("data=0x%x bss_sum=%d exit=%d\n", (unsigned)initialised_word, sum, EXIT_CODE);
     printf("stack_peak=%u stack_size=%u\n", (unsigned)platform_stack_peak_bytes(),
