@@ -3,7 +3,7 @@
  *
  * Pan-Tompkins family (band-pass, derivative, rectification, moving-window integration,
  * adaptive thresholds on integrated peaks, T-wave discrimination by slope, RR search-back),
- * written for integers only: no heap, no floating point, bounded state (about 2.5 KB).
+ * written for integers only: no heap, no floating point, bounded state (3.6 KB).
  * The algorithm, its constants and its measured accuracy are described in docs/detector.md.
  *
  * Usage:

@@ -7,7 +7,7 @@
  *   lp - mean(lp over 57) -------------->  hp   high-pass ~5 Hz, delay 28 more
  *   bp = hp / 8                              gain 8 over raw counts, delay 35
  *   d  = 2bp[n] + bp[n-1] - bp[n-3] - 2bp[n-4]   derivative, delay 37
- *   mwi = sum of |d| over TINYECG_DET_MWI samples   moving-window integration
+ *   mwi = sum of d*d over TINYECG_DET_MWI samples   moving-window integration (int64)
  * Peaks of mwi are QRS candidates, classified with adaptive thresholds.
  */
 #include "tinyecg_detector.h"
@@ -16,7 +16,7 @@
 
 /* ---- time constants (samples at 360 Hz); each may be overridden with -D for tuning ---- */
 #ifndef TINYECG_DET_MWI
-#define TINYECG_DET_MWI 29 /* 80 ms integration window */
+#define TINYECG_DET_MWI 54 /* 150 ms integration window (Pan-Tompkins) */
 #endif
 #ifndef TINYECG_DET_PEAK_TIMEOUT
 #define TINYECG_DET_PEAK_TIMEOUT 34 /* 95 ms: declare an mwi peak this long after its max */
@@ -37,7 +37,7 @@
 #define TINYECG_DET_SB_NUM 166 /* search back after 1.66 x mean RR without a beat */
 #endif
 #ifndef TINYECG_DET_SB_TH
-#define TINYECG_DET_SB_TH 8 /* search-back accepts a peak above 8/16 of the threshold */
+#define TINYECG_DET_SB_TH 6 /* search-back accepts a peak above 6/16 of the threshold */
 #endif
 #ifndef TINYECG_DET_LEARN
 #define TINYECG_DET_LEARN 720 /* 2 s learning phase */
