@@ -1,0 +1,476 @@
+"""Stage 3: the distilled student as a full-integer int8 TFLite model, plus optional
+tfmot variants (quantization-aware training, magnitude pruning, weight clustering).
+
+Every model this stage writes is converted the same way (`convert_int8`): TFLiteConverter
+from the Keras model, Optimize.DEFAULT, a representative dataset of training windows (drawn
+stratified by class, both inputs), TFLITE_BUILTINS_INT8 only, int8 input and output; then
+the flatbuffer is read back and rejected unless every tensor and op is integer. Nothing is
+written for a model that fails.
+
+Outputs (run directory, see tinyecg.run):
+    student_int8.tflite            PTQ of student.keras (always)
+    student_qat_int8.tflite        tfmot quantize_model + distillation fine-tuning (qat=True)
+    student_pruned_int8.tflite     prune_low_magnitude to `prune` sparsity, fine-tuned, stripped
+    student_clustered_int8.tflite  cluster_weights with `clusters` centroids, fine-tuned, stripped
+and a "quantize" section in config.json.
+
+Fine-tuning (QAT, pruning, clustering) uses the distillation loss of stage 2 with the run's
+teacher, at a lower learning rate, for `finetune_epochs` epochs, without early stopping
+(pruning's schedule must run to its end; the last epoch is kept).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from tinyecg.errors import TinyECGError
+from tinyecg.run import read_config, staged_file, write_json
+
+log = logging.getLogger("tinyecg.quantize")
+
+DEFAULTS = {"representative_size": 500, "finetune_epochs": 3, "finetune_learning_rate": 5e-4,
+            "batch_size": 256, "min_per_class": 10, "seed": 0}
+
+OUTPUTS = {"ptq": "student_int8.tflite", "qat": "student_qat_int8.tflite",
+           "pruned": "student_pruned_int8.tflite", "clustered": "student_clustered_int8.tflite"}
+
+
+# --------------------------------------------------------------------------- representative set
+
+def stratified_indices(y: np.ndarray, size: int, seed: int = 0,
+                       min_per_class: int = DEFAULTS["min_per_class"]) -> np.ndarray:
+    """`size` indices into y, drawn without replacement: each class in proportion to its
+    frequency but at least min(min_per_class, its count), so the calibration sees the rare
+    classes' extreme shapes too. Sorted."""
+    y = np.asarray(y)
+    if size < 1:
+        raise TinyECGError(f"representative size must be >= 1 (got {size})")
+    size = min(int(size), len(y))
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    floor = np.minimum(min_per_class, counts)
+    if floor.sum() > size:  # too small for the floor: proportional only
+        floor = np.zeros_like(counts)
+    take = np.minimum(np.maximum(np.round(size * counts / counts.sum()).astype(int), floor),
+                      counts)
+    while take.sum() > size:  # trim the class furthest above its floor
+        take[np.argmax(take - floor)] -= 1
+    while take.sum() < size:  # fill from the class with the most beats left
+        take[np.argmax(counts - take)] += 1
+    picked = [rng.choice(np.flatnonzero(y == c), size=int(k), replace=False)
+              for c, k in zip(classes, take) if k > 0]
+    return np.sort(np.concatenate(picked))
+
+
+def representative_inputs(model, x: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
+    """Float windows (n, 360) and rhythm features (n, 5) -> the model's inputs, in its input
+    order: beat (n, 1, 360, 1) and, if the model takes it, rhythm (n, 5)."""
+    from tinyecg.models.inputs import model_inputs
+
+    inputs = model_inputs(model, np.asarray(x, np.float32), np.asarray(rhythm, np.float32))
+    return list(inputs) if isinstance(inputs, list) else [inputs]
+
+
+def _check_representative(model, rep: list[np.ndarray]) -> list[np.ndarray]:
+    if not isinstance(rep, (list, tuple)):
+        rep = [rep]
+    names = [t.name.split(":")[0] for t in model.inputs]
+    if len(rep) != len(model.inputs):
+        raise TinyECGError(f"representative set has {len(rep)} input(s); the model takes "
+                           f"{len(model.inputs)} ({', '.join(names)})")
+    out = []
+    n = None
+    for arr, t, name in zip(rep, model.inputs, names):
+        arr = np.asarray(arr, np.float32)
+        want = tuple(int(d) for d in t.shape[1:])
+        if arr.ndim != len(want) + 1 or tuple(arr.shape[1:]) != want:
+            raise TinyECGError(f"representative input {name!r} has shape {list(arr.shape)}; "
+                               f"the model needs [n, {', '.join(map(str, want))}]")
+        if len(arr) == 0:
+            raise TinyECGError("representative set is empty")
+        if n is not None and len(arr) != n:
+            raise TinyECGError(f"representative inputs differ in length ({n} vs {len(arr)})")
+        if not np.all(np.isfinite(arr)):
+            raise TinyECGError(f"representative input {name!r} has NaN or infinite values")
+        n = len(arr)
+        out.append(arr)
+    return out
+
+
+# --------------------------------------------------------------------------- conversion
+
+def convert_int8(model, representative: list[np.ndarray]) -> bytes:
+    """Full-integer TFLite flatbuffer of a Keras model (plain or tfmot QAT).
+
+    representative: arrays in the model's input order, each (n, *input shape). Raises
+    TinyECGError for a representative set of the wrong shape, a failed conversion, or a
+    result with any float tensor or non-int8 op (QUANTIZE/DEQUANTIZE included)."""
+    import tensorflow as tf
+
+    from tinyecg.export.tflite_model import load_model
+
+    rep = _check_representative(model, representative)
+    names = [t.name.split(":")[0] for t in model.inputs]
+
+    def dataset():
+        # samples as {input name: batch of one}: the converter matches names, not positions
+        # (its flatbuffer input order is not the Keras one)
+        for i in range(len(rep[0])):
+            yield {name: arr[i:i + 1] for name, arr in zip(names, rep)}
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = dataset
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = conv.convert()
+    except Exception as exc:
+        first = next((ln for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise TinyECGError(f"int8 conversion failed: {first[:200]}") from None
+    ok, reasons = load_model(bytes(data)).is_fully_int8()
+    if not ok:
+        raise TinyECGError("int8 conversion left non-integer parts: " + "; ".join(reasons[:4])
+                           + (f" (and {len(reasons) - 4} more)" if len(reasons) > 4 else ""))
+    return bytes(data)
+
+
+def _write_tflite(path: Path, data: bytes) -> None:
+    with staged_file(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _tflm_check(data: bytes) -> int:
+    """Load in the TFLM host runtime (proves it runs there); returns arena bytes."""
+    from tinyecg.tflm import TFLMModel, capture_c_stdout
+
+    m, _ = capture_c_stdout(lambda: TFLMModel(data))
+    return m.arena_bytes()
+
+
+# --------------------------------------------------------------------------- tfmot variants
+
+def _wrap_layers(model, wrap, which=("Conv2D", "Dense"), skip=("logits",)):
+    """A copy of `model` whose Conv2D/Dense layers (not the final "logits") are wrapped with
+    `wrap`; the wrappers take over the copied layers' trained weights, `model` is untouched."""
+    from tinyecg.models.architectures import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+
+    def clone(layer):
+        if type(layer).__name__ in which and layer.name not in skip:
+            return wrap(layer)  # the wrapper owns the copy's layer and its weights
+        return layer.__class__.from_config(layer.get_config())
+
+    wrapped = keras.models.clone_model(copy, clone_function=clone)
+    for layer in wrapped.layers:  # fresh (unwrapped) layers: copy the trained weights
+        if layer.weights and not hasattr(layer, "layer"):
+            layer.set_weights(copy.get_layer(layer.name).get_weights())
+    return wrapped
+
+
+def _kernel_layers(model):
+    from tinyecg.models.architectures import keras
+
+    return [layer for layer in model.layers
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+
+
+def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet=False) -> dict:
+    """Distillation fine-tuning of a (tfmot-wrapped) student: fixed epochs, cosine decay."""
+    from tinyecg.distill import make_distiller, with_teacher
+    from tinyecg.models.architectures import keras
+    from tinyecg.models.inputs import class_weights
+
+    tr, va = ctx["train"], ctx["val"]
+    distiller = make_distiller(model, ctx["temperature"], ctx["alpha"])
+    steps = max(1, int(np.ceil(len(tr.beats.y) / DEFAULTS["batch_size"]))) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.1)
+    distiller.compile(optimizer=keras.optimizers.Adam(schedule),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hist = distiller.fit(with_teacher(representative_inputs(model, tr.x, tr.beats.rhythm),
+                                      ctx["zt_train"]), tr.beats.y,
+                         validation_data=(with_teacher(
+                             representative_inputs(model, va.x, va.beats.rhythm),
+                             ctx["zt_val"]), va.beats.y),
+                         epochs=epochs, batch_size=DEFAULTS["batch_size"], shuffle=True,
+                         verbose=0 if quiet else 2, callbacks=list(callbacks),
+                         class_weight=class_weights(tr.beats.y, len(ctx["labels"]),
+                                                    ctx["class_weight_power"]))
+    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def _range_vars(layer) -> tuple[list, list]:
+    """The fake-quant range variables of a tfmot wrapper's output (min list, max list)."""
+    mins, maxs = [], []
+    for w in layer.weights:
+        leaf = w.name.split("/")[-1].split(":")[0]
+        if leaf in ("output_min", "post_activation_min"):
+            mins.append(w)
+        elif leaf in ("output_max", "post_activation_max"):
+            maxs.append(w)
+    return mins, maxs
+
+
+def tie_concat_ranges(qmodel) -> list[str]:
+    """Give every Concatenate of a tfmot QAT model and the fake-quant ranges feeding it one
+    common range (their union).
+
+    TFLM's int8 CONCATENATION needs every input on the output's scale; tfmot quantizes the
+    conv branch (at its ReLU, before Flatten) and the concatenation separately, so the
+    converter otherwise inserts an int8 QUANTIZE (requantize) op before it, which the
+    project's C backend does not implement. With equal ranges the scales are equal and no
+    QUANTIZE is emitted. Returns the names of the layers tied."""
+    tied = []
+    for layer in qmodel.layers:
+        inner = getattr(layer, "layer", None)
+        if type(inner).__name__ != "Concatenate":
+            continue
+        mins, maxs = _range_vars(layer)
+        group = [layer.name]
+        node = layer.inbound_nodes[0]
+        feeders = node.inbound_layers if isinstance(node.inbound_layers, list) \
+            else [node.inbound_layers]
+        for src in feeders:
+            while src is not None:  # walk back over layers without their own range (Flatten)
+                smin, smax = _range_vars(src)
+                if smin:
+                    mins += smin
+                    maxs += smax
+                    group.append(src.name)
+                    break
+                prev = src.inbound_nodes[0].inbound_layers if src.inbound_nodes else []
+                src = prev if not isinstance(prev, list) else (prev[0] if len(prev) == 1 else None)
+        if mins and maxs:
+            lo = min(float(np.min(v.numpy())) for v in mins)
+            hi = max(float(np.max(v.numpy())) for v in maxs)
+            for v in mins:
+                v.assign(np.full(v.shape, lo, np.float32))
+            for v in maxs:
+                v.assign(np.full(v.shape, hi, np.float32))
+            tied.append("+".join(group))
+    return tied
+
+
+def qat_model(student, ctx, epochs: int, learning_rate: float, quiet=False):
+    """tfmot quantize_model (its Conv2D+BatchNorm+ReLU and Concatenate transforms keep fake
+    quantization where the int8 kernels will quantize), fine-tuned with distillation; the
+    ranges around each Concatenate are tied after every epoch (see tie_concat_ranges)."""
+    import tensorflow_model_optimization as tfmot
+
+    from tinyecg.models.architectures import keras
+
+    q = tfmot.quantization.keras.quantize_model(student)
+    tie = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: tie_concat_ranges(q))
+    hist = _finetune(q, ctx, epochs, learning_rate, callbacks=[tie], quiet=quiet)
+    hist["tied_ranges"] = tie_concat_ranges(q)
+    return q, hist
+
+
+def pruned_model(student, ctx, sparsity: float, epochs: int, learning_rate: float, quiet=False):
+    """prune_low_magnitude on every Conv2D and Dense kernel except "logits", PolynomialDecay
+    from 0 to `sparsity` over the first two thirds of the fine-tuning steps, then
+    strip_pruning. Returns (stripped model, history, measured sparsity per layer)."""
+    import tensorflow_model_optimization as tfmot
+
+    steps = max(1, int(np.ceil(len(ctx["train"].beats.y) / DEFAULTS["batch_size"]))) * epochs
+    # masks are updated every `frequency` steps up to end_step inclusive, so end_step is a
+    # multiple of it: the last update applies the final sparsity
+    frequency = max(1, steps // 30)
+    end_step = frequency * max(1, int(steps * 2 / 3) // frequency)
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=float(sparsity), begin_step=0,
+        end_step=end_step, frequency=frequency)
+    wrapped = _wrap_layers(student, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
+        layer, pruning_schedule=schedule))
+    hist = _finetune(wrapped, ctx, epochs, learning_rate,
+                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], quiet=quiet)
+    stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    measured = {layer.name: float(np.mean(layer.get_weights()[0] == 0))
+                for layer in _kernel_layers(stripped) if layer.name != "logits"}
+    return stripped, hist, measured
+
+
+def clustered_model(student, ctx, clusters: int, epochs: int, learning_rate: float, quiet=False):
+    """cluster_weights (k-means++ centroids) on every Conv2D and Dense kernel except
+    "logits", fine-tuned, strip_clustering. Returns (stripped model, history, distinct
+    kernel values per layer)."""
+    import tensorflow_model_optimization as tfmot
+
+    cl = tfmot.clustering.keras
+    wrapped = _wrap_layers(student, lambda layer: cl.cluster_weights(
+        layer, number_of_clusters=int(clusters),
+        cluster_centroids_init=cl.CentroidInitialization.KMEANS_PLUS_PLUS))
+    hist = _finetune(wrapped, ctx, epochs, learning_rate, quiet=quiet)
+    stripped = cl.strip_clustering(wrapped)
+    distinct = {layer.name: int(np.unique(layer.get_weights()[0]).size)
+                for layer in _kernel_layers(stripped) if layer.name != "logits"}
+    return stripped, hist, distinct
+
+
+def int8_weight_stats(data: bytes) -> dict:
+    """Per CONV_2D / FULLY_CONNECTED weight tensor of a flatbuffer: element count, share of
+    zeros, and the most distinct int8 values in one output channel."""
+    from tinyecg.export.tflite_model import load_model
+
+    m = load_model(data)
+    out = {}
+    for op in m.ops:
+        if op.opcode in ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D") and len(op.inputs) > 1:
+            t = m.tensors[op.inputs[1]]
+            if t.data is None:
+                continue
+            w = t.data.reshape(t.shape[0], -1) if t.data.ndim > 1 else t.data.reshape(1, -1)
+            out[t.name] = {"size": int(t.data.size), "zeros": float(np.mean(t.data == 0)),
+                           "max_distinct_per_channel": int(max(np.unique(r).size for r in w))}
+    return out
+
+
+# --------------------------------------------------------------------------- the stage
+
+def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
+             clusters: int | None = None,
+             representative_size: int = DEFAULTS["representative_size"],
+             seed: int = DEFAULTS["seed"], force: bool = False,
+             finetune_epochs: int = DEFAULTS["finetune_epochs"],
+             finetune_learning_rate: float = DEFAULTS["finetune_learning_rate"],
+             quiet: bool = False) -> dict:
+    """Write student_int8.tflite (full-integer PTQ) and the requested tfmot variants; returns
+    the config's "quantize" section. Existing outputs newer than student.keras are kept
+    unless force=True."""
+    from tinyecg.data.dataset import dataset_from_config
+    from tinyecg.distill import DEFAULTS as KD
+    from tinyecg.distill import teacher_logits
+    from tinyecg.evaluate import load_keras
+    from tinyecg.models.architectures import keras
+    from tinyecg.models.inputs import model_inputs
+    from tinyecg.train import DEFAULTS as TRAIN_DEFAULTS
+
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    student_path = run_dir / (cfg.get("student") or {}).get("file", "student.keras")
+    if not student_path.is_file():
+        raise TinyECGError(f"{run_dir}: no distilled student (student.keras) to quantize; "
+                           "run distill first")
+    if prune is not None and not 0.0 < float(prune) < 1.0:
+        raise TinyECGError(f"prune sparsity must be between 0 and 1 (got {prune})")
+    if clusters is not None and not 2 <= int(clusters) <= 256:
+        raise TinyECGError(f"clusters must be between 2 and 256 (got {clusters})")
+    if representative_size < 1:
+        raise TinyECGError(f"representative size must be >= 1 (got {representative_size})")
+    if (qat or prune is not None or clusters is not None) and finetune_epochs < 1:
+        raise TinyECGError(f"finetune epochs must be >= 1 (got {finetune_epochs})")
+
+    wanted = ["ptq"] + (["qat"] if qat else []) + (["pruned"] if prune is not None else []) \
+        + (["clustered"] if clusters is not None else [])
+    student_mtime = student_path.stat().st_mtime
+    todo, kept = [], []
+    for kind in wanted:
+        path = run_dir / OUTPUTS[kind]
+        if path.exists() and not force:
+            if path.stat().st_mtime < student_mtime:
+                raise TinyECGError(f"{path}: older than {student_path.name} (use --force to "
+                                   "re-quantize)")
+            kept.append(kind)
+        else:
+            todo.append(kind)
+    section = dict((cfg.get("quantize") or {}))
+    models = dict(section.get("models") or {})
+    if not todo:
+        log.info("all requested int8 models exist and are newer than the student; kept")
+        return section
+
+    student = load_keras(student_path)
+    ds, split = dataset_from_config(cfg)
+    tr = ds.subset(split["train"])
+    rep_idx = stratified_indices(tr.beats.y, representative_size, seed)
+    rep = representative_inputs(student, tr.x[rep_idx], tr.beats.rhythm[rep_idx])
+    rep_counts = np.bincount(tr.beats.y[rep_idx], minlength=len(ds.labels))
+    common = {"representative": {"size": int(len(rep_idx)), "from": "train split, stratified",
+                                 "seed": int(seed),
+                                 "per_class": dict(zip(ds.labels, rep_counts.tolist()))}}
+
+    ctx = None
+    if any(k != "ptq" for k in todo):
+        teacher_path = run_dir / cfg.get("teacher", {}).get("file", "teacher.keras")
+        if not teacher_path.is_file():
+            raise TinyECGError(f"{teacher_path}: fine-tuning needs the run's teacher")
+        teacher = load_keras(teacher_path)
+        va = ds.subset(split["val"])
+        st = cfg.get("student") or {}
+        ctx = {"train": tr, "val": va, "labels": ds.labels,
+               "temperature": st.get("temperature", KD["temperature"]),
+               "alpha": st.get("alpha", KD["alpha"]),
+               "class_weight_power": TRAIN_DEFAULTS["class_weight_power"],
+               "zt_train": teacher_logits(teacher, model_inputs(teacher, tr.x, tr.beats.rhythm)),
+               "zt_val": teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm))}
+
+    # build every requested model in memory first; write only when all succeeded
+    made: dict[str, tuple[bytes, dict]] = {}
+    for kind in todo:
+        t0 = time.perf_counter()
+        info: dict = {"file": OUTPUTS[kind]}
+        keras.utils.set_random_seed(seed)
+        if kind == "ptq":
+            data = convert_int8(student, rep)
+            info["method"] = "post-training full-integer quantization of student.keras"
+        elif kind == "qat":
+            log.info("quantization-aware training (%d epochs)", finetune_epochs)
+            q, hist = qat_model(student, ctx, finetune_epochs, finetune_learning_rate, quiet)
+            data = convert_int8(q, rep)
+            info.update(method="tfmot quantize_model, distillation fine-tuning",
+                        epochs=finetune_epochs, val_loss=hist.get("val_loss"),
+                        tied_ranges=hist.get("tied_ranges"))
+        elif kind == "pruned":
+            log.info("magnitude pruning to %.0f %% sparsity (%d epochs)", 100 * prune,
+                     finetune_epochs)
+            m, hist, measured = pruned_model(student, ctx, float(prune), finetune_epochs,
+                                             finetune_learning_rate, quiet)
+            total = sum(layer.get_weights()[0].size for layer in _kernel_layers(m)
+                        if layer.name in measured)
+            zeros = sum(float(np.sum(layer.get_weights()[0] == 0))
+                        for layer in _kernel_layers(m) if layer.name in measured)
+            achieved = zeros / total
+            if achieved < float(prune) - 0.01:
+                raise TinyECGError(f"pruning reached {achieved:.3f} sparsity, not the "
+                                   f"requested {prune}")
+            data = convert_int8(m, rep)
+            info.update(method="tfmot prune_low_magnitude (PolynomialDecay), distillation "
+                        "fine-tuning, strip_pruning, PTQ", target_sparsity=float(prune),
+                        achieved_sparsity=round(achieved, 4), sparsity_per_layer=measured,
+                        epochs=finetune_epochs, val_loss=hist.get("val_loss"))
+        else:
+            log.info("weight clustering to %d centroids (%d epochs)", clusters, finetune_epochs)
+            m, hist, distinct = clustered_model(student, ctx, int(clusters), finetune_epochs,
+                                                finetune_learning_rate, quiet)
+            data = convert_int8(m, rep)
+            info.update(method="tfmot cluster_weights (k-means++), distillation fine-tuning, "
+                        "strip_clustering, PTQ", clusters=int(clusters),
+                        distinct_values_per_kernel=distinct, epochs=finetune_epochs,
+                        val_loss=hist.get("val_loss"))
+        info["flatbuffer_bytes"] = len(data)
+        info["tflm_arena_bytes"] = _tflm_check(data)
+        info["int8_weights"] = int8_weight_stats(data)
+        info["seconds"] = round(time.perf_counter() - t0, 1)
+        made[kind] = (data, info)
+        log.info("%s: %d bytes, TFLM arena %d bytes", OUTPUTS[kind], len(data),
+                 info["tflm_arena_bytes"])
+
+    for kind, (data, info) in made.items():
+        _write_tflite(run_dir / OUTPUTS[kind], data)
+        models[kind] = info
+    section.update(common)
+    section["models"] = models
+    section["kept"] = kept
+    cfg = read_config(run_dir)
+    cfg["quantize"] = section
+    write_json(run_dir / "config.json", cfg)
+    return section
