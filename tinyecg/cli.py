@@ -127,6 +127,58 @@ def evaluate(run_dir, model, records, runtime, quiet):
         click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  n={m['support']}")
 
 
+@cli.command()
+@click.argument("record", type=click.Path(dir_okay=False))
+@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
+@stage
+def detect(record, channel, quiet):
+    """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
+    from tinyecg import detect as det
+
+    base = str(record)
+    for ext in (".hea", ".dat", ".atr"):
+        base = base[:-len(ext)] if base.endswith(ext) else base
+    if not Path(base + ".hea").is_file():
+        raise TinyECGError(f"{record}: no WFDB record (missing {Path(base).name}.hea)")
+    peaks = det.detect_record(base, channel=channel)
+    click.echo(f"{len(peaks)} beats detected in {base}")
+    if Path(base + ".atr").is_file():
+        s = det.score_detections(det.reference_beats(base), peaks)
+        click.echo(f"QRS vs annotations (150 ms): TP {s['tp']} FP {s['fp']} FN {s['fn']}  "
+                   f"Se {100 * s['se']:.2f} %  +P {100 * s['ppv']:.2f} %")
+
+
+@cli.command()
+@click.option("--port", required=True, help="Serial port or pyserial URL (socket://host:port).")
+@click.option("--record", required=True, type=click.Path(dir_okay=False), help="WFDB record path.")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Replay speed (x real time; 0 = as fast as the line allows).")
+@click.option("--seconds", type=float, default=None, help="Replay only the first seconds.")
+@click.option("--labels", type=click.Choice(["aami", "nlrav"]), default="aami", show_default=True,
+              help="Label set the device's model reports.")
+@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the scores as JSON.")
+@stage
+def stream(port, record, speed, seconds, labels, baud, out, quiet):
+    """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
+    from tinyecg import metrics
+    from tinyecg.data.beats import LABEL_SETS
+    from tinyecg.run import write_json
+    from tinyecg.stream import stream_record
+
+    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
+                        labels=LABEL_SETS[labels]["map"])
+    q = res["qrs"]
+    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {100 * q['se']:.2f} %  "
+               f"+P {100 * q['ppv']:.2f} %")
+    rep = res["classes"]
+    if rep.get("accuracy") is not None:
+        click.echo(f"classes of matched beats: accuracy {rep['accuracy']:.4f}")
+        click.echo(metrics.markdown_table(rep))
+    if out:
+        write_json(Path(out), res)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
