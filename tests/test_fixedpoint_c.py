@@ -388,3 +388,119 @@ def test_render_refuses_foreign_params():
         pp.render_preprocessing({k: v for k, v in params.items() if k != "quant_mult"}, "x")
     with pytest.raises(TinyECGError):
         pp.render_preprocessing("not params", "x")
+
+
+# ----------------------------------------------------------------------------- Cortex-M
+STARTUP_C = r"""
+#include <stdint.h>
+extern void _start(void);
+extern uint32_t __StackTop;
+void Reset_Handler(void);
+void Default_Handler(void);
+void Default_Handler(void) { for (;;) { } }
+__attribute__((section(".vectors"), used)) const void *const vectors[16] = {
+    &__StackTop, (const void *)Reset_Handler, (const void *)Default_Handler,
+    (const void *)Default_Handler, (const void *)Default_Handler, (const void *)Default_Handler,
+    (const void *)Default_Handler, 0, 0, 0, 0, (const void *)Default_Handler,
+    (const void *)Default_Handler, 0, (const void *)Default_Handler,
+    (const void *)Default_Handler};
+void Reset_Handler(void) { _start(); }
+"""
+
+LINK_LD = """
+MEMORY { ROM (rx) : ORIGIN = 0x00000000, LENGTH = 4M
+         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 4M }
+SECTIONS {
+  .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) . = ALIGN(4); } > ROM
+  .ARM.exidx : { *(.ARM.exidx*) } > ROM
+  .data : { *(.data*) } > RAM
+  .bss : { __bss_start__ = .; *(.bss*) *(COMMON) . = ALIGN(4); __bss_end__ = .; } > RAM
+  end = .; __end__ = .;
+  __StackTop = ORIGIN(RAM) + LENGTH(RAM);
+}
+"""
+
+BOARD_MAIN_C = r"""
+#include <stdio.h>
+#include "tinyecg_preprocess.h"
+#include "windows.h"
+
+/* one line per window: FNV-1a of its 360 int8 outputs, then one line of rhythm features */
+int main(void)
+{
+    uint32_t w, i;
+    int8_t out[TINYECG_WINDOW], rr[TINYECG_RHYTHM_FEATURES];
+    for (w = 0; w < N_WINDOWS; ++w) {
+        uint32_t h = 2166136261u;
+        tinyecg_adc_t adc;
+        adc.baseline = k_base[w];
+        adc.gain_adu_per_mv = k_gain[w];
+        tinyecg_preprocess_window(k_raw[w], &adc, out);
+        for (i = 0; i < TINYECG_WINDOW; ++i) {
+            h = (h ^ (uint8_t)out[i]) * 16777619u;
+        }
+        printf("%08lx\n", (unsigned long)h);
+    }
+    for (w = 0; w < N_RR; ++w) {
+        tinyecg_rhythm_features(k_rr[w][0], k_rr[w][1], k_rr[w][2], k_rr[w][3], rr);
+        for (i = 0; i < TINYECG_RHYTHM_FEATURES; ++i) {
+            printf("%d ", rr[i]);
+        }
+    }
+    printf("\n");
+    return 0;
+}
+"""
+
+
+def _fnv(q: np.ndarray) -> str:
+    h = 2166136261
+    for v in q.astype(np.uint8).tolist():
+        h = ((h ^ v) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+def test_cortex_m4_under_qemu_equals_python(tmp_path):
+    """The same C cross-compiled for Cortex-M4 (32-bit int, newlib) and run in QEMU."""
+    qemu = shutil.which("qemu-system-arm")
+    if ARM_GCC is None or qemu is None:
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm not installed")
+    params = _params("s05")
+    src = _render(tmp_path, params)
+    raw, base, gain = fp.stress_windows()
+    r_raw, r_base, r_gain = _random_windows(60, seed=14)
+    raw = np.concatenate([raw[::3], r_raw])
+    base = np.concatenate([base[::3], r_base])
+    gain = np.concatenate([gain[::3], r_gain])
+    rr = _rr_cases(22)[-40:]
+    rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
+    (src / "windows.h").write_text(
+        "#include <stdint.h>\n"
+        f"#define N_WINDOWS {len(raw)}u\n#define N_RR {len(rr)}u\n"
+        f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
+        f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
+        f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n"
+        "static const int32_t k_rr[N_RR][4] = {"
+        + ",".join("{" + ",".join(map(str, r)) + "}" for r in rr.tolist()) + "};\n")
+    (src / "board.c").write_text(BOARD_MAIN_C)
+    (src / "startup.c").write_text(STARTUP_C)
+    (src / "link.ld").write_text(LINK_LD)
+    elf = tmp_path / "app.elf"
+    res = subprocess.run([ARM_GCC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2",
+                          "-mcpu=cortex-m4", "-mthumb", "--specs=rdimon.specs",
+                          "-T", str(src / "link.ld"), "-I", str(src),
+                          str(src / "startup.c"), str(src / "board.c"),
+                          str(src / "tinyecg_preprocess.c"), "-o", str(elf)],
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0 and "rdimon" in res.stderr:
+        pytest.skip("newlib rdimon (semihosting) not installed")
+    assert res.returncode == 0, res.stderr
+    run = subprocess.run([qemu, "-M", "mps2-an386", "-nographic", "-semihosting-config",
+                          "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.split("\n")
+    want = [_fnv(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
+    assert lines[:len(raw)] == want
+    want_rr = fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], params)
+    assert lines[len(raw)].split() == [str(v) for v in want_rr.ravel().tolist()]

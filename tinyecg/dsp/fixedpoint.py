@@ -583,32 +583,49 @@ def _measure(records: list[str], data_dir: str | None, scale: float, zp: int) ->
     import time
 
     from tinyecg.data.beats import beats_from_record
-    from tinyecg.data.records import load_record, resolve_data_dir
+    from tinyecg.data.records import list_records, load_record, resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     params = preprocess_params(scale, zp)
+    records = records or list_records(root)
     print(f"input scale {scale}, zero point {zp}; data {root}")
     print(f"{'record':>6} {'beats':>6} {'SNR dB':>8} {'max|dz|':>10} {'int8 agree':>11} "
           f"{'max dq':>6} {'int s':>6}")
+    tot = {"n": 0, "sig": 0.0, "noise": 0.0, "err": 0.0, "agree": 0, "vals": 0, "dq": 0, "t": 0.0}
+
+    def row(name, n, sig, noise, err, agree, vals, dq, dt):
+        snr = 10.0 * math.log10(sig / noise) if noise else math.inf
+        print(f"{name:>6} {n:>6} {snr:8.1f} {err:10.2e} {agree / vals:11.5f} {dq:>6} {dt:6.2f}")
+
     for name in records:
         rec = load_record(root, name)
         if rec is None:
             continue
         beats = beats_from_record(rec, labels="aami")
+        if len(beats) == 0:
+            continue
         gain = int(round(float(rec.gain)))
         t0 = time.perf_counter()
-        preprocess_windows_int(beats.raw, rec.baseline, gain, params)
+        q = preprocess_windows_int(beats.raw, rec.baseline, gain, params)
         dt = time.perf_counter() - t0
-        r = compare_with_float(beats.raw, rec.baseline, gain, params)
-        print(f"{name:>6} {r['windows']:>6} {r['snr_db']:8.1f} {r['max_abs_err']:10.2e} "
-              f"{r['int8_agreement']:11.5f} {r['int8_max_diff']:>6} {dt:6.2f}")
+        z = zscore_windows_int(beats.raw, rec.baseline, gain)
+        zf = zscore_windows_float(beats.raw, rec.baseline, gain)
+        qf = quantize_float(zf, scale, zp)
+        vals = (len(beats), float(np.sum(zf * zf)), float(np.sum((z - zf) ** 2)),
+                float(np.abs(z - zf).max()), int(np.sum(q == qf)), q.size,
+                int(np.abs(q.astype(int) - qf).max()), dt)
+        row(name, *vals)
+        for key, v in zip(("n", "sig", "noise", "err", "agree", "vals", "dq", "t"), vals):
+            tot[key] = max(tot[key], v) if key in ("err", "dq") else tot[key] + v
+    if tot["n"]:
+        row("all", *tot.values())
 
 
-if __name__ == "__main__":  # python -m tinyecg.dsp.fixedpoint [--data DIR] 100 119 208 232
+if __name__ == "__main__":  # python -m tinyecg.dsp.fixedpoint [--data DIR] [records...]
     import argparse
 
     ap = argparse.ArgumentParser(description=_measure.__doc__)
-    ap.add_argument("records", nargs="*", default=["100", "119", "208", "232"])
+    ap.add_argument("records", nargs="*", help="record names (default: all in --data)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--zero-point", type=int, default=-20)
