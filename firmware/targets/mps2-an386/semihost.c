@@ -39,7 +39,8 @@ void semihost_exit(int code)
     (void)semihost_call(SEMIHOST_SYS_EXIT_EXTENDED, (uintptr_t)block);
     /* Only reached if the host ignored the call: fall back to the 32-bit form,
      * which can only say success or failure. */
-    (void)semihost_call(SEMIHOST_SYS_EXIT, code == 0 ? SEMIHOST_ADP_STOPPED_APPLICATION_EXIT : 0x20023u);
+    (void)semihost_call(SEMIHOST_SYS_EXIT, code == 0 ? SEMIHOST_ADP_STOPPED_APPLICATION_EXIT
+                                                     : SEMIHOST_ADP_STOPPED_RUNTIME_ERROR);
     for (;;) {
     }
 }

@@ -18,6 +18,7 @@
 #define SEMIHOST_SYS_EXIT          0x18u    /* 32-bit form: exit code is 0 or 1 only */
 #define SEMIHOST_SYS_EXIT_EXTENDED 0x20u    /* r1 -> {reason, subcode}: any exit code */
 #define SEMIHOST_ADP_STOPPED_APPLICATION_EXIT 0x20026u /* reason for a normal exit */
+#define SEMIHOST_ADP_STOPPED_RUNTIME_ERROR    0x20023u /* ADP_Stopped_RunTimeErrorUnknown */
 
 /* One semihosting call: op in r0, arg in r1, result returned in r0. */
 uintptr_t semihost_call(uint32_t op, uintptr_t arg);
