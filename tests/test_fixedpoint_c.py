@@ -298,8 +298,8 @@ def _max_stack(ci: Path, lib_bytes: int) -> int:
     """Deepest stack of tinyecg_preprocess_window / tinyecg_rhythm_features in a gcc
     -fcallgraph-info=su graph; functions outside the file count lib_bytes."""
     text = ci.read_text()
-    frame = {m.group(1): int(m.group(2)) for m in re.finditer(
-        r'node: \{ title: "([^"]+)" label: "[^"]*\\n(\d+) bytes \((?:static|dynamic,bounded)\)', text)}
+    node = r'node: \{ title: "([^"]+)" label: "[^"]*\\n(\d+) bytes \((?:static|dynamic,bounded)\)'
+    frame = {m.group(1): int(m.group(2)) for m in re.finditer(node, text)}
     calls: dict[str, set[str]] = {}
     for m in re.finditer(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
         calls.setdefault(m.group(1), set()).add(m.group(2))

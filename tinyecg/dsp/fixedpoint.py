@@ -578,8 +578,11 @@ def headroom() -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- measurement
-def _measure(records: list[str], data_dir: str | None, scale: float, zp: int) -> None:
-    """Fixed vs float over every beat window of whole records (docs/preprocessing.md)."""
+def measure_records(records: list[str] | None = None, data_dir: str | None = None,
+                    scale: float = 0.05, zp: int = -20, echo=print) -> dict[str, float]:
+    """Fixed vs float over every beat window of whole records (docs/preprocessing.md): one
+    line per record through echo, and the totals (snr_db, max_abs_err, int8_agreement,
+    int8_max_diff, windows, seconds for the integer pipeline) returned."""
     import time
 
     from tinyecg.data.beats import beats_from_record
@@ -588,14 +591,15 @@ def _measure(records: list[str], data_dir: str | None, scale: float, zp: int) ->
     root = resolve_data_dir(data_dir)
     params = preprocess_params(scale, zp)
     records = records or list_records(root)
-    print(f"input scale {scale}, zero point {zp}; data {root}")
-    print(f"{'record':>6} {'beats':>6} {'SNR dB':>8} {'max|dz|':>10} {'int8 agree':>11} "
+    echo(f"input scale {scale}, zero point {zp}; data {root}")
+    echo(f"{'record':>6} {'beats':>6} {'SNR dB':>8} {'max|dz|':>10} {'int8 agree':>11} "
           f"{'max dq':>6} {'int s':>6}")
     tot = {"n": 0, "sig": 0.0, "noise": 0.0, "err": 0.0, "agree": 0, "vals": 0, "dq": 0, "t": 0.0}
 
     def row(name, n, sig, noise, err, agree, vals, dq, dt):
         snr = 10.0 * math.log10(sig / noise) if noise else math.inf
-        print(f"{name:>6} {n:>6} {snr:8.1f} {err:10.2e} {agree / vals:11.5f} {dq:>6} {dt:6.2f}")
+        echo(f"{name:>6} {n:>6} {snr:8.1f} {err:10.2e} {agree / vals:11.5f} {dq:>6} {dt:6.2f}")
+        return snr
 
     for name in records:
         rec = load_record(root, name)
@@ -617,17 +621,20 @@ def _measure(records: list[str], data_dir: str | None, scale: float, zp: int) ->
         row(name, *vals)
         for key, v in zip(("n", "sig", "noise", "err", "agree", "vals", "dq", "t"), vals):
             tot[key] = max(tot[key], v) if key in ("err", "dq") else tot[key] + v
-    if tot["n"]:
-        row("all", *tot.values())
+    if not tot["n"]:
+        raise TinyECGError(f"{root}: no beats found in {', '.join(records)}")
+    snr = row("all", *tot.values())
+    return {"snr_db": snr, "max_abs_err": tot["err"], "int8_agreement": tot["agree"] / tot["vals"],
+            "int8_max_diff": tot["dq"], "windows": tot["n"], "seconds": tot["t"]}
 
 
 if __name__ == "__main__":  # python -m tinyecg.dsp.fixedpoint [--data DIR] [records...]
     import argparse
 
-    ap = argparse.ArgumentParser(description=_measure.__doc__)
+    ap = argparse.ArgumentParser(description=measure_records.__doc__)
     ap.add_argument("records", nargs="*", help="record names (default: all in --data)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--zero-point", type=int, default=-20)
     ns = ap.parse_args()
-    _measure(ns.records, ns.data, ns.scale, ns.zero_point)
+    measure_records(ns.records, ns.data, ns.scale, ns.zero_point)
