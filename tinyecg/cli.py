@@ -128,6 +128,63 @@ def evaluate(run_dir, model, records, runtime, quiet):
 
 
 @cli.command()
+@run_dir_arg
+@click.option("--temperature", "-T", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Softmax temperature of the soft targets (default 4).")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=None,
+              help="Weight of the hard-label loss; 1 - alpha goes to the T^2-scaled KL term.")
+@click.option("--arch", default=None, help="Student architecture (default student-cnn).")
+@click.option("--epochs", type=click.IntRange(1), default=None)
+@click.option("--no-baseline", is_flag=True, help="Skip the hard-label-only student.")
+@stage
+def distill(run_dir, temperature, alpha, arch, epochs, no_baseline, quiet):
+    """Distil the run's teacher into a small student (Hinton et al. 2015)."""
+    from tinyecg.distill import distill as run_distill
+
+    kwargs = {k: v for k, v in dict(temperature=temperature, alpha=alpha, arch=arch,
+                                    epochs=epochs).items() if v is not None}
+    section = run_distill(Path(run_dir), nokd=not no_baseline, quiet=quiet, **kwargs)
+    click.echo(f"student saved in {run_dir}: " + ", ".join(
+        f"{k} {v}" for k, v in section.items() if isinstance(v, (int, float, str)))[:400])
+
+
+@cli.command()
+@run_dir_arg
+@click.option("--qat", is_flag=True, help="Also quantization-aware training (tfmot).")
+@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Also magnitude pruning to this sparsity (tfmot), then int8.")
+@click.option("--clusters", type=click.IntRange(2, 256), default=None,
+              help="Also weight clustering to this many centroids (tfmot), then int8.")
+@click.option("--representative-size", type=click.IntRange(1), default=None,
+              help="Training windows (class-stratified) calibrating the int8 ranges.")
+@click.option("--force", is_flag=True, help="Replace int8 models that exist.")
+@stage
+def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
+    """Full-integer int8 quantization of the student (PTQ; optional QAT, pruning, clustering)."""
+    from tinyecg.quantize import quantize as run_quantize
+
+    kwargs = {"representative_size": representative_size} if representative_size else {}
+    section = run_quantize(Path(run_dir), qat=qat, prune=prune, clusters=clusters, force=force,
+                           quiet=quiet, **kwargs)
+    for name in sorted(p.name for p in Path(run_dir).glob("*_int8.tflite")):
+        click.echo(f"  {name}")
+    return section
+
+
+@cli.command()
+@run_dir_arg
+@click.option("--runtime-sample", type=click.IntRange(1), default=None,
+              help="Beats run in TFLM when the test split is too large (LiteRT-REF runs all).")
+@stage
+def bench(run_dir, runtime_sample, quiet):
+    """Benchmark every model of the run: size, arena, MACs, accuracy, latency."""
+    from tinyecg.bench import bench as run_bench
+
+    run_bench(Path(run_dir), runtime_sample=runtime_sample, quiet=quiet)
+    click.echo((Path(run_dir) / "bench.md").read_text())
+
+
+@cli.command()
 @click.argument("record", type=click.Path(dir_okay=False))
 @click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
 @stage
