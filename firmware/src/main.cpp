@@ -1,0 +1,246 @@
+/*
+ * main.cpp - tinyecg firmware: ECG samples in, one line per classified heartbeat out.
+ *
+ *   samples (ADC at 360 Hz, or text lines from the host)
+ *     -> tinyecg_core: QRS detector, 360-sample beat windows, RR context, serial protocol
+ *     -> generated preprocessing (fixed-point denoise + z-score, rhythm features)
+ *     -> TFLite Micro student model (tflm_classifier.cpp)
+ *     -> "B <r> <label> <score_q> <inference_us>" on the serial port
+ *
+ * Input mode, pins, calibration and baud rate: include/ecg_config.h (one header). At boot
+ * the model is checked against its metadata and the golden vectors (tflm_classifier.h) and
+ * the results are printed as "# ..." status lines before the core's "# tinyecg ..." line.
+ *
+ * Sampling (TINYECG_INPUT_ADC) is driven by a hardware timer, never by delay(): the tick
+ * reads the ADC (directly in the interrupt on STM32; in a high-priority thread/task woken by
+ * the tick on Mbed and ESP32, where analogRead may not run in an interrupt) and pushes the
+ * sample into a ring; loop() drains the ring into the core, so an inference (a few ms to a
+ * few tens of ms) delays the processing of samples but never their timing.
+ */
+#include <Arduino.h>
+#include <string.h>
+
+#include "ecg_config.h"
+#include "tflm_classifier.h"
+#include "tinyecg_app.h"
+#include "tinyecg_detector.h"
+#include "tinyecg_fw.h"
+#include "tinyecg_fw_app.h"
+#include "tinyecg_fw_model.h"
+
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC && defined(ARDUINO_ARCH_MBED)
+#include <mbed.h> /* mbed::Ticker, rtos::Thread, rtos::Semaphore */
+#endif
+
+#if TINYECG_FS_HZ != TINYECG_FS
+#error "TINYECG_FS_HZ must equal the core's TINYECG_FS (360 Hz, the MIT-BIH rate)"
+#endif
+
+#if defined(ARDUINO_ARDUINO_NANO33BLE)
+#define TINYECG_BOARD_NAME "nano33ble"
+#elif defined(ARDUINO_RASPBERRY_PI_PICO)
+#define TINYECG_BOARD_NAME "pico"
+#elif defined(ARDUINO_NUCLEO_L432KC)
+#define TINYECG_BOARD_NAME "nucleo_l432kc"
+#elif defined(ARDUINO_ESP32S3_DEV)
+#define TINYECG_BOARD_NAME "esp32s3"
+#else
+#define TINYECG_BOARD_NAME "arduino"
+#endif
+
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
+#define TINYECG_INPUT_NAME "adc"
+#else
+#define TINYECG_INPUT_NAME "serial"
+#endif
+
+namespace {
+
+tinyecg_tflm_status_t g_tflm;
+
+void write_serial(void *ctx, const char *text)
+{
+    (void)ctx;
+    Serial.write(reinterpret_cast<const uint8_t *>(text), strlen(text));
+}
+
+uint32_t clock_us(void *ctx)
+{
+    (void)ctx;
+    return static_cast<uint32_t>(micros());
+}
+
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
+
+int lead_off_now()
+{
+    int off = 0;
+#if TINYECG_LO_PLUS_PIN >= 0
+    off |= digitalRead(TINYECG_LO_PLUS_PIN) == HIGH;
+#endif
+#if TINYECG_LO_MINUS_PIN >= 0
+    off |= digitalRead(TINYECG_LO_MINUS_PIN) == HIGH;
+#endif
+    return off;
+}
+
+/* One sample per timer tick (in the interrupt on STM32, in the sampling thread elsewhere). */
+void take_sample()
+{
+    tinyecg_fw_app_adc(static_cast<int32_t>(analogRead(TINYECG_ADC_PIN)), lead_off_now());
+}
+
+#if defined(ARDUINO_ARCH_MBED)
+/* Nano 33 BLE, Pico (Arduino Mbed OS cores): mbed::Ticker interrupt -> semaphore -> a
+ * realtime-priority thread that reads the ADC (AnalogIn takes a mutex: not from an ISR).
+ * Period 2778 us = 1 s / 360 rounded to the Ticker's microsecond: 359.97 Hz (-0.008 %). */
+
+mbed::Ticker g_ticker;
+rtos::Semaphore g_tick(0, TINYECG_SAMPLE_RING);
+rtos::Thread g_sampler(osPriorityRealtime, 2048, nullptr, "tinyecg-adc");
+
+void on_tick()
+{
+    g_tick.release();
+}
+
+void sampler_main()
+{
+    for (;;) {
+        g_tick.acquire();
+        take_sample();
+    }
+}
+
+void start_sampling()
+{
+    g_sampler.start(mbed::callback(sampler_main));
+    g_ticker.attach(mbed::callback(on_tick),
+                    std::chrono::microseconds((1000000 + TINYECG_FS_HZ / 2) / TINYECG_FS_HZ));
+}
+
+#elif defined(ARDUINO_ARCH_ESP32)
+/* ESP32-S3: hardware timer at 40 MHz (APB 80 MHz / 2), alarm every 111111 ticks =
+ * 360.0003 Hz -> task notification -> a max-priority task on core 0 reads the ADC (loop()
+ * runs on core 1). Task stack and control block are static. */
+hw_timer_t *g_timer;
+TaskHandle_t g_sampler;
+StackType_t g_sampler_stack[2048];
+StaticTask_t g_sampler_tcb;
+
+void IRAM_ATTR on_tick()
+{
+    BaseType_t woken = pdFALSE;
+    vTaskNotifyGiveFromISR(g_sampler, &woken);
+    if (woken == pdTRUE) {
+        portYIELD_FROM_ISR();
+    }
+}
+
+void sampler_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        (void)ulTaskNotifyTake(pdFALSE, portMAX_DELAY); /* one sample per tick, none lost */
+        take_sample();
+    }
+}
+
+void start_sampling()
+{
+    g_sampler = xTaskCreateStaticPinnedToCore(sampler_main, "tinyecg-adc",
+                                              sizeof g_sampler_stack / sizeof g_sampler_stack[0],
+                                              nullptr, configMAX_PRIORITIES - 1,
+                                              g_sampler_stack, &g_sampler_tcb, 0);
+#if defined(ESP_ARDUINO_VERSION_MAJOR) && ESP_ARDUINO_VERSION_MAJOR >= 3
+    g_timer = timerBegin(40000000u);
+    timerAttachInterrupt(g_timer, &on_tick);
+    timerAlarm(g_timer, 40000000u / TINYECG_FS_HZ, true, 0);
+#else
+    g_timer = timerBegin(0, 2, true);
+    timerAttachInterrupt(g_timer, &on_tick, true);
+    timerAlarmWrite(g_timer, 40000000u / TINYECG_FS_HZ, true);
+    timerAlarmEnable(g_timer);
+#endif
+}
+
+#elif defined(ARDUINO_ARCH_STM32)
+/* STM32duino: HardwareTimer update interrupt at 360 Hz (prescaler and reload computed by
+ * the core from the timer clock); analogRead() is a polled HAL conversion of a few
+ * microseconds, done in the interrupt itself. */
+#ifndef TINYECG_STM32_TIMER
+#define TINYECG_STM32_TIMER TIM2
+#endif
+
+void start_sampling()
+{
+    static HardwareTimer timer(TINYECG_STM32_TIMER);
+    timer.setOverflow(TINYECG_FS_HZ, HERTZ_FORMAT);
+    timer.attachInterrupt(take_sample);
+    timer.resume();
+}
+
+#else
+#error "no sampling timer for this board: build with -DTINYECG_INPUT_MODE=TINYECG_INPUT_SERIAL"
+#endif
+
+#endif /* TINYECG_INPUT_ADC */
+
+void read_serial()
+{
+    char buf[64];
+    size_t n = 0;
+    while (n < sizeof buf && Serial.available() > 0) {
+        int ch = Serial.read();
+        if (ch < 0) {
+            break;
+        }
+        buf[n++] = static_cast<char>(ch);
+    }
+    if (n > 0) {
+        tinyecg_fw_app_serial(buf, n);
+    }
+}
+
+} // namespace
+
+void setup()
+{
+    const tinyecg_classifier_t *classifier;
+    uint32_t t0;
+
+#if defined(ARDUINO_ARCH_ESP32)
+    Serial.setRxBufferSize(2048); /* a replay line burst during an inference */
+#endif
+    Serial.begin(TINYECG_SERIAL_BAUD);
+    t0 = millis();
+    while (!Serial && millis() - t0 < 2000u) {
+        /* USB CDC: give the host up to 2 s to open the port, then run without it */
+    }
+    write_serial(nullptr, "# tinyecg firmware board=" TINYECG_BOARD_NAME
+                          " input=" TINYECG_INPUT_NAME " model=");
+    write_serial(nullptr, tinyecg_fw_model_version());
+    write_serial(nullptr, "\n");
+
+    /* model checks and golden self-test, then the core's "# tinyecg ..." line */
+    classifier = tinyecg_tflm_init(write_serial, nullptr, &g_tflm);
+    (void)tinyecg_fw_app_start(TINYECG_INPUT_MODE, classifier, TINYECG_OUT_BEATS, write_serial,
+                               nullptr, clock_us, nullptr);
+
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
+#if TINYECG_LO_PLUS_PIN >= 0
+    pinMode(TINYECG_LO_PLUS_PIN, INPUT);
+#endif
+#if TINYECG_LO_MINUS_PIN >= 0
+    pinMode(TINYECG_LO_MINUS_PIN, INPUT);
+#endif
+    analogReadResolution(TINYECG_ADC_BITS);
+    start_sampling();
+#endif
+}
+
+void loop()
+{
+    read_serial();
+    tinyecg_fw_app_poll(); /* ADC mode: ring -> core; replay mode: nothing queued */
+}
