@@ -8,9 +8,9 @@ Models:
 - student / teacher / seed: `tinyecg.models.build(...)`, trained briefly on real beats (a few
   MIT-BIH records, preprocessed exactly as training does) or, when the database is absent, on
   synthetic beats, then converted to a fully int8 graph with a representative dataset.
-- zoo: a tiny untrained graph that covers what the three architectures do not: DEPTHWISE_CONV_2D,
-  VALID padding, RELU6, MEAN (global average pooling), and a CONCATENATION whose inputs the
-  converter may quantize with different scales.
+- zoo: a tiny graph, trained the same way, that covers what the three architectures do not:
+  DEPTHWISE_CONV_2D, VALID padding, RELU6, MEAN (global average pooling, rescaled: its output
+  takes the concatenation's scale), a FULLY_CONNECTED without bias.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ TRAINING = {
     "student": ("student-cnn", 300, 32),
     "teacher": ("teacher-cnn", 120, 32),
     "seed": ("seed-cnn", 25, 16),
+    "zoo": (None, 150, 32),
 }
 
 
@@ -105,7 +106,7 @@ def _zoo_model():
     x = keras.layers.AveragePooling2D((1, 3), strides=(1, 2), padding="same", name="ap")(x)
     x = keras.layers.Conv2D(8, (1, 3), padding="same", activation="relu", name="c")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    r = keras.layers.Dense(4, activation=None, name="rr_dense")(rr)
+    r = keras.layers.Dense(4, activation=None, use_bias=False, name="rr_dense")(rr)
     x = keras.layers.Concatenate(name="cat")([x, r])
     logits = keras.layers.Dense(5, name="logits")(x)
     probs = keras.layers.Softmax(name="probs")(logits)
@@ -122,21 +123,12 @@ def _train_and_convert(name: str) -> bytes:
     tf.random.set_seed(1)
     keras.utils.set_random_seed(1)
     beats, rhythm, labels = dataset()
-    if name == "zoo":
-        model = _zoo_model()
-        # give the random rhythm branch a wider range than the beat branch, so that the
-        # concatenation sees different scales unless the converter unifies them
-        w, b = model.get_layer("rr_dense").get_weights()
-        model.get_layer("rr_dense").set_weights([w * 8.0, b])
-    else:
-        arch, steps, batch = TRAINING[name]
-        model = build(arch)
-        model.compile(optimizer=keras.optimizers.Adam(2e-3),
-                      loss="sparse_categorical_crossentropy")
-        rng = np.random.default_rng(0)
-        idx = rng.integers(0, len(beats), steps * batch)
-        model.fit([beats[idx], rhythm[idx]] if len(model.inputs) == 2 else beats[idx],
-                  labels[idx], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    arch, steps, batch = TRAINING[name]
+    model = _zoo_model() if name == "zoo" else build(arch)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    idx = np.random.default_rng(0).integers(0, len(beats), steps * batch)
+    model.fit([beats[idx], rhythm[idx]] if len(model.inputs) == 2 else beats[idx],
+              labels[idx], batch_size=batch, epochs=1, verbose=0, shuffle=False)
     two = len(model.inputs) == 2
     calib = np.random.default_rng(1).choice(len(beats), min(120, len(beats)), replace=False)
 
@@ -176,8 +168,8 @@ def model_cache(tmp_path_factory) -> Path:
 
 
 def quantize_inputs(model_bytes: bytes, beats: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
-    """Float beats/rhythm -> the int8 arrays each flatbuffer input expects, in input order
-    (matched by tensor name: the beat input has 4 dimensions, the rhythm input 2)."""
+    """Float beats/rhythm -> for each flatbuffer input (in input order) an int8 array of shape
+    (n, *tensor shape); the beat input is the 4-D one, the rhythm input the 2-D one."""
     from tinyecg.export.tflite_model import load_model
 
     model = load_model(model_bytes)
@@ -187,7 +179,7 @@ def quantize_inputs(model_bytes: bytes, beats: np.ndarray, rhythm: np.ndarray) -
         x = beats if len(t.shape) == 4 else rhythm
         scale, zp = model.input_quant(k)
         q = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
-        out.append(q.reshape((len(x),) + tuple(t.shape[1:])))
+        out.append(q.reshape((len(x),) + tuple(t.shape)))  # sample i is out[k][i]
     return out
 
 
@@ -211,3 +203,92 @@ def test_helper_models_convert(name, tmp_path_factory):
     interp = Interpreter(model_content=data)
     assert all(d["dtype"] == np.int8 for d in interp.get_input_details())
     assert all(d["dtype"] == np.int8 for d in interp.get_output_details())
+
+
+# ------------------------------------------------------------------------------------------
+# Hand-built flatbuffers: single ops with chosen shapes and quantization (no TensorFlow)
+# ------------------------------------------------------------------------------------------
+
+def T(name, shape, scale=None, zero_point=0, dtype="INT8", data=None, qdim=0):
+    """A tensor description for flatbuffer(): scale may be a list (per channel)."""
+    return dict(name=name, shape=list(shape), scale=scale, zero_point=zero_point, dtype=dtype,
+                data=data, qdim=qdim)
+
+
+def flatbuffer(tensors, ops, inputs, outputs) -> bytes:
+    """Serialize a one-subgraph TFLite model. ops: (opcode name, input indices, output
+    indices, options table name or None, {field: value} or None)."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT()
+    model.version = 3
+    model.buffers = [schema.BufferT()]
+    sub = schema.SubGraphT()
+    sub.tensors = []
+    for t in tensors:
+        tt = schema.TensorT()
+        tt.name = t["name"]
+        tt.shape = list(t["shape"])
+        tt.type = getattr(schema.TensorType, t["dtype"])
+        if t["scale"] is not None:
+            q = schema.QuantizationParametersT()
+            scales = t["scale"] if isinstance(t["scale"], (list, tuple, np.ndarray)) else [t["scale"]]
+            zps = t["zero_point"] if isinstance(t["zero_point"], (list, tuple)) else [t["zero_point"]] * len(scales)
+            q.scale = [float(s) for s in scales]
+            q.zeroPoint = [int(z) for z in zps]
+            q.quantizedDimension = t["qdim"]
+            tt.quantization = q
+        if t["data"] is not None:
+            buf = schema.BufferT()
+            buf.data = np.frombuffer(np.ascontiguousarray(t["data"]).tobytes(), np.uint8)
+            model.buffers.append(buf)
+            tt.buffer = len(model.buffers) - 1
+        sub.tensors.append(tt)
+    codes: list[int] = []
+    sub.operators = []
+    for name, ins, outs, opt_name, opt_fields in ops:
+        code = getattr(schema.BuiltinOperator, name)
+        if code not in codes:
+            codes.append(code)
+        op = schema.OperatorT()
+        op.opcodeIndex = codes.index(code)
+        op.inputs = list(ins)
+        op.outputs = list(outs)
+        if opt_name:
+            opts = getattr(schema, opt_name + "T")()
+            for k, v in (opt_fields or {}).items():
+                setattr(opts, k, v)
+            op.builtinOptionsType = getattr(schema.BuiltinOptions, opt_name)
+            op.builtinOptions = opts
+        sub.operators.append(op)
+    model.operatorCodes = []
+    for code in codes:
+        oc = schema.OperatorCodeT()
+        oc.builtinCode = code
+        oc.deprecatedBuiltinCode = min(code, 127)
+        oc.version = 1
+        model.operatorCodes.append(oc)
+    sub.inputs = list(inputs)
+    sub.outputs = list(outputs)
+    model.subgraphs = [sub]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def truncated(model_bytes: bytes, last_op: int) -> bytes:
+    """The same model cut after op last_op: that op's output becomes the model output, so
+    each intermediate tensor can be compared with TFLM on its own."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    raw = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    sub = raw.subgraphs[0]
+    sub.operators = sub.operators[:last_op + 1]
+    sub.outputs = [int(sub.operators[-1].outputs[0])]
+    used = {int(i) for op in sub.operators for i in op.inputs if i >= 0}
+    sub.inputs = [int(i) for i in sub.inputs if int(i) in used]
+    builder = flatbuffers.Builder(1 << 16)
+    builder.Finish(raw.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
