@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""Instructions per window of the generated preprocessing C on Cortex-M4 / M0+ under QEMU.
+
+    python scripts/bench_preprocess_qemu.py [--data DIR] [--beats 48] [--json PATH]
+           [--builds m4:-O2 m4:-Os m0:-O2 m0:-Os]
+
+Renders tinyecg_preprocess.{h,c} (input scale 0.05, zero point -20; rhythm 0.02, -128), builds
+it with the mps2-an386 target (tinyecg.qemu: -mcpu=cortex-m4 hard-float, or cortex-m0plus run
+on the AN385 Cortex-M3 image) and runs it under qemu-system-arm -icount shift=0. The program
+times every call of tinyecg_preprocess_window() with platform_instructions() (resolution 40
+instructions; the cost of an empty measurement is subtracted) and prints an FNV-1a hash of
+each output, which must equal the Python integer reference's (any difference aborts: a wrong
+build is not measured). Windows: real beats (--data, else $TINYECG_DATA, else the bundled
+excerpts), the full-scale stress windows and random ECG-like windows. Also reported: code
+size of tinyecg_preprocess.o (arm-none-eabi-size, text + data) and the stack one call uses
+(platform_stack_peak_bytes() after it, less main's depth at the call). Prints a table and
+writes JSON (default docs/bench/preprocess_qemu.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform as host_platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tinyecg import qemu  # noqa: E402
+from tinyecg.dsp import fixedpoint as fp  # noqa: E402
+from tinyecg.export import preprocess as pp  # noqa: E402
+
+PARAMS = (0.05, -20, 0.02, -128)
+DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
+CPU = {"m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+       "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]}
+
+BENCH_C = r"""
+#include <stdio.h>
+#include "platform.h"
+#include "tinyecg_preprocess.h"
+#include "bench_windows.h"
+
+extern uint32_t __StackTop[];
+
+/* one line per window: "w <index> <instructions> <fnv1a of the 360 outputs>" */
+int main(void)
+{
+    static int8_t out[TINYECG_WINDOW];
+    uint32_t w, i;
+    uint64_t t0, t1, empty;
+    uintptr_t sp;
+    size_t stack_before, stack_after;
+    tinyecg_adc_t adc;
+
+    platform_init();
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    stack_before = (size_t)((uintptr_t)__StackTop - sp); /* main's depth at the call */
+    adc.baseline = k_base[0];
+    adc.gain_adu_per_mv = k_gain[0];
+    tinyecg_preprocess_window(k_raw[0], &adc, out);
+    stack_after = platform_stack_peak_bytes();
+    t0 = platform_instructions();
+    t1 = platform_instructions();
+    empty = t1 - t0;
+    for (w = 0; w < N_WINDOWS; ++w) {
+        uint32_t h = 2166136261u;
+        adc.baseline = k_base[w];
+        adc.gain_adu_per_mv = k_gain[w];
+        t0 = platform_instructions();
+        tinyecg_preprocess_window(k_raw[w], &adc, out);
+        t1 = platform_instructions();
+        for (i = 0; i < TINYECG_WINDOW; ++i) {
+            h = (h ^ (uint8_t)out[i]) * 16777619u;
+        }
+        printf("w %lu %lu %08lx\n", (unsigned long)w, (unsigned long)(t1 - t0 - empty),
+               (unsigned long)h);
+    }
+    printf("stack %lu\n", (unsigned long)(stack_after - stack_before));
+    return 0;
+}
+"""
+
+
+def fnv(q: np.ndarray) -> str:
+    h = 2166136261
+    for v in q.astype(np.uint8).tolist():
+        h = ((h ^ v) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+def real_windows(data: str | None, n: int):
+    """n beat windows spread over the records found (every k-th beat of each record)."""
+    from tinyecg.data.beats import beats_from_record
+    from tinyecg.data.records import list_records, load_record, resolve_data_dir
+
+    root = resolve_data_dir(data)
+    names = list_records(root)
+    per = max(1, -(-n // max(1, len(names))))
+    raws, bases, gains = [], [], []
+    for name in names:
+        rec = load_record(root, name)
+        if rec is None:
+            continue
+        beats = beats_from_record(rec, labels="aami")
+        if len(beats) == 0:
+            continue
+        pick = np.linspace(0, len(beats) - 1, per).astype(int)
+        raws.append(beats.raw[pick])
+        bases.append(np.full(len(pick), rec.baseline))
+        gains.append(np.full(len(pick), int(round(float(rec.gain)))))
+    if not raws:
+        raise SystemExit(f"{root}: no beats found")
+    return (np.concatenate(raws)[:n], np.concatenate(bases)[:n], np.concatenate(gains)[:n],
+            str(root))
+
+
+def random_windows(n: int, seed: int = 31):
+    """ECG-like: a Gaussian R wave of random width and height on a random offset and drift."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(fp.WINDOW)
+    sig = rng.uniform(1, 3000, (n, 1)) * np.exp(-((t - 180) / rng.uniform(3, 30, (n, 1))) ** 2)
+    sig += rng.normal(0, 1, (n, fp.WINDOW)) * rng.uniform(0, 50, (n, 1))
+    sig += rng.uniform(-20000, 20000, (n, 1)) + np.cumsum(rng.normal(0, 2, (n, fp.WINDOW)), 1)
+    raw = np.clip(np.round(sig), -32768, 32767).astype(np.int16)
+    return raw, rng.integers(-32768, 32768, n), rng.integers(1, 65536, n)
+
+
+def windows_header(raw, base, gain) -> str:
+    rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
+    return ("#include <stdint.h>\n"
+            f"#define N_WINDOWS {len(raw)}u\n"
+            f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
+            f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
+            f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
+    except (OSError, IndexError):
+        return "?"
+
+
+def code_size(src: Path, arch: str, opt: str, out: Path) -> int:
+    """text bytes of tinyecg_preprocess.o alone (code + constants), as the target compiles it."""
+    obj = out / f"pp-{arch}{opt}.o"
+    subprocess.run(["arm-none-eabi-gcc", *CPU[arch], "-std=c99", "-Wall", "-Wextra", "-Werror",
+                    opt, "-ffunction-sections", "-fdata-sections", "-c",
+                    str(src / "tinyecg_preprocess.c"), "-o", str(obj)], check=True)
+    size = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
+                          text=True, check=True).stdout.splitlines()[1].split()
+    return int(size[0]) + int(size[1])
+
+
+def bench(build: str, src: Path, out: Path, want: list[str], groups: dict[str, slice]) -> dict:
+    arch, opt = build.split(":")
+    elf = qemu.build([src / "bench_main.c", src / "tinyecg_preprocess.c"], includes=[src],
+                     out_dir=out / f"{arch}{opt}", arch=arch, app="bench",
+                     extra_cflags=[opt], stack_size=16384)
+    res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
+    if res.returncode != 0:
+        raise SystemExit(f"{build}: QEMU exit {res.returncode}\n{res.stderr}")
+    counts, hashes = [], []
+    for line in res.stdout.splitlines():
+        m = re.match(r"w (\d+) (\d+) ([0-9a-f]{8})$", line)
+        if m:
+            counts.append(int(m.group(2)))
+            hashes.append(m.group(3))
+    stack = int(re.search(r"stack (\d+)", res.stdout).group(1))
+    if hashes != want:
+        bad = sum(a != b for a, b in zip(hashes, want)) + abs(len(hashes) - len(want))
+        raise SystemExit(f"{build}: {bad} of {len(want)} windows differ from the Python reference")
+    counts = np.array(counts)
+    row = {"arch": arch, "opt": opt, "machine": qemu.MACHINES[arch],
+           "code_bytes": code_size(src, arch, opt, out), "stack_bytes": stack}
+    for name, sl in groups.items():
+        c = counts[sl]
+        row[name] = {"windows": int(len(c)), "mean": int(round(c.mean())), "min": int(c.min()),
+                     "max": int(c.max())}
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=None, help="MIT-BIH folder (default: $TINYECG_DATA or "
+                    "the bundled excerpts)")
+    ap.add_argument("--beats", type=int, default=48, help="real beat windows (default 48)")
+    ap.add_argument("--builds", nargs="*", default=list(DEFAULT_BUILDS),
+                    help="arch:opt pairs, arch m4 or m0 (default: %(default)s)")
+    ap.add_argument("--json", default=str(ROOT / "docs/bench/preprocess_qemu.json"),
+                    help="JSON output (default docs/bench/preprocess_qemu.json); '' for none")
+    args = ap.parse_args(argv)
+    missing = qemu.missing_tools()
+    if missing:
+        print(f"missing tools: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    params = fp.preprocess_params(*PARAMS)
+    r_raw, r_base, r_gain, data_dir = real_windows(args.data, args.beats)
+    s_raw, s_base, s_gain = fp.stress_windows()
+    s_raw, s_base, s_gain = s_raw[::9], s_base[::9], s_gain[::9]
+    x_raw, x_base, x_gain = random_windows(16)
+    raw = np.concatenate([r_raw, s_raw, x_raw])
+    base = np.concatenate([r_base, s_base, x_base])
+    gain = np.concatenate([r_gain, s_gain, x_gain])
+    n_r, n_s = len(r_raw), len(s_raw)
+    groups = {"real": slice(0, n_r), "stress": slice(n_r, n_r + n_s),
+              "random": slice(n_r + n_s, len(raw)), "all": slice(0, len(raw))}
+    want = [fnv(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
+
+    rows = []
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="tinyecg-bench-pp-") as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        for name, text in pp.render_preprocessing(params, "bench").items():
+            (src / name).write_text(text)
+        (src / "bench_main.c").write_text(BENCH_C)
+        (src / "bench_windows.h").write_text(windows_header(raw, base, gain))
+        print(f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
+              f"{len(x_raw)} random); all outputs equal the Python reference")
+        print(f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "
+              f"{'code B':>7} {'stack B':>8}")
+        for build in args.builds:
+            row = bench(build, src, Path(tmp), want, groups)
+            rows.append(row)
+            print(f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
+                  f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}")
+    result = {
+        "what": "instructions per tinyecg_preprocess_window() call under QEMU -icount shift=0 "
+                "(platform_instructions(), resolution 40, empty measurement subtracted)",
+        "command": "python scripts/bench_preprocess_qemu.py " + " ".join(argv or sys.argv[1:]),
+        "params": dict(zip(("input_scale", "input_zero_point", "rhythm_scale",
+                            "rhythm_zero_point"), PARAMS)),
+        "windows": {"real": n_r, "stress": n_s, "random": len(x_raw), "data": data_dir},
+        "gcc": tool_version(["arm-none-eabi-gcc", "--version"]),
+        "qemu": tool_version(["qemu-system-arm", "--version"]),
+        "host": host_platform.machine(),
+        "seconds": round(time.time() - t0, 1),
+        "builds": rows,
+    }
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
