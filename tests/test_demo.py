@@ -385,6 +385,23 @@ def test_handlers_never_show_a_traceback(dm, monkeypatch):
     assert demo.detail_handler(None, 3) is None
 
 
+def test_beat_file_takes_precedence_and_is_named(dm, tmp_path):
+    csv = tmp_path / "my_beat.csv"
+    csv.write_text("adc\n" + "\n".join(str(1000 + (k % 40)) for k in range(360)))
+    md, fig = demo.beat_handler(dm, "this text is ignored", str(csv), "auto", 200, 1024)
+    assert "From the uploaded file my_beat.csv" in md and fig is not None
+    md, _ = demo.beat_handler(dm, "", str(csv), "millivolts", 200, 1024)
+    assert "**Error:**" in md and "do not fit a 16-bit ADC" in md
+
+
+def test_training_note():
+    assert demo.training_note(None) is None
+    intra = {"split": {"name": "intra"}, "data": {"records": ["100", "101"]}}
+    assert "2 MIT-BIH records" in demo.training_note(intra)
+    inter = {"split": {"name": "inter", "records": {"test": ["100", "212"]}}}
+    assert demo.training_note(inter).endswith("100 212.")
+
+
 # --------------------------------------------------------------------------- the page
 def _free_port() -> int:
     with socket.socket() as s:

@@ -135,6 +135,23 @@ def _labels_from_config(cfg: dict | None) -> tuple[list[str] | None, str | None]
     return names, set_name if isinstance(set_name, str) else None
 
 
+def training_note(cfg: dict | None) -> str | None:
+    """What the model was trained on, so a reader knows which bundled records it has seen."""
+    split = (cfg or {}).get("split") or {}
+    records = ((cfg or {}).get("data") or {}).get("records") or []
+    name = split.get("name")
+    if name == "intra" and records:
+        return (f"Trained on the intra-patient split (random beats of {len(records)} MIT-BIH "
+                "records): the bundled excerpts' records were in its training data, so results "
+                "on them are optimistic.")
+    if name == "inter":
+        test = ((split.get("records") or {}).get("test")) or []
+        if test:
+            return ("Trained on the inter-patient split: records never seen in training are "
+                    + " ".join(str(r) for r in test) + ".")
+    return None
+
+
 def _first(folder: Path, names) -> Path | None:
     return next((folder / n for n in names if (folder / n).is_file()), None)
 
@@ -176,6 +193,9 @@ def load_model(run_dir=None, model=None, float_model: bool = True) -> DemoModel:
     labels, set_name = _labels_from_config(cfg)
     dm = DemoModel(labels=labels or [], label_set=set_name, source=source,
                    tflite_path=tflite, keras_path=keras_path if float_model else None)
+    note = training_note(cfg)
+    if note:
+        dm.notes.append(note)
     if tflite is not None:
         _load_int8(dm)
     if dm.keras_path is not None:
@@ -864,13 +884,15 @@ def record_figure(res: RecordResult, start_s: float = 0.0, span_s: float = DETAI
         if sel.any():
             ax1.scatter(res.peaks[sel] / FS, mv[res.peaks[sel]], s=9, color=_colour(i), zorder=3)
     ax1.set_xlim(0, max(t[-1], 1 / FS))
-    ax1.set_title(f"record {res.name}: {res.n_beats} beats", fontsize=10)
+    ax1.set_title(f"record {res.name}: {res.n_beats} beats", fontsize=10, loc="left")
     ax1.set_ylabel("mV")
     handles = [Line2D([], [], marker="o", ls="", color=_colour(i), label=res.labels[i])
                for i in range(res_n) if (res.pred == i).any()]
     if (res.pred < 0).any():
         handles.append(Line2D([], [], marker="o", ls="", color=EDGE_COLOUR, label="not classified"))
-    ax1.legend(handles=handles, fontsize=8, loc="upper right", ncol=len(handles) or 1)
+    if handles:
+        ax1.legend(handles=handles, fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                   ncol=len(handles), frameon=False, borderaxespad=0.2)
     start_s = float(min(max(start_s, 0.0), max(res.seconds - span_s, 0.0)))
     a, b = int(start_s * FS), min(len(mv), int((start_s + span_s) * FS))
     ax1.axvspan(a / FS, b / FS, color="#ffdd88", alpha=0.4)
@@ -934,11 +956,16 @@ def beat_handler(dm: DemoModel, text: str, file, units_label: str, gain, baselin
     try:
         units = {"auto": "auto", "ADC counts": "adc", "millivolts": "mv"}.get(units_label,
                                                                                units_label)
+        source = None
         if file:
-            text = read_text_file(_upload_path(file))
+            path = _upload_path(file)
+            text, source = read_text_file(path), path.name
         elif not (text or "").strip():
             raise TinyECGError("paste a beat (360 numbers) or upload a CSV file first")
         beat = parse_beat(text, units, gain, baseline)
+        if source:
+            beat.note = f"From the uploaded file {source} (it takes precedence over the text " \
+                        f"box). {beat.note}"
         res = classify_beat(dm, beat)
         return beat_markdown(res), beat_figure(res)
     except Exception as exc:  # the page shows one line, never a traceback
@@ -1055,7 +1082,8 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
             return md, fig, res, gr.Slider(minimum=0, maximum=max(1.0, round(top)), value=0)
 
         rrun.click(on_record, inputs=[bundled, files], outputs=[rresult, rplot, state, start])
-        start.release(detail_handler, inputs=[state, start], outputs=rplot)
+        start.input(detail_handler, inputs=[state, start], outputs=rplot,
+                    trigger_mode="always_last")
     return app
 
 
