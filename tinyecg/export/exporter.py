@@ -137,18 +137,15 @@ def _settings(cfg: dict | None, n_classes: int, notes: list[str]) -> dict:
         raise TinyECGError(f"config.json names {len(labels)} labels but the model has "
                            f"{n_classes} outputs")
     prep = (cfg or {}).get("preprocessing") or dict(denoise.PARAMS)
-    for key, want in denoise.PARAMS.items():
-        have = prep.get(key, want)
-        if have != want and not (isinstance(want, float) and isinstance(have, (int, float))
-                                 and math.isclose(have, want)):
-            raise TinyECGError(f"config.json: preprocessing {key} = {have!r}, but the "
-                               f"fixed-point C implements {want!r}")
+    if not isinstance(prep, dict):
+        raise TinyECGError("config.json: preprocessing is not an object")
     return {"fs": fs, "window": window, "pre_r": pre_r, "labels": labels,
-            "label_set": label_set_name, "preprocessing": dict(denoise.PARAMS)}
+            "label_set": label_set_name, "preprocessing": prep}
 
 
 def _check_fixed_design(settings: dict) -> None:
-    """The fixed-point C is built for 360 Hz, 360-sample windows with the R-peak at 180."""
+    """The fixed-point C is built for 360 Hz, 360-sample windows with the R-peak at 180, and
+    for exactly the preprocessing of tinyecg.dsp.denoise."""
     fs, window, pre_r = settings["fs"], settings["window"], settings["pre_r"]
     if fs != fp.FS:
         raise TinyECGError(f"config.json: sampling rate {fs} Hz, but the fixed-point "
@@ -159,6 +156,13 @@ def _check_fixed_design(settings: dict) -> None:
     if pre_r != fp.PRE_R:
         raise TinyECGError(f"config.json: R-peak at sample {pre_r} of the window, but the "
                            f"firmware and golden windows put it at {fp.PRE_R}")
+    prep = settings["preprocessing"]
+    for key, want in denoise.PARAMS.items():
+        have = prep.get(key, want)
+        if have != want and not (isinstance(want, float) and isinstance(have, (int, float))
+                                 and math.isclose(have, want)):
+            raise TinyECGError(f"config.json: preprocessing {key} = {have!r}, but the "
+                               f"fixed-point C implements {want!r}")
 
 
 def _roles(model, window: int) -> list[str]:
@@ -167,11 +171,13 @@ def _roles(model, window: int) -> list[str]:
     for k, ti in enumerate(model.inputs):
         t = model.tensors[ti]
         n = int(np.prod(t.shape[1:])) if len(t.shape) > 1 else int(np.prod(t.shape))
-        is_rhythm = "rhythm" in t.name.lower() or (n == fp.N_RHYTHM and "beat" not in t.name.lower())
+        name = t.name.lower()
+        is_rhythm = "rhythm" in name or (n == fp.N_RHYTHM and "beat" not in name)
         role = golden_mod.RHYTHM if is_rhythm else golden_mod.BEAT
         if role == golden_mod.BEAT and n != window:
             raise TinyECGError(f"{model.source}: input {k} {t.name!r} takes {n} samples "
-                               f"(shape {list(t.shape)}), but the window is {window} samples (config.json data.window)")
+                               f"(shape {list(t.shape)}), but the window is {window} samples "
+                               "(config.json data.window)")
         if role == golden_mod.RHYTHM and n != fp.N_RHYTHM:
             raise TinyECGError(f"{model.source}: input {k} {t.name!r} has {n} values, but the "
                                f"rhythm context has {fp.N_RHYTHM} features")
@@ -273,17 +279,19 @@ def _command(source, out_dir, board, golden, force, runtime) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _c_backend(model) -> dict[str, str]:
+def _c_backend(model) -> tuple[dict[str, str], int]:
+    """The interpreter-free C of tinyecg.export.cbackend and its static arena bytes."""
     try:
         from tinyecg.export import cbackend
     except ImportError:
         raise TinyECGError("--runtime c needs tinyecg.export.cbackend, which this tinyecg does "
-                           "not have yet (use --runtime tflm)") from None
+                           "not have (use --runtime tflm)") from None
     files = cbackend.generate_c_backend(model, PREFIX)
-    files = getattr(files, "files", files)
     if not isinstance(files, dict) or not files:
         raise TinyECGError("tinyecg.export.cbackend returned no files")
-    return {str(k): v for k, v in files.items()}
+    plan = getattr(cbackend, "plan_memory", None)
+    arena = int(plan(model).arena_bytes) if plan is not None else 0
+    return {str(k): v for k, v in files.items()}, arena
 
 
 # --------------------------------------------------------------------------- export
@@ -300,7 +308,8 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
         raise TinyECGError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
     if isinstance(golden, bool) or not isinstance(golden, (int, np.integer)) \
             or not 1 <= int(golden) <= MAX_GOLDEN:
-        raise TinyECGError(f"--golden must be a whole number from 1 to {MAX_GOLDEN} (got {golden!r})")
+        raise TinyECGError(f"--golden must be a whole number from 1 to {MAX_GOLDEN} "
+                           f"(got {golden!r})")
     golden = int(golden)
     board_obj = boards_mod.get_board(board) if board is not None else None
     out_dir = Path(out_dir)
@@ -318,7 +327,8 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
         raise TinyECGError(f"{model.source}: not a fully int8 model ({'; '.join(reasons[:2])}"
                            f"{more}): export needs full-integer quantization (tinyecg quantize)")
     if len(model.outputs) != 1:
-        raise TinyECGError(f"{model.source}: {len(model.outputs)} outputs, expected 1 (class scores)")
+        raise TinyECGError(f"{model.source}: {len(model.outputs)} outputs, expected 1 "
+                           "(class scores)")
     out_t = model.tensors[model.outputs[0]]
     n_classes = int(np.prod(out_t.shape))
     settings = _settings(src["config"], n_classes, notes)
@@ -351,10 +361,14 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     golden_bytes = golden_mod.table_bytes(len(vectors), settings["window"],
                                           fp.N_RHYTHM if golden_mod.RHYTHM in roles else 0,
                                           n_classes)
+    c_files: dict[str, str] = {}
+    if runtime == "c":
+        c_files, c_arena = _c_backend(model)
+        arena = dict(arena, c_backend_arena=c_arena)
     report = None
     if board_obj is not None:
         report = boards_mod.budget(board_obj, model_bytes=len(model.data),
-                                   arena_bytes=arena["total"] if runtime == "tflm" else 0,
+                                   arena_bytes=arena["total"] if runtime == "tflm" else c_arena,
                                    golden_bytes=golden_bytes, preprocess_stack=STACK_BYTES,
                                    runtime=runtime)
         boards_mod.check_budget(report)
@@ -363,8 +377,9 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     inputs = [_tensor_meta(model, ti, k, roles[k]) for k, ti in enumerate(model.inputs)]
     output = _tensor_meta(model, model.outputs[0], 0, None)
     model_name = Path(model.source).name
-    config_origin = (f"{src['config_path'].name} of {src['run_dir'].name if src['run_dir'] else model_name}"
-                     if src["config"] is not None else "defaults (no config.json)")
+    owner = src["run_dir"].name if src["run_dir"] else model_name
+    config_origin = (f"{src['config_path'].name} of {owner}" if src["config"] is not None
+                     else "defaults (no config.json)")
     from tinyecg.export.cgen import identifier
     ctx = {
         "version": __version__, "model_name": model_name, "model_bytes": len(model.data),
@@ -405,7 +420,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
                 changed=[f"{o.op}: {tflm_files.CHANGED_SINCE_2023[o.op]}" for o in ops
                          if o.op in tflm_files.CHANGED_SINCE_2023]))
     else:
-        files.update(_c_backend(model))
+        files.update(c_files)
     files["tinyecg_model_meta.h"] = render("tflm/tinyecg_model_meta.h.j2", **ctx)
     files.update(render_preprocessing(params, __version__))
     files["tinyecg_golden.h"] = render("tflm/tinyecg_golden.h.j2", **ctx)
@@ -435,9 +450,9 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
             "output": {k: output[k] for k in ("name", "shape", "scale", "zero_point", "mant",
                                               "exp")},
         },
-        "arena": arena if runtime == "tflm" else None,
+        "arena": arena,
         "labels": settings["labels"],
-        "preprocessing": {"params": settings["preprocessing"], "stack_bytes": STACK_BYTES,
+        "preprocessing": {"params": dict(denoise.PARAMS), "stack_bytes": STACK_BYTES,
                           "beat_quant": {"mult": params["quant_mult"],
                                          "shift": params["quant_shift"]}},
         "board": report,

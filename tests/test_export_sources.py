@@ -1,0 +1,191 @@
+"""tinyecg export from each kind of source (run directory, .tflite with or without config.json,
+the packaged default model), with each runtime, and the board budget check."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+try:  # tests/ may or may not be a package
+    from . import test_export as tx
+except ImportError:
+    import test_export as tx
+
+models = tx.models  # the session fixture: student-cnn int8/float/hybrid .tflite files
+
+
+def run_config(labels: str = "nlrav") -> dict:
+    """A config.json as `tinyecg train` writes it, on the bundled excerpt."""
+    from tinyecg.data.beats import LABEL_SETS
+    from tinyecg.dsp import denoise
+
+    return {
+        "tinyecg_version": "0.1.0",
+        "data": {"dir": str(tx.EXCERPT), "labels": labels,
+                 "label_names": LABEL_SETS[labels]["labels"], "include_paced": False,
+                 "records": None, "fs": 360, "window": 360, "pre_r": 180},
+        "preprocessing": denoise.PARAMS,
+        "split": {"name": "intra", "seed": 0},
+    }
+
+
+def test_run_directory_golden_beats_come_from_its_test_split(models, tmp_path):
+    from tinyecg.data.dataset import dataset_from_config
+    from tinyecg.export.exporter import export
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(models["int8"], run / "student_int8.tflite")
+    cfg = run_config()
+    (run / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "out"
+    summary = export(run, out, golden=12, quiet=True)
+    assert summary["source"]["kind"] == "run"
+    assert summary["source"]["model"].endswith("student_int8.tflite")
+    assert "test split (intra, seed 0)" in summary["golden"]["origin"]
+    ds, split = dataset_from_config(cfg)
+    test = {(str(ds.beats.record[i]), int(ds.beats.sample[i])) for i in split["test"]}
+    items = summary["golden"]["items"]
+    assert len(items) == 12 and all((g["record"], g["sample"]) in test for g in items)
+    assert {g["label"] for g in items} == set(range(5))  # every class of the test split
+    meta = (out / "tinyecg_model_meta.h").read_text()
+    assert "config.json of run" in meta and '"N",\n    "L",' in meta
+    assert not summary["notes"]
+
+
+def test_run_directory_without_data_falls_back_to_the_excerpt(models, tmp_path):
+    from tinyecg.export.exporter import export
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(models["int8"], run / "student_qat_int8.tflite")  # no student_int8.tflite
+    cfg = run_config()
+    cfg["data"]["dir"] = str(tmp_path / "gone")
+    (run / "config.json").write_text(json.dumps(cfg))
+    summary = export(run, tmp_path / "out", golden=3, quiet=True)
+    assert summary["source"]["model"].endswith("student_qat_int8.tflite")
+    assert summary["golden"]["origin"] == "MIT-BIH excerpt bundled with tinyecg"
+    assert any("student_qat_int8" in n for n in summary["notes"])
+    assert any("run data unavailable" in n for n in summary["notes"])
+
+
+def test_tflite_with_config_beside_it_takes_its_labels(models, tmp_path):
+    from tinyecg.export.exporter import export
+
+    shutil.copy(models["int8"], tmp_path / "model.tflite")
+    (tmp_path / "config.json").write_text(json.dumps(run_config("aami")))
+    out = tmp_path / "out"
+    summary = export(tmp_path / "model.tflite", out, golden=6, quiet=True)
+    assert summary["labels"] == ["N", "S", "V", "F", "Q"]
+    meta = (out / "tinyecg_model_meta.h").read_text()
+    assert "#define TINYECG_LABEL_S 1 /* \"S\" */" in meta
+    assert not summary["notes"]  # nothing assumed
+    labels = [g["label"] for g in summary["golden"]["items"]]
+    assert labels[:3] == [0, 1, 2]  # N, S, V: the excerpt has no F or Q beats
+
+
+def test_default_model_is_found_in_the_package(models, tmp_path, monkeypatch):
+    from tinyecg.errors import TinyECGError
+    from tinyecg.export import exporter
+
+    assert exporter.DEFAULT_MODEL_DIR == tx.ROOT / "tinyecg" / "assets" / "default_model"
+    shipped = tmp_path / "default_model"
+    monkeypatch.setattr(exporter, "DEFAULT_MODEL_DIR", shipped)
+    with pytest.raises(TinyECGError, match="no default model"):
+        exporter.export(None, tmp_path / "none", quiet=True)
+    assert not (tmp_path / "none").exists()
+    shipped.mkdir()
+    shutil.copy(models["int8"], shipped / "model.tflite")
+    (shipped / "config.json").write_text(json.dumps(run_config()))
+    summary = exporter.export(None, tmp_path / "out", quiet=True)
+    assert summary["source"]["kind"] == "default"
+    assert summary["command"].startswith("tinyecg export --out ")
+    assert (tmp_path / "out" / "tinyecg_model_data.c").is_file()
+
+
+@pytest.mark.parametrize("board", ["nano33ble", "esp32s3", "nucleo_l432kc", "pico"])
+def test_budget_fits_the_real_boards(models, tmp_path, board):
+    from tinyecg.export.boards import BOARDS
+    from tinyecg.export.preprocess import STACK_BYTES
+
+    from tinyecg.export.exporter import export
+
+    out = tmp_path / "out"
+    summary = export(models["int8"], out, board=board, golden=4, quiet=True)
+    report = summary["board"]
+    arena = int(re.search(r"#define TINYECG_ARENA_BYTES (\d+)u",
+                          (out / "tinyecg_arena.h").read_text()).group(1))
+    b = BOARDS[board]
+    assert report["fits"]
+    assert report["flash"]["parts"]["model"] == models["int8"].stat().st_size
+    assert report["ram"]["parts"]["arena"] == arena
+    assert report["ram"]["parts"]["preprocess_stack"] == STACK_BYTES
+    assert report["flash"]["parts"]["tflm_runtime"] == b.tflm_flash
+    for kind, total in (("flash", b.flash_app), ("ram", b.ram_app)):
+        part = report[kind]
+        assert part["needed"] == sum(part["parts"].values())
+        assert part["available"] == total and part["free"] == total - part["needed"] > 0
+
+
+def test_board_profiles_are_consistent():
+    from tinyecg.export.boards import BOARDS, get_board
+
+    assert {"nano33ble", "esp32s3", "pico", "nucleo_f031k6"} <= set(BOARDS)
+    assert any(name.startswith("nucleo_") and name != "nucleo_f031k6" for name in BOARDS)
+    for b in BOARDS.values():
+        assert 0 < b.flash_app <= b.flash_total and 0 < b.ram_app <= b.ram_total
+        assert b.notes and get_board(b.name) is b
+    assert (BOARDS["nano33ble"].flash_total, BOARDS["nano33ble"].ram_total) == (1 << 20, 256 << 10)
+    assert (BOARDS["pico"].flash_total, BOARDS["pico"].ram_total) == (2 << 20, 264 << 10)
+    assert (BOARDS["nucleo_f031k6"].flash_total, BOARDS["nucleo_f031k6"].ram_total) == \
+        (32 << 10, 4 << 10)
+
+
+def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
+    """--runtime c: cbackend's C model instead of model data + resolver + arena; the golden
+    outputs (from TFLM) are reproduced by that C fed by the generated preprocessing."""
+    from tinyecg.errors import TinyECGError
+    from tinyecg.export.exporter import export
+
+    try:
+        from tinyecg.export import cbackend  # noqa: F401
+    except ImportError:
+        with pytest.raises(TinyECGError, match="cbackend"):
+            export(models["int8"], tmp_path / "out", runtime="c", quiet=True)
+        assert not (tmp_path / "out").exists()
+        return
+    out = tmp_path / "out"
+    summary = export(models["int8"], out, runtime="c", board="nucleo_l432kc", golden=8,
+                     quiet=True)
+    names = {p.name for p in out.iterdir()}
+    assert {"tinyecg_model_meta.h", "tinyecg_preprocess.c", "tinyecg_golden.c",
+            "manifest.json"} <= names
+    assert not names & {"tinyecg_model_data.c", "tinyecg_op_resolver.h", "tinyecg_arena.h"}
+    assert summary["runtime"] == "c" and summary["board"]["flash"]["parts"]["tflm_runtime"] == 0
+    assert '#define TINYECG_RUNTIME "c"' in (out / "tinyecg_model_meta.h").read_text()
+    c_files = sorted(p for p in out.glob("*.c"))
+    exe = tmp_path / "c_runtime_check"
+    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-o", exe,
+                tx.HARNESS / "export_c_runtime_check.c", *c_files])
+    assert r.returncode == 0, r.stderr
+    r = tx.run([exe])
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines()[-1] == "mismatches 0"
+    assert len([ln for ln in r.stdout.splitlines() if ln.startswith("golden ")]) == 8
+
+
+def test_force_replaces_the_files_and_keeps_others(models, tmp_path):
+    from tinyecg.export.exporter import export
+
+    out = tmp_path / "lib"
+    out.mkdir()
+    (out / "library.json").write_text("{}")
+    (out / "tinyecg_golden.c").write_text("stale")
+    export(models["int8"], out, golden=2, force=True, quiet=True)
+    assert (out / "library.json").read_text() == "{}"
+    assert "tinyecg_golden" in (out / "tinyecg_golden.c").read_text()
+    assert np.all([(out / n).is_file() for n in tx.TFLM_SET])
