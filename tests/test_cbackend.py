@@ -545,3 +545,99 @@ def test_generated_text_is_commented_and_stable(built):
     assert len(tables) > 20
     for i in tables:
         assert lines[i - 1].rstrip().endswith("*/"), f"no comment above: {lines[i]}"
+
+
+# ------------------------------------------------------------------------------------------
+# Cortex-M under QEMU: the SMLAD (DSP) path and the portable path give TFLM's bytes
+# ------------------------------------------------------------------------------------------
+
+QEMU_APP = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "platform.h"
+#include "tinyecg_model.h"
+#include "vectors.h"
+
+int main(void)
+{
+    static int8_t out[TINYECG_MODEL_OUTPUT_SIZE];
+    uint64_t total = 0;
+    int k, i;
+    platform_init();
+    for (k = 0; k < N_VECTORS; ++k) {
+        const uint64_t start = platform_instructions();
+#if TINYECG_MODEL_NUM_INPUTS > 1
+        const int rc = tinyecg_model_invoke(vec_in0[k], vec_in1[k], out);
+#else
+        const int rc = tinyecg_model_invoke(vec_in0[k], NULL, out);
+#endif
+        total += platform_instructions() - start;
+        if (rc != 0) {
+            platform_exit(3);
+        }
+        for (i = 0; i < TINYECG_MODEL_OUTPUT_SIZE; ++i) {
+            printf("%d ", out[i]);
+        }
+        printf("\n");
+    }
+    printf("instructions %lu\n", (unsigned long)(total / N_VECTORS));
+    printf("stack %lu\n", (unsigned long)platform_stack_peak_bytes());
+    platform_exit(0);
+}
+"""
+
+
+def _c_rows(name: str, x: np.ndarray) -> str:
+    rows = ",\n".join("    {" + ", ".join(str(int(v)) for v in row.reshape(-1)) + "}"
+                      for row in x)
+    return f"static const int8_t {name}[{len(x)}][{x[0].size}] = {{\n{rows}\n}};\n"
+
+
+@pytest.mark.parametrize("name", ["student", "zoo"])
+def test_cortex_m_dsp_and_portable_paths_match_tflm(name, built, tmp_path):
+    from tinyecg import qemu
+
+    if not qemu.toolchain_available():
+        pytest.skip(f"Cortex-M toolchain or QEMU missing: {', '.join(qemu.missing_tools())}")
+    data, exe = built(name)
+    inputs = random_inputs(data, 6, seed=9)
+    real = models.sample_inputs(data, n=10, seed=4)
+    inputs = [np.concatenate([a, b[:10]]) for a, b in zip(inputs, real)]
+    ref = run_tflm(data, inputs)
+    src = exe.parent
+    vectors = f"#define N_VECTORS {len(ref)}\n" + "".join(
+        _c_rows(f"vec_in{k}", x) for k, x in enumerate(inputs))
+    (tmp_path / "vectors.h").write_text(vectors)
+    (tmp_path / "app.c").write_text(QEMU_APP)
+    counts = {}
+    for label, arch, defs in (("m4-dsp", "m4", {}), ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
+                              ("m0", "m0", {})):
+        elf = qemu.build([tmp_path / "app.c", src / "tinyecg_model.c"], includes=[tmp_path, src],
+                         defs=defs, out_dir=tmp_path / label, arch=arch)
+        disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
+                                text=True).stdout
+        assert ("smlad" in disasm) == (label == "m4-dsp"), label
+        result = qemu.run(elf, timeout=120)
+        assert result.returncode == 0, (label, result.stderr[-500:])
+        lines = result.stdout.strip().splitlines()
+        got = np.array([[int(v) for v in line.split()] for line in lines[:len(ref)]], np.int8)
+        assert_same(ref, got, f"{name} on {label}")
+        stack = int(lines[len(ref) + 1].split()[1])  # high-water mark of the whole program
+        assert stack < 2048, (label, stack)
+        counts[label] = (int(lines[len(ref)].split()[1]), stack)
+    print(f"{name}: (instructions per inference, stack peak bytes) {counts}")
+
+
+def test_write_c_backend_writes_both_files_or_none(built, tmp_path):
+    from tinyecg.export.cbackend import write_c_backend
+
+    data, _ = built("student")
+    path = tmp_path / "model.tflite"
+    path.write_bytes(data)
+    out = write_c_backend(path, tmp_path / "out", prefix="ecg")
+    assert sorted(p.name for p in out.iterdir()) == ["ecg.c", "ecg.h"]
+    with pytest.raises(TinyECGError, match="not empty"):
+        write_c_backend(path, out, prefix="ecg")
+    with pytest.raises(TinyECGError, match="no such file"):
+        write_c_backend(tmp_path / "missing.tflite", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()

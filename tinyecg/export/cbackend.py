@@ -29,12 +29,12 @@ import numpy as np
 
 from tinyecg.errors import TinyECGError
 from tinyecg.export import cgen
-from tinyecg.export.render import render
-from tinyecg.export.tflite_model import TFLiteModel
+from tinyecg.export.render import render, write_atomically
+from tinyecg.export.tflite_model import TFLiteModel, load_model
 
 __all__ = [
     "SUPPORTED_OPS", "ArenaBuffer", "MemoryPlan", "plan_memory", "generate_c_backend",
-    "quantize_multiplier",
+    "write_c_backend", "quantize_multiplier",
 ]
 
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
@@ -287,7 +287,7 @@ class _Lowering:
         if kind == "output":
             return "output"
         if kind == "arena":
-            return f"(arena + {self.plan.buffer_of(b).offset})"
+            return f"(tq_arena.bytes + {self.plan.buffer_of(b).offset})"
         if kind == "const":
             tensor = self.m.tensors[b]
             if tensor.dtype != "INT8":
@@ -643,9 +643,10 @@ class _Lowering:
                  else "1: rescale to the output's scale and zero point"),
                 ("in_zp", tensor.zero_point, f"input zero point; input scale "
                                              f"{_fmt_scale(tensor.scale)}"),
-                ("mult", mult, "Q31 multiplier of input scale / output scale" +
-                 ("" if same else f" = {_fmt_scale(tensor.scale)} / {_fmt_scale(out.scale)}")),
-                ("shift", shift, "its shift"),
+                ("mult", mult, "unused (plain copy)" if same else
+                 f"Q31 multiplier of input scale / output scale = {_fmt_scale(tensor.scale)}"
+                 f" / {_fmt_scale(out.scale)}"),
+                ("shift", shift, "unused (plain copy)" if same else "its shift"),
                 ("out_zp", out.zero_point, f"output zero point; output scale "
                                            f"{_fmt_scale(out.scale)}"),
             ]
@@ -828,3 +829,11 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
         f"{prefix}.h": render("cbackend/model.h.j2", **context),
         f"{prefix}.c": render("cbackend/model.c.j2", **context),
     }
+
+
+def write_c_backend(model, out_dir, prefix: str = "tinyecg_model", force: bool = False):
+    """Generate the C for model (a TFLiteModel, a .tflite path or its bytes) into out_dir,
+    all files or none (see render.write_atomically). Returns the folder."""
+    if not isinstance(model, TFLiteModel):
+        model = load_model(model)
+    return write_atomically(generate_c_backend(model, prefix=prefix), out_dir, force=force)
