@@ -244,7 +244,13 @@ extern "C" const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn wri
         put(h);
     }
     put(" kernels=");
-    put(TINYECG_TFLM_OPTIMIZED_KERNELS ? "optimized\n" : "reference\n");
+    put(TINYECG_TFLM_OPTIMIZED_KERNELS ? "optimized" : "reference");
+    put(" labels=");
+    for (i = 0; i < TINYECG_NUM_LABELS; i++) {
+        put(i > 0 ? "," : "");
+        put(g_classifier.labels[i]);
+    }
+    put("\n");
     note_changed_ops(model);
 
     n_in = static_cast<int>(interp->inputs_size());

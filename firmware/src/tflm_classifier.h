@@ -5,7 +5,7 @@
  * tinyecg_tflm_init() builds the interpreter from the generated files (model bytes, op
  * resolver, TINYECG_ARENA_BYTES), checks the model's input/output tensors against the
  * generated metadata, runs the golden self-test and prints, one line each:
- *   # tflm <distribution> arena=<used>/<TINYECG_ARENA_BYTES> model=<bytes> sha256=<16 hex>
+ *   # tflm <distribution> arena=<used>/<TINYECG_ARENA_BYTES> model=<bytes> sha256=<16 hex> ...
  *   # model-check ...                      (one per problem, if any)
  *   # selftest <i> ... / # selftest pass|FAIL <ok>/<n> tolerance=<t> maxdiff=<d>
  * It always returns a classifier; when the model cannot run (or fails its checks with
