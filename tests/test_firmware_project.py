@@ -324,6 +324,30 @@ def test_firmware_logic_compiles_as_c99_and_cxx17(exported, tmp_path):
              "-o", tmp_path / f"{name}.cpp.o"], tmp_path)
 
 
+@pytest.mark.parametrize("cpu", [
+    ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],  # nRF52840, STM32L432
+    ["-mcpu=cortex-m0plus"],                                         # RP2040
+])
+def test_firmware_logic_cross_compiles_for_cortex_m(exported, tmp_path, cpu):
+    """The same C for the Arm boards' cores (arm-none-eabi-gcc, as PlatformIO's toolchains):
+    warning-free, and the sample ring's atomics are inline (no libatomic on Cortex-M0+)."""
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if gcc is None:
+        pytest.skip("arm-none-eabi-gcc is not installed (Debian: gcc-arm-none-eabi)")
+    project = exported.project
+    sources = [project / "src" / n for n in PURE_SOURCES] + \
+        sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
+        sorted(exported.lib.glob("*.c"))
+    for src in sources:
+        obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
+        _cc([gcc, *cpu, "-mthumb", *C_WARN, "-Os", *_includes(project), "-c", src, "-o", obj],
+            tmp_path)
+    nm = subprocess.run([shutil.which("arm-none-eabi-nm") or "arm-none-eabi-nm", "-u",
+                         *sorted(tmp_path.glob("*.o"))], capture_output=True, text=True)
+    assert nm.returncode == 0, nm.stderr
+    assert "__atomic" not in nm.stdout and "__sync" not in nm.stdout
+
+
 @pytest.fixture(scope="module")
 def fwlib(exported, tmp_path_factory):
     """The firmware logic (compiled by g++ -std=c++17), the core and the generated C (gcc
