@@ -394,6 +394,11 @@ def test_beat_file_takes_precedence_and_is_named(dm, tmp_path):
     assert "**Error:**" in md and "do not fit a 16-bit ADC" in md
 
 
+def test_serve_checks_the_port():
+    with pytest.raises(TinyECGError, match="port 70000"):
+        demo.serve(port=70000)
+
+
 def test_training_note():
     assert demo.training_note(None) is None
     intra = {"split": {"name": "intra"}, "data": {"records": ["100", "101"]}}
@@ -425,9 +430,12 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
 
     t0 = time.monotonic()
     app = demo.build_app(dm=dm)
-    url = demo.launch(app, _free_port(), block=False)
-    assert url.startswith("http://127.0.0.1:")
+    port = _free_port()
+    url = demo.launch(app, port, block=False)
+    assert url.startswith(f"http://127.0.0.1:{port}")
     try:
+        with pytest.raises(TinyECGError, match=f"cannot serve on 127.0.0.1:{port}"):
+            demo.launch(demo.build_app(dm=dm), port, block=False)
         with sync_api.sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(
                 tempfile.mkdtemp(prefix="chromium-", dir=tmp_path), executable_path=str(CHROMIUM),

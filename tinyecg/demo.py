@@ -1111,5 +1111,9 @@ def serve(run_dir=None, model=None, port: int = 7860) -> None:
     if not 1 <= int(port) <= 65535:
         raise TinyECGError(f"port {port} is not in 1..65535")
     app = build_app(run_dir, model)
-    print(f"tinyecg demo on http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
-    launch(app, port, block=True)
+    url = launch(app, port, block=False)
+    print(f"tinyecg demo on {url} (Ctrl-C stops it)", flush=True)
+    try:
+        app.block_thread()  # returns after Ctrl-C, with the server closed
+    finally:
+        app.close()
