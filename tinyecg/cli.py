@@ -236,6 +236,19 @@ def stream(port, record, speed, seconds, labels, baud, out, quiet):
         write_json(Path(out), res)
 
 
+@cli.command()
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="An int8 .tflite (its config.json beside it) instead of a run directory.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@stage
+def demo(run_dir, model, port, quiet):
+    """Serve the browser demo on localhost (default: the model shipped with tinyecg)."""
+    from tinyecg.demo import serve
+
+    serve(run_dir=run_dir, model=model, port=port)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -76,20 +76,12 @@ class TFLMModel:
             self._interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=arena_size)
         except Exception as exc:
             raise TinyECGError(f"TFLM cannot load the model: {str(exc).splitlines()[0][:200]}") from None
-        self.inputs = [_quant(self._interp.get_input_details(i)) for i in range(self._n("input"))]
-        self.outputs = [_quant(self._interp.get_output_details(i)) for i in range(self._n("output"))]
+        from tinyecg.export.tflite_model import load_model
 
-    def _n(self, kind: str) -> int:
-        n = 0
-        getter = getattr(self._interp, f"get_{kind}_details")
-        while True:
-            try:
-                getter(n)
-            except Exception:
-                return n
-            n += 1
-            if n > 8:
-                return n
+        graph = load_model(self.model_bytes)  # input/output counts without probing the runtime
+        self.inputs = [_quant(self._interp.get_input_details(i)) for i in range(len(graph.inputs))]
+        self.outputs = [_quant(self._interp.get_output_details(i))
+                        for i in range(len(graph.outputs))]
 
     def invoke(self, *inputs: np.ndarray) -> np.ndarray:
         """One beat: quantized inputs (without batch dimension) -> quantized output row."""
