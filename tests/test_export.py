@@ -44,7 +44,8 @@ def _convert(model, beats, rhythm, kind: str) -> bytes:
 
         def representative():
             for i in calib:  # by name: the flatbuffer orders the inputs its own way
-                yield {"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]}
+                yield ({"beat": beats[i:i + 1]} if rhythm is None else
+                       {"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]})
 
         conv.representative_dataset = representative
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -54,9 +55,11 @@ def _convert(model, beats, rhythm, kind: str) -> bytes:
 
 
 def build_models(cache: Path) -> dict[str, Path]:
-    """{"int8", "float", "hybrid"} -> .tflite paths, built once per cache folder."""
+    """{"int8", "float", "hybrid", "beat_only"} -> .tflite paths, built once per cache folder.
+    beat_only: the student without the rhythm input, untrained, int8 (for the one-input
+    branches of the templates)."""
     cache.mkdir(parents=True, exist_ok=True)
-    paths = {k: cache / f"student_{k}.tflite" for k in ("int8", "float", "hybrid")}
+    paths = {k: cache / f"student_{k}.tflite" for k in ("int8", "float", "hybrid", "beat_only")}
     if all(p.is_file() for p in paths.values()):
         return paths
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,9 +76,13 @@ def build_models(cache: Path) -> dict[str, Path]:
     idx = np.random.default_rng(0).integers(0, len(ds), 200 * 32)
     model.fit([beats[idx], rhythm[idx]], ds.beats.y[idx], batch_size=32, epochs=1, verbose=0,
               shuffle=False)
+    beat_only = build("student-cnn", n_classes=len(ds.labels), rhythm=False)
     for kind, path in paths.items():
         tmp = path.with_suffix(".part")
-        tmp.write_bytes(_convert(model, beats, rhythm, kind))
+        if kind == "beat_only":
+            tmp.write_bytes(_convert(beat_only, beats, None, "int8"))
+        else:
+            tmp.write_bytes(_convert(model, beats, rhythm, kind))
         tmp.replace(path)
     return paths
 
@@ -183,6 +190,9 @@ def test_file_set_and_manifest(exported, models):
         assert manifest["generated_utc"][:10] not in text, name
         assert str(models["int8"].parent) not in text, name
     assert summary["written"] == sorted(TFLM_SET)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
 
 def test_generated_c_compiles_and_reproduces_golden_inputs(harness):

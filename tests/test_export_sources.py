@@ -189,3 +189,26 @@ def test_force_replaces_the_files_and_keeps_others(models, tmp_path):
     assert (out / "library.json").read_text() == "{}"
     assert "tinyecg_golden" in (out / "tinyecg_golden.c").read_text()
     assert np.all([(out / n).is_file() for n in tx.TFLM_SET])
+
+
+def test_model_without_rhythm_input(models, tmp_path):
+    """One input: no rhythm in the preprocessing, golden table or meta; the C still compiles
+    warning-free and reproduces the golden inputs, and the resolver has no CONCATENATION."""
+    from tinyecg.export.exporter import export
+
+    out = tmp_path / "out"
+    summary = export(models["beat_only"], out, golden=5, quiet=True)
+    assert [i["role"] for i in summary["model"]["inputs"]] == ["beat"]
+    assert "CONCATENATION" not in summary["model"]["ops"]
+    assert "TINYECG_INPUT_RHYTHM" not in (out / "tinyecg_model_meta.h").read_text()
+    assert "rhythm[" not in (out / "tinyecg_golden.h").read_text()
+    exe = tmp_path / "golden_check"
+    tx.compile_c(out, exe)
+    r = tx.run([exe, tmp_path / "model.bin"])
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "mismatches 0", r.stdout[-500:]
+    info = tx.parse_harness(r.stdout)
+    assert set(info["inputs"]) == {"beat"} and len(info["golden"]) == 5
+    assert (tmp_path / "model.bin").read_bytes() == models["beat_only"].read_bytes()
+    tx.compile_resolver(out, tmp_path / "resolver_check")
+    lines = tx.run([tmp_path / "resolver_check"]).stdout.splitlines()
+    assert [ln[3:] for ln in lines if ln.startswith("op ")] == summary["model"]["ops"]

@@ -21,6 +21,7 @@ import datetime as _dt
 import hashlib
 import json
 import math
+import os
 import shlex
 import time
 from pathlib import Path
@@ -301,7 +302,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     to C files in out_dir; returns a summary (also written as manifest.json)."""
     from tinyecg.export.preprocess import STACK_BYTES, render_preprocessing
     from tinyecg.export.tflite_model import load_model
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.tflm import TFLMModel, capture_c_stdout
 
     t0 = time.perf_counter()
     if runtime not in RUNTIMES:
@@ -348,7 +349,9 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     else:
         params = fp.preprocess_params(beat_scale, beat_zp)
 
-    tflm = TFLMModel(model.data)
+    # TFLMModel probes its inputs/outputs by index and TFLM prints the misses on the C-level
+    # stdout/stderr: keep that out of the user's terminal
+    tflm, _ = capture_c_stdout(lambda: TFLMModel(model.data))
     host_arena = tflm.arena_bytes()
     arena = tflm_files.arena_budget(host_arena, model)
 
@@ -463,7 +466,12 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
         "seconds": round(seconds, 2),
     }
     files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"
+    existed = out_dir.is_dir()
     write_atomically(files, out_dir, force=force)
+    if not existed:  # a new folder is a renamed mkdtemp folder (0700): give it the usual mode
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(out_dir, 0o777 & ~mask)
 
     summary = dict(manifest, out_dir=str(out_dir), written=sorted(files))
     if not quiet:
