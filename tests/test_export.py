@@ -336,7 +336,8 @@ def test_golden_inputs_follow_the_float_reference(harness):
         rec = wfdb.rdrecord(str(EXCERPT / g["record"]), physical=False)
         adc = rec.d_signal[:, rec.sig_name.index("MLII")]
         raws.append(adc[g["sample"] - 180:g["sample"] + 180])
-    z = fp.zscore_windows_float(np.array(raws, np.int16), golden[0]["baseline"], golden[0]["gain"])
+    z = fp.zscore_windows_float(np.array(raws, np.int16), np.array([g["baseline"] for g in golden]),
+                                np.array([g["gain"] for g in golden]))
     q_float = fp.quantize_float(z, scale, beat_zp).astype(np.int64)
     q = np.stack([g["beat"] for g in golden])
     assert np.abs(q - q_float).max() <= 1
