@@ -185,6 +185,27 @@ def bench(run_dir, runtime_sample, quiet):
 
 
 @cli.command()
+@click.argument("source", required=False, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--board", default=None,
+              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, nucleo_f031k6.")
+@click.option("--golden", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Golden test beats to embed.")
+@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="tflm: model array + op resolver for TFLite Micro; c: interpreter-free C.")
+@click.option("--force", is_flag=True, help="Write into a non-empty folder.")
+@stage
+def export(source, out, board, golden, runtime, force, quiet):
+    """Export an int8 model as C for a firmware (default: the model shipped with tinyecg).
+
+    SOURCE is a run directory or a .tflite file (its config.json beside it)."""
+    from tinyecg.export.exporter import export as run_export
+
+    run_export(source, Path(out), board=board, golden=golden, force=force, runtime=runtime,
+               quiet=quiet)
+
+
+@cli.command()
 @click.argument("record", type=click.Path(dir_okay=False))
 @click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
 @stage

@@ -21,7 +21,6 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import shlex
 import time
 from pathlib import Path
@@ -466,12 +465,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
         "seconds": round(seconds, 2),
     }
     files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"
-    existed = out_dir.is_dir()
     write_atomically(files, out_dir, force=force)
-    if not existed:  # a new folder is a renamed mkdtemp folder (0700): give it the usual mode
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(out_dir, 0o777 & ~mask)
 
     summary = dict(manifest, out_dir=str(out_dir), written=sorted(files))
     if not quiet:

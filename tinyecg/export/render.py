@@ -52,6 +52,9 @@ def write_atomically(files: dict[str, str | bytes], out_dir: Path, force: bool =
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes 0700; the result is an ordinary folder
     except OSError as exc:
         raise TinyECGError(f"{out_dir}: cannot write ({exc.strerror})") from None
     try:

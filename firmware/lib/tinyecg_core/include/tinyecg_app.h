@@ -44,7 +44,7 @@
 extern "C" {
 #endif
 
-#define TINYECG_VERSION "0.1"
+#define TINYECG_CORE_VERSION "0.1"
 #define TINYECG_LINE_MAX 256   /* input line buffer, including the terminating NUL */
 #define TINYECG_RAIL_RUN 90    /* 0.25 s of railed samples = lead-off */
 #define TINYECG_RECOVER 360    /* 1 s of unrailed samples ends a lead-off */

@@ -72,7 +72,7 @@ static void put_kv(tinyecg_app_t *app, const char *key, uint32_t v)
 
 static void info_line(tinyecg_app_t *app)
 {
-    put(app, "# tinyecg " TINYECG_VERSION " fs=360 window=360");
+    put(app, "# tinyecg " TINYECG_CORE_VERSION " fs=360 window=360");
     put(app, " classifier=");
     put(app, (app->cfg.classifier != NULL && app->cfg.classifier->name != NULL)
                  ? app->cfg.classifier->name
