@@ -79,8 +79,10 @@ FS = 360  # Hz: rhythm features are in seconds at this rate
 LEVELS = _ref.LEVEL  # 3
 N_RHYTHM = 5
 
-FILTER_BITS = 30  # sym4 taps in Q30
+FILTER_BITS = 31  # sym4 taps in Q31; every filter output is round_shift(acc, 31)
 BLOCK_BITS = 22  # max|x| * 2**S <= 2**22
+ROUND_BIAS_BITS = 60  # the C adds 2**60 to accumulators (|acc| < 2**57) before shifting
+RECIP_BITS = 29  # 1/std_eff = m * 2**-(29 + bitlength(std_eff)), m in [2**29, 2**30]
 THR_BITS = 29  # threshold multiplier in Q29
 Z_BITS = 20  # z-score in Q20
 STD_FLOOR_DIV = 100  # floor 0.01 mV = gain / 100 ADC counts
@@ -164,6 +166,14 @@ def rshift_round(a: np.ndarray, k: int) -> np.ndarray:
     return np.where(a < 0, -mag, mag)
 
 
+def round_shift(a: np.ndarray, k) -> np.ndarray:
+    """floor(a / 2**k + 1/2), i.e. a / 2**k rounded half up (int64; k >= 1, one value or an
+    array broadcasting against a). The C gets the same from an unsigned shift of a + 2**60."""
+    a = np.asarray(a, dtype=np.int64)
+    k = np.asarray(k, dtype=np.int64)
+    return (a + (np.int64(1) << (k - 1))) >> k
+
+
 def div_round(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     """a / d rounded half away from zero (int64, d > 0)."""
     a = np.asarray(a, dtype=np.int64)
@@ -186,6 +196,15 @@ def ceil_log2(m: np.ndarray) -> np.ndarray:
     """Smallest c >= 0 with 2**c >= m, for 0 <= m < 2**17 (the C counts up the same way)."""
     m = np.asarray(m, dtype=np.int64)
     return sum((m > (1 << c)).astype(np.int64) for c in range(17))
+
+
+def reciprocal(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1/d = m * 2**-k for integers 1 <= d < 2**32: k = RECIP_BITS + bitlength(d) and
+    m = div_round(2**k, d), so 2**29 <= m <= 2**30 and |m * 2**-k - 1/d| <= 2**-30 / d."""
+    d = np.asarray(d, dtype=np.int64)
+    bits = np.frexp(d.astype(np.float64))[1].astype(np.int64)  # bit length (exact: d < 2**53)
+    k = RECIP_BITS + bits
+    return div_round(np.int64(1) << k, d), k
 
 
 def quantize_multiplier(value: float, what: str) -> tuple[int, int]:
@@ -325,8 +344,8 @@ def _denoise_int(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
             tap = a[:, idx[:, j]]
             acc_lo += DEC_LO_Q[j] * tap
             acc_hi += DEC_HI_Q[j] * tap
-        lo = rshift_round(acc_lo, FILTER_BITS)
-        hi = rshift_round(acc_hi, FILTER_BITS)
+        lo = round_shift(acc_lo, FILTER_BITS)
+        hi = round_shift(acc_hi, FILTER_BITS)
         _check_int32("analysis", lo)
         _check_int32("analysis", hi)
         details.append(hi)
@@ -343,7 +362,7 @@ def _denoise_int(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
         acc = np.zeros((a.shape[0], o.shape[0]), np.int64)
         for k in range(o.shape[1]):
             acc += a[:, o[:, k]] * lo_taps[:, k] + d[:, o[:, k]] * hi_taps[:, k]
-        a = rshift_round(acc, FILTER_BITS)
+        a = round_shift(acc, FILTER_BITS)
         _check_int32("synthesis", a)
     return a
 
@@ -361,8 +380,9 @@ def _zscore_q(raw: np.ndarray, baseline: np.ndarray, gain: np.ndarray) -> np.nda
     var = div_round((e * e).sum(axis=1), WINDOW)
     std = isqrt_round(var)
     floor = div_round(gain << shift, STD_FLOOR_DIV)
-    std_eff = np.maximum(np.maximum(std, floor), 1)[:, None]
-    z = div_round(e * (1 << Z_BITS), std_eff)
+    std_eff = np.maximum(np.maximum(std, floor), 1)
+    m, k = reciprocal(std_eff)  # one division per window instead of one per sample
+    z = round_shift(e * m[:, None], (k - Z_BITS)[:, None])
     _check_int32("z", z)
     return z
 
