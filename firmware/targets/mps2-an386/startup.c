@@ -59,6 +59,10 @@ void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void DebugMon_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+/* External interrupt 0: CMSDK UART0 RX (QEMU hw/arm/mps2.c, AN385/AN386: uartirq[] =
+ * {0, 2, 4, 18, 20} are the RX lines of UART0..4, TX is RX + 1). The firmware app defines
+ * it to sleep in WFI until a byte arrives; without a definition it is Default_Handler. */
+void UART0RX_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 
 typedef void (*handler_t)(void);
 
@@ -87,7 +91,8 @@ const struct vector_table vector_table = {
         SysTick_Handler,    /* 15 */
     },
     {
-        D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_,
+        UART0RX_IRQHandler, /* 16: IRQ 0 */
+        D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_,
         D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_, D_,
     },
 };
