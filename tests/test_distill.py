@@ -1,0 +1,193 @@
+"""Distillation: the Hinton loss against hand-computed values, the Distiller's training step,
+and a real (tiny) distill run on the bundled MIT-BIH excerpts.
+
+`tiny_run(tmp_path_factory, stage)` is shared with test_quantize and test_bench: it builds a
+run directory once per pytest session (teacher 2 epochs, student 2 epochs, then PTQ) and
+hands each caller its own copy.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyecg.errors import TinyECGError
+
+EXCERPT = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
+STAGES = ("teacher", "student", "int8")
+
+
+def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
+    """A copy of the session's tiny run directory advanced to `stage`, at dest."""
+    if not (EXCERPT / "100.hea").is_file():
+        pytest.skip(f"needs the bundled MIT-BIH excerpts ({EXCERPT})")
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as mp:  # the same isolated cache conftest gives tests
+        mp.setenv("TINYECG_CACHE", str(base / "cache"))
+        mp.delenv("TINYECG_DATA", raising=False)
+        for i, name in enumerate(STAGES[:STAGES.index(stage) + 1]):
+            built = base / f"h5-tiny-{name}"
+            if built.is_dir():
+                continue
+            prev = base / f"h5-tiny-{STAGES[i - 1]}" if i else None
+            tmp = base / f"h5-tiny-{name}.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
+            if name == "teacher":
+                from tinyecg.train import train
+                train(tmp, data=EXCERPT, split="intra", epochs=2, quiet=True)
+            else:
+                shutil.copytree(prev, tmp)
+                if name == "student":
+                    from tinyecg.distill import distill
+                    distill(tmp, epochs=2, quiet=True)
+                else:
+                    from tinyecg.quantize import quantize
+                    quantize(tmp, quiet=True)
+            tmp.rename(built)
+    shutil.copytree(base / f"h5-tiny-{stage}", dest)
+    return dest
+
+
+# ---------------------------------------------------------------------------- the loss
+
+def test_loss_equals_hand_computed_value():
+    from tinyecg.distill import distillation_loss
+
+    # one beat, two classes, label 0; student logits (0, 0): softmax (1/2, 1/2);
+    # teacher logits (ln 3, 0): softmax (3/4, 1/4).
+    # T = 1, alpha = 1/2:  CE = ln 2 = 0.693147
+    #   KL = 3/4 ln(3/4 / 1/2) + 1/4 ln(1/4 / 1/2) = 0.304099 - 0.173287 = 0.130812
+    #   loss = 0.5 * 0.693147 + 0.5 * 1 * 0.130812 = 0.411980
+    y, zt, zs = np.array([0]), np.array([[math.log(3), 0.0]]), np.array([[0.0, 0.0]])
+    assert float(distillation_loss(y, zt, zs, 1.0, 0.5)) == pytest.approx(0.411980, abs=1e-6)
+    # T = 2, alpha = 1/4: teacher softmax(ln3/2, 0) = (sqrt3, 1)/(sqrt3 + 1) = (0.633975, 0.366025)
+    #   KL = 0.633975 ln(1.267949) + 0.366025 ln(0.732051) = 0.036341
+    #   loss = 0.25 * 0.693147 + 0.75 * 4 * 0.036341 = 0.282309
+    assert float(distillation_loss(y, zt, zs, 2.0, 0.25)) == pytest.approx(0.282309, abs=1e-6)
+
+
+def _reference_loss(y, zt, zs, t, alpha, w=None):
+    """The formula written out per sample with math only."""
+    total = 0.0
+    for i in range(len(y)):
+        def softmax(z):
+            e = [math.exp(v - max(z)) for v in z]
+            return [v / sum(e) for v in e]
+        ps1 = softmax(list(zs[i]))
+        pt, ps = softmax([v / t for v in zt[i]]), softmax([v / t for v in zs[i]])
+        ce = -math.log(ps1[y[i]]) * (1.0 if w is None else w[i])
+        kl = sum(a * math.log(a / b) for a, b in zip(pt, ps))
+        total += alpha * ce + (1 - alpha) * t * t * kl
+    return total / len(y)
+
+
+def test_loss_matches_the_formula_on_a_toy_batch_with_weights():
+    from tinyecg.distill import distillation_loss
+
+    rng = np.random.default_rng(3)
+    y = np.array([0, 2, 1, 4])
+    zt, zs = rng.normal(0, 3, (4, 5)), rng.normal(0, 2, (4, 5))
+    w = np.array([1.0, 2.5, 0.5, 3.0])
+    for t, alpha in ((1.0, 0.0), (4.0, 0.1), (2.5, 0.7), (3.0, 1.0)):
+        got = float(distillation_loss(y, zt, zs, t, alpha, w))
+        assert got == pytest.approx(_reference_loss(y, zt, zs, t, alpha, w), rel=1e-5)
+    # class weights touch the hard term only: with alpha = 0 they change nothing
+    assert float(distillation_loss(y, zt, zs, 4.0, 0.0, w)) == \
+        pytest.approx(float(distillation_loss(y, zt, zs, 4.0, 0.0)), rel=1e-6)
+    # a student equal to its teacher leaves only the hard term
+    assert float(distillation_loss(y, zt, zt, 4.0, 0.3)) == \
+        pytest.approx(_reference_loss(y, zt, zt, 1.0, 1.0) * 0.3, rel=1e-5)
+
+
+def test_loss_rejects_bad_hyperparameters():
+    from tinyecg.distill import distillation_loss
+
+    y, z = np.array([0]), np.zeros((1, 2))
+    with pytest.raises(TinyECGError):
+        distillation_loss(y, z, z, 0.0, 0.5)
+    with pytest.raises(TinyECGError):
+        distillation_loss(y, z, z, 2.0, 1.5)
+
+
+def test_distiller_steps_use_the_loss_and_move_the_student_to_the_teacher():
+    from tinyecg.distill import distillation_loss, logits_model, make_distiller, with_teacher
+    from tinyecg.models import build
+    from tinyecg.models.architectures import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    student = build("student-cnn", n_classes=5)
+    x = [rng.normal(size=(64, 1, 360, 1)).astype(np.float32),
+         rng.uniform(0.3, 2.0, size=(64, 5)).astype(np.float32)]
+    y = rng.integers(0, 5, 64)
+    zt = rng.normal(0, 3, (64, 5)).astype(np.float32)
+    d = make_distiller(student, 3.0, 0.2)
+    d.compile(optimizer=keras.optimizers.Adam(1e-2),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    zs = logits_model(student).predict(x, verbose=0)
+    # evaluate() runs test_step: it must report exactly distillation_loss of the student
+    got = d.evaluate(with_teacher(x, zt), y, batch_size=64, verbose=0, return_dict=True)
+    assert got["loss"] == pytest.approx(float(distillation_loss(y, zt, zs, 3.0, 0.2)), rel=1e-4)
+    before = got["loss"]
+    hist = d.fit(with_teacher(x, zt), y, batch_size=64, epochs=30, verbose=0).history
+    # the train step lowers the loss it reports on what it trains (batch statistics) and, less
+    # so while BatchNorm's moving averages catch up, the inference-mode loss
+    assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+    after = d.evaluate(with_teacher(x, zt), y, batch_size=64, verbose=0, return_dict=True)
+    assert after["loss"] < before
+    # and the weights it changed are the student's own (the Distiller trains it in place)
+    zs2 = logits_model(student).predict(x, verbose=0)
+    assert not np.allclose(zs, zs2)
+
+
+# ---------------------------------------------------------------------------- a real run
+
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory):
+    return tiny_run(tmp_path_factory, "student", tmp_path_factory.mktemp("distill") / "run")
+
+
+def test_distill_writes_students_histories_and_config(distilled):
+    from tinyecg.evaluate import load_keras
+    from tinyecg.models.architectures import keras
+
+    cfg = json.loads((distilled / "config.json").read_text())
+    st = cfg["student"]
+    assert st["arch"] == "student-cnn" and st["temperature"] == 4.0 and st["alpha"] == 0.1
+    assert st["file"] == "student.keras" and st["nokd"]["file"] == "student_nokd.keras"
+    assert cfg["teacher"]["file"] == "teacher.keras"  # stage 1's section untouched
+    for name in ("student_history.json", "student_nokd_history.json"):
+        hist = json.loads((distilled / name).read_text())
+        assert len(hist["loss"]) == len(hist["val_loss"]) >= 1
+    for name in ("student.keras", "student_nokd.keras"):
+        model = load_keras(distilled / name)
+        assert model.get_layer("logits") is not None
+        assert model.count_params() == st["params"]
+        assert not any(isinstance(layer, (keras.layers.GlobalAveragePooling1D,
+                                          keras.layers.GlobalAveragePooling2D))
+                       for layer in model.layers)
+    assert 0.0 <= st["val_accuracy"]["student"] <= 1.0
+    assert not list(distilled.glob("*.tmp")) and not list(distilled.glob(".*"))
+
+
+def test_distill_without_teacher_fails_cleanly(distilled, tmp_path):
+    from tinyecg.distill import distill
+
+    run = tmp_path / "run"
+    shutil.copytree(distilled, run)
+    (run / "teacher.keras").unlink()
+    before = (run / "config.json").read_bytes()
+    with pytest.raises(TinyECGError, match="no teacher"):
+        distill(run, epochs=1, quiet=True)
+    assert (run / "config.json").read_bytes() == before
+
+
+def test_distill_rejects_unknown_architecture(distilled):
+    from tinyecg.distill import distill
+
+    with pytest.raises(TinyECGError, match="unknown architecture"):
+        distill(distilled, arch="no-such-net", quiet=True)

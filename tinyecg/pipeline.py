@@ -1,0 +1,144 @@
+"""train -> distill -> quantize -> bench in one run directory, resuming stages whose outputs
+already exist (so an interrupted pipeline picks up where it stopped).
+
+Budget: the defaults are chosen so the whole pipeline on the full MIT-BIH database (about
+99k beats) takes at most 20 minutes on a 2-core PC (measured in docs/compression.md).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from tinyecg.errors import TinyECGError
+from tinyecg.run import read_config, write_json
+
+log = logging.getLogger("tinyecg.pipeline")
+
+PIPELINE_DEFAULTS = {"teacher_epochs": 12, "student_epochs": 16, "qat": True,
+                     "finetune_epochs": 3}
+
+
+def _newest(paths) -> float:
+    return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
+
+
+def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = None,
+             quiet: bool = False, arch: str = "teacher-cnn", student_arch: str = "student-cnn",
+             teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
+             student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
+             temperature: float | None = None, alpha: float | None = None,
+             qat: bool = PIPELINE_DEFAULTS["qat"], prune: float | None = None,
+             clusters: int | None = None,
+             finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
+             representative_size: int = 500, runtime_sample: int | None = None,
+             seed: int = 0, include_paced: bool = False, force: bool = False) -> dict:
+    """Run every stage into `out`; returns {"run_dir", "stages": {name: "ran"|"kept"},
+    "seconds": {...}, "bench": rows}. labels default: nlrav for the intra split, aami for
+    inter. An existing run directory is resumed if it was made with the same data, split and
+    labels; force=True starts it again from scratch."""
+    from tinyecg.bench import bench
+    from tinyecg.data.beats import label_set
+    from tinyecg.data.records import resolve_data_dir
+    from tinyecg.distill import DEFAULTS as KD
+    from tinyecg.distill import distill
+    from tinyecg.quantize import OUTPUTS, quantize
+    from tinyecg.train import train
+
+    out = Path(out)
+    if labels is None:
+        labels = "aami" if split == "inter" else "nlrav"
+    label_set(labels)
+    if split not in ("intra", "inter"):
+        raise TinyECGError(f"unknown split {split!r} (choose from intra, inter)")
+    temperature = KD["temperature"] if temperature is None else temperature
+    alpha = KD["alpha"] if alpha is None else alpha
+    stages, seconds = {}, {}
+    t_all = time.perf_counter()
+
+    # 1. teacher
+    cfg_path = out / "config.json"
+    resume = cfg_path.is_file() and (out / "teacher.keras").is_file() and not force
+    if resume:
+        cfg = read_config(out)
+        data_dir = resolve_data_dir(data).resolve()
+        mine = {"data": str(data_dir), "split": split, "labels": labels}
+        theirs = {"data": cfg["data"]["dir"], "split": cfg["split"]["name"],
+                  "labels": cfg["data"]["labels"]}
+        if mine != theirs:
+            diff = ", ".join(f"{k} {theirs[k]} (asked {mine[k]})" for k in mine
+                             if mine[k] != theirs[k])
+            raise TinyECGError(f"{out}: an existing run with {diff}; use another folder or "
+                               "--force to start again")
+        stages["train"] = "kept"
+    else:
+        t0 = time.perf_counter()
+        log.info("== train: %s teacher, %s split, labels %s", arch, split, labels)
+        train(out, data=data, split=split, labels=labels, arch=arch, epochs=teacher_epochs,
+              seed=seed, include_paced=include_paced, force=force, quiet=quiet)
+        stages["train"] = "ran"
+        seconds["train"] = round(time.perf_counter() - t0, 1)
+
+    # 2. students (stale if the teacher is newer)
+    cfg = read_config(out)
+    students = [out / "student.keras", out / "student_nokd.keras"]
+    if cfg.get("student") and all(p.is_file() for p in students) and \
+            min(p.stat().st_mtime for p in students) >= (out / "teacher.keras").stat().st_mtime:
+        stages["distill"] = "kept"
+    else:
+        t0 = time.perf_counter()
+        log.info("== distill: %s, T=%g, alpha=%g, %d epochs", student_arch, temperature, alpha,
+                 student_epochs)
+        distill(out, temperature=temperature, alpha=alpha, arch=student_arch,
+                epochs=student_epochs, seed=seed, quiet=quiet)
+        stages["distill"] = "ran"
+        seconds["distill"] = round(time.perf_counter() - t0, 1)
+
+    # 3. int8 models (quantize keeps outputs newer than the student, re-makes stale ones)
+    wanted = [OUTPUTS["ptq"]] + ([OUTPUTS["qat"]] if qat else []) + \
+        ([OUTPUTS["pruned"]] if prune is not None else []) + \
+        ([OUTPUTS["clustered"]] if clusters is not None else [])
+    student_time = (out / "student.keras").stat().st_mtime
+    if all((out / f).is_file() and (out / f).stat().st_mtime >= student_time for f in wanted):
+        stages["quantize"] = "kept"
+    else:
+        t0 = time.perf_counter()
+        log.info("== quantize: PTQ%s%s%s", " + QAT" if qat else "",
+                 f" + pruning {prune}" if prune is not None else "",
+                 f" + {clusters} clusters" if clusters is not None else "")
+        stale = any((out / f).is_file() and (out / f).stat().st_mtime < student_time
+                    for f in wanted)
+        quantize(out, qat=qat, prune=prune, clusters=clusters,
+                 representative_size=representative_size, seed=seed, force=stale,
+                 finetune_epochs=finetune_epochs, quiet=quiet)
+        stages["quantize"] = "ran"
+        seconds["quantize"] = round(time.perf_counter() - t0, 1)
+
+    # 4. benchmark (again whenever a model is newer than bench.json)
+    models = list(out.glob("*.keras")) + list(out.glob("*.tflite"))
+    bench_json = out / "bench.json"
+    if bench_json.is_file() and bench_json.stat().st_mtime >= _newest(models) \
+            and all(stages[s] == "kept" for s in stages):
+        import json
+        rows = json.loads(bench_json.read_text())
+        stages["bench"] = "kept"
+    else:
+        t0 = time.perf_counter()
+        log.info("== bench")
+        rows = bench(out, runtime_sample=runtime_sample, quiet=quiet)
+        stages["bench"] = "ran"
+        seconds["bench"] = round(time.perf_counter() - t0, 1)
+
+    seconds["total"] = round(time.perf_counter() - t_all, 1)
+    cfg = read_config(out)
+    runs = list((cfg.get("pipeline") or {}).get("runs") or [])
+    runs.append({"stages": stages, "seconds": seconds,
+                 "settings": {"teacher_epochs": teacher_epochs, "student_epochs": student_epochs,
+                              "student_arch": student_arch, "temperature": temperature,
+                              "alpha": alpha, "qat": qat, "prune": prune, "clusters": clusters,
+                              "finetune_epochs": finetune_epochs}})
+    cfg["pipeline"] = {"runs": runs}
+    write_json(cfg_path, cfg)
+    log.info("pipeline done in %.0f s (%s)", seconds["total"],
+             ", ".join(f"{k} {v}" for k, v in stages.items()))
+    return {"run_dir": str(out), "stages": stages, "seconds": seconds, "bench": rows}
