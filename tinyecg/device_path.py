@@ -621,8 +621,9 @@ def _summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> di
     }
     # end to end: annotated beats of each class the device classified correctly / annotated
     support = np.bincount(ann_y, minlength=len(labels))
-    correct = np.bincount(det_y[det_y == det_pred], minlength=len(labels))
-    found = np.bincount(det_y, minlength=len(labels))
+    paired = cat("det_pair", "det") >= 0  # the annotation is one of the annotated beats
+    correct = np.bincount(det_y[paired & (det_y == det_pred)], minlength=len(labels))
+    found = np.bincount(det_y[paired], minlength=len(labels))
     out["detected"]["end_to_end"] = {
         lab: {"annotated": int(support[i]), "classified": int(found[i]),
               "correct": int(correct[i]),
