@@ -12,7 +12,7 @@
  *     the core's line protocol (docs/detector.md) on UART0 for ever:
  *         qemu-system-arm -M mps2-an386 ... -serial tcp:127.0.0.1:PORT,server -kernel app.elf
  *         tinyecg.stream.stream_record("socket://127.0.0.1:PORT", record)
- *     Lines starting with "#qemu" are this target's own and never reach the core:
+ *     Lines starting with "#qemu " are this target's own and never reach the core:
  *         #qemu perf      -> "# qemu beats=.. pre_instr=.. rhythm_instr=.. inf_instr=..
  *                             write_instr=.. stack_peak=.. stack_size=.. instructions=.."
  *         #qemu selftest  -> the self-test report again
@@ -236,7 +236,7 @@ static int wait_byte(void)
 }
 
 #define FEED_CHUNK 64u
-static const char qemu_prefix[] = "#qemu";
+static const char qemu_prefix[] = "#qemu "; /* "#qemux" is the core's (unknown) command */
 #define QEMU_PREFIX_LEN (sizeof qemu_prefix - 1u)
 
 static char feed_buf[FEED_CHUNK];
@@ -301,7 +301,7 @@ static void qemu_command(void)
     }
 }
 
-/* Lines starting with "#qemu" are ours; every other byte goes to the core unchanged. */
+/* Lines starting with "#qemu " are ours; every other byte goes to the core unchanged. */
 static void on_byte(char ch)
 {
     switch (line_state) {
@@ -332,7 +332,7 @@ static void on_byte(char ch)
         {
             size_t i;
             for (i = 0; i < cmd_len; i++) {
-                feed_byte(cmd[i]); /* a line that only began like "#qemu" */
+                feed_byte(cmd[i]); /* a line that only began like "#qemu " */
             }
         }
         cmd_len = 0u;

@@ -1,0 +1,246 @@
+"""The whole firmware on an emulated Cortex-M4 (QEMU mps2-an386), checked against the host.
+
+Built once per module with arm-none-eabi-gcc: the portable core, the generated fixed-point
+preprocessing, golden vectors and C backend model (tinyecg export --runtime c) and the app in
+firmware/targets/mps2-an386/app. What the device prints is compared with sides that share
+none of its cross-compiled code:
+  * R-peaks and RR context: the host harness (firmware/host, gcc for x86-64) on the same samples;
+  * beat classes and scores: the Python integer preprocessing (tinyecg.dsp.fixedpoint) and the
+    TFLM host interpreter on the host harness's beats;
+  * QRS and class scores of stream_record: wfdb's annotation matching of the host's beats.
+The model: the shipped default model if there is one, else the student-cnn of
+tests/test_export.py (200 steps on the bundled excerpt, full int8), built once per session.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyecg import detect, qemu
+from tinyecg.errors import TinyECGError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
+DEFAULT_MODEL = ROOT / "tinyecg" / "assets" / "default_model" / "model.tflite"
+GOLDEN = 8
+
+pytestmark = pytest.mark.skipif(
+    bool(qemu.missing_tools()),
+    reason=f"needs the ARM toolchain and QEMU (missing: {', '.join(qemu.missing_tools())}); "
+           "install gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm")
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def model(tmp_path_factory) -> Path:
+    if DEFAULT_MODEL.is_file():
+        return DEFAULT_MODEL
+    try:
+        from test_export import build_models  # the same session cache as tests/test_export.py
+    except ImportError as exc:
+        pytest.skip(f"no default model and tests/test_export.py cannot build one ({exc})")
+    return build_models(tmp_path_factory.getbasetemp() / "tinyecg_export_models")["int8"]
+
+
+@pytest.fixture(scope="module")
+def fq():
+    from tinyecg import firmware_qemu
+
+    try:
+        from tinyecg.export import cbackend, exporter  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"needs the exporter and the C backend ({exc})")
+    return firmware_qemu
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("firmware_qemu")
+
+
+@pytest.fixture(scope="module")
+def export_dir(fq, model, work) -> Path:
+    out = work / "model"
+    fq.export_model(model, out, golden=GOLDEN)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fw_semihost(fq, work, export_dir):
+    return fq.build_firmware(work, export_dir=export_dir, io="semihost")
+
+
+@pytest.fixture(scope="module")
+def fw_uart(fq, work, export_dir):
+    return fq.build_firmware(work, export_dir=export_dir, io="uart")
+
+
+@pytest.fixture(scope="module")
+def host(work) -> Path:
+    return detect.build_host_harness(work / "host")
+
+
+def samples_of(record: str, seconds: float | None = None):
+    sampto = None if seconds is None else int(seconds * 360)
+    x, _, (lo, hi) = detect.read_record(EXCERPT / record, sampto=sampto)
+    assert (lo, hi) == (0, 2047)  # the firmware's TINYECG_ADC_MIN/MAX for MIT-BIH
+    return x
+
+
+def host_lines(fq, host: Path, x):
+    """Peaks and RR rows of the host harness (x86-64 build of the same core)."""
+    out = detect.run_harness(host, detect.samples_text(x), "--peaks", "--rr",
+                             "--adc-min", "0", "--adc-max", "2047")
+    return fq.parse_lines(out)
+
+
+@pytest.fixture(scope="module")
+def runs(fq, fw_semihost):
+    cache = {}
+
+    def get(record: str):
+        if record not in cache:
+            x = samples_of(record)
+            cache[record] = (x, fq.run_samples(fw_semihost, x, timeout=120))
+        return cache[record]
+    return get
+
+
+# --------------------------------------------------------------------------- semihosting build
+def test_golden_selftest_is_bit_exact_on_cortex_m4(runs, export_dir):
+    _, run = runs("208")
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    lines = run.lines
+    assert run.returncode == 0, run.stderr
+    assert lines.selftest_summary["passed"], lines.selftest
+    assert lines.selftest_summary["vectors"] == manifest["golden"]["count"] == GOLDEN
+    assert lines.selftest_summary["classifier"] == "cbackend"
+    for vec, item in zip(lines.selftest, manifest["golden"]["items"]):
+        assert (vec["window"], vec["rhythm"], vec["output"], vec["maxdiff"]) == ("ok", "ok", "ok", 0)
+        assert (str(vec["record"]), vec["r"]) == (str(item["record"]), item["sample"])
+
+
+@pytest.mark.parametrize("record", ["208", "100"])
+def test_detection_equals_the_host_harness(fq, runs, host, record):
+    x, run = runs(record)
+    want = host_lines(fq, host, x)
+    got = run.lines
+    assert len(want.peaks) > 150
+    assert got.peaks == want.peaks
+    assert got.rr == want.rr
+    assert got.stats["samples"] == len(x) == got.qemu["samples"]
+    # the stand-alone detector timed next to the app saw the same signal and found as many
+    assert got.qemu["det_peaks"] == len(want.peaks)
+
+
+@pytest.mark.parametrize("record", ["208", "100"])
+def test_classes_equal_the_host_pipeline(fq, runs, host, model, fw_semihost, record):
+    x, run = runs(record)
+    want = fq.reference_beats(model, x, host_lines(fq, host, x).rr, labels=fw_semihost.labels)
+    got = [(r, label, score) for r, label, score, _ in run.lines.beats]
+    assert len(want) > 150
+    assert got == want
+    if record == "208":  # premature ventricular beats: more than one class is predicted
+        assert len({label for _, label, _ in got}) > 1
+
+
+def test_instruction_counts_per_beat(runs):
+    _, run = runs("100")
+    lines, q = run.lines, run.lines.qemu
+    assert len(lines.perf) == len(lines.beats) == q["beats"] > 150
+    # per-beat counts during the stream agree with the self-test's counts on golden beats,
+    # measured at reset through another call path
+    for key, golden_key in (("pre", "pre_instr"), ("inf", "inf_instr")):
+        stream = np.median([p[key] for p in lines.perf])
+        boot = np.median([v[golden_key] for v in lines.selftest])
+        assert abs(stream - boot) <= 0.03 * boot, (key, stream, boot)
+        assert sum(p[key] for p in lines.perf) == q[f"{key}_instr"]
+    assert 0 < q["det_instr"] < q["app_instr"]  # the app runs the detector and more
+    assert 0 < q["stack_peak"] < q["stack_size"]
+
+
+def test_detection_only_build(fq, work, export_dir, host):
+    fw = fq.build_firmware(work, export_dir=export_dir, io="semihost", classifier="none")
+    x = samples_of("100", seconds=20)
+    run = fq.run_samples(fw, x)
+    lines = run.lines
+    assert run.returncode == 0
+    assert lines.beats == [] and lines.perf == []
+    assert lines.selftest_summary["passed"] and lines.selftest_summary["output"] == "-"
+    assert all(v["window"] == "ok" and v["output"] == "-" for v in lines.selftest)
+    assert "classifier=none adc=0..2047" in lines.info
+    assert lines.peaks == host_lines(fq, host, x).peaks
+
+
+# --------------------------------------------------------------------------- the UART board
+def test_uart_board_serves_the_protocol(fq, fw_uart, host, model):
+    x = samples_of("208", seconds=30)
+    with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
+        lines = fq.replay(url, x, timeout=90)
+        assert lines.selftest_summary["passed"], lines.selftest
+        assert lines.info.startswith("# tinyecg ") and "classifier=cbackend" in lines.info
+        want = fq.reference_beats(model, x, host_lines(fq, host, x).rr, labels=fw_uart.labels)
+        assert [(r, label, score) for r, label, score, _ in lines.beats] == want
+        assert all(us > 0 for *_, us in lines.beats)
+        # "#qemu " lines are the target's; a line that only starts alike goes to the core
+        before = lines.stats["unknown_commands"]
+        reply = fq._session(url.port, b"#qemu bogus\n#qemux\n#stats\n",
+                            fq._line_after(b"# stats"), 30).decode()
+        assert "# qemu unknown command" in reply
+        assert fq.parse_lines(reply).stats["unknown_commands"] == before + 1
+        again = fq.device_command(url, "selftest")
+        assert again.selftest_summary["passed"] and len(again.selftest) == GOLDEN
+        perf = fq.device_command(url, "perf").qemu
+        assert perf["beats"] == len(lines.beats)
+        assert 0 < perf["stack_peak"] < perf["stack_size"]
+        done = fq.stop(url)
+    assert done.returncode == 0 and not done.timed_out
+
+
+def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
+    from wfdb.processing import compare_annotations
+
+    from tinyecg import metrics
+    from tinyecg.stream import _record_symbols
+
+    seconds = 20
+    res = fq.stream(fw_uart, EXCERPT / "100", seconds=seconds, timeout=120)
+    assert res["exit_code"] == 0
+    assert res["device"]["selftest_summary"]["passed"]
+    x = samples_of("100", seconds=seconds)
+    want = host_lines(fq, host, x)
+    ref, symbols = _record_symbols(str(EXCERPT / "100"), seconds * 360)
+    assert res["qrs"] == detect.score_detections(ref, want.peaks)
+    beats = fq.reference_beats(model, x, want.rr, labels=fw_uart.labels)
+    labels = fq.label_map(fw_uart.labels)
+    cmp = compare_annotations(ref, np.array([b[0] for b in beats]), 54)
+    pairs = [(labels[symbols[i]], beats[j][1]) for i, j in enumerate(cmp.matching_sample_nums)
+             if j >= 0 and symbols[i] in labels]
+    names = list(dict.fromkeys(list(labels.values()) + sorted({p for _, p in pairs})))
+    idx = {n: i for i, n in enumerate(names)}
+    expected = metrics.report([idx[t] for t, _ in pairs], [idx[p] for _, p in pairs], names)
+    assert res["classes"] == expected
+    assert res["beats_reported"] == len(beats) > 15
+
+
+# --------------------------------------------------------------------------- mistakes
+def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, model):
+    from tinyecg.export.exporter import export
+
+    for kwargs, msg in (({"io": "spi"}, "io must be"), ({"classifier": "tflm"}, "classifier must"),
+                        ({"opt": "fast"}, "opt must"), ({"adc_range": (5, 5)}, "adc_range"),
+                        ({"calibration": (0, 0)}, "calibration"),
+                        ({"instr_per_us": 0}, "instr_per_us")):
+        with pytest.raises(TinyECGError, match=msg):
+            fq.build_firmware(work / "bad", export_dir=export_dir, **kwargs)
+    tflm = work / "tflm_export"
+    export(model, tflm, golden=1, force=True, runtime="tflm", quiet=True)
+    with pytest.raises(TinyECGError, match="runtime c"):
+        fq.build_firmware(work / "bad", export_dir=tflm)
+    with pytest.raises(TinyECGError, match="not a tinyecg export"):
+        fq.build_firmware(work / "bad", export_dir=work / "host")
+    with pytest.raises(TinyECGError, match="io='semihost'"):
+        fq.run_samples(fw_uart, [1, 2, 3])
