@@ -185,6 +185,29 @@ def bench(run_dir, runtime_sample, quiet):
 
 
 @cli.command()
+@data_option
+@click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
+@click.option("--labels", type=click.Choice(["nlrav", "aami"]), default=None,
+              help="Default: nlrav for intra, aami for inter.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option("--qat/--no-qat", default=None, help="Quantization-aware training as well as PTQ.")
+@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--clusters", type=click.IntRange(2, 256), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Start again even if the run directory holds another run.")
+@stage
+def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
+    """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
+    from tinyecg.pipeline import pipeline as run_pipeline
+
+    kwargs = {"qat": qat} if qat is not None else {}
+    res = run_pipeline(Path(out), data=data, split=split, labels=labels, prune=prune,
+                       clusters=clusters, seed=seed, force=force, quiet=quiet, **kwargs)
+    click.echo("stages: " + ", ".join(f"{k} {v}" for k, v in res["stages"].items()))
+    click.echo((Path(out) / "bench.md").read_text())
+
+
+@cli.command()
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--board", default=None,
