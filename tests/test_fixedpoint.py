@@ -77,10 +77,13 @@ def test_filters_and_threshold_constants():
 
 def test_headroom_bounds_hold():
     h = fp.headroom()
-    assert h["coefficients"] < 31 and h["y"] < 31          # int32 storage
-    assert h["filter_accumulator"] < 63 and h["sum_sq"] < 63 and h["z_numerator"] < 62
-    assert h["z_q"] < 31 and h["quant_product"] < 62
+    assert set(h) == set(fp.HEADROOM_LIMITS)
+    for name, bits in h.items():
+        assert bits < fp.HEADROOM_LIMITS[name], (name, bits)
     assert h["y"] < 26  # the docstring's 15.42 * 2**22
+    assert h["filter_accumulator"] < 57 and h["z_product"] < 59.6  # the docstring's figures
+    # the C's accumulators start at 2**60 + 2**30: they stay non-negative and inside int64
+    assert 2.0**h["filter_accumulator"] < 2.0**fp.ROUND_BIAS_BITS - 2**30
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -109,6 +112,38 @@ def test_rounding_helpers_against_exact_arithmetic():
     assert fp.isqrt_round(v).tolist() == want
     m = np.arange(0, 65536)
     assert fp.ceil_log2(m).tolist() == [0 if x <= 1 else (x - 1).bit_length() for x in m.tolist()]
+
+
+def test_round_shift_and_reciprocal_against_exact_arithmetic():
+    rng = np.random.default_rng(2)
+    a = np.concatenate([rng.integers(-2**57, 2**57, 3000), np.arange(-40, 41),
+                        [3 * 2**30, -3 * 2**30, 2**30, -2**30]])
+    for k in (1, 2, 9, 24, 31, 41):
+        got = fp.round_shift(a, k)
+        want = [math.floor(Fraction(int(v), 2**k) + Fraction(1, 2)) for v in a]
+        assert got.tolist() == want
+    ks = rng.integers(10, 42, len(a))  # one shift per element, as per window in the z-score
+    want = [math.floor(Fraction(int(v), 2**int(k)) + Fraction(1, 2)) for v, k in zip(a, ks)]
+    assert fp.round_shift(a, ks).tolist() == want
+    d = np.concatenate([rng.integers(1, 2**32, 3000), np.arange(1, 300),
+                        [2**k for k in range(32)] + [2**k - 1 for k in range(2, 33)] +
+                        [2**k + 1 for k in range(1, 31)]])
+    m, k = fp.reciprocal(d)
+    assert np.all((m >= 2**29) & (m <= 2**30))
+    for di, mi, ki in zip(d.tolist(), m.tolist(), k.tolist()):
+        assert ki == fp.RECIP_BITS + di.bit_length()
+        assert mi == _exact_round(Fraction(2**ki, di))
+        assert abs(Fraction(mi, 2**ki) - Fraction(1, di)) <= Fraction(1, 2**30 * di)
+
+
+def test_high_word_rounding_identity():
+    """What the C relies on to round with 32-bit operations after one 64-bit product:
+    floor((x + 2**(s-1)) / 2**s) = floor((floor(x / 2**32) + 2**(s-33)) / 2**(s-32)), s >= 33."""
+    rng = np.random.default_rng(4)
+    for x in [int(v) for v in rng.integers(-2**60, 2**60, 2000)] + [2**32 - 1, -1, 0, 2**40]:
+        for s in (33, 34, 41, 46, 52):
+            want = math.floor(Fraction(x, 2**s) + Fraction(1, 2))
+            assert (x // 2**32 + 2**(s - 33)) // 2**(s - 32) == want
 
 
 def test_quantize_multiplier():

@@ -215,6 +215,22 @@ def test_sanitized_build_is_clean_and_exact(programs, real, tmp_path):
     assert np.array_equal(got, fp.preprocess_windows_int(raw, base, gain, _params("s05")))
 
 
+def test_c_quantization_with_a_short_shift_equals_python(real, tmp_path):
+    """Input scales below 3.8e-6 give a quantization shift below 33: the C then takes its
+    64-bit path instead of the high-word one. Absurd for a model, but it must still be exact."""
+    params = fp.preprocess_params(2e-6, 3)
+    assert params["quant_shift"] < 33
+    exe = _build(tmp_path / "short", params, ["-O2"])
+    raw, base, gain = fp.stress_windows()
+    r_raw, r_base, r_gain = _random_windows(600, seed=11)
+    raw = np.concatenate([raw, r_raw, real[0][:200]])
+    base = np.concatenate([base, r_base, real[1][:200]])
+    gain = np.concatenate([gain, r_gain, real[2][:200]])
+    got = _c_windows(exe, raw, base, gain, tmp_path)
+    assert np.array_equal(got, fp.preprocess_windows_int(raw, base, gain, params))
+    assert np.sum((got > -128) & (got < 127)) > 100  # not only saturated values
+
+
 def test_c_gain_zero_means_one(programs, tmp_path):
     raw, _, _ = _random_windows(20, seed=13)
     got = _c_windows(programs["s05"], raw, np.zeros(20, int), np.zeros(20, int), tmp_path)
@@ -357,6 +373,9 @@ def test_header_links_from_cpp(tmp_path):
         "}\n")
     _run([GCC, *CFLAGS, "-O2", "-c", str(src / "tinyecg_preprocess.c"),
           "-o", str(tmp_path / "pp.o")])
+    # and the source itself compiles as C++ (some builds compile every file with g++)
+    _run([gxx, "-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(src),
+          "-c", str(src / "tinyecg_preprocess.c"), "-o", str(tmp_path / "pp_cxx.o")])
     _run([gxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", "-I", str(src),
           str(tmp_path / "use.cpp"), str(tmp_path / "pp.o"), "-o", str(tmp_path / "use")])
     printed = _run([str(tmp_path / "use")]).split()

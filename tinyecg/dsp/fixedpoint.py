@@ -4,7 +4,8 @@ The float definition is :mod:`tinyecg.dsp.denoise` (sym4, 3 levels, periodizatio
 universal soft threshold on cD1..cD3, z-score with a 0.01 mV std floor) followed by the int8
 quantization of the model input, ``q = clamp(round(z / s) + zp, -128, 127)``. This module does
 the same with integers only (numpy int64, vectorised over a batch of windows); the C rendered
-from ``templates/tinyecg_preprocess.c.j2`` runs the very same operations in the same order.
+from ``templates/tinyecg_preprocess.c.j2`` computes the very same integers (where it takes a
+cheaper route to one of them, an exact identity, the text below says which).
 
 Number formats
 --------------
@@ -18,49 +19,73 @@ Number formats
   ``v = x * 2**S`` is Q(S) ADC counts.  Every wavelet coefficient and the denoised window ``y``
   stay in Q(S) counts.  Denoising and z-score are linear in the signal apart from the std floor,
   so this per-window scaling changes nothing but the precision: every window uses ~22 bits.
-* sym4 filters: Q30 int32 (``round(h * 2**30)``, four arrays: pywt's dec_lo, dec_hi, rec_lo,
-  rec_hi).  Each filter output is ``rshift_round(sum(h_q * in), 30)``.
+* sym4 filters: Q31 int32 (``round(h * 2**31)``, four arrays: pywt's dec_lo, dec_hi, rec_lo,
+  rec_hi; the largest tap, 0.8037, is 1726015827 < 2**31).  Each filter output is
+  ``round_shift(sum(h_q * in), 31)``, the sum exact in int64.
 * Threshold: ``thr = rshift_round((a + b) * THR_MULT, 29)`` where ``a <= b`` are the two middle
   values (ranks 89 and 90 of 180) of ``|cD1|`` and ``THR_MULT = round(2**29 * sqrt(2 ln 360) /
   (2 * 0.6745))`` (Q29).  The even-count median is ``(a + b) / 2`` and is never rounded on its
-  own: the halving is folded into THR_MULT, so the only rounding is that of ``thr``.
+  own: the halving is folded into THR_MULT, so the only rounding is that of ``thr``.  The C
+  finds a and b by radix selection (6-bit digits, at most 4 passes), not by sorting.
 * z-score: Q20 int32 (``z_q = round(z * 2**20)``); ``|z| < 46.5`` (below) so ``|z_q| < 2**26``.
+  The division by the std is a multiplication by its reciprocal, computed once per window:
+  ``1 / std_eff = r * 2**-kr`` with ``kr = 29 + bitlength(std_eff)`` and ``r = div_round(2**kr,
+  std_eff)`` in [2**29, 2**30] (:func:`reciprocal`; relative error <= 2**-30).
 * Quantization of z: ``1 / (s * 2**20) = m * 2**-k`` with ``m`` in [2**30, 2**31) (int32) and
   ``k`` the right shift, as TFLite's QuantizeMultiplier (there the shift is ``31 - k``):
   ``q = clamp(rshift_round(z_q * m, k) + zp, -128, 127)``.
 * Rhythm features: the same multiplier form for ``1 / (360 s_r)`` (seconds) and ``1 / s_r``
   (ratios), applied to exact rationals (see :func:`rhythm_features_int`).
 
-Rounding (the same everywhere, integers only)
----------------------------------------------
-* ``rshift_round(a, k) = sign(a) * ((|a| + 2**(k-1)) >> k)``: round half away from zero.
+Rounding (integers only)
+------------------------
+* ``round_shift(a, k) = (a + 2**(k-1)) >> k = floor(a / 2**k + 1/2)``: round half up.  Every
+  filter output and ``z_q``.  The C adds ``2**60`` (a multiple of ``2**k``, larger than any
+  |a| it rounds) before shifting, so that the shift is of a non-negative number (a right shift
+  of a negative number is implementation-defined in C99) and the filter accumulators start at
+  ``2**60 + 2**30`` instead of 0: the rounding then costs one shift.  When ``k >= 33`` only the
+  high word matters: ``floor((a + 2**(k-1)) / 2**k) = floor((floor(a / 2**32) + 2**(k-33)) /
+  2**(k-32))``; the C uses this for ``z_q`` (scaling ``y - m`` by ``2**max(0, 24 -
+  bitlength(std_eff))`` first, which lifts the shift to 33..41) and for the quantization.
+* ``rshift_round(a, k) = sign(a) * ((|a| + 2**(k-1)) >> k)``: round half away from zero.  The
+  threshold and the int8 quantization (the float reference quantizes with the same rule, as
+  TFLite's Quantize does).
 * ``div_round(a, d) = sign(a) * ((2|a| + d) // (2d))`` for ``d > 0``: round half away from zero.
-* mean ``m = div_round(sum y, 360)``; ``var = div_round(sum (y - m)**2, 360)`` (population);
-  ``std = isqrt_round(var)`` = the integer nearest to ``sqrt(var)`` (no ties exist: ``(r+1/2)**2``
-  is never an integer); std floor ``fl = div_round(gain * 2**S, 100)`` (0.01 mV in Q(S) counts);
-  ``std_eff = max(std, fl, 1)``; ``z_q = div_round((y - m) * 2**20, std_eff)``.
-  The float reference quantizes with the same rule (round half away, as TFLite's Quantize).
+* mean ``m = div_round(sum y, 360)``; ``var = div_round(sum (y - m)**2, 360)`` (population; the
+  C gets the same integer as ``sum y**2 - m * (2 sum y - 360 m)`` in one pass over y);
+  ``std = isqrt_round(var)`` = the integer nearest to ``sqrt(var)`` (no ties exist:
+  ``(r+1/2)**2`` is never an integer); std floor ``fl = div_round(gain * 2**S, 100)`` (0.01 mV
+  in Q(S) counts); ``std_eff = max(std, fl, 1)``; ``z_q = round_shift((y - m) * r, kr - 20)``.
 
 Headroom for every int16 window (any raw, any gain in 1..65535)
 ---------------------------------------------------------------
-``|v| <= 2**22`` by the choice of S.  A filter output is at most ``sum|h_q| * B / 2**30``
+``|v| <= 2**22`` by the choice of S.  A filter output is at most ``sum|h_q| * B / 2**31``
 (+1/2) for input bound B: sum|h| = 1.8487 for both analysis filters.  A synthesis output
 takes the 4 rec_lo taps of one parity on cA and the 4 rec_hi taps of the same parity on cD;
 those sum to 0.9648 and 0.8838 (or 0.8838 and 0.9648 for the other parity).  So, in units of
 2**22: cA1, cD1 <= 1.849; cA2, cD2 <= 3.418; cA3, cD3 <= 6.318; soft thresholding only shrinks
 details; synthesis: cA2' <= 0.9648 * 6.318 + 0.8838 * 6.318 = 11.68, cA1' <= 0.9648 * 11.68 +
 0.8838 * 3.418 = 14.29, y <= 0.9648 * 14.29 + 0.8838 * 1.849 = 15.42, i.e. ``|y| < 2**25.95``:
-every stored value fits int32 (the C keeps them in int32_t); the filter accumulators are below
-2**56 (int64).  ``sum y < 2**34.5``; ``|y - m| <= 2 max|y|`` so ``sum (y - m)**2 <=
-360 * 4 * 15.42**2 * 2**44 < 2**62.4 < 2**63``.  ``(y - m) * 2**20 < 2**47``.
-``gain * 2**S <= 65535 * 2**22 < 2**38``.
+every stored value fits int32 (the C keeps them in int32_t).  The filter sums are below
+``15.42 * 2**22 * 2**31 < 2**56.95``, so the C's accumulators ``2**60 + 2**30 + sum`` stay in
+``(0, 2**60.2)``: non-negative, no int64 overflow.  ``sum y < 2**34.5``; ``sum y**2 < 360 *
+2**51.9 < 2**60.4``; ``|y - m| <= 2 max|y| < 2**26.95`` (int32) and ``sum (y - m)**2 <=
+360 * 4 * 15.42**2 * 2**44 < 2**62.4 < 2**63``; ``|sum y - 360 m| <= 180`` so ``|m (2 sum y -
+360 m)| <= 360 m**2 + 360 |m| < 2**60.4``.  ``gain * 2**S <= 65535 * 2**22 < 2**38``;
+``std_eff <= max(2 max|y|, 65535 * 2**22 / 100) < 2**31.36``, so its bit length is at most
+32, ``2 * 2**kr + std_eff <= 2**62 + 2**32`` (the reciprocal's division) and ``r <= 2**30``.
 z bound: with ``T = sum (y - m)**2`` every ``|y_i - m| <= sqrt(T)``.  If ``var = 0`` then
 ``T < 180`` and ``std_eff >= 1``: ``|z| < 13.5``.  Otherwise ``sqrt(var) >= 1``,
 ``std >= sqrt(var) - 1/2 >= sqrt(var) / 2`` and ``T <= 360 (var + 1/2) <= 540 var``:
-``|z| <= 2 sqrt(540) < 46.5``.  Hence ``|z_q| < 2**26`` and ``z_q * m < 2**57``.
-:func:`headroom` recomputes these bounds from the integer taps; the reference also checks the
-int32 bounds at run time, and the tests run full-scale extreme windows through Python and C
-(the C under -fsanitize=undefined).
+``|y_i - m| <= 2 sqrt(540) std_eff < 46.48 std_eff``; with the reciprocal's error,
+``|z| <= 46.48 (1 + 2**-30) + 2**-21 < 46.5``.  Hence ``|z_q| < 2**25.54`` and
+``z_q * m < 2**56.6``.  The scaled difference: ``|y - m| * 2**pre < 46.48 * 2**bitlength(std_eff)
+* 2**(24 - bitlength) < 2**29.54`` when ``pre > 0`` (else ``< 2**26.95``): an int32, and its
+product with ``r`` is below ``2**59.54``, under the ``2**60`` bias.
+:func:`headroom` recomputes these bounds from the integer taps (HEADROOM_LIMITS says what each
+must stay below); the reference also checks the int32 bounds and the biased products at run
+time, and the tests run full-scale extreme windows through Python and C (the C under
+-fsanitize=undefined).
 """
 from __future__ import annotations
 
@@ -83,6 +108,8 @@ FILTER_BITS = 31  # sym4 taps in Q31; every filter output is round_shift(acc, 31
 BLOCK_BITS = 22  # max|x| * 2**S <= 2**22
 ROUND_BIAS_BITS = 60  # the C adds 2**60 to accumulators (|acc| < 2**57) before shifting
 RECIP_BITS = 29  # 1/std_eff = m * 2**-(29 + bitlength(std_eff)), m in [2**29, 2**30]
+Z_PRE_BITS = 24  # the C scales e by 2**max(0, 24 - bitlength(std_eff)) before multiplying
+Z_MAX = 46.5  # |z| < 2 sqrt(540) = 46.48 (see the headroom proof)
 THR_BITS = 29  # threshold multiplier in Q29
 Z_BITS = 20  # z-score in Q20
 STD_FLOOR_DIV = 100  # floor 0.01 mV = gain / 100 ADC counts
@@ -226,6 +253,12 @@ def quantize_multiplier(value: float, what: str) -> tuple[int, int]:
 def _check_int32(name: str, values: np.ndarray) -> None:
     if values.size and int(np.abs(values).max()) > INT32_MAX:
         raise AssertionError(f"fixed-point overflow: {name} exceeds int32 (headroom broken)")
+
+
+def _check_below(name: str, magnitude: np.ndarray, bits: int) -> None:
+    """magnitude (float64, may be an exact bound the C computes) must stay below 2**bits."""
+    if np.size(magnitude) and float(np.max(magnitude)) >= 2.0**bits:
+        raise AssertionError(f"fixed-point overflow: {name} reaches 2**{bits} (headroom broken)")
 
 
 # --------------------------------------------------------------------------- parameters
@@ -377,11 +410,18 @@ def _zscore_q(raw: np.ndarray, baseline: np.ndarray, gain: np.ndarray) -> np.nda
     y = _denoise_int(x, shift)
     mean = div_round(y.sum(axis=1), WINDOW)[:, None]
     e = y - mean
+    _check_int32("y - mean", e)
     var = div_round((e * e).sum(axis=1), WINDOW)
     std = isqrt_round(var)
     floor = div_round(gain << shift, STD_FLOOR_DIV)
     std_eff = np.maximum(np.maximum(std, floor), 1)
+    _check_below("std", std_eff.astype(np.float64), 32)
     m, k = reciprocal(std_eff)  # one division per window instead of one per sample
+    # the C multiplies e * 2**pre (an int32) by m and needs the product below the 2**60 bias
+    pre = np.maximum(0, Z_PRE_BITS - (k - RECIP_BITS))
+    scaled = np.abs(e).max(axis=1) * np.exp2(pre)
+    _check_below("e * 2**pre", scaled, 31)
+    _check_below("e * 2**pre * recip", scaled * m, ROUND_BIAS_BITS)
     z = round_shift(e * m[:, None], (k - Z_BITS)[:, None])
     _check_int32("z", z)
     return z
@@ -416,6 +456,7 @@ def preprocess_windows_int(raw_adc: np.ndarray, baseline, gain_adu_per_mv,
 
     def run(raw, base, g):
         z = _zscore_q(raw, base, g)
+        _check_below("z * quant_mult", np.abs(z).astype(np.float64) * m, ROUND_BIAS_BITS)
         return np.clip(rshift_round(z * m, k) + zp, -128, 127)
 
     q, single = _batched(run, raw_adc, baseline, gain_adu_per_mv)
@@ -560,9 +601,20 @@ def compare_with_float(raw_adc, baseline, gain, params) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- headroom
+#: what each headroom() figure must stay below, in bits: int32 storage (31), the 2**60 bias
+#: that keeps the C's accumulators non-negative, int64 (63), the uint32 bit length of std (32)
+HEADROOM_LIMITS = {
+    "v": 31, "coefficients": 31, "y": 31, "filter_accumulator": ROUND_BIAS_BITS,
+    "biased_accumulator": 63, "sum_y": 63, "sum_y2": 63, "mean_term": 63, "sum_sq": 63,
+    "e": 31, "std": 32, "recip_numerator": 63, "e_scaled": 31, "z_product": ROUND_BIAS_BITS,
+    "z_q": 31, "quant_product": ROUND_BIAS_BITS, "floor_numerator": 63,
+}
+
+
 def headroom() -> dict[str, float]:
-    """log2 of the worst-case magnitude of every stored value and accumulator, computed from
-    the integer taps for |v| <= 2**BLOCK_BITS (see the module docstring)."""
+    """log2 of the worst-case magnitude of every stored value, accumulator and product, computed
+    from the integer taps for |v| <= 2**BLOCK_BITS (the module docstring's proof); each must stay
+    below HEADROOM_LIMITS."""
     def filt(taps, bound):
         acc = sum(abs(t) for t in taps) * bound
         return acc, (acc + 2**(FILTER_BITS - 1)) >> FILTER_BITS
@@ -586,12 +638,24 @@ def headroom() -> dict[str, float]:
         accs.append(acc)
         coeff = max(coeff, a)
     y = a
-    sumsq = WINDOW * (2 * y) ** 2 + WINDOW
-    z_q = int(46.5 * 2**Z_BITS) + 1
+    bias = 2**ROUND_BIAS_BITS
+    std = 2 * y + 1  # sqrt(var) <= max|y - mean| <= 2 max|y|, and the floor:
+    floor = (2 * 65535 * 2**BLOCK_BITS + STD_FLOOR_DIV) // (2 * STD_FLOOR_DIV)
+    std = max(std, floor)
+    bits = std.bit_length()
+    # |e| < Z_MAX * std_eff < Z_MAX * 2**bl and |e| <= 2 max|y|, for every bit length bl of std_eff
+    e_scaled = max(min(Z_MAX * 2.0**bl, 2.0 * y) * 2**max(0, Z_PRE_BITS - bl)
+                   for bl in range(1, bits + 1))
+    z_q = Z_MAX * 2**Z_BITS
     return {
         "v": math.log2(v), "coefficients": math.log2(coeff), "y": math.log2(y),
-        "filter_accumulator": math.log2(max(accs)), "sum_y": math.log2(WINDOW * y),
-        "sum_sq": math.log2(sumsq), "z_numerator": math.log2(2 * y * 2**Z_BITS),
+        "filter_accumulator": math.log2(max(accs)),
+        "biased_accumulator": math.log2(bias + 2**(FILTER_BITS - 1) + max(accs)),
+        "sum_y": math.log2(WINDOW * y), "sum_y2": math.log2(WINDOW * y * y),
+        "mean_term": math.log2(WINDOW * y * y + WINDOW * y),
+        "sum_sq": math.log2(WINDOW * (2 * y) ** 2), "e": math.log2(2 * y),
+        "std": math.log2(std), "recip_numerator": math.log2(2**(RECIP_BITS + bits + 1) + std),
+        "e_scaled": math.log2(e_scaled), "z_product": math.log2(e_scaled * 2**(RECIP_BITS + 1)),
         "z_q": math.log2(z_q), "quant_product": math.log2(z_q * 2**31),
         "floor_numerator": math.log2(65535 * 2**BLOCK_BITS),
     }
