@@ -156,24 +156,29 @@ int app_selftest_run(app_selftest_t *res, int8_t *window_q)
         const tinyecg_golden_t *g = &tinyecg_golden[i];
         app_selftest_vector_t *v = &results[i];
         uint64_t t0 = platform_instructions();
+        uint64_t t1;
+        unsigned ok = 0u;
         tinyecg_preprocess_window(g->raw, &g->adc, window_q);
-        uint64_t t1 = platform_instructions();
+        t1 = platform_instructions();
         v->pre_instr = (uint32_t)(t1 - t0);
-        v->window_ok = (uint8_t)same_bytes(window_q, g->beat, TINYECG_WINDOW);
+        if (same_bytes(window_q, g->beat, TINYECG_WINDOW)) {
+            ok |= APP_SELFTEST_WINDOW_OK;
+        }
 #if TINYECG_RHYTHM_FEATURES > 0
         t0 = platform_instructions();
         tinyecg_rhythm_features(g->pre_rr, g->post_rr, g->local_rr_sum, g->local_rr_count,
                                 rhythm_q);
         t1 = platform_instructions();
-        v->rhythm_instr = (uint32_t)(t1 - t0);
-        v->rhythm_ok = (uint8_t)same_bytes(rhythm_q, g->rhythm, TINYECG_RHYTHM_FEATURES);
+        v->rhythm_instr = (uint16_t)(t1 - t0 > 0xFFFFu ? 0xFFFFu : t1 - t0);
+        if (same_bytes(rhythm_q, g->rhythm, TINYECG_RHYTHM_FEATURES)) {
+            ok |= APP_SELFTEST_RHYTHM_OK;
+        }
 #else
         rhythm_q[0] = 0;
         v->rhythm_instr = 0u;
-        v->rhythm_ok = 1u;
+        ok |= APP_SELFTEST_RHYTHM_OK;
 #endif
         v->inf_instr = 0u;
-        v->output_ok = 1u;
         v->max_diff = 0u;
         if (c != NULL) {
             int rc;
@@ -188,11 +193,16 @@ int app_selftest_run(app_selftest_t *res, int8_t *window_q)
             t1 = platform_instructions();
             v->inf_instr = (uint32_t)(t1 - t0);
             v->max_diff = max_abs_diff(scores_q, g->output, TINYECG_NUM_LABELS);
-            v->output_ok = (uint8_t)(rc == 0 && v->max_diff == 0u);
+            if (rc == 0 && v->max_diff == 0u) {
+                ok |= APP_SELFTEST_OUTPUT_OK;
+            }
+        } else {
+            ok |= APP_SELFTEST_OUTPUT_OK;
         }
-        res->window_ok += v->window_ok;
-        res->rhythm_ok += v->rhythm_ok;
-        res->output_ok += v->output_ok;
+        v->ok = (uint8_t)ok;
+        res->window_ok += (ok & APP_SELFTEST_WINDOW_OK) != 0u;
+        res->rhythm_ok += (ok & APP_SELFTEST_RHYTHM_OK) != 0u;
+        res->output_ok += (ok & APP_SELFTEST_OUTPUT_OK) != 0u;
     }
     res->passed = res->window_ok == res->count && res->rhythm_ok == res->count &&
                   res->output_ok == res->count;
@@ -206,7 +216,7 @@ static void put_kv(app_write_fn write, void *ctx, const char *key, uint64_t valu
     write(ctx, app_fmt_u64(buf, value));
 }
 
-static const char *ok_text(int ok)
+static const char *ok_text(unsigned ok)
 {
     return ok ? "ok" : "FAIL";
 }
@@ -224,11 +234,11 @@ void app_selftest_print(const app_selftest_t *res, app_write_fn write, void *ctx
         write(ctx, g->record);
         put_kv(write, ctx, " r=", g->r_sample);
         write(ctx, " window=");
-        write(ctx, ok_text(v->window_ok));
+        write(ctx, ok_text(v->ok & APP_SELFTEST_WINDOW_OK));
         write(ctx, " rhythm=");
-        write(ctx, TINYECG_RHYTHM_FEATURES > 0 ? ok_text(v->rhythm_ok) : "-");
+        write(ctx, TINYECG_RHYTHM_FEATURES > 0 ? ok_text(v->ok & APP_SELFTEST_RHYTHM_OK) : "-");
         write(ctx, " output=");
-        write(ctx, res->outputs_checked ? ok_text(v->output_ok) : "-");
+        write(ctx, res->outputs_checked ? ok_text(v->ok & APP_SELFTEST_OUTPUT_OK) : "-");
         put_kv(write, ctx, " maxdiff=", v->max_diff);
         put_kv(write, ctx, " pre_instr=", v->pre_instr);
         put_kv(write, ctx, " rhythm_instr=", v->rhythm_instr);

@@ -235,13 +235,10 @@ static int wait_byte(void)
     }
 }
 
-#define FEED_CHUNK 64u
 static const char qemu_prefix[] = "#qemu "; /* "#qemux" is the core's (unknown) command */
 #define QEMU_PREFIX_LEN (sizeof qemu_prefix - 1u)
 
-static char feed_buf[FEED_CHUNK];
-static size_t feed_len;
-static char cmd[32];
+static char cmd[24]; /* "#qemu <command>": the longest is "#qemu selftest" */
 static size_t cmd_len;
 static enum { LINE_START, LINE_CORE, LINE_QEMU } line_state = LINE_START;
 
@@ -258,20 +255,10 @@ static void perf_report(void)
     raw_write("\n");
 }
 
-static void feed_flush(void)
-{
-    if (feed_len > 0u) {
-        tinyecg_app_feed(&app, feed_buf, feed_len);
-        feed_len = 0u;
-    }
-}
-
+/* One byte to the core's protocol parser (it assembles lines itself, no buffer here). */
 static void feed_byte(char ch)
 {
-    feed_buf[feed_len++] = ch;
-    if (feed_len == FEED_CHUNK) {
-        feed_flush();
-    }
+    tinyecg_app_feed(&app, &ch, 1u);
 }
 
 static int cmd_is(const char *word)
@@ -289,7 +276,6 @@ static int cmd_is(const char *word)
 
 static void qemu_command(void)
 {
-    feed_flush(); /* keep the order of replies */
     if (cmd_is("perf")) {
         perf_report();
     } else if (cmd_is("selftest")) {
@@ -359,7 +345,6 @@ int main(void)
         on_byte((char)byte);
         byte = platform_uart_try_getc();
         if (byte < 0) {
-            feed_flush();
             byte = wait_byte();
         }
     }
