@@ -20,6 +20,7 @@ log = logging.getLogger("tinyecg.train")
 
 DEFAULTS = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256, "learning_rate": 2e-3,
             "patience": 3, "class_weight_power": 0.5, "seed": 0}
+MIN_STEPS = 400  # optimiser steps a training run takes at least
 
 
 def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, learning_rate,
@@ -29,7 +30,11 @@ def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, lear
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import class_weights
 
-    steps = max(1, int(np.ceil(len(y) / batch_size))) * epochs
+    per_epoch = max(1, int(np.ceil(len(y) / batch_size)))
+    # a small data set (the bundled excerpt) gets enough optimiser steps to learn something;
+    # the full database (hundreds of steps an epoch) is unaffected
+    epochs = max(epochs, int(np.ceil(MIN_STEPS / per_epoch)))
+    steps = per_epoch * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=loss or keras.losses.SparseCategoricalCrossentropy(),
