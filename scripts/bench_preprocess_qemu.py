@@ -15,6 +15,11 @@ excerpts), the full-scale stress windows and random ECG-like windows. Also repor
 size of tinyecg_preprocess.o (arm-none-eabi-size, text + data) and the stack one call uses
 (platform_stack_peak_bytes() after it, less main's depth at the call). Prints a table and
 writes JSON (default docs/bench/preprocess_qemu.json).
+
+--phases also times the steps of tinyecg_preprocess_window() on the real beats: a copy of the
+rendered C gets a counter read before each of the function's top-level comments (each read
+costs about 40 instructions, the counter's resolution), and the mean per step is printed and
+saved.
 """
 from __future__ import annotations
 
@@ -160,6 +165,81 @@ def code_size(src: Path, arch: str, opt: str, out: Path) -> int:
     return int(size[0]) + int(size[1])
 
 
+PHASES_C = r"""
+#include <stdio.h>
+#include "platform.h"
+#include "tinyecg_preprocess.h"
+#include "bench_windows.h"
+
+static uint64_t marks[N_MARKS];
+static uint64_t total[N_MARKS];
+void bench_mark(int k);
+void bench_mark(int k) { marks[k] = platform_instructions(); }
+
+/* "p <step> <mean instructions>" over the real beats (the first N_REAL windows) */
+int main(void)
+{
+    static int8_t out[TINYECG_WINDOW];
+    tinyecg_adc_t adc;
+    uint32_t w;
+    int k;
+    platform_init();
+    for (w = 0; w < N_REAL; ++w) {
+        adc.baseline = k_base[w];
+        adc.gain_adu_per_mv = k_gain[w];
+        tinyecg_preprocess_window(k_raw[w], &adc, out);
+        for (k = 1; k < N_MARKS; ++k) {
+            total[k] += marks[k] - marks[k - 1];
+        }
+    }
+    for (k = 1; k < N_MARKS; ++k) {
+        printf("p %d %lu\n", k, (unsigned long)(total[k] / N_REAL));
+    }
+    return 0;
+}
+"""
+
+
+def instrument(c_text: str) -> tuple[str, list[str]]:
+    """The C with bench_mark(k) before each top-level comment of tinyecg_preprocess_window()
+    and at its end; returns it and the step names (the comments' first lines)."""
+    head, body = c_text.split("void tinyecg_preprocess_window(", 1)
+    lines, out, names = body.split("\n"), [], []
+    started = False
+    for i, line in enumerate(lines):
+        if line == "{":
+            started = True
+        elif started and line.startswith("    /* "):
+            out.append(f"    bench_mark({len(names)});")
+            names.append(line.strip()[3:].split("*/")[0].strip().rstrip(",:;"))
+        elif started and line == "}":
+            out.append(f"    bench_mark({len(names)});")
+            out += lines[i:]
+            break
+        out.append(line)
+    return (head + "void bench_mark(int k);\nvoid tinyecg_preprocess_window(" + "\n".join(out),
+            names)
+
+
+def phases(build: str, src: Path, out: Path, n_real: int) -> list[dict]:
+    """Mean instructions per step of the function over the real beats (see --phases)."""
+    arch, opt = build.split(":")
+    text, names = instrument((src / "tinyecg_preprocess.c").read_text())
+    psrc = out / f"phases-{arch}{opt}"
+    psrc.mkdir()
+    (psrc / "tinyecg_preprocess.c").write_text(text)
+    (psrc / "phases_main.c").write_text(PHASES_C)
+    elf = qemu.build([psrc / "phases_main.c", psrc / "tinyecg_preprocess.c"],
+                     includes=[psrc, src], out_dir=psrc, arch=arch, app="phases",
+                     extra_cflags=[opt], defs={"N_MARKS": len(names) + 1, "N_REAL": n_real},
+                     stack_size=16384)
+    res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
+    if res.returncode != 0:
+        raise SystemExit(f"{build} phases: QEMU exit {res.returncode}\n{res.stderr}")
+    means = [int(m.group(1)) for m in re.finditer(r"^p \d+ (\d+)$", res.stdout, re.M)]
+    return [{"step": name, "instructions": v} for name, v in zip(names, means)]
+
+
 def bench(build: str, src: Path, out: Path, want: list[str], groups: dict[str, slice]) -> dict:
     arch, opt = build.split(":")
     elf = qemu.build([src / "bench_main.c", src / "tinyecg_preprocess.c"], includes=[src],
@@ -195,6 +275,8 @@ def main(argv=None) -> int:
     ap.add_argument("--beats", type=int, default=48, help="real beat windows (default 48)")
     ap.add_argument("--builds", nargs="*", default=list(DEFAULT_BUILDS),
                     help="arch:opt pairs, arch m4 or m0 (default: %(default)s)")
+    ap.add_argument("--phases", action="store_true",
+                    help="also time the steps of the function on the real beats")
     ap.add_argument("--json", default=str(ROOT / "docs/bench/preprocess_qemu.json"),
                     help="JSON output (default docs/bench/preprocess_qemu.json); '' for none")
     args = ap.parse_args(argv)
@@ -234,6 +316,12 @@ def main(argv=None) -> int:
             rows.append(row)
             print(f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
                   f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}")
+        if args.phases:
+            for row, build in zip(rows, args.builds):
+                row["phases"] = phases(build, src, Path(tmp), n_r)
+                print(f"\n{build} steps (mean over the {n_r} real beats, instructions):")
+                for ph in row["phases"]:
+                    print(f"  {ph['instructions']:>7,}  {ph['step'][:70]}")
     result = {
         "what": "instructions per tinyecg_preprocess_window() call under QEMU -icount shift=0 "
                 "(platform_instructions(), resolution 40, empty measurement subtracted)",
