@@ -113,6 +113,60 @@ def _padding(size: int, k: int, stride: int, out: int, dilation: int = 1) -> int
 
 
 # --------------------------------------------------------------------------------------------
+# The fast kernels: which ops they take (shared by the memory plan and the lowering)
+# --------------------------------------------------------------------------------------------
+
+def _round4(n: int) -> int:
+    return -(-n // 4) * 4
+
+
+def _folded_bias(bias, w_rows, in_zp: int):
+    """bias - in_zp * sum(w) per output channel (Python ints), or None when that, plus the
+    largest possible sum of w * x over int8 inputs, could reach 2^30 (tq_rq_fast doubles the
+    accumulator): then the kernels that add the zero point per tap are used."""
+    folded = []
+    for c, row in enumerate(w_rows):
+        row = [int(v) for v in row]
+        b = (int(bias[c]) if bias is not None else 0) - in_zp * sum(row)
+        if abs(b) + 128 * sum(abs(v) for v in row) >= 1 << 30:
+            return None
+        folded.append(b)
+    return folded
+
+
+def _row_conv(model: TFLiteModel, op):
+    """(taps, taps4, folded bias) when CONV_2D op runs on one row (input height 1, filter
+    height 1) in tq_conv_row, else None (tq_conv2d; that lowering also reports bad graphs)."""
+    if op.opcode != "CONV_2D" or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+        return None
+    inp, w = model.tensors[op.inputs[0]], model.tensors[op.inputs[1]]
+    bias = (model.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0
+            else None)
+    if (len(inp.shape) != 4 or len(w.shape) != 4 or w.data is None or w.dtype != "INT8"
+            or not inp.is_quantized or inp.dtype != "INT8" or inp.per_channel
+            or any(z != 0 for z in w.zero_points)
+            or (bias is not None and (bias.data is None or bias.dtype != "INT32"))):
+        return None
+    if int(inp.shape[1]) != 1 or int(w.shape[1]) != 1 or int(w.shape[3]) != int(inp.shape[3]):
+        return None
+    if (op.options.get("dilation_h_factor", 1), op.options.get("dilation_w_factor", 1)) != (1, 1):
+        return None
+    oc = int(w.shape[0])
+    taps = int(w.shape[2]) * int(w.shape[3])
+    rows = np.asarray(w.data).reshape(oc, taps)
+    folded = _folded_bias(None if bias is None else np.asarray(bias.data).reshape(-1), rows,
+                          int(inp.zero_point))
+    return None if folded is None else (taps, _round4(taps), folded)
+
+
+def _scratch_bytes(model: TFLiteModel, op) -> int:
+    """Arena scratch an op's kernel needs: tq_conv_row packs two input columns as int16
+    (4 * taps4 bytes; the portable build stages border columns in the first half)."""
+    row = _row_conv(model, op)
+    return 4 * row[1] if row else 0
+
+
+# --------------------------------------------------------------------------------------------
 # Memory plan
 # --------------------------------------------------------------------------------------------
 
@@ -136,6 +190,8 @@ class MemoryPlan:
     buffers: list[ArenaBuffer]
     base: dict[int, int]       # tensor -> tensor whose storage it uses (itself unless a view)
     storage: dict[int, str]    # base tensor -> "input0" | "input1" | "output" | "arena" | "const"
+    # kernel scratch inside the arena, live during one op only (tensor -1): op index -> slot
+    scratch: dict[int, ArenaBuffer] = field(default_factory=dict)
 
     def buffer_of(self, tensor: int) -> ArenaBuffer | None:
         b = self.base.get(tensor, tensor)
@@ -190,8 +246,18 @@ def plan_memory(model: TFLiteModel, alignment: int = ARENA_ALIGNMENT) -> MemoryP
         if base[t] in buffers:
             buffers[base[t]].last = n_ops
 
+    scratch: dict[int, ArenaBuffer] = {}
+    for op in model.ops:
+        size = _scratch_bytes(model, op)
+        if size:
+            scratch[op.index] = ArenaBuffer(tensor=-1, name=f"scratch of op {op.index} "
+                                            f"({op.opcode})", size=size, first=op.index,
+                                            last=op.index)
+
     placed: list[ArenaBuffer] = []
-    for b in sorted(buffers.values(), key=lambda x: (x.first, x.tensor)):
+    # an op's scratch is placed after the tensors it writes (same first op)
+    for b in sorted([*buffers.values(), *scratch.values()],
+                    key=lambda x: (x.first, x.tensor < 0, x.tensor)):
         live = sorted((p for p in placed if p.overlaps_in_time(b)), key=lambda p: p.offset)
         offset = 0
         for p in live:
@@ -201,8 +267,9 @@ def plan_memory(model: TFLiteModel, alignment: int = ARENA_ALIGNMENT) -> MemoryP
         b.offset = offset
         placed.append(b)
     arena = max((b.offset + b.size for b in placed), default=0)
-    return MemoryPlan(arena_bytes=arena, alignment=alignment, buffers=placed, base=base,
-                      storage=storage)
+    return MemoryPlan(arena_bytes=arena, alignment=alignment,
+                      buffers=[b for b in placed if b.tensor >= 0], base=base,
+                      storage=storage, scratch=scratch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,6 +283,8 @@ class _Array:
     lines: list[str]            # body lines (already formatted, with trailing comments)
     length: int
     comment: list[str] = field(default_factory=list)
+    aligned: bool = False       # starts on a 4-byte boundary (TQ_ALIGN4): rows load as words
+    build: str = ""             # "dsp" / "portable": emitted only in that build (TQ_USE_DSP)
 
 
 @dataclass
@@ -329,6 +398,43 @@ class _Lowering:
             "output shifts: > 0 shifts left before the multiply, < 0 rounds right after it"])
         return ma, sa
 
+    @staticmethod
+    def fast_requant(name, reals, out_zp, labels) -> "_Array | None":
+        """tq_rq_fast's constants add = 2^(r-1) + out_zp * 2^r (r = -shift) when every channel
+        has a multiplier > 0, r in [1, 30] and |add| < 2^30; None otherwise (tq_mbqm)."""
+        lines = []
+        for c, real in enumerate(reals):
+            m, sh = quantize_multiplier(real)
+            r = -sh
+            if m <= 0 or not 1 <= r <= 30:
+                return None
+            add = (1 << (r - 1)) + out_zp * (1 << r)
+            if abs(add) >= 1 << 30:
+                return None
+            lines.append(f"    {add},  /* {labels}{c}: 2^{r - 1} + ({out_zp}) * 2^{r} */")
+        return _Array("int32_t", f"{name}_add", lines, len(reals), [
+            "rounding and output zero point of the one-multiply requantization "
+            "(tq_rq_fast):", "2^(r-1) + out_zp * 2^r, r = -shift"])
+
+    def scratch_fields(self, op) -> list[tuple[str, str, str]]:
+        b = self.plan.scratch[op.index]
+        return [
+            ("cols", f"tq_arena.words + {b.offset // 4}",
+             f"arena scratch, bytes {b.offset}..{b.offset + b.size - 1}: packed columns"),
+            ("stage", f"tq_arena.bytes + {b.offset}", "the same bytes: border columns"),
+        ]
+
+    def folded_bias_array(self, name, folded, bias, rows, in_zp, labels) -> _Array:
+        lines = []
+        for c, v in enumerate(folded):
+            b = int(bias[c]) if bias is not None else 0
+            lines.append(f"    {_int32_literal(v)},  /* {labels}{c}: {b} - ({in_zp}) * "
+                         f"{int(np.asarray(rows[c], np.int64).sum())} */")
+        return _Array("int32_t", f"{name}_bias", lines, len(folded), [
+            "bias with the input zero point folded in: bias - zp * (sum of the channel's "
+            "weights), so", "the kernel sums w * x (TFLite: bias + sum w * (x - zp); "
+            "no bias: 0)"])
+
     # -- ops ------------------------------------------------------------------------------
     def lower(self) -> list[_Layer]:
         ok, reasons = self.m.is_fully_int8()
@@ -429,6 +535,74 @@ class _Lowering:
         w_scales = list(w.scales) if w.per_channel else [w.scale] * oc
         reals = [inp.scale * s / out.scale for s in w_scales]
         name = f"op{op.index}"
+        row = None if depthwise else _row_conv(self.m, op)
+        if row is not None:
+            taps, taps4, folded = row
+            rows = np.asarray(w.data).reshape(oc, taps)
+            pairs = (oc + 1) // 2
+            padded = np.zeros((2 * pairs, taps4), np.int16)
+            padded[:oc, :taps] = rows
+            padded[oc:] = padded[oc - 1]          # an odd last channel pairs with itself
+            # per channel pair (u, v) and group of 4 taps: u0 u2 v0 v2 u1 u3 v1 v3
+            g = padded.reshape(pairs, 2, taps4 // 4, 2, 2)   # pair, u/v, group, t // 2, t % 2
+            packed = g.transpose(0, 2, 4, 1, 3).reshape(pairs, 2 * taps4)
+            interior = [x for x in range(ow) if x * sw - pad_w >= 0
+                        and (x * sw - pad_w) * ic + taps4 <= iw * ic]
+            first, end = (interior[0], interior[-1] + 1) if interior else (0, 0)
+            assert interior == list(range(first, end))
+            lines = []
+            for k in range(pairs):
+                lines.append(f"    /* channels {2 * k} and {min(2 * k + 1, oc - 1)} */")
+                lines += _int_lines(packed[k], 16)
+            arrays = [_Array("int8_t", f"{name}_weights", _int_lines(rows), rows.size, [
+                f"{w.name!r} {list(w.shape)}: int8 OHWI, a row of k_w * in_c = {taps} taps "
+                f"per output channel,", "zero point 0, scale per output channel (with the "
+                "multipliers below)"], build="portable"),
+                _Array("int16_t", f"{name}_weights", lines, packed.size, [
+                f"the same weights for the SMLAD loop: int16, taps zero-padded to {taps4}; "
+                f"one block per", "channel pair (u, v), per group of 4 taps u0 u2 v0 v2 u1 "
+                "u3 v1 v3 (SXTB16 lanes, see tq_conv_row)"], aligned=True, build="dsp")]
+            arrays.append(self.folded_bias_array(
+                name, folded, None if bias is None else np.asarray(bias.data).reshape(-1),
+                rows, inp.zero_point, "c"))
+            arrays += list(self.mult_shift_arrays(name, reals, "c", inp.scale, w_scales,
+                                                  out.scale))
+            add = self.fast_requant(name, reals, out.zero_point, "c")
+            if add is not None:
+                arrays.append(add)
+            self.kernels.add("convrow")
+            fields = [
+                ("in_w", iw, "input columns"), ("in_c", ic, "input channels"),
+                ("out_w", ow, "output columns"), ("out_c", oc, "output channels"),
+                ("stride", sw, "stride along the row"),
+                ("pad", pad_w, f"{padding} padding columns before the first input column"),
+                ("taps", taps, f"k_w * in_c = {kw} * {ic}"),
+                ("taps4", taps4, "taps rounded up to whole words (weight row length)"),
+                ("interior_first", first, "first output column whose taps4 inputs are all "
+                                          "inside the input"),
+                ("interior_end", end, "one past the last such column"),
+                ("in_zp", inp.zero_point, f"input zero point (padding value); input scale "
+                                          f"{_fmt_scale(inp.scale)}"),
+                ("weights", f"{name}_weights", "int8 filter rows"),
+                ("bias", f"{name}_bias", "bias with the input zero point folded in"),
+                ("rq.out_zp", out.zero_point, f"output zero point; output scale "
+                                              f"{_fmt_scale(out.scale)}"),
+                ("rq.act_min", act_min, f"{act} clamp, output units"),
+                ("rq.act_max", act_max, f"{act} clamp, output units"),
+                ("rq.mult", f"{name}_mult", "per-channel Q31 multipliers"),
+                ("rq.shift", f"{name}_shift", "per-channel shifts"),
+                ("rq.fast", int(add is not None), "1: one rounding multiply (tq_rq_fast)"
+                 if add is not None else "0: a shift outside [-30, -1] (tq_mbqm)"),
+                ("rq.add", f"{name}_add" if add is not None else "NULL",
+                 "its rounding + zero point constants"),
+                *self.scratch_fields(op),
+            ]
+            title = (f"CONV_2D {out.name!r}: {list(inp.shape)} -> {list(out.shape)}, "
+                     f"{kh}x{kw} filter, stride {sw}, {padding}, {act} (one row: "
+                     f"tq_conv_row)")
+            return _Layer(op.index, op.opcode, title, "tq_conv_row", "tq_conv_row_t",
+                          [(k, str(v), c) for k, v, c in fields], arrays,
+                          [self.expr(op.inputs[0])], self.expr(op.outputs[0], write=True))
         kernel = "tq_depthwise_conv2d" if depthwise else "tq_conv2d"
         self.kernels.add("depthwise" if depthwise else "conv")
         layout = "[1][k_h][k_w][out_c] (1HWO)" if depthwise else "[out_c][k_h][k_w][in_c] (OHWI)"
@@ -507,6 +681,54 @@ class _Lowering:
         # scale, in double (per channel like conv when the weights carry one scale per unit)
         w_scales = list(w.scales) if w.per_channel else [w.scale]
         reals = [inp.scale * s / out.scale for s in w_scales]
+        rows = np.asarray(w.data).reshape(units, depth)
+        folded = None if w.zero_point != 0 or any(z != 0 for z in w.zero_points) else \
+            _folded_bias(None if bias is None else np.asarray(bias.data).reshape(-1), rows,
+                         int(inp.zero_point))
+        if folded is not None:
+            depth4 = _round4(depth)
+            padded = np.zeros((units, depth4), np.int8)
+            padded[:, :depth] = rows
+            arrays = [_Array("int8_t", f"{name}_weights", _int_lines(padded), padded.size, [
+                f"{w.name!r} [{units}][{depth}]: int8, row per output unit, zero-padded to "
+                f"{depth4} (whole words),", f"zero point 0, scale "
+                f"{'per unit (below)' if w.per_channel else _fmt_scale(w.scale)}"],
+                aligned=True)]
+            arrays.append(self.folded_bias_array(
+                name, folded, None if bias is None else np.asarray(bias.data).reshape(-1),
+                rows, inp.zero_point, "u"))
+            labels = "u" if w.per_channel else "all "
+            arrays += list(self.mult_shift_arrays(name, reals, labels, inp.scale, w_scales,
+                                                  out.scale))
+            add = self.fast_requant(name, reals, out.zero_point, labels)
+            if add is not None:
+                arrays.append(add)
+            self.kernels.add("fcfold")
+            fields = [
+                ("batches", batches, "rows of the input"),
+                ("depth", depth, "input values per row"),
+                ("depth4", depth4, "weight row length (depth rounded up to whole words)"),
+                ("units", units, "output units"),
+                ("per_channel", int(w.per_channel), "1: one multiplier per unit, 0: one for all"),
+                ("weights", f"{name}_weights", "int8 weight rows"),
+                ("bias", f"{name}_bias", f"bias with the input zero point "
+                                         f"({inp.zero_point}) folded in"),
+                ("rq.out_zp", out.zero_point, f"output zero point; output scale "
+                                              f"{_fmt_scale(out.scale)}"),
+                ("rq.act_min", act_min, f"{act} clamp, output units"),
+                ("rq.act_max", act_max, f"{act} clamp, output units"),
+                ("rq.mult", f"{name}_mult", "Q31 multiplier(s)"),
+                ("rq.shift", f"{name}_shift", "shift(s)"),
+                ("rq.fast", int(add is not None), "1: one rounding multiply (tq_rq_fast)"
+                 if add is not None else "0: a shift outside [-30, -1] (tq_mbqm)"),
+                ("rq.add", f"{name}_add" if add is not None else "NULL",
+                 "its rounding + zero point constants"),
+            ]
+            title = (f"FULLY_CONNECTED {out.name!r}: {list(inp.shape)} x [{units}, {depth}] "
+                     f"-> {list(out.shape)}, {act}")
+            return _Layer(op.index, op.opcode, title, "tq_fc_fold", "tq_fc_fold_t",
+                          [(k, str(v), c) for k, v, c in fields], arrays,
+                          [self.expr(op.inputs[0])], self.expr(op.outputs[0], write=True))
         arrays = [_Array("int8_t", f"{name}_weights", _int_lines(w.data), w.size, [
             f"{w.name!r} [{units}][{depth}]: int8, row per output unit, zero point "
             f"{w.zero_point}, scale {'per unit (below)' if w.per_channel else _fmt_scale(w.scale)}"
@@ -756,6 +978,8 @@ _KERNEL_DEPS = {
     "conv": ("mbqm", "clamp8", "dot"), "depthwise": ("mbqm", "clamp8"),
     "fc": ("mbqm", "clamp8", "dot"), "mean": ("mbqm",), "concat": ("mbqm", "clamp8"),
     "softmax": ("srdhm", "rdbpot"), "mbqm": ("srdhm", "rdbpot"), "rdbpot": ("asr",),
+    "convrow": ("requant",), "fcfold": ("requant",), "requant": ("mbqm", "rqfast"),
+    "rqfast": ("asr",),
     "avgpool": ("pool",), "maxpool": ("pool",),
 }
 
@@ -814,15 +1038,18 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
     op_counts: dict[str, int] = {}
     for op in model.ops:
         op_counts[op.opcode] = op_counts.get(op.opcode, 0) + 1
-    weights_bytes = sum(a.length * (4 if a.ctype == "int32_t" else 1)
-                        for layer in layers for a in layer.arrays)
+    weights_bytes = sum(a.length * {"int16_t": 2, "int32_t": 4}.get(a.ctype, 1)
+                        for layer in layers for a in layer.arrays if a.build != "dsp")
+    dsp_weights_bytes = sum(a.length * {"int16_t": 2, "int32_t": 4}.get(a.ctype, 1)
+                            for layer in layers for a in layer.arrays if a.build != "portable")
     context = dict(
         prefix=prefix, PREFIX=prefix.upper(), guard=prefix.upper() + "_H",
         source=model.source, sha256=model.sha256, inputs=inputs, output=output,
         layers=layers, plan=low.plan, kernels=_with_deps(low.kernels),
         const_tensors=low.const_tensors, graph=", ".join(
             f"{n} x{c}" if c > 1 else n for n, c in op_counts.items()),
-        weights_bytes=weights_bytes, stack_bound=STACK_BOUND_BYTES,
+        weights_bytes=weights_bytes, dsp_weights_bytes=dsp_weights_bytes,
+        stack_bound=STACK_BOUND_BYTES,
         alignment=low.plan.alignment, tensors=model.tensors,
     )
     return {
