@@ -5,9 +5,9 @@
         --out docs/bench/firmware_qemu.json [--records 100 119 208 233] [--seconds S]
 
 M.tflite: an int8 model (its config.json beside it names the labels) or a run directory.
-The firmware (core + generated fixed-point preprocessing + generated C backend, -Os) is
+The firmware (core + generated fixed-point preprocessing + generated C backend) is
 built twice from one export: the board image (UART0 protocol) and the measurement image
-(semihosting). Reported:
+(semihosting), at -Os unless --opt says otherwise. Reported:
   flash_bytes   text (code + rodata, vectors) + .data image of the board image
   ram_bytes     .data + .bss + the stack high-water mark measured on the board while it
                 streamed the records ("#qemu perf")
@@ -22,7 +22,7 @@ built twice from one export: the board image (UART0 protocol) and the measuremen
                 (host harness + Python integer preprocessing + TFLM)
   tflm          the same model under TFLite Micro: flatbuffer bytes, host arena bytes
                 (tinyecg.tflm.TFLMModel.arena_bytes()), the exporter's TINYECG_ARENA_BYTES
-  opt_levels    flash and instructions per beat of the self-test at -Os, -O2, -O3
+  opt_levels    flash, RAM and the self-test's instructions per beat at -Os, -O2, -O3
 With --records and no names, only sizes and the bundled excerpts' instruction counts.
 """
 from __future__ import annotations
@@ -96,16 +96,27 @@ def stream_record(fw_uart, base: Path, seconds: float | None) -> dict:
 
 
 def opt_levels(model_export: Path, work: Path) -> dict:
-    """Flash of the board image and the self-test's instructions per golden beat at -Os/-O2/-O3."""
+    """Per gcc level (-Os, -O2, -O3): the board image's flash and RAM (stack peak after 20 s
+    of record 208's excerpt over UART0) and the self-test's instructions per golden beat."""
+    x = detect.read_record(EXCERPTS / "208", sampto=20 * detect.FS)[0]
     out = {}
     for opt in fq.OPTS:
         board = fq.build_firmware(work, export_dir=model_export, io="uart", opt=opt)
         sh = fq.build_firmware(work, export_dir=model_export, io="semihost", opt=opt)
         run = fq.run_samples(sh, [1024] * 10)
+        with qemu.serial_tcp(board.elf, timeout=120) as url:
+            fq.replay(url, x, timeout=100)
+            stack = fq.device_command(url, "perf").qemu["stack_peak"]
+            fq.stop(url)
         vec = run.lines.selftest
-        out[f"O{opt}"] = {"flash_bytes": board.flash_bytes, "bss": board.sizes["bss"],
-                          "preprocessing": _median([v["pre_instr"] for v in vec]),
-                          "inference": _median([v["inf_instr"] for v in vec]),
+        pre = _median([v["pre_instr"] for v in vec])
+        inf = _median([v["inf_instr"] for v in vec])
+        ram = board.sizes["data"] + board.sizes["bss"] + stack
+        out[f"O{opt}"] = {"flash_bytes": board.flash_bytes, "ram_bytes": ram,
+                          "stack_peak": stack, "preprocessing": pre, "inference": inf,
+                          "meets_targets": (pre + inf <= TARGETS["preprocessing_plus_inference_instructions"]
+                                            and board.flash_bytes <= TARGETS["flash_bytes"]
+                                            and ram <= TARGETS["ram_bytes"]),
                           "selftest_passed": run.lines.selftest_summary["passed"]}
     return out
 
@@ -124,6 +135,22 @@ def tflm_figures(model_path: Path, work: Path) -> dict:
                     "itself (~100 KB with CMSIS-NN) is not included"}
 
 
+def git_state() -> dict:
+    """HEAD and whether the files the image is built from differ from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    paths = ["firmware", "templates", "tinyecg/export", "tinyecg/dsp"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.TimeoutExpired):
+        return {"head": None}
+    return {"head": head or None, "modified": sorted(line[3:] for line in dirty if line.strip())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="int8 .tflite (config.json beside it) or run dir")
@@ -133,6 +160,7 @@ def main(argv=None) -> int:
                     help="records to stream (default: 100 119 208 233; none: sizes only)")
     ap.add_argument("--seconds", type=float, default=None, help="only the first seconds of each")
     ap.add_argument("--golden", type=int, default=8, help="golden vectors in the image")
+    ap.add_argument("--opt", choices=fq.OPTS, default="s", help="gcc -O level (default: s)")
     ap.add_argument("--no-stream", action="store_true", help="skip the UART replays")
     ap.add_argument("--no-opt-levels", action="store_true", help="skip the -O2/-O3 builds")
     args = ap.parse_args(argv)
@@ -148,8 +176,8 @@ def main(argv=None) -> int:
         export_dir = work / "model"
         fq.export_model(model, export_dir, golden=args.golden)
         model_file = Path(json.loads((export_dir / "manifest.json").read_text())["source"]["model"])
-        fw_uart = fq.build_firmware(work, export_dir=export_dir, io="uart")
-        fw_sh = fq.build_firmware(work, export_dir=export_dir, io="semihost")
+        fw_uart = fq.build_firmware(work, export_dir=export_dir, io="uart", opt=args.opt)
+        fw_sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=args.opt)
         host = detect.build_host_harness(work / "host")
         components = fq.size_by_component(fw_uart.elf)
 
@@ -201,7 +229,8 @@ def main(argv=None) -> int:
         "command": "python scripts/bench_firmware_qemu.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "toolchain": fq.toolchain_versions(),
-        "build": {"cflags": "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os",
+        "git": git_state(),
+        "build": {"cflags": f"-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O{args.opt}",
                   "classifier": "cbackend", "golden_vectors": manifest["golden"]["count"],
                   "defs": fw_uart.defs},
         "model": {"file": str(model_file), "sha256": manifest["model"]["sha256"],
@@ -232,8 +261,9 @@ def main(argv=None) -> int:
           f"(host), TINYECG_ARENA_BYTES {tflm['arena_bytes_target_estimate']}")
     if levels:
         for name, v in levels.items():
-            print(f"-{name}: flash {v['flash_bytes']} B, preprocessing {v['preprocessing']}, "
-                  f"inference {v['inference']}")
+            print(f"-{name}: flash {v['flash_bytes']} B, RAM {v['ram_bytes']} B, preprocessing "
+                  f"{v['preprocessing']}, inference {v['inference']}, all targets met: "
+                  f"{v['meets_targets']}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
