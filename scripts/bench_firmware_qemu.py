@@ -180,6 +180,7 @@ def main(argv=None) -> int:
         fw_sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=args.opt)
         host = detect.build_host_harness(work / "host")
         components = fq.size_by_component(fw_uart.elf)
+        core = fq.core_figures(fw_uart)
 
         bases = [data / r for r in args.records] or [EXCERPTS / "208", EXCERPTS / "100"]
         measured, streamed = [], []
@@ -237,6 +238,7 @@ def main(argv=None) -> int:
                   "bytes": manifest["model"]["bytes"], "ops": manifest["model"]["ops"],
                   "labels": manifest["labels"]},
         "flash_bytes": flash, "ram_bytes": ram, "sizes": sizes, "components": components,
+        "core": core,
         "instructions_per_beat": per_beat,
         "targets": {**TARGETS, "met": {
             "preprocessing_plus_inference_instructions": pre_inf <= TARGETS["preprocessing_plus_inference_instructions"],
@@ -257,6 +259,9 @@ def main(argv=None) -> int:
           f"{per_beat['inference']} (pre + inf {pre_inf}, target "
           f"{TARGETS['preprocessing_plus_inference_instructions']}); detection "
           f"{per_beat['detection']} per beat ({per_beat['detection_per_sample']} per sample)")
+    print(f"core: {core['flash_after_gc']} B of flash after --gc-sections, state "
+          f"(tinyecg_app_t) {core['state_bytes']} B; objects " + ", ".join(
+              f"{k} {v['text']}/{v['data']}/{v['bss']}" for k, v in core["objects"].items()))
     print(f"TFLM: flatbuffer {tflm['flatbuffer_bytes']} B, arena {tflm['arena_bytes_host']} B "
           f"(host), TINYECG_ARENA_BYTES {tflm['arena_bytes_target_estimate']}")
     if levels:
@@ -272,6 +277,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    import signal
+
+    # SIGTERM unwinds like Ctrl-C, so serial_tcp's cleanup stops the QEMU it started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sys.exit(main())
     except TinyECGError as exc:

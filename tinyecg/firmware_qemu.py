@@ -394,7 +394,8 @@ _CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 def size_by_object(elf) -> dict[str, dict[str, int]]:
     """Bytes each input object keeps after --gc-sections, from the linker map beside the
     ELF: {object: {"flash": text + rodata + .data image, "ram": data + bss}}; archive
-    members are named "libc.a(memcpy.o)"."""
+    members are named "libc.a(memcpy.o)". Mergeable string literals are counted per object
+    before the linker merges them, so the sum can exceed the image by a few hundred bytes."""
     map_path = Path(elf).with_suffix(".map")
     if not map_path.is_file():
         raise TinyECGError(f"{map_path}: no linker map")
@@ -456,6 +457,36 @@ def size_by_component(elf) -> dict[str, dict[str, int]]:
         slot["flash"] += sizes["flash"]
         slot["ram"] += sizes["ram"]
     return out
+
+
+def symbol_size(elf, name: str) -> int | None:
+    """Size in bytes of a symbol of the ELF (arm-none-eabi-nm -S), or None if absent."""
+    proc = subprocess.run([qemu.CROSS + "nm", "-S", str(elf)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TinyECGError(f"{elf}: arm-none-eabi-nm failed: {proc.stderr.strip()}")
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] == name:
+            return int(parts[1], 16)
+    return None
+
+
+def core_figures(fw: Firmware) -> dict:
+    """The portable core in this image: arm-none-eabi-size of each core object (before
+    --gc-sections), the bytes it keeps after it, and its state (the app's tinyecg_app_t,
+    the only RAM the core uses besides the stack)."""
+    objdir = fw.elf.parent / "obj-m4"
+    objects = {}
+    for src in detect.core_sources():
+        obj = objdir / (str(src.resolve()).lstrip("/") + ".o")
+        proc = subprocess.run([qemu.CROSS + "size", "-B", str(obj)], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise TinyECGError(f"{obj}: arm-none-eabi-size failed: {proc.stderr.strip()}")
+        text, data, bss = (int(v) for v in proc.stdout.splitlines()[1].split()[:3])
+        objects[src.name] = {"text": text, "data": data, "bss": bss}
+    return {"objects": objects, "flash_after_gc": size_by_component(fw.elf)["core"]["flash"],
+            "state_bytes": symbol_size(fw.elf, "app")}
 
 
 def toolchain_versions() -> dict[str, str]:
