@@ -244,3 +244,19 @@ def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, 
         fq.build_firmware(work / "bad", export_dir=work / "host")
     with pytest.raises(TinyECGError, match="io='semihost'"):
         fq.run_samples(fw_uart, [1, 2, 3])
+
+
+def test_app_sources_are_clean_under_strict_warnings(fq, export_dir):
+    import subprocess
+
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-std=c99",
+             "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion",
+             "-fsyntax-only", f"-I{qemu.target_dir()}", f"-I{detect.core_include()}",
+             f"-I{fq.app_dir()}", f"-I{export_dir}"]
+    for io in (0, 1):
+        for classifier in (0, 1):
+            r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",
+                                f"-DTINYECG_CLASSIFIER={classifier}",
+                                str(fq.app_dir() / "main.c"), str(fq.app_dir() / "app_model.c")],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
