@@ -161,9 +161,11 @@ def _row_conv(model: TFLiteModel, op):
 
 def _scratch_bytes(model: TFLiteModel, op) -> int:
     """Arena scratch an op's kernel needs: tq_conv_row packs two input columns as int16
-    (4 * taps4 bytes; the portable build stages border columns in the first half)."""
+    (4 * taps4 bytes; the portable build stages border columns in the first half), then
+    keeps 4 int32 sums per output channel pair."""
     row = _row_conv(model, op)
-    return 4 * row[1] if row else 0
+    return 4 * row[1] + 16 * ((int(model.tensors[op.outputs[0]].shape[-1]) + 1) // 2) \
+        if row else 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,12 +418,14 @@ class _Lowering:
             "rounding and output zero point of the one-multiply requantization "
             "(tq_rq_fast):", "2^(r-1) + out_zp * 2^r, r = -shift"])
 
-    def scratch_fields(self, op) -> list[tuple[str, str, str]]:
+    def scratch_fields(self, op, taps4: int) -> list[tuple[str, str, str]]:
         b = self.plan.scratch[op.index]
         return [
             ("cols", f"tq_arena.words + {b.offset // 4}",
-             f"arena scratch, bytes {b.offset}..{b.offset + b.size - 1}: packed columns"),
+             f"arena scratch, bytes {b.offset}..{b.offset + 4 * taps4 - 1}: packed columns"),
             ("stage", f"tq_arena.bytes + {b.offset}", "the same bytes: border columns"),
+            ("acc", f"tq_arena.words + {b.offset // 4 + 4 * taps4 // 4}",
+             f"arena scratch, bytes {b.offset + 4 * taps4}..{b.offset + b.size - 1}: sums"),
         ]
 
     def folded_bias_array(self, name, folded, bias, rows, in_zp, labels) -> _Array:
@@ -595,7 +599,7 @@ class _Lowering:
                  if add is not None else "0: a shift outside [-30, -1] (tq_mbqm)"),
                 ("rq.add", f"{name}_add" if add is not None else "NULL",
                  "its rounding + zero point constants"),
-                *self.scratch_fields(op),
+                *self.scratch_fields(op, taps4),
             ]
             title = (f"CONV_2D {out.name!r}: {list(inp.shape)} -> {list(out.shape)}, "
                      f"{kh}x{kw} filter, stride {sw}, {padding}, {act} (one row: "
