@@ -77,26 +77,26 @@ def _peak_file_run(harness, x, peaks, tmp_path):
 
 def test_beat_rules_match_c_with_known_report_times(tools, tmp_path):
     """External peaks (--peak-file: each registered when the sample 100 after it arrives)
-    exercise every rule with known report times: first window before sample 0, a 650-sample
-    gap whose next peak comes after the 2 s timeout, a 1000-sample gap, the 8-beat local
-    mean, a last beat finished by the end of the stream, a window cut by the end."""
+    exercise every rule with known report times: first window before sample 0, a 1400-sample
+    gap whose next peak is registered after the 1280-sample timeout, a 1500-sample gap, the
+    8-beat local mean, a last beat finished by the end of the stream, a window cut by the end."""
     harness, _ = tools
     n = 12000
     x = _signal(n)
-    peaks = [50, 400, 700, 1350, 1700, 2700, 3000]
-    peaks += [int(v) for v in 3000 + np.cumsum([280, 310, 250, 330, 300, 290, 270, 360, 240,
+    peaks = [50, 400, 700, 2100, 2450, 3950]
+    peaks += [int(v) for v in 3950 + np.cumsum([280, 310, 250, 330, 300, 290, 270, 360, 240,
                                                  300, 320])]
     peaks += [n - 600, n - 300]
     py, out = _peak_file_run(harness, x, peaks, tmp_path)
     rows = {int(r): tuple(int(v) for v in rr) for r, rr in zip(py.r, py.rr)}
     # hand-derived: 50 has no window but keeps its place (400's pre = 350, local = 350, 1)
     assert 50 not in rows and rows[400] == (350, 300, 350, 1)
-    # 700: its next peak (1350) is registered at 1450 > 700 + 720, so post = pre
+    # 700: its next peak (2100) is registered at 2200 > 700 + 1280, so post = pre
     assert rows[700] == (300, 300, 650, 2)
-    # 1350 keeps its place in the sequence: pre = 650, local = 350 + 300 + 650 over 3
-    assert rows[1350] == (650, 350, 1300, 3)
-    # 1700 -> 2700 is over 2 s: post = pre
-    assert rows[1700] == (350, 350, 1650, 4)
+    # 2100 keeps its place in the sequence: pre = 1400, local = 350 + 300 + 1400 over 3
+    assert rows[2100] == (1400, 350, 2050, 3)
+    # 2450 -> 3950 (registered 4050 > 2450 + 1280): post = pre
+    assert rows[2450] == (350, 350, 2400, 4)
     # the last beat has no next one: finished at the end of the stream with post = pre
     assert rows[n - 300][:2] == (300, 300)
     assert py.skipped == 1

@@ -48,7 +48,7 @@ log = logging.getLogger("tinyecg.device_path")
 FS = 360
 WINDOW = 360
 PRE_R = 180            # TINYECG_WINDOW_BEFORE
-BEAT_TIMEOUT = 720     # TINYECG_BEAT_TIMEOUT: 2 s without a next beat completes a beat
+BEAT_TIMEOUT = 1280    # TINYECG_BEAT_TIMEOUT: 2 s + the detector's worst report delay
 BEATS_RING = 2048      # TINYECG_BEATS_RING: raw samples the core keeps
 BEATS_PENDING = 16     # TINYECG_BEATS_PENDING
 LOCAL_BEATS = 8        # TINYECG_LOCAL_BEATS
@@ -208,7 +208,7 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
     forms from R-peaks reported at the given sample counts; a Python statement of its rules:
 
     * a beat r completes once its window is full (n >= r + 180) and either the next R-peak
-      of its sequence is known, or n >= r + 720 (2 s) without one: then post_rr = pre_rr;
+      of its sequence is known, or n >= r + BEAT_TIMEOUT without one: then post_rr = pre_rr;
     * pre_rr = r - previous r (first beat of a sequence: post_rr; a lone beat: 360);
       local = sum and count of the up to 8 most recent intervals ending here (first beat:
       pre_rr, 1);
