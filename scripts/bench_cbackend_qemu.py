@@ -314,7 +314,8 @@ def main(argv=None) -> int:
         "what": "instructions per <prefix>_invoke() under QEMU -icount shift=0 "
                 "(platform_instructions(), resolution 40, empty measurement subtracted); "
                 "outputs checked byte for byte against tflite_micro.runtime",
-        "command": "python scripts/bench_cbackend_qemu.py " + " ".join(argv or sys.argv[1:]),
+        "command": " ".join(["python scripts/bench_cbackend_qemu.py",
+                             *(argv if argv is not None else sys.argv[1:])]),
         "model": model_desc, "model_sha256": model.sha256, "ops": model.op_names(),
         "beats": {"count": int(len(x)), "data": data_root},
         "arena_bytes": plan.arena_bytes,

@@ -19,6 +19,13 @@ double-precision steps as TFLM's Prepare functions, and written into `const` tab
 comment saying where it came from. Intermediate tensors share one static arena, placed by a
 greedy first-fit over their live ranges (`plan_memory`). Unsupported ops, types or shapes
 raise TinyECGError naming the op.
+
+Speed (docs/c-backend.md, "Speed"): one-row convolutions (input and filter height 1, all the
+tinyecg models have) run in tq_conv_row and dense layers with weight zero point 0 in
+tq_fc_fold: input zero point folded into the bias here, interior/border columns split here,
+2 channels x 2 columns per pass, int16 weights in SMLAD lane order for DSP cores, and one
+rounding multiply for the requantization when the shifts allow it (`_row_conv`,
+`fast_requant`). Their arena scratch is part of the plan (`MemoryPlan.scratch`).
 """
 from __future__ import annotations
 
