@@ -130,8 +130,14 @@ def test_sampled_tflm_mode_states_its_scope(benched, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         rows = {r["model"]: r for r in bench(run, runtime_sample=40, latency_repeats=5,
-                                             models=["student_int8"], quiet=True)}
+                                             models=["student_int8"], shifts=(0, 3),
+                                             quiet=True)}
     assert set(rows) == {"student_int8"}
+    # shift 0 re-cuts the aligned windows (float16 copies, LiteRT-REF): the full-split score
+    sh = rows["student_int8"]["shifted"]
+    assert sh["0"]["accuracy"] == pytest.approx(rows["student_int8"]["accuracy"], abs=0.01)
+    assert 0.0 <= sh["3"]["accuracy"] <= 1.0
+    assert "R-peak misalignment" in (run / "bench.md").read_text()
     r = rows["student_int8"]
     assert r["runtime"] == "litert-ref"
     assert r["agreement"]["beats"] == 40 and "sample of 40" in r["agreement"]["scope"]

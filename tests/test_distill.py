@@ -152,12 +152,15 @@ def distilled(tmp_path_factory):
 
 
 def test_distill_writes_students_histories_and_config(distilled):
+    from tinyecg.distill import DEFAULTS, jitter_shifts
     from tinyecg.evaluate import load_keras
     from tinyecg.models.architectures import keras
 
     cfg = json.loads((distilled / "config.json").read_text())
     st = cfg["student"]
-    assert st["arch"] == "student-cnn" and st["temperature"] == 4.0 and st["alpha"] == 0.1
+    assert st["arch"] == "student-cnn" and st["temperature"] == DEFAULTS["temperature"]
+    assert st["alpha"] == DEFAULTS["alpha"] and st["jitter"] == DEFAULTS["jitter"]
+    assert st["jitter_shifts"] == jitter_shifts(DEFAULTS["jitter"])
     assert st["file"] == "student.keras" and st["nokd"]["file"] == "student_nokd.keras"
     assert cfg["teacher"]["file"] == "teacher.keras"  # stage 1's section untouched
     for name in ("student_history.json", "student_nokd_history.json"):
@@ -191,3 +194,42 @@ def test_distill_rejects_unknown_architecture(distilled):
 
     with pytest.raises(TinyECGError, match="unknown architecture"):
         distill(distilled, arch="no-such-net", quiet=True)
+
+
+def test_shifted_windows_are_cut_from_the_record_at_the_shifted_peak(distilled, tmp_path_factory):
+    import wfdb
+
+    from tinyecg.data.dataset import dataset_from_config
+    from tinyecg.distill import jitter_shifts, shifted_windows
+    from tinyecg.dsp import denoise
+    from tinyecg.run import read_config
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        ds, _ = dataset_from_config(read_config(distilled))
+    beats = ds.beats.subset(np.flatnonzero(ds.beats.record == "100"))
+    shifts = jitter_shifts(4)
+    assert shifts == [-4, -2, 0, 2, 4]
+    copies = shifted_windows(EXCERPT, beats, shifts)
+    assert copies.shape == (len(beats), 5, 360)
+    x0 = ds.x[ds.beats.record == "100"]
+    assert np.allclose(copies[:, 2], x0, atol=2e-2)  # shift 0: the dataset's own windows
+    sig = wfdb.rdrecord(str(EXCERPT / "100"), physical=True).p_signal[:, 0]  # MLII
+    inside = (beats.sample + 4 - 180 >= 0) & (beats.sample + 4 + 180 <= len(sig))
+    for k, s in enumerate(shifts):
+        i = np.flatnonzero(inside)[:20]
+        cut = sig[(beats.sample[i] + s - 180)[:, None] + np.arange(360)[None, :]]
+        assert np.allclose(copies[i, k], denoise.preprocess(cut), atol=2e-2), s
+    assert not np.allclose(copies[:, 0], copies[:, 4], atol=0.1)
+    with pytest.raises(TinyECGError):
+        jitter_shifts(-1)
+
+
+def test_distill_without_jitter_trains_on_the_aligned_windows_only(distilled, tmp_path):
+    from tinyecg.distill import distill
+
+    run = tmp_path / "run"
+    shutil.copytree(distilled, run)
+    section = distill(run, epochs=1, jitter=0, nokd=False, quiet=True)
+    assert section["jitter_shifts"] == [0]
+    assert (run / "student.keras").stat().st_mtime > (distilled / "student.keras").stat().st_mtime

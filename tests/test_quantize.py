@@ -16,10 +16,12 @@ except ImportError:
 
 # what a student-cnn graph may contain once fully integer
 INT8_OPS = {"CONV_2D", "RESHAPE", "CONCATENATION", "FULLY_CONNECTED", "SOFTMAX"}
-# TFLM and LiteRT's reference kernels implement the same integer arithmetic for these ops; on
-# real beats we measured identical outputs (0 LSB). One step is allowed for a rounding
-# difference in a future runtime; more would mean a real divergence.
-LSB_BOUND = 1
+# TFLM and LiteRT's reference kernels do not round identically. Measured on the full intra
+# test split (19,855 beats, student-cnn): a logits-only int8 model differs by 1 LSB in ~2 % of
+# beats and never more; through the softmax that becomes 0 LSB for 99.97 % (PTQ) / 99.85 %
+# (QAT) of beats and at most 4-12 LSB where two classes are close, with no class changed.
+LSB_BOUND = 16
+SAME_OUTPUT_SHARE = 0.97
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,7 @@ def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats)
     a = tflm.invoke_batch(*quantized_inputs(tflm, x, rr)).astype(np.int32)
     b = ref.invoke_batch(*quantized_inputs(ref, x, rr)).astype(np.int32)
     assert np.abs(a - b).max() <= LSB_BOUND
+    assert np.mean(np.all(a == b, axis=1)) >= SAME_OUTPUT_SHARE
     assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99
     # the independent float reference: the Keras student the int8 model was made from
     student = load_keras(qrun / "student.keras")

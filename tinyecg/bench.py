@@ -111,9 +111,15 @@ def _stored_weights(data: bytes) -> tuple[int, int]:
 
 
 def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int = 200,
-          models: list[str] | None = None, quiet: bool = False) -> list[dict]:
+          models: list[str] | None = None, shifts: tuple[int, ...] = (),
+          quiet: bool = False) -> list[dict]:
     """Benchmark every model of the run (or only those named in `models`); returns the rows
-    (also written to bench.json)."""
+    (also written to bench.json).
+
+    shifts: R-peak offsets in samples (e.g. (-5, -2, 2, 5)); each row then also gets
+    `shifted` = {offset: {accuracy, macro_f1}} on test windows cut that far from the annotated
+    peak (what a misaligned detector feeds the model; rhythm features unchanged), scored in
+    Keras for float models and in LiteRT-REF for int8 models."""
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.evaluate import load_keras
     from tinyecg.export.tflite_model import load_model
@@ -145,6 +151,16 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     scope = f"{cfg['split']['name']} test split"
     shown = [c for c in ("V", "A", "S") if c in labels]
     sample = _sample(y, runtime_sample)
+
+    shifts = [int(v) for v in shifts]
+    if any(abs(v) > 90 for v in shifts):
+        raise TinyECGError("shifts must be within +-90 samples")
+    shifted = None
+    if shifts:
+        from tinyecg.data.records import resolve_data_dir
+        from tinyecg.distill import shifted_windows
+
+        shifted = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), test.beats, shifts)
 
     student_src = run_dir / "student.keras"
     src_info = None
@@ -202,6 +218,17 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
                 row["tflm_sample"] = metrics.report(y[sample], q_tflm.argmax(axis=1), labels)
                 row["tflm_sample"].pop("confusion")
             n_scored = len(y)
+        if shifted is not None:
+            row["shifted"] = {}
+            for k, off in enumerate(shifts):
+                xs = shifted[:, k].astype(np.float32)
+                if kind == "float":
+                    p = model.predict(model_inputs(model, xs, test.beats.rhythm),
+                                      batch_size=2048, verbose=0).argmax(axis=1)
+                else:
+                    p = ref.invoke_batch(*quantized_inputs(ref, xs, test.beats.rhythm)).argmax(1)
+                r = metrics.report(y, p, labels)
+                row["shifted"][str(off)] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
         rep = metrics.report(y, pred, labels)
         rep.update({"split": cfg["split"]["name"], "scope": scope, "model": name,
                     "model_file": path.name, "runtime": row["runtime"],
@@ -261,6 +288,18 @@ def bench_markdown(rows: list[dict], cfg: dict, shown: list[str], scope: str, n:
                   f"max {a['max_abs_lsb']} LSB"]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    offs = list(rows[0].get("shifted") or {}) if rows else []
+    if offs:
+        lines += ["R-peak misalignment: accuracy / macro-F1 % on test windows cut s samples "
+                  "from the annotated peak (float in Keras, int8 in LiteRT-REF):", "",
+                  "| model | " + " | ".join(f"s = {o}" for o in offs) + " |",
+                  "|---|" + "---:|" * len(offs)]
+        for r in rows:
+            sh = r.get("shifted") or {}
+            lines.append(f"| {r['model']} | " + " | ".join(
+                f"{_pct(sh[o]['accuracy'])} / {_pct(sh[o]['macro_f1'])}" if o in sh else "–"
+                for o in offs) + " |")
+        lines.append("")
     for r in rows:
         if r.get("tflm_sample"):
             lines.append(f"- {r['model']}: TFLM on {r['agreement']['scope']}: accuracy "

@@ -28,10 +28,11 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
              teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
              student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
              temperature: float | None = None, alpha: float | None = None,
-             qat: bool = PIPELINE_DEFAULTS["qat"], prune: float | None = None,
+             jitter: int | None = None, qat: bool = PIPELINE_DEFAULTS["qat"], prune: float | None = None,
              clusters: int | None = None,
              finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
              representative_size: int = 500, runtime_sample: int | None = None,
+             bench_shifts: tuple[int, ...] = (-5, -2, 2, 5),
              seed: int = 0, include_paced: bool = False, force: bool = False) -> dict:
     """Run every stage into `out`; returns {"run_dir", "stages": {name: "ran"|"kept"},
     "seconds": {...}, "bench": rows}. labels default: nlrav for the intra split, aami for
@@ -53,6 +54,7 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
         raise TinyECGError(f"unknown split {split!r} (choose from intra, inter)")
     temperature = KD["temperature"] if temperature is None else temperature
     alpha = KD["alpha"] if alpha is None else alpha
+    jitter = KD["jitter"] if jitter is None else jitter
     stages, seconds = {}, {}
     t_all = time.perf_counter()
 
@@ -87,10 +89,10 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
         stages["distill"] = "kept"
     else:
         t0 = time.perf_counter()
-        log.info("== distill: %s, T=%g, alpha=%g, %d epochs", student_arch, temperature, alpha,
-                 student_epochs)
+        log.info("== distill: %s, T=%g, alpha=%g, jitter %d, %d epochs", student_arch,
+                 temperature, alpha, jitter, student_epochs)
         distill(out, temperature=temperature, alpha=alpha, arch=student_arch,
-                epochs=student_epochs, seed=seed, quiet=quiet)
+                epochs=student_epochs, seed=seed, jitter=jitter, quiet=quiet)
         stages["distill"] = "ran"
         seconds["distill"] = round(time.perf_counter() - t0, 1)
 
@@ -125,7 +127,7 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     else:
         t0 = time.perf_counter()
         log.info("== bench")
-        rows = bench(out, runtime_sample=runtime_sample, quiet=quiet)
+        rows = bench(out, runtime_sample=runtime_sample, shifts=bench_shifts, quiet=quiet)
         stages["bench"] = "ran"
         seconds["bench"] = round(time.perf_counter() - t0, 1)
 
@@ -135,7 +137,7 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     runs.append({"stages": stages, "seconds": seconds,
                  "settings": {"teacher_epochs": teacher_epochs, "student_epochs": student_epochs,
                               "student_arch": student_arch, "temperature": temperature,
-                              "alpha": alpha, "qat": qat, "prune": prune, "clusters": clusters,
+                              "alpha": alpha, "jitter": jitter, "qat": qat, "prune": prune, "clusters": clusters,
                               "finetune_epochs": finetune_epochs}})
     cfg["pipeline"] = {"runs": runs}
     write_json(cfg_path, cfg)
