@@ -229,6 +229,37 @@ def export(source, out, board, golden, runtime, force, quiet):
 
 
 @cli.command()
+@click.argument("source", required=False, type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), default="build/qemu", show_default=True,
+              help="Build folder.")
+@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default="cbackend",
+              show_default=True, help="Generated C model, or detection only.")
+@click.option("--opt", type=click.Choice(["s", "2", "3"]), default="s", show_default=True,
+              help="gcc optimisation level.")
+@click.option("--serve/--build-only", default=True, show_default=True,
+              help="Start QEMU with the UART on a local TCP port for `tinyecg stream`.")
+@click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
+              help="Seconds before the emulator is stopped.")
+@stage
+def qemu(source, out, classifier, opt, serve, timeout, quiet):
+    """Build the whole firmware for an emulated Cortex-M4 (QEMU mps2-an386) and serve it.
+
+    SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
+    `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
+    from tinyecg import firmware_qemu
+    from tinyecg import qemu as qemu_mod
+
+    fw = firmware_qemu.build_firmware(Path(out), source, io="uart", classifier=classifier,
+                                      opt=opt)
+    click.echo(f"built {fw.elf}: flash {fw.flash_bytes} B, text {fw.sizes['text']} B, "
+               f"data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
+    if serve:
+        with qemu_mod.serial_tcp(fw.elf, timeout=timeout) as url:
+            click.echo(f"serving on {url} (Ctrl-C stops)")
+            url.wait()
+
+
+@cli.command()
 @click.argument("record", type=click.Path(dir_okay=False))
 @click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
 @stage
