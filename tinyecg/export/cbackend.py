@@ -594,7 +594,7 @@ class _Lowering:
                 ("interior_end", end, "one past the last such column"),
                 ("in_zp", inp.zero_point, f"input zero point (padding value); input scale "
                                           f"{_fmt_scale(inp.scale)}"),
-                ("weights", f"{name}_weights", "int8 filter rows"),
+                ("weights", f"{name}_weights", "filter rows (int16 blocks in the SMLAD build)"),
                 ("bias", f"{name}_bias", "bias with the input zero point folded in"),
                 ("rq.out_zp", out.zero_point, f"output zero point; output scale "
                                               f"{_fmt_scale(out.scale)}"),
