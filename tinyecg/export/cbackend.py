@@ -168,11 +168,9 @@ def _row_conv(model: TFLiteModel, op):
 
 def _scratch_bytes(model: TFLiteModel, op) -> int:
     """Arena scratch an op's kernel needs: tq_conv_row packs two input columns as int16
-    (4 * taps4 bytes; the portable build stages border columns in the first half), then
-    keeps 4 int32 sums per output channel pair."""
+    (4 * taps4 bytes; the portable build stages border columns in the first half)."""
     row = _row_conv(model, op)
-    return 4 * row[1] + 16 * ((int(model.tensors[op.outputs[0]].shape[-1]) + 1) // 2) \
-        if row else 0
+    return 4 * row[1] if row else 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,8 +429,6 @@ class _Lowering:
             ("cols", f"tq_arena.words + {b.offset // 4}",
              f"arena scratch, bytes {b.offset}..{b.offset + 4 * taps4 - 1}: packed columns"),
             ("stage", f"tq_arena.bytes + {b.offset}", "the same bytes: border columns"),
-            ("acc", f"tq_arena.words + {b.offset // 4 + 4 * taps4 // 4}",
-             f"arena scratch, bytes {b.offset + 4 * taps4}..{b.offset + b.size - 1}: sums"),
         ]
 
     def folded_bias_array(self, name, folded, bias, rows, in_zp, labels) -> _Array:
