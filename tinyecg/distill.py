@@ -210,11 +210,35 @@ def shifted_windows(data_dir: Path, beats, shifts: list[int]) -> np.ndarray:
     return out
 
 
+def training_set(cfg: dict, student, teacher, tr, shifts: list[int]):
+    """(student inputs, teacher logits) for the training beats `tr`, as a Distiller takes
+    them. With more than one shift: the beat input holds every shifted copy, (n, K, 1, 360,
+    1) float16 with copy 0 unshifted, and the teacher logits (n, K, classes) are the aligned
+    window's for every copy: the teacher was trained on aligned windows only and is itself
+    misled by shifted ones (measured: 95.9 % accuracy at -5 samples against 99.4 %
+    aligned), so its logits on a shifted copy would teach its own mistakes."""
+    from tinyecg.models.inputs import model_inputs
+
+    zt = teacher_logits(teacher, model_inputs(teacher, tr.x, tr.beats.rhythm))
+    if len(shifts) <= 1:
+        return model_inputs(student, tr.x, tr.beats.rhythm), zt
+    from tinyecg.data.records import resolve_data_dir
+
+    log.info("cutting training windows at R-peak shifts %s", shifts)
+    copies = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), tr.beats, shifts)
+    order = [shifts.index(0)] + [k for k in range(len(shifts)) if shifts[k] != 0]
+    copies = copies[:, order]
+    beat = copies.reshape(len(tr), len(shifts), 1, copies.shape[-1], 1)
+    inputs = [beat] + ([tr.beats.rhythm.astype(np.float32)] if len(student.inputs) > 1 else [])
+    return inputs, np.repeat(zt[:, None, :], len(shifts), axis=1)
+
+
 def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
             alpha: float = DEFAULTS["alpha"], arch: str = DEFAULTS["arch"],
             epochs: int = DEFAULTS["epochs"], batch_size: int = DEFAULTS["batch_size"],
             learning_rate: float = DEFAULTS["learning_rate"], seed: int = DEFAULTS["seed"],
-            jitter: int = DEFAULTS["jitter"], nokd: bool = True, quiet: bool = False) -> dict:
+            jitter: int = DEFAULTS["jitter"], class_weight_power: float | None = None,
+            nokd: bool = True, quiet: bool = False) -> dict:
     """Distil the run's teacher into `arch`; writes student.keras (+ student_nokd.keras),
     their histories and the config's "student" section. Returns that section.
 
@@ -255,31 +279,18 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
         raise TinyECGError(f"{arch}: output does not have {n_classes} classes")
 
     shifts = jitter_shifts(jitter)
+    cw_power = TRAIN_DEFAULTS["class_weight_power"] if class_weight_power is None \
+        else float(class_weight_power)
+    if not 0.0 <= cw_power <= 2.0:
+        raise TinyECGError(f"class weight power must be between 0 and 2 (got {cw_power})")
     t0 = time.perf_counter()
-    if len(shifts) > 1:
-        from tinyecg.data.records import resolve_data_dir
-
-        log.info("cutting training windows at R-peak shifts %s", shifts)
-        copies = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), tr.beats, shifts)
-        order = [shifts.index(0)] + [k for k in range(len(shifts)) if shifts[k] != 0]
-        copies = copies[:, order]  # copy 0: the unshifted window
-        # every copy is distilled towards the teacher's view of the aligned beat: the
-        # teacher was trained on aligned windows only and is itself misled by shifted ones
-        # (measured: 95.9 % accuracy at -5 samples against 99.4 % aligned), so its logits
-        # on a shifted copy would teach its own mistakes
-        zt = teacher_logits(teacher, model_inputs(teacher, tr.x, tr.beats.rhythm))
-        zt_tr = np.repeat(zt[:, None, :], len(shifts), axis=1)
-        train_in = [copies.reshape(len(tr), len(shifts), 1, copies.shape[-1], 1)] + \
-            ([tr.beats.rhythm.astype(np.float32)] if len(student.inputs) > 1 else [])
-    else:
-        zt_tr = teacher_logits(teacher, model_inputs(teacher, tr.x, tr.beats.rhythm))
-        train_in = model_inputs(student, tr.x, tr.beats.rhythm)
+    train_in, zt_tr = training_set(cfg, student, teacher, tr, shifts)
     zt_va = teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm))
     t_teacher = time.perf_counter() - t0
     val_in = model_inputs(student, va.x, va.beats.rhythm)
     common = dict(n_classes=n_classes, epochs=epochs, batch_size=batch_size,
                   learning_rate=learning_rate, patience=DEFAULTS["patience"],
-                  class_weight_power=TRAIN_DEFAULTS["class_weight_power"], quiet=quiet,
+                  class_weight_power=cw_power, quiet=quiet,
                   # compile() needs a loss; the Distiller's own train step replaces it
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
@@ -309,7 +320,7 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
                "temperature": float(temperature), "alpha": float(alpha),
                "epochs": int(epochs), "epochs_run": len(hist_kd["loss"]),
                "batch_size": int(batch_size), "learning_rate": float(learning_rate),
-               "seed": int(seed), "class_weight_power": TRAIN_DEFAULTS["class_weight_power"],
+               "seed": int(seed), "class_weight_power": cw_power,
                "jitter": int(jitter), "jitter_shifts": shifts,
                "teacher_logits_seconds": round(t_teacher, 1),
                "train_seconds": round(sec_kd, 1), "file": "student.keras",

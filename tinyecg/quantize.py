@@ -15,8 +15,9 @@ Outputs (run directory, see tinyecg.run):
 and a "quantize" section in config.json.
 
 Fine-tuning (QAT, pruning, clustering) uses the distillation loss of stage 2 with the run's
-teacher, at a lower learning rate, for `finetune_epochs` epochs, without early stopping
-(pruning's schedule must run to its end; the last epoch is kept).
+teacher and the student's R-peak jitter, at a lower learning rate, for `finetune_epochs`
+epochs, without early stopping (pruning's schedule must run to its end; the last epoch is
+kept).
 """
 from __future__ import annotations
 
@@ -196,8 +197,7 @@ def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.1)
     distiller.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    hist = distiller.fit(with_teacher(representative_inputs(model, tr.x, tr.beats.rhythm),
-                                      ctx["zt_train"]), tr.beats.y,
+    hist = distiller.fit(with_teacher(ctx["train_in"], ctx["zt_train"]), tr.beats.y,
                          validation_data=(with_teacher(
                              representative_inputs(model, va.x, va.beats.rhythm),
                              ctx["zt_val"]), va.beats.y),
@@ -348,7 +348,7 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     unless force=True."""
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.distill import DEFAULTS as KD
-    from tinyecg.distill import teacher_logits
+    from tinyecg.distill import jitter_shifts, teacher_logits, training_set
     from tinyecg.evaluate import load_keras
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import model_inputs
@@ -409,9 +409,12 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
         ctx = {"train": tr, "val": va, "labels": ds.labels,
                "temperature": st.get("temperature", KD["temperature"]),
                "alpha": st.get("alpha", KD["alpha"]),
-               "class_weight_power": TRAIN_DEFAULTS["class_weight_power"],
-               "zt_train": teacher_logits(teacher, model_inputs(teacher, tr.x, tr.beats.rhythm)),
+               "class_weight_power": st.get("class_weight_power",
+                                             TRAIN_DEFAULTS["class_weight_power"]),
                "zt_val": teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm))}
+        # the student's training set again, with its R-peak jitter
+        ctx["train_in"], ctx["zt_train"] = training_set(
+            cfg, student, teacher, tr, jitter_shifts(st.get("jitter", 0)))
 
     # build every requested model in memory first; write only when all succeeded
     made: dict[str, tuple[bytes, dict]] = {}
