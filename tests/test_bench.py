@@ -169,7 +169,7 @@ def test_pipeline_resumes_finished_stages_and_refuses_another_run(benched, tmp_p
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         with pytest.raises(TinyECGError, match="labels nlrav"):
             pipeline(run, data=EXCERPT, split="intra", labels="aami", quiet=True)
-        res = pipeline(run, data=EXCERPT, split="intra", qat=False, quiet=True)
+        res = pipeline(run, split="intra", qat=False, quiet=True)  # data: the run's own
     assert res["stages"] == {"train": "kept", "distill": "kept", "quantize": "kept",
                              "bench": "kept"}
     assert {p.name: p.stat().st_mtime_ns for p in run.glob("*.keras")} == before

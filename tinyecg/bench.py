@@ -178,8 +178,8 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
                                   batch_size=2048, verbose=0)
             pred = proba.argmax(axis=1)
             fb = _float_tflite(model)
-            fig = _runtime_figures(fb, test.x[:latency_repeats], test.beats.rhythm[:latency_repeats],
-                                   latency_repeats)
+            fig = _runtime_figures(fb, test.x[:latency_repeats],
+                                   test.beats.rhythm[:latency_repeats], latency_repeats)
             row.update(runtime="keras-float", params=int(model.count_params()),
                        flatbuffer_bytes=len(fb), flatbuffer="float32 TFLite conversion",
                        arena_bytes=fig["arena_bytes"], macs=count_macs(model),

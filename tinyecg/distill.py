@@ -2,7 +2,8 @@
 
 Hinton, Vinyals & Dean 2015, "Distilling the knowledge in a neural network":
 
-    loss = alpha * CE(y, softmax(z_s)) + (1 - alpha) * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))
+    loss = alpha * CE(y, softmax(z_s))
+           + (1 - alpha) * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))
 
 z_t are the teacher's logits (its Dense "logits" layer, before the "probs" softmax), z_s the
 student's. The T^2 factor keeps the soft term's gradients on the scale of the hard term's when
@@ -256,7 +257,8 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     if arch not in ARCHITECTURES:
-        raise TinyECGError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+        raise TinyECGError(f"unknown architecture {arch!r} "
+                           f"(choose from {', '.join(ARCHITECTURES)})")
     if epochs < 1:
         raise TinyECGError(f"epochs must be >= 1 (got {epochs})")
     if temperature <= 0 or not 0.0 <= alpha <= 1.0:

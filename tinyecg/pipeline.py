@@ -28,7 +28,8 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
              teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
              student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
              temperature: float | None = None, alpha: float | None = None,
-             jitter: int | None = None, qat: bool = PIPELINE_DEFAULTS["qat"], prune: float | None = None,
+             jitter: int | None = None, qat: bool = PIPELINE_DEFAULTS["qat"],
+             prune: float | None = None,
              clusters: int | None = None,
              finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
              representative_size: int = 500, runtime_sample: int | None = None,
@@ -36,8 +37,9 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
              seed: int = 0, include_paced: bool = False, force: bool = False) -> dict:
     """Run every stage into `out`; returns {"run_dir", "stages": {name: "ran"|"kept"},
     "seconds": {...}, "bench": rows}. labels default: nlrav for the intra split, aami for
-    inter. An existing run directory is resumed if it was made with the same data, split and
-    labels; force=True starts it again from scratch."""
+    inter. An existing run directory is resumed if it was made with the same split, labels
+    and data (data=None: whatever data it was made with); force=True starts it again from
+    scratch."""
     from tinyecg.bench import bench
     from tinyecg.data.beats import label_set
     from tinyecg.data.records import resolve_data_dir
@@ -63,7 +65,8 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     resume = cfg_path.is_file() and (out / "teacher.keras").is_file() and not force
     if resume:
         cfg = read_config(out)
-        data_dir = resolve_data_dir(data).resolve()
+        # without data, a resumed run keeps the data it was made with
+        data_dir = Path(cfg["data"]["dir"]) if data is None else resolve_data_dir(data).resolve()
         mine = {"data": str(data_dir), "split": split, "labels": labels}
         theirs = {"data": cfg["data"]["dir"], "split": cfg["split"]["name"],
                   "labels": cfg["data"]["labels"]}
@@ -137,7 +140,8 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     runs.append({"stages": stages, "seconds": seconds,
                  "settings": {"teacher_epochs": teacher_epochs, "student_epochs": student_epochs,
                               "student_arch": student_arch, "temperature": temperature,
-                              "alpha": alpha, "jitter": jitter, "qat": qat, "prune": prune, "clusters": clusters,
+                              "alpha": alpha, "jitter": jitter, "qat": qat, "prune": prune,
+                              "clusters": clusters,
                               "finetune_epochs": finetune_epochs}})
     cfg["pipeline"] = {"runs": runs}
     write_json(cfg_path, cfg)
