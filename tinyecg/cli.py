@@ -130,19 +130,22 @@ def evaluate(run_dir, model, records, runtime, quiet):
 @cli.command()
 @run_dir_arg
 @click.option("--temperature", "-T", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Softmax temperature of the soft targets (default 4).")
+              help="Softmax temperature of the soft targets (default 2).")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=None,
-              help="Weight of the hard-label loss; 1 - alpha goes to the T^2-scaled KL term.")
+              help="Weight of the hard-label loss (default 0.5); 1 - alpha goes to the "
+                   "T^2-scaled KL term.")
+@click.option("--jitter", type=click.IntRange(0), default=None,
+              help="Train on windows shifted up to this many samples off the R-peak (default 4).")
 @click.option("--arch", default=None, help="Student architecture (default student-cnn).")
 @click.option("--epochs", type=click.IntRange(1), default=None)
 @click.option("--no-baseline", is_flag=True, help="Skip the hard-label-only student.")
 @stage
-def distill(run_dir, temperature, alpha, arch, epochs, no_baseline, quiet):
+def distill(run_dir, temperature, alpha, jitter, arch, epochs, no_baseline, quiet):
     """Distil the run's teacher into a small student (Hinton et al. 2015)."""
     from tinyecg.distill import distill as run_distill
 
-    kwargs = {k: v for k, v in dict(temperature=temperature, alpha=alpha, arch=arch,
-                                    epochs=epochs).items() if v is not None}
+    kwargs = {k: v for k, v in dict(temperature=temperature, alpha=alpha, jitter=jitter,
+                                    arch=arch, epochs=epochs).items() if v is not None}
     section = run_distill(Path(run_dir), nokd=not no_baseline, quiet=quiet, **kwargs)
     click.echo(f"student saved in {run_dir}: " + ", ".join(
         f"{k} {v}" for k, v in section.items() if isinstance(v, (int, float, str)))[:400])
@@ -175,12 +178,18 @@ def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
 @run_dir_arg
 @click.option("--runtime-sample", type=click.IntRange(1), default=None,
               help="Beats run in TFLM when the test split is too large (LiteRT-REF runs all).")
+@click.option("--shifts", default="", help="Also score windows cut this many samples off the "
+              "R-peak, e.g. -5,-2,2,5 (misalignment tolerance).")
 @stage
-def bench(run_dir, runtime_sample, quiet):
+def bench(run_dir, runtime_sample, shifts, quiet):
     """Benchmark every model of the run: size, arena, MACs, accuracy, latency."""
     from tinyecg.bench import bench as run_bench
 
-    run_bench(Path(run_dir), runtime_sample=runtime_sample, quiet=quiet)
+    try:
+        shift_list = tuple(int(v) for v in shifts.split(",") if v.strip())
+    except ValueError:
+        raise TinyECGError(f"--shifts {shifts!r}: give whole numbers separated by commas") from None
+    run_bench(Path(run_dir), runtime_sample=runtime_sample, shifts=shift_list, quiet=quiet)
     click.echo((Path(run_dir) / "bench.md").read_text())
 
 
