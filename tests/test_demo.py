@@ -30,22 +30,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 # --------------------------------------------------------------------------- fixtures
 def _convert_int8(model, x, rhythm) -> bytes:
-    import tensorflow as tf
+    """The project's own full-int8 conversion (representative set in Keras input order)."""
+    from tinyecg.quantize import convert_int8
 
-    names = [t.name.split(":")[0] for t in model.inputs]
-
-    def representative():
-        for i in range(len(x)):
-            yield {names[0]: x[i].reshape(1, 1, 360, 1).astype(np.float32),
-                   names[1]: rhythm[i:i + 1].astype(np.float32)}
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return bytes(conv.convert())
+    return convert_int8(model, [x.reshape(-1, 1, 360, 1).astype(np.float32),
+                                rhythm.astype(np.float32)])
 
 
 @pytest.fixture(scope="session")

@@ -160,7 +160,7 @@ def _build_student(tmp: Path) -> Path:
     from tinyecg.data.dataset import build_dataset
     from tinyecg.models import build
     from tinyecg.models.architectures import keras
-    import tensorflow as tf
+    from tinyecg.quantize import convert_int8
 
     ds = build_dataset(EXCERPT, use_cache=False)
     keras.utils.set_random_seed(0)
@@ -171,20 +171,10 @@ def _build_student(tmp: Path) -> Path:
     model.fit([ds.x[idx].reshape(-1, 1, 360, 1), ds.beats.rhythm[idx]], ds.beats.y[idx],
               batch_size=32, epochs=1, verbose=0)
     calib = rng.choice(len(ds), 64, replace=False)
-
-    def representative():
-        for i in calib:
-            yield {"beat": ds.x[i:i + 1].reshape(1, 1, 360, 1).astype(np.float32),
-                   "rhythm": ds.beats.rhythm[i:i + 1].astype(np.float32)}
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    data = convert_int8(model, [ds.x[calib].reshape(-1, 1, 360, 1).astype(np.float32),
+                                ds.beats.rhythm[calib].astype(np.float32)])
     path = tmp / "student_int8.tflite"
-    path.write_bytes(conv.convert())
+    path.write_bytes(data)
     return path
 
 

@@ -65,6 +65,17 @@ def capture_c_stdout(fn):
         return result, tmp.read().decode(errors="replace")
 
 
+def median_latency_ms(invoke, inputs, repeats: int) -> float:
+    """Median wall time of single-beat invokes on this host (not a board figure)."""
+    times = []
+    for i in range(repeats):
+        row = [x[i % len(x)] for x in inputs]
+        t = time.perf_counter()
+        invoke(*row)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
+
+
 class TFLMModel:
     """An int8 model in the TFLM host interpreter (the reference kernels boards run)."""
 
@@ -106,14 +117,7 @@ class TFLMModel:
         return int(m.group(1))
 
     def latency_ms(self, *inputs: np.ndarray, repeats: int = 200) -> float:
-        """Median wall time of single-beat invokes on this host (not a board figure)."""
-        times = []
-        for i in range(repeats):
-            row = [x[i % len(x)] for x in inputs]
-            t = time.perf_counter()
-            self.invoke(*row)
-            times.append(time.perf_counter() - t)
-        return float(np.median(times) * 1e3)
+        return median_latency_ms(self.invoke, inputs, repeats)
 
 
 class LiteRTModel:
@@ -143,13 +147,7 @@ class LiteRTModel:
         return np.stack([self.invoke(*(x[i] for x in inputs)) for i in range(len(inputs[0]))])
 
     def latency_ms(self, *inputs: np.ndarray, repeats: int = 200) -> float:
-        times = []
-        for i in range(repeats):
-            row = [x[i % len(x)] for x in inputs]
-            t = time.perf_counter()
-            self.invoke(*row)
-            times.append(time.perf_counter() - t)
-        return float(np.median(times) * 1e3)
+        return median_latency_ms(self.invoke, inputs, repeats)
 
 
 def quantized_inputs(model, x: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
