@@ -107,13 +107,6 @@ int main(void)
 """
 
 
-def tool_version(cmd: list[str]) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
-    except (OSError, IndexError):
-        return "?"
-
-
 def data_dir(arg: str | None) -> Path | None:
     for cand in (arg, os.environ.get("TINYECG_DATA"), ROOT.parent / "shared/data/mitdb"):
         if cand and (Path(cand) / "100.hea").is_file():
@@ -319,8 +312,7 @@ def main(argv=None) -> int:
         "model": model_desc, "model_sha256": model.sha256, "ops": model.op_names(),
         "beats": {"count": int(len(x)), "data": data_root},
         "arena_bytes": plan.arena_bytes,
-        "gcc": tool_version(["arm-none-eabi-gcc", "--version"]),
-        "qemu": tool_version(["qemu-system-arm", "--version"]),
+        **qemu.toolchain_versions(),
         "host": host_platform.machine(),
         "seconds": round(time.time() - t0, 1),
         "builds": rows,

@@ -147,13 +147,6 @@ def windows_header(raw, base, gain) -> str:
             f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
 
 
-def tool_version(cmd: list[str]) -> str:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
-    except (OSError, IndexError):
-        return "?"
-
-
 def code_size(src: Path, arch: str, opt: str, out: Path) -> int:
     """text bytes of tinyecg_preprocess.o alone (code + constants), as the target compiles it."""
     obj = out / f"pp-{arch}{opt}.o"
@@ -329,8 +322,7 @@ def main(argv=None) -> int:
         "params": dict(zip(("input_scale", "input_zero_point", "rhythm_scale",
                             "rhythm_zero_point"), PARAMS)),
         "windows": {"real": n_r, "stress": n_s, "random": len(x_raw), "data": data_dir},
-        "gcc": tool_version(["arm-none-eabi-gcc", "--version"]),
-        "qemu": tool_version(["qemu-system-arm", "--version"]),
+        **qemu.toolchain_versions(),
         "host": host_platform.machine(),
         "seconds": round(time.time() - t0, 1),
         "builds": rows,

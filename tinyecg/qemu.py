@@ -66,6 +66,19 @@ def missing_tools() -> list[str]:
     return [name for name in needed if shutil.which(name) is None]
 
 
+def toolchain_versions() -> dict[str, str]:
+    """First line of `arm-none-eabi-gcc --version` and `qemu-system-arm --version` ("?" when
+    missing), for benchmark records."""
+    out = {}
+    for key, cmd in (("gcc", "arm-none-eabi-gcc"), ("qemu", "qemu-system-arm")):
+        try:
+            out[key] = subprocess.run([cmd, "--version"], capture_output=True,
+                                      text=True).stdout.splitlines()[0].strip()
+        except (OSError, IndexError):
+            out[key] = "?"
+    return out
+
+
 def toolchain_available() -> bool:
     """True when arm-none-eabi-gcc (+ size, objdump), make and qemu-system-arm are on PATH."""
     return not missing_tools()
