@@ -19,10 +19,21 @@
 #define TINYECG_DET_MWI 54 /* 150 ms integration window (Pan-Tompkins) */
 #endif
 #ifndef TINYECG_DET_PEAK_TIMEOUT
-#define TINYECG_DET_PEAK_TIMEOUT 34 /* 95 ms: declare an mwi peak this long after its max */
+#define TINYECG_DET_PEAK_TIMEOUT 72 /* 200 ms: declare an mwi peak this long after its max
+                                       (shorter split wide QRS and big T-waves into two) */
 #endif
+/* Of two candidates closer than the merge window keep the larger. The window is 7/16 of
+ * the mean RR, clamped to 200..333 ms: at a resting rate it spans the T-wave (record 108's
+ * false positives fell from 147 to 11), while in tachycardia it shrinks to the 200 ms
+ * physiological refractory period, so fast ventricular runs (203, 205) are not merged. */
 #ifndef TINYECG_DET_MERGE
-#define TINYECG_DET_MERGE 72 /* 200 ms: of two candidates closer than this keep the larger */
+#define TINYECG_DET_MERGE 72 /* 200 ms: shortest merge window */
+#endif
+#ifndef TINYECG_DET_MERGE_RR
+#define TINYECG_DET_MERGE_RR 7 /* merge window = 7/16 of the mean RR ... */
+#endif
+#ifndef TINYECG_DET_MERGE_MAX
+#define TINYECG_DET_MERGE_MAX 120 /* ... but at most 333 ms */
 #endif
 #ifndef TINYECG_DET_TWAVE
 #define TINYECG_DET_TWAVE 130 /* 360 ms: a candidate this close to a QRS may be a T-wave */
@@ -251,6 +262,28 @@ static void describe_peak(tinyecg_detector_t *d, tinyecg_det_peak_t *p)
     p->r = best;
 }
 
+static int32_t rr_mean(const tinyecg_detector_t *d)
+{
+    int32_t s = 0;
+    unsigned i;
+    for (i = 0; i < TINYECG_DET_HIST; i++) {
+        s += d->rr_hist[i];
+    }
+    return s / (int32_t)TINYECG_DET_HIST;
+}
+
+static uint32_t merge_window(const tinyecg_detector_t *d)
+{
+    int32_t w = (rr_mean(d) / 16) * TINYECG_DET_MERGE_RR;
+    if (w < TINYECG_DET_MERGE) {
+        w = TINYECG_DET_MERGE;
+    }
+    if (w > TINYECG_DET_MERGE_MAX) {
+        w = TINYECG_DET_MERGE_MAX;
+    }
+    return (uint32_t)w;
+}
+
 static void new_candidate(tinyecg_detector_t *d, int64_t h, uint32_t t)
 {
     tinyecg_det_peak_t p;
@@ -258,7 +291,7 @@ static void new_candidate(tinyecg_detector_t *d, int64_t h, uint32_t t)
     p.h = h;
     describe_peak(d, &p);
     if (d->have_pend) {
-        if (t - d->pend.t < (uint32_t)TINYECG_DET_MERGE) {
+        if (t - d->pend.t < merge_window(d)) {
             if (h > d->pend.h) {
                 d->pend = p;
             }
@@ -268,16 +301,6 @@ static void new_candidate(tinyecg_detector_t *d, int64_t h, uint32_t t)
     }
     d->pend = p;
     d->have_pend = 1;
-}
-
-static int32_t rr_mean(const tinyecg_detector_t *d)
-{
-    int32_t s = 0;
-    unsigned i;
-    for (i = 0; i < TINYECG_DET_HIST; i++) {
-        s += d->rr_hist[i];
-    }
-    return s / (int32_t)TINYECG_DET_HIST;
 }
 
 static void prime(tinyecg_detector_t *d, int32_t x)
@@ -351,7 +374,7 @@ uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample)
         new_candidate(d, d->pk_max, d->pk_t);
         d->pk_max = 0;
     }
-    if (d->have_pend && n - d->pend.t >= (uint32_t)TINYECG_DET_MERGE) {
+    if (d->have_pend && n - d->pend.t >= merge_window(d)) {
         finalize(d, &d->pend);
         d->have_pend = 0;
     }
