@@ -78,7 +78,7 @@ def _peak_file_run(harness, x, peaks, tmp_path):
 def test_beat_rules_match_c_with_known_report_times(tools, tmp_path):
     """External peaks (--peak-file: each registered when the sample 100 after it arrives)
     exercise every rule with known report times: first window before sample 0, a 1400-sample
-    gap whose next peak is registered after the 1280-sample timeout, a 1500-sample gap, the
+    gap whose next peak is registered after the 1480-sample timeout, a 1500-sample gap, the
     8-beat local mean, a last beat finished by the end of the stream, a window cut by the end."""
     harness, _ = tools
     n = 12000
@@ -91,11 +91,11 @@ def test_beat_rules_match_c_with_known_report_times(tools, tmp_path):
     rows = {int(r): tuple(int(v) for v in rr) for r, rr in zip(py.r, py.rr)}
     # hand-derived: 50 has no window but keeps its place (400's pre = 350, local = 350, 1)
     assert 50 not in rows and rows[400] == (350, 300, 350, 1)
-    # 700: its next peak (2100) is registered at 2200 > 700 + 1280, so post = pre
+    # 700: its next peak (2100) is registered at 2200 > 700 + 1480, so post = pre
     assert rows[700] == (300, 300, 650, 2)
     # 2100 keeps its place in the sequence: pre = 1400, local = 350 + 300 + 1400 over 3
     assert rows[2100] == (1400, 350, 2050, 3)
-    # 2450 -> 3950 (registered 4050 > 2450 + 1280): post = pre
+    # 2450 -> 3950 (registered 4050 > 2450 + 1480): post = pre
     assert rows[2450] == (350, 350, 2400, 4)
     # the last beat has no next one: finished at the end of the stream with post = pre
     assert rows[n - 300][:2] == (300, 300)

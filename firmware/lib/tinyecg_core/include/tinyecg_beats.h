@@ -7,7 +7,7 @@
  *   while (tinyecg_beats_next(b, &beat)) { ... }   completed beats, oldest first
  *
  * A beat r is complete when samples up to r+179 have arrived and either the next R-peak is
- * known (post_rr) or TINYECG_BEAT_TIMEOUT samples (3.6 s) have passed since r without one
+ * known (post_rr) or TINYECG_BEAT_TIMEOUT samples (4.1 s) have passed since r without one
  * (then post_rr = pre_rr). Its window is raw[r-180 .. r+179], the same alignment as
  * training. Beats whose window starts before the first sample, or whose oldest samples
  * already left the ring, keep their place in the RR sequence but are not returned; they
@@ -26,9 +26,11 @@ extern "C" {
 
 #define TINYECG_WINDOW 360      /* samples per beat window (1 s at 360 Hz) */
 #define TINYECG_WINDOW_BEFORE 180 /* samples before the R-peak */
-#define TINYECG_BEAT_TIMEOUT 1280 /* 2 s + the detector's worst report delay (560 samples, search-back):
-                                    a beat whose next beat is not reported by then completes
-                                    anyway (post_rr = pre_rr); RR up to 2 s stays exact */
+#define TINYECG_BEAT_TIMEOUT 1480 /* 2 s + the detector's worst report delay after its
+                                    learning phase (752 samples on MIT-BIH, a search-back in
+                                    record 108), rounded up: a beat whose next beat is not
+                                    reported by then completes anyway (post_rr = pre_rr);
+                                    RR up to 2 s stays exact */
 
 #ifndef TINYECG_BEATS_RING
 #define TINYECG_BEATS_RING 2048u /* raw samples kept (power of two): 5.7 s, 4 KB */
