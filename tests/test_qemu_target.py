@@ -270,3 +270,43 @@ def test_stack_high_water_mark(tmp_path_factory):
     assert size == 32768
     assert before < 1024
     assert use <= after < use + 1024
+
+
+def _alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie (a container's init may not reap)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_qemu_dies_with_a_killed_parent(tmp_path_factory):
+    """A `tinyecg qemu --serve` killed with SIGKILL must not leave QEMU running until its
+    own (hour-long) timeout: the parent-death signal stops the timeout wrapper and QEMU."""
+    import signal
+    import sys
+
+    elf = _build(tmp_path_factory, "uart_echo")
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\nfrom tinyecg import qemu\n"
+         f"with qemu.serial_tcp({str(elf)!r}, timeout=600) as url:\n"
+         "    print(url.process.pid, flush=True)\n"
+         "    time.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        wrapper = int(parent.stdout.readline())
+        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+        assert _alive(wrapper) and children, "QEMU did not start under its timeout wrapper"
+        qemu_pid = int(children[0])
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while (_alive(wrapper) or _alive(qemu_pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(qemu_pid), "QEMU outlived the process that started it"
+        assert not _alive(wrapper)
+    finally:
+        parent.kill()

@@ -16,12 +16,14 @@ and always under a timeout: a program that hangs is killed and reported with
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -45,6 +47,8 @@ TIMEOUT_EXIT = 124
 _BACKSTOP_S = 10
 #: Fault handlers exit with this + the exception number (HardFault 3 -> 131).
 FAULT_EXIT_BASE = 128
+#: prctl option from <linux/prctl.h>: signal to receive when the parent dies.
+_PR_SET_PDEATHSIG = 1
 
 _DEF_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+\-]*)?$")
 _SERIAL_MODES = ("semihosting", "stdio", "tcp", "none")
@@ -221,6 +225,24 @@ def _check_elf(elf: Path | str, timeout: float) -> Path:
     return elf
 
 
+def _die_with_parent() -> None:
+    """Child-side hook (Linux): deliver SIGTERM to the coreutils timeout wrapper when the
+    Python process that started it dies, even by SIGKILL; timeout passes the signal on to
+    QEMU. Without it a killed `tinyecg qemu --serve` left QEMU running until its own
+    timeout (an hour by default)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the timeout wrapper is the only backstop
+
+
+def _popen_qemu(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """Start QEMU (under its timeout wrapper) in a new process group that dies with us."""
+    hook = _die_with_parent if sys.platform.startswith("linux") else None
+    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=hook, **kwargs)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     """Kill the process group we created for this QEMU (it and its timeout wrapper)."""
     if proc.poll() is None:
@@ -258,8 +280,8 @@ def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
                        "none": ["-serial", "none"]}[serial]
         cmd = qemu_command(elf, machine, serial_args, timeout + _BACKSTOP_S, extra_args)
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc = _popen_qemu(cmd, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         timed_out = False
         try:
             out, err = proc.communicate(input=stdin_bytes, timeout=timeout)
@@ -372,8 +394,8 @@ def serial_tcp(elf: Path | str, timeout: float = 60, machine: str | None = None,
         port = _free_port()
         serial_args = ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on"]
         cmd = qemu_command(elf, machine, serial_args, timeout + _BACKSTOP_S, extra_args)
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = _popen_qemu(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
         session = _Session(proc, timeout)
         if session.listening.wait(timeout=min(timeout, 30)) and proc.poll() is None:
             try:
