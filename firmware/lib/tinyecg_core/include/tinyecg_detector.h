@@ -73,7 +73,7 @@ typedef struct {
     uint32_t pk_t;
     uint8_t pk_rising;
 
-    /* a candidate waiting 200 ms for a bigger neighbour */
+    /* a candidate waiting out the merge window for a bigger neighbour */
     tinyecg_det_peak_t pend;
     uint8_t have_pend;
 
@@ -83,6 +83,8 @@ typedef struct {
     uint8_t qrs_i, noise_i;
     int32_t rr_hist[TINYECG_DET_HIST];
     uint8_t rr_i;
+    int32_t rr_avg;      /* mean of rr_hist, updated when it changes */
+    uint32_t merge_win;  /* merge window (samples) derived from rr_avg */
     int64_t thr;
 
     tinyecg_det_peak_t last;     /* last accepted QRS */

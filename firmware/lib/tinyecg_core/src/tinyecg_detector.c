@@ -93,6 +93,32 @@ static void update_threshold(tinyecg_detector_t *d)
     }
 }
 
+static int32_t rr_mean(const tinyecg_detector_t *d)
+{
+    int32_t s = 0;
+    unsigned i;
+    for (i = 0; i < TINYECG_DET_HIST; i++) {
+        s += d->rr_hist[i];
+    }
+    return s / (int32_t)TINYECG_DET_HIST;
+}
+
+/* After rr_hist changed: its mean and the merge window, kept so that the per-sample
+ * path does not sum the history every time. */
+static void update_rr(tinyecg_detector_t *d)
+{
+    int32_t w;
+    d->rr_avg = rr_mean(d);
+    w = (d->rr_avg / 16) * TINYECG_DET_MERGE_RR;
+    if (w < TINYECG_DET_MERGE) {
+        w = TINYECG_DET_MERGE;
+    }
+    if (w > TINYECG_DET_MERGE_MAX) {
+        w = TINYECG_DET_MERGE_MAX;
+    }
+    d->merge_win = (uint32_t)w;
+}
+
 static void learn_reset(tinyecg_detector_t *d)
 {
     d->started = 0;
@@ -112,6 +138,7 @@ static void learn_reset(tinyecg_detector_t *d)
         }
     }
     d->rr_i = 0;
+    update_rr(d);
     d->thr = 1;
     d->have_last = 0;
     d->have_sb = 0;
@@ -154,6 +181,7 @@ static void accept_qrs(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
         if (rr < 3 * TINYECG_FS) {
             d->rr_hist[d->rr_i] = rr;
             d->rr_i = (uint8_t)((d->rr_i + 1u) % TINYECG_DET_HIST);
+            update_rr(d);
         }
     }
     d->qrs_lv[d->qrs_i] = p->h;
@@ -262,28 +290,6 @@ static void describe_peak(tinyecg_detector_t *d, tinyecg_det_peak_t *p)
     p->r = best;
 }
 
-static int32_t rr_mean(const tinyecg_detector_t *d)
-{
-    int32_t s = 0;
-    unsigned i;
-    for (i = 0; i < TINYECG_DET_HIST; i++) {
-        s += d->rr_hist[i];
-    }
-    return s / (int32_t)TINYECG_DET_HIST;
-}
-
-static uint32_t merge_window(const tinyecg_detector_t *d)
-{
-    int32_t w = (rr_mean(d) / 16) * TINYECG_DET_MERGE_RR;
-    if (w < TINYECG_DET_MERGE) {
-        w = TINYECG_DET_MERGE;
-    }
-    if (w > TINYECG_DET_MERGE_MAX) {
-        w = TINYECG_DET_MERGE_MAX;
-    }
-    return (uint32_t)w;
-}
-
 static void new_candidate(tinyecg_detector_t *d, int64_t h, uint32_t t)
 {
     tinyecg_det_peak_t p;
@@ -291,7 +297,7 @@ static void new_candidate(tinyecg_detector_t *d, int64_t h, uint32_t t)
     p.h = h;
     describe_peak(d, &p);
     if (d->have_pend) {
-        if (t - d->pend.t < merge_window(d)) {
+        if (t - d->pend.t < d->merge_win) {
             if (h > d->pend.h) {
                 d->pend = p;
             }
@@ -374,7 +380,7 @@ uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample)
         new_candidate(d, d->pk_max, d->pk_t);
         d->pk_max = 0;
     }
-    if (d->have_pend && n - d->pend.t >= merge_window(d)) {
+    if (d->have_pend && n - d->pend.t >= d->merge_win) {
         finalize(d, &d->pend);
         d->have_pend = 0;
     }
@@ -386,7 +392,7 @@ uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample)
     } else {
         /* search back for a missed beat */
         if (d->have_last && d->have_sb &&
-            (int32_t)(n - d->last.t) > (rr_mean(d) * TINYECG_DET_SB_NUM) / 100 &&
+            (int32_t)(n - d->last.t) > (d->rr_avg * TINYECG_DET_SB_NUM) / 100 &&
             d->sb.h > (d->thr / 16) * TINYECG_DET_SB_TH) {
             tinyecg_det_peak_t p = d->sb;
             accept_qrs(d, &p);
