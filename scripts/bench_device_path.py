@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     try:
         run_dir = Path(args.run)
         cfg = read_config(run_dir)
-        model = resolve_model(run_dir, args.model)
+        model = resolve_model(run_dir, args.model, suffixes=(".tflite",))
         if model.suffix != ".tflite":
             raise TinyECGError(f"{model}: the device path needs an int8 .tflite model")
         records = args.records or run_records(cfg)

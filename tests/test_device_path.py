@@ -270,3 +270,14 @@ def test_device_path_errors(tmp_path, int8_model):
     with pytest.raises(TinyECGError, match="label set"):
         dp.evaluate_device_path(int8_model, ["100"], EXCERPT, labels="xyz")
 
+
+
+def test_model_name_resolves_to_the_int8_file_first(tmp_path):
+    """A run (like the shipped default model) may hold model.keras beside model.tflite:
+    the device-path bench asks for the .tflite, evaluate keeps preferring .keras."""
+    from tinyecg.evaluate import resolve_model
+
+    (tmp_path / "model.keras").write_bytes(b"k")
+    (tmp_path / "model.tflite").write_bytes(b"t")
+    assert resolve_model(tmp_path, "model", suffixes=(".tflite",)).suffix == ".tflite"
+    assert resolve_model(tmp_path, "model").suffix == ".keras"

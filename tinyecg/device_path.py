@@ -724,13 +724,14 @@ def _record_summary(p: RecordResult, labels: list[str]) -> dict:
     }
 
 
-def _test_split_keys(config: dict) -> set | None:
-    """(record, sample) of the beats in the run's test split (intra runs only)."""
+def _test_split_keys(config: dict, data_dir: Path) -> set | None:
+    """(record, sample) of the beats in the run's test split (intra runs only), rebuilt
+    from data_dir (the run may have been made, or shipped, with another path)."""
     if not config or config.get("split", {}).get("name") != "intra":
         return None
     from tinyecg.data.dataset import dataset_from_config
 
-    ds, split = dataset_from_config(config)
+    ds, split = dataset_from_config({**config, "data": {**config["data"], "dir": str(data_dir)}})
     b = ds.beats
     idx = split["test"]
     return set(zip(b.record[idx].tolist(), b.sample[idx].tolist()))
@@ -772,7 +773,7 @@ def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
     clf = Int8Classifier(model_tflite.read_bytes())
     if pred_map is None and clf.n_classes != len(label_names):
         raise TinyECGError(f"model has {clf.n_classes} outputs; {labels!r} has {len(label_names)}")
-    test_keys = _test_split_keys(config) if config else None
+    test_keys = _test_split_keys(config, data_dir) if config else None
 
     tmp = None
     if build_dir is None:

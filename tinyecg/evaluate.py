@@ -17,12 +17,13 @@ log = logging.getLogger("tinyecg.evaluate")
 NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
 
 
-def resolve_model(run_dir: Path, model: str) -> Path:
-    """A model name of the run (teacher, student, student_int8, ...) or a file path."""
+def resolve_model(run_dir: Path, model: str, suffixes=(".keras", ".tflite")) -> Path:
+    """A model name of the run (teacher, student, student_int8, ...) or a file path; a
+    name is looked up with each of `suffixes` in turn."""
     p = Path(model)
     if p.suffix in (".keras", ".tflite") and p.is_file():
         return p
-    for ext in (".keras", ".tflite"):
+    for ext in suffixes:
         cand = Path(run_dir) / f"{model}{ext}"
         if cand.is_file():
             return cand
