@@ -9,7 +9,6 @@ the same int8 output bytes as the TFLM host runtime for each beat. Prints a tabl
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tinyecg.run import write_json  # noqa: E402
 
 DRIVER = r"""
 #include <stdint.h>
@@ -83,8 +84,7 @@ def main() -> None:
         "max_abs_lsb": int(np.abs(got.astype(int) - ref.astype(int)).max()) if len(test) else 0,
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(Path(args.out), result)
     print("| model | split | beats | identical to TFLM | max |diff| LSB |")
     print("|---|---|---:|---:|---:|")
     print(f"| {Path(args.model).name} | {args.split} test | {result['beats']} | "

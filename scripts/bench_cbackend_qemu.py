@@ -28,7 +28,6 @@ writes JSON (default docs/bench/cbackend_qemu.json).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform as host_platform
 import re
@@ -46,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from tinyecg import qemu  # noqa: E402
 from tinyecg.export.cbackend import generate_c_backend, plan_memory  # noqa: E402
 from tinyecg.export.tflite_model import load_model  # noqa: E402
+from tinyecg.run import write_json  # noqa: E402
 
 PREFIX = "tinyecg_model"
 DEFAULT_BUILDS = ("m4-dsp:-Os", "m4-dsp:-O2", "m4-portable:-Os", "m0:-Os", "m0:-O2")
@@ -319,8 +319,7 @@ def main(argv=None) -> int:
     }
     if args.json:
         path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        write_json(path, result)
         print(f"wrote {path}")
     return 0
 

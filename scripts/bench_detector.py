@@ -12,7 +12,6 @@ episodes ('[' .. ']', record 207), as ANSI/AAMI EC57 does.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyecg import detect  # noqa: E402
+from tinyecg.run import write_json  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         "records": len(records),
         "seconds": round(time.time() - t0, 1),
     }
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    write_json(Path(args.out), result)
     return 0
 
 

@@ -14,7 +14,6 @@ tinyecg.device_path.evaluate_device_path). About 1.5 ms of one core per beat and
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tinyecg.run import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS = 10.0
 
@@ -93,7 +95,7 @@ def main() -> None:
         print(f"{runtime:<8} {r['median_wall_seconds']:>13.2f} {r['in_process_seconds']:>13.2f} "
               f"{r['files']:>6} {r['golden']:>7} {str(r['arena']):>6}")
     print(f"target <= {TARGET_SECONDS:.0f} s: {'met' if result['ok'] else 'NOT met'}")
-    Path(ns.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(Path(ns.json), result)
     print(f"wrote {ns.json}")
 
 

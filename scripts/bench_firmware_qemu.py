@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyecg import detect, firmware_qemu as fq, qemu  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
+from tinyecg.run import write_json  # noqa: E402
 
 DEFAULT_RECORDS = ["100", "119", "208", "233"]
 EXCERPTS = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
@@ -270,8 +271,7 @@ def main(argv=None) -> int:
                   f"{v['preprocessing']}, inference {v['inference']}, all targets met: "
                   f"{v['meets_targets']}")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out, result)
     print(f"wrote {out} ({result['seconds']} s)")
     return 0
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tinyecg.run import write_json  # noqa: E402
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,9 +62,8 @@ def main() -> None:
                                     "train_s": round(seconds, 1),
                                     "epochs_run": cfg["teacher"]["epochs_run"],
                                     "report": rep}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"dataset: " + ", ".join(f"{k}: {v['beats']} beats, cold {v['cold_s']} s, cached "
+    write_json(Path(args.out), result)
+    print("dataset: " + ", ".join(f"{k}: {v['beats']} beats, cold {v['cold_s']} s, cached "
                                    f"{v['cached_s']} s" for k, v in result["dataset"].items()))
     print("| run | train s | epochs | accuracy | macro-F1 | " + " | ".join(
         f"{c} Se/+P" for c in ("N", "A/S", "V")) + " |")

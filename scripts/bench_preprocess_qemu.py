@@ -24,7 +24,6 @@ saved.
 from __future__ import annotations
 
 import argparse
-import json
 import platform as host_platform
 import re
 import subprocess
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from tinyecg import qemu  # noqa: E402
 from tinyecg.dsp import fixedpoint as fp  # noqa: E402
 from tinyecg.export import preprocess as pp  # noqa: E402
+from tinyecg.run import write_json  # noqa: E402
 
 PARAMS = (0.05, -20, 0.02, -128)
 DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
@@ -92,13 +92,6 @@ int main(void)
     return 0;
 }
 """
-
-
-def fnv(q: np.ndarray) -> str:
-    h = 2166136261
-    for v in q.astype(np.uint8).tolist():
-        h = ((h ^ v) * 16777619) & 0xFFFFFFFF
-    return f"{h:08x}"
 
 
 def real_windows(data: str | None, n: int):
@@ -289,7 +282,7 @@ def main(argv=None) -> int:
     n_r, n_s = len(r_raw), len(s_raw)
     groups = {"real": slice(0, n_r), "stress": slice(n_r, n_r + n_s),
               "random": slice(n_r + n_s, len(raw)), "all": slice(0, len(raw))}
-    want = [fnv(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
+    want = [qemu.fnv1a32_hex(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
 
     rows = []
     t0 = time.time()
@@ -329,8 +322,7 @@ def main(argv=None) -> int:
     }
     if args.json:
         path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1) + "\n")
+        write_json(path, result)
         print(f"wrote {path}")
     return 0
 

@@ -15,6 +15,7 @@ import pytest
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
 from tinyecg.export import preprocess as pp
+from tinyecg.qemu import fnv1a32_hex
 
 GCC = shutil.which("gcc")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
@@ -472,13 +473,6 @@ int main(void)
 """
 
 
-def _fnv(q: np.ndarray) -> str:
-    h = 2166136261
-    for v in q.astype(np.uint8).tolist():
-        h = ((h ^ v) * 16777619) & 0xFFFFFFFF
-    return f"{h:08x}"
-
-
 def test_cortex_m4_under_qemu_equals_python(tmp_path):
     """The same C cross-compiled for Cortex-M4 (32-bit int, newlib) and run in QEMU."""
     qemu = shutil.which("qemu-system-arm")
@@ -519,7 +513,7 @@ def test_cortex_m4_under_qemu_equals_python(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.split("\n")
-    want = [_fnv(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
+    want = [fnv1a32_hex(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
     assert lines[:len(raw)] == want
     want_rr = fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], params)
     assert lines[len(raw)].split() == [str(v) for v in want_rr.ravel().tolist()]
@@ -590,7 +584,7 @@ def test_cortex_m4_instructions_per_window_within_budget(tmp_path):
     res = qemu.run(elf, timeout=60)
     assert res.returncode == 0, res.stderr
     lines = [line.split() for line in res.stdout.splitlines() if line.strip()]
-    assert [h for _, h in lines] == [_fnv(q) for q in
+    assert [h for _, h in lines] == [fnv1a32_hex(q) for q in
                                      fp.preprocess_windows_int(raw, base, gain, params)]
     counts = np.array([int(n) for n, _ in lines])
     assert counts.min() > 20_000  # the counter works (the filters alone need 10,080 MACs)

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
+import numpy as np
+
 from tinyecg.errors import TinyECGError
 
 CROSS = "arm-none-eabi-"
@@ -223,6 +225,16 @@ def _check_elf(elf: Path | str, timeout: float) -> Path:
         raise TinyECGError("timeout must be a positive number of seconds")
     _require_tools([QEMU])
     return elf
+
+
+def fnv1a32_hex(values) -> str:
+    """32-bit FNV-1a of values taken as bytes (int8 two's complement), as 8 hex digits: the
+    hash the QEMU measurement programs print instead of whole output vectors, which
+    semihosting would print slowly."""
+    h = 2166136261
+    for v in np.asarray(values).astype(np.uint8).tolist():
+        h = ((h ^ v) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
 
 
 def _die_with_parent() -> None:

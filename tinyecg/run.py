@@ -39,8 +39,9 @@ def read_config(run_dir: Path) -> dict:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (temp file + rename)."""
+    """Write JSON atomically (temp file + rename), creating the folder if needed."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         json.dump(obj, fh, indent=2, default=_jsonable)
