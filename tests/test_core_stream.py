@@ -105,3 +105,31 @@ def test_detect_errors(tmp_path):
         detect.detect_record(_record("100"), channel=5)
     with pytest.raises(TinyECGError, match="one channel"):
         detect.samples_text(np.zeros((3, 2)))
+
+
+def test_detect_cli_scores_flutter_records_both_ways(mitdb_dir, tmp_path, monkeypatch):
+    """On 207 (ventricular flutter episodes) `tinyecg detect` prints the plain score and the
+    EC57 one without the episodes; the latter has fewer false positives and the same beats
+    outside them. Record 100 has no episode, so only the plain line."""
+    from click.testing import CliRunner
+
+    from tinyecg.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # the harness build cache goes here
+    res = CliRunner().invoke(cli, ["detect", str(mitdb_dir / "207")])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if "TP " in ln]
+    assert len(lines) == 2 and "flutter" in lines[1], res.output
+
+    def counts(line):
+        words = line.split()
+        return {k: int(words[words.index(k) + 1]) for k in ("TP", "FP", "FN")}
+
+    plain, ec57 = counts(lines[0]), counts(lines[1])
+    intervals = detect.flutter_intervals(mitdb_dir / "207")
+    ref = detect.reference_beats(mitdb_dir / "207")
+    inside = sum(int(((ref >= a) & (ref <= b)).sum()) for a, b in intervals)
+    assert ec57["FP"] < plain["FP"]
+    assert ec57["TP"] + ec57["FN"] == plain["TP"] + plain["FN"] - inside
+    res = CliRunner().invoke(cli, ["detect", str(mitdb_dir / "100")])
+    assert res.exit_code == 0 and "flutter" not in res.output, res.output
