@@ -97,7 +97,9 @@ void take_sample()
 
 mbed::Ticker g_ticker;
 rtos::Semaphore g_tick(0, TINYECG_SAMPLE_RING);
-rtos::Thread g_sampler(osPriorityRealtime, 2048, nullptr, "tinyecg-adc");
+/* a static stack: with stack_mem = nullptr Mbed would take the 2 KB from the heap */
+alignas(8) unsigned char g_sampler_stack[2048];
+rtos::Thread g_sampler(osPriorityRealtime, sizeof g_sampler_stack, g_sampler_stack, "tinyecg-adc");
 
 void on_tick()
 {

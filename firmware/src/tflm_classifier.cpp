@@ -258,10 +258,10 @@ extern "C" const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn wri
     for (i = 0; i < n_in && i < 4; i++) {
         describe(interp->input(static_cast<size_t>(i)), &ins[i]);
     }
+    memset(&out, 0, sizeof out); /* stays empty (0 elements) for a model without outputs */
     if (n_out >= 1) {
         describe(interp->output(0), &out);
     }
-    memset(&out, 0, sizeof out);
     status->model_ok = n_in <= 4 && tinyecg_fw_check_tensors(expect, ins, n_in, &out,
                                                              n_out < 1 ? 0 : 1, &map, write,
                                                              ctx) == 0;
