@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -197,30 +198,60 @@ def test_rr_edge_rules(exe, tmp_path):
 # ---------------------------------------------------------------------------- protocol
 
 def test_protocol_garbage_is_counted_and_skipped(exe):
-    """Garbage interleaved with a real record changes nothing but the counters."""
+    """Garbage lines interleaved with a real record, and out-of-range values in place of
+    some of its samples, change nothing but the counters; each episode of bad input is
+    reported once."""
     _, _, x, lo, hi = samples_of("100")
     x = x[:20000]
     clean = run(exe, detect.samples_text(x), "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
+    peaks = detect.parse_peaks(clean)
     lines = [str(v) for v in x]
+    # two samples of every 1000 replaced by out-of-range numbers, away from any R-peak
+    # (the held value stands in for them, so an R-peak would move)
+    replaced = []
+    for start in range(0, len(x), 1000):
+        i = next(i for i in range(start + 10, start + 900)
+                 if np.min(np.abs(peaks - i)) > 60 and np.min(np.abs(peaks - i - 1)) > 60)
+        lines[i], lines[i + 1] = "99999999999", "-40000"
+        replaced.append(i)
     noisy = []
     for i, ln in enumerate(lines):
+        if i in replaced:  # garbage lines (not samples) just before the bad samples
+            noisy += ["abc", "12x 7y", "", "  \r", "#bogus", "x" * 3000, "\x00\x01\xff",
+                      "#stats"]
         noisy.append(ln)
-        if i % 1000 == 10:
-            noisy += ["abc", "12x 7y", "", "  \r", "#bogus", "x" * 3000, "99999999999",
-                      "-40000", "\x00\x01\xff", "#stats"]
     # several samples per line, separated by commas and spaces, also valid
     noisy[100:106] = [",".join(noisy[100:103]) + " " + " ".join(noisy[103:106])] + [""] * 5
     data = ("\n".join(noisy) + "\n").encode("latin-1")
     out = run(exe, data, "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
-    assert detect.parse_peaks(out).tolist() == detect.parse_peaks(clean).tolist()
+    assert detect.parse_peaks(out).tolist() == peaks.tolist()
+    k = len(replaced)
+    # one report per episode (they are 1000 samples apart: a clean second ends each)
+    reports = [ln for ln in out.splitlines() if ln.startswith("# bad-input")]
+    assert reports == ["# bad-input garbage"] * k
     st = stats(out + "\n" + run(exe, data + b"#stats\n", "--adc-min", str(lo), "--adc-max",
                                 str(hi)))
-    k = 20
     assert st["samples"] == len(x)
     assert st["garbage"] == 4 * k  # abc, 12x, 7y, the binary line
     assert st["overlong"] == k
     assert st["out_of_range"] == 2 * k  # 11 digits, -40000 outside 0..2047
     assert st["unknown_commands"] == k
+
+
+def test_out_of_range_samples_keep_their_time_slot(exe):
+    """A burst of out-of-range values in place of real samples (a glitching front end)
+    must not shift the indices of the beats that follow it."""
+    _, _, x, lo, hi = samples_of("100")
+    x = x[:20000]
+    clean = detect.parse_peaks(run(exe, detect.samples_text(x), "--peaks", "--adc-min", str(lo),
+                                   "--adc-max", str(hi)))
+    bad = x.copy()
+    bad[5000:5020] = hi + 500
+    out = run(exe, detect.samples_text(bad), "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
+    got = detect.parse_peaks(out)
+    assert out.count("# bad-input out-of-range") == 1
+    after = clean[clean > 6000]
+    assert set(after.tolist()) <= set(got.tolist())
 
 
 def test_protocol_commands_and_reset(exe):
@@ -286,3 +317,41 @@ def test_stream_stopping_mid_beat(exe):
     out = run(exe, text, "--adc-min", str(lo), "--adc-max", str(hi))
     beats = [ln.split() for ln in out.splitlines() if ln.startswith("B ")]
     assert len(beats) == len(rows) and all(b[2] in ("N", "S", "V") for b in beats)
+
+
+def test_input_that_stops_is_reported_once_and_detection_resumes(exe):
+    """A replay that goes silent mid-beat (--idle-ms: the board's 'no byte for a while'):
+    "# input stopped" once, the waiting beats come out, and when samples come back a new
+    RR sequence starts and beats are found again."""
+    _, _, x, lo, hi = samples_of("100")
+    first, second = x[:10800], x[10800:21600]  # the cut falls wherever 30 s ends
+    proc = subprocess.Popen([str(exe), "--rr", "--idle-ms", "300", "--adc-min", str(lo),
+                             "--adc-max", str(hi)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write(detect.samples_text(first).decode())
+        proc.stdin.flush()
+        time.sleep(1.5)  # several idle periods: still one report
+        proc.stdin.write(detect.samples_text(second).decode())
+        proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    lines = out.splitlines()
+    assert lines.count("# input stopped") == 1 and lines.count("# input resumed") == 1
+    stop, resume = lines.index("# input stopped"), lines.index("# input resumed")
+    assert stop < resume
+    rows = [(i, [int(v) for v in ln.split()[1:]]) for i, ln in enumerate(lines)
+            if ln.startswith("R ")]
+    before = [r for i, r in rows if i < resume]
+    after = [r for i, r in rows if i > resume]
+    # every beat whose window was complete when the input stopped is reported by then
+    ref = detect.parse_peaks(run(exe, detect.samples_text(first), "--peaks", "--adc-min",
+                                 str(lo), "--adc-max", str(hi)))
+    complete = [int(r) for r in ref if 180 <= r <= len(first) - 180]
+    assert [r[0] for r in before] == complete
+    # the last one had no next beat: post = pre; a new sequence starts after the gap
+    assert before[-1][2] == before[-1][1]
+    assert len(after) > 20 and after[0][0] > len(first)
+    assert after[0][1] == after[0][2]  # first beat of a sequence: pre = post

@@ -408,6 +408,7 @@ def _bind(lib):
         ("tinyecg_fw_app_serial", None, [ctypes.c_char_p, ctypes.c_size_t]),
         ("tinyecg_fw_app_adc", None, [ctypes.c_int32, ctypes.c_int]),
         ("tinyecg_fw_app_poll", None, []),
+        ("tinyecg_fw_app_tick", None, [ctypes.c_uint32]),
     ]:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
@@ -679,3 +680,42 @@ def test_adc_mode_ring_lead_off_commands_and_overrun(fwlib, exported):
     cmd = b"#stats\n"
     fwlib.tinyecg_fw_app_serial(cmd, len(cmd))
     assert f"samples={pushed + 1024}" in host.lines()[-1]
+
+
+def test_replay_that_goes_silent_is_reported_once(fwlib, exported):
+    """loop() ticks with millis(): in replay mode a second without a serial byte reports
+    "# input stopped" once (the waiting beats come out), samples bring detection back; in
+    ADC mode silence on the serial line means nothing."""
+    host = Host(fwlib, exported.model_bytes)
+    assert fwlib.tinyecg_fw_app_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
+                                      host.write, None, None, None) == 0
+    x = _record("208", 20)
+    text = ("\n".join(str(int(v)) for v in x) + "\n").encode()
+    now = 0
+    for i in range(0, len(text), 2000):
+        fwlib.tinyecg_fw_app_serial(text[i:i + 2000], len(text[i:i + 2000]))
+        now += 50
+        fwlib.tinyecg_fw_app_tick(now)
+    assert "# input stopped" not in host.lines()  # steady input: never idle
+    n_before = sum(ln.startswith("B ") for ln in host.lines())
+    for t in range(now + 100, now + 3000, 100):  # 3 s of silence, ticked every 100 ms
+        fwlib.tinyecg_fw_app_tick(t)
+    lines = host.lines()
+    assert lines.count("# input stopped") == 1
+    assert sum(ln.startswith("B ") for ln in lines) > n_before  # the waiting beats
+    fwlib.tinyecg_fw_app_serial(text, len(text))
+    fwlib.tinyecg_fw_app_tick(now + 3100)
+    lines = host.lines()
+    assert lines.count("# input resumed") == 1
+    after = lines[lines.index("# input resumed"):]
+    assert sum(ln.startswith("B ") for ln in after) >= 15
+
+    adc = Host(fwlib, exported.model_bytes)
+    assert fwlib.tinyecg_fw_app_start(INPUT_ADC, ctypes.byref(adc.classifier), OUT_BEATS,
+                                      adc.write, None, None, None) == 0
+    for v in (x[:720].astype(np.int64) * 2).clip(0, 4095):  # samples from the timer
+        fwlib.tinyecg_fw_app_adc(int(v), 0)
+    fwlib.tinyecg_fw_app_poll()
+    for t in range(0, 5000, 100):
+        fwlib.tinyecg_fw_app_tick(t)
+    assert "# input stopped" not in adc.lines()

@@ -14,12 +14,16 @@
  *                 is registered once the sample 100 after it has arrived
  *   --tcp PORT    listen on 127.0.0.1:PORT (0 = any free port, printed on stderr as
  *                 "listening <port>"), serve one connection, then exit
+ *   --idle-ms N   no input for N ms calls tinyecg_app_input_stalled(), as the board
+ *                 does in replay mode (default 0 = never: batch runs from a pipe must not
+ *                 depend on how fast the writer is)
  * At end of input the pending beats are reported (as #end). Exit status 0, or 2 on bad usage.
  */
 #define _POSIX_C_SOURCE 200112L
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +87,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: tinyecg_host [--peaks] [--rr] [--windows] [--beats] "
                     "[--adc-min N] [--adc-max N] [--flat-tol N] [--peak-file FILE] "
-                    "[--tcp PORT]\n");
+                    "[--tcp PORT] [--idle-ms N]\n");
     exit(2);
 }
 
@@ -170,8 +174,8 @@ int main(int argc, char **argv)
 {
     tinyecg_app_config_t cfg;
     char buf[4096];
-    long tcp_port = -1;
-    int i;
+    long tcp_port = -1, idle_ms = 0;
+    int i, in_fd;
     memset(&cfg, 0, sizeof cfg);
     cfg.adc_min = -32768;
     cfg.adc_max = 32767;
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
             cfg.flat_tolerance = (int32_t)int_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--tcp") == 0) {
             tcp_port = int_arg(argc, argv, &i);
+        } else if (strcmp(argv[i], "--idle-ms") == 0) {
+            idle_ms = int_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--peak-file") == 0 && i + 1 < argc) {
             peak_file = fopen(argv[++i], "r");
             if (peak_file == NULL) {
@@ -219,9 +225,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "tinyecg_host: invalid configuration (ADC range?)\n");
         return 2;
     }
+    in_fd = out_fd >= 0 ? out_fd : STDIN_FILENO;
     for (;;) {
-        ssize_t n = out_fd >= 0 ? recv(out_fd, buf, sizeof buf, 0)
-                                : (ssize_t)fread(buf, 1, sizeof buf, stdin);
+        ssize_t n;
+        if (idle_ms > 0) {
+            struct pollfd pfd;
+            pfd.fd = in_fd;
+            pfd.events = POLLIN;
+            pfd.revents = 0;
+            if (poll(&pfd, 1, (int)idle_ms) == 0) {
+                tinyecg_app_input_stalled(&app); /* silence on the line */
+                flush_out();
+                continue;
+            }
+        }
+        n = read(in_fd, buf, sizeof buf);
         if (n <= 0) {
             break;
         }

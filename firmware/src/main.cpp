@@ -245,4 +245,5 @@ void loop()
 {
     read_serial();
     tinyecg_fw_app_poll(); /* ADC mode: ring -> core; replay mode: nothing queued */
+    tinyecg_fw_app_tick(static_cast<uint32_t>(millis())); /* replay: notices a silent line */
 }

@@ -16,6 +16,12 @@ static int32_t adc_min = TINYECG_ADC_MIN, adc_max = TINYECG_ADC_MAX;
 static uint32_t overruns_reported;
 static tinyecg_fw_write_fn out_write;
 static void *out_ctx;
+static uint8_t got_input;        /* serial bytes since the last tick */
+static uint32_t last_input_ms;   /* tick time of the last serial input */
+
+#ifndef TINYECG_REPLAY_IDLE_MS
+#define TINYECG_REPLAY_IDLE_MS 1000u /* replay: this long without a byte = input stopped */
+#endif
 
 tinyecg_app_t *tinyecg_fw_app(void)
 {
@@ -59,6 +65,8 @@ int tinyecg_fw_app_start(int input_mode, const tinyecg_classifier_t *classifier,
     tinyecg_fw_ring_init(&ring);
     tinyecg_fw_cmdfilter_init(&cmdfilter);
     overruns_reported = 0;
+    got_input = 0;
+    last_input_ms = 0;
     if (tinyecg_app_init(&app, &cfg) != 0) {
         if (write != NULL) {
             write(write_ctx, "# error: invalid core configuration (ADC range, classifier)\n");
@@ -75,6 +83,7 @@ static void feed_command(void *ctx, const char *line, size_t len)
 
 void tinyecg_fw_app_serial(const char *data, size_t len)
 {
+    got_input = 1;
     if (mode == TINYECG_INPUT_ADC) {
         tinyecg_fw_cmdfilter_feed(&cmdfilter, data, len, feed_command, &app);
     } else {
@@ -101,5 +110,18 @@ void tinyecg_fw_app_poll(void)
         out_write(out_ctx, "# adc-overrun ");
         out_write(out_ctx, tinyecg_fw_itoa((int32_t)overruns, buf));
         out_write(out_ctx, "\n");
+    }
+}
+
+void tinyecg_fw_app_tick(uint32_t now_ms)
+{
+    if (mode != TINYECG_INPUT_SERIAL) {
+        return; /* ADC mode: the sampling timer keeps the samples coming */
+    }
+    if (got_input) {
+        got_input = 0;
+        last_input_ms = now_ms;
+    } else if (now_ms - last_input_ms >= TINYECG_REPLAY_IDLE_MS) {
+        tinyecg_app_input_stalled(&app); /* reports once until samples come back */
     }
 }

@@ -11,6 +11,9 @@
  *                            interrupt or thread (producer side of the sample ring)
  *   tinyecg_fw_app_poll()    from loop(): samples of the ring into the core (consumer side);
  *                            reports "# adc-overrun <n>" when the ring overflowed
+ *   tinyecg_fw_app_tick()    from loop() with the time in ms: in replay mode, no serial
+ *                            byte for TINYECG_REPLAY_IDLE_MS (1 s) tells the core the
+ *                            input stopped ("# input stopped" once, waiting beats out)
  * C99 and valid C++; includes the core's tinyecg_app.h, so never the generated metadata.
  */
 #ifndef TINYECG_FW_APP_H
@@ -34,6 +37,7 @@ int tinyecg_fw_app_start(int input_mode, const tinyecg_classifier_t *classifier,
 void tinyecg_fw_app_serial(const char *data, size_t len);
 void tinyecg_fw_app_adc(int32_t reading, int lead_off);
 void tinyecg_fw_app_poll(void);
+void tinyecg_fw_app_tick(uint32_t now_ms);
 
 tinyecg_app_t *tinyecg_fw_app(void);
 

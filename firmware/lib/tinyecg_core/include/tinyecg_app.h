@@ -10,8 +10,15 @@
  *     #end                end of a recording: report the beats still waiting for a next beat
  *     #stats              print a "# stats ..." line with the counters
  *     #info               print the "# tinyecg ..." start-up line again
- *   Invalid tokens, over-long lines, unknown commands and samples outside
- *   [adc_min, adc_max] are counted and skipped; nothing in the input can crash the parser.
+ *   Invalid tokens, over-long lines and unknown commands are counted and skipped; a
+ *   sample outside [adc_min, adc_max] is counted and replaced by the last good sample, so
+ *   it keeps its time slot. Nothing in the input can crash the parser. The first bad
+ *   input of an episode prints "# bad-input <kind>" (kind: garbage, overlong,
+ *   out-of-range, unknown-command); the episode ends after a whole second of samples
+ *   without bad input. The counts are in "# stats".
+ *   When the platform sees no input for a while it calls tinyecg_app_input_stalled():
+ *   "# input stopped" once, the beats still waiting are reported, and the next sample
+ *   starts a new RR sequence with the detector learning again ("# input resumed").
  *   Output, one line each:
  *     B <r> <label> <score_q> <inference_us>   a classified beat (TINYECG_OUT_BEATS)
  *     <r>                                      a detected R-peak (TINYECG_OUT_PEAKS)
@@ -19,7 +26,9 @@
  *     W <r> <360 raw samples>                  beat window (TINYECG_OUT_WINDOWS)
  *     # ...                                    status: "# lead-off", "# flat",
  *                                              "# signal ok", "# reset", "# stats ...",
- *                                              "# classify-error <r>", "# tinyecg ..."
+ *                                              "# classify-error <r>", "# tinyecg ...",
+ *                                              "# bad-input <kind>", "# input stopped",
+ *                                              "# input resumed"
  *   r is the R-peak sample index counted from the first sample after start or #reset.
  *   label and score_q are the arg-max class of the classifier's int8 scores and its score.
  *   inference_us is the classify() time from the configured clock (0 without one).
@@ -97,6 +106,9 @@ typedef struct {
     int32_t blk_min, blk_max;
     uint32_t blk_len;
     uint8_t blk_railed;
+    uint8_t bad_input;     /* a bad-input episode was reported and has not ended */
+    uint8_t bad_in_block;  /* bad input seen in the current 1 s block */
+    uint8_t stalled;       /* "# input stopped" printed, no sample since */
     tinyecg_app_counters_t count;
 } tinyecg_app_t;
 
@@ -116,6 +128,11 @@ int tinyecg_app_peak(tinyecg_app_t *app, uint32_t r);
 
 /* End of a recording (same as the #end command). */
 void tinyecg_app_finish(tinyecg_app_t *app);
+
+/* The platform saw no input for a while (replay mode; e.g. 1 s without a byte): report
+ * "# input stopped" once and the beats still waiting; the next sample starts a new RR
+ * sequence. Calling it again before a new sample does nothing. */
+void tinyecg_app_input_stalled(tinyecg_app_t *app);
 
 /* Start over: sample index 0, detector learning, counters cleared (as #reset). */
 void tinyecg_app_reset(tinyecg_app_t *app);

@@ -77,6 +77,14 @@ static void info_line(tinyecg_app_t *app)
     put(app, (app->cfg.classifier != NULL && app->cfg.classifier->name != NULL)
                  ? app->cfg.classifier->name
                  : "none");
+    if (app->cfg.classifier != NULL && app->cfg.classifier->labels != NULL) {
+        int i;
+        put(app, " labels=");
+        for (i = 0; i < app->cfg.classifier->n_classes; i++) {
+            put(app, i > 0 ? "," : "");
+            put(app, app->cfg.classifier->labels[i]);
+        }
+    }
     put(app, " adc=");
     put_i32(app, app->cfg.adc_min);
     put(app, "..");
@@ -183,6 +191,19 @@ static void signal_back(tinyecg_app_t *app)
     tinyecg_beats_break(&app->beats);
 }
 
+/* Count one piece of bad input; the first of an episode is reported. */
+static void bad_input(tinyecg_app_t *app, uint32_t *counter, const char *kind)
+{
+    (*counter)++;
+    app->bad_in_block = 1;
+    if (!app->bad_input) {
+        app->bad_input = 1;
+        put(app, "# bad-input ");
+        put(app, kind);
+        put(app, "\n");
+    }
+}
+
 static int16_t quality(tinyecg_app_t *app, int32_t x)
 {
     int railed = x <= app->cfg.adc_min || x >= app->cfg.adc_max;
@@ -230,6 +251,10 @@ static int16_t quality(tinyecg_app_t *app, int32_t x)
         }
         app->blk_len = 0;
         app->blk_railed = 0;
+        if (!app->bad_in_block) {
+            app->bad_input = 0; /* a clean second ends a bad-input episode */
+        }
+        app->bad_in_block = 0;
     }
     /* the detector sees the last good value while the ADC is railed */
     return railed ? app->held : (int16_t)x;
@@ -242,8 +267,13 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     int16_t x;
     uint32_t r;
     if (sample < app->cfg.adc_min || sample > app->cfg.adc_max) {
-        app->count.out_of_range++;
-        return;
+        /* keep the time slot: the detector and the window see the last good sample */
+        bad_input(app, &app->count.out_of_range, "out-of-range");
+        sample = app->held;
+    }
+    if (app->stalled) {
+        app->stalled = 0;
+        put(app, "# input resumed\n");
     }
     app->count.samples++;
     x = quality(app, sample);
@@ -278,6 +308,19 @@ void tinyecg_app_finish(tinyecg_app_t *app)
     drain_beats(app, 1);
 }
 
+void tinyecg_app_input_stalled(tinyecg_app_t *app)
+{
+    if (app->stalled || app->count.samples == 0u) {
+        return;
+    }
+    app->stalled = 1;
+    put(app, "# input stopped\n");
+    drain_beats(app, 1);
+    /* what follows is not contiguous with what came before */
+    tinyecg_detector_relearn(&app->det);
+    tinyecg_beats_break(&app->beats);
+}
+
 static void clear_state(tinyecg_app_t *app)
 {
     tinyecg_detector_init(&app->det);
@@ -292,6 +335,9 @@ static void clear_state(tinyecg_app_t *app)
     app->blk_railed = 0;
     app->blk_min = 0;
     app->blk_max = 0;
+    app->bad_input = 0;
+    app->bad_in_block = 0;
+    app->stalled = 0;
 }
 
 void tinyecg_app_reset(tinyecg_app_t *app)
@@ -344,7 +390,7 @@ static void command(tinyecg_app_t *app, const char *cmd)
     } else if (n == 5u && memcmp(cmd, "#info", 5) == 0) {
         info_line(app);
     } else {
-        app->count.unknown_commands++;
+        bad_input(app, &app->count.unknown_commands, "unknown-command");
     }
 }
 
@@ -381,9 +427,9 @@ static void parse_line(tinyecg_app_t *app, char *s)
             }
         }
         if (bad || digits == 0) {
-            app->count.garbage++;
+            bad_input(app, &app->count.garbage, "garbage");
         } else if (digits > 9) {
-            app->count.out_of_range++;
+            tinyecg_app_sample(app, neg ? INT32_MIN : INT32_MAX); /* out of range: held */
         } else {
             tinyecg_app_sample(app, neg ? -v : v);
         }
@@ -397,7 +443,7 @@ void tinyecg_app_feed(tinyecg_app_t *app, const char *data, size_t len)
         char ch = data[k];
         if (ch == '\n') {
             if (app->line_overlong) {
-                app->count.overlong++;
+                bad_input(app, &app->count.overlong, "overlong");
             } else {
                 app->line[app->line_len] = '\0';
                 parse_line(app, app->line);
