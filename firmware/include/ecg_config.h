@@ -160,9 +160,13 @@
 #endif
 #endif
 
-/* 1: a failed model check (tensor types/shapes/quantization, golden outputs) disables the
- * classifier: every beat becomes "# classify-error <r>" instead of a label from a model
- * that is not the one exported. 0: report the failure and classify anyway. */
+/* Governs only the golden self-test. 1: a failed self-test (preprocessing not bit-exact,
+ * or model outputs beyond TINYECG_GOLDEN_TOLERANCE) disables the classifier: every beat
+ * becomes "# classify-error <r>" instead of a label that may not be the exported model's.
+ * 0: report the failure and classify anyway. A failed model-metadata check (tensor type,
+ * element count, scale or zero point against tinyecg_model_meta.h) always disables the
+ * classifier, whatever this says: such a model gives meaningless scores (tflm_classifier.cpp,
+ * tinyecg_tflm_init). */
 #ifndef TINYECG_SELFTEST_STRICT
 #define TINYECG_SELFTEST_STRICT 1
 #endif
