@@ -8,9 +8,10 @@
  *   # tflm <distribution> arena=<used>/<TINYECG_ARENA_BYTES> model=<bytes> sha256=<16 hex> ...
  *   # model-check ...                      (one per problem, if any)
  *   # selftest <i> ... / # selftest pass|FAIL <ok>/<n> tolerance=<t> maxdiff=<d>
- * It always returns a classifier; when the model cannot run (or fails its checks with
- * TINYECG_SELFTEST_STRICT) that classifier's classify() returns non-zero, so every beat is
- * reported as "# classify-error <r>" rather than with a label from the wrong model.
+ * It always returns a classifier. When the model cannot run or does not match its metadata
+ * (always), or fails the golden self-test (only with TINYECG_SELFTEST_STRICT), that
+ * classifier's classify() returns non-zero, so every beat is reported as
+ * "# classify-error <r>" rather than with a label from the wrong model.
  */
 #ifndef TFLM_CLASSIFIER_H
 #define TFLM_CLASSIFIER_H
