@@ -5,9 +5,15 @@ line and answers `B <r> <label> <score_q> <inference_us>` per beat (see
 firmware/lib/tinyecg_core/include/tinyecg_app.h). `stream_record` sends `#reset`, the
 samples (paced at real time x speed), `#end` and `#stats`, reads the answers concurrently,
 and scores QRS detection (150 ms window) and the classes of the matched beats.
+
+Which label set the class scores use: by default ("auto") the one the device names in the
+`labels=` field of its `# tinyecg ...` info line (N,L,R,A,V -> the nlrav map, N,S,V,F,Q ->
+the AAMI map, any other list -> its own labels when every annotation of the replayed excerpt
+maps to one of them), else the AAMI classes; an explicit set or symbol map always wins.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -26,6 +32,100 @@ AAMI_LABELS = {
     **{s: "Q" for s in "/fQ"},
 }
 CHUNK = 36  # samples per write (0.1 s at 360 Hz)
+INFO_PREFIX = "# tinyecg "
+
+
+def parse_info(line: str) -> dict | None:
+    """Fields of the device's info line `# tinyecg <version> key=value ...` (the reply to
+    `#info`): {"version": str, <key>: str, ...}, with "labels" split on commas into a list.
+    None when the line is not an info line."""
+    if not line.startswith(INFO_PREFIX):
+        return None
+    words = line[len(INFO_PREFIX):].split()
+    info: dict = {"version": words[0] if words and "=" not in words[0] else None}
+    for w in words:
+        key, eq, val = w.partition("=")
+        if eq and key:
+            info[key] = val
+    if "labels" in info:
+        info["labels"] = [lab for lab in info["labels"].split(",") if lab]
+    return info
+
+
+def device_labels(status: list[str]) -> list[str] | None:
+    """The label list of the last info line among the device's status lines (None when no
+    info line has a non-empty `labels=` field: older firmware, or no classifier)."""
+    for line in reversed(status):
+        info = parse_info(line)
+        if info is not None:
+            return info.get("labels") or None
+    return None
+
+
+def _symbol_maps(dev: list[str]) -> list[tuple[str, dict]]:
+    """Candidate maps annotation symbol -> one of the device's labels dev: the AAMI classes
+    among dev, then annotation symbols used as labels themselves."""
+    from tinyecg.data.beats import LABEL_SETS
+
+    aami = {s: c for s, c in LABEL_SETS["aami"]["map"].items() if c in dev}
+    own = {s: s for s in dev if s in detect.BEAT_SYMBOLS}
+    return [(name, m) for name, m in (("AAMI classes", aami), ("annotation symbols", own)) if m]
+
+
+def resolve_labels(spec, dev: list[str] | None, symbols: list[str]) -> dict:
+    """Which annotation-symbol -> label map scores the classes.
+
+    spec: "auto" or None (from the device's labels dev, see the module doc), a name in
+    tinyecg.data.beats.LABEL_SETS, or a dict symbol -> label. symbols are the beat
+    annotations of the replayed excerpt. Returns {"set" (a LABEL_SETS name, "device" or
+    "custom"), "source" ("device", "option", "default" or "fallback"), "labels" (order of
+    the report), "map", "device_labels", "mapped_as" (how symbols map to the device's own
+    labels, else None), "warning" (one line or None)}."""
+    from tinyecg.data.beats import LABEL_SETS, label_set
+
+    out = {"device_labels": dev, "warning": None, "mapped_as": None}
+    if isinstance(spec, dict):
+        m = dict(spec)
+        out.update({"set": "custom", "source": "option", "map": m,
+                    "labels": list(dict.fromkeys(m.values()))})
+    elif spec is not None and spec != "auto":
+        if not isinstance(spec, str):
+            raise TinyECGError(f"labels must be 'auto', a label set name or a symbol map "
+                               f"(got {spec!r})")
+        ls = label_set(spec)
+        out.update({"set": spec, "source": "option", "map": dict(ls["map"]),
+                    "labels": list(ls["labels"])})
+        if dev is not None and set(dev) != set(ls["labels"]):
+            out["warning"] = (f"labels {spec} ({','.join(ls['labels'])}) chosen, but the "
+                              f"device reports {','.join(dev)}")
+    elif dev is None:
+        ls = LABEL_SETS["aami"]
+        out.update({"set": "aami", "source": "default", "map": dict(ls["map"]),
+                    "labels": list(ls["labels"])})
+    else:
+        for name, ls in LABEL_SETS.items():
+            if set(dev) == set(ls["labels"]) and len(dev) == len(ls["labels"]):
+                out.update({"set": name, "source": "device", "map": dict(ls["map"]),
+                            "labels": list(dev)})
+                return out
+        present = set(symbols)
+        candidates = _symbol_maps(dev)
+        for how, m in candidates:
+            if present <= set(m):
+                out.update({"set": "device", "source": "device", "map": m,
+                            "labels": list(dev), "mapped_as": how})
+                return out
+        ls = LABEL_SETS["aami"]
+        out.update({"set": "aami", "source": "fallback", "map": dict(ls["map"]),
+                    "labels": list(ls["labels"])})
+        if candidates:
+            best = max((m for _, m in candidates), key=lambda m: len(present & set(m)))
+            why = f"annotation(s) {','.join(sorted(present - set(best)))} map to none of them"
+        else:
+            why = "they are neither AAMI classes nor annotation symbols"
+        out["warning"] = (f"device labels {','.join(dev)}: {why}; scored with the aami "
+                          f"classes instead")
+    return out
 
 
 def _open_port(port, baudrate: int, timeout: float):
@@ -60,6 +160,7 @@ class _Reader(threading.Thread):
         self.status: list[str] = []
         self.other: list[str] = []
         self.done = threading.Event()
+        self.ended = threading.Event()  # run() returned: done, stopped, or the port failed
         self._halt = threading.Event()
         self.error: Exception | None = None
 
@@ -81,6 +182,8 @@ class _Reader(threading.Thread):
                     return
         except Exception as exc:  # a closed port ends the reader; report it
             self.error = exc
+        finally:
+            self.ended.set()
 
     def _line(self, line: str):
         if not line:
@@ -100,20 +203,47 @@ class _Reader(threading.Thread):
         self.other.append(line)
 
 
-def stream_record(port: str, record_path: str, speed: float = 1.0, labels: dict | None = None,
-                  channel: int | None = None, seconds: float | None = None,
-                  baudrate: int = 115200, reply_timeout: float = 10.0) -> dict:
+def _number(name: str, value, rule: str) -> float:
+    """value as a finite float, else TinyECGError naming the parameter and its rule."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v):
+        raise TinyECGError(f"{name} must be {rule} (got {value})")
+    return v
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def stream_record(port: str, record_path: str, speed: float = 1.0,
+                  labels: str | dict | None = "auto", channel: int | None = None,
+                  seconds: float | None = None, baudrate: int = 115200,
+                  reply_timeout: float = 10.0) -> dict:
     """Replay a WFDB record's raw samples to the device at `port` (pyserial URL: a serial
     device, `socket://host:port`, `loop://`) at real time x speed (0: as fast as the line
     allows), read its beat lines, and score them.
 
-    labels maps annotation symbols to the device's labels (default: AAMI classes); beats
-    whose symbol is not in it are left out of the class confusion, not of QRS scoring.
-    seconds limits the replay to the record's first seconds. Returns a dict with "qrs"
-    (tp, fp, fn, se, ppv), "classes" (tinyecg.metrics.report of the matched beats),
-    "inference_us" (mean, max), the device's status lines and counts."""
-    if speed is None or speed < 0:
-        raise TinyECGError(f"speed must be >= 0 (got {speed})")
+    labels: "auto" (or None) takes the label set from the `labels=` field of the device's
+    `#info` reply (see resolve_labels), else the AAMI classes; a name in
+    tinyecg.data.beats.LABEL_SETS or a dict annotation symbol -> device label overrides it.
+    Beats whose symbol is not in the map are left out of the class confusion, not of QRS
+    scoring. seconds (> 0) limits the replay to the record's first seconds. Returns a dict
+    with "qrs" (tp, fp, fn, se, ppv), "classes" (tinyecg.metrics.report of the matched
+    beats), "labels" (the label set used, where it came from, a warning or None),
+    "inference_us" (mean, max), the device's status lines and counts. A port that cannot be
+    opened or is lost mid-replay, or a device that never answers, raises TinyECGError."""
+    rule = "a number >= 0"
+    speed = _number("speed", speed, rule)
+    if speed < 0:
+        raise TinyECGError(f"speed must be {rule} (got {speed:g})")
+    if seconds is not None:
+        seconds = _number("seconds", seconds, "a positive number")
+        if seconds <= 0:
+            raise TinyECGError(f"seconds must be a positive number (got {seconds:g})")
     if not record_path:
         raise TinyECGError("no record given")
     base = str(record_path)
@@ -124,41 +254,64 @@ def stream_record(port: str, record_path: str, speed: float = 1.0, labels: dict 
         raise TinyECGError(f"{record_path}: no WFDB record (missing {Path(base).name}.hea)")
     if not Path(base + ".atr").is_file():
         raise TinyECGError(f"{record_path}: no beat annotations (missing {Path(base).name}.atr)")
-    labels = dict(AAMI_LABELS if labels is None else labels)
+    if isinstance(labels, str) and labels != "auto":
+        from tinyecg.data.beats import label_set
+
+        label_set(labels)  # an unknown name fails before the replay
     sampto = None if seconds is None else max(1, int(round(seconds * detect.FS)))
     x, ch, _ = detect.read_record(base, channel, sampto=sampto)
     ref, symbols = _record_symbols(base, sampto)
 
+    import serial
+
     ser = _open_port(port, baudrate, timeout=0.05)
+    ser.write_timeout = reply_timeout  # a device that stops reading must not hang us
     reader = _Reader(ser)
     reader.start()
     t0 = time.monotonic()
+    sent = 0
+    lost: str | None = None
     try:
-        ser.write(b"#reset\n#info\n")
-        lines = [str(int(v)) for v in x]
-        for i in range(0, len(lines), CHUNK):
-            ser.write(("\n".join(lines[i:i + CHUNK]) + "\n").encode())
-            if speed > 0:
-                due = t0 + (i + CHUNK) / (detect.FS * speed)
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            if reader.error is not None:
-                break
-        ser.write(b"#end\n#stats\n")
-        ser.flush()
-        reader.done.wait(reply_timeout)
+        try:
+            ser.write(b"#reset\n#info\n")
+            lines = [str(int(v)) for v in x]
+            for i in range(0, len(lines), CHUNK):
+                if reader.error is not None:
+                    break
+                ser.write(("\n".join(lines[i:i + CHUNK]) + "\n").encode())
+                sent = min(i + CHUNK, len(lines))
+                if speed > 0:
+                    due = t0 + (i + CHUNK) / (detect.FS * speed)
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+            if reader.error is None:
+                ser.write(b"#end\n#stats\n")
+                ser.flush()
+                reader.ended.wait(reply_timeout)  # '# stats' came, or the port failed
+        except serial.SerialTimeoutException:
+            lost = f"the device stopped reading (no write progress for {reply_timeout:g} s)"
+        except (serial.SerialException, OSError) as exc:
+            lost = _first_line(exc)
     finally:
         reader.stop()
         reader.join(2.0)
-        ser.close()
+        try:
+            ser.close()
+        except (serial.SerialException, OSError):
+            pass
     elapsed = time.monotonic() - t0
-    if reader.error is not None and not reader.beats:
-        raise TinyECGError(f"{port}: connection lost ({reader.error})")
+    if lost is None and reader.error is not None and not reader.done.is_set():
+        lost = _first_line(reader.error)
+    if lost is not None:
+        raise TinyECGError(f"{port}: connection lost after {sent} of {len(x)} samples sent "
+                           f"and {len(reader.beats)} beats received ({lost})")
     if not reader.done.is_set():
         raise TinyECGError(f"{port}: no '# stats' reply within {reply_timeout:g} s after the "
                            f"record (is a tinyecg device on this port?)")
 
+    used = resolve_labels(labels, device_labels(reader.status), symbols)
+    label_map = used["map"]
     test = np.asarray([b[0] for b in reader.beats], dtype=np.int64)
     qrs = detect.score_detections(ref, test)
     # class confusion of matched beats
@@ -168,10 +321,10 @@ def stream_record(port: str, record_path: str, speed: float = 1.0, labels: dict 
 
         cmp = compare_annotations(ref, test, int(round(detect.MATCH_WINDOW_S * detect.FS)))
         for ri, ti in enumerate(cmp.matching_sample_nums):
-            if ti >= 0 and symbols[ri] in labels:
-                y_true.append(labels[symbols[ri]])
+            if ti >= 0 and symbols[ri] in label_map:
+                y_true.append(label_map[symbols[ri]])
                 y_pred.append(reader.beats[ti][1])
-    label_list = list(dict.fromkeys(list(labels.values()) + sorted(set(y_pred))))
+    label_list = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
     index = {lab: i for i, lab in enumerate(label_list)}
     classes = metrics.report([index[t] for t in y_true], [index[p] for p in y_pred], label_list)
     us = np.asarray([b[3] for b in reader.beats], dtype=np.int64)
@@ -182,6 +335,7 @@ def stream_record(port: str, record_path: str, speed: float = 1.0, labels: dict 
         "speed": speed,
         "seconds": round(elapsed, 3),
         "beats_reported": int(len(test)),
+        "labels": {k: v for k, v in used.items() if k != "map"},
         "qrs": qrs,
         "classes": classes,
         "inference_us": {"mean": float(us.mean()) if len(us) else None,
