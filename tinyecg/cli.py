@@ -301,24 +301,33 @@ def detect(record, channel, quiet):
 @click.option("--record", required=True, type=click.Path(dir_okay=False), help="WFDB record path.")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Replay speed (x real time; 0 = as fast as the line allows).")
-@click.option("--seconds", type=float, default=None, help="Replay only the first seconds.")
-@click.option("--labels", type=click.Choice(["aami", "nlrav"]), default="aami", show_default=True,
-              help="Label set the device's model reports.")
+@click.option("--seconds", type=float, default=None,
+              help="Replay only the first seconds (a positive number).")
+@click.option("--labels", type=click.Choice(["auto", "aami", "nlrav"]), default="auto",
+              show_default=True,
+              help="Label set the device's model reports (auto: the labels= field of the "
+                   "device's #info reply, else aami).")
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the scores as JSON.")
 @stage
 def stream(port, record, speed, seconds, labels, baud, out, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
     from tinyecg import metrics
-    from tinyecg.data.beats import LABEL_SETS
     from tinyecg.run import write_json
     from tinyecg.stream import stream_record
 
     res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
-                        labels=LABEL_SETS[labels]["map"])
+                        labels=labels)
     q = res["qrs"]
     click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {100 * q['se']:.2f} %  "
                f"+P {100 * q['ppv']:.2f} %")
+    used = res["labels"]
+    origin = {"device": "from the device's #info", "option": "--labels",
+              "default": "default: the device's #info names none",
+              "fallback": "fallback"}[used["source"]]
+    click.echo(f"labels: {used['set']} ({','.join(used['labels'])}; {origin})")
+    if used["warning"]:
+        click.echo(f"warning: {used['warning']}", err=True)
     rep = res["classes"]
     if rep.get("accuracy") is not None:
         click.echo(f"classes of matched beats: accuracy {rep['accuracy']:.4f}")
