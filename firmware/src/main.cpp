@@ -160,7 +160,7 @@ void start_sampling()
     timerAlarm(g_timer, 40000000u / TINYECG_FS_HZ, true, 0);
 #else
     g_timer = timerBegin(0, 2, true);
-    timerAttachInterrupt(g_timer, &on_tick, true);
+    timerAttachInterrupt(g_timer, &on_tick, false); /* level: 2.0.x has no edge mode */
     timerAlarmWrite(g_timer, 40000000u / TINYECG_FS_HZ, true);
     timerAlarmEnable(g_timer);
 #endif
