@@ -192,7 +192,7 @@ extern "C" const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn wri
                                                          tinyecg_tflm_status_t *status)
 {
     const tinyecg_fw_expect_t *expect = tinyecg_fw_model_expect();
-    tinyecg_fw_tensor_t ins[4], out;
+    tinyecg_fw_tensor_t ins[4], outs[4];
     tinyecg_fw_io_map_t map;
     const tflite::Model *model;
     tflite::MicroInterpreter *interp;
@@ -258,13 +258,13 @@ extern "C" const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn wri
     for (i = 0; i < n_in && i < 4; i++) {
         describe(interp->input(static_cast<size_t>(i)), &ins[i]);
     }
-    memset(&out, 0, sizeof out); /* stays empty (0 elements) for a model without outputs */
-    if (n_out >= 1) {
-        describe(interp->output(0), &out);
+    for (i = 0; i < n_out && i < 4; i++) {
+        describe(interp->output(static_cast<size_t>(i)), &outs[i]);
     }
-    status->model_ok = n_in <= 4 && tinyecg_fw_check_tensors(expect, ins, n_in, &out,
-                                                             n_out < 1 ? 0 : 1, &map, write,
-                                                             ctx) == 0;
+    /* the real output count, so a model with extra outputs fails "outputs" */
+    status->model_ok = n_in <= 4 && n_out <= 4 &&
+                       tinyecg_fw_check_tensors(expect, ins, n_in, outs, n_out, &map, write,
+                                                ctx) == 0;
     if (!status->model_ok) {
         put("# tflm error: the model does not match tinyecg_model_meta.h (re-export?)\n");
         return &g_classifier;
