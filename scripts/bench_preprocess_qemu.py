@@ -44,54 +44,10 @@ from tinyecg.run import write_json  # noqa: E402
 
 PARAMS = (0.05, -20, 0.02, -128)
 DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
+COUNT_PROGRAM = qemu.target_dir() / "examples" / "preprocess_count.c"
 CPU = {"m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
        "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]}
 
-BENCH_C = r"""
-#include <stdio.h>
-#include "platform.h"
-#include "tinyecg_preprocess.h"
-#include "bench_windows.h"
-
-extern uint32_t __StackTop[];
-
-/* one line per window: "w <index> <instructions> <fnv1a of the 360 outputs>" */
-int main(void)
-{
-    static int8_t out[TINYECG_WINDOW];
-    uint32_t w, i;
-    uint64_t t0, t1, empty;
-    uintptr_t sp;
-    size_t stack_before, stack_after;
-    tinyecg_adc_t adc;
-
-    platform_init();
-    __asm__ volatile("mov %0, sp" : "=r"(sp));
-    stack_before = (size_t)((uintptr_t)__StackTop - sp); /* main's depth at the call */
-    adc.baseline = k_base[0];
-    adc.gain_adu_per_mv = k_gain[0];
-    tinyecg_preprocess_window(k_raw[0], &adc, out);
-    stack_after = platform_stack_peak_bytes();
-    t0 = platform_instructions();
-    t1 = platform_instructions();
-    empty = t1 - t0;
-    for (w = 0; w < N_WINDOWS; ++w) {
-        uint32_t h = 2166136261u;
-        adc.baseline = k_base[w];
-        adc.gain_adu_per_mv = k_gain[w];
-        t0 = platform_instructions();
-        tinyecg_preprocess_window(k_raw[w], &adc, out);
-        t1 = platform_instructions();
-        for (i = 0; i < TINYECG_WINDOW; ++i) {
-            h = (h ^ (uint8_t)out[i]) * 16777619u;
-        }
-        printf("w %lu %lu %08lx\n", (unsigned long)w, (unsigned long)(t1 - t0 - empty),
-               (unsigned long)h);
-    }
-    printf("stack %lu\n", (unsigned long)(stack_after - stack_before));
-    return 0;
-}
-"""
 
 
 def real_windows(data: str | None, n: int):
@@ -129,15 +85,6 @@ def random_windows(n: int, seed: int = 31):
     sig += rng.uniform(-20000, 20000, (n, 1)) + np.cumsum(rng.normal(0, 2, (n, fp.WINDOW)), 1)
     raw = np.clip(np.round(sig), -32768, 32767).astype(np.int16)
     return raw, rng.integers(-32768, 32768, n), rng.integers(1, 65536, n)
-
-
-def windows_header(raw, base, gain) -> str:
-    rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
-    return ("#include <stdint.h>\n"
-            f"#define N_WINDOWS {len(raw)}u\n"
-            f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
-            f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
-            f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
 
 
 def code_size(src: Path, arch: str, opt: str, out: Path) -> int:
@@ -228,7 +175,7 @@ def phases(build: str, src: Path, out: Path, n_real: int) -> list[dict]:
 
 def bench(build: str, src: Path, out: Path, want: list[str], groups: dict[str, slice]) -> dict:
     arch, opt = build.split(":")
-    elf = qemu.build([src / "bench_main.c", src / "tinyecg_preprocess.c"], includes=[src],
+    elf = qemu.build([COUNT_PROGRAM, src / "tinyecg_preprocess.c"], includes=[src],
                      out_dir=out / f"{arch}{opt}", arch=arch, app="bench",
                      extra_cflags=[opt], stack_size=16384)
     res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
@@ -291,8 +238,7 @@ def main(argv=None) -> int:
         src.mkdir()
         for name, text in pp.render_preprocessing(params, "bench").items():
             (src / name).write_text(text)
-        (src / "bench_main.c").write_text(BENCH_C)
-        (src / "bench_windows.h").write_text(windows_header(raw, base, gain))
+        (src / "bench_windows.h").write_text(pp.windows_header(raw, base, gain))
         print(f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
               f"{len(x_raw)} random); all outputs equal the Python reference")
         print(f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "

@@ -519,39 +519,6 @@ def test_cortex_m4_under_qemu_equals_python(tmp_path):
     assert lines[len(raw)].split() == [str(v) for v in want_rr.ravel().tolist()]
 
 
-COUNT_MAIN_C = r"""
-#include <stdio.h>
-#include "platform.h"
-#include "tinyecg_preprocess.h"
-#include "windows.h"
-
-/* one line per window: "<instructions> <fnv1a of the 360 outputs>" */
-int main(void)
-{
-    static int8_t out[TINYECG_WINDOW];
-    uint32_t w, i;
-    uint64_t t0, t1, empty;
-    platform_init();
-    t0 = platform_instructions();
-    t1 = platform_instructions();
-    empty = t1 - t0;
-    for (w = 0; w < N_WINDOWS; ++w) {
-        uint32_t h = 2166136261u;
-        tinyecg_adc_t adc;
-        adc.baseline = k_base[w];
-        adc.gain_adu_per_mv = k_gain[w];
-        t0 = platform_instructions();
-        tinyecg_preprocess_window(k_raw[w], &adc, out);
-        t1 = platform_instructions();
-        for (i = 0; i < TINYECG_WINDOW; ++i) {
-            h = (h ^ (uint8_t)out[i]) * 16777619u;
-        }
-        printf("%lu %08lx\n", (unsigned long)(t1 - t0 - empty), (unsigned long)h);
-    }
-    return 0;
-}
-"""
-
 # instructions per window the preprocessing may take on Cortex-M4 at -O2 (the per-beat budget
 # is 500,000 including inference); measured 67,000 on real beats, 78,000 at worst on the stress
 # windows (docs/preprocessing.md, scripts/bench_preprocess_qemu.py)
@@ -571,21 +538,17 @@ def test_cortex_m4_instructions_per_window_within_budget(tmp_path):
     s_raw, s_base, s_gain = fp.stress_windows()
     raw, base, gain = (np.concatenate([a, b[::27]]) for a, b in
                        ((raw, s_raw), (base, s_base), (gain, s_gain)))
-    rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
-    (src / "windows.h").write_text(
-        "#include <stdint.h>\n"
-        f"#define N_WINDOWS {len(raw)}u\n"
-        f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
-        f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
-        f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
-    (src / "count.c").write_text(COUNT_MAIN_C)
-    elf = qemu.build([src / "count.c", src / "tinyecg_preprocess.c"], includes=[src],
+    (src / "bench_windows.h").write_text(pp.windows_header(raw, base, gain))
+    elf = qemu.build([qemu.target_dir() / "examples" / "preprocess_count.c",
+                      src / "tinyecg_preprocess.c"], includes=[src],
                      out_dir=tmp_path / "build", arch="m4", app="count", extra_cflags=["-O2"])
     res = qemu.run(elf, timeout=60)
     assert res.returncode == 0, res.stderr
-    lines = [line.split() for line in res.stdout.splitlines() if line.strip()]
-    assert [h for _, h in lines] == [fnv1a32_hex(q) for q in
-                                     fp.preprocess_windows_int(raw, base, gain, params)]
-    counts = np.array([int(n) for n, _ in lines])
+    # "w <index> <instructions> <hash>" per window
+    lines = [line.split()[1:] for line in res.stdout.splitlines() if line.startswith("w ")]
+    assert [int(w) for w, _, _ in lines] == list(range(len(raw)))
+    assert [h for _, _, h in lines] == [fnv1a32_hex(q) for q in
+                                        fp.preprocess_windows_int(raw, base, gain, params)]
+    counts = np.array([int(n) for _, n, _ in lines])
     assert counts.min() > 20_000  # the counter works (the filters alone need 10,080 MACs)
     assert counts.max() <= M4_BUDGET, counts.tolist()

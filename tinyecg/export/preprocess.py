@@ -113,3 +113,15 @@ def render_preprocessing(params: dict, version: str) -> dict[str, str]:
             "ratio_err": _rel_err(ratio["mult"], ratio["shift"], 1.0 / rs),
         })
     return {HEADER: render(HEADER + ".j2", **ctx), SOURCE: render(SOURCE + ".j2", **ctx)}
+
+
+def windows_header(raw, base, gain) -> str:
+    """C header with raw beat windows and their ADC calibration (k_raw, k_base, k_gain,
+    N_WINDOWS), the input of the QEMU measurement program
+    firmware/targets/mps2-an386/examples/preprocess_count.c."""
+    rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
+    return ("#include <stdint.h>\n"
+            f"#define N_WINDOWS {len(raw)}u\n"
+            f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
+            f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
+            f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
