@@ -52,7 +52,7 @@ def main() -> None:
     from tinyecg.data.splits import make_split
     from tinyecg.export.cbackend import write_c_backend
     from tinyecg.export.tflite_model import load_model
-    from tinyecg.tflm import TFLMModel, quantized_inputs
+    from tinyecg.runtime.tflm import TFLMModel, quantized_inputs
 
     t0 = time.perf_counter()
     ds = build_dataset(Path(args.data), labels=args.labels)

@@ -12,7 +12,7 @@ set of weights (the instruction counts hardly depend on the values).
 For every build (arch "m4-dsp": Cortex-M4 with the SMLAD path, "m4-portable": the same core
 with -DTINYECG_NO_DSP, "m0": Cortex-M0+ code run on QEMU's AN385 Cortex-M3 image, see
 docs/qemu.md; then the optimisation flag) the generated <prefix>.c is compiled with the
-mps2-an386 target (tinyecg.qemu) and run under qemu-system-arm -icount shift=0. The program
+mps2-an386 target (tinyecg.device.qemu) and run under qemu-system-arm -icount shift=0. The program
 times every tinyecg_model_invoke() with platform_instructions() (resolution 40 instructions;
 the cost of an empty measurement is subtracted) and prints the outputs, which must equal
 tflite_micro.runtime's byte for byte (any difference aborts: a wrong build is not measured).
@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyecg import qemu  # noqa: E402
+from tinyecg.device import qemu  # noqa: E402
 from tinyecg.export.cbackend import generate_c_backend, plan_memory  # noqa: E402
 from tinyecg.export.tflite_model import load_model  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
@@ -156,7 +156,7 @@ def quick_student(x: np.ndarray, rhythm: np.ndarray, y: np.ndarray, steps: int =
     import tf_keras as keras
 
     from tinyecg.models import build
-    from tinyecg.quantize import convert_int8, representative_inputs
+    from tinyecg.stages.quantize import convert_int8, representative_inputs
 
     keras.utils.set_random_seed(1)
     model = build("student-cnn")

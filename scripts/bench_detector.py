@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinyecg import detect  # noqa: E402
+from tinyecg.device import detect  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
 

@@ -9,7 +9,7 @@ Records: the run's test records (inter split: DS2), or every record of the run (
 every summary is then repeated on the test split's beats alone, and none of it is a
 generalisation figure: the model trained on other beats of the same patients). Prints a
 per-record table and the totals, writes JSON {"meta", "per_record", "total"} (see
-tinyecg.device_path.evaluate_device_path). About 1.5 ms of one core per beat and path.
+tinyecg.device.device_path.evaluate_device_path). About 1.5 ms of one core per beat and path.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyecg.data.records import DS2  # noqa: E402
-from tinyecg.device_path import evaluate_device_path  # noqa: E402
+from tinyecg.device.device_path import evaluate_device_path  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
-from tinyecg.evaluate import resolve_model  # noqa: E402
+from tinyecg.stages.evaluate import resolve_model  # noqa: E402
 from tinyecg.run import read_config, write_json  # noqa: E402
 
 

@@ -16,12 +16,12 @@ built twice from one export: the board image (UART0 protocol) and the measuremen
                 inference (the C backend); detection = the stand-alone detector's
                 instructions / its beats (it runs per sample, so this is a mean), and the
                 core's whole per-beat work apart from preprocessing and inference
-  records       per record: the board's replay over UART0 through tinyecg.stream at full
+  records       per record: the board's replay over UART0 through tinyecg.device.stream at full
                 speed (QRS Se/+P and class accuracy vs the annotations, wall time), and
                 whether the measurement image's peaks, RR and classes equal the host pipeline
                 (host harness + Python integer preprocessing + TFLM)
   tflm          the same model under TFLite Micro: flatbuffer bytes, host arena bytes
-                (tinyecg.tflm.TFLMModel.arena_bytes()), the exporter's TINYECG_ARENA_BYTES
+                (tinyecg.runtime.tflm.TFLMModel.arena_bytes()), the exporter's TINYECG_ARENA_BYTES
   opt_levels    flash, RAM and the self-test's instructions per beat at -Os, -O2, -O3
 With --records and no names, only sizes and the bundled excerpts' instruction counts.
 """
@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinyecg import detect, firmware_qemu as fq, qemu  # noqa: E402
+from tinyecg.device import detect, firmware as fq, qemu  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
@@ -124,7 +124,7 @@ def opt_levels(model_export: Path, work: Path) -> dict:
 
 def tflm_figures(model_path: Path, work: Path) -> dict:
     from tinyecg.export.exporter import export, resolve_source
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.runtime.tflm import TFLMModel
 
     data = resolve_source(model_path)["model"].read_bytes()
     summary = export(model_path, work / "tflm_export", golden=1, force=True, runtime="tflm",

@@ -32,8 +32,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     from tinyecg.data.dataset import build_dataset
-    from tinyecg.evaluate import evaluate
-    from tinyecg.train import DEFAULTS, train
+    from tinyecg.stages.evaluate import evaluate
+    from tinyecg.stages.train import DEFAULTS, train
 
     epochs = args.epochs or DEFAULTS["epochs"]
     result = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -5,7 +5,7 @@
            [--builds m4:-O2 m4:-Os m0:-O2 m0:-Os]
 
 Renders tinyecg_preprocess.{h,c} (input scale 0.05, zero point -20; rhythm 0.02, -128), builds
-it with the mps2-an386 target (tinyecg.qemu: -mcpu=cortex-m4 hard-float, or cortex-m0plus run
+it with the mps2-an386 target (tinyecg.device.qemu: -mcpu=cortex-m4 hard-float, or cortex-m0plus run
 on the AN385 Cortex-M3 image) and runs it under qemu-system-arm -icount shift=0. The program
 times every call of tinyecg_preprocess_window() with platform_instructions() (resolution 40
 instructions; the cost of an empty measurement is subtracted) and prints an FNV-1a hash of
@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyecg import qemu  # noqa: E402
+from tinyecg.device import qemu  # noqa: E402
 from tinyecg.dsp import fixedpoint as fp  # noqa: E402
 from tinyecg.export import preprocess as pp  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402

@@ -47,7 +47,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     from playwright.sync_api import expect, sync_playwright
 
-    from tinyecg import demo
+    from tinyecg.app import demo
     from tinyecg.errors import TinyECGError
 
     try:

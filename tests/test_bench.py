@@ -21,7 +21,7 @@ KEYS = {"model", "runtime", "params", "flatbuffer_bytes", "arena_bytes", "macs",
 
 @pytest.fixture(scope="module")
 def benched(tmp_path_factory):
-    from tinyecg.bench import bench
+    from tinyecg.stages.bench import bench
 
     run = tiny_run(tmp_path_factory, "int8", tmp_path_factory.mktemp("bench") / "run")
     with pytest.MonkeyPatch.context() as mp:
@@ -55,7 +55,7 @@ def test_one_row_per_model_with_the_required_columns(benched):
 
 
 def test_float_rows_match_keras_recomputed(benched, test_split):
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models import count_macs
     from tinyecg.models.inputs import model_inputs
 
@@ -81,7 +81,7 @@ def test_int8_row_is_measured_in_tflm(benched, test_split):
     """Drive the tflite_micro runtime directly (own input quantization) and compare."""
     from tflite_micro import runtime
 
-    from tinyecg.tflm import capture_c_stdout
+    from tinyecg.runtime.tflm import capture_c_stdout
 
     run, rows = benched
     r = rows["student_int8"]
@@ -124,7 +124,7 @@ def test_files_written(benched):
 
 
 def test_sampled_tflm_mode_states_its_scope(benched, tmp_path_factory):
-    from tinyecg.bench import bench
+    from tinyecg.stages.bench import bench
 
     run, _ = benched
     with pytest.MonkeyPatch.context() as mp:
@@ -146,7 +146,7 @@ def test_sampled_tflm_mode_states_its_scope(benched, tmp_path_factory):
 
 
 def test_bad_arguments_fail_cleanly(benched, tmp_path):
-    from tinyecg.bench import bench
+    from tinyecg.stages.bench import bench
 
     with pytest.raises(TinyECGError):
         bench(tmp_path)  # not a run directory
@@ -160,7 +160,7 @@ def test_pipeline_resumes_finished_stages_and_refuses_another_run(benched, tmp_p
                                                                  tmp_path_factory):
     import shutil
 
-    from tinyecg.pipeline import pipeline
+    from tinyecg.stages.pipeline import pipeline
 
     run = tmp_path / "run"
     shutil.copytree(benched[0], run)

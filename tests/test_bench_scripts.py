@@ -1,6 +1,6 @@
 """scripts/bench_detector.py (the source of docs/bench/detector.json) run end to end on three
 records of the full MIT-BIH database, its JSON checked for internal consistency and against an
-independent scoring of the same records through tinyecg.detect's public functions."""
+independent scoring of the same records through tinyecg.device.detect's public functions."""
 from __future__ import annotations
 
 import json
@@ -69,7 +69,7 @@ def test_total_is_the_sum_of_the_records(bench_json):
 def test_records_match_an_independent_scoring(bench_json, mitdb_dir, tmp_path):
     import wfdb
 
-    from tinyecg import detect
+    from tinyecg.device import detect
 
     result, _ = bench_json
     exe = detect.build_host_harness(tmp_path / "host")

@@ -622,7 +622,7 @@ def _c_rows(name: str, x: np.ndarray) -> str:
 
 @pytest.mark.parametrize("name", ["student", "zoo"])
 def test_cortex_m_dsp_and_portable_paths_match_tflm(name, built, tmp_path):
-    from tinyecg import qemu
+    from tinyecg.device import qemu
 
     if not qemu.toolchain_available():
         pytest.skip(f"Cortex-M toolchain or QEMU missing: {', '.join(qemu.missing_tools())}")

@@ -454,7 +454,7 @@ def test_cortex_m_paths_match_tflm_on_edge_cases_and_real_beats(tmp_path, tmp_pa
     """One program per core runs every fast-kernel graph and the student (real beats): the
     M4 SMLAD build, the M4 portable build and the M0+ build (assembly inner loop, 16-bit
     multiply-high) all give TFLM's bytes, and tq_rq_fast TFLite's integers."""
-    from tinyecg import qemu
+    from tinyecg.device import qemu
 
     if not qemu.toolchain_available():
         pytest.skip(f"Cortex-M toolchain or QEMU missing: {', '.join(qemu.missing_tools())}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg import detect
+from tinyecg.device import detect
 from tinyecg.dsp import rhythm
 
 ROOT = Path(__file__).resolve().parents[1]

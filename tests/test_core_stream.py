@@ -1,4 +1,4 @@
-"""tinyecg.stream.stream_record against the host harness serving the protocol on a local TCP
+"""tinyecg.device.stream.stream_record against the host harness serving the protocol on a local TCP
 socket (127.0.0.1), plus the user-facing errors of stream and detect.
 
 The label-set and lost-connection tests talk to FakeDevice: a small independent speaker of
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg import detect, stream
+from tinyecg.device import detect, stream
 from tinyecg.errors import TinyECGError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_detect_cli_scores_flutter_records_both_ways(mitdb_dir, tmp_path, monkey
     outside them. Record 100 has no episode, so only the plain line."""
     from click.testing import CliRunner
 
-    from tinyecg.cli import cli
+    from tinyecg.app.cli import cli
 
     monkeypatch.chdir(tmp_path)  # the harness build cache goes here
     res = CliRunner().invoke(cli, ["detect", str(mitdb_dir / "207")])
@@ -374,8 +374,8 @@ def test_stream_rejects_bad_numbers_and_label_sets():
 
 
 def _main(monkeypatch, capsys, *args):
-    """Run the `tinyecg` entry point (tinyecg.cli:main) in-process: (exit code, out, err)."""
-    from tinyecg.cli import main
+    """Run the `tinyecg` entry point (tinyecg.app.cli:main) in-process: (exit code, out, err)."""
+    from tinyecg.app.cli import main
 
     monkeypatch.setattr(sys, "argv", ["tinyecg", *args])
     code = 0

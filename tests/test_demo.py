@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg import demo
+from tinyecg.app import demo
 from tinyecg.errors import TinyECGError
 
 EXCERPT = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
@@ -31,7 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 # --------------------------------------------------------------------------- fixtures
 def _convert_int8(model, x, rhythm) -> bytes:
     """The project's own full-int8 conversion (representative set in Keras input order)."""
-    from tinyecg.quantize import convert_int8
+    from tinyecg.stages.quantize import convert_int8
 
     return convert_int8(model, [x.reshape(-1, 1, 360, 1).astype(np.float32),
                                 rhythm.astype(np.float32)])
@@ -174,7 +174,7 @@ def test_classify_beat_matches_the_evaluation_api(dm, model_dir, excerpt_beats):
     float preprocessing is the dataset's, int8 and float probabilities are
     evaluate.predict_proba's, the fixed-point input is fixedpoint's."""
     from tinyecg.dsp.fixedpoint import preprocess_params, preprocess_windows_int
-    from tinyecg.evaluate import predict_proba
+    from tinyecg.stages.evaluate import predict_proba
 
     ds = excerpt_beats
     idx = np.concatenate([_beats_of(ds, r, c) for r, c in
@@ -204,7 +204,7 @@ def test_classify_beat_matches_the_evaluation_api(dm, model_dir, excerpt_beats):
 
 def test_classify_beat_with_rhythm_context(dm, model_dir, excerpt_beats):
     """The integer RR context gives rhythm.py's features (what the dataset stores)."""
-    from tinyecg.evaluate import predict_proba
+    from tinyecg.stages.evaluate import predict_proba
 
     ds = excerpt_beats
     idx = _beats_of(ds, "232", "A", 3)
@@ -286,11 +286,11 @@ def test_confusion_hand_worked():
 def test_analyse_bundled_record(dm, model_dir):
     """C detector vs annotations (EC57 scorer), and every class against predict_proba on
     windows and rhythm built independently from data.records."""
-    from tinyecg import detect
+    from tinyecg.device import detect
     from tinyecg.data.records import load_record
     from tinyecg.dsp.denoise import preprocess
     from tinyecg.dsp.rhythm import rhythm_features
-    from tinyecg.evaluate import predict_proba
+    from tinyecg.stages.evaluate import predict_proba
 
     base = EXCERPT / "208"
     res = demo.analyse_record(dm, base, detector="auto")
@@ -317,7 +317,7 @@ def test_analyse_bundled_record(dm, model_dir):
 
 
 def test_fallback_to_annotations_is_said(dm, monkeypatch):
-    from tinyecg import detect
+    from tinyecg.device import detect
 
     monkeypatch.setitem(demo._DETECTOR, "exe", None)
     monkeypatch.setitem(demo._DETECTOR, "error", "no C compiler found (test)")

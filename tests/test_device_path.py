@@ -1,4 +1,4 @@
-"""The board's beat path on the host (tinyecg.device_path): the C core's beat assembly
+"""The board's beat path on the host (tinyecg.device.device_path): the C core's beat assembly
 restated in Python and checked against the C, the fixed-point and float model inputs checked
 against the dataset's, and the whole path (C detector -> beats -> fixed-point -> int8 model in
 TFLM -> EC57 matching) run on the bundled MIT-BIH excerpt with a small int8 student trained
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg import detect
-from tinyecg import device_path as dp
+from tinyecg.device import detect
+from tinyecg.device import device_path as dp
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
 
@@ -40,7 +40,7 @@ def int8_model(tmp_path_factory, excerpt_ds) -> Path:
     from tinyecg.models import build
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.quantize import convert_int8, representative_inputs, stratified_indices
+    from tinyecg.stages.quantize import convert_int8, representative_inputs, stratified_indices
 
     ds = excerpt_ds
     keras.utils.set_random_seed(0)
@@ -169,9 +169,9 @@ def test_device_beats_rejects_bad_input():
 def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
     """The annotated paths feed the model exactly what the dataset's windows give through
     preprocess_windows_int / rhythm_features_int (fixed) and through the dataset's float x
-    quantized as tinyecg.tflm.quantized_inputs (what `tinyecg evaluate` feeds)."""
+    quantized as tinyecg.runtime.tflm.quantized_inputs (what `tinyecg evaluate` feeds)."""
     from tinyecg.data.records import load_record
-    from tinyecg.tflm import quantized_inputs
+    from tinyecg.runtime.tflm import quantized_inputs
 
     clf = dp.Int8Classifier(int8_model.read_bytes())
     params = clf.preprocess_params()
@@ -275,7 +275,7 @@ def test_device_path_errors(tmp_path, int8_model):
 def test_model_name_resolves_to_the_int8_file_first(tmp_path):
     """A run (like the shipped default model) may hold model.keras beside model.tflite:
     the device-path bench asks for the .tflite, evaluate keeps preferring .keras."""
-    from tinyecg.evaluate import resolve_model
+    from tinyecg.stages.evaluate import resolve_model
 
     (tmp_path / "model.keras").write_bytes(b"k")
     (tmp_path / "model.tflite").write_bytes(b"t")

@@ -37,15 +37,15 @@ def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
             tmp = base / f"h5-tiny-{name}.partial"
             shutil.rmtree(tmp, ignore_errors=True)
             if name == "teacher":
-                from tinyecg.train import train
+                from tinyecg.stages.train import train
                 train(tmp, data=EXCERPT, split="intra", epochs=2, quiet=True)
             else:
                 shutil.copytree(prev, tmp)
                 if name == "student":
-                    from tinyecg.distill import distill
+                    from tinyecg.stages.distill import distill
                     distill(tmp, epochs=2, quiet=True)
                 else:
-                    from tinyecg.quantize import quantize
+                    from tinyecg.stages.quantize import quantize
                     quantize(tmp, quiet=True)
             tmp.rename(built)
     shutil.copytree(base / f"h5-tiny-{stage}", dest)
@@ -55,7 +55,7 @@ def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
 # ---------------------------------------------------------------------------- the loss
 
 def test_loss_equals_hand_computed_value():
-    from tinyecg.distill import distillation_loss
+    from tinyecg.stages.distill import distillation_loss
 
     # one beat, two classes, label 0; student logits (0, 0): softmax (1/2, 1/2);
     # teacher logits (ln 3, 0): softmax (3/4, 1/4).
@@ -86,7 +86,7 @@ def _reference_loss(y, zt, zs, t, alpha, w=None):
 
 
 def test_loss_matches_the_formula_on_a_toy_batch_with_weights():
-    from tinyecg.distill import distillation_loss
+    from tinyecg.stages.distill import distillation_loss
 
     rng = np.random.default_rng(3)
     y = np.array([0, 2, 1, 4])
@@ -104,7 +104,7 @@ def test_loss_matches_the_formula_on_a_toy_batch_with_weights():
 
 
 def test_loss_rejects_bad_hyperparameters():
-    from tinyecg.distill import distillation_loss
+    from tinyecg.stages.distill import distillation_loss
 
     y, z = np.array([0]), np.zeros((1, 2))
     with pytest.raises(TinyECGError):
@@ -114,7 +114,7 @@ def test_loss_rejects_bad_hyperparameters():
 
 
 def test_distiller_steps_use_the_loss_and_move_the_student_to_the_teacher():
-    from tinyecg.distill import distillation_loss, logits_model, make_distiller, with_teacher
+    from tinyecg.stages.distill import distillation_loss, logits_model, make_distiller, with_teacher
     from tinyecg.models import build
     from tinyecg.models.architectures import keras
 
@@ -152,8 +152,8 @@ def distilled(tmp_path_factory):
 
 
 def test_distill_writes_students_histories_and_config(distilled):
-    from tinyecg.distill import DEFAULTS, jitter_shifts
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.distill import DEFAULTS, jitter_shifts
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models.architectures import keras
 
     cfg = json.loads((distilled / "config.json").read_text())
@@ -178,7 +178,7 @@ def test_distill_writes_students_histories_and_config(distilled):
 
 
 def test_distill_without_teacher_fails_cleanly(distilled, tmp_path):
-    from tinyecg.distill import distill
+    from tinyecg.stages.distill import distill
 
     run = tmp_path / "run"
     shutil.copytree(distilled, run)
@@ -190,7 +190,7 @@ def test_distill_without_teacher_fails_cleanly(distilled, tmp_path):
 
 
 def test_distill_rejects_unknown_architecture(distilled):
-    from tinyecg.distill import distill
+    from tinyecg.stages.distill import distill
 
     with pytest.raises(TinyECGError, match="unknown architecture"):
         distill(distilled, arch="no-such-net", quiet=True)
@@ -200,7 +200,7 @@ def test_shifted_windows_are_cut_from_the_record_at_the_shifted_peak(distilled, 
     import wfdb
 
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.distill import jitter_shifts, shifted_windows
+    from tinyecg.stages.distill import jitter_shifts, shifted_windows
     from tinyecg.dsp import denoise
     from tinyecg.run import read_config
 
@@ -226,7 +226,7 @@ def test_shifted_windows_are_cut_from_the_record_at_the_shifted_peak(distilled, 
 
 
 def test_distill_without_jitter_trains_on_the_aligned_windows_only(distilled, tmp_path):
-    from tinyecg.distill import distill
+    from tinyecg.stages.distill import distill
 
     run = tmp_path / "run"
     shutil.copytree(distilled, run)

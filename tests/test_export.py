@@ -269,7 +269,7 @@ def test_float_literals_only_with_enable_float(exported, tmp_path):
 
 def test_tflm_reproduces_golden_outputs(harness, models):
     """A fresh TFLM interpreter on the golden inputs read back from the compiled C tables."""
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.runtime.tflm import TFLMModel
 
     data = models["int8"].read_bytes()
     tflm = TFLMModel(data)
@@ -393,7 +393,7 @@ def test_resolver_vocabulary_uses_real_tflm_method_names(tmp_path):
 
 def test_arena_is_host_figure_plus_margin(exported, models):
     from tinyecg.errors import TinyECGError
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.runtime.tflm import TFLMModel
 
     out, summary = exported
     text = (out / "tinyecg_arena.h").read_text()

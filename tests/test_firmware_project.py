@@ -160,7 +160,7 @@ def _build_student(tmp: Path) -> Path:
     from tinyecg.data.dataset import build_dataset
     from tinyecg.models import build
     from tinyecg.models.architectures import keras
-    from tinyecg.quantize import convert_int8
+    from tinyecg.stages.quantize import convert_int8
 
     ds = build_dataset(EXCERPT, use_cache=False)
     keras.utils.set_random_seed(0)
@@ -420,7 +420,7 @@ class Host:
     outputs can be offset to play an optimized kernel that rounds differently."""
 
     def __init__(self, lib, model_bytes: bytes, offset: int = 0):
-        from tinyecg.tflm import TFLMModel
+        from tinyecg.runtime.tflm import TFLMModel
 
         self.lib, self.offset, self.text = lib, offset, []
         self.tflm = TFLMModel(model_bytes)
@@ -582,7 +582,7 @@ def test_model_check_against_the_interpreters_tensors(fwlib, exported):
 
 
 def _record(name: str, seconds: int):
-    from tinyecg import detect
+    from tinyecg.device import detect
 
     x, _, _ = detect.read_record(EXCERPT / name, sampto=seconds * 360)
     return x

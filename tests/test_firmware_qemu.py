@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg import detect, qemu
+from tinyecg.device import detect, qemu
 from tinyecg.errors import TinyECGError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def fq():
-    from tinyecg import firmware_qemu
+    from tinyecg.device import firmware as firmware_qemu
 
     try:
         from tinyecg.export import cbackend, exporter  # noqa: F401
@@ -204,7 +204,7 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
     from wfdb.processing import compare_annotations
 
     from tinyecg import metrics
-    from tinyecg.stream import _record_symbols
+    from tinyecg.device.stream import _record_symbols
 
     seconds = 20
     res = fq.stream(fw_uart, EXCERPT / "100", seconds=seconds, timeout=120)

@@ -15,7 +15,7 @@ import pytest
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
 from tinyecg.export import preprocess as pp
-from tinyecg.qemu import fnv1a32_hex
+from tinyecg.device.qemu import fnv1a32_hex
 
 GCC = shutil.which("gcc")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
@@ -528,7 +528,7 @@ M4_BUDGET = 80_000
 def test_cortex_m4_instructions_per_window_within_budget(tmp_path):
     """The speed is a requirement too: count instructions under QEMU -icount (the platform's
     SysTick counter) for ECG-like and stress windows, with the outputs checked again."""
-    from tinyecg import qemu
+    from tinyecg.device import qemu
 
     if qemu.missing_tools():
         pytest.skip(f"needs {', '.join(qemu.missing_tools())}")

@@ -1,4 +1,4 @@
-"""tinyecg.qemu input checking: user mistakes raise TinyECGError before any tool runs,
+"""tinyecg.device.qemu input checking: user mistakes raise TinyECGError before any tool runs,
 and a compiler error (warnings are errors) is reported with its log."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyecg import qemu
+from tinyecg.device import qemu
 from tinyecg.errors import TinyECGError
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyecg import qemu
+from tinyecg.device import qemu
 
 pytestmark = pytest.mark.skipif(
     not qemu.toolchain_available(),
@@ -291,7 +291,7 @@ def test_qemu_dies_with_a_killed_parent(tmp_path_factory):
     elf = _build(tmp_path_factory, "uart_echo")
     parent = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time\nfrom tinyecg import qemu\n"
+         "import sys, time\nfrom tinyecg.device import qemu\n"
          f"with qemu.serial_tcp({str(elf)!r}, timeout=600) as url:\n"
          "    print(url.process.pid, flush=True)\n"
          "    time.sleep(600)\n"],

@@ -74,9 +74,9 @@ def test_ptq_model_is_integer_in_every_tensor(qrun):
 
 
 def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats):
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.tflm import LiteRTModel, TFLMModel, capture_c_stdout, quantized_inputs
+    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, capture_c_stdout, quantized_inputs
 
     data = (qrun / "student_int8.tflite").read_bytes()
     idx = np.random.default_rng(0).choice(len(test_beats), size=min(300, len(test_beats)),
@@ -99,7 +99,7 @@ def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats)
 
 
 def test_qat_and_pruning_give_integer_models_at_the_requested_sparsity(qrun):
-    from tinyecg.quantize import quantize
+    from tinyecg.stages.quantize import quantize
 
     section = quantize(qrun, qat=True, prune=0.5, finetune_epochs=1, quiet=True)
     assert {"ptq", "qat", "pruned"} <= set(section["models"])
@@ -126,7 +126,7 @@ def test_qat_and_pruning_give_integer_models_at_the_requested_sparsity(qrun):
 
 
 def test_quantize_without_student_fails_cleanly_and_writes_nothing(tmp_path_factory):
-    from tinyecg.quantize import quantize
+    from tinyecg.stages.quantize import quantize
 
     run = tiny_run(tmp_path_factory, "teacher", tmp_path_factory.mktemp("nostudent") / "run")
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
@@ -138,8 +138,8 @@ def test_quantize_without_student_fails_cleanly_and_writes_nothing(tmp_path_fact
 
 
 def test_representative_set_of_the_wrong_shape_fails_cleanly(qrun):
-    from tinyecg.evaluate import load_keras
-    from tinyecg.quantize import convert_int8, quantize
+    from tinyecg.stages.evaluate import load_keras
+    from tinyecg.stages.quantize import convert_int8, quantize
 
     student = load_keras(qrun / "student.keras")
     beat = np.zeros((4, 1, 360, 1), np.float32)
@@ -159,7 +159,7 @@ def test_representative_set_of_the_wrong_shape_fails_cleanly(qrun):
 
 
 def test_stratified_representative_indices_keep_rare_classes():
-    from tinyecg.quantize import stratified_indices
+    from tinyecg.stages.quantize import stratified_indices
 
     y = np.array([0] * 5000 + [1] * 40 + [2] * 4 + [3] * 900)
     idx = stratified_indices(y, 500, seed=1)

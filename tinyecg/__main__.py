@@ -1,3 +1,3 @@
-from tinyecg.cli import main
+from tinyecg.app.cli import main
 
 main()

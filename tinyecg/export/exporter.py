@@ -35,8 +35,9 @@ from tinyecg.export import boards as boards_mod
 from tinyecg.export import golden as golden_mod
 from tinyecg.export import tflm_files
 from tinyecg.export.render import render, write_atomically
+from tinyecg.paths import default_model_dir
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
+DEFAULT_MODEL_DIR = default_model_dir()
 RUN_MODELS = ("student_int8.tflite", "student_qat_int8.tflite", "student_pruned_int8.tflite",
               "student_clustered_int8.tflite")
 RUNTIMES = ("tflm", "c")
@@ -301,7 +302,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     to C files in out_dir; returns a summary (also written as manifest.json)."""
     from tinyecg.export.preprocess import STACK_BYTES, render_preprocessing
     from tinyecg.export.tflite_model import load_model
-    from tinyecg.tflm import TFLMModel, capture_c_stdout
+    from tinyecg.runtime.tflm import TFLMModel, capture_c_stdout
 
     t0 = time.perf_counter()
     if runtime not in RUNTIMES:

@@ -5,7 +5,7 @@ For each chosen beat: the raw int16 ADC window [r - 180, r + 180), the lead's ba
 the integer RR context (pre, post, local sum, local count), the int8 model inputs computed by
 the integer reference (:func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 :func:`tinyecg.dsp.fixedpoint.rhythm_features_int`, which the generated C reproduces exactly)
-and the int8 output of the TFLM host runtime (:class:`tinyecg.tflm.TFLMModel`) on those inputs.
+and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on those inputs.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def make_golden(beats: Beats, idx: np.ndarray, params: dict, model,
                 roles: list[str]) -> list[Golden]:
     """Golden vectors of beats[idx]: integer-reference inputs, TFLM outputs.
 
-    model: a tinyecg.tflm.TFLMModel; roles: "beat" or "rhythm" for each of its inputs in
+    model: a tinyecg.runtime.tflm.TFLMModel; roles: "beat" or "rhythm" for each of its inputs in
     flatbuffer order."""
     idx = np.asarray(idx, dtype=np.int64)
     raw = np.asarray(beats.raw[idx], dtype=np.int16)

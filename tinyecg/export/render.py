@@ -10,14 +10,11 @@ import jinja2
 
 from tinyecg.errors import TinyECGError
 from tinyecg.export import cgen
+from tinyecg.paths import templates_dir
 
 
 def template_dir() -> Path:
-    """templates/ inside the installed package (wheel), else the repository's top level."""
-    packaged = Path(__file__).resolve().parents[1] / "templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "templates"
+    return templates_dir()
 
 
 def environment() -> jinja2.Environment:

@@ -7,7 +7,7 @@
  * to the core's tinyecg_app.h (tinyecg_model_meta.h and tinyecg_app.h both define
  * TINYECG_VERSION).
  *
- * Build flags (the Makefile's DEFS, or tinyecg.firmware_qemu.build_firmware):
+ * Build flags (the Makefile's DEFS, or tinyecg.device.firmware.build_firmware):
  *   TINYECG_CLASSIFIER   which classifier implements tinyecg_classifier_t:
  *                          TINYECG_CLASSIFIER_CBACKEND (1, default) the generated C backend
  *                                                 (tinyecg_model_invoke(), no interpreter)

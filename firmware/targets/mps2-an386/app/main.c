@@ -11,7 +11,7 @@
  *     prints the self-test report and the core's "# tinyecg ..." line on UART0 and serves
  *     the core's line protocol (docs/detector.md) on UART0 for ever:
  *         qemu-system-arm -M mps2-an386 ... -serial tcp:127.0.0.1:PORT,server -kernel app.elf
- *         tinyecg.stream.stream_record("socket://127.0.0.1:PORT", record)
+ *         tinyecg.device.stream.stream_record("socket://127.0.0.1:PORT", record)
  *     Lines starting with "#qemu " are this target's own and never reach the core:
  *         #qemu perf      -> "# qemu beats=.. pre_instr=.. rhythm_instr=.. inf_instr=..
  *                             write_instr=.. stack_peak=.. stack_size=.. instructions=.."

@@ -98,7 +98,7 @@ def data_info(data, labels, include_paced, quiet):
 @stage
 def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, out, force, quiet):
     """Train the float teacher and start a run directory."""
-    from tinyecg.train import train as run_train
+    from tinyecg.stages.train import train as run_train
 
     run_train(Path(out), data=data, split=split, labels=labels, arch=arch, epochs=epochs,
               batch_size=batch_size, seed=seed, include_paced=include_paced, force=force,
@@ -117,7 +117,7 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
 @stage
 def evaluate(run_dir, model, records, runtime, quiet):
     """Evaluate a model; writes report.json, report.md and confusion.png."""
-    from tinyecg.evaluate import evaluate as run_evaluate
+    from tinyecg.stages.evaluate import evaluate as run_evaluate
 
     rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime)
     click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
@@ -142,7 +142,7 @@ def evaluate(run_dir, model, records, runtime, quiet):
 @stage
 def distill(run_dir, temperature, alpha, jitter, arch, epochs, no_baseline, quiet):
     """Distil the run's teacher into a small student (Hinton et al. 2015)."""
-    from tinyecg.distill import distill as run_distill
+    from tinyecg.stages.distill import distill as run_distill
 
     kwargs = {k: v for k, v in dict(temperature=temperature, alpha=alpha, jitter=jitter,
                                     arch=arch, epochs=epochs).items() if v is not None}
@@ -164,7 +164,7 @@ def distill(run_dir, temperature, alpha, jitter, arch, epochs, no_baseline, quie
 @stage
 def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
     """Full-integer int8 quantization of the student (PTQ; optional QAT, pruning, clustering)."""
-    from tinyecg.quantize import quantize as run_quantize
+    from tinyecg.stages.quantize import quantize as run_quantize
 
     kwargs = {"representative_size": representative_size} if representative_size else {}
     section = run_quantize(Path(run_dir), qat=qat, prune=prune, clusters=clusters, force=force,
@@ -183,7 +183,7 @@ def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
 @stage
 def bench(run_dir, runtime_sample, shifts, quiet):
     """Benchmark every model of the run: size, arena, MACs, accuracy, latency."""
-    from tinyecg.bench import bench as run_bench
+    from tinyecg.stages.bench import bench as run_bench
 
     try:
         shift_list = tuple(int(v) for v in shifts.split(",") if v.strip())
@@ -207,7 +207,7 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 @stage
 def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
     """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
-    from tinyecg.pipeline import pipeline as run_pipeline
+    from tinyecg.stages.pipeline import pipeline as run_pipeline
 
     kwargs = {"qat": qat} if qat is not None else {}
     res = run_pipeline(Path(out), data=data, split=split, labels=labels, prune=prune,
@@ -255,8 +255,8 @@ def qemu(source, out, classifier, opt, serve, timeout, quiet):
 
     SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
     `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
-    from tinyecg import firmware_qemu
-    from tinyecg import qemu as qemu_mod
+    from tinyecg.device import firmware as firmware_qemu
+    from tinyecg.device import qemu as qemu_mod
 
     fw = firmware_qemu.build_firmware(Path(out), source, io="uart", classifier=classifier,
                                       opt=opt)
@@ -274,7 +274,7 @@ def qemu(source, out, classifier, opt, serve, timeout, quiet):
 @stage
 def detect(record, channel, quiet):
     """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
-    from tinyecg import detect as det
+    from tinyecg.device import detect as det
 
     base = str(record)
     for ext in (".hea", ".dat", ".atr"):
@@ -314,7 +314,7 @@ def stream(port, record, speed, seconds, labels, baud, out, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
     from tinyecg import metrics
     from tinyecg.run import write_json
-    from tinyecg.stream import stream_record
+    from tinyecg.device.stream import stream_record
 
     res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
                         labels=labels)
@@ -344,7 +344,7 @@ def stream(port, record, speed, seconds, labels, baud, out, quiet):
 @stage
 def demo(run_dir, model, port, quiet):
     """Serve the browser demo on localhost (default: the model shipped with tinyecg)."""
-    from tinyecg.demo import serve
+    from tinyecg.app.demo import serve
 
     serve(run_dir=run_dir, model=model, port=port)
 

@@ -27,7 +27,7 @@ from tinyecg import metrics
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, write_json
 
-log = logging.getLogger("tinyecg.bench")
+log = logging.getLogger("tinyecg.stages.bench")
 
 # (model name, file, kind) in table order
 MODELS = [
@@ -61,14 +61,14 @@ def _float_tflite(model) -> bytes:
 
 def _quiet(fn):
     """Run fn with the C runtimes' stdout chatter captured (TFLM probes inputs noisily)."""
-    from tinyecg.tflm import capture_c_stdout
+    from tinyecg.runtime.tflm import capture_c_stdout
 
     return capture_c_stdout(fn)[0]
 
 
 def _runtime_figures(data: bytes, x: np.ndarray, rhythm: np.ndarray, repeats: int) -> dict:
     """Arena bytes and single-beat latency of a flatbuffer in TFLM and LiteRT-REF."""
-    from tinyecg.tflm import LiteRTModel, TFLMModel, quantized_inputs
+    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, quantized_inputs
 
     tflm = _quiet(lambda: TFLMModel(data))
     ref = LiteRTModel(data)
@@ -90,7 +90,7 @@ def _runtime_figures(data: bytes, x: np.ndarray, rhythm: np.ndarray, repeats: in
 def _sample(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     if n is None or n >= len(y):
         return np.arange(len(y))
-    from tinyecg.quantize import stratified_indices
+    from tinyecg.stages.quantize import stratified_indices
 
     return stratified_indices(y, n, seed)
 
@@ -121,11 +121,11 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     peak (what a misaligned detector feeds the model; rhythm features unchanged), scored in
     Keras for float models and in LiteRT-REF for int8 models."""
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.export.tflite_model import load_model
     from tinyecg.models import count_macs
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.tflm import quantized_inputs
+    from tinyecg.runtime.tflm import quantized_inputs
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
@@ -158,7 +158,7 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     shifted = None
     if shifts:
         from tinyecg.data.records import resolve_data_dir
-        from tinyecg.distill import shifted_windows
+        from tinyecg.stages.distill import shifted_windows
 
         shifted = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), test.beats, shifts)
 

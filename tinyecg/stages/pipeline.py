@@ -13,7 +13,7 @@ from pathlib import Path
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, write_json
 
-log = logging.getLogger("tinyecg.pipeline")
+log = logging.getLogger("tinyecg.stages.pipeline")
 
 PIPELINE_DEFAULTS = {"teacher_epochs": 12, "student_epochs": 16, "qat": True,
                      "finetune_epochs": 3}
@@ -40,13 +40,13 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     inter. An existing run directory is resumed if it was made with the same split, labels
     and data (data=None: whatever data it was made with); force=True starts it again from
     scratch."""
-    from tinyecg.bench import bench
+    from tinyecg.stages.bench import bench
     from tinyecg.data.beats import label_set
     from tinyecg.data.records import resolve_data_dir
-    from tinyecg.distill import DEFAULTS as KD
-    from tinyecg.distill import distill
-    from tinyecg.quantize import OUTPUTS, quantize
-    from tinyecg.train import train
+    from tinyecg.stages.distill import DEFAULTS as KD
+    from tinyecg.stages.distill import distill
+    from tinyecg.stages.quantize import OUTPUTS, quantize
+    from tinyecg.stages.train import train
 
     out = Path(out)
     if labels is None:

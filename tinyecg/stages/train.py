@@ -16,7 +16,7 @@ from tinyecg.dsp import denoise
 from tinyecg.errors import TinyECGError
 from tinyecg.run import new_run_dir, write_json
 
-log = logging.getLogger("tinyecg.train")
+log = logging.getLogger("tinyecg.stages.train")
 
 DEFAULTS = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256, "learning_rate": 2e-3,
             "patience": 3, "class_weight_power": 0.5, "seed": 0}

@@ -3,7 +3,7 @@
 A board has no annotations: it finds the beats itself. For every record this module
 
 1. replays the raw ADC lead through the firmware core's host harness (the C detector and
-   beat assembly, :mod:`tinyecg.detect`), keeping the R-peaks it reports and the RR context
+   beat assembly, :mod:`tinyecg.device.detect`), keeping the R-peaks it reports and the RR context
    it computes for every beat (``--peaks --rr``);
 2. forms the beats again in Python from those peaks, with the C core's rules
    (:func:`device_beats`: window ``[r-180, r+180)``, first/last beat, the 2 s timeout, RR
@@ -12,11 +12,11 @@ A board has no annotations: it finds the beats itself. For every record this mod
    ``R`` lines, so the figures below are those of the device code, not of a re-reading;
 3. computes the int8 model inputs with the integer reference of the generated C
    (:func:`tinyecg.dsp.fixedpoint.preprocess_windows_int`, :func:`rhythm_features_int`);
-4. runs the int8 model in the TFLite Micro host runtime (:class:`tinyecg.tflm.TFLMModel`);
+4. runs the int8 model in the TFLite Micro host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`);
 5. matches detected beats to annotated beats within 150 ms (ANSI/AAMI EC57) and reports
    QRS Se/+P, the class confusion of matched beats, and beside it the same model on the
    ANNOTATED R-peaks through the same fixed-point path and through the float preprocessing
-   (:mod:`tinyecg.dsp.denoise`, quantized as :func:`tinyecg.tflm.quantized_inputs` does,
+   (:mod:`tinyecg.dsp.denoise`, quantized as :func:`tinyecg.runtime.tflm.quantized_inputs` does,
    i.e. what ``tinyecg evaluate`` measures). Differences between the three are the cost of
    detection and of fixed-point preprocessing, separately.
 
@@ -40,10 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg import detect, metrics
+from tinyecg.device import detect
+
+from tinyecg import metrics
 from tinyecg.errors import TinyECGError
 
-log = logging.getLogger("tinyecg.device_path")
+log = logging.getLogger("tinyecg.device.device_path")
 
 FS = 360
 WINDOW = 360
@@ -61,7 +63,7 @@ NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
 
 EVENT_DRIVER = "tinyecg_events"
 EVENT_DRIVER_C = r"""/*
- * tinyecg_events.c - written by tinyecg/device_path.py (build_event_driver); a test and
+ * tinyecg_events.c - written by tinyecg/device/device_path.py (build_event_driver); a test and
  * benchmark driver, not firmware. It runs the firmware core (tinyecg_app: signal quality,
  * detector, beat assembly) on protocol text from stdin exactly as firmware/host/main.c
  * does, with R-peak output only, and prefixes every output line with the number of
@@ -327,7 +329,7 @@ class Int8Classifier:
 
     def __init__(self, model_bytes: bytes):
         from tinyecg.export.tflite_model import load_model
-        from tinyecg.tflm import TFLMModel, capture_c_stdout
+        from tinyecg.runtime.tflm import TFLMModel, capture_c_stdout
 
         ok, reasons = load_model(bytes(model_bytes)).is_fully_int8()
         if not ok:
@@ -387,7 +389,7 @@ def fixed_inputs(clf: Int8Classifier, params: dict, windows, rr, baseline: int, 
 
 def float_inputs(clf: Int8Classifier, windows, rhythm_float, baseline: float, gain: float):
     """int8 model inputs through the float reference (denoise.preprocess, then the model's
-    input quantization as tinyecg.tflm.quantized_inputs): what `tinyecg evaluate` feeds."""
+    input quantization as tinyecg.runtime.tflm.quantized_inputs): what `tinyecg evaluate` feeds."""
     from tinyecg.dsp import denoise
 
     mv = (np.asarray(windows, np.float64) - float(baseline)) / float(gain)

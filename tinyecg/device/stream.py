@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg import detect, metrics
+from tinyecg.device import detect
+
+from tinyecg import metrics
 from tinyecg.errors import TinyECGError
 
 # Annotation symbol -> AAMI class (the labels the project's models predict).

@@ -31,7 +31,7 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, staged_file, write_json
 
-log = logging.getLogger("tinyecg.quantize")
+log = logging.getLogger("tinyecg.stages.quantize")
 
 DEFAULTS = {"representative_size": 500, "finetune_epochs": 3, "finetune_learning_rate": 5e-4,
             "batch_size": 256, "min_per_class": 10, "seed": 0}
@@ -150,7 +150,7 @@ def _write_tflite(path: Path, data: bytes) -> None:
 
 def _tflm_check(data: bytes) -> int:
     """Load in the TFLM host runtime (proves it runs there); returns arena bytes."""
-    from tinyecg.tflm import TFLMModel, capture_c_stdout
+    from tinyecg.runtime.tflm import TFLMModel, capture_c_stdout
 
     m, _ = capture_c_stdout(lambda: TFLMModel(data))
     return m.arena_bytes()
@@ -187,7 +187,7 @@ def _kernel_layers(model):
 
 def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet=False) -> dict:
     """Distillation fine-tuning of a (tfmot-wrapped) student: fixed epochs, cosine decay."""
-    from tinyecg.distill import make_distiller, with_teacher
+    from tinyecg.stages.distill import make_distiller, with_teacher
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import class_weights
 
@@ -347,12 +347,12 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     the config's "quantize" section. Existing outputs newer than student.keras are kept
     unless force=True."""
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.distill import DEFAULTS as KD
-    from tinyecg.distill import jitter_shifts, teacher_logits, training_set
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.distill import DEFAULTS as KD
+    from tinyecg.stages.distill import jitter_shifts, teacher_logits, training_set
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.train import DEFAULTS as TRAIN_DEFAULTS
+    from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)

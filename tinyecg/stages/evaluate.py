@@ -11,7 +11,7 @@ from tinyecg import metrics
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, write_json
 
-log = logging.getLogger("tinyecg.evaluate")
+log = logging.getLogger("tinyecg.stages.evaluate")
 
 # nlrav prediction -> AAMI class, for scoring a five-class model on other databases
 NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
@@ -49,7 +49,7 @@ def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: 
     int8 models run in `runtime` ("tflm" or "litert-ref")."""
     model_path = Path(model_path)
     if model_path.suffix == ".tflite":
-        from tinyecg.tflm import LiteRTModel, TFLMModel, quantized_inputs
+        from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, quantized_inputs
 
         data = model_path.read_bytes()
         from tinyecg.export.tflite_model import load_model

@@ -27,7 +27,7 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, staged_file, write_json
 
-log = logging.getLogger("tinyecg.distill")
+log = logging.getLogger("tinyecg.stages.distill")
 
 # temperature, alpha and jitter chosen on the intra validation split of the full database
 # (docs/compression.md): T=2, alpha=0.5 with 4-sample jitter beat T=4, alpha=0.1 with or
@@ -247,12 +247,12 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     +-jitter samples (one drawn per beat and step, distilled towards the teacher's logits
     of the aligned window), so the classifier tolerates a detector's misalignment."""
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models import ARCHITECTURES, build, count_macs
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.train import DEFAULTS as TRAIN_DEFAULTS
-    from tinyecg.train import fit
+    from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
+    from tinyecg.stages.train import fit
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyecg import paths
 from tinyecg.errors import TinyECGError
 
 FS = 360
@@ -25,11 +26,7 @@ HOST_SOURCES = ("main.c", "baseline_classifier.c")
 
 
 def firmware_dir() -> Path:
-    """The repository's firmware/ folder (the C sources are not part of the wheel)."""
-    path = Path(__file__).resolve().parents[1] / "firmware"
-    if not (path / "lib" / "tinyecg_core" / "src").is_dir():
-        raise TinyECGError(f"{path}: firmware sources not found (run from a source checkout)")
-    return path
+    return paths.firmware_dir()
 
 
 def core_sources() -> list[Path]:

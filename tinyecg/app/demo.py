@@ -11,7 +11,7 @@ Keras model (when one is available) and the int8 model in the TFLM host interpre
 fixed-point preprocessing the generated C runs (:mod:`tinyecg.dsp.fixedpoint`) feeding the same
 int8 model, to show whether the device's integer path gives the same class.
 
-For a record: R-peaks from the firmware's C detector (:mod:`tinyecg.detect`; the annotated
+For a record: R-peaks from the firmware's C detector (:mod:`tinyecg.device.detect`; the annotated
 R-peaks when the C harness cannot be built, which the page says), every beat classified by the
 int8 model in TFLM, and a per-class count and confusion summary against the reference
 annotations (a detection matches an annotated beat within 150 ms, ANSI/AAMI EC57).
@@ -32,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyecg import paths
 from tinyecg.dsp.denoise import WINDOW, preprocess
 from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError
 
-log = logging.getLogger("tinyecg.demo")
+log = logging.getLogger("tinyecg.app.demo")
 
 FS = 360
 PRE_R = 180  # a beat window is [r - 180, r + 180): the R-peak at sample 180
@@ -56,8 +57,7 @@ MAX_UPLOAD_FILES = 3  # .hea + .dat + .atr
 DISCLAIMER = ("**Research and teaching tool, not a medical device.** Its output is not a "
               "diagnosis and must not be used for any clinical decision.")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-EXCERPTS = PACKAGE_DIR / "data" / "excerpts" / "mitdb"
+EXCERPTS = paths.excerpts_dir()
 
 # one colour per class index (matplotlib tab10 order), grey for beats not classified
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -73,7 +73,7 @@ _SEPARATORS = re.compile(r"[,;\s]+")
 # =========================================================================== model
 def default_model_dir() -> Path:
     """The model shipped in the package (model.tflite + config.json [+ model.keras])."""
-    return PACKAGE_DIR / "assets" / "default_model"
+    return paths.default_model_dir()
 
 
 INT8_CANDIDATES = ("model.tflite", "student_int8.tflite", "student_qat_int8.tflite",
@@ -90,7 +90,7 @@ class DemoModel:
     tflite_path: Path | None = None
     keras_path: Path | None = None
     notes: list[str] = field(default_factory=list)
-    tflm: object | None = None  # tinyecg.tflm.TFLMModel
+    tflm: object | None = None  # tinyecg.runtime.tflm.TFLMModel
     keras: object | None = None
     fixed_params: dict | None = None  # tinyecg.dsp.fixedpoint.preprocess_params(...)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -221,7 +221,7 @@ def _n_outputs(dm: DemoModel) -> int:
 
 
 def _load_int8(dm: DemoModel) -> None:
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.runtime.tflm import TFLMModel
 
     try:
         data = dm.tflite_path.read_bytes()
@@ -247,7 +247,7 @@ def _load_int8(dm: DemoModel) -> None:
 
 
 def _load_float(dm: DemoModel) -> None:
-    from tinyecg.evaluate import load_keras
+    from tinyecg.stages.evaluate import load_keras
 
     dm.keras = load_keras(dm.keras_path)
     n_in = len(dm.keras.inputs)
@@ -593,7 +593,7 @@ _DETECTOR_LOCK = threading.Lock()
 def detector_executable():
     """The firmware's host harness, compiled once per process; None (with the reason in
     detector_error()) when it cannot be built (no compiler, not a source checkout...)."""
-    from tinyecg import detect
+    from tinyecg.device import detect
 
     with _DETECTOR_LOCK:
         if _DETECTOR["exe"] is None and _DETECTOR["error"] is None:
@@ -689,7 +689,7 @@ def match_beats(ref: np.ndarray, test: np.ndarray, window: int = MATCH_WINDOW) -
 def _read_annotations(base: Path):
     import wfdb
 
-    from tinyecg.detect import BEAT_SYMBOLS
+    from tinyecg.device.detect import BEAT_SYMBOLS
 
     if not Path(f"{base}.atr").is_file():
         return None, None
@@ -711,7 +711,7 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     detector or an error) or "annotations"."""
     import wfdb
 
-    from tinyecg import detect
+    from tinyecg.device import detect
     from tinyecg.data.beats import rr_context
 
     if detector not in ("auto", "c", "annotations"):
@@ -924,7 +924,7 @@ def example_beats(per_symbol=(("100", "N"), ("109", "L"), ("118", "R"), ("232", 
     """Label -> pasteable text (360 ADC counts) of one real beat from the bundled excerpts."""
     import wfdb
 
-    from tinyecg import detect
+    from tinyecg.device import detect
 
     out = {}
     for rec, sym in per_symbol:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg import detect, qemu
+from tinyecg.device import detect, qemu
 from tinyecg.errors import TinyECGError
 
 IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
@@ -316,10 +316,10 @@ def label_map(labels: list[str]) -> dict | None:
 
 def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 3600) -> dict:
     """Boot the UART build under QEMU with UART0 on a TCP port and replay a WFDB record
-    through tinyecg.stream.stream_record at full speed, as to a board; then ask for the
+    through tinyecg.device.stream.stream_record at full speed, as to a board; then ask for the
     firmware's own counters ("#qemu perf") and stop it. Returns stream_record's result plus
     "device" (self-test, perf) and "exit_code"."""
-    from tinyecg.stream import stream_record
+    from tinyecg.device.stream import stream_record
 
     if fw.io != "uart":
         raise TinyECGError("stream needs a firmware built with io='uart'")
@@ -356,7 +356,7 @@ def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
     Returns (r, label, int8 score of the arg-max class) per row."""
     from tinyecg.dsp import fixedpoint as fp
     from tinyecg.export.tflite_model import load_model
-    from tinyecg.tflm import TFLMModel
+    from tinyecg.runtime.tflm import TFLMModel
 
     data = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
     graph = load_model(data)

@@ -33,6 +33,7 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from tinyecg import paths
 from tinyecg.errors import TinyECGError
 
 CROSS = "arm-none-eabi-"
@@ -58,12 +59,7 @@ _SERIAL_MODES = ("semihosting", "stdio", "tcp", "none")
 
 def target_dir() -> Path:
     """firmware/targets/mps2-an386 inside the installed package, else the repository's."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parent / "firmware/targets/mps2-an386",
-                      here.parents[1] / "firmware/targets/mps2-an386"):
-        if (candidate / "Makefile").is_file():
-            return candidate
-    raise TinyECGError("firmware/targets/mps2-an386 not found (run from a source checkout)")
+    return paths.firmware_dir() / "targets" / "mps2-an386"
 
 
 def missing_tools() -> list[str]:
