@@ -51,8 +51,9 @@ def main() -> None:
     from tinyecg.data.dataset import build_dataset
     from tinyecg.data.splits import make_split
     from tinyecg.export.cbackend import write_c_backend
-    from tinyecg.export.tflite_model import load_model
-    from tinyecg.runtime.tflm import TFLMModel, quantized_inputs
+    from tinyecg.models.int8 import Int8Model
+    from tinyecg.models.tflite import load_model
+    from tinyecg.runtime.tflm import TFLMModel
 
     t0 = time.perf_counter()
     ds = build_dataset(Path(args.data), labels=args.labels)
@@ -60,7 +61,7 @@ def main() -> None:
     data = Path(args.model).read_bytes()
     graph = load_model(data)
     tflm = TFLMModel(data)
-    inputs = quantized_inputs(tflm, test.x, test.beats.rhythm)
+    inputs = Int8Model(graph).quantize_inputs(beat=test.x, rhythm=test.beats.rhythm)
     ref = tflm.invoke_batch(*inputs).astype(np.int8)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import qemu  # noqa: E402
 from tinyecg.export.cbackend import generate_c_backend, plan_memory  # noqa: E402
-from tinyecg.export.tflite_model import load_model  # noqa: E402
+from tinyecg.models.int8 import Int8Model  # noqa: E402
+from tinyecg.models.tflite import load_model  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
 PREFIX = "tinyecg_model"
@@ -155,7 +156,7 @@ def quick_student(x: np.ndarray, rhythm: np.ndarray, y: np.ndarray, steps: int =
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tf_keras as keras
 
-    from tinyecg.models import build
+    from tinyecg.models.architectures import build
     from tinyecg.stages.quantize import convert_int8, representative_inputs
 
     keras.utils.set_random_seed(1)
@@ -166,18 +167,6 @@ def quick_student(x: np.ndarray, rhythm: np.ndarray, y: np.ndarray, steps: int =
     model.fit(inputs, y[idx], batch_size=32, epochs=1, verbose=0, shuffle=False)
     calib = np.random.default_rng(1).choice(len(x), min(120, len(x)), replace=False)
     return convert_int8(model, representative_inputs(model, x[calib], rhythm[calib]))
-
-
-def quantized_inputs(model, x: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
-    """Float beats / rhythm -> int8 arrays (n, size) in the flatbuffer's input order."""
-    out = []
-    for k, t in enumerate(model.inputs):
-        tensor = model.tensors[t]
-        src = x if tensor.size == x.shape[1] else rhythm
-        scale, zp = model.input_quant(k)
-        out.append(np.clip(np.round(src / scale) + zp, -128, 127).astype(np.int8)
-                   .reshape(len(src), -1))
-    return out
 
 
 def tflm_outputs(data: bytes, inputs: list[np.ndarray]) -> np.ndarray:
@@ -279,7 +268,8 @@ def main(argv=None) -> int:
         tx, tr, ty, _ = real_beats(args.data, 600)
         data, model_desc = quick_student(tx, tr, ty), "student-cnn trained 300 steps (quick)"
     model = load_model(data)
-    inputs = quantized_inputs(model, x, rhythm)
+    inputs = [q.reshape(len(q), -1)
+              for q in Int8Model(model).quantize_inputs(beat=x, rhythm=rhythm)]
     want = tflm_outputs(data, inputs).astype(np.int64)
     plan = plan_memory(model)
 

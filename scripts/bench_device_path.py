@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tinyecg.data.records import DS2  # noqa: E402
 from tinyecg.device.device_path import evaluate_device_path  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
-from tinyecg.stages.evaluate import resolve_model  # noqa: E402
 from tinyecg.run import read_config, write_json  # noqa: E402
+from tinyecg.stages.evaluate import resolve_model  # noqa: E402
 
 
 def _pct(v) -> str:

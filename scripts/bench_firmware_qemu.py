@@ -39,7 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinyecg.device import detect, firmware as fq, qemu  # noqa: E402
+from tinyecg.device import detect, qemu  # noqa: E402
+from tinyecg.device import firmware as fq
 from tinyecg.errors import TinyECGError  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 

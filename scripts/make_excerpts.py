@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import wfdb
 
-FS = 360
+from tinyecg.spec import FS
+
 # record -> (minutes, classes whose beats the segment should favour)
 EXCERPTS = {
     # DS1 (training half of the inter-patient split)

@@ -55,9 +55,9 @@ def test_one_row_per_model_with_the_required_columns(benched):
 
 
 def test_float_rows_match_keras_recomputed(benched, test_split):
-    from tinyecg.stages.evaluate import load_keras
-    from tinyecg.models import count_macs
+    from tinyecg.models.architectures import count_macs
     from tinyecg.models.inputs import model_inputs
+    from tinyecg.stages.evaluate import load_keras
 
     run, rows = benched
     for name in ("teacher", "student", "student_nokd"):

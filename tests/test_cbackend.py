@@ -16,9 +16,13 @@ import numpy as np
 import pytest
 
 from tinyecg.errors import TinyECGError
-from tinyecg.export.cbackend import (STACK_BOUND_BYTES, generate_c_backend, plan_memory,
-                                     quantize_multiplier)
-from tinyecg.export.tflite_model import load_model
+from tinyecg.export.cbackend import (
+    STACK_BOUND_BYTES,
+    generate_c_backend,
+    plan_memory,
+    quantize_multiplier,
+)
+from tinyecg.models.tflite import load_model
 
 try:  # tests/ may or may not be a package
     from . import test_cbackend_models as models
@@ -400,8 +404,8 @@ def test_unsupported_shapes_and_types_raise():
         generate_c_backend(load_model(data))
     # dilation 2
     raw = bytearray(conv_case(rng))
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
     import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
     m = schema.ModelT.InitFromPackedBuf(raw, 0)
     m.subgraphs[0].operators[0].builtinOptions.dilationWFactor = 2
     b = flatbuffers.Builder(1024)

@@ -19,7 +19,7 @@ import pytest
 from tinyecg.export import cbackend
 from tinyecg.export.cbackend import generate_c_backend, plan_memory, quantize_multiplier
 from tinyecg.export.render import render
-from tinyecg.export.tflite_model import load_model
+from tinyecg.models.tflite import load_model
 
 try:  # tests/ may or may not be a package
     from . import test_cbackend as base

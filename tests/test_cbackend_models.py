@@ -118,7 +118,7 @@ def _train_and_convert(name: str) -> bytes:
     import tensorflow as tf
     import tf_keras as keras
 
-    from tinyecg.models import build
+    from tinyecg.models.architectures import build
 
     tf.random.set_seed(1)
     keras.utils.set_random_seed(1)
@@ -170,7 +170,7 @@ def model_cache(tmp_path_factory) -> Path:
 def quantize_inputs(model_bytes: bytes, beats: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
     """Float beats/rhythm -> for each flatbuffer input (in input order) an int8 array of shape
     (n, *tensor shape); the beat input is the 4-D one, the rhythm input the 2-D one."""
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
 
     model = load_model(model_bytes)
     out = []

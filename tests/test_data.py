@@ -1,7 +1,6 @@
 """The beat pipeline: record quirks, windows at record edges, labels, rhythm, cache, splits."""
 from __future__ import annotations
 
-import os
 import shutil
 
 import numpy as np
@@ -12,7 +11,7 @@ from tinyecg.data import records as rec_mod
 from tinyecg.data.beats import PRE_R, WINDOW, beats_from_record, rr_context
 from tinyecg.data.dataset import build_dataset, cache_dir
 from tinyecg.data.records import load_record, resolve_data_dir
-from tinyecg.data.splits import make_split, split_inter, split_intra
+from tinyecg.data.splits import split_inter, split_intra
 from tinyecg.dsp import denoise
 from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError

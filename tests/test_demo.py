@@ -50,8 +50,7 @@ def model_dir(tmp_path_factory, excerpt_beats):
     from tinyecg._tf import import_quietly
 
     import_quietly()
-    from tinyecg.models import build
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import build, keras
     from tinyecg.models.inputs import model_inputs
 
     ds = excerpt_beats
@@ -286,8 +285,8 @@ def test_confusion_hand_worked():
 def test_analyse_bundled_record(dm, model_dir):
     """C detector vs annotations (EC57 scorer), and every class against predict_proba on
     windows and rhythm built independently from data.records."""
-    from tinyecg.device import detect
     from tinyecg.data.records import load_record
+    from tinyecg.device import detect
     from tinyecg.dsp.denoise import preprocess
     from tinyecg.dsp.rhythm import rhythm_features
     from tinyecg.stages.evaluate import predict_proba

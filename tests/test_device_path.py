@@ -37,8 +37,7 @@ def excerpt_ds():
 @pytest.fixture(scope="session")
 def int8_model(tmp_path_factory, excerpt_ds) -> Path:
     """student-cnn trained ~220 steps on the excerpt's beats, full-int8 converted."""
-    from tinyecg.models import build
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import build, keras
     from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.quantize import convert_int8, representative_inputs, stratified_indices
 
@@ -169,9 +168,8 @@ def test_device_beats_rejects_bad_input():
 def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
     """The annotated paths feed the model exactly what the dataset's windows give through
     preprocess_windows_int / rhythm_features_int (fixed) and through the dataset's float x
-    quantized as tinyecg.runtime.tflm.quantized_inputs (what `tinyecg evaluate` feeds)."""
+    quantized as Int8Model.quantize_inputs (what `tinyecg evaluate` feeds)."""
     from tinyecg.data.records import load_record
-    from tinyecg.runtime.tflm import quantized_inputs
 
     clf = dp.Int8Classifier(int8_model.read_bytes())
     params = clf.preprocess_params()
@@ -188,9 +186,9 @@ def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
         rr = b.rr[sel]
         assert np.array_equal(fixed[1], fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2],
                                                                rr[:, 3], params))
-        q = quantized_inputs(clf.model, excerpt_ds.x[sel], b.rhythm[sel])
-        assert np.array_equal(flt[0], q[clf.beat_index].reshape(len(ann), -1))
-        assert np.array_equal(flt[1], q[clf.rhythm_index].reshape(len(ann), -1))
+        q = clf.int8.quantize_inputs(beat=excerpt_ds.x[sel], rhythm=b.rhythm[sel])
+        assert np.array_equal(flt[0], q[clf.beat_q.position].reshape(len(ann), -1))
+        assert np.array_equal(flt[1], q[clf.rhythm_q.position].reshape(len(ann), -1))
         # fixed and float inputs are close but not the same computation
         assert np.mean(fixed[0] == flt[0]) > 0.9
         checked += len(ann)

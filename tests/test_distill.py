@@ -114,9 +114,8 @@ def test_loss_rejects_bad_hyperparameters():
 
 
 def test_distiller_steps_use_the_loss_and_move_the_student_to_the_teacher():
+    from tinyecg.models.architectures import build, keras
     from tinyecg.stages.distill import distillation_loss, logits_model, make_distiller, with_teacher
-    from tinyecg.models import build
-    from tinyecg.models.architectures import keras
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -152,9 +151,9 @@ def distilled(tmp_path_factory):
 
 
 def test_distill_writes_students_histories_and_config(distilled):
+    from tinyecg.models.architectures import keras
     from tinyecg.stages.distill import DEFAULTS, jitter_shifts
     from tinyecg.stages.evaluate import load_keras
-    from tinyecg.models.architectures import keras
 
     cfg = json.loads((distilled / "config.json").read_text())
     st = cfg["student"]
@@ -200,9 +199,9 @@ def test_shifted_windows_are_cut_from_the_record_at_the_shifted_peak(distilled, 
     import wfdb
 
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.stages.distill import jitter_shifts, shifted_windows
     from tinyecg.dsp import denoise
     from tinyecg.run import read_config
+    from tinyecg.stages.distill import jitter_shifts, shifted_windows
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

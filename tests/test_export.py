@@ -64,8 +64,7 @@ def build_models(cache: Path) -> dict[str, Path]:
         return paths
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tinyecg.data.dataset import build_dataset
-    from tinyecg.models import build
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import build, keras
 
     ds = build_dataset(EXCERPT)
     beats = ds.x.reshape(-1, 1, 360, 1).astype(np.float32)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,9 +109,8 @@ def test_default_model_is_found_in_the_package(models, tmp_path, monkeypatch):
 @pytest.mark.parametrize("board", ["nano33ble", "esp32s3", "nucleo_l432kc", "pico"])
 def test_budget_fits_the_real_boards(models, tmp_path, board):
     from tinyecg.export.boards import BOARDS
-    from tinyecg.export.preprocess import STACK_BYTES
-
     from tinyecg.export.exporter import export
+    from tinyecg.export.preprocess import STACK_BYTES
 
     out = tmp_path / "out"
     summary = export(models["int8"], out, board=board, golden=4, quiet=True)

@@ -158,8 +158,7 @@ def _build_student(tmp: Path) -> Path:
     """A student-cnn briefly trained on the bundled excerpt, converted to full int8."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from tinyecg.data.dataset import build_dataset
-    from tinyecg.models import build
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import build, keras
     from tinyecg.stages.quantize import convert_int8
 
     ds = build_dataset(EXCERPT, use_cache=False)

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyecg.device.qemu import fnv1a32_hex
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
 from tinyecg.export import preprocess as pp
-from tinyecg.device.qemu import fnv1a32_hex
 
 GCC = shutil.which("gcc")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")

@@ -41,7 +41,7 @@ def test_beats(qrun, tmp_path_factory):
 
 
 def _tensors(path):
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
 
     return load_model(path.read_bytes())
 
@@ -74,9 +74,10 @@ def test_ptq_model_is_integer_in_every_tensor(qrun):
 
 
 def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats):
-    from tinyecg.stages.evaluate import load_keras
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, capture_c_stdout, quantized_inputs
+    from tinyecg.models.int8 import Int8Model
+    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, capture_c_stdout
+    from tinyecg.stages.evaluate import load_keras
 
     data = (qrun / "student_int8.tflite").read_bytes()
     idx = np.random.default_rng(0).choice(len(test_beats), size=min(300, len(test_beats)),
@@ -84,8 +85,9 @@ def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats)
     x, rr, y = test_beats.x[idx], test_beats.beats.rhythm[idx], test_beats.beats.y[idx]
     tflm = capture_c_stdout(lambda: TFLMModel(data))[0]
     ref = LiteRTModel(data)
-    a = tflm.invoke_batch(*quantized_inputs(tflm, x, rr)).astype(np.int32)
-    b = ref.invoke_batch(*quantized_inputs(ref, x, rr)).astype(np.int32)
+    feed = Int8Model.load(data).quantize_inputs(beat=x, rhythm=rr)
+    a = tflm.invoke_batch(*feed).astype(np.int32)
+    b = ref.invoke_batch(*feed).astype(np.int32)
     assert np.abs(a - b).max() <= LSB_BOUND
     assert np.mean(np.all(a == b, axis=1)) >= SAME_OUTPUT_SHARE
     assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99

@@ -1,4 +1,4 @@
-"""tinyecg.export.tflite_model against LiteRT's own reading of the same flatbuffers."""
+"""tinyecg.models.tflite against LiteRT's own reading of the same flatbuffers."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinyecg.errors import TinyECGError
-from tinyecg.export.tflite_model import load_model
+from tinyecg.models.tflite import load_model
 
 try:  # tests/ may or may not be a package
     from . import test_cbackend_models as models
@@ -134,8 +134,8 @@ def test_float_model_is_not_int8():
 
 def test_dequantize_op_is_reported(model_files):
     """Editing the opcode table of a real model: a QUANTIZE op makes it not fully int8."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
     import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     raw = schema.ModelT.InitFromPackedBuf(bytearray(model_files["student"].read_bytes()), 0)
     code = next(c for c in raw.operatorCodes if c.builtinCode == schema.BuiltinOperator.RESHAPE)

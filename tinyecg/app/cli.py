@@ -313,8 +313,8 @@ def detect(record, channel, quiet):
 def stream(port, record, speed, seconds, labels, baud, out, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
     from tinyecg import metrics
-    from tinyecg.run import write_json
     from tinyecg.device.stream import stream_record
+    from tinyecg.run import write_json
 
     res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
                         labels=labels)

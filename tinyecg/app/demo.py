@@ -34,18 +34,16 @@ import numpy as np
 
 from tinyecg import paths
 from tinyecg.dsp.denoise import WINDOW, preprocess
+from tinyecg.dsp.rhythm import N_FEATURES as N_RHYTHM
 from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import FS, MATCH_WINDOW, PRE_R
+from tinyecg.spec import MITDB_ADC_BASELINE as ADC_BASELINE
+from tinyecg.spec import MITDB_ADC_GAIN as ADC_GAIN
 
 log = logging.getLogger("tinyecg.app.demo")
 
-FS = 360
-PRE_R = 180  # a beat window is [r - 180, r + 180): the R-peak at sample 180
-N_RHYTHM = 5
 NEUTRAL_RR = FS  # a pasted beat has no neighbours: RR = 1 s, so every ratio is 1
-ADC_BASELINE = 1024  # MIT-BIH: ADC counts at 0 mV ...
-ADC_GAIN = 200  # ... and counts per mV (11-bit ADC over 10 mV)
-MATCH_WINDOW = int(round(0.150 * FS))  # ANSI/AAMI EC57: 150 ms = 54 samples
 DETAIL_SECONDS = 10.0  # span of the record's detail view
 
 MAX_TEXT_CHARS = 100_000  # a pasted or uploaded beat (360 numbers need about 2 KB)
@@ -711,8 +709,8 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     detector or an error) or "annotations"."""
     import wfdb
 
-    from tinyecg.device import detect
     from tinyecg.data.beats import rr_context
+    from tinyecg.device import detect
 
     if detector not in ("auto", "c", "annotations"):
         raise TinyECGError(f"detector must be auto, c or annotations (got {detector!r})")

@@ -7,24 +7,11 @@ import numpy as np
 
 from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError
-
-WINDOW = 360
-PRE_R = 180  # window is [r - PRE_R, r - PRE_R + WINDOW)
+from tinyecg.spec import BEAT_SYMBOLS, LABEL_SETS, PRE_R, WINDOW
 
 # Every annotation symbol that marks a beat (wfdb's beat codes); rhythm context is computed
 # over all of them, as a detector would see every beat, not only the classes we label.
-BEAT_SYMBOLS = frozenset("N L R B A a J S V r F e j n E / f Q ?".split())
 
-LABEL_SETS = {
-    # the seed's five classes
-    "nlrav": {"labels": ["N", "L", "R", "A", "V"],
-              "map": {"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"}},
-    # ANSI/AAMI EC57 classes, in which inter-patient results are reported
-    "aami": {"labels": ["N", "S", "V", "F", "Q"],
-             "map": {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-                     "A": "S", "a": "S", "J": "S", "S": "S",
-                     "V": "V", "E": "V", "F": "F", "/": "Q", "f": "Q", "Q": "Q"}},
-}
 
 
 def label_set(name: str) -> dict:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import FS
 
 log = logging.getLogger("tinyecg.data")
 
-FS = 360  # the model's sampling rate (MIT-BIH's own)
 PACED = ("102", "104", "107", "217")
 # de Chazal et al. 2004 inter-patient split
 DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",

@@ -16,11 +16,9 @@ import numpy as np
 
 from tinyecg import paths
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import BEAT_SYMBOLS, FS, MATCH_WINDOW_S
 
-FS = 360
-MATCH_WINDOW_S = 0.150  # ANSI/AAMI EC57: a detection matches a beat within 150 ms
 # Annotation symbols that mark beats (all others are rhythm, noise or comment annotations).
-BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
 STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic")
 HOST_SOURCES = ("main.c", "baseline_classifier.c")
 

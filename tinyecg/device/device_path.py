@@ -16,7 +16,7 @@ A board has no annotations: it finds the beats itself. For every record this mod
 5. matches detected beats to annotated beats within 150 ms (ANSI/AAMI EC57) and reports
    QRS Se/+P, the class confusion of matched beats, and beside it the same model on the
    ANNOTATED R-peaks through the same fixed-point path and through the float preprocessing
-   (:mod:`tinyecg.dsp.denoise`, quantized as :func:`tinyecg.runtime.tflm.quantized_inputs` does,
+   (:mod:`tinyecg.dsp.denoise`, quantized as :meth:`tinyecg.models.int8.Int8Model.quantize_inputs` does,
    i.e. what ``tinyecg evaluate`` measures). Differences between the three are the cost of
    detection and of fixed-point preprocessing, separately.
 
@@ -40,24 +40,17 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyecg import metrics, spec
 from tinyecg.device import detect
-
-from tinyecg import metrics
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import DEFAULT_RR, LOCAL_BEATS, MATCH_WINDOW, NLRAV_TO_AAMI, PRE_R, WINDOW
 
 log = logging.getLogger("tinyecg.device.device_path")
 
-FS = 360
-WINDOW = 360
-PRE_R = 180            # TINYECG_WINDOW_BEFORE
 BEAT_TIMEOUT = 1480    # TINYECG_BEAT_TIMEOUT: 2 s + the detector's worst report delay
 BEATS_RING = 2048      # TINYECG_BEATS_RING: raw samples the core keeps
 BEATS_PENDING = 16     # TINYECG_BEATS_PENDING
-LOCAL_BEATS = 8        # TINYECG_LOCAL_BEATS
-DEFAULT_RR = 360       # TINYECG_DEFAULT_RR
-MATCH_WINDOW = int(round(detect.MATCH_WINDOW_S * FS))  # 54 samples = 150 ms
 OFFSET_BINS = ((0, 0), (1, 1), (2, 2), (3, 5), (6, MATCH_WINDOW))
-NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
 
 # --------------------------------------------------------------------------- the C side
 
@@ -328,24 +321,17 @@ class Int8Classifier:
     feeds it: the 360-value "beat" input and, if the model has one, the 5-value "rhythm"."""
 
     def __init__(self, model_bytes: bytes):
-        from tinyecg.export.tflite_model import load_model
+        from tinyecg.models.int8 import Int8Model
         from tinyecg.runtime.tflm import TFLMModel, capture_c_stdout
 
-        ok, reasons = load_model(bytes(model_bytes)).is_fully_int8()
+        self.int8 = Int8Model.load(bytes(model_bytes))
+        ok, reasons = self.int8.flatbuffer.is_fully_int8()
         if not ok:
             raise TinyECGError("the device path needs a full-int8 model: " + "; ".join(reasons[:3]))
         self.model, _ = capture_c_stdout(lambda: TFLMModel(bytes(model_bytes)))
-        sizes = [int(np.prod(q.shape)) for q in self.model.inputs]
-        if WINDOW not in sizes:
-            raise TinyECGError(f"model has no {WINDOW}-sample beat input (inputs {sizes})")
-        self.beat_index = sizes.index(WINDOW)
-        others = [i for i in range(len(sizes)) if i != self.beat_index]
-        if len(others) > 1 or (others and sizes[others[0]] != 5):
-            raise TinyECGError(f"model inputs {sizes}: expected a beat (360) and a rhythm (5) input")
-        self.rhythm_index = others[0] if others else None
-        self.beat_q = self.model.inputs[self.beat_index]
-        self.rhythm_q = self.model.inputs[self.rhythm_index] if others else None
-        self.n_classes = int(np.prod(self.model.outputs[0].shape))
+        self.beat_q = self.int8.input(spec.BEAT)
+        self.rhythm_q = self.int8.input(spec.RHYTHM)
+        self.n_classes = self.int8.n_classes
 
     def preprocess_params(self) -> dict:
         from tinyecg.dsp import fixedpoint as fp
@@ -357,14 +343,10 @@ class Int8Classifier:
 
     def scores(self, beat_q: np.ndarray, rhythm_q: np.ndarray | None) -> np.ndarray:
         """int8 inputs (n, 360) and (n, 5) -> int8 output scores (n, classes)."""
-        n = len(beat_q)
-        out = np.zeros((n, self.n_classes), np.int8)
-        for k in range(n):
-            args = [None] * len(self.model.inputs)
-            args[self.beat_index] = beat_q[k]
-            if self.rhythm_index is not None:
-                args[self.rhythm_index] = rhythm_q[k]
-            out[k] = self.model.invoke(*args)
+        inputs = self.int8.order(beat=beat_q, rhythm=rhythm_q)
+        out = np.zeros((len(beat_q), self.n_classes), np.int8)
+        for k in range(len(beat_q)):
+            out[k] = self.model.invoke(*(x[k] for x in inputs))
         return out
 
     def predict(self, beat_q, rhythm_q) -> np.ndarray:
@@ -389,7 +371,7 @@ def fixed_inputs(clf: Int8Classifier, params: dict, windows, rr, baseline: int, 
 
 def float_inputs(clf: Int8Classifier, windows, rhythm_float, baseline: float, gain: float):
     """int8 model inputs through the float reference (denoise.preprocess, then the model's
-    input quantization as tinyecg.runtime.tflm.quantized_inputs): what `tinyecg evaluate` feeds."""
+    input quantization as Int8Model.quantize_inputs): what `tinyecg evaluate` feeds."""
     from tinyecg.dsp import denoise
 
     mv = (np.asarray(windows, np.float64) - float(baseline)) / float(gain)

@@ -33,13 +33,12 @@ import numpy as np
 
 from tinyecg.device import detect, qemu
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
 IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
 CLASSIFIERS = {"none": 0, "cbackend": 1}             # TINYECG_CLASSIFIER
 OPTS = ("s", "2", "3")
-#: MIT-BIH: 11-bit ADC, adc_zero 1024, 200 ADC counts per mV (every record's header).
-MITDB_ADC_RANGE = (0, 2047)
-MITDB_CALIBRATION = (1024, 200)
+MITDB_CALIBRATION = (MITDB_ADC_BASELINE, MITDB_ADC_GAIN)
 GENERATED_C = {"uart": ("tinyecg_preprocess.c", "tinyecg_golden.c"),
                "model": ("tinyecg_model.c",)}
 _KV = re.compile(r"([A-Za-z_]+)=(\S+)")
@@ -337,15 +336,10 @@ def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 
 
 # --------------------------------------------------------------------------- the host pipeline
 def model_roles(model_bytes: bytes) -> list[str]:
-    """"beat" or "rhythm" for each input of the flatbuffer (by element count)."""
-    from tinyecg.export.tflite_model import load_model
+    """spec.BEAT or spec.RHYTHM for each input of the flatbuffer, in its order."""
+    from tinyecg.models.int8 import Int8Model
 
-    m = load_model(model_bytes)
-    roles = []
-    for ti in m.inputs:
-        n = int(np.prod(m.tensors[ti].shape))
-        roles.append("beat" if n == 360 else "rhythm")
-    return roles
+    return [i.role for i in Int8Model.load(model_bytes).inputs]
 
 
 def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
@@ -355,7 +349,7 @@ def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
     RR context of each "R r pre post sum count" row, then the TFLM host interpreter.
     Returns (r, label, int8 score of the arg-max class) per row."""
     from tinyecg.dsp import fixedpoint as fp
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
     from tinyecg.runtime.tflm import TFLMModel
 
     data = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg.device import detect
-
 from tinyecg import metrics
+from tinyecg.device import detect
 from tinyecg.errors import TinyECGError
 
 # Annotation symbol -> AAMI class (the labels the project's models predict).

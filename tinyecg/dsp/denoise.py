@@ -20,10 +20,11 @@ import math
 import numpy as np
 import pywt
 
+from tinyecg.spec import WINDOW
+
 WAVELET = "sym4"
 LEVEL = 3
 MODE = "periodization"
-WINDOW = 360
 MAD_TO_SIGMA = 0.6745  # median(|N(0,1)|)
 UNIVERSAL_FACTOR = math.sqrt(2.0 * math.log(WINDOW))  # sqrt(2 ln n), n = window length
 STD_FLOOR_MV = 0.01  # a flat (lead-off) window stays finite; 2 ADC counts on MIT-BIH

@@ -97,12 +97,9 @@ import pywt
 
 from tinyecg.dsp import denoise as _ref
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import FS, PRE_R, WINDOW
 
-WINDOW = _ref.WINDOW  # 360 samples
-PRE_R = 180  # window is [r - 180, r + 180)
-FS = 360  # Hz: rhythm features are in seconds at this rate
 LEVELS = _ref.LEVEL  # 3
-N_RHYTHM = 5
 
 FILTER_BITS = 31  # sym4 taps in Q31; every filter output is round_shift(acc, 31)
 BLOCK_BITS = 22  # max|x| * 2**S <= 2**22

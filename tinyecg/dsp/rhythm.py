@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-LOCAL_BEATS = 8
+from tinyecg.spec import DEFAULT_RR, LOCAL_BEATS
+
 FEATURES = ("pre_rr_s", "post_rr_s", "local_rr_s", "pre_ratio", "post_ratio")
-DEFAULT_RR = 360
+N_FEATURES = len(FEATURES)
 
 
 def rr_intervals(r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -37,7 +37,7 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.export import cgen
 from tinyecg.export.render import render, write_atomically
-from tinyecg.export.tflite_model import TFLiteModel, load_model
+from tinyecg.models.tflite import TFLiteModel, load_model
 
 __all__ = [
     "SUPPORTED_OPS", "ArenaBuffer", "MemoryPlan", "plan_memory", "generate_c_backend",
@@ -851,7 +851,7 @@ class _Lowering:
         outer = int(np.prod(out.shape[:axis], dtype=np.int64))
         inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
         out_stride = int(out.shape[axis]) * inner
-        pos, parts, fields = 0, [], []
+        pos, parts = 0, []
         for k, t in enumerate(op.inputs):
             tensor = self.activation_tensor(op, self.m.tensors[t], f"input {k}")
             if len(tensor.shape) != rank or any(

@@ -28,14 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import __version__
-from tinyecg.dsp import denoise, rhythm as rhythm_mod
+from tinyecg.dsp import denoise
 from tinyecg.dsp import fixedpoint as fp
+from tinyecg.dsp import rhythm as rhythm_mod
 from tinyecg.errors import TinyECGError
 from tinyecg.export import boards as boards_mod
 from tinyecg.export import golden as golden_mod
 from tinyecg.export import tflm_files
 from tinyecg.export.render import render, write_atomically
+from tinyecg.models.int8 import Int8Model
 from tinyecg.paths import default_model_dir
+from tinyecg.quantmath import float32_parts
 
 DEFAULT_MODEL_DIR = default_model_dir()
 RUN_MODELS = ("student_int8.tflite", "student_qat_int8.tflite", "student_pruned_int8.tflite",
@@ -166,40 +169,9 @@ def _check_fixed_design(settings: dict) -> None:
                                f"fixed-point C implements {want!r}")
 
 
-def _roles(model, window: int) -> list[str]:
-    """'beat' or 'rhythm' for each flatbuffer input; checks their sizes."""
-    roles = []
-    for k, ti in enumerate(model.inputs):
-        t = model.tensors[ti]
-        n = int(np.prod(t.shape[1:])) if len(t.shape) > 1 else int(np.prod(t.shape))
-        name = t.name.lower()
-        is_rhythm = "rhythm" in name or (n == fp.N_RHYTHM and "beat" not in name)
-        role = golden_mod.RHYTHM if is_rhythm else golden_mod.BEAT
-        if role == golden_mod.BEAT and n != window:
-            raise TinyECGError(f"{model.source}: input {k} {t.name!r} takes {n} samples "
-                               f"(shape {list(t.shape)}), but the window is {window} samples "
-                               "(config.json data.window)")
-        if role == golden_mod.RHYTHM and n != fp.N_RHYTHM:
-            raise TinyECGError(f"{model.source}: input {k} {t.name!r} has {n} values, but the "
-                               f"rhythm context has {fp.N_RHYTHM} features")
-        roles.append(role)
-    if roles.count(golden_mod.BEAT) != 1 or roles.count(golden_mod.RHYTHM) > 1:
-        raise TinyECGError(f"{model.source}: expected one beat input and at most one rhythm "
-                           f"input, found {roles}")
-    return roles
-
-
-def _float32_parts(x: float) -> tuple[int, int]:
-    """(mant, exp) with float32(x) == mant * 2**exp exactly, mant odd (or 0)."""
-    v = float(np.float32(x))
-    if v == 0.0:
-        return 0, 0
-    m, e = math.frexp(v)
-    mant, exp = int(m * 2**24), e - 24
-    while mant % 2 == 0:
-        mant //= 2
-        exp += 1
-    return mant, exp
+def _roles(model) -> list[str]:
+    """spec.BEAT or spec.RHYTHM for each flatbuffer input (Int8Model checks their sizes)."""
+    return [i.role for i in Int8Model(model).inputs]
 
 
 def _tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
@@ -207,7 +179,7 @@ def _tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
 
     t = model.tensors[ti]
     scale, zp = float(t.scale), int(t.zero_point)
-    mant, exp = _float32_parts(scale)
+    mant, exp = float32_parts(scale)
     comment = ""
     if role is None and mant == 1 and exp == -8 and zp == -128:
         comment = ": q + 128 is the probability in Q8 (0..255 / 256)"
@@ -301,7 +273,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     """Export an int8 model (run directory, .tflite, or None for the packaged default model)
     to C files in out_dir; returns a summary (also written as manifest.json)."""
     from tinyecg.export.preprocess import STACK_BYTES, render_preprocessing
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
     from tinyecg.runtime.tflm import TFLMModel, capture_c_stdout
 
     t0 = time.perf_counter()
@@ -333,8 +305,8 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     out_t = model.tensors[model.outputs[0]]
     n_classes = int(np.prod(out_t.shape))
     settings = _settings(src["config"], n_classes, notes)
-    roles = _roles(model, settings["window"])
     _check_fixed_design(settings)
+    roles = _roles(model)
     ops = tflm_files.resolver_ops(model) if runtime == "tflm" else []
     for op in model.op_names():
         if op in tflm_files.CHANGED_SINCE_2023:
@@ -362,7 +334,7 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
         notes.append(f"only {len(vectors)} golden beats available (asked for {golden})")
 
     golden_bytes = golden_mod.table_bytes(len(vectors), settings["window"],
-                                          fp.N_RHYTHM if golden_mod.RHYTHM in roles else 0,
+                                          rhythm_mod.N_FEATURES if golden_mod.RHYTHM in roles else 0,
                                           n_classes)
     c_files: dict[str, str] = {}
     if runtime == "c":

@@ -18,8 +18,7 @@ from tinyecg.data.beats import Beats, beats_from_record, label_set
 from tinyecg.data.records import BUNDLED, PACED, list_records, load_record
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
-
-BEAT, RHYTHM = "beat", "rhythm"
+from tinyecg.spec import BEAT, RHYTHM
 
 
 @dataclass

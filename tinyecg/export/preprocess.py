@@ -7,6 +7,7 @@ exactly what :func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 from __future__ import annotations
 
 from tinyecg.dsp import fixedpoint as fp
+from tinyecg.dsp.rhythm import N_FEATURES as N_RHYTHM_FEATURES
 from tinyecg.errors import TinyECGError
 from tinyecg.export.render import render
 
@@ -94,7 +95,7 @@ def render_preprocessing(params: dict, version: str) -> dict[str, str]:
         "stack_allowance": STACK_ALLOWANCE,
         "stack_bytes": STACK_BYTES,
         "rhythm": params["rhythm"] is not None,
-        "rhythm_features": fp.N_RHYTHM if params["rhythm"] is not None else 0,
+        "rhythm_features": N_RHYTHM_FEATURES if params["rhythm"] is not None else 0,
     }
     rhythm = params["rhythm"]
     if rhythm is not None:

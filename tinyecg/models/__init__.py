@@ -1,4 +1,4 @@
-"""Model architectures (tf_keras), looked up by name."""
-from tinyecg.models.architectures import ARCHITECTURES, build, count_macs
+"""Models: the float architectures (architectures.py, tf_keras), the .tflite reader
+(tflite.py) and the int8 model description every layer shares (int8.py).
 
-__all__ = ["ARCHITECTURES", "build", "count_macs"]
+Import the submodule you need: architectures pulls in TensorFlow, the other two do not."""

@@ -10,18 +10,17 @@ logits (model.get_layer("logits")).
 from __future__ import annotations
 
 from tinyecg._tf import import_quietly
+from tinyecg.dsp.rhythm import N_FEATURES as N_RHYTHM
+from tinyecg.spec import BEAT, RHYTHM, WINDOW
 
 import_quietly()
 
 import tf_keras as keras  # noqa: E402
 
-WINDOW = 360
-N_RHYTHM = 5
-
 
 def _inputs(rhythm: bool):
-    beat = keras.Input(shape=(1, WINDOW, 1), name="beat")
-    rr = keras.Input(shape=(N_RHYTHM,), name="rhythm") if rhythm else None
+    beat = keras.Input(shape=(1, WINDOW, 1), name=BEAT)
+    rr = keras.Input(shape=(N_RHYTHM,), name=RHYTHM) if rhythm else None
     return beat, rr
 
 

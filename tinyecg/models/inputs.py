@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyecg.models.int8 import input_role
+from tinyecg.spec import BEAT, RHYTHM
+
 
 def takes_rhythm(model) -> bool:
     return len(model.inputs) > 1
 
 
 def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
+    """Windows (n, WINDOW) and rhythm features (n, k) -> a Keras model's inputs, in its own
+    order (the roles come from the input names, as for int8 models)."""
     beat = np.asarray(x, np.float32).reshape(-1, 1, x.shape[-1], 1)
-    return [beat, np.asarray(rhythm, np.float32)] if takes_rhythm(model) else beat
+    if not takes_rhythm(model):
+        return beat
+    feeds = {BEAT: beat, RHYTHM: np.asarray(rhythm, np.float32)}
+    return [feeds[input_role(t.name, int(np.prod(t.shape[1:])))] for t in model.inputs]
 
 
 def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int, float]:

@@ -87,7 +87,7 @@ class TFLMModel:
             self._interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=arena_size)
         except Exception as exc:
             raise TinyECGError(f"TFLM cannot load the model: {str(exc).splitlines()[0][:200]}") from None
-        from tinyecg.export.tflite_model import load_model
+        from tinyecg.models.tflite import load_model
 
         graph = load_model(self.model_bytes)  # input/output counts without probing the runtime
         self.inputs = [_quant(self._interp.get_input_details(i)) for i in range(len(graph.inputs))]
@@ -148,15 +148,3 @@ class LiteRTModel:
 
     def latency_ms(self, *inputs: np.ndarray, repeats: int = 200) -> float:
         return median_latency_ms(self.invoke, inputs, repeats)
-
-
-def quantized_inputs(model, x: np.ndarray, rhythm: np.ndarray) -> list[np.ndarray]:
-    """Float preprocessed windows (n, 360) and rhythm (n, 5) -> the model's int8 inputs,
-    matched to the model's inputs by their shapes."""
-    out = []
-    for q in model.inputs:
-        if int(np.prod(q.shape)) == x.shape[-1]:
-            out.append(q.quantize(x).reshape((len(x),) + tuple(q.shape[1:])))
-        else:
-            out.append(q.quantize(rhythm).reshape((len(rhythm),) + tuple(q.shape[1:])))
-    return out

@@ -68,7 +68,8 @@ def _quiet(fn):
 
 def _runtime_figures(data: bytes, x: np.ndarray, rhythm: np.ndarray, repeats: int) -> dict:
     """Arena bytes and single-beat latency of a flatbuffer in TFLM and LiteRT-REF."""
-    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, quantized_inputs
+    from tinyecg.models.int8 import Int8Model
+    from tinyecg.runtime.tflm import LiteRTModel, TFLMModel
 
     tflm = _quiet(lambda: TFLMModel(data))
     ref = LiteRTModel(data)
@@ -80,7 +81,8 @@ def _runtime_figures(data: bytes, x: np.ndarray, rhythm: np.ndarray, repeats: in
                 out.append(np.asarray(src, np.float32).reshape((len(src),) + q.shape[1:]))
             return out
     else:
-        feed = lambda m: quantized_inputs(m, x, rhythm)  # noqa: E731
+        int8 = Int8Model.load(data)
+        feed = lambda m: int8.quantize_inputs(beat=x, rhythm=rhythm)  # noqa: E731
     arena = _quiet(tflm.arena_bytes)
     return {"tflm": tflm, "litert": ref, "arena_bytes": arena,
             "latency_ms": {"tflm": round(tflm.latency_ms(*feed(tflm), repeats=repeats), 4),
@@ -97,7 +99,7 @@ def _sample(y: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
 
 def _stored_weights(data: bytes) -> tuple[int, int]:
     """(constant elements, non-zero constant elements) of the weight and bias tensors."""
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
 
     m = load_model(data)
     total = nonzero = 0
@@ -121,11 +123,11 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     peak (what a misaligned detector feeds the model; rhythm features unchanged), scored in
     Keras for float models and in LiteRT-REF for int8 models."""
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.stages.evaluate import load_keras
-    from tinyecg.export.tflite_model import load_model
-    from tinyecg.models import count_macs
+    from tinyecg.models.architectures import count_macs
     from tinyecg.models.inputs import model_inputs
-    from tinyecg.runtime.tflm import quantized_inputs
+    from tinyecg.models.int8 import Int8Model
+    from tinyecg.models.tflite import load_model
+    from tinyecg.stages.evaluate import load_keras
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
@@ -193,9 +195,10 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
             fig = _runtime_figures(data, test.x[:latency_repeats],
                                    test.beats.rhythm[:latency_repeats], latency_repeats)
             tflm, ref = fig["tflm"], fig["litert"]
-            q_ref = ref.invoke_batch(*quantized_inputs(ref, test.x, test.beats.rhythm))
-            q_tflm = tflm.invoke_batch(*quantized_inputs(tflm, test.x[sample],
-                                                         test.beats.rhythm[sample]))
+            int8 = Int8Model.load(data)
+            q_ref = ref.invoke_batch(*int8.quantize_inputs(beat=test.x, rhythm=test.beats.rhythm))
+            q_tflm = tflm.invoke_batch(*int8.quantize_inputs(beat=test.x[sample],
+                                                             rhythm=test.beats.rhythm[sample]))
             same = q_tflm.argmax(axis=1) == q_ref[sample].argmax(axis=1)
             lsb = np.abs(q_tflm.astype(np.int32) - q_ref[sample].astype(np.int32))
             full = len(sample) == len(y)
@@ -226,7 +229,7 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
                     p = model.predict(model_inputs(model, xs, test.beats.rhythm),
                                       batch_size=2048, verbose=0).argmax(axis=1)
                 else:
-                    p = ref.invoke_batch(*quantized_inputs(ref, xs, test.beats.rhythm)).argmax(1)
+                    p = ref.invoke_batch(*int8.quantize_inputs(beat=xs, rhythm=test.beats.rhythm)).argmax(1)
                 r = metrics.report(y, p, labels)
                 row["shifted"][str(off)] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
         rep = metrics.report(y, pred, labels)

@@ -38,8 +38,9 @@ DEFAULTS = {"arch": "student-cnn", "temperature": 2.0, "alpha": 0.5, "epochs": 1
 
 
 def _tf():
-    from tinyecg.models.architectures import keras  # noqa: F401  (quiet TF import)
     import tensorflow as tf
+
+    from tinyecg.models.architectures import keras  # noqa: F401  (quiet TF import)
 
     return tf
 
@@ -247,10 +248,9 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     +-jitter samples (one drawn per beat and step, distilled towards the teacher's logits
     of the aligned window), so the classifier tolerates a detector's misalignment."""
     from tinyecg.data.dataset import dataset_from_config
-    from tinyecg.stages.evaluate import load_keras
-    from tinyecg.models import ARCHITECTURES, build, count_macs
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
     from tinyecg.models.inputs import model_inputs
+    from tinyecg.stages.evaluate import load_keras
     from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
     from tinyecg.stages.train import fit
 

@@ -10,11 +10,11 @@ import numpy as np
 from tinyecg import metrics
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, write_json
+from tinyecg.spec import NLRAV_TO_AAMI
 
 log = logging.getLogger("tinyecg.stages.evaluate")
 
 # nlrav prediction -> AAMI class, for scoring a five-class model on other databases
-NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
 
 
 def resolve_model(run_dir: Path, model: str, suffixes=(".keras", ".tflite")) -> Path:
@@ -49,14 +49,14 @@ def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: 
     int8 models run in `runtime` ("tflm" or "litert-ref")."""
     model_path = Path(model_path)
     if model_path.suffix == ".tflite":
-        from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, quantized_inputs
+        from tinyecg.models.int8 import Int8Model
+        from tinyecg.runtime.tflm import LiteRTModel, TFLMModel
 
         data = model_path.read_bytes()
-        from tinyecg.export.tflite_model import load_model
-        load_model(data)  # a clear error for a corrupt file before any runtime sees it
+        int8 = Int8Model.load(data)  # a clear error for a corrupt file before any runtime
         m = TFLMModel(data) if runtime == "tflm" else LiteRTModel(data)
-        q = m.invoke_batch(*quantized_inputs(m, x, rhythm))
-        return m.outputs[0].dequantize(q)
+        q = m.invoke_batch(*int8.quantize_inputs(beat=x, rhythm=rhythm))
+        return int8.output.dequantize(q)
     from tinyecg.models.inputs import model_inputs
 
     model = load_keras(model_path)

@@ -40,9 +40,9 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     inter. An existing run directory is resumed if it was made with the same split, labels
     and data (data=None: whatever data it was made with); force=True starts it again from
     scratch."""
-    from tinyecg.stages.bench import bench
     from tinyecg.data.beats import label_set
     from tinyecg.data.records import resolve_data_dir
+    from tinyecg.stages.bench import bench
     from tinyecg.stages.distill import DEFAULTS as KD
     from tinyecg.stages.distill import distill
     from tinyecg.stages.quantize import OUTPUTS, quantize

@@ -112,7 +112,7 @@ def convert_int8(model, representative: list[np.ndarray]) -> bytes:
     result with any float tensor or non-int8 op (QUANTIZE/DEQUANTIZE included)."""
     import tensorflow as tf
 
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
 
     rep = _check_representative(model, representative)
     names = [t.name.split(":")[0] for t in model.inputs]
@@ -187,9 +187,9 @@ def _kernel_layers(model):
 
 def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet=False) -> dict:
     """Distillation fine-tuning of a (tfmot-wrapped) student: fixed epochs, cosine decay."""
-    from tinyecg.stages.distill import make_distiller, with_teacher
     from tinyecg.models.architectures import keras
     from tinyecg.models.inputs import class_weights
+    from tinyecg.stages.distill import make_distiller, with_teacher
 
     tr, va = ctx["train"], ctx["val"]
     distiller = make_distiller(model, ctx["temperature"], ctx["alpha"])
@@ -319,7 +319,7 @@ def clustered_model(student, ctx, clusters: int, epochs: int, learning_rate: flo
 def int8_weight_stats(data: bytes) -> dict:
     """Per CONV_2D / FULLY_CONNECTED weight tensor of a flatbuffer: element count, share of
     zeros, and the most distinct int8 values in one output channel."""
-    from tinyecg.export.tflite_model import load_model
+    from tinyecg.models.tflite import load_model
 
     m = load_model(data)
     out = {}
@@ -347,11 +347,11 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     the config's "quantize" section. Existing outputs newer than student.keras are kept
     unless force=True."""
     from tinyecg.data.dataset import dataset_from_config
+    from tinyecg.models.architectures import keras
+    from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.distill import DEFAULTS as KD
     from tinyecg.stages.distill import jitter_shifts, teacher_logits, training_set
     from tinyecg.stages.evaluate import load_keras
-    from tinyecg.models.architectures import keras
-    from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
 
     run_dir = Path(run_dir)

@@ -54,8 +54,7 @@ def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
           arch: str = DEFAULTS["arch"], epochs: int = DEFAULTS["epochs"],
           batch_size: int = DEFAULTS["batch_size"], seed: int = DEFAULTS["seed"],
           include_paced: bool = False, force: bool = False, quiet: bool = False) -> Path:
-    from tinyecg.models import ARCHITECTURES, build, count_macs
-    from tinyecg.models.architectures import keras
+    from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
     from tinyecg.models.inputs import model_inputs
 
     if arch not in ARCHITECTURES:
