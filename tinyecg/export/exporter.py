@@ -169,9 +169,16 @@ def _check_fixed_design(settings: dict) -> None:
                                f"fixed-point C implements {want!r}")
 
 
-def _roles(model) -> list[str]:
-    """spec.BEAT or spec.RHYTHM for each flatbuffer input (Int8Model checks their sizes)."""
-    return [i.role for i in Int8Model(model).inputs]
+def _roles(model, window: int) -> list[str]:
+    """spec.BEAT or spec.RHYTHM for each flatbuffer input (Int8Model checks their sizes),
+    after checking the beat input against the run's window."""
+    int8 = Int8Model(model)
+    beat = int8.input(golden_mod.BEAT)
+    if beat is not None and beat.size != window:
+        raise TinyECGError(f"{model.source}: input {beat.position} {beat.name!r} takes "
+                           f"{beat.size} samples (shape {list(beat.shape)}), but the window "
+                           f"is {window} samples (config.json data.window)")
+    return [i.role for i in int8.inputs]
 
 
 def _tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
@@ -305,8 +312,8 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     out_t = model.tensors[model.outputs[0]]
     n_classes = int(np.prod(out_t.shape))
     settings = _settings(src["config"], n_classes, notes)
+    roles = _roles(model, settings["window"])
     _check_fixed_design(settings)
-    roles = _roles(model)
     ops = tflm_files.resolver_ops(model) if runtime == "tflm" else []
     for op in model.op_names():
         if op in tflm_files.CHANGED_SINCE_2023:
