@@ -238,7 +238,10 @@ def resample_to_fs(x: np.ndarray, source_fs: float) -> np.ndarray:
         return np.asarray(x, np.int64)
     from scipy.signal import resample_poly
 
-    return np.round(resample_poly(np.asarray(x, np.float64), up, down)).astype(np.int64)
+    # padded with its own edge values: zero padding would make the start and end of a
+    # record fall to 0 ADC counts, a step that the detector learns its thresholds on
+    return np.round(resample_poly(np.asarray(x, np.float64), up, down, padtype="edge")
+                    ).astype(np.int64)
 
 
 def _ratio(source_fs: float) -> tuple[int, int]:
