@@ -54,6 +54,12 @@
 #define TINYECG_INPUT_NAME "serial"
 #endif
 
+/* TFLM's profiler clock (tflm_classifier.h, used by tflm_platform.cpp): the core's micros(). */
+extern "C" uint32_t tinyecg_platform_micros(void)
+{
+    return static_cast<uint32_t>(micros());
+}
+
 namespace {
 
 tinyecg_tflm_status_t g_tflm;

@@ -2,15 +2,20 @@
  * tflm_classifier.cpp - TensorFlow Lite Micro adapter (see tflm_classifier.h).
  *
  * Written for the two TFLM distributions pinned in platformio.ini:
- *   - tensorflow/tflite-micro-arduino-examples (Arduino_TensorFlowLite), TFLM of 2023-02,
- *     CMSIS-NN kernels: nano33ble, nucleo_l432kc, pico;
+ *   - tensorflow/tflite-micro-arduino-examples (Arduino_TensorFlowLite) at bd7e861 of
+ *     2023-02-27, its last TFLM sync, CMSIS-NN kernels: nano33ble, nucleo_l432kc, pico;
  *   - eloquentarduino/tflm_esp32 2.0.0, TFLM of 2024-07: esp32s3.
  * Both have tflite::MicroInterpreter(model, resolver, arena, arena_size) (the resource
  * variables and profiler arguments default to nullptr), AllocateTensors(), input(i),
- * output(i), inputs_size(), outputs_size(), Invoke() and arena_used_bytes(). Snapshots older
- * than the pinned one wanted an ErrorReporter* as fifth argument; make_interpreter() below
- * falls back to that form when the four-argument one does not exist, so a different pin
- * still compiles.
+ * output(i), inputs_size(), outputs_size(), Invoke() and arena_used_bytes().
+ *
+ * The TFLM headers are included one by one, not through the library's umbrella header: the
+ * bd7e861 export's TensorFlowLite.h includes peripherals/peripherals.h, which stops with
+ * "#error unsupported board" on anything but a Nano 33 BLE. PlatformIO's dependency finder
+ * (lib_ldf_mode = chain) resolves "tensorflow/lite/micro/micro_interpreter.h" against each
+ * library's src/ folder, so this include alone names Arduino_TensorFlowLite (lib_deps names it
+ * as well). The same file builds off-board against the vendored library (tinyecg/device/
+ * tflm_lib.py: host, Cortex-M4F and Cortex-M0+ under QEMU).
  *
  * No heap: the interpreter lives in a static buffer (placement new), the arena is a static
  * 16-byte aligned array of TINYECG_ARENA_BYTES.
@@ -28,27 +33,19 @@
 
 #if defined(ARDUINO_ARCH_ESP32)
 #include <tflm_esp32.h> /* eloquentarduino/tflm_esp32 (names the library for PlatformIO's LDF) */
-#else
-#include <TensorFlowLite.h> /* tensorflow/tflite-micro-arduino-examples */
 #endif
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tensorflow/lite/schema/schema_utils.h"
 #include TINYECG_OP_RESOLVER_HEADER
-#if defined(__has_include)
-#if __has_include("tensorflow/lite/micro/micro_error_reporter.h")
-#include "tensorflow/lite/micro/micro_error_reporter.h"
-#define TINYECG_HAVE_ERROR_REPORTER 1
-#endif
-#endif
 
 #ifndef TFLITE_SCHEMA_VERSION
 #define TFLITE_SCHEMA_VERSION 3 /* tensorflow/lite/version.h: the flatbuffer schema in use */
 #endif
 
 #if TINYECG_TFLM_DIST == TINYECG_TFLM_ARDUINO_EXAMPLES
-#define TINYECG_TFLM_NAME "Arduino_TensorFlowLite@2be8092 (TFLM 2023-02)"
+#define TINYECG_TFLM_NAME "Arduino_TensorFlowLite@bd7e861 (TFLM 2023-02-27)"
 #elif TINYECG_TFLM_DIST == TINYECG_TFLM_ELOQUENT_ESP32
 #define TINYECG_TFLM_NAME "tflm_esp32@2.0.0 (TFLM 2024-07)"
 #else
@@ -72,24 +69,6 @@ State g_state;
 tinyecg_classifier_t g_classifier;
 tinyecg_fw_write_fn g_write;
 void *g_write_ctx;
-
-/* Four-argument constructor when the snapshot has it ... */
-template <typename I>
-auto make_interpreter(const tflite::Model *model, uint8_t *arena, size_t size, int)
-    -> decltype(::new (static_cast<void *>(nullptr)) I(model, g_resolver, arena, size))
-{
-    return ::new (static_cast<void *>(g_interp_mem)) I(model, g_resolver, arena, size);
-}
-
-#ifdef TINYECG_HAVE_ERROR_REPORTER
-/* ... else the older form with an ErrorReporter. */
-template <typename I>
-I *make_interpreter(const tflite::Model *model, uint8_t *arena, size_t size, long)
-{
-    static tflite::MicroErrorReporter reporter;
-    return ::new (static_cast<void *>(g_interp_mem)) I(model, g_resolver, arena, size, &reporter);
-}
-#endif
 
 void put(const char *text)
 {
@@ -137,9 +116,10 @@ int classify(void *ctx, const int8_t *window_q, const int8_t *rhythm_q, int8_t *
     return 0;
 }
 
-/* The 2023 Arduino export predates the 2023-04 change of TFLM's MEAN kernel (tflite-micro
- * PR 1908): a model with MEAN can give outputs there that differ from the golden vectors of
- * today's runtime. The student has no MEAN (docs/firmware.md); say so if a model does. */
+/* The Arduino export (bd7e861, 2023-02-27) predates the 2023-04 change of TFLM's MEAN
+ * kernel (tflite-micro PR 1908): a model with MEAN can give outputs there that differ from
+ * the golden vectors of today's runtime. The student has no MEAN (docs/firmware.md); say so
+ * if a model does. */
 void note_changed_ops(const tflite::Model *model)
 {
     const auto *codes = model->operator_codes();
@@ -151,7 +131,7 @@ void note_changed_ops(const tflite::Model *model)
             put("# tflm note: the model has MEAN, whose kernel changed in 2023-04 "
                 "(tflite-micro PR 1908)");
             put(TINYECG_TFLM_DIST == TINYECG_TFLM_ARDUINO_EXAMPLES
-                    ? "; this 2023-02 library predates it: golden outputs may differ\n"
+                    ? "; this library (2023-02-27) predates it: golden outputs may differ\n"
                     : "; this library has it\n");
         }
     }
@@ -221,7 +201,8 @@ extern "C" const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn wri
         put("# tflm error: op resolver registration failed\n");
         return &g_classifier;
     }
-    interp = make_interpreter<tflite::MicroInterpreter>(model, g_arena, sizeof g_arena, 0);
+    interp = ::new (static_cast<void *>(g_interp_mem))
+        tflite::MicroInterpreter(model, g_resolver, g_arena, sizeof g_arena);
     if (interp->AllocateTensors() != kTfLiteOk) {
         put("# tflm error: AllocateTensors failed (TINYECG_ARENA_BYTES ");
         put_int(static_cast<int32_t>(TINYECG_ARENA_BYTES));

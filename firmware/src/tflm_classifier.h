@@ -17,6 +17,7 @@
 #define TFLM_CLASSIFIER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tinyecg_classifier.h"
 #include "tinyecg_fw.h"
@@ -40,6 +41,12 @@ const tinyecg_classifier_t *tinyecg_tflm_init(tinyecg_fw_write_fn write, void *c
 /* Where TFLM's own log text goes (DebugLog / MicroPrintf on the Arduino export): set by
  * tinyecg_tflm_init(); lines are prefixed "# tflm " so the host reads them as status. */
 void tinyecg_tflm_log(const char *text);
+
+/* Microseconds since some start, wrapping at 2^32: TFLM's profiler clock
+ * (tflm_platform.cpp). Not defined here but by the platform, so the adapter needs no
+ * Arduino.h: main.cpp defines it with micros() on the boards, the self-test programs of
+ * firmware/targets/selftest with the host's or QEMU's clock. */
+uint32_t tinyecg_platform_micros(void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,646 @@
+"""The board firmware's TFLite Micro path, built and run off-board against the vendored library.
+
+The Arm boards of firmware/platformio.ini link tensorflow/tflite-micro-arduino-examples
+("Arduino_TensorFlowLite") at the commit pinned there; PlatformIO fetches it on a user's
+machine. The same tree is vendored beside the repository as
+``../shared/vendor/tflite-micro-arduino-examples-<commit>.tar.gz``. This module compiles it as
+PlatformIO does (every source file of the library's ``src/`` except the globs of
+``firmware/scripts/tflm_arduino_skip.txt``, the list the PlatformIO pre-script reads; with the
+``[arduino_tflm] build_flags`` of platformio.ini) plus what a build off a board needs
+(``ARDUINO``, which the export's sources test), as a static library per target:
+
+    host  g++ (x86-64); CMSIS-NN's portable C code
+    m4    arm-none-eabi-g++ -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16: CMSIS-NN's
+          DSP (SMLAD) code; runs under QEMU mps2-an386
+    m0    arm-none-eabi-g++ -mcpu=cortex-m0plus: CMSIS-NN's portable C code; runs under QEMU
+          mps2-an385 (v6-M code on the Cortex-M3 image, same memory map)
+
+Then it links the firmware's TFLM adapter (firmware/src/tflm_classifier.cpp,
+tflm_platform.cpp), its board-independent logic (tinyecg_fw.c, tinyecg_fw_model.c) and an
+exported model folder (``tinyecg export --out DIR``) with
+firmware/targets/selftest/tflm_selftest_main.c into a program that runs what a board runs at
+boot: model check, golden self-test, then one inference per golden vector.
+
+    vendored = vendored_library()                   # None-safe: find_archive() first
+    lib = build_library("m4", vendored)             # cached, see below
+    program = build_selftest("m4", model_dir, out_dir, lib)
+    result = run_selftest(program, "m4")            # SelftestResult: .passed, .outputs, ...
+
+Cache: the archive is unpacked once (temporary folder + rename) into
+``<cache>/<sha256[:16]>/``, and each target's library is compiled once into
+``<cache>/<sha256[:16]>/lib-<target>-<key>/libtflm.a``, where key hashes the compiler
+version, the flags and every source file's content. <cache> is $TINYECG_TFLM_CACHE, else
+$TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm; never the repository.
+"""
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tinyecg import paths
+from tinyecg.device import qemu
+from tinyecg.errors import TinyECGError
+
+ARCHIVE_ENV = "TINYECG_TFLM_ARCHIVE"
+CACHE_ENV = "TINYECG_TFLM_CACHE"
+ARCHIVE_GLOB = "tflite-micro-arduino-examples-*.tar.gz"
+TARGETS = ("host", "m4", "m0")
+DEFAULT_JOBS = 2
+
+#: Source extensions PlatformIO compiles (piobuild.SRC_BUILD_EXT); its ArduinoLibBuilder
+#: leaves out .asm/.ASM, as the Arduino IDE does.
+C_EXTS = (".c",)
+CXX_EXTS = (".cc", ".cpp", ".cxx", ".c++")
+ASM_EXTS = (".S", ".spp", ".SPP", ".sx", ".s")
+#: Folders of a library's src/ that PlatformIO never builds (LibBuilderBase.src_filter).
+EXCLUDED_TOP_DIRS = ("example", "examples", "test", "tests", ".git", ".svn")
+
+#: What a build off the Arduino cores needs on top of platformio.ini's flags. The export's
+#: sources test only defined(ARDUINO) (kernel_util.cpp does not compile without it; several
+#: headers change with it, so the firmware's own files get it too); the value is what the
+#: Arduino IDE 1.8.19 defines. ARDUINO_EXCLUDE_CODE keeps system_setup.cpp's board code out
+#: should that file ever leave the skip list.
+OFFBOARD_DEFINES = ("ARDUINO=10819", "ARDUINO_EXCLUDE_CODE")
+
+#: Per-target compilers and CPU flags.
+CPU_FLAGS = {
+    "host": [],
+    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+}
+#: C++ as the boards build it: TFLM of 2023 is C++11 code, no exceptions, no RTTI; no
+#: thread-safe statics (no __cxa_guard_* on bare metal).
+CXX_FLAGS = ["-std=gnu++14", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics"]
+C_FLAGS = ["-std=gnu11"]
+#: The firmware's own files: warnings are errors; TFLM's headers come in through -isystem,
+#: so the library's own warnings do not count against them.
+PROJECT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+#: firmware/targets/mps2-an386's own sources, with the extra warnings its Makefile uses.
+PLATFORM_SOURCES = ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")
+PLATFORM_WARNINGS = ["-Wconversion", "-Wsign-conversion"]
+
+_COMMIT_IN_NAME = re.compile(r"tflite-micro-arduino-examples-([0-9a-f]{7,40})\.tar\.gz$")
+_HEX40 = re.compile(r"\b[0-9a-f]{40}\b")
+_INI_REF = re.compile(r"\$\{([A-Za-z0-9_:.\-]+)\.([A-Za-z0-9_]+)\}")
+
+
+# --------------------------------------------------------------------------- where things are
+
+def repo_root() -> Path:
+    """The folder holding the tinyecg package: a source checkout's top level, beside which
+    ../shared/vendor is looked for."""
+    return paths.PACKAGE_DIR.parent
+
+
+def firmware_dir() -> Path:
+    """The PlatformIO firmware project (platformio.ini, src/, scripts/, targets/)."""
+    path = paths.firmware_dir()
+    if not (path / "platformio.ini").is_file():
+        raise TinyECGError(f"{path}: no platformio.ini (run from a source checkout)")
+    return path
+
+
+def skip_list_path() -> Path:
+    """firmware/scripts/tflm_arduino_skip.txt: the library files no build compiles."""
+    return firmware_dir() / "scripts" / "tflm_arduino_skip.txt"
+
+
+def selftest_main() -> Path:
+    return firmware_dir() / "targets" / "selftest" / "tflm_selftest_main.c"
+
+
+def cache_root() -> Path:
+    """$TINYECG_TFLM_CACHE, else $TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("TINYECG_CACHE") or Path.home() / ".cache" / "tinyecg"
+    return Path(base) / "tflm"
+
+
+# --------------------------------------------------------------------------- the skip list
+
+def read_skip_list(path: Path | str | None = None) -> list[str]:
+    """The globs of the skip list, relative to the library's folder (the one holding
+    library.properties); '#' starts a comment. scripts/tflm_arduino_filter.py parses the
+    file the same way."""
+    path = Path(path) if path is not None else skip_list_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TinyECGError(f"{path}: cannot read the TFLM skip list ({exc})") from None
+    patterns = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    patterns = [p for p in patterns if p]
+    if not patterns:
+        raise TinyECGError(f"{path}: lists no file")
+    return patterns
+
+
+def is_skipped(relative: str, patterns: Sequence[str]) -> bool:
+    """True when a path relative to the library's folder ('src/...') matches a glob of the
+    skip list. fnmatch's '*' also matches '/', as in PlatformIO's middleware patterns."""
+    return any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns)
+
+
+# --------------------------------------------------------------------------- platformio.ini
+
+def _platformio_config(ini: Path | str | None = None) -> configparser.ConfigParser:
+    path = Path(ini) if ini is not None else firmware_dir() / "platformio.ini"
+    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"),
+                                       inline_comment_prefixes=None, strict=False)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, configparser.Error) as exc:
+        raise TinyECGError(f"{path}: cannot read ({exc})") from None
+    return parser
+
+
+def _ini_value(parser: configparser.ConfigParser, section: str, option: str, depth: int = 0) -> str:
+    """An option with PlatformIO's ${section.option} references expanded."""
+    if depth > 10:
+        raise TinyECGError(f"platformio.ini: ${{{section}.{option}}} references itself")
+    if not parser.has_option(section, option):
+        raise TinyECGError(f"platformio.ini: no option {option} in [{section}]")
+    value = parser.get(section, option)
+    return _INI_REF.sub(lambda m: _ini_value(parser, m.group(1), m.group(2), depth + 1), value)
+
+
+def platformio_defines(section: str = "arduino_tflm", ini: Path | str | None = None) -> list[str]:
+    """The -D definitions (without -D) of a section's build_flags, e.g. [arduino_tflm]'s
+    TF_LITE_STATIC_MEMORY, TINYECG_TFLM_DIST=TINYECG_TFLM_ARDUINO_EXAMPLES, ... as PlatformIO
+    passes them to the library and to the firmware alike."""
+    flags = _ini_value(_platformio_config(ini), section, "build_flags").split()
+    defines = [flag[2:] for flag in flags if flag.startswith("-D") and len(flag) > 2]
+    if not defines:
+        raise TinyECGError(f"platformio.ini: [{section}] build_flags define nothing")
+    return defines
+
+
+def pinned_commit(ini: Path | str | None = None) -> str:
+    """The commit platformio.ini pins tflite-micro-arduino-examples at ([tflm] arduino_examples)."""
+    url = _ini_value(_platformio_config(ini), "tflm", "arduino_examples").strip()
+    if "#" not in url:
+        raise TinyECGError(f"platformio.ini: [tflm] arduino_examples is not pinned: {url}")
+    return url.rsplit("#", 1)[1].strip()
+
+
+# --------------------------------------------------------------------------- the archive
+
+@dataclass(frozen=True)
+class VendoredLibrary:
+    """The vendored tarball and what is known of it."""
+    archive: Path
+    sha256: str
+    short_commit: str          # from the file name, e.g. "bd7e861"
+    commit: str                # the full hash from the README beside it, else short_commit
+    date: str | None           # the commit's date from that README (YYYY-MM-DD)
+    verified: bool             # a SHA256SUMS beside it listed the archive (and matched)
+
+    @property
+    def key(self) -> str:
+        return self.sha256[:16]
+
+
+def find_archive(path: Path | str | None = None) -> Path | None:
+    """The vendored tarball: `path`, else $TINYECG_TFLM_ARCHIVE, else the one in
+    ../shared/vendor beside the repository; None when there is none. A path given
+    explicitly (argument or environment) that does not exist is an error."""
+    explicit = path if path is not None else os.environ.get(ARCHIVE_ENV) or None
+    if explicit is not None:
+        candidate = Path(explicit)
+        if not candidate.is_file():
+            raise TinyECGError(f"{candidate}: no such TFLM archive"
+                               + (f" (${ARCHIVE_ENV})" if path is None else ""))
+        return candidate
+    found = sorted((repo_root().parent / "shared" / "vendor").glob(ARCHIVE_GLOB))
+    if len(found) > 1:
+        raise TinyECGError("several TFLM archives in ../shared/vendor: "
+                           + ", ".join(p.name for p in found) + f"; choose one with ${ARCHIVE_ENV}")
+    return found[0] if found else None
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def vendored_library(archive: Path | str | None = None) -> VendoredLibrary:
+    """Find and verify the archive: its SHA-256 against the SHA256SUMS beside it (if any),
+    its commit from its name, and the full hash and date from the README beside it."""
+    path = find_archive(archive)
+    if path is None:
+        raise TinyECGError("no vendored TFLM library: put tflite-micro-arduino-examples-<commit>"
+                           f".tar.gz in ../shared/vendor or set ${ARCHIVE_ENV}")
+    match = _COMMIT_IN_NAME.search(path.name)
+    if not match:
+        raise TinyECGError(f"{path.name}: expected tflite-micro-arduino-examples-<commit>.tar.gz")
+    short = match.group(1)
+    sha = _sha256_file(path)
+    verified = False
+    sums = path.parent / "SHA256SUMS"
+    if sums.is_file():
+        for line in sums.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].lstrip("*") == path.name:
+                if parts[0].lower() != sha:
+                    raise TinyECGError(f"{path}: SHA-256 {sha} differs from {sums} ({parts[0]})")
+                verified = True
+    commit, date = short, None
+    readme = path.parent / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        for full in _HEX40.findall(text):
+            if full.startswith(short):
+                commit = full
+                when = re.search(re.escape(full) + r"`?\s*\((\d{4}-\d{2}-\d{2})", text)
+                date = when.group(1) if when else None
+                break
+    return VendoredLibrary(archive=path, sha256=sha, short_commit=short, commit=commit,
+                           date=date, verified=verified)
+
+
+def unpack(vendored: VendoredLibrary, cache: Path | str | None = None) -> Path:
+    """The library's folder (library.properties, src/) unpacked from the archive, once:
+    into a temporary folder first, renamed into place when complete, so a build that was
+    interrupted, or runs beside another, never sees half a tree."""
+    base = Path(cache) if cache is not None else cache_root()
+    home = base / vendored.key
+    done = home / "library"
+    if (done / "library.properties").is_file():
+        return done
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="unpack-", dir=home))
+    try:
+        with tarfile.open(vendored.archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                name = member.name
+                if name.startswith("/") or ".." in Path(name).parts:
+                    raise TinyECGError(f"{vendored.archive}: unsafe path {name!r} in the archive")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, members=members, filter="data")
+            else:  # Python < 3.11.4: the member check above stands in for the filter
+                tar.extractall(tmp, members=members)
+        tops = [p for p in tmp.iterdir() if p.is_dir()]
+        if len(tops) != 1 or not (tops[0] / "library.properties").is_file():
+            raise TinyECGError(f"{vendored.archive}: expected one folder holding "
+                               "library.properties and src/")
+        try:
+            os.rename(tops[0], done)
+        except OSError:
+            if not (done / "library.properties").is_file():  # not a concurrent unpack: real error
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return done
+
+
+# --------------------------------------------------------------------------- library sources
+
+def library_sources(library: Path, skip: Sequence[str] | None = None) -> list[str]:
+    """Source files PlatformIO compiles for the library (paths relative to its folder,
+    sorted): every C, C++ and assembler file under src/, except src/example(s)/,
+    src/test(s)/ and whatever the skip list names."""
+    library = Path(library)
+    src = library / "src"
+    if not src.is_dir():
+        raise TinyECGError(f"{library}: no src/ folder")
+    patterns = list(skip) if skip is not None else read_skip_list()
+    exts = C_EXTS + CXX_EXTS + ASM_EXTS
+    out = []
+    for path in src.rglob("*"):
+        if not path.is_file() or not path.name.endswith(exts):
+            continue
+        rel = path.relative_to(library).as_posix()
+        top = path.relative_to(src).parts[0]
+        if top in EXCLUDED_TOP_DIRS or is_skipped(rel, patterns):
+            continue
+        out.append(rel)
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- compiling
+
+def _tools(target: str) -> tuple[str, str, str]:
+    if target not in TARGETS:
+        raise TinyECGError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    if target == "host":
+        return "gcc", "g++", "ar"
+    return "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-ar"
+
+
+def missing_tools(target: str) -> list[str]:
+    """Programs a target's build and run need that are not on PATH."""
+    needed = list(_tools(target))
+    if target != "host":
+        needed += [qemu.QEMU, qemu.CROSS + "size"]
+    return [name for name in needed if shutil.which(name) is None]
+
+
+def _compiler_identity(compiler: str) -> str:
+    try:
+        proc = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TinyECGError(f"{compiler}: cannot run ({exc})") from None
+    return proc.stdout.splitlines()[0].strip() if proc.stdout else compiler
+
+
+def library_defines(ini: Path | str | None = None) -> list[str]:
+    """Definitions every build of the library and of the firmware's TFLM path gets:
+    platformio.ini's [arduino_tflm] build_flags plus OFFBOARD_DEFINES."""
+    return platformio_defines("arduino_tflm", ini) + list(OFFBOARD_DEFINES)
+
+
+@dataclass
+class LibraryBuild:
+    """One target's compiled library."""
+    target: str
+    archive_file: Path         # libtflm.a
+    library: Path              # the unpacked library folder
+    defines: list[str]
+    opt: str
+    key: str
+    sources: int
+    compile_seconds: float     # what compiling took when the cache entry was made
+    cached: bool               # taken from the cache by this call
+
+    @property
+    def include_dir(self) -> Path:
+        return self.library / "src"
+
+
+def _compile_commands(target: str, library: Path, sources: Sequence[str], defines: Sequence[str],
+                      opt: str) -> tuple[list[list[str]], dict]:
+    cc, cxx, _ = _tools(target)
+    common = CPU_FLAGS[target] + [opt, "-ffunction-sections", "-fdata-sections", "-w"] \
+        + [f"-D{d}" for d in defines] + [f"-I{library / 'src'}"]
+    flags = {"c": [cc, *C_FLAGS, *common], "cxx": [cxx, *CXX_FLAGS, *common],
+             "asm": [cc, *common]}
+    commands = []
+    for rel in sources:
+        kind = "c" if rel.endswith(C_EXTS) else "cxx" if rel.endswith(CXX_EXTS) else "asm"
+        commands.append(flags[kind] + ["-c", str(library / rel)])
+    return commands, flags
+
+
+def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str) -> None:
+    """Run compiler commands (each gets -o <object>) on `jobs` workers; raise with the first
+    failure's first error lines."""
+    def one(item):
+        command, obj = item
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(command + ["-o", str(obj)], capture_output=True, text=True)
+        return command, proc
+
+    failures = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for command, proc in pool.map(one, jobs_list):
+            if proc.returncode != 0:
+                failures.append((command, proc))
+    if failures:
+        command, proc = failures[0]
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln] or lines
+        source = next((a for a in command if a.endswith(C_EXTS + CXX_EXTS + ASM_EXTS)), "?")
+        raise TinyECGError(f"{what}: {len(failures)} file(s) failed to compile; first {source}: "
+                           + " | ".join(errors[:3]))
+
+
+def build_library(target: str, vendored: VendoredLibrary | None = None, *,
+                  cache: Path | str | None = None, jobs: int = DEFAULT_JOBS,
+                  opt: str = "-Os") -> LibraryBuild:
+    """The vendored library compiled for `target` ("host", "m4", "m0") into a static
+    library, from the cache when an entry with the same key exists. The key hashes the
+    compiler's version line, every flag and every source file's path and content."""
+    vendored = vendored or vendored_library()
+    missing = [t for t in _tools(target) if shutil.which(t) is None]
+    if missing:
+        raise TinyECGError(f"{', '.join(missing)} not found (TFLM {target} build)")
+    library = unpack(vendored, cache)
+    sources = library_sources(library)
+    defines = library_defines()
+    commands, flags = _compile_commands(target, library, sources, defines, opt)
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"target": target, "flags": flags,
+                              "compiler": [_compiler_identity(flags["c"][0]),
+                                           _compiler_identity(flags["cxx"][0])]},
+                             sort_keys=True).encode())
+    for rel in sources:
+        digest.update(rel.encode() + b"\0" + (library / rel).read_bytes() + b"\0")
+    key = digest.hexdigest()[:16]
+    home = library.parent
+    final = home / f"lib-{target}-{key}"
+    result = LibraryBuild(target=target, archive_file=final / "libtflm.a", library=library,
+                          defines=defines, opt=opt, key=key, sources=len(sources),
+                          compile_seconds=0.0, cached=True)
+    if (final / "build.json").is_file() and result.archive_file.is_file():
+        result.compile_seconds = float(json.loads((final / "build.json").read_text())
+                                       .get("compile_seconds", 0.0))
+        return result
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"tmp-lib-{target}-", dir=home))
+    try:
+        start = time.monotonic()
+        objdir = tmp / "obj"
+        items = [(command, objdir / (rel.replace("/", "__") + ".o"))
+                 for command, rel in zip(commands, sources)]
+        _run_compiles(items, jobs, f"TFLM library ({target})")
+        ar = _tools(target)[2]
+        proc = subprocess.run([ar, "rcs", str(tmp / "libtflm.a")] + [str(o) for _, o in items],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise TinyECGError(f"{ar} failed: {proc.stderr.strip()[:300]}")
+        shutil.rmtree(objdir)
+        seconds = time.monotonic() - start
+        (tmp / "build.json").write_text(json.dumps({
+            "target": target, "key": key, "archive": vendored.archive.name,
+            "archive_sha256": vendored.sha256, "commit": vendored.commit, "sources": sources,
+            "flags": flags, "compile_seconds": round(seconds, 2), "jobs": jobs}, indent=1))
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "build.json").is_file():  # not another build winning the race
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.compile_seconds = seconds
+    result.cached = False
+    return result
+
+
+# --------------------------------------------------------------------------- the self-test program
+
+def _model_files(model_dir: Path) -> list[Path]:
+    if not (model_dir / "tinyecg_op_resolver.h").is_file() \
+            or not (model_dir / "tinyecg_model_data.c").is_file():
+        raise TinyECGError(f"{model_dir}: not a TFLM export (tinyecg export --runtime tflm)")
+    return sorted(model_dir.glob("*.c"))
+
+
+def build_selftest(target: str, model_dir: Path | str, out_dir: Path | str,
+                   lib: LibraryBuild, *, jobs: int = DEFAULT_JOBS,
+                   stack_size: int = 16384, extra_defines: Iterable[str] = ()) -> Path:
+    """Link the firmware's TFLM path, an exported model folder and the self-test main with
+    `lib` (same target) into out_dir/tflm_selftest (host) or out_dir/tflm_selftest.elf
+    (QEMU). The firmware's files and the generated model files compile with -Wall -Wextra
+    -Werror and the library's definitions. Returns the program's path."""
+    if lib.target != target:
+        raise TinyECGError(f"library built for {lib.target}, program for {target}")
+    cc, cxx, _ = _tools(target)
+    fw = firmware_dir()
+    model_dir = Path(model_dir).resolve()
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    qemu_target = target != "host"
+    includes = [fw / "src", fw / "include", fw / "lib" / "tinyecg_core" / "include", model_dir]
+    c_sources = [fw / "src" / "tinyecg_fw.c", fw / "src" / "tinyecg_fw_model.c", selftest_main(),
+                 *_model_files(model_dir)]
+    cxx_sources = [fw / "src" / "tflm_classifier.cpp", fw / "src" / "tflm_platform.cpp"]
+    platform_sources: list[Path] = []
+    defines = list(lib.defines) + [f'TINYECG_SELFTEST_TARGET="{target}"', *extra_defines]
+    if qemu_target:
+        tdir = qemu.target_dir()
+        includes.append(tdir)
+        platform_sources = [tdir / name for name in PLATFORM_SOURCES]
+        cxx_sources.append(tdir / "tflm_support.cpp")
+        defines.append("TINYECG_SELFTEST_QEMU=1")
+    for path in c_sources + cxx_sources + platform_sources:
+        if not path.is_file():
+            raise TinyECGError(f"{path}: missing")
+
+    common = CPU_FLAGS[target] + [lib.opt, "-ffunction-sections", "-fdata-sections", "-g"] \
+        + [f"-D{d}" for d in defines] + [f"-I{p}" for p in includes] \
+        + ["-isystem", str(lib.include_dir)]
+    c_cmd = [cc, "-std=c99", *PROJECT_WARNINGS, *common]
+    items = [(c_cmd + ["-c", str(src)], src) for src in c_sources]
+    items += [([cxx, *CXX_FLAGS, *PROJECT_WARNINGS, *common, "-c", str(src)], src)
+              for src in cxx_sources]
+    items += [(c_cmd + PLATFORM_WARNINGS + ["-c", str(src)], src) for src in platform_sources]
+    objdir = out / f"obj-{target}"
+    shutil.rmtree(objdir, ignore_errors=True)
+    jobs_list = [(command, objdir / (f"{i:02d}-{src.name}.o")) for i, (command, src) in enumerate(items)]
+    _run_compiles(jobs_list, jobs, f"TFLM self-test program ({target})")
+    objects = [str(obj) for _, obj in jobs_list]
+
+    if qemu_target:
+        program = out / "tflm_selftest.elf"
+        link = [cxx, *CPU_FLAGS[target], f"-T{qemu.target_dir() / 'mps2_an386.ld'}",
+                "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections",
+                f"-Wl,--defsym=__stack_size={int(stack_size)}", "-Wl,--no-warn-rwx-segments",
+                f"-Wl,-Map={out / 'tflm_selftest.map'}", *objects, str(lib.archive_file), "-lm",
+                "-o", str(program)]
+    else:
+        program = out / "tflm_selftest"
+        link = [cxx, "-Wl,--gc-sections", *objects, str(lib.archive_file), "-lm", "-o", str(program)]
+    proc = subprocess.run(link, capture_output=True, text=True)
+    (out / "link.log").write_text(" ".join(link) + "\n" + proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        raise TinyECGError(f"TFLM self-test program ({target}) did not link: "
+                           + " | ".join(lines[:4]) + f" (full log: {out / 'link.log'})")
+    return program
+
+
+# --------------------------------------------------------------------------- running it
+
+_TFLM_LINE = re.compile(r"^# tflm (?P<name>.+?) arena=(?P<used>\d+)/(?P<size>\d+)", re.M)
+_SUMMARY = re.compile(r"^# selftest (?P<verdict>pass|FAIL) (?P<ok>\d+)/(?P<n>\d+) "
+                      r"tolerance=(?P<tol>\d+) maxdiff=(?P<maxdiff>-?\d+)", re.M)
+_GOLDEN = re.compile(r"^# golden (?P<i>\d+) (?:out=(?P<out>[-\d,]+)"
+                     r"(?: instructions=(?P<instr>\d+))?|classify-error=(?P<err>-?\d+))", re.M)
+_GOT_WANT = re.compile(r"^# selftest (?P<i>\d+) got (?P<got>[-\d ]+?) want (?P<want>[-\d ]+)$", re.M)
+_MEMORY = re.compile(r"^# memory arena_used=(?P<used>\d+) arena_bytes=(?P<size>\d+)"
+                     r"(?: stack_peak=(?P<stack>\d+))?", re.M)
+
+
+@dataclass
+class SelftestResult:
+    """What a self-test program printed, parsed. outputs: golden index -> the classifier's
+    int8 outputs (absent when classify failed, e.g. disabled after a failed self-test);
+    mismatches: golden index -> (got, want) as the self-test printed them."""
+    target: str
+    returncode: int
+    stdout: str
+    stderr: str = ""
+    timed_out: bool = False
+    library: str | None = None
+    arena_used: int | None = None
+    arena_bytes: int | None = None
+    selftest_passed: bool = False
+    selftest_ok: int = 0
+    selftest_count: int = 0
+    tolerance: int | None = None
+    max_diff: int | None = None
+    outputs: dict[int, list[int]] = field(default_factory=dict)
+    instructions: dict[int, int] = field(default_factory=dict)
+    classify_errors: dict[int, int] = field(default_factory=dict)
+    mismatches: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
+    stack_peak: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """Exit code 0 and the self-test's own verdict "pass"."""
+        return self.returncode == 0 and self.selftest_passed
+
+
+def parse_selftest(target: str, stdout: str, returncode: int, **extra) -> SelftestResult:
+    res = SelftestResult(target=target, returncode=returncode, stdout=stdout, **extra)
+    if m := _TFLM_LINE.search(stdout):
+        res.library, res.arena_used, res.arena_bytes = m["name"], int(m["used"]), int(m["size"])
+    if m := _SUMMARY.search(stdout):
+        res.selftest_passed = m["verdict"] == "pass"
+        res.selftest_ok, res.selftest_count = int(m["ok"]), int(m["n"])
+        res.tolerance, res.max_diff = int(m["tol"]), int(m["maxdiff"])
+    for m in _GOLDEN.finditer(stdout):
+        i = int(m["i"])
+        if m["err"] is not None:
+            res.classify_errors[i] = int(m["err"])
+            continue
+        res.outputs[i] = [int(v) for v in m["out"].split(",")]
+        if m["instr"] is not None:
+            res.instructions[i] = int(m["instr"])
+    for m in _GOT_WANT.finditer(stdout):
+        res.mismatches[int(m["i"])] = ([int(v) for v in m["got"].split()],
+                                       [int(v) for v in m["want"].split()])
+    if m := _MEMORY.search(stdout):
+        res.arena_used = int(m["used"])
+        res.stack_peak = int(m["stack"]) if m["stack"] is not None else None
+    return res
+
+
+def run_selftest(program: Path | str, target: str, timeout: float = 120) -> SelftestResult:
+    """Run a program of build_selftest(): natively on the host, under QEMU (with
+    -icount shift=0) for m4 (mps2-an386) and m0 (mps2-an385)."""
+    program = Path(program)
+    if target == "host":
+        start = time.monotonic()
+        try:
+            proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return parse_selftest(target, out, qemu.TIMEOUT_EXIT, timed_out=True,
+                                  seconds=time.monotonic() - start)
+        return parse_selftest(target, proc.stdout, proc.returncode, stderr=proc.stderr,
+                              seconds=time.monotonic() - start)
+    if target not in qemu.MACHINES:
+        raise TinyECGError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    run = qemu.run(program, timeout=timeout, serial="none", machine=qemu.MACHINES[target])
+    return parse_selftest(target, run.stdout, run.returncode, stderr=run.stderr,
+                          timed_out=run.timed_out, seconds=run.seconds)
