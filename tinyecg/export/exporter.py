@@ -315,6 +315,12 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
     roles = _roles(model, settings["window"])
     _check_fixed_design(settings)
     ops = tflm_files.resolver_ops(model) if runtime == "tflm" else []
+    if runtime == "tflm":
+        if board_obj is not None:
+            boards_mod.check_library(board_obj, model)
+        for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
+            notes.append(f"{problem}: the Arm boards' firmware would fail its self-test "
+                         "(export --board refuses such a model)")
     for op in model.op_names():
         if op in tflm_files.CHANGED_SINCE_2023:
             notes.append(f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
