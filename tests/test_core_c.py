@@ -103,6 +103,23 @@ def test_core_compiles_strict_without_heap_or_float(tmp_path, strict_c_flags):
                         "-o", str(tmp_path / f"{hdr.stem}.o")], check=True, capture_output=True)
 
 
+def test_compile_c_is_strict_and_names_the_error(tmp_path):
+    """tinyecg.device.cbuild: a narrowing conversion fails the build (the strict flags), the
+    message is the compiler's error line, and defines are checked before any compiler runs."""
+    from tinyecg.device import cbuild
+    from tinyecg.errors import TinyECGError
+
+    src = tmp_path / "probe.c"
+    src.write_text("int main(void) { int x = 3.5; return x + N; }\n")
+    with pytest.raises(TinyECGError, match=r"probe does not compile: .*error: conversion"):
+        cbuild.compile_c([src], tmp_path / "probe", defines={"N": 1}, what="probe")
+    with pytest.raises(TinyECGError, match="define 'N=1; rm'"):
+        cbuild.compile_c([src], tmp_path / "probe", defines={"N": "1; rm"})
+    src.write_text("int main(void) { return N - 2; }\n")
+    exe = cbuild.compile_c([src], tmp_path / "probe", defines={"N": 2})
+    assert subprocess.run([str(exe)]).returncode == 0
+
+
 # ---------------------------------------------------------------------------- detection
 
 @pytest.mark.parametrize("name", ["100", "208"])

@@ -10,6 +10,7 @@ of them would reject fails all of them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from tinyecg.errors import TinyECGError
 # every warning is an error, implicit narrowing conversions included.
 STRICT_C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic")
 HOST_OPT = "-O2"  # the host builds' optimisation level
+_DEF_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+\-]*)?$")
 
 
 def compiler(cc: str | None = None) -> str:
@@ -35,12 +37,25 @@ def compiler(cc: str | None = None) -> str:
     return cc
 
 
-def _define_flags(defines: Mapping[str, object] | Iterable[str] | None) -> list[str]:
-    if defines is None:
+def define_items(defs: Mapping[str, object] | Iterable[str] | None) -> list[str]:
+    """C defines as NAME or NAME=VALUE strings, from a mapping (value None: NAME alone) or a
+    list; a name that is not an identifier or a value that is not plain (letters, digits,
+    _ . + -) raises TinyECGError, so a define can go through make and a shell unquoted."""
+    if defs is None:
         return []
-    if isinstance(defines, Mapping):
-        return [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in defines.items()]
-    return [f"-D{d}" for d in defines]
+    if isinstance(defs, str):
+        raise TinyECGError("defs must be a mapping or a list of NAME[=VALUE] strings, "
+                           "not one string")
+    if isinstance(defs, Mapping):
+        items = [name if value is None else f"{name}={value}" for name, value in defs.items()]
+    else:
+        items = [str(item) for item in defs]
+    for item in items:
+        if not _DEF_RE.match(item):
+            raise TinyECGError(
+                f"define {item!r}: use NAME or NAME=VALUE with a plain value "
+                "(letters, digits, _ . + -)")
+    return items
 
 
 def compile_c(sources: Iterable[Path | str], out: Path | str, includes: Iterable[Path | str] = (),
@@ -49,14 +64,16 @@ def compile_c(sources: Iterable[Path | str], out: Path | str, includes: Iterable
               what: str = "C program") -> Path:
     """Compile and link sources into the executable `out` with STRICT_C_FLAGS and -O2
     (extra_flags come after, so they may override the level). A compiler error raises
-    TinyECGError "<what> does not compile: <the compiler's first message line>"."""
+    TinyECGError "<what> does not compile: <the compiler's first error line>"."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [compiler(cc), *STRICT_C_FLAGS, HOST_OPT, *extra_flags, *_define_flags(defines),
-           *(f"-I{inc}" for inc in includes), *map(str, sources), "-o", str(out)]
+    cmd = [compiler(cc), *STRICT_C_FLAGS, HOST_OPT, *extra_flags,
+           *(f"-D{item}" for item in define_items(defines)), *(f"-I{inc}" for inc in includes),
+           *map(str, sources), "-o", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
-        raise TinyECGError(f"{what} does not compile: {lines[0]}" if lines
+        first = next((line for line in lines if "error" in line), lines[0] if lines else "")
+        raise TinyECGError(f"{what} does not compile: {first.strip()}" if first
                            else f"{what} does not compile")
     return out

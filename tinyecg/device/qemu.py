@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import paths
+from tinyecg.device.cbuild import define_items
 from tinyecg.device.elfsize import size  # noqa: F401 (qemu.size(elf): the image's sizes)
 from tinyecg.device.toolchain import (  # noqa: F401 (the tools' names and checks, for qemu's callers)
     CROSS,
@@ -60,7 +61,6 @@ FAULT_EXIT_BASE = 128
 #: prctl option from <linux/prctl.h>: signal to receive when the parent dies.
 _PR_SET_PDEATHSIG = 1
 
-_DEF_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+\-]*)?$")
 _SERIAL_MODES = ("semihosting", "stdio", "tcp", "none")
 
 
@@ -74,24 +74,6 @@ def _plain_path(path: Path, what: str) -> str:
     if any(ch.isspace() for ch in text) or any(ch in text for ch in "\"'$`\\#;"):
         raise TinyECGError(f"{what} {text!r}: the Makefile cannot take paths with spaces or quotes")
     return text
-
-
-def _def_list(defs: Mapping[str, object] | Iterable[str] | None) -> list[str]:
-    if defs is None:
-        return []
-    if isinstance(defs, str):
-        raise TinyECGError("defs must be a mapping or a list of NAME[=VALUE] strings, "
-                           "not one string")
-    if isinstance(defs, Mapping):
-        items = [name if value is None else f"{name}={value}" for name, value in defs.items()]
-    else:
-        items = [str(item) for item in defs]
-    for item in items:
-        if not _DEF_RE.match(item):
-            raise TinyECGError(
-                f"define {item!r}: use NAME or NAME=VALUE with a plain value "
-                "(letters, digits, _ . + -)")
-    return items
 
 
 def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
@@ -129,7 +111,7 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
         f"OUT={_plain_path(out, 'out_dir')}", f"APP={app}", f"ARCH={arch}",
         "APP_SRCS=" + " ".join(_plain_path(src, "source") for src in srcs),
         "INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder") for inc in includes),
-        "DEFS=" + " ".join(_def_list(defs)),
+        "DEFS=" + " ".join(define_items(defs)),
         "EXTRA_CFLAGS=" + " ".join(extra_cflags),
     ]
     if stack_size is not None:
