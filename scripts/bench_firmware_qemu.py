@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import sys
 import tempfile
 import time
@@ -39,10 +38,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinyecg.device import detect, qemu  # noqa: E402
-from tinyecg.device import firmware as fq
+from tinyecg.device import detect, elfsize, qemu  # noqa: E402
+from tinyecg.device import firmware as fq  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
+from tinyecg.spec import FS  # noqa: E402
 
 DEFAULT_RECORDS = ["100", "119", "208", "233"]
 EXCERPTS = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
@@ -56,7 +56,7 @@ def _median(values) -> int | None:
 
 def measure_record(fw_sh, host, model, base: Path, seconds: float | None) -> dict:
     """Measurement image on one record: instruction counts and agreement with the host."""
-    sampto = None if seconds is None else int(round(seconds * detect.FS))
+    sampto = None if seconds is None else int(round(seconds * FS))
     x, ch, (lo, hi) = detect.read_record(base, sampto=sampto)
     if (lo, hi) != fq.MITDB_ADC_RANGE:
         raise TinyECGError(f"{base}: ADC range {lo}..{hi}, the firmware is built for "
@@ -70,12 +70,15 @@ def measure_record(fw_sh, host, model, base: Path, seconds: float | None) -> dic
     got = [(r, label, score) for r, label, score, _ in run.lines.beats]
     q = run.lines.qemu
     return {
-        "record": base.name, "channel": ch, "samples": int(len(x)), "qemu_seconds": round(qemu_s, 2),
-        "selftest_passed": bool(run.lines.selftest_summary and run.lines.selftest_summary["passed"]),
+        "record": base.name, "channel": ch, "samples": int(len(x)),
+        "qemu_seconds": round(qemu_s, 2),
+        "selftest_passed": bool(run.lines.selftest_summary
+                                and run.lines.selftest_summary["passed"]),
         "peaks_equal_host": run.lines.peaks == want.peaks,
         "rr_equal_host": run.lines.rr == want.rr,
         "classes_equal_host_pipeline": got == ref,
-        "beats": len(got), "beats_differing": sum(a != b for a, b in zip(got, ref)) + abs(len(got) - len(ref)),
+        "beats": len(got),
+        "beats_differing": sum(a != b for a, b in zip(got, ref)) + abs(len(got) - len(ref)),
         "perf": run.lines.perf, "qemu": q,
     }
 
@@ -87,7 +90,7 @@ def stream_record(fw_uart, base: Path, seconds: float | None) -> dict:
     cls = res["classes"]
     return {
         "record": base.name, "samples": res["samples"], "wall_seconds": round(wall, 1),
-        "realtime_factor": round(res["samples"] / detect.FS / wall, 2) if wall else None,
+        "realtime_factor": round(res["samples"] / FS / wall, 2) if wall else None,
         "beats_reported": res["beats_reported"], "qrs": res["qrs"],
         "class_accuracy": cls["accuracy"], "class_n": cls["n"], "macro_f1": cls["macro_f1"],
         "per_class": cls["per_class"], "labels": cls["labels"], "confusion": cls["confusion"],
@@ -100,7 +103,7 @@ def stream_record(fw_uart, base: Path, seconds: float | None) -> dict:
 def opt_levels(model_export: Path, work: Path) -> dict:
     """Per gcc level (-Os, -O2, -O3): the board image's flash and RAM (stack peak after 20 s
     of record 208's excerpt over UART0) and the self-test's instructions per golden beat."""
-    x = detect.read_record(EXCERPTS / "208", sampto=20 * detect.FS)[0]
+    x = detect.read_record(EXCERPTS / "208", sampto=20 * FS)[0]
     out = {}
     for opt in fq.OPTS:
         board = fq.build_firmware(work, export_dir=model_export, io="uart", opt=opt)
@@ -116,9 +119,10 @@ def opt_levels(model_export: Path, work: Path) -> dict:
         ram = board.sizes["data"] + board.sizes["bss"] + stack
         out[f"O{opt}"] = {"flash_bytes": board.flash_bytes, "ram_bytes": ram,
                           "stack_peak": stack, "preprocessing": pre, "inference": inf,
-                          "meets_targets": (pre + inf <= TARGETS["preprocessing_plus_inference_instructions"]
-                                            and board.flash_bytes <= TARGETS["flash_bytes"]
-                                            and ram <= TARGETS["ram_bytes"]),
+                          "meets_targets": (
+                              pre + inf <= TARGETS["preprocessing_plus_inference_instructions"]
+                              and board.flash_bytes <= TARGETS["flash_bytes"]
+                              and ram <= TARGETS["ram_bytes"]),
                           "selftest_passed": run.lines.selftest_summary["passed"]}
     return out
 
@@ -155,7 +159,8 @@ def git_state() -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="int8 .tflite (config.json beside it) or run dir")
+    ap.add_argument("--model", required=True,
+                    help="int8 .tflite (config.json beside it) or run dir")
     ap.add_argument("--data", required=True, help="folder with the MIT-BIH records")
     ap.add_argument("--out", required=True, help="JSON file to write")
     ap.add_argument("--records", nargs="*", default=DEFAULT_RECORDS,
@@ -168,7 +173,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     missing = qemu.missing_tools()
     if missing:
-        print(f"missing: {', '.join(missing)} (gcc-arm-none-eabi, qemu-system-arm)", file=sys.stderr)
+        print(f"missing: {', '.join(missing)} (gcc-arm-none-eabi, qemu-system-arm)",
+              file=sys.stderr)
         return 2
     data = Path(args.data)
     model = Path(args.model)
@@ -177,11 +183,13 @@ def main(argv=None) -> int:
         work = Path(tmp)
         export_dir = work / "model"
         fq.export_model(model, export_dir, golden=args.golden)
-        model_file = Path(json.loads((export_dir / "manifest.json").read_text())["source"]["model"])
+        from tinyecg.export.exporter import resolve_source
+
+        model_file = resolve_source(model)["model"]  # the file the export was made from
         fw_uart = fq.build_firmware(work, export_dir=export_dir, io="uart", opt=args.opt)
         fw_sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=args.opt)
         host = detect.build_host_harness(work / "host")
-        components = fq.size_by_component(fw_uart.elf)
+        components = elfsize.size_by_component(fw_uart.elf)
         core = fq.core_figures(fw_uart)
 
         bases = [data / r for r in args.records] or [EXCERPTS / "208", EXCERPTS / "100"]
@@ -191,11 +199,13 @@ def main(argv=None) -> int:
         for base in bases:
             m = measure_record(fw_sh, host, model_file, base, args.seconds)
             measured.append(m)
-            s = stream_record(fw_uart, base, args.seconds) if args.records and not args.no_stream else None
+            s = stream_record(fw_uart, base, args.seconds) \
+                if args.records and not args.no_stream else None
             if s:
                 streamed.append(s)
             fmt = lambda v: "-" if v is None else f"{100 * v:7.2f}"  # noqa: E731
-            print(f"{base.name:>4} {m['beats']:>6} {str(m['peaks_equal_host'] and m['rr_equal_host']):>10} "
+            same_peaks = m["peaks_equal_host"] and m["rr_equal_host"]
+            print(f"{base.name:>4} {m['beats']:>6} {str(same_peaks):>10} "
                   f"{str(m['classes_equal_host_pipeline']):>12} "
                   f"{fmt(s['qrs']['se']) if s else '-':>7} {fmt(s['qrs']['ppv']) if s else '-':>7} "
                   f"{fmt(s['class_accuracy']) if s else '-':>7} "
@@ -229,11 +239,13 @@ def main(argv=None) -> int:
         manifest = fw_uart.manifest
 
     result = {
-        "command": "python scripts/bench_firmware_qemu.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python scripts/bench_firmware_qemu.py "
+                   + " ".join(sys.argv[1:] if argv is None else argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "toolchain": fq.toolchain_versions(),
+        "toolchain": qemu.toolchain_versions(),
         "git": git_state(),
-        "build": {"cflags": f"-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -O{args.opt}",
+        "build": {"cflags": "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 "
+                            f"-O{args.opt}",
                   "classifier": "cbackend", "golden_vectors": manifest["golden"]["count"],
                   "defs": fw_uart.defs},
         "model": {"file": str(model_file), "sha256": manifest["model"]["sha256"],
@@ -243,8 +255,10 @@ def main(argv=None) -> int:
         "core": core,
         "instructions_per_beat": per_beat,
         "targets": {**TARGETS, "met": {
-            "preprocessing_plus_inference_instructions": pre_inf <= TARGETS["preprocessing_plus_inference_instructions"],
-            "flash_bytes": flash <= TARGETS["flash_bytes"], "ram_bytes": ram <= TARGETS["ram_bytes"]},
+            "preprocessing_plus_inference_instructions":
+                pre_inf <= TARGETS["preprocessing_plus_inference_instructions"],
+            "flash_bytes": flash <= TARGETS["flash_bytes"],
+            "ram_bytes": ram <= TARGETS["ram_bytes"]},
             "preprocessing_plus_inference": pre_inf},
         "tflm": tflm,
         "opt_levels": levels,

@@ -1,4 +1,5 @@
-"""Fixtures shared by every test module: where the data is, and an isolated cache."""
+"""Fixtures shared by every test module: where the data is, an isolated cache, and the
+strict C flags every compiled test program is held to."""
 from __future__ import annotations
 
 import os
@@ -29,6 +30,15 @@ def mitdb_dir() -> Path:
     if path is None:
         pytest.skip("needs the full MIT-BIH database (../shared/data/mitdb or $TINYECG_FULL_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def strict_c_flags() -> list[str]:
+    """-std=c99 -Wall -Wextra -Werror -Wconversion -pedantic: the one flag list the package
+    compiles its own host C with (tinyecg.device.cbuild.STRICT_C_FLAGS)."""
+    from tinyecg.device.cbuild import STRICT_C_FLAGS
+
+    return list(STRICT_C_FLAGS)
 
 
 @pytest.fixture(autouse=True)

@@ -119,7 +119,8 @@ def test_golden_selftest_is_bit_exact_on_cortex_m4(runs, export_dir):
     assert lines.selftest_summary["vectors"] == manifest["golden"]["count"] == GOLDEN
     assert lines.selftest_summary["classifier"] == "cbackend"
     for vec, item in zip(lines.selftest, manifest["golden"]["items"]):
-        assert (vec["window"], vec["rhythm"], vec["output"], vec["maxdiff"]) == ("ok", "ok", "ok", 0)
+        assert (vec["window"], vec["rhythm"], vec["output"], vec["maxdiff"]) == \
+            ("ok", "ok", "ok", 0)
         assert (str(vec["record"]), vec["r"]) == (str(item["record"]), item["sample"])
 
 
@@ -246,13 +247,12 @@ def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, 
         fq.run_samples(fw_uart, [1, 2, 3])
 
 
-def test_app_sources_are_clean_under_strict_warnings(fq, export_dir):
+def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_flags):
     import subprocess
 
-    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-std=c99",
-             "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion",
-             "-fsyntax-only", f"-I{qemu.target_dir()}", f"-I{detect.core_include()}",
-             f"-I{fq.app_dir()}", f"-I{export_dir}"]
+    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
+             *strict_c_flags, "-Wsign-conversion", "-fsyntax-only", f"-I{qemu.target_dir()}",
+             f"-I{detect.core_include()}", f"-I{fq.app_dir()}", f"-I{export_dir}"]
     for io in (0, 1):
         for classifier in (0, 1):
             r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",
@@ -260,3 +260,19 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir):
                                 str(fq.app_dir() / "main.c"), str(fq.app_dir() / "app_model.c")],
                                capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, r.stderr
+
+
+def test_serve_runs_the_board_until_it_exits(fq, fw_uart, fw_semihost):
+    """`tinyecg qemu`'s serve: the port is announced once it listens, and the call returns
+    when the device exits ("#qemu exit": code 0 after a passed self-test)."""
+    seen = []
+
+    def ready(url):
+        seen.append(str(url))
+        fq.stop(url)
+
+    done = fq.serve(fw_uart, timeout=120, on_ready=ready)
+    assert len(seen) == 1 and seen[0].startswith("socket://127.0.0.1:")
+    assert done.returncode == 0 and not done.timed_out
+    with pytest.raises(TinyECGError, match="io='uart'"):
+        fq.serve(fw_semihost)

@@ -92,7 +92,8 @@ def data_info(data, labels, include_paced, quiet):
 @click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--include-paced", is_flag=True, help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
+@click.option("--include-paced", is_flag=True,
+              help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @stage
@@ -109,7 +110,8 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
 @cli.command()
 @run_dir_arg
 @click.option("--model", default="teacher", show_default=True,
-              help="Model of the run (teacher, student, student_int8, ...) or a .keras/.tflite path.")
+              help="Model of the run (teacher, student, student_int8, ...; int8 or float: the "
+                   "run's preferred one of that kind) or a .keras/.tflite path.")
 @click.option("--records", type=click.Path(file_okay=False), default=None,
               help="Evaluate on every beat of another WFDB folder (AAMI classes).")
 @click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
@@ -124,7 +126,8 @@ def evaluate(run_dir, model, records, runtime, quiet):
                f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
     for lab, m in rep["per_class"].items():
         fmt = lambda v: "  -   " if v is None else f"{v:.4f}"  # noqa: E731
-        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  n={m['support']}")
+        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  "
+                   f"n={m['support']}")
 
 
 @cli.command()
@@ -203,7 +206,8 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 @click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--clusters", type=click.IntRange(2, 256), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--force", is_flag=True, help="Start again even if the run directory holds another run.")
+@click.option("--force", is_flag=True,
+              help="Start again even if the run directory holds another run.")
 @stage
 def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
     """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
@@ -220,7 +224,8 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--board", default=None,
-              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, nucleo_f031k6.")
+              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, "
+                   "nucleo_f031k6.")
 @click.option("--golden", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Golden test beats to embed.")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
@@ -255,17 +260,14 @@ def qemu(source, out, classifier, opt, serve, timeout, quiet):
 
     SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
     `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
-    from tinyecg.device import firmware as firmware_qemu
-    from tinyecg.device import qemu as qemu_mod
+    from tinyecg.device import firmware
 
-    fw = firmware_qemu.build_firmware(Path(out), source, io="uart", classifier=classifier,
-                                      opt=opt)
+    fw = firmware.build_firmware(Path(out), source, io="uart", classifier=classifier, opt=opt)
     click.echo(f"built {fw.elf}: flash {fw.flash_bytes} B, text {fw.sizes['text']} B, "
                f"data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
     if serve:
-        with qemu_mod.serial_tcp(fw.elf, timeout=timeout) as url:
-            click.echo(f"serving on {url} (Ctrl-C stops)")
-            url.wait()
+        firmware.serve(fw, timeout, on_ready=lambda url: click.echo(
+            f"serving on {url} (Ctrl-C stops)"))
 
 
 @cli.command()
@@ -274,26 +276,19 @@ def qemu(source, out, classifier, opt, serve, timeout, quiet):
 @stage
 def detect(record, channel, quiet):
     """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
-    from tinyecg.device import detect as det
+    from tinyecg.device.detect import score_record
 
-    base = str(record)
-    for ext in (".hea", ".dat", ".atr"):
-        base = base[:-len(ext)] if base.endswith(ext) else base
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{record}: no WFDB record (missing {Path(base).name}.hea)")
-    peaks = det.detect_record(base, channel=channel)
-    click.echo(f"{len(peaks)} beats detected in {base}")
-    if Path(base + ".atr").is_file():
-        ref = det.reference_beats(base)
-        s = det.score_detections(ref, peaks)
+    res = score_record(record, channel=channel)
+    click.echo(f"{len(res['peaks'])} beats detected in {res['base']}")
+    if res["qrs"] is not None:
+        s = res["qrs"]
         click.echo(f"QRS vs annotations (150 ms): TP {s['tp']} FP {s['fp']} FN {s['fn']}  "
                    f"Se {100 * s['se']:.2f} %  +P {100 * s['ppv']:.2f} %")
-        flutter = det.flutter_intervals(base)
-        if flutter:
-            e = det.score_detections(ref, peaks, exclude=flutter)
-            click.echo(f"without its {len(flutter)} ventricular flutter episode(s), as EC57 "
-                       f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
-                       f"Se {100 * e['se']:.2f} %  +P {100 * e['ppv']:.2f} %")
+    if res["qrs_ec57"] is not None:
+        e = res["qrs_ec57"]
+        click.echo(f"without its {len(res['flutter'])} ventricular flutter episode(s), as EC57 "
+                   f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
+                   f"Se {100 * e['se']:.2f} %  +P {100 * e['ppv']:.2f} %")
 
 
 @cli.command()
@@ -308,7 +303,8 @@ def detect(record, channel, quiet):
               help="Label set the device's model reports (auto: the labels= field of the "
                    "device's #info reply, else aami).")
 @click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the scores as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the scores as JSON.")
 @stage
 def stream(port, record, speed, seconds, labels, baud, out, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""

@@ -7,19 +7,18 @@ protocol the board reads on its serial port.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tinyecg import paths
+from tinyecg.device.cbuild import compile_c
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import BEAT_SYMBOLS, FS, MATCH_WINDOW_S
+from tinyecg.metrics import add_scores, score_detections  # noqa: F401 (detect's callers score with them)
+from tinyecg.spec import BEAT_SYMBOLS, FS
 
-# Annotation symbols that mark beats (all others are rhythm, noise or comment annotations).
-STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic")
 HOST_SOURCES = ("main.c", "baseline_classifier.c")
 
 
@@ -35,30 +34,13 @@ def core_include() -> Path:
     return firmware_dir() / "lib" / "tinyecg_core" / "include"
 
 
-def _compiler(cc: str | None) -> str:
-    cc = cc or os.environ.get("CC") or "cc"
-    if shutil.which(cc) is None:
-        for alt in ("gcc", "cc", "clang"):
-            if shutil.which(alt):
-                return alt
-        raise TinyECGError(f"no C compiler found (tried {cc}, gcc, cc, clang)")
-    return cc
-
-
 def build_host_harness(build_dir, cc: str | None = None, extra_flags=()) -> Path:
     """Compile firmware/host with the project's strict flags into build_dir; returns the
     executable. Compiler errors raise TinyECGError with the compiler's message."""
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
     host = firmware_dir() / "host"
-    exe = build_dir / "tinyecg_host"
-    cmd = [_compiler(cc), *STRICT_FLAGS, "-O2", *extra_flags, f"-I{core_include()}", f"-I{host}",
-           *map(str, core_sources()), *(str(host / s) for s in HOST_SOURCES), "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyECGError("host harness does not compile: " + proc.stderr.strip().splitlines()[0]
-                           if proc.stderr.strip() else "host harness does not compile")
-    return exe
+    return compile_c([*core_sources(), *(host / s for s in HOST_SOURCES)],
+                     Path(build_dir) / "tinyecg_host", includes=[core_include(), host],
+                     extra_flags=extra_flags, cc=cc, what="host harness")
 
 
 def samples_text(samples) -> bytes:
@@ -84,7 +66,9 @@ def parse_peaks(text: str) -> np.ndarray:
     return np.asarray(vals, dtype=np.int64)
 
 
-def _record_base(record_path) -> str:
+def record_base(record_path) -> str:
+    """A WFDB record's path without its extension (.hea, .dat or .atr may be given);
+    TinyECGError when there is no header."""
     base = str(record_path)
     for ext in (".hea", ".dat", ".atr"):
         if base.endswith(ext):
@@ -118,7 +102,7 @@ def read_record(record_path, channel: int | None = None, sampfrom: int = 0,
     """Raw ADC integers of one channel, the channel used, and its ADC range."""
     import wfdb
 
-    base = _record_base(record_path)
+    base = record_base(record_path)
     header = wfdb.rdheader(base)
     if header.fs != FS:
         raise TinyECGError(f"{base}: sampled at {header.fs} Hz; the detector needs {FS} Hz")
@@ -134,7 +118,7 @@ def reference_beats(record_path, sampfrom: int = 0, sampto: int | None = None) -
     """Sample indices of the beat annotations ('atr'), relative to sampfrom."""
     import wfdb
 
-    base = _record_base(record_path)
+    base = record_base(record_path)
     ann = wfdb.rdann(base, "atr", sampfrom=sampfrom, sampto=sampto)
     s = np.asarray([i for i, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS],
                    dtype=np.int64)
@@ -146,7 +130,7 @@ def flutter_intervals(record_path) -> list[tuple[int, int]]:
     scoring (the detector is not meant to find beats in them)."""
     import wfdb
 
-    ann = wfdb.rdann(_record_base(record_path), "atr")
+    ann = wfdb.rdann(record_base(record_path), "atr")
     out, start = [], None
     for i, sym in zip(ann.sample, ann.symbol):
         if sym == "[":
@@ -175,34 +159,20 @@ def detect_record(record_path, channel: int | None = None, exe=None, sampto: int
     return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir)
 
 
-def score_detections(ref_samples, test_samples, fs: float = FS,
-                     exclude: list[tuple[int, int]] | None = None) -> dict:
-    """QRS detection scores with a 150 ms matching window (wfdb compare_annotations).
-    exclude: sample intervals (e.g. flutter episodes) where neither reference beats nor
-    detections count. Returns tp, fp, fn and se, ppv as fractions (None when undefined)."""
-    from wfdb.processing import compare_annotations
-
-    ref = np.sort(np.asarray(ref_samples, dtype=np.int64))
-    test = np.sort(np.asarray(test_samples, dtype=np.int64))
-    for a, b in exclude or ():
-        ref = ref[(ref < a) | (ref > b)]
-        test = test[(test < a) | (test > b)]
-    window = int(round(MATCH_WINDOW_S * fs))
-    if len(ref) == 0 or len(test) == 0:
-        tp, fp, fn = 0, len(test), len(ref)
-    else:
-        cmp = compare_annotations(ref, test, window)
-        tp, fp, fn = int(cmp.tp), int(cmp.fp), int(cmp.fn)
-    return {"tp": tp, "fp": fp, "fn": fn,
-            "se": tp / (tp + fn) if tp + fn else None,
-            "ppv": tp / (tp + fp) if tp + fp else None}
-
-
-def add_scores(scores) -> dict:
-    """Sum of several score dicts (tp/fp/fn) with se/ppv recomputed."""
-    tp = sum(s["tp"] for s in scores)
-    fp = sum(s["fp"] for s in scores)
-    fn = sum(s["fn"] for s in scores)
-    return {"tp": tp, "fp": fp, "fn": fn,
-            "se": tp / (tp + fn) if tp + fn else None,
-            "ppv": tp / (tp + fp) if tp + fp else None}
+def score_record(record_path, channel: int | None = None, exe=None, build_dir=None) -> dict:
+    """`tinyecg detect`: the C detector on a record and, when it has annotations, its scores
+    (150 ms), plain and as EC57 scores them (without ventricular flutter episodes).
+    Returns {"base", "peaks", "qrs" (None without .atr), "flutter" (episodes),
+    "qrs_ec57" (None without episodes)}."""
+    base = record_base(record_path)
+    peaks = detect_record(base, channel=channel, exe=exe, build_dir=build_dir)
+    out: dict[str, Any] = {"base": base, "peaks": peaks, "qrs": None, "flutter": [],
+                           "qrs_ec57": None}
+    if Path(base + ".atr").is_file():
+        ref = reference_beats(base)
+        flutter = flutter_intervals(base)
+        out["qrs"] = score_detections(ref, peaks)
+        out["flutter"] = flutter
+        if flutter:
+            out["qrs_ec57"] = score_detections(ref, peaks, exclude=flutter)
+    return out

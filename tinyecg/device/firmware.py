@@ -23,17 +23,17 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from tinyecg.device import detect, qemu
+from tinyecg.device import detect, elfsize, qemu
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
+from tinyecg.spec import LABEL_SETS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
 IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
 CLASSIFIERS = {"none": 0, "cbackend": 1}             # TINYECG_CLASSIFIER
@@ -49,16 +49,6 @@ def app_dir() -> Path:
     path = qemu.target_dir() / "app"
     if not (path / "main.c").is_file():
         raise TinyECGError(f"{path}: the QEMU firmware application is missing")
-    return path
-
-
-def default_model() -> Path:
-    """The model shipped with tinyecg (tinyecg/assets/default_model/model.tflite)."""
-    from tinyecg.export.exporter import DEFAULT_MODEL_DIR
-
-    path = DEFAULT_MODEL_DIR / "model.tflite"
-    if not path.is_file():
-        raise TinyECGError(f"no default model ({path} is missing): give a .tflite or run dir")
     return path
 
 
@@ -93,7 +83,7 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
                    golden: int = 8, export_dir=None, adc_range=MITDB_ADC_RANGE,
                    calibration=MITDB_CALIBRATION, instr_per_us: int = 64, opt: str = "s",
                    timeout: float = 600) -> Firmware:
-    """Export `model` (a .tflite or run directory; None: the shipped default) with the C
+    """Export `model` (a .tflite or run directory; None: the model shipped with tinyecg) with the C
     backend and build the QEMU firmware in out_dir; returns the Firmware (ELF, sizes, ...).
 
     io "uart" (the board) or "semihost" (measurement build); classifier "cbackend" or
@@ -104,7 +94,8 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
     if io not in IOS:
         raise TinyECGError(f"io must be one of {', '.join(IOS)}, not {io!r}")
     if classifier not in CLASSIFIERS:
-        raise TinyECGError(f"classifier must be one of {', '.join(CLASSIFIERS)}, not {classifier!r}")
+        raise TinyECGError(f"classifier must be one of {', '.join(CLASSIFIERS)}, "
+                           f"not {classifier!r}")
     if opt not in OPTS:
         raise TinyECGError(f"opt must be one of {', '.join(OPTS)} (gcc -O<opt>), not {opt!r}")
     lo, hi = (int(v) for v in adc_range)
@@ -117,7 +108,6 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
         raise TinyECGError(f"instr_per_us must be a positive whole number, not {instr_per_us!r}")
     out = Path(out_dir)
     if export_dir is None:
-        model = default_model() if model is None else Path(model)
         export_dir = out / "model"
         export_model(model, export_dir, golden=golden)
     export_dir = Path(export_dir)
@@ -245,7 +235,7 @@ def _session(port: int, data: bytes, done, timeout: float) -> bytes:
             sock.settimeout(max(0.05, min(1.0, left)))
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 raise TinyECGError("the device closed the connection")
@@ -289,6 +279,18 @@ def replay(url, samples, timeout: float = 300) -> DeviceLines:
     return parse_lines(got.decode(errors="replace"))
 
 
+def serve(fw: Firmware, timeout: float = 3600, on_ready=None) -> qemu.CompletedRun:
+    """`tinyecg qemu`: boot a UART build with UART0 on a local TCP port and wait until the
+    emulator exits (or timeout). on_ready(url) is called once the port listens (the CLI
+    prints the socket:// URL for `tinyecg stream --port`)."""
+    if fw.io != "uart":
+        raise TinyECGError("serve needs a firmware built with io='uart'")
+    with qemu.serial_tcp(fw.elf, timeout=timeout) as url:
+        if on_ready is not None:
+            on_ready(url)
+        return url.wait()
+
+
 def stop(url, timeout: float = 10) -> qemu.CompletedRun:
     """Ask a UART build to exit ("#qemu exit": code 0 if its self-test passed) and wait."""
     with socket.create_connection(("127.0.0.1", url.port), timeout=10) as sock:
@@ -297,7 +299,7 @@ def stop(url, timeout: float = 10) -> qemu.CompletedRun:
         try:
             while sock.recv(4096):
                 pass
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
     return url.wait(timeout)
 
@@ -305,11 +307,9 @@ def stop(url, timeout: float = 10) -> qemu.CompletedRun:
 def label_map(labels: list[str]) -> dict | None:
     """Annotation symbol -> device label for a model's labels (a known label set), or None
     (then stream_record scores AAMI classes)."""
-    from tinyecg.data.beats import LABEL_SETS
-
-    for spec in LABEL_SETS.values():
-        if list(spec["labels"]) == list(labels):
-            return dict(spec["map"])
+    for label_set in LABEL_SETS.values():
+        if list(label_set["labels"]) == list(labels):
+            return dict(cast(dict, label_set["map"]))
     return None
 
 
@@ -328,52 +328,32 @@ def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 
         perf = device_command(url, "perf").qemu
         done = stop(url)
     selftest = parse_lines("\n".join(result["status"]))
-    result["device"] = {"selftest": selftest.selftest, "selftest_summary": selftest.selftest_summary,
+    result["device"] = {"selftest": selftest.selftest,
+                        "selftest_summary": selftest.selftest_summary,
                         "perf": perf, "info": selftest.info}
     result["exit_code"] = done.returncode
     return result
 
 
 # --------------------------------------------------------------------------- the host pipeline
-def model_roles(model_bytes: bytes) -> list[str]:
-    """spec.BEAT or spec.RHYTHM for each input of the flatbuffer, in its order."""
-    from tinyecg.models.int8 import Int8Model
-
-    return [i.role for i in Int8Model.load(model_bytes).inputs]
-
-
 def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
                     labels: list[str] | None = None) -> list[tuple[int, str, int]]:
     """What the device should print for each beat, computed on the host without its C:
     the Python integer preprocessing (tinyecg.dsp.fixedpoint) on raw[r-180 .. r+179] and the
-    RR context of each "R r pre post sum count" row, then the TFLM host interpreter.
-    Returns (r, label, int8 score of the arg-max class) per row."""
-    from tinyecg.dsp import fixedpoint as fp
-    from tinyecg.models.tflite import load_model
-    from tinyecg.runtime.tflm import TFLMModel
+    RR context of each "R r pre post sum count" row, then the TFLM host interpreter (the
+    device path's Int8Classifier). Returns (r, label, int8 score of the arg-max class) per
+    row."""
+    from tinyecg.device.device_path import Int8Classifier, fixed_inputs, windows_at
 
     data = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
-    graph = load_model(data)
-    roles = model_roles(data)
     x = np.asarray(samples, dtype=np.int64)
     rr = np.asarray(rr_rows, dtype=np.int64).reshape(-1, 5)
     if len(rr) == 0:
         return []
-    if rr[:, 0].min() < 180 or rr[:, 0].max() + 180 > len(x):
-        raise TinyECGError("an RR row's window reaches outside the samples")
-    windows = np.stack([x[r - 180:r + 180] for r in rr[:, 0]]).astype(np.int16)
-    scale, zp = graph.input_quant(roles.index("beat"))
-    if "rhythm" in roles:
-        rs, rzp = graph.input_quant(roles.index("rhythm"))
-        params = fp.preprocess_params(scale, zp, rs, rzp)
-    else:
-        params = fp.preprocess_params(scale, zp)
-    beat_q = fp.preprocess_windows_int(windows, calibration[0], calibration[1], params)
-    inputs = {"beat": beat_q}
-    if "rhythm" in roles:
-        inputs["rhythm"] = fp.rhythm_features_int(rr[:, 1], rr[:, 2], rr[:, 3], rr[:, 4], params)
-    tflm = TFLMModel(data)
-    out = tflm.invoke_batch(*(inputs[role] for role in roles)).astype(np.int64)
+    clf = Int8Classifier(data)
+    beat_q, rhythm_q = fixed_inputs(clf, clf.preprocess_params(), windows_at(x, rr[:, 0]),
+                                    rr[:, 1:], calibration[0], calibration[1])
+    out = clf.scores(beat_q, rhythm_q).astype(np.int64)
     if labels is None:
         labels = [f"class{i}" for i in range(out.shape[1])]
     best = out.argmax(axis=1)  # first maximum, as the core's loop
@@ -381,115 +361,13 @@ def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
 
 
 # --------------------------------------------------------------------------- sizes
-_SECTION = re.compile(r"^ \.(text|rodata|data|bss)\S*(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*))?$")
-_CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
-
-
-def size_by_object(elf) -> dict[str, dict[str, int]]:
-    """Bytes each input object keeps after --gc-sections, from the linker map beside the
-    ELF: {object: {"flash": text + rodata + .data image, "ram": data + bss}}; archive
-    members are named "libc.a(memcpy.o)". Mergeable string literals are counted per object
-    before the linker merges them, so the sum can exceed the image by a few hundred bytes."""
-    map_path = Path(elf).with_suffix(".map")
-    if not map_path.is_file():
-        raise TinyECGError(f"{map_path}: no linker map")
-    out: dict[str, dict[str, int]] = {}
-    started, pending = False, None
-    for raw in map_path.read_text(errors="replace").splitlines():
-        if not started:
-            started = raw.startswith("Linker script and memory map")
-            continue
-        m = _SECTION.match(raw)
-        if m and m.group(2) is None:
-            pending = m.group(1)  # long name: address, size and object on the next line
-            continue
-        if m:
-            kind, size, obj = m.group(1), int(m.group(3), 16), m.group(4)
-        else:
-            c = _CONTINUED.match(raw)
-            if pending is None or c is None:
-                pending = None
-                continue
-            kind, size, obj = pending, int(c.group(2), 16), c.group(3)
-        pending = None
-        if size == 0:
-            continue
-        obj = obj.strip()
-        if "(" in obj and obj.endswith(")"):
-            archive, member = obj[:-1].split("(", 1)
-            name = f"{Path(archive).name}({member})"
-        else:
-            name = Path(obj).name.removesuffix(".o")
-        slot = out.setdefault(name, {"flash": 0, "ram": 0})
-        if kind in ("text", "rodata"):
-            slot["flash"] += size
-        elif kind == "data":
-            slot["flash"] += size
-            slot["ram"] += size
-        else:
-            slot["ram"] += size
-    return out
-
-
-COMPONENTS = (  # (component, file names) for size_by_component
-    ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
-    ("preprocessing", ("tinyecg_preprocess.c",)),
-    ("model", ("tinyecg_model.c",)),
-    ("golden", ("tinyecg_golden.c",)),
-    ("app", ("main.c", "app_model.c")),
-    ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")),
-)
-
-
-def size_by_component(elf) -> dict[str, dict[str, int]]:
-    """size_by_object grouped: core, preprocessing, model, golden, app, target, libraries."""
-    out = {name: {"flash": 0, "ram": 0} for name, _ in COMPONENTS}
-    out["libraries"] = {"flash": 0, "ram": 0}
-    owner = {f: name for name, files in COMPONENTS for f in files}
-    for obj, sizes in size_by_object(elf).items():
-        slot = out[owner.get(obj, "libraries")]
-        slot["flash"] += sizes["flash"]
-        slot["ram"] += sizes["ram"]
-    return out
-
-
-def symbol_size(elf, name: str) -> int | None:
-    """Size in bytes of a symbol of the ELF (arm-none-eabi-nm -S), or None if absent."""
-    proc = subprocess.run([qemu.CROSS + "nm", "-S", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyECGError(f"{elf}: arm-none-eabi-nm failed: {proc.stderr.strip()}")
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[3] == name:
-            return int(parts[1], 16)
-    return None
-
-
 def core_figures(fw: Firmware) -> dict:
     """The portable core in this image: arm-none-eabi-size of each core object (before
     --gc-sections), the bytes it keeps after it, and its state (the app's tinyecg_app_t,
     the only RAM the core uses besides the stack)."""
     objdir = fw.elf.parent / "obj-m4"
-    objects = {}
-    for src in detect.core_sources():
-        obj = objdir / (str(src.resolve()).lstrip("/") + ".o")
-        proc = subprocess.run([qemu.CROSS + "size", "-B", str(obj)], capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise TinyECGError(f"{obj}: arm-none-eabi-size failed: {proc.stderr.strip()}")
-        text, data, bss = (int(v) for v in proc.stdout.splitlines()[1].split()[:3])
-        objects[src.name] = {"text": text, "data": data, "bss": bss}
-    return {"objects": objects, "flash_after_gc": size_by_component(fw.elf)["core"]["flash"],
-            "state_bytes": symbol_size(fw.elf, "app")}
-
-
-def toolchain_versions() -> dict[str, str]:
-    """First lines of arm-none-eabi-gcc --version and qemu-system-arm --version."""
-    out = {}
-    for tool in (qemu.CROSS + "gcc", qemu.QEMU):
-        try:
-            proc = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
-            out[tool] = proc.stdout.splitlines()[0] if proc.stdout else "?"
-        except (OSError, subprocess.TimeoutExpired):
-            out[tool] = "missing"
-    return out
+    objects = {src.name: elfsize.size(objdir / (str(src.resolve()).lstrip("/") + ".o"))
+               for src in detect.core_sources()}
+    return {"objects": objects,
+            "flash_after_gc": elfsize.size_by_component(fw.elf)["core"]["flash"],
+            "state_bytes": elfsize.symbol_size(fw.elf, "app")}

@@ -23,15 +23,8 @@ import numpy as np
 from tinyecg import metrics
 from tinyecg.device import detect
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import BEAT_SYMBOLS, FS
 
-# Annotation symbol -> AAMI class (the labels the project's models predict).
-AAMI_LABELS = {
-    **{s: "N" for s in "NLRej"},
-    **{s: "S" for s in "AaJS"},
-    **{s: "V" for s in "VE"},
-    "F": "F",
-    **{s: "Q" for s in "/fQ"},
-}
 CHUNK = 36  # samples per write (0.1 s at 360 Hz)
 INFO_PREFIX = "# tinyecg "
 
@@ -69,7 +62,7 @@ def _symbol_maps(dev: list[str]) -> list[tuple[str, dict]]:
     from tinyecg.data.beats import LABEL_SETS
 
     aami = {s: c for s, c in LABEL_SETS["aami"]["map"].items() if c in dev}
-    own = {s: s for s in dev if s in detect.BEAT_SYMBOLS}
+    own = {s: s for s in dev if s in BEAT_SYMBOLS}
     return [(name, m) for name, m in (("AAMI classes", aami), ("annotation symbols", own)) if m]
 
 
@@ -147,7 +140,7 @@ def _record_symbols(record_path, sampto):
     import wfdb
 
     ann = wfdb.rdann(str(record_path), "atr", sampto=sampto)
-    keep = [(int(i), s) for i, s in zip(ann.sample, ann.symbol) if s in detect.BEAT_SYMBOLS]
+    keep = [(int(i), s) for i, s in zip(ann.sample, ann.symbol) if s in BEAT_SYMBOLS]
     return (np.asarray([i for i, _ in keep], dtype=np.int64), [s for _, s in keep])
 
 
@@ -247,19 +240,14 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
             raise TinyECGError(f"seconds must be a positive number (got {seconds:g})")
     if not record_path:
         raise TinyECGError("no record given")
-    base = str(record_path)
-    for ext in (".hea", ".dat", ".atr"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{record_path}: no WFDB record (missing {Path(base).name}.hea)")
+    base = detect.record_base(record_path)
     if not Path(base + ".atr").is_file():
         raise TinyECGError(f"{record_path}: no beat annotations (missing {Path(base).name}.atr)")
     if isinstance(labels, str) and labels != "auto":
         from tinyecg.data.beats import label_set
 
         label_set(labels)  # an unknown name fails before the replay
-    sampto = None if seconds is None else max(1, int(round(seconds * detect.FS)))
+    sampto = None if seconds is None else max(1, int(round(seconds * FS)))
     x, ch, _ = detect.read_record(base, channel, sampto=sampto)
     ref, symbols = _record_symbols(base, sampto)
 
@@ -282,7 +270,7 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
                 ser.write(("\n".join(lines[i:i + CHUNK]) + "\n").encode())
                 sent = min(i + CHUNK, len(lines))
                 if speed > 0:
-                    due = t0 + (i + CHUNK) / (detect.FS * speed)
+                    due = t0 + (i + CHUNK) / (FS * speed)
                     delay = due - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
@@ -314,17 +302,13 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     used = resolve_labels(labels, device_labels(reader.status), symbols)
     label_map = used["map"]
     test = np.asarray([b[0] for b in reader.beats], dtype=np.int64)
-    qrs = detect.score_detections(ref, test)
+    qrs = metrics.score_detections(ref, test)
     # class confusion of matched beats
     y_true, y_pred = [], []
-    if len(ref) and len(test):
-        from wfdb.processing import compare_annotations
-
-        cmp = compare_annotations(ref, test, int(round(detect.MATCH_WINDOW_S * detect.FS)))
-        for ri, ti in enumerate(cmp.matching_sample_nums):
-            if ti >= 0 and symbols[ri] in label_map:
-                y_true.append(label_map[symbols[ri]])
-                y_pred.append(reader.beats[ti][1])
+    for ri, ti in enumerate(metrics.match_beats(ref, test)):
+        if ti >= 0 and symbols[ri] in label_map:
+            y_true.append(label_map[symbols[ri]])
+            y_pred.append(reader.beats[ti][1])
     label_list = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
     index = {lab: i for i, lab in enumerate(label_list)}
     classes = metrics.report([index[t] for t in y_true], [index[p] for p in y_pred], label_list)

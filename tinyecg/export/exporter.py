@@ -39,10 +39,9 @@ from tinyecg.export.render import render, write_atomically
 from tinyecg.models.int8 import Int8Model
 from tinyecg.paths import default_model_dir
 from tinyecg.quantmath import float32_parts
+from tinyecg.run import find_run_model, run_model
 
 DEFAULT_MODEL_DIR = default_model_dir()
-RUN_MODELS = ("student_int8.tflite", "student_qat_int8.tflite", "student_pruned_int8.tflite",
-              "student_clustered_int8.tflite")
 RUNTIMES = ("tflm", "c")
 MAX_GOLDEN = 64
 DEFAULT_LABEL_SET = "nlrav"  # tinyecg train's default
@@ -54,21 +53,6 @@ COMMON_FILES = ("tinyecg_model_meta.h", "tinyecg_golden.h", "tinyecg_golden.c")
 
 
 # --------------------------------------------------------------------------- source
-def _pick_run_model(run_dir: Path, cfg: dict) -> tuple[Path, str | None]:
-    named = (cfg.get("export") or {}).get("model") if isinstance(cfg.get("export"), dict) else None
-    if named and (run_dir / named).is_file():
-        return run_dir / named, f"config.json export.model names {named}"
-    for name in RUN_MODELS:
-        if (run_dir / name).is_file():
-            note = None if name == RUN_MODELS[0] else f"no {RUN_MODELS[0]}: using {name}"
-            return run_dir / name, note
-    others = sorted(run_dir.glob("*int8*.tflite"))
-    if others:
-        return others[0], f"no {RUN_MODELS[0]}: using {others[0].name}"
-    raise TinyECGError(f"{run_dir}: no int8 model in the run (expected {RUN_MODELS[0]}; "
-                       "run tinyecg quantize first)")
-
-
 def _read_json(path: Path) -> dict:
     try:
         cfg = json.loads(path.read_text())
@@ -86,9 +70,10 @@ def resolve_source(source) -> dict:
     "run_dir", "notes": [...]} for a run directory, a .tflite file or None (default model)."""
     notes: list[str] = []
     if source is None:
-        model = DEFAULT_MODEL_DIR / "model.tflite"
-        if not model.is_file():
-            raise TinyECGError(f"no default model in this tinyecg ({model} is missing): "
+        model = find_run_model(DEFAULT_MODEL_DIR, "int8")
+        if model is None:
+            shipped = DEFAULT_MODEL_DIR / "model.tflite"
+            raise TinyECGError(f"no default model in this tinyecg ({shipped} is missing): "
                                "give a run directory or a .tflite file")
         kind, run_dir = "default", None
     else:
@@ -99,9 +84,7 @@ def resolve_source(source) -> dict:
             if not (path / "config.json").is_file():
                 raise TinyECGError(f"{path}: not a tinyecg run directory (no config.json)")
             cfg = _read_json(path / "config.json")
-            model, note = _pick_run_model(path, cfg)
-            if note:
-                notes.append(note)
+            model = run_model(path, "int8", config=cfg, notes=notes)
             return {"kind": "run", "model": model, "config": cfg,
                     "config_path": path / "config.json", "run_dir": path, "notes": notes}
         model, kind, run_dir = path, "tflite", None

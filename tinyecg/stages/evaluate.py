@@ -9,27 +9,10 @@ import numpy as np
 
 from tinyecg import metrics
 from tinyecg.errors import TinyECGError
-from tinyecg.run import read_config, write_json
+from tinyecg.run import read_config, run_model, write_json
 from tinyecg.spec import NLRAV_TO_AAMI
 
 log = logging.getLogger("tinyecg.stages.evaluate")
-
-# nlrav prediction -> AAMI class, for scoring a five-class model on other databases
-
-
-def resolve_model(run_dir: Path, model: str, suffixes=(".keras", ".tflite")) -> Path:
-    """A model name of the run (teacher, student, student_int8, ...) or a file path; a
-    name is looked up with each of `suffixes` in turn."""
-    p = Path(model)
-    if p.suffix in (".keras", ".tflite") and p.is_file():
-        return p
-    for ext in suffixes:
-        cand = Path(run_dir) / f"{model}{ext}"
-        if cand.is_file():
-            return cand
-    raise TinyECGError(f"{Path(run_dir) / model}: no such model in the run "
-                       "(.keras or .tflite; train, distill or quantize first)")
-
 
 def load_keras(path: Path):
     import tensorflow_model_optimization as tfmot
@@ -93,7 +76,7 @@ def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    path = resolve_model(run_dir, model)
+    path = run_model(run_dir, model)
     run_labels = cfg["data"]["label_names"]
     if records:
         ds = build_dataset(resolve_data_dir(records), labels="aami",
