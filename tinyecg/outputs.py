@@ -156,9 +156,10 @@ def write_json(dest: Path, obj) -> Path:
 
 
 def check_set(folder: Path, names, force: bool) -> None:
-    """The checks write_set makes before it writes anything: raises TinyECGError naming the
-    first problem."""
+    """The checks write_set makes before it writes anything (after sweeping what killed runs
+    left beside the folder): raises TinyECGError naming the first problem."""
     folder = Path(folder)
+    sweep(folder.parent if str(folder.parent) else Path("."))
     if folder.exists() and not folder.is_dir():
         raise TinyECGError(f"{folder}: exists and is not a folder")
     if not folder.is_dir():
@@ -188,6 +189,25 @@ def write_set(folder: Path, files: Mapping[str, str | bytes], force: bool = Fals
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_content_bytes(content))
     return folder
+
+
+@contextmanager
+def write_set_folder(folder: Path) -> Iterator[Path]:
+    """A temporary copy of `folder` to change; it replaces `folder` when the block succeeds,
+    so `folder` only ever shows the old or the new set. (Copies, not hard links: the block
+    may rewrite any file.)"""
+    folder = Path(folder)
+    check_set(folder, (), force=True)
+    with staged(folder, folder=True) as tmp:
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name.startswith(PARTIAL):
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, tmp / entry.name, symlinks=True)
+                else:
+                    shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
+        yield tmp
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

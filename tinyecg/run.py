@@ -19,14 +19,10 @@ model the same way for every caller (export, evaluate, the demo, the benchmarks)
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
+from tinyecg import outputs
 from tinyecg.errors import TinyECGError
 
 CONFIG = "config.json"
@@ -57,24 +53,8 @@ def read_config(run_dir: Path) -> dict:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (temp file + rename), creating the folder if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=_jsonable)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
-def _jsonable(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    """Write JSON atomically, creating the folder if needed (tinyecg.outputs)."""
+    outputs.write_json(Path(path), obj)
 
 
 @contextmanager
@@ -84,35 +64,17 @@ def new_run_dir(run_dir: Path, force: bool = False):
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         if not force:
             raise TinyECGError(f"{run_dir}: already exists and is not empty (use --force)")
-    try:
-        run_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    except OSError as exc:
-        raise TinyECGError(f"{run_dir}: cannot create ({exc.strerror})") from None
-    try:
+        if not run_dir.is_dir():
+            raise TinyECGError(f"{run_dir}: exists and is not a folder")
+    with outputs.staged(run_dir, folder=True) as tmp:
         yield tmp
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-        os.replace(tmp, run_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
 def staged_file(path: Path):
     """Yield a temporary path beside `path` that replaces it only if the block succeeds."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.exists(tmp):
-            os.unlink(tmp)
+    with outputs.staged(Path(path)) as tmp:
+        yield tmp
 
 
 def _preferred(run_dir: Path, kind: str, config: dict | None, notes: list | None) -> Path | None:

@@ -36,6 +36,13 @@ data_option = click.option(
     "--data", type=click.Path(file_okay=False), default=None,
     help="WFDB folder (default: $TINYECG_DATA, else the bundled MIT-BIH excerpt).")
 run_dir_arg = click.argument("run_dir", type=click.Path(file_okay=False))
+lead_option = click.option(
+    "--lead", default=None,
+    help="Lead to read, by name or index (default: the first of MLII, ML2, II, ECG1, ECG, "
+         "ECG2; else channel 0).")
+label_map_option = click.option(
+    "--label-map", type=click.Path(dir_okay=False), default=None,
+    help="JSON file {annotation symbol: class} for a database whose beat codes differ.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,21 +73,16 @@ def data_fetch(dest, quiet):
 @data_option
 @click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
 @click.option("--include-paced", is_flag=True)
+@lead_option
+@label_map_option
 @stage
-def data_info(data, labels, include_paced, quiet):
+def data_info(data, labels, include_paced, lead, label_map, quiet):
     """Build (or load from cache) the beat dataset and print its class counts."""
-    import numpy as np
+    from tinyecg.data.dataset import dataset_summary
 
-    from tinyecg.data.dataset import build_dataset
-    from tinyecg.data.records import resolve_data_dir
-
-    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced)
-    counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
-    click.echo(f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})")
-    for lab, n in zip(ds.labels, counts):
-        click.echo(f"  {lab}: {n}")
-    for rec, why in sorted(ds.skipped.items()):
-        click.echo(f"  skipped {rec}: {why}")
+    for line in dataset_summary(data, labels=labels, include_paced=include_paced, lead=lead,
+                                label_map=label_map):
+        click.echo(line)
 
 
 @cli.command()
@@ -116,14 +118,22 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
               help="Evaluate on every beat of another WFDB folder (AAMI classes).")
 @click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
               show_default=True, help="Runtime for int8 models.")
+@lead_option
+@label_map_option
 @stage
-def evaluate(run_dir, model, records, runtime, quiet):
+def evaluate(run_dir, model, records, runtime, lead, label_map, quiet):
     """Evaluate a model; writes report.json, report.md and confusion.png."""
     from tinyecg.stages.evaluate import evaluate as run_evaluate
 
-    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime)
+    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime,
+                       lead=lead, label_map=label_map)
     click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
                f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
+    for sym, n in (rep.get("unmapped") or {}).items():
+        click.echo(f"  not scored: {n} beats annotated {sym!r} (no class in the label set; "
+                   "--label-map maps them)")
+    for rec, why in (rep.get("skipped") or {}).items():
+        click.echo(f"  skipped {rec}: {why}")
     for lab, m in rep["per_class"].items():
         fmt = lambda v: "  -   " if v is None else f"{v:.4f}"  # noqa: E731
         click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  "
@@ -270,25 +280,34 @@ def qemu(source, out, classifier, opt, serve, timeout, quiet):
             f"serving on {url} (Ctrl-C stops)"))
 
 
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f} %"
+
+
 @cli.command()
 @click.argument("record", type=click.Path(dir_okay=False))
-@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
+@lead_option
+@click.option("--channel", "lead_index", type=int, default=None, hidden=True,
+              help="Old name of --lead INDEX.")
 @stage
-def detect(record, channel, quiet):
+def detect(record, lead, lead_index, quiet):
     """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
     from tinyecg.device.detect import score_record
 
-    res = score_record(record, channel=channel)
-    click.echo(f"{len(res['peaks'])} beats detected in {res['base']}")
+    res = score_record(record, lead=lead if lead is not None else lead_index)
+    rate = "" if res["source_fs"] == 360 else f", resampled from {res['source_fs']:g} Hz"
+    click.echo(f"{len(res['peaks'])} beats detected in {res['base']} (lead {res['lead']}{rate})")
+    if res["flat"]:
+        click.echo("warning: the signal is flat (no variation): nothing to detect", err=True)
     if res["qrs"] is not None:
         s = res["qrs"]
         click.echo(f"QRS vs annotations (150 ms): TP {s['tp']} FP {s['fp']} FN {s['fn']}  "
-                   f"Se {100 * s['se']:.2f} %  +P {100 * s['ppv']:.2f} %")
+                   f"Se {_pct(s['se'])}  +P {_pct(s['ppv'])}")
     if res["qrs_ec57"] is not None:
         e = res["qrs_ec57"]
         click.echo(f"without its {len(res['flutter'])} ventricular flutter episode(s), as EC57 "
                    f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
-                   f"Se {100 * e['se']:.2f} %  +P {100 * e['ppv']:.2f} %")
+                   f"Se {_pct(e['se'])}  +P {_pct(e['ppv'])}")
 
 
 @cli.command()
@@ -305,18 +324,19 @@ def detect(record, channel, quiet):
 @click.option("--baud", type=int, default=115200, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write the scores as JSON.")
+@lead_option
 @stage
-def stream(port, record, speed, seconds, labels, baud, out, quiet):
+def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
     from tinyecg import metrics
     from tinyecg.device.stream import stream_record
     from tinyecg.run import write_json
 
-    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
+    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud, lead=lead,
                         labels=labels)
     q = res["qrs"]
-    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {100 * q['se']:.2f} %  "
-               f"+P {100 * q['ppv']:.2f} %")
+    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {_pct(q['se'])}  "
+               f"+P {_pct(q['ppv'])}")
     used = res["labels"]
     origin = {"device": "from the device's #info", "option": "--labels",
               "default": "default: the device's #info names none",

@@ -4,14 +4,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tinyecg import outputs
+from tinyecg import outputs, paths
 from tinyecg.data.beats import Beats, beats_from_record, label_set, unmapped_beats
 from tinyecg.data.records import PACED, list_records, load_record
 from tinyecg.dsp import denoise
@@ -20,7 +19,7 @@ from tinyecg.errors import TinyECGError
 log = logging.getLogger("tinyecg.data")
 
 CACHE_VERSION = 1
-ENV_CACHE = "TINYECG_CACHE"
+ENV_CACHE = paths.ENV_CACHE
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Dataset:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "tinyecg")
+    return paths.cache_dir()
 
 
 def _fingerprint(data_dir: Path, names: list[str], annotator: str) -> list:
@@ -170,3 +169,21 @@ def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
                        records=d.get("records"))
     split = make_split(cfg["split"]["name"], ds.beats.y, ds.beats.record, cfg["split"]["seed"])
     return ds, split
+
+
+def dataset_summary(data=None, labels: str = "nlrav", include_paced: bool = False, lead=None,
+                    label_map: str | Path | None = None) -> list[str]:
+    """`tinyecg data info`: the dataset's class counts, skipped records and unmapped codes."""
+    from tinyecg.data.beats import read_label_map
+    from tinyecg.data.records import resolve_data_dir
+
+    mapping = read_label_map(label_map) if label_map else None
+    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced,
+                       lead=lead, label_map=mapping)
+    counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
+    lines = [f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})"]
+    lines += [f"  {lab}: {n}" for lab, n in zip(ds.labels, counts)]
+    lines += [f"  skipped {rec}: {why}" for rec, why in sorted(ds.skipped.items())]
+    lines += [f"  not in the label set: {n} beats annotated {sym!r}"
+              for sym, n in (ds.unmapped or {}).items()]
+    return lines

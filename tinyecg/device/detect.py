@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from tinyecg import paths
+from tinyecg.data import records
 from tinyecg.device.cbuild import compile_c
 from tinyecg.errors import TinyECGError
 from tinyecg.metrics import add_scores, score_detections  # noqa: F401 (detect's callers score with them)
-from tinyecg.spec import BEAT_SYMBOLS, FS
+from tinyecg.spec import BEAT_SYMBOLS
 
 HOST_SOURCES = ("main.c", "baseline_classifier.c")
 
@@ -69,70 +70,33 @@ def parse_peaks(text: str) -> np.ndarray:
 def record_base(record_path) -> str:
     """A WFDB record's path without its extension (.hea, .dat or .atr may be given);
     TinyECGError when there is no header."""
-    base = str(record_path)
-    for ext in (".hea", ".dat", ".atr"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{base}: no WFDB record here (missing {Path(base).name}.hea)")
-    return base
+    return str(records.record_base(record_path))
 
 
-def default_channel(header) -> int:
-    """MLII when the record has it (channel 1 of record 114), else channel 0."""
-    names = list(header.sig_name or [])
-    return names.index("MLII") if "MLII" in names else 0
-
-
-def adc_range(header, channel: int) -> tuple[int, int]:
-    """The ADC's valid range for a channel: adc_zero +- 2^(adc_res-1), else the format's."""
-    res = (header.adc_res or [0] * header.n_sig)[channel]
-    zero = (header.adc_zero or [0] * header.n_sig)[channel]
-    if res and 2 <= res <= 16:
-        lo, hi = zero - (1 << (res - 1)), zero + (1 << (res - 1)) - 1
-    else:
-        fmt = str(header.fmt[channel])
-        bits = {"212": 12, "310": 10, "311": 10, "8": 8, "80": 8, "16": 16, "61": 16}.get(fmt, 16)
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return max(lo, -32768), min(hi, 32767)
-
-
-def read_record(record_path, channel: int | None = None, sampfrom: int = 0,
+def read_record(record_path, lead: str | int | None = None, sampfrom: int = 0,
                 sampto: int | None = None):
-    """Raw ADC integers of one channel, the channel used, and its ADC range."""
-    import wfdb
-
-    base = record_base(record_path)
-    header = wfdb.rdheader(base)
-    if header.fs != FS:
-        raise TinyECGError(f"{base}: sampled at {header.fs} Hz; the detector needs {FS} Hz")
-    ch = default_channel(header) if channel is None else int(channel)
-    if not 0 <= ch < header.n_sig:
-        raise TinyECGError(f"{base}: no channel {ch} (record has {header.n_sig})")
-    rec = wfdb.rdrecord(base, channels=[ch], physical=False, sampfrom=sampfrom, sampto=sampto)
-    lo, hi = adc_range(header, ch)
-    return np.clip(rec.d_signal[:, 0].astype(np.int64), lo, hi), ch, (lo, hi)
+    """Raw ADC integers of one lead at spec.FS (resampled if the record is not), the channel
+    read, and its ADC range. The lead is MLII-like by default (records.LEAD_PREFERENCE),
+    else channel 0; sampfrom/sampto count samples at spec.FS."""
+    sig = records.read_signal(record_path, lead=lead, sampfrom=sampfrom, sampto=sampto)
+    return sig.adc, sig.channel, sig.adc_range
 
 
 def reference_beats(record_path, sampfrom: int = 0, sampto: int | None = None) -> np.ndarray:
-    """Sample indices of the beat annotations ('atr'), relative to sampfrom."""
-    import wfdb
-
-    base = record_base(record_path)
-    ann = wfdb.rdann(base, "atr", sampfrom=sampfrom, sampto=sampto)
-    s = np.asarray([i for i, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS],
-                   dtype=np.int64)
-    return s - sampfrom
+    """Sample indices at spec.FS of the beat annotations ('atr'), relative to sampfrom;
+    TinyECGError when the record has no .atr or it is unreadable."""
+    ann = records.read_annotations(record_path, "atr", sampfrom, sampto, required=True)
+    assert ann is not None
+    return ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
 
 
 def flutter_intervals(record_path) -> list[tuple[int, int]]:
     """Ventricular flutter/fibrillation episodes ('[' to ']'), which EC57 leaves out of QRS
     scoring (the detector is not meant to find beats in them)."""
-    import wfdb
-
-    ann = wfdb.rdann(record_base(record_path), "atr")
+    ann = records.read_annotations(record_path, "atr", required=True)
+    assert ann is not None
     out, start = [], None
-    for i, sym in zip(ann.sample, ann.symbol):
+    for i, sym in zip(ann.samples, ann.symbols):
         if sym == "[":
             start = int(i)
         elif sym == "]" and start is not None:
@@ -145,32 +109,37 @@ def detect_samples(samples, exe=None, adc_min: int = -32768, adc_max: int = 3276
                    build_dir=None) -> np.ndarray:
     """R-peak indices the C detector finds in a sequence of raw integer samples."""
     if exe is None:
-        exe = build_host_harness(build_dir or Path(".cache") / "host")
+        exe = build_host_harness(build_dir or paths.build_dir("host"))
     out = run_harness(exe, samples_text(samples), "--peaks", "--adc-min", str(adc_min),
                       "--adc-max", str(adc_max))
     return parse_peaks(out)
 
 
-def detect_record(record_path, channel: int | None = None, exe=None, sampto: int | None = None,
-                  build_dir=None) -> np.ndarray:
-    """Run the C detector on a WFDB record's raw ADC integers (d_signal); channel defaults
-    to MLII when present, else 0. Returns R-peak sample indices."""
-    x, _, (lo, hi) = read_record(record_path, channel, sampto=sampto)
+def detect_record(record_path, lead: str | int | None = None, exe=None,
+                  sampto: int | None = None, build_dir=None) -> np.ndarray:
+    """Run the C detector on a WFDB record's raw ADC integers at spec.FS (read_record picks
+    the lead). Returns R-peak sample indices."""
+    x, _, (lo, hi) = read_record(record_path, lead, sampto=sampto)
     return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir)
 
 
-def score_record(record_path, channel: int | None = None, exe=None, build_dir=None) -> dict:
+def score_record(record_path, lead: str | int | None = None, exe=None, build_dir=None) -> dict:
     """`tinyecg detect`: the C detector on a record and, when it has annotations, its scores
     (150 ms), plain and as EC57 scores them (without ventricular flutter episodes).
-    Returns {"base", "peaks", "qrs" (None without .atr), "flutter" (episodes),
-    "qrs_ec57" (None without episodes)}."""
-    base = record_base(record_path)
-    peaks = detect_record(base, channel=channel, exe=exe, build_dir=build_dir)
-    out: dict[str, Any] = {"base": base, "peaks": peaks, "qrs": None, "flutter": [],
-                           "qrs_ec57": None}
-    if Path(base + ".atr").is_file():
-        ref = reference_beats(base)
-        flutter = flutter_intervals(base)
+    Everything is read (and every file problem raised) before anything is returned.
+    Returns {"base", "peaks", "lead", "source_fs", "flat", "qrs" (None without .atr),
+    "flutter" (episodes), "qrs_ec57" (None without episodes)}."""
+    sig = records.read_signal(record_path, lead=lead)
+    base = str(sig.base)
+    ann = records.read_annotations(base, "atr", source_fs=sig.source_fs)
+    peaks = detect_samples(sig.adc, exe=exe, adc_min=sig.adc_range[0], adc_max=sig.adc_range[1],
+                           build_dir=build_dir)
+    out: dict[str, Any] = {"base": base, "peaks": peaks, "lead": sig.lead,
+                           "source_fs": sig.source_fs, "flat": sig.flat, "qrs": None,
+                           "flutter": [], "qrs_ec57": None}
+    if ann is not None:
+        ref = ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
+        flutter = flutter_intervals(base) if len(ann.samples) else []
         out["qrs"] = score_detections(ref, peaks)
         out["flutter"] = flutter
         if flutter:

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import metrics
-from tinyecg.device import detect
+from tinyecg.data import records
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import BEAT_SYMBOLS, FS
+from tinyecg.spec import BEAT_SYMBOLS, FS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
 CHUNK = 36  # samples per write (0.1 s at 360 Hz)
 INFO_PREFIX = "# tinyecg "
@@ -136,12 +136,15 @@ def _open_port(port, baudrate: int, timeout: float):
         raise TinyECGError(f"{port}: cannot open ({msg})") from None
 
 
-def _record_symbols(record_path, sampto):
-    import wfdb
-
-    ann = wfdb.rdann(str(record_path), "atr", sampto=sampto)
-    keep = [(int(i), s) for i, s in zip(ann.sample, ann.symbol) if s in BEAT_SYMBOLS]
-    return (np.asarray([i for i, _ in keep], dtype=np.int64), [s for _, s in keep])
+def replay_samples(sig) -> np.ndarray:
+    """A record's samples in the units the device's replay mode expects: MIT-BIH's ADC
+    (adc_zero 1024, 200 counts per mV, 0..2047; ecg_config.h TINYECG_REPLAY_*). MIT-BIH
+    records pass unchanged; others are rescaled by their own baseline and gain."""
+    if sig.baseline == MITDB_ADC_BASELINE and sig.gain == MITDB_ADC_GAIN:
+        return sig.adc
+    mv = (sig.adc.astype(np.float64) - sig.baseline) / sig.gain
+    lo, hi = MITDB_ADC_RANGE
+    return np.clip(np.round(mv * MITDB_ADC_GAIN) + MITDB_ADC_BASELINE, lo, hi).astype(np.int64)
 
 
 class _Reader(threading.Thread):
@@ -214,7 +217,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def stream_record(port: str, record_path: str, speed: float = 1.0,
-                  labels: str | dict | None = "auto", channel: int | None = None,
+                  labels: str | dict | None = "auto", lead: str | int | None = None,
                   seconds: float | None = None, baudrate: int = 115200,
                   reply_timeout: float = 10.0) -> dict:
     """Replay a WFDB record's raw samples to the device at `port` (pyserial URL: a serial
@@ -240,16 +243,19 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
             raise TinyECGError(f"seconds must be a positive number (got {seconds:g})")
     if not record_path:
         raise TinyECGError("no record given")
-    base = detect.record_base(record_path)
-    if not Path(base + ".atr").is_file():
-        raise TinyECGError(f"{record_path}: no beat annotations (missing {Path(base).name}.atr)")
+    base = records.record_base(record_path)
     if isinstance(labels, str) and labels != "auto":
         from tinyecg.data.beats import label_set
 
         label_set(labels)  # an unknown name fails before the replay
     sampto = None if seconds is None else max(1, int(round(seconds * FS)))
-    x, ch, _ = detect.read_record(base, channel, sampto=sampto)
-    ref, symbols = _record_symbols(base, sampto)
+    sig = records.read_signal(base, lead=lead, sampto=sampto)
+    ann = records.read_annotations(base, "atr", sampto=sampto, source_fs=sig.source_fs,
+                                   required=True)
+    assert ann is not None
+    is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
+    ref, symbols = ann.samples[is_beat], [str(s) for s in ann.symbols[is_beat]]
+    x, ch = replay_samples(sig), sig.channel
 
     import serial
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg import __version__
+from tinyecg import __version__, outputs
 from tinyecg.dsp import denoise
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.dsp import rhythm as rhythm_mod
@@ -217,10 +217,7 @@ def _golden_beats(src: dict, settings: dict, notes: list[str]):
 
 # --------------------------------------------------------------------------- output folder
 def _precheck_out(out_dir: Path, force: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise TinyECGError(f"{out_dir}: exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise TinyECGError(f"{out_dir}: folder is not empty (use --force to overwrite)")
+    outputs.check_set(out_dir, (), force)
     for parent in out_dir.absolute().parents:
         if parent.exists():
             if not parent.is_dir():

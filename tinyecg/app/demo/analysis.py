@@ -5,7 +5,6 @@ tinyecg.device.detect, the int8 model and the fixed-point inputs from
 tinyecg.device.device_path), matched to the annotations as EC57 does (tinyecg.metrics)."""
 from __future__ import annotations
 
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import cast
 
 import numpy as np
 
-from tinyecg import metrics
+from tinyecg import metrics, paths
 from tinyecg.app.demo.inputs import BeatInput, short_error
 from tinyecg.app.demo.model import DemoModel
 from tinyecg.device import detect
@@ -129,8 +128,7 @@ def detector_executable():
     with _DETECTOR_LOCK:
         if _DETECTOR["exe"] is None and _DETECTOR["error"] is None:
             try:
-                build = Path(tempfile.mkdtemp(prefix="tinyecg-demo-detector-"))
-                _DETECTOR["exe"] = detect.build_host_harness(build)
+                _DETECTOR["exe"] = detect.build_host_harness(paths.build_dir("host"))
             except (TinyECGError, OSError, ImportError) as exc:
                 _DETECTOR["error"] = short_error(exc)
         return _DETECTOR["exe"]

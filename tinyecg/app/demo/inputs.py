@@ -106,6 +106,9 @@ def parse_beat(text: str, units: str = "auto", gain=ADC_GAIN, baseline=ADC_BASEL
             hint = f" (a table of {len(values) // WINDOW} columns? give one column)"
         raise TinyECGError(f"got {len(values)} numbers; a beat is {WINDOW} samples (1 s at "
                            f"{FS} Hz with the R-peak at sample {PRE_R}){hint}")
+    if np.ptp(values) == 0:
+        raise TinyECGError(f"the beat is flat (all {WINDOW} samples are {values[0]:g}): there "
+                           "is no ECG to classify (lead off?)")
     chosen = ("adc" if all_int else "mv") if units == "auto" else units
     why = " (all whole numbers)" if units == "auto" and all_int else \
         " (not all whole numbers)" if units == "auto" else " (as chosen)"
