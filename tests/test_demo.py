@@ -165,8 +165,8 @@ def test_beat_files(tmp_path):
     with pytest.raises(TinyECGError, match="binary"):
         demo.read_text_file(binary)
     ok = tmp_path / "beat.csv"
-    ok.write_text("sample\n" + "\n".join(["3"] * 360))
-    assert demo.parse_beat(demo.read_text_file(ok)).raw_adc.tolist() == [3] * 360
+    ok.write_text("sample\n" + "\n".join(["3", "4"] * 180))
+    assert demo.parse_beat(demo.read_text_file(ok)).raw_adc.tolist() == [3, 4] * 180
 
 
 # --------------------------------------------------------------------------- classification
@@ -362,7 +362,7 @@ def test_handlers_never_show_a_traceback(dm, monkeypatch):
     md, fig = demo.beat_handler(dm, "   ", None, "auto", 200, 1024)
     assert "paste a beat" in md
     monkeypatch.setattr(ui, "classify_beat", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
-    md, fig = demo.beat_handler(dm, ", ".join(["5"] * 360), None, "auto", 200, 1024)
+    md, fig = demo.beat_handler(dm, ", ".join(["5", "6"] * 180), None, "auto", 200, 1024)
     assert "RuntimeError" in md and "boom" not in md and fig is None
     assert demo.record_handler(dm, "not-a-record", None)[0].startswith("**Error:**")
     assert demo.detail_handler(None, 3) is None

@@ -15,6 +15,7 @@ import numpy as np
 from tinyecg import metrics, paths
 from tinyecg.app.demo.inputs import BeatInput, short_error
 from tinyecg.app.demo.model import DemoModel
+from tinyecg.data import records
 from tinyecg.device import detect
 from tinyecg.device.device_path import fixed_inputs, float_inputs, quantize_float, windows_at
 from tinyecg.dsp.denoise import preprocess
@@ -203,19 +204,13 @@ class RecordResult:
         return rows_all, cols, m
 
 
-def _read_annotations(base: Path):
-    import wfdb
-
-    if not Path(f"{base}.atr").is_file():
+def _read_annotations(base: Path, source_fs: float):
+    """Beat annotations at spec.FS (sorted), or (None, None) when the record has none."""
+    ann = records.read_annotations(base, "atr", source_fs=source_fs)
+    if ann is None:
         return None, None
-    try:
-        ann = wfdb.rdann(str(base), "atr")
-    except Exception as exc:
-        raise TinyECGError(f"{Path(base).name}.atr: unreadable annotations "
-                           f"({short_error(exc)})") from None
-    keep = [i for i, s in enumerate(ann.symbol) if s in BEAT_SYMBOLS]
-    samples = np.asarray(ann.sample, np.int64)[keep]
-    symbols = np.asarray(ann.symbol, dtype="<U2")[keep]
+    keep = np.isin(ann.symbols, list(BEAT_SYMBOLS))
+    samples, symbols = ann.samples[keep], ann.symbols[keep].astype("<U2")
     order = np.argsort(samples, kind="stable")
     return samples[order], symbols[order]
 
@@ -225,7 +220,6 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     """Detect, classify (int8 model in TFLM) and score one WFDB record at 360 Hz.
     detector: "auto" (the C detector, else the annotated R-peaks, said in notes), "c" (the C
     detector or an error) or "annotations"."""
-    import wfdb
 
     from tinyecg.data.beats import rr_context
 
@@ -235,36 +229,31 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
         raise TinyECGError("record analysis needs an int8 (.tflite) model")
     base = Path(record_base)
     name = name or base.name
-    try:
-        header = wfdb.rdheader(str(base))
-    except Exception as exc:
-        raise TinyECGError(f"{name}.hea: not a readable WFDB header ({short_error(exc)})") from None
-    if not header.fs or not header.sig_len:
-        raise TinyECGError(f"{name}: the header gives no sampling rate or length")
-    if header.sig_len / header.fs > MAX_RECORD_SECONDS:
+    header = records.read_header(records.record_base(base))
+    if header.sig_len and header.sig_len / header.fs > MAX_RECORD_SECONDS:
         raise TinyECGError(f"{name}: {header.sig_len / header.fs / 60:.0f} minutes is longer "
                            f"than the demo's {MAX_RECORD_SECONDS // 60}-minute limit")
-    try:
-        adc, ch, _ = detect.read_record(base)
-    except TinyECGError:
-        raise
-    except Exception as exc:
-        raise TinyECGError(f"{name}: unreadable signal ({short_error(exc)})") from None
+    sig = records.read_signal(base)
+    adc, ch = sig.adc, sig.channel
     notes = []
-    ch_name = (header.sig_name or [f"channel {ch}"])[ch]
-    if ch_name != "MLII":
-        notes.append(f"No MLII lead: channel {ch} ({ch_name}) used; the model was trained on MLII.")
+    if sig.lead != "MLII":
+        notes.append(f"No MLII lead: channel {ch} ({sig.lead}) used; the model was trained on "
+                     "MLII.")
+    if sig.source_fs != FS:
+        notes.append(f"Sampled at {sig.source_fs:g} Hz: resampled to {FS} Hz.")
+    if sig.flat:
+        notes.append("The signal is flat: there is no ECG to classify (lead off?).")
     gain = float((header.adc_gain or [0])[ch] or 0) or float(ADC_GAIN)
     if not (header.adc_gain or [0])[ch]:
         notes.append(f"The header gives no gain: {ADC_GAIN} counts/mV assumed.")
-    baseline = int((header.baseline or [0])[ch])
-    ann_samples, ann_symbols = _read_annotations(base)
+    baseline = sig.baseline
+    ann_samples, ann_symbols = _read_annotations(base, sig.source_fs)
 
     peaks = None
     if detector in ("auto", "c"):
         exe = detector_executable()
         if exe is not None:
-            lo, hi = detect.adc_range(header, ch)
+            lo, hi = sig.adc_range
             peaks = detect.detect_samples(adc, exe=exe, adc_min=lo, adc_max=hi)
             used = "found by the firmware's C QRS detector (host build)"
         elif detector == "c":
@@ -304,6 +293,6 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     match = metrics.match_beats(ann_samples, peaks) if ann_samples is not None else None
     if ann_samples is None:
         notes.append("No annotations (.atr): no comparison with a reference.")
-    return RecordResult(name, adc, baseline, gain, ch_name, peaks, used, pred, probs,
+    return RecordResult(name, adc, baseline, gain, sig.lead, peaks, used, pred, probs,
                         list(dm.labels), ann_samples, ann_symbols, match, fixed_agree, notes,
                         label_map)

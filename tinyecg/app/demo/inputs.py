@@ -106,9 +106,6 @@ def parse_beat(text: str, units: str = "auto", gain=ADC_GAIN, baseline=ADC_BASEL
             hint = f" (a table of {len(values) // WINDOW} columns? give one column)"
         raise TinyECGError(f"got {len(values)} numbers; a beat is {WINDOW} samples (1 s at "
                            f"{FS} Hz with the R-peak at sample {PRE_R}){hint}")
-    if np.ptp(values) == 0:
-        raise TinyECGError(f"the beat is flat (all {WINDOW} samples are {values[0]:g}): there "
-                           "is no ECG to classify (lead off?)")
     chosen = ("adc" if all_int else "mv") if units == "auto" else units
     why = " (all whole numbers)" if units == "auto" and all_int else \
         " (not all whole numbers)" if units == "auto" else " (as chosen)"
@@ -129,6 +126,9 @@ def parse_beat(text: str, units: str = "auto", gain=ADC_GAIN, baseline=ADC_BASEL
         raw = counts.astype(np.int64)
         note = (f"Taken as millivolts{why}; the fixed-point path sees them as ADC counts "
                 f"round(mV x {gain}) + {baseline}.")
+    if np.ptp(raw) == 0:
+        raise TinyECGError(f"the beat is flat (all {WINDOW} samples are {int(raw[0])}): there "
+                           "is no ECG to classify (lead off?)")
     return BeatInput(raw, mv, chosen, baseline, gain, note)
 
 
