@@ -10,11 +10,18 @@
  * time as TFLM's Prepare functions do and writes the structs as commented `const` objects;
  * the generated tinyecg_model.c holds only those, the weights, the memory plan and the calls.
  *
+ * Every kernel returns 0 (TFLM's kTfLiteOk: it cannot fail, the generator checked its
+ * parameters). The generated invoke() returns the result of its last call, which lets the
+ * compiler make that call a jump (a sibling call; Thumb-1 has none): invoke's frame is
+ * released before the last kernel's is pushed, so the deepest stack is the larger of the
+ * two, not their sum.
+ *
  * Two groups:
  *  - the generic kernels (src/): any stride, padding, kernel size, activation; and
  *  - the fast kernels (tinyecg_nn_fast.h, static inline): the one-row convolution and the
  *    dense layer with weight zero point 0, the input zero point folded into the bias; they
- *    are inlined at each call so that their parameters become literals.
+ *    are inlined at each call so that their parameters become literals;
+ *  - and SOFTMAX (tinyecg_nn_softmax.h, static, see there why).
  * Paths for Cortex-M DSP cores and ARMv6-M: tinyecg_nn_config.h. Arithmetic: tinyecg_nn_math.h.
  */
 #ifndef TINYECG_NN_H
@@ -46,7 +53,7 @@ typedef struct {
 } tinyecg_nn_conv_params_t;
 
 /* Taps that fall in the padding are skipped, which is what a zero-point padded input gives. */
-void tinyecg_nn_conv_per_channel(const tinyecg_nn_conv_params_t *p, const int8_t *input,
+int tinyecg_nn_conv_per_channel(const tinyecg_nn_conv_params_t *p, const int8_t *input,
                                  int8_t *output);
 
 /* ---- DEPTHWISE_CONV_2D (reference_integer_ops::DepthwiseConvPerChannel) ----------------- */
@@ -66,7 +73,7 @@ typedef struct {
 } tinyecg_nn_depthwise_conv_params_t;
 
 /* Output channel oc = ic * depth_mult + m reads input channel ic only. */
-void tinyecg_nn_depthwise_conv_per_channel(const tinyecg_nn_depthwise_conv_params_t *p,
+int tinyecg_nn_depthwise_conv_per_channel(const tinyecg_nn_depthwise_conv_params_t *p,
                                            const int8_t *input, int8_t *output);
 
 /* ---- FULLY_CONNECTED (reference_integer_ops::FullyConnected) ---------------------------- */
@@ -81,7 +88,7 @@ typedef struct {
     const int8_t *shift;
 } tinyecg_nn_fully_connected_params_t;
 
-void tinyecg_nn_fully_connected(const tinyecg_nn_fully_connected_params_t *p,
+int tinyecg_nn_fully_connected(const tinyecg_nn_fully_connected_params_t *p,
                                 const int8_t *input, int8_t *output);
 
 /* ---- AVERAGE_POOL_2D / MAX_POOL_2D (reference_integer_ops::AveragePool, MaxPool) -------- */
@@ -96,23 +103,11 @@ typedef struct {
 
 /* Mean of the window's taps inside the input, rounded half away from zero. Every window
  * must hold at least one tap (the generator checks it). */
-void tinyecg_nn_average_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
+int tinyecg_nn_average_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
                              int8_t *output);
 /* Largest tap inside the input. */
-void tinyecg_nn_max_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
+int tinyecg_nn_max_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
                          int8_t *output);
-
-/* ---- SOFTMAX (reference_ops::Softmax, int8 -> int8) ------------------------------------- */
-typedef struct {
-    int32_t outer, depth;           /* rows, classes per row */
-    int32_t mult, left_shift;       /* beta * input scale * 2^26 as Q31 and its left shift */
-    int32_t diff_min;               /* differences below this give exp = 0 */
-} tinyecg_nn_softmax_params_t;
-
-/* exp of (x - max) scaled to Q5.26, summed in Q12.19, reciprocal by Newton-Raphson, output
- * scale 1/256 with zero point -128 (gemmlowp fixed point). */
-void tinyecg_nn_softmax(const tinyecg_nn_softmax_params_t *p, const int8_t *input,
-                        int8_t *output);
 
 /* ---- MEAN (reference_ops::QuantizedMeanOrSum) ------------------------------------------- */
 typedef struct {
@@ -123,7 +118,7 @@ typedef struct {
 } tinyecg_nn_mean_params_t;
 
 /* (sum - count * in_zp) * mult * 2^(shift - 31) + out_zp, clamped to int8. */
-void tinyecg_nn_mean(const tinyecg_nn_mean_params_t *p, const int8_t *input, int8_t *output);
+int tinyecg_nn_mean(const tinyecg_nn_mean_params_t *p, const int8_t *input, int8_t *output);
 
 /* ---- Requantize (reference_ops::Requantize) and CONCATENATION --------------------------- */
 typedef struct {
@@ -133,7 +128,7 @@ typedef struct {
 } tinyecg_nn_requantize_params_t;
 
 /* output[i] = clamp(MultiplyByQuantizedMultiplier(input[i] - in_zp, mult, shift) + out_zp). */
-void tinyecg_nn_requantize(const tinyecg_nn_requantize_params_t *p, const int8_t *input,
+int tinyecg_nn_requantize(const tinyecg_nn_requantize_params_t *p, const int8_t *input,
                            int32_t size, int8_t *output);
 
 typedef struct {
@@ -148,7 +143,7 @@ typedef struct {
 /* One input of a CONCATENATION (call once per input): `copy` values of every block go to
  * out_pos of the output's block. Same quantization: a copy (TFLM's int8 concatenation);
  * otherwise tinyecg_nn_requantize. */
-void tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const int8_t *input,
+int tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const int8_t *input,
                               int8_t *output);
 
 #ifdef __cplusplus
@@ -156,5 +151,6 @@ void tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const 
 #endif
 
 #include "tinyecg_nn_fast.h"
+#include "tinyecg_nn_softmax.h"
 
 #endif /* TINYECG_NN_H */

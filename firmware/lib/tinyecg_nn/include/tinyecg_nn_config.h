@@ -43,6 +43,16 @@
 #define TINYECG_NN_INLINE static inline
 #endif
 
+/* The arithmetic helpers and the softmax: `static`, without an inline hint, so that the
+ * compiler weighs inlining as for any static function of the translation unit (at -O2 on
+ * the Cortex-M0+, inlining them all into invoke() made its frame 112 bytes larger);
+ * `unused` because a translation unit may call none of them. */
+#if defined(__GNUC__)
+#define TINYECG_NN_STATIC static __attribute__((unused))
+#else
+#define TINYECG_NN_STATIC static inline
+#endif
+
 /* Weight rows that the SMLAD loops load as words start on a word boundary (the C loads are
  * memcpy, correct either way). */
 #if defined(__GNUC__)

@@ -179,7 +179,7 @@ typedef struct {
 
 /* Tap t of the window starting at input column `start`: zp in the padding, 0 past the
  * filter (t >= taps, matched by zero weights). */
-TINYECG_NN_INLINE int32_t tinyecg_nn_row_tap(const tinyecg_nn_conv_1_x_n_params_t *p,
+TINYECG_NN_STATIC int32_t tinyecg_nn_row_tap(const tinyecg_nn_conv_1_x_n_params_t *p,
                                              const int8_t *in, int32_t start, int32_t t)
 {
     const int32_t i = start * p->in_c + t;
@@ -240,7 +240,7 @@ TINYECG_NN_INLINE const int8_t *tinyecg_nn_row_column(const tinyecg_nn_conv_1_x_
 
 /* scratch: TINYECG_NN_CONV_1_X_N_SCRATCH_BYTES(taps4) bytes, word aligned, not overlapping
  * input or output. */
-TINYECG_NN_INLINE void tinyecg_nn_conv_1_x_n(const tinyecg_nn_conv_1_x_n_params_t *p,
+TINYECG_NN_INLINE int tinyecg_nn_conv_1_x_n(const tinyecg_nn_conv_1_x_n_params_t *p,
                                              const int8_t *input, int8_t *output,
                                              int32_t *scratch)
 {
@@ -297,6 +297,7 @@ TINYECG_NN_INLINE void tinyecg_nn_conv_1_x_n(const tinyecg_nn_conv_1_x_n_params_
             tinyecg_nn_output_stage_two(&p->out, a10, a11, oc1, o0 + oc1, d);
         }
     }
+    return 0;
 }
 
 /* ---- FULLY_CONNECTED with weight zero point 0 --------------------------------------------
@@ -312,7 +313,7 @@ typedef struct {
     tinyecg_nn_output_stage_t out;
 } tinyecg_nn_fully_connected_folded_params_t;
 
-TINYECG_NN_INLINE void tinyecg_nn_fully_connected_folded(
+TINYECG_NN_INLINE int tinyecg_nn_fully_connected_folded(
     const tinyecg_nn_fully_connected_folded_params_t *p, const int8_t *input, int8_t *output)
 {
     int32_t b, u, d;
@@ -358,10 +359,13 @@ TINYECG_NN_INLINE void tinyecg_nn_fully_connected_folded(
             if (d < p->depth) {
                 tinyecg_nn_dot_1x2(x + d, w0 + d, w1 + d, p->depth - d, &a0, &a1);
             }
-            output[b * p->units + u] = tinyecg_nn_output_stage(&p->out, a0, p->per_channel ? u : 0);
-            output[b * p->units + u1] = tinyecg_nn_output_stage(&p->out, a1, p->per_channel ? u1 : 0);
+            output[b * p->units + u] =
+                tinyecg_nn_output_stage(&p->out, a0, p->per_channel ? u : 0);
+            output[b * p->units + u1] =
+                tinyecg_nn_output_stage(&p->out, a1, p->per_channel ? u1 : 0);
         }
     }
+    return 0;
 }
 
 #ifdef __cplusplus

@@ -23,14 +23,14 @@ extern "C" {
 
 /* floor(x / 2^n) for 0 <= n <= 31, written with ~ so that it does not rely on the meaning
  * of >> on negative numbers. */
-static inline int32_t tinyecg_nn_arithmetic_shift_right(int32_t x, int32_t n)
+TINYECG_NN_STATIC int32_t tinyecg_nn_arithmetic_shift_right(int32_t x, int32_t n)
 {
     return x >= 0 ? (x >> n) : (int32_t)~((int32_t)~x >> n);
 }
 
 /* gemmlowp SaturatingRoundingDoublingHighMul: (a * b + 2^30) / 2^31 rounded half away from
  * zero; the one overflowing case, a == b == INT32_MIN, saturates to INT32_MAX. */
-static inline int32_t tinyecg_nn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
+TINYECG_NN_STATIC int32_t tinyecg_nn_saturating_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
     int64_t ab;
     int64_t nudge;
@@ -44,7 +44,7 @@ static inline int32_t tinyecg_nn_saturating_rounding_doubling_high_mul(int32_t a
 
 /* gemmlowp RoundingDivideByPOT: x / 2^exponent rounded to nearest, ties away from zero
  * (0 <= exponent <= 31). */
-static inline int32_t tinyecg_nn_rounding_divide_by_pot(int32_t x, int32_t exponent)
+TINYECG_NN_STATIC int32_t tinyecg_nn_rounding_divide_by_pot(int32_t x, int32_t exponent)
 {
     const int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
     const int32_t remainder = x & mask;
@@ -55,7 +55,7 @@ static inline int32_t tinyecg_nn_rounding_divide_by_pot(int32_t x, int32_t expon
 /* TFLite MultiplyByQuantizedMultiplier, double-rounding build (TFLITE_SINGLE_ROUNDING off):
  * x * multiplier * 2^(shift - 31) = RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
  * x << max(shift, 0), multiplier), max(-shift, 0)). */
-static inline int32_t tinyecg_nn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
+TINYECG_NN_STATIC int32_t tinyecg_nn_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier,
                                                                   int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
@@ -66,7 +66,7 @@ static inline int32_t tinyecg_nn_multiply_by_quantized_multiplier(int32_t x, int
 }
 
 /* v clamped to [lo, hi] (a subrange of int8) as int8. */
-static inline int8_t tinyecg_nn_clamp_to_int8(int32_t v, int32_t lo, int32_t hi)
+TINYECG_NN_STATIC int8_t tinyecg_nn_clamp_to_int8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
@@ -75,7 +75,7 @@ static inline int8_t tinyecg_nn_clamp_to_int8(int32_t v, int32_t lo, int32_t hi)
  * kernels. On DSP cores two products per SMLAD on int16 pairs, x + x_offset formed lane-wise
  * by SADD16 (|x + offset| <= 255); the sum is the same integer (no term or partial sum leaves
  * int32), so both paths give identical results. */
-static inline int32_t tinyecg_nn_dot_with_offset(const int8_t *x, const int8_t *w, int32_t n,
+TINYECG_NN_STATIC int32_t tinyecg_nn_dot_with_offset(const int8_t *x, const int8_t *w, int32_t n,
                                                  int32_t x_offset)
 {
     int32_t acc = 0;
@@ -107,7 +107,7 @@ static inline int32_t tinyecg_nn_dot_with_offset(const int8_t *x, const int8_t *
  * and the floors nest: the result is xh * mh + floor((a1 + a2) / 2^16) with
  * a2 = xl * mh + (lo >> 16) + 2^15 < 2^31; a1 and a2 are split into high and low halves so
  * that their sum never leaves int32. Exact for every int32 x. */
-static inline int32_t tinyecg_nn_rounded_high_mul_16x16(int32_t x, int32_t m)
+TINYECG_NN_STATIC int32_t tinyecg_nn_rounded_high_mul_16x16(int32_t x, int32_t m)
 {
     const int32_t xl = (int32_t)((uint32_t)x & 0xFFFFu);
     const int32_t xh = tinyecg_nn_arithmetic_shift_right(x, 16);
@@ -130,7 +130,7 @@ static inline int32_t tinyecg_nn_rounded_high_mul_16x16(int32_t x, int32_t m)
  *   + out_zp, folded in as out_zp * 2^r (a multiple of 2^r passes the floor unchanged).
  * add = 2^(r-1) + out_zp * 2^r comes from the generator, which checks |add| < 2^30; with
  * |v| <= 2^30 nothing leaves int32. */
-static inline int32_t tinyecg_nn_requantize_one_multiply(int32_t x, int32_t mult, int32_t add,
+TINYECG_NN_STATIC int32_t tinyecg_nn_requantize_one_multiply(int32_t x, int32_t mult, int32_t add,
                                                          int32_t shift)
 {
     int32_t t;

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-void tinyecg_nn_requantize(const tinyecg_nn_requantize_params_t *p, const int8_t *input,
+int tinyecg_nn_requantize(const tinyecg_nn_requantize_params_t *p, const int8_t *input,
                            int32_t size, int8_t *output)
 {
     int32_t i;
@@ -16,12 +16,13 @@ void tinyecg_nn_requantize(const tinyecg_nn_requantize_params_t *p, const int8_t
                           + p->out_zp;
         output[i] = tinyecg_nn_clamp_to_int8(v, -128, 127);
     }
+    return 0;
 }
 
 /* TFLM's int8 concatenation copies bytes whatever the scales (the converter always gives
  * the inputs the output's quantization); an input whose quantization differs is rescaled
  * here, as TFLite's Requantize would. */
-void tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const int8_t *input,
+int tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const int8_t *input,
                               int8_t *output)
 {
     int32_t k;
@@ -34,4 +35,5 @@ void tinyecg_nn_concatenation(const tinyecg_nn_concatenation_params_t *p, const 
             memcpy(dst, src, (size_t)p->copy);
         }
     }
+    return 0;
 }

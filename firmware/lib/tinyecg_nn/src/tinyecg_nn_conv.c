@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-void tinyecg_nn_conv_per_channel(const tinyecg_nn_conv_params_t *p, const int8_t *input,
+int tinyecg_nn_conv_per_channel(const tinyecg_nn_conv_params_t *p, const int8_t *input,
                                  int8_t *output)
 {
     int32_t oy, ox, oc, ky;
@@ -40,9 +40,10 @@ void tinyecg_nn_conv_per_channel(const tinyecg_nn_conv_params_t *p, const int8_t
             }
         }
     }
+    return 0;
 }
 
-void tinyecg_nn_depthwise_conv_per_channel(const tinyecg_nn_depthwise_conv_params_t *p,
+int tinyecg_nn_depthwise_conv_per_channel(const tinyecg_nn_depthwise_conv_params_t *p,
                                            const int8_t *input, int8_t *output)
 {
     int32_t oy, ox, ic, m, ky, kx;
@@ -81,4 +82,5 @@ void tinyecg_nn_depthwise_conv_per_channel(const tinyecg_nn_depthwise_conv_param
             }
         }
     }
+    return 0;
 }

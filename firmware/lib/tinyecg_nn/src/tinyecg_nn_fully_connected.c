@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-void tinyecg_nn_fully_connected(const tinyecg_nn_fully_connected_params_t *p,
+int tinyecg_nn_fully_connected(const tinyecg_nn_fully_connected_params_t *p,
                                 const int8_t *input, int8_t *output)
 {
     int32_t b, u, d;
@@ -32,4 +32,5 @@ void tinyecg_nn_fully_connected(const tinyecg_nn_fully_connected_params_t *p,
             output[b * p->out_depth + u] = tinyecg_nn_clamp_to_int8(acc, p->act_min, p->act_max);
         }
     }
+    return 0;
 }

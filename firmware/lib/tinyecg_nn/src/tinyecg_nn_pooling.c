@@ -5,7 +5,7 @@
  */
 #include "tinyecg_nn.h"
 
-void tinyecg_nn_average_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
+int tinyecg_nn_average_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
                              int8_t *output)
 {
     int32_t oy, ox, c, ky, kx;
@@ -33,9 +33,10 @@ void tinyecg_nn_average_pool(const tinyecg_nn_pool_params_t *p, const int8_t *in
             }
         }
     }
+    return 0;
 }
 
-void tinyecg_nn_max_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
+int tinyecg_nn_max_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
                          int8_t *output)
 {
     int32_t oy, ox, c, ky, kx;
@@ -61,4 +62,5 @@ void tinyecg_nn_max_pool(const tinyecg_nn_pool_params_t *p, const int8_t *input,
             }
         }
     }
+    return 0;
 }

@@ -5,7 +5,7 @@
  */
 #include "tinyecg_nn.h"
 
-void tinyecg_nn_mean(const tinyecg_nn_mean_params_t *p, const int8_t *input, int8_t *output)
+int tinyecg_nn_mean(const tinyecg_nn_mean_params_t *p, const int8_t *input, int8_t *output)
 {
     int32_t o, i, r;
     for (o = 0; o < p->outer; ++o) {
@@ -21,4 +21,5 @@ void tinyecg_nn_mean(const tinyecg_nn_mean_params_t *p, const int8_t *input, int
             output[o * p->inner + i] = tinyecg_nn_clamp_to_int8(v, -128, 127);
         }
     }
+    return 0;
 }
