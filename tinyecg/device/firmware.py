@@ -131,13 +131,19 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
     app = app_dir()
     srcs = [*detect.core_sources(), app / "main.c", app / "app_model.c",
             *(export_dir / name for name in GENERATED_C["uart"])]
+    includes = [detect.core_include(), app, export_dir]
     if classifier == "cbackend":
+        from tinyecg.export import cbackend
+
+        # the generated model is data and calls; the kernels are firmware/lib/tinyecg_nn
         srcs += [export_dir / name for name in GENERATED_C["model"]]
+        srcs += cbackend.library_sources()
+        includes.append(cbackend.library_include())
     defs = {"TINYECG_QEMU_IO": IOS[io], "TINYECG_CLASSIFIER": CLASSIFIERS[classifier],
             "TINYECG_ADC_MIN": lo, "TINYECG_ADC_MAX": hi,
             "TINYECG_ADC_BASELINE": base, "TINYECG_ADC_GAIN": gain,
             "TINYECG_QEMU_INSTR_PER_US": instr_per_us}
-    elf = qemu.build(srcs, includes=[detect.core_include(), app, export_dir], defs=defs,
+    elf = qemu.build(srcs, includes=includes, defs=defs,
                      out_dir=out / f"{io}-{classifier}-O{opt}", app="tinyecg_fw",
                      extra_cflags=[f"-O{opt}"], timeout=timeout)
     return Firmware(elf=elf, io=io, classifier=classifier, export_dir=export_dir,
@@ -245,7 +251,7 @@ def _session(port: int, data: bytes, done, timeout: float) -> bytes:
             sock.settimeout(max(0.05, min(1.0, left)))
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 raise TinyECGError("the device closed the connection")
@@ -297,7 +303,7 @@ def stop(url, timeout: float = 10) -> qemu.CompletedRun:
         try:
             while sock.recv(4096):
                 pass
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
     return url.wait(timeout)
 
@@ -434,7 +440,8 @@ def size_by_object(elf) -> dict[str, dict[str, int]]:
 COMPONENTS = (  # (component, file names) for size_by_component
     ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
     ("preprocessing", ("tinyecg_preprocess.c",)),
-    ("model", ("tinyecg_model.c",)),
+    ("model", ("tinyecg_model.c", "tinyecg_nn_concatenation.c", "tinyecg_nn_conv.c",
+               "tinyecg_nn_fully_connected.c", "tinyecg_nn_pooling.c", "tinyecg_nn_reduce.c")),
     ("golden", ("tinyecg_golden.c",)),
     ("app", ("main.c", "app_model.c")),
     ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")),

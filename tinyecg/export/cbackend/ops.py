@@ -14,11 +14,23 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.export.cbackend import ops_conv
 from tinyecg.export.cbackend.params import (
-    Call, ConcatenationParams, CopyOut, Field, LoweredOp, MeanParams, PoolParams,
-    RequantizeParams, SoftmaxParams, Table,
+    Call,
+    ConcatenationParams,
+    CopyOut,
+    Field,
+    LoweredOp,
+    MeanParams,
+    PoolParams,
+    RequantizeParams,
+    SoftmaxParams,
+    Table,
 )
 from tinyecg.export.cbackend.tflite_rules import (
-    Graph, activation_range, fmt_scale, out_size, padding_before,
+    Graph,
+    activation_range,
+    fmt_scale,
+    out_size,
+    padding_before,
 )
 from tinyecg.models.tflite import Op, TFLiteModel
 from tinyecg.quantmath import quantize_multiplier

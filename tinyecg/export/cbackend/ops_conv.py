@@ -8,11 +8,23 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.export.cbackend import fast
 from tinyecg.export.cbackend.params import (
-    Call, Conv1xNParams, ConvParams, DepthwiseConvParams, Field, FullyConnectedFoldedParams,
-    FullyConnectedParams, LoweredOp, OutputStage, Table,
+    Call,
+    Conv1xNParams,
+    ConvParams,
+    DepthwiseConvParams,
+    Field,
+    FullyConnectedFoldedParams,
+    FullyConnectedParams,
+    LoweredOp,
+    OutputStage,
+    Table,
 )
 from tinyecg.export.cbackend.tflite_rules import (
-    Graph, activation_range, fmt_scale, out_size, padding_before,
+    Graph,
+    activation_range,
+    fmt_scale,
+    out_size,
+    padding_before,
 )
 from tinyecg.models.tflite import Op
 from tinyecg.quantmath import quantize_multiplier

@@ -7,7 +7,7 @@ emit.py turns these into C; nothing here knows C syntax beyond type and field na
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class Table:
 class Field:
     """One member of a parameter struct: its value (an int, a Table whose address it holds,
     or None for NULL) and its origin."""
-    value: Union[int, "Table", None]
+    value: int | Table | None
     comment: str
 
 
