@@ -1,9 +1,9 @@
 /*
  * tinyecg_nn_softmax.h - SOFTMAX int8 -> int8 (TFLM reference_ops::Softmax), a static
- * function of the including file (tinyecg_nn.h): gemmlowp fixed point. Differences x - max are scaled to Q5.26
- * (MultiplyByQuantizedMultiplierGreaterThanOne with the generator's mult and left_shift), exp
- * is evaluated on them, the exps are summed in Q12.19, the reciprocal of the sum comes from
- * Newton-Raphson, and the output has scale 1/256 and zero point -128.
+ * function of the file that includes tinyecg_nn.h: gemmlowp fixed point. Differences x - max
+ * are scaled to Q5.26 (MultiplyByQuantizedMultiplierGreaterThanOne with the generator's mult
+ * and left_shift), exp is evaluated on them, the exps are summed in Q12.19, the reciprocal of
+ * the sum comes from Newton-Raphson, and the output has scale 1/256 and zero point -128.
  *
  * Here rather than in src/ because it is the last op of a classifier: called once from
  * invoke(), the compiler inlines it and its frame merges with invoke's, where a call would
