@@ -119,10 +119,11 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
         dsp_weights_bytes=emit.weights_bytes(lowering, "dsp"),
         stack_bound=STACK_BOUND_BYTES,
     )
-    return {
+    files: dict[str, str] = {
         f"{prefix}.h": render("cbackend/model.h.j2", **context),
         f"{prefix}.c": render("cbackend/model.c.j2", **context),
     }
+    return files
 
 
 def write_c_backend(model, out_dir, prefix: str = "tinyecg_model", force: bool = False):
@@ -130,4 +131,5 @@ def write_c_backend(model, out_dir, prefix: str = "tinyecg_model", force: bool =
     all files or none (see render.write_atomically). Returns the folder."""
     if not isinstance(model, TFLiteModel):
         model = load_model(model)
-    return write_atomically(generate_c_backend(model, prefix=prefix), out_dir, force=force)
+    files: dict[str, str | bytes] = dict(generate_c_backend(model, prefix=prefix))
+    return write_atomically(files, out_dir, force=force)

@@ -91,8 +91,9 @@ class TensorNames:
             return kind
         if kind == "output":
             return "output"
-        if kind == "arena":
-            return f"{ARENA}.bytes + {self.plan.buffer_of(b).offset}"
+        buffer = self.plan.buffer_of(b)
+        if kind == "arena" and buffer is not None:
+            return f"{ARENA}.bytes + {buffer.offset}"
         if kind == "const" and b in self.lowering.const_tables:
             return self.lowering.const_tables[b].name
         raise TinyECGError(f"{self.model.source}: tensor {self.model.tensors[t].name!r} has "

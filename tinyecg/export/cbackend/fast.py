@@ -78,7 +78,7 @@ def row_conv(model: TFLiteModel, op: Op) -> RowConv | None:
     taps = int(w.shape[2]) * int(w.shape[3])
     rows = np.asarray(w.data).reshape(oc, taps)
     folded = folded_bias(None if bias is None else np.asarray(bias.data).reshape(-1), rows,
-                         int(inp.zero_point))
+                         int(inp.zero_point or 0))
     return None if folded is None else RowConv(taps, round4(taps), rows, folded)
 
 

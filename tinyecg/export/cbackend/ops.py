@@ -20,6 +20,7 @@ from tinyecg.export.cbackend.params import (
     Field,
     LoweredOp,
     MeanParams,
+    Params,
     PoolParams,
     RequantizeParams,
     SoftmaxParams,
@@ -110,7 +111,9 @@ def concatenation(g: Graph, op: Op) -> LoweredOp:
     outer = int(np.prod(out.shape[:axis], dtype=np.int64))
     inner = int(np.prod(out.shape[axis + 1:], dtype=np.int64))
     out_stride = int(out.shape[axis]) * inner
-    pos, params, calls = 0, [], []
+    pos = 0
+    params: list[tuple[str, Params]] = []
+    calls: list[Call] = []
     for k, t in enumerate(op.inputs):
         tensor = g.activation(op, g.model.tensors[t], f"input {k}")
         if len(tensor.shape) != rank or any(
@@ -288,7 +291,7 @@ def lower(model: TFLiteModel, view_base: dict[int, int]) -> Lowering:
                 result.const_tables[b] = Table("int8_t", f"const_t{b}",
                                                np.asarray(t.data).reshape(-1), [
                     f"constant tensor {t.name!r} {list(t.shape)}: int8, scale "
-                    f"{fmt_scale(t.scale)}, zero point {t.zero_point}"])
+                    f"{fmt_scale(t.scales[0])}, zero point {t.zero_points[0]}"])
     out = model.outputs[0]
     if view_base.get(out, out) != out:
         result.copy_out = CopyOut(out, model.tensors[out].size)

@@ -141,7 +141,7 @@ def conv_2d(g: Graph, op: Op, depthwise: bool = False) -> LoweredOp:
     pad_h, pad_w = padding_before(ih, kh, sh, oh), padding_before(iw, kw, sw, ow)
     act = o.get("fused_activation_function", "NONE")
     act_min, act_max = activation_range(act, out.scale, out.zero_point, where)
-    w_scales = list(w.scales) if w.per_channel else [w.scale] * oc
+    w_scales = list(w.scales) if w.per_channel else [w.scales[0]] * oc
     # kernel_util.cc PopulateConvolutionQuantizationParams: per channel, in double
     reals = [inp.scale * s / out.scale for s in w_scales]
     name = f"op{op.index}"
@@ -161,7 +161,7 @@ def conv_2d(g: Graph, op: Op, depthwise: bool = False) -> LoweredOp:
         stage = _output_stage(name, tables, reals, inp.scale, w_scales, out, act, act_min,
                               act_max, "c")
         first, end = fast.interior_columns(ow, sw, pad_w, iw, ic, row.taps4)
-        params = Conv1xNParams(
+        row_params = Conv1xNParams(
             in_w=Field(iw, "input columns"), in_c=Field(ic, "input channels"),
             out_w=Field(ow, "output columns"), out_c=Field(oc, "output channels"),
             stride=Field(sw, "stride along the row"),
@@ -177,9 +177,10 @@ def conv_2d(g: Graph, op: Op, depthwise: bool = False) -> LoweredOp:
             bias=Field(tables[2], "bias with the input zero point folded in"),
             out=stage)
         title = (f"CONV_2D {out.name!r}: {shape}, stride {sw}, {padding}, {act} (one row: "
-                 f"{params.KERNEL})")
-        return LoweredOp(op.index, op.opcode, title, tables, [(name, params)],
-                         [Call(params.KERNEL, name, op.inputs[0], op.outputs[0], scratch=True)])
+                 f"{row_params.KERNEL})")
+        return LoweredOp(op.index, op.opcode, title, tables, [(name, row_params)],
+                         [Call(row_params.KERNEL, name, op.inputs[0], op.outputs[0],
+                               scratch=True)])
     layout = "[1][k_h][k_w][out_c] (1HWO)" if depthwise else "[out_c][k_h][k_w][in_c] (OHWI)"
     wt = Table("int8_t", f"{name}_weights", np.asarray(w.data).reshape(-1), [
         f"{w.name!r} {list(w.shape)}: int8 {layout}, zero point 0,",
@@ -204,8 +205,12 @@ def conv_2d(g: Graph, op: Op, depthwise: bool = False) -> LoweredOp:
         weights=Field(wt, "int8 filter"), bias=Field(bt, "int32 bias"),
         mult=Field(mult, "per-channel Q31 multipliers"),
         shift=Field(shift, "per-channel shifts"))
-    params = (DepthwiseConvParams(depth_mult=Field(dm, "output channels per input channel"),
-                                  **common) if depthwise else ConvParams(**common))
+    params: ConvParams | DepthwiseConvParams
+    if depthwise:
+        params = DepthwiseConvParams(depth_mult=Field(dm, "output channels per input channel"),
+                                     **common)
+    else:
+        params = ConvParams(**common)
     title = f"{op.opcode} {out.name!r}: {shape}, stride {sh}x{sw}, {padding}, {act}"
     return LoweredOp(op.index, op.opcode, title, tables, [(name, params)],
                      [Call(params.KERNEL, name, op.inputs[0], op.outputs[0])])
@@ -252,17 +257,18 @@ def fully_connected(g: Graph, op: Op) -> LoweredOp:
     name = f"op{op.index}"
     # kernel_util.cc GetQuantizedConvolutionMultipler: input scale * weight scale / output
     # scale, in double (per channel when the weights carry one scale per unit)
-    w_scales = list(w.scales) if w.per_channel else [w.scale]
+    w_scales = list(w.scales) if w.per_channel else [w.scales[0]]
     reals = [inp.scale * s / out.scale for s in w_scales]
     rows = np.asarray(w.data).reshape(units, depth)
     b = None if bias is None else np.asarray(bias.data).reshape(-1)
     folded = None if any(z != 0 for z in w.zero_points) else \
         fast.folded_bias(b, rows, int(inp.zero_point))
     labels = "u" if w.per_channel else "all "
-    w_scale = "per unit (below)" if w.per_channel else fmt_scale(w.scale)
+    w_scale = "per unit (below)" if w.per_channel else fmt_scale(w.scales[0])
     title = (f"FULLY_CONNECTED {out.name!r}: {list(inp.shape)} x [{units}, {depth}] -> "
              f"{list(out.shape)}, {act}")
     per_channel = Field(int(w.per_channel), "1: one multiplier per unit, 0: one for all")
+    params: FullyConnectedFoldedParams | FullyConnectedParams
     if folded is not None:
         depth4 = fast.round4(depth)
         padded = np.zeros((units, depth4), np.int8)
@@ -285,7 +291,7 @@ def fully_connected(g: Graph, op: Op) -> LoweredOp:
     else:
         wt = Table("int8_t", f"{name}_weights", rows.reshape(-1), [
             f"{w.name!r} [{units}][{depth}]: int8, row per output unit, zero point "
-            f"{w.zero_point}, scale {w_scale}"])
+            f"{w.zero_points[0]}, scale {w_scale}"])
         bt = _bias_table(name, bias, units, "weight scale")
         mult, shift = _requant_tables(name, reals, labels, inp.scale, w_scales, out.scale)
         tables = [t for t in (wt, bt, mult, shift) if t is not None]
@@ -295,7 +301,7 @@ def fully_connected(g: Graph, op: Op) -> LoweredOp:
             out_depth=Field(units, "output units"),
             in_offset=Field(-inp.zero_point, f"-(input zero point); input scale "
                                              f"{fmt_scale(inp.scale)}"),
-            w_offset=Field(-w.zero_point, "-(weights zero point)"),
+            w_offset=Field(-w.zero_points[0], "-(weights zero point)"),
             out_offset=Field(out.zero_point, f"output zero point; output scale "
                                              f"{fmt_scale(out.scale)}"),
             act_min=Field(act_min, f"{act} clamp, output units"),

@@ -7,6 +7,8 @@ the C backend).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tinyecg.errors import TinyECGError
 from tinyecg.models.tflite import Op, Tensor, TFLiteModel
 from tinyecg.quantmath import quantize_f32
@@ -53,6 +55,17 @@ def padding_before(size: int, k: int, stride: int, out: int, dilation: int = 1) 
     return max(total, 0) // 2
 
 
+@dataclass(frozen=True)
+class Activation:
+    """An int8 tensor quantized per tensor, as the kernels see it (checked by Graph)."""
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    size: int
+    scale: float
+    zero_point: int
+
+
 class Graph:
     """The flatbuffer as the lowering reads it: tensors by op slot, checked, with errors
     naming the op."""
@@ -75,13 +88,13 @@ class Graph:
             return self.model.tensors[op.inputs[slot]]
         return None
 
-    def output(self, op: Op) -> Tensor:
+    def output(self, op: Op) -> Activation:
         return self.activation(op, self.model.tensors[op.outputs[0]], "output")
 
-    def input(self, op: Op, slot: int = 0, what: str = "input") -> Tensor:
+    def input(self, op: Op, slot: int = 0, what: str = "input") -> Activation:
         return self.activation(op, self.tensor(op, slot, what), what)
 
-    def activation(self, op: Op, t: Tensor, what: str) -> Tensor:
+    def activation(self, op: Op, t: Tensor, what: str) -> Activation:
         """t, checked to be an int8 tensor quantized per tensor."""
         if t.dtype != "INT8":
             raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} is {t.dtype}; the C "
@@ -91,9 +104,10 @@ class Graph:
         if t.per_channel:
             raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} is quantized per "
                                f"channel; activations must be per tensor")
-        return t
+        return Activation(t.index, t.name, tuple(t.shape), t.size, float(t.scales[0]),
+                          int(t.zero_points[0]) if t.zero_points else 0)
 
-    def shape4(self, t: Tensor, op: Op) -> tuple[int, int, int, int]:
+    def shape4(self, t: Tensor | Activation, op: Op) -> tuple[int, int, int, int]:
         """(n, h, w, c) of a 4-D NHWC tensor with batch 1."""
         where = self.where(op)
         if len(t.shape) != 4:
