@@ -165,9 +165,11 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
     assert not names & {"tinyecg_model_data.c", "tinyecg_op_resolver.h", "tinyecg_arena.h"}
     assert summary["runtime"] == "c" and summary["board"]["flash"]["parts"]["tflm_runtime"] == 0
     assert '#define TINYECG_RUNTIME "c"' in (out / "tinyecg_model_meta.h").read_text()
-    c_files = sorted(p for p in out.glob("*.c"))
+    from tinyecg.export.cbackend import library_include, library_sources
+
+    c_files = [*sorted(p for p in out.glob("*.c")), *library_sources()]
     exe = tmp_path / "c_runtime_check"
-    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-o", exe,
+    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-I", library_include(), "-o", exe,
                 tx.HARNESS / "export_c_runtime_check.c", *c_files])
     assert r.returncode == 0, r.stderr
     r = tx.run([exe])

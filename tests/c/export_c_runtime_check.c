@@ -1,8 +1,9 @@
 /*
  * export_c_runtime_check.c - host harness for `tinyecg export --runtime c`
  * (tests/test_export_sources.py): the generated preprocessing feeds the interpreter-free C
- * model (tinyecg_model.c from tinyecg.export.cbackend) with every golden beat, and the output
- * must equal the golden output, which the export took from the TFLM host runtime.
+ * model (tinyecg_model.c from tinyecg.export.cbackend, linked with the kernels of
+ * firmware/lib/tinyecg_nn) with every golden beat, and the output must equal the golden
+ * output, which the export took from the TFLM host runtime.
  * Prints "golden INDEX DIFF" per beat and "mismatches N"; exit status 0 when N is 0.
  */
 #include <stdio.h>

@@ -121,13 +121,19 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
     app = app_dir()
     srcs = [*detect.core_sources(), app / "main.c", app / "app_model.c",
             *(export_dir / name for name in GENERATED_C["uart"])]
+    includes = [detect.core_include(), app, export_dir]
     if classifier == "cbackend":
+        from tinyecg.export import cbackend
+
+        # the generated model is data and calls; the kernels are firmware/lib/tinyecg_nn
         srcs += [export_dir / name for name in GENERATED_C["model"]]
+        srcs += cbackend.library_sources()
+        includes.append(cbackend.library_include())
     defs = {"TINYECG_QEMU_IO": IOS[io], "TINYECG_CLASSIFIER": CLASSIFIERS[classifier],
             "TINYECG_ADC_MIN": lo, "TINYECG_ADC_MAX": hi,
             "TINYECG_ADC_BASELINE": base, "TINYECG_ADC_GAIN": gain,
             "TINYECG_QEMU_INSTR_PER_US": instr_per_us}
-    elf = qemu.build(srcs, includes=[detect.core_include(), app, export_dir], defs=defs,
+    elf = qemu.build(srcs, includes=includes, defs=defs,
                      out_dir=out / f"{io}-{classifier}-O{opt}", app="tinyecg_fw",
                      extra_cflags=[f"-O{opt}"], timeout=timeout)
     return Firmware(elf=elf, io=io, classifier=classifier, export_dir=export_dir,
