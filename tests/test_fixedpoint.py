@@ -3,8 +3,10 @@ pywt for the periodized transforms, exact rational arithmetic for the rounding h
 the rhythm features, and the float pipeline (tinyecg.dsp.denoise) on real MIT-BIH beats."""
 from __future__ import annotations
 
+import json
 import math
-import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -16,23 +18,17 @@ import pywt
 from tinyecg.dsp import denoise
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
+from tinyecg.quantmath import right_shift_multiplier
+from tinyecg.spec import BEAT_SYMBOLS, WINDOW
 
 RECORDS = ("100", "119", "208", "232")
 BEATS_PER_RECORD = 300
 
 
-def _data_dir() -> Path | None:
-    env = os.environ.get("TINYECG_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared/data/mitdb"
-    return path if (path / "100.hea").is_file() else None
-
-
 @pytest.fixture(scope="module")
-def real_windows():
+def real_windows(mitdb_dir):
     """(raw int16 (n, 360), baseline, gain) of the first beats of a few MIT-BIH records."""
-    root = _data_dir()
-    if root is None:
-        pytest.skip("MIT-BIH not found (/work/shared/data/mitdb or $TINYECG_DATA)")
+    root = mitdb_dir
     from tinyecg.data.beats import beats_from_record
     from tinyecg.data.records import load_record
 
@@ -49,7 +45,7 @@ def real_windows():
 # ----------------------------------------------------------------------------- transforms
 def test_float_transforms_reproduce_pywt_periodization():
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((20, fp.WINDOW)) * 100
+    x = rng.standard_normal((20, WINDOW)) * 100
     a = x
     for n in (360, 180, 90):
         ca, cd = fp.dwt_float(a)
@@ -147,14 +143,22 @@ def test_high_word_rounding_identity():
 
 
 def test_quantize_multiplier():
+    """The multipliers of preprocess_params come from tinyecg.quantmath, within the shifts the
+    C handles (1..MAX_SHIFT)."""
     for value in (1e-6, 1.9073486328125e-05, 0.1388888, 0.5, 1.0, 50.0, 12345.678):
-        m, k = fp.quantize_multiplier(value, "x")
+        m, k = right_shift_multiplier(value, "x", fp.MAX_SHIFT)
         assert 2**30 <= m < 2**31 and 1 <= k <= fp.MAX_SHIFT
         assert abs(m / 2.0**k - value) <= value * 2.0**-31
-    with pytest.raises(TinyECGError):
-        fp.quantize_multiplier(2.0**40, "x")
-    with pytest.raises(TinyECGError):
-        fp.quantize_multiplier(0.0, "x")
+    for bad in (2.0**40, 0.0, 2.0**-30, float("nan")):
+        with pytest.raises(TinyECGError):
+            right_shift_multiplier(bad, "x", fp.MAX_SHIFT)
+    params = fp.preprocess_params(0.0235, 7, 0.0157, -100)
+    assert (params["quant_mult"], params["quant_shift"]) == right_shift_multiplier(
+        1.0 / (0.0235 * 2**20), "x", fp.MAX_SHIFT)
+    sec = params["rhythm"]["seconds"]
+    assert (sec["mult"], sec["shift"]) == right_shift_multiplier(1.0 / (360 * 0.0157), "x",
+                                                                 fp.MAX_SHIFT)
+    assert not hasattr(fp, "quantize_multiplier")  # one home: tinyecg.quantmath
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -256,15 +260,15 @@ def test_rhythm_features_against_exact_rationals():
         assert np.mean(diff) < 0.05
 
 
-def test_rhythm_features_on_real_rr(real_windows):
+def test_rhythm_features_on_real_rr(mitdb_dir):
     """Against the float32 features training sees, quantized in float64: equal except at
     rounding ties (scale 0.02 = 1/50 puts every 18th pre_rr exactly on a tie)."""
     from tinyecg.data.beats import rr_context
     from tinyecg.data.records import load_record
     from tinyecg.dsp.rhythm import rhythm_features
 
-    rec = load_record(_data_dir(), "208")
-    beat = np.isin(rec.ann_symbols, list("NLRBAaJSVrFejnE/fQ?"))
+    rec = load_record(mitdb_dir, "208")
+    beat = np.isin(rec.ann_symbols, list(BEAT_SYMBOLS))
     r = rec.ann_samples[beat]
     rr = rr_context(r)
     feats = rhythm_features(r)  # float32, as training sees them
@@ -322,3 +326,28 @@ def test_float_reference_is_denoise_module(real_windows):
     mv = (raw[:50].astype(np.float64) - base[:50, None]) / gain[:50, None]
     want = denoise.zscore(denoise.denoise(mv))
     assert np.array_equal(fp.zscore_windows_float(raw[:50], base[:50], gain[:50]), want)
+
+
+def test_bench_script_measures_whole_records(excerpt_dir, tmp_path):
+    """scripts/bench_preprocess.py (the source of docs/preprocessing.md's accuracy table) on a
+    bundled excerpt: its JSON totals agree with compare_with_float on the same beats."""
+    from tinyecg.data.beats import beats_from_record
+    from tinyecg.data.records import load_record
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_preprocess.py"
+    out = tmp_path / "pp.json"
+    proc = subprocess.run([sys.executable, str(script), "--data", str(excerpt_dir), "--json",
+                           str(out), "100"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rec = load_record(excerpt_dir, "100")
+    beats = beats_from_record(rec, labels="aami")
+    gain = int(round(float(rec.gain)))
+    want = fp.compare_with_float(beats.raw, rec.baseline, gain, fp.preprocess_params(0.05, -20))
+    assert result["windows"] == want["windows"] == len(beats) > 100
+    assert result["snr_db"] == pytest.approx(want["snr_db"], abs=1e-9) and want["snr_db"] > 100
+    assert result["int8_agreement"] == pytest.approx(want["int8_agreement"], abs=1e-12)
+    assert result["int8_max_diff"] == want["int8_max_diff"] <= 1
+    assert result["max_abs_err"] == pytest.approx(want["max_abs_err"], rel=1e-12)
+    assert set(result["records"]) == {"100"}
+    assert any(line.split()[:1] == ["all"] for line in proc.stdout.splitlines())

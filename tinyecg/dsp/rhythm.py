@@ -42,7 +42,8 @@ def rr_intervals(r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     hi = idx  # intervals diffs[j-1] for j <= i  ->  diffs[:i]
     lo = np.maximum(hi - LOCAL_BEATS, 0)
     count = hi - lo
-    local = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), pre).astype(np.float64)
+    local = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), pre)
+    local = local.astype(np.float64)
     return pre, post, local
 
 
