@@ -252,6 +252,7 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir):
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-std=c99",
              "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion",
              "-fsyntax-only", f"-I{qemu.target_dir()}", f"-I{detect.core_include()}",
+             f"-I{detect.dsp_include()}",
              f"-I{fq.app_dir()}", f"-I{export_dir}"]
     for io in (0, 1):
         for classifier in (0, 1):

@@ -35,6 +35,16 @@ def core_include() -> Path:
     return firmware_dir() / "lib" / "tinyecg_core" / "include"
 
 
+def dsp_sources() -> list[Path]:
+    """The fixed-point preprocessing library (firmware/lib/tinyecg_dsp): its C sources, which
+    need dsp_include() and core_include() (tinyecg_spec.h) and a generated params file."""
+    return sorted((firmware_dir() / "lib" / "tinyecg_dsp" / "src").glob("*.c"))
+
+
+def dsp_include() -> Path:
+    return firmware_dir() / "lib" / "tinyecg_dsp" / "include"
+
+
 def _compiler(cc: str | None) -> str:
     cc = cc or os.environ.get("CC") or "cc"
     if shutil.which(cc) is None:

@@ -39,7 +39,7 @@ IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
 CLASSIFIERS = {"none": 0, "cbackend": 1}             # TINYECG_CLASSIFIER
 OPTS = ("s", "2", "3")
 MITDB_CALIBRATION = (MITDB_ADC_BASELINE, MITDB_ADC_GAIN)
-GENERATED_C = {"uart": ("tinyecg_preprocess.c", "tinyecg_golden.c"),
+GENERATED_C = {"uart": ("tinyecg_preprocess_params.c", "tinyecg_golden.c"),
                "model": ("tinyecg_model.c",)}
 _KV = re.compile(r"([A-Za-z_]+)=(\S+)")
 
@@ -129,7 +129,7 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
         raise TinyECGError(f"{export_dir}: exported with runtime {manifest.get('runtime')!r}; "
                            "the QEMU firmware needs --runtime c")
     app = app_dir()
-    srcs = [*detect.core_sources(), app / "main.c", app / "app_model.c",
+    srcs = [*detect.core_sources(), *detect.dsp_sources(), app / "main.c", app / "app_model.c",
             *(export_dir / name for name in GENERATED_C["uart"])]
     if classifier == "cbackend":
         srcs += [export_dir / name for name in GENERATED_C["model"]]
@@ -137,7 +137,8 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
             "TINYECG_ADC_MIN": lo, "TINYECG_ADC_MAX": hi,
             "TINYECG_ADC_BASELINE": base, "TINYECG_ADC_GAIN": gain,
             "TINYECG_QEMU_INSTR_PER_US": instr_per_us}
-    elf = qemu.build(srcs, includes=[detect.core_include(), app, export_dir], defs=defs,
+    elf = qemu.build(srcs, includes=[detect.core_include(), detect.dsp_include(), app, export_dir],
+                     defs=defs,
                      out_dir=out / f"{io}-{classifier}-O{opt}", app="tinyecg_fw",
                      extra_cflags=[f"-O{opt}"], timeout=timeout)
     return Firmware(elf=elf, io=io, classifier=classifier, export_dir=export_dir,
@@ -433,7 +434,8 @@ def size_by_object(elf) -> dict[str, dict[str, int]]:
 
 COMPONENTS = (  # (component, file names) for size_by_component
     ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
-    ("preprocessing", ("tinyecg_preprocess.c",)),
+    ("preprocessing", ("tinyecg_preprocess.c", "tinyecg_denoise.c", "tinyecg_rhythm.c",
+                       "tinyecg_preprocess_params.c")),
     ("model", ("tinyecg_model.c",)),
     ("golden", ("tinyecg_golden.c",)),
     ("app", ("main.c", "app_model.c")),
