@@ -12,6 +12,7 @@ absolute z error, the fraction of int8 model inputs that agree exactly, the larg
 difference, and the integer pipeline's seconds. docs/preprocessing.md quotes the totals over
 the 46 MLII records (20-45 s).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,13 @@ from tinyecg.run import write_json  # noqa: E402
 KEYS = ("n", "sig", "noise", "err", "agree", "vals", "dq", "t")
 
 
-def measure_records(records: list[str] | None = None, data_dir: str | None = None,
-                    scale: float = 0.05, zp: int = -20, echo=print) -> dict:
+def measure_records(
+    records: list[str] | None = None,
+    data_dir: str | None = None,
+    scale: float = 0.05,
+    zp: int = -20,
+    echo=print,
+) -> dict:
     """Fixed vs float over every beat window of whole records: one line per record through
     echo; returns the totals (snr_db, max_abs_err, int8_agreement, int8_max_diff, windows,
     seconds for the integer pipeline) and the per-record rows."""
@@ -44,16 +50,24 @@ def measure_records(records: list[str] | None = None, data_dir: str | None = Non
     params = fp.preprocess_params(scale, zp)
     records = records or list_records(root)
     echo(f"input scale {scale}, zero point {zp}; data {root}")
-    echo(f"{'record':>6} {'beats':>6} {'SNR dB':>8} {'max|dz|':>10} {'int8 agree':>11} "
-         f"{'max dq':>6} {'int s':>6}")
+    echo(
+        f"{'record':>6} {'beats':>6} {'SNR dB':>8} {'max|dz|':>10} {'int8 agree':>11} "
+        f"{'max dq':>6} {'int s':>6}"
+    )
     tot = {key: 0.0 if key in ("sig", "noise", "err", "t") else 0 for key in KEYS}
     rows = {}
 
     def row(name, n, sig, noise, err, agree, vals, dq, dt) -> dict:
         snr = 10.0 * math.log10(sig / noise) if noise else math.inf
         echo(f"{name:>6} {n:>6} {snr:8.1f} {err:10.2e} {agree / vals:11.5f} {dq:>6} {dt:6.2f}")
-        return {"beats": int(n), "snr_db": snr, "max_abs_err": err,
-                "int8_agreement": agree / vals, "int8_max_diff": int(dq), "seconds": dt}
+        return {
+            "beats": int(n),
+            "snr_db": snr,
+            "max_abs_err": err,
+            "int8_agreement": agree / vals,
+            "int8_max_diff": int(dq),
+            "seconds": dt,
+        }
 
     for name in records:
         rec = load_record(root, name)
@@ -69,26 +83,43 @@ def measure_records(records: list[str] | None = None, data_dir: str | None = Non
         z = fp.zscore_windows_int(beats.raw, rec.baseline, gain)
         zf = fp.zscore_windows_float(beats.raw, rec.baseline, gain)
         qf = fp.quantize_float(zf, scale, zp)
-        vals = (len(beats), float(np.sum(zf * zf)), float(np.sum((z - zf) ** 2)),
-                float(np.abs(z - zf).max()), int(np.sum(q == qf)), q.size,
-                int(np.abs(q.astype(int) - qf).max()), dt)
+        vals = (
+            len(beats),
+            float(np.sum(zf * zf)),
+            float(np.sum((z - zf) ** 2)),
+            float(np.abs(z - zf).max()),
+            int(np.sum(q == qf)),
+            q.size,
+            int(np.abs(q.astype(int) - qf).max()),
+            dt,
+        )
         rows[name] = row(name, *vals)
         for key, v in zip(KEYS, vals):
             tot[key] = max(tot[key], v) if key in ("err", "dq") else tot[key] + v
     if not tot["n"]:
         raise TinyECGError(f"{root}: no beats found in {', '.join(records)}")
     total = row("all", *tot.values())
-    return {"snr_db": total["snr_db"], "max_abs_err": tot["err"],
-            "int8_agreement": total["int8_agreement"], "int8_max_diff": int(tot["dq"]),
-            "windows": int(tot["n"]), "seconds": tot["t"], "records": rows,
-            "params": {"input_scale": scale, "input_zero_point": zp}, "data": str(root)}
+    return {
+        "snr_db": total["snr_db"],
+        "max_abs_err": tot["err"],
+        "int8_agreement": total["int8_agreement"],
+        "int8_max_diff": int(tot["dq"]),
+        "windows": int(tot["n"]),
+        "seconds": tot["t"],
+        "records": rows,
+        "params": {"input_scale": scale, "input_zero_point": zp},
+        "data": str(root),
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("records", nargs="*", help="record names (default: all in --data)")
-    ap.add_argument("--data", default=None, help="MIT-BIH folder (default: $TINYECG_DATA or "
-                    "the bundled excerpts)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="MIT-BIH folder (default: $TINYECG_DATA or the bundled excerpts)",
+    )
     ap.add_argument("--scale", type=float, default=0.05)
     ap.add_argument("--zero-point", type=int, default=-20)
     ap.add_argument("--json", default="", help="also write the figures as JSON to this path")

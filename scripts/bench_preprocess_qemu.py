@@ -23,6 +23,7 @@ those functions and at their ends (each read costs about 40 instructions, the co
 resolution); the time from one read to the next is the step of the first, and the mean per
 step is printed and saved. --lib DIR measures another copy of the library's sources.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,10 @@ from tinyecg.run import write_json  # noqa: E402
 PARAMS = (0.05, -20, 0.02, -128)
 DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
 COUNT_PROGRAM = qemu.target_dir() / "examples" / "preprocess_count.c"
-CPU = {"m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-       "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]}
-
+CPU = {
+    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+}
 
 
 def real_windows(data: str | None, n: int):
@@ -75,15 +77,19 @@ def real_windows(data: str | None, n: int):
         gains.append(np.full(len(pick), int(round(float(rec.gain)))))
     if not raws:
         raise SystemExit(f"{root}: no beats found")
-    return (np.concatenate(raws)[:n], np.concatenate(bases)[:n], np.concatenate(gains)[:n],
-            str(root))
+    return (
+        np.concatenate(raws)[:n],
+        np.concatenate(bases)[:n],
+        np.concatenate(gains)[:n],
+        str(root),
+    )
 
 
 def random_windows(n: int, seed: int = 31):
     """ECG-like: a Gaussian R wave of random width and height on a random offset and drift."""
     rng = np.random.default_rng(seed)
     t = np.arange(fp.WINDOW)
-    sig = rng.uniform(1, 3000, (n, 1)) * np.exp(-((t - 180) / rng.uniform(3, 30, (n, 1))) ** 2)
+    sig = rng.uniform(1, 3000, (n, 1)) * np.exp(-(((t - 180) / rng.uniform(3, 30, (n, 1))) ** 2))
     sig += rng.normal(0, 1, (n, fp.WINDOW)) * rng.uniform(0, 50, (n, 1))
     sig += rng.uniform(-20000, 20000, (n, 1)) + np.cumsum(rng.normal(0, 2, (n, fp.WINDOW)), 1)
     raw = np.clip(np.round(sig), -32768, 32767).astype(np.int16)
@@ -96,12 +102,33 @@ def code_size(lib: Path, arch: str, opt: str, out: Path) -> int:
     total = 0
     for src in sorted(lib.glob("*.c")):
         obj = out / f"lib-{arch}{opt}-{src.stem}.o"
-        subprocess.run(["arm-none-eabi-gcc", *CPU[arch], "-std=c99", "-Wall", "-Wextra",
-                        "-Werror", opt, "-ffunction-sections", "-fdata-sections",
-                        f"-I{detect.dsp_include()}", f"-I{detect.core_include()}", "-c",
-                        str(src), "-o", str(obj)], check=True)
-        size = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
-                              text=True, check=True).stdout.splitlines()[1].split()
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                *CPU[arch],
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                opt,
+                "-ffunction-sections",
+                "-fdata-sections",
+                f"-I{detect.dsp_include()}",
+                f"-I{detect.core_include()}",
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            check=True,
+        )
+        size = (
+            subprocess.run(
+                ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
+            )
+            .stdout.splitlines()[1]
+            .split()
+        )
         total += int(size[0]) + int(size[1])
     return total
 
@@ -151,19 +178,24 @@ int main(void)
 }
 """
 # the functions whose steps --phases times: (file, function)
-PHASED = (("tinyecg_preprocess.c", "tinyecg_preprocess_window"),
-          ("tinyecg_denoise.c", "tinyecg_denoise_window"))
+PHASED = (
+    ("tinyecg_preprocess.c", "tinyecg_preprocess_window"),
+    ("tinyecg_denoise.c", "tinyecg_denoise_window"),
+)
 
 
 def instrument(c_text: str, function: str, first: int) -> tuple[str, list[str]]:
     """The C with bench_mark(k) (k = first, first + 1, ...) before each top-level comment of
-    function and at its end; returns it and the step names (the comments' first lines)."""
+    function after its declarations (up to the first blank line) and at its end; returns it
+    and the step names (the comments' first lines)."""
     sig = f"void {function}("
     head, body = c_text.split(sig, 1)
     lines, out, names = body.split("\n"), [], []
-    started = False
+    opened = started = False
     for i, line in enumerate(lines):
         if line == "{":
+            opened = True
+        elif opened and not line.strip():
             started = True
         elif started and line.startswith("    /* "):
             out.append(f"    bench_mark({first + len(names)});")
@@ -189,25 +221,38 @@ def phases(build: str, lib: Path, src: Path, out: Path, n_real: int) -> list[dic
         names += more
     (psrc / "phases_main.c").write_text(PHASES_C)
     lib_copy = [p for p in sorted(psrc.glob("*.c")) if p.name != "phases_main.c"]
-    elf = qemu.build([psrc / "phases_main.c", src / pp.SOURCE, *lib_copy],
-                     includes=[psrc, src, detect.dsp_include(), detect.core_include()],
-                     out_dir=psrc / "build", arch=arch, app="phases", extra_cflags=[opt],
-                     defs={"N_MARKS": len(names), "N_REAL": n_real}, stack_size=16384)
+    elf = qemu.build(
+        [psrc / "phases_main.c", src / pp.SOURCE, *lib_copy],
+        includes=[psrc, src, detect.dsp_include(), detect.core_include()],
+        out_dir=psrc / "build",
+        arch=arch,
+        app="phases",
+        extra_cflags=[opt],
+        defs={"N_MARKS": len(names), "N_REAL": n_real},
+        stack_size=16384,
+    )
     res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
     if res.returncode != 0:
         raise SystemExit(f"{build} phases: QEMU exit {res.returncode}\n{res.stderr}")
-    means = {int(m.group(1)): int(m.group(2))
-             for m in re.finditer(r"^p (\d+) (\d+)$", res.stdout, re.M)}
+    means = {
+        int(m.group(1)): int(m.group(2)) for m in re.finditer(r"^p (\d+) (\d+)$", res.stdout, re.M)
+    }
     return [{"step": name, "instructions": means.get(k, 0)} for k, name in enumerate(names)]
 
 
-def bench(build: str, lib: Path, src: Path, out: Path, want: list[str],
-          groups: dict[str, slice]) -> dict:
+def bench(
+    build: str, lib: Path, src: Path, out: Path, want: list[str], groups: dict[str, slice]
+) -> dict:
     arch, opt = build.split(":")
-    elf = qemu.build([COUNT_PROGRAM, src / pp.SOURCE, *sorted(lib.glob("*.c"))],
-                     includes=[src, lib, detect.dsp_include(), detect.core_include()],
-                     out_dir=out / f"{arch}{opt}", arch=arch, app="bench",
-                     extra_cflags=[opt], stack_size=16384)
+    elf = qemu.build(
+        [COUNT_PROGRAM, src / pp.SOURCE, *sorted(lib.glob("*.c"))],
+        includes=[src, lib, detect.dsp_include(), detect.core_include()],
+        out_dir=out / f"{arch}{opt}",
+        arch=arch,
+        app="bench",
+        extra_cflags=[opt],
+        stack_size=16384,
+    )
     res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
     if res.returncode != 0:
         raise SystemExit(f"{build}: QEMU exit {res.returncode}\n{res.stderr}")
@@ -222,28 +267,51 @@ def bench(build: str, lib: Path, src: Path, out: Path, want: list[str],
         bad = sum(a != b for a, b in zip(hashes, want)) + abs(len(hashes) - len(want))
         raise SystemExit(f"{build}: {bad} of {len(want)} windows differ from the Python reference")
     counts = np.array(counts)
-    row = {"arch": arch, "opt": opt, "machine": qemu.MACHINES[arch],
-           "code_bytes": code_size(lib, arch, opt, out), "stack_bytes": stack}
+    row = {
+        "arch": arch,
+        "opt": opt,
+        "machine": qemu.MACHINES[arch],
+        "code_bytes": code_size(lib, arch, opt, out),
+        "stack_bytes": stack,
+    }
     for name, sl in groups.items():
         c = counts[sl]
-        row[name] = {"windows": int(len(c)), "mean": int(round(c.mean())), "min": int(c.min()),
-                     "max": int(c.max())}
+        row[name] = {
+            "windows": int(len(c)),
+            "mean": int(round(c.mean())),
+            "min": int(c.min()),
+            "max": int(c.max()),
+        }
     return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=None, help="MIT-BIH folder (default: $TINYECG_DATA or "
-                    "the bundled excerpts)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="MIT-BIH folder (default: $TINYECG_DATA or the bundled excerpts)",
+    )
     ap.add_argument("--beats", type=int, default=48, help="real beat windows (default 48)")
-    ap.add_argument("--builds", nargs="*", default=list(DEFAULT_BUILDS),
-                    help="arch:opt pairs, arch m4 or m0 (default: %(default)s)")
-    ap.add_argument("--phases", action="store_true",
-                    help="also time the steps of the function on the real beats")
-    ap.add_argument("--lib", default=None, help="the library's sources (default "
-                    "firmware/lib/tinyecg_dsp/src)")
-    ap.add_argument("--json", default=str(ROOT / "docs/bench/preprocess_qemu.json"),
-                    help="JSON output (default docs/bench/preprocess_qemu.json); '' for none")
+    ap.add_argument(
+        "--builds",
+        nargs="*",
+        default=list(DEFAULT_BUILDS),
+        help="arch:opt pairs, arch m4 or m0 (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time the steps of the function on the real beats",
+    )
+    ap.add_argument(
+        "--lib", default=None, help="the library's sources (default firmware/lib/tinyecg_dsp/src)"
+    )
+    ap.add_argument(
+        "--json",
+        default=str(ROOT / "docs/bench/preprocess_qemu.json"),
+        help="JSON output (default docs/bench/preprocess_qemu.json); '' for none",
+    )
     args = ap.parse_args(argv)
     missing = qemu.missing_tools()
     if missing:
@@ -260,8 +328,12 @@ def main(argv=None) -> int:
     base = np.concatenate([r_base, s_base, x_base])
     gain = np.concatenate([r_gain, s_gain, x_gain])
     n_r, n_s = len(r_raw), len(s_raw)
-    groups = {"real": slice(0, n_r), "stress": slice(n_r, n_r + n_s),
-              "random": slice(n_r + n_s, len(raw)), "all": slice(0, len(raw))}
+    groups = {
+        "real": slice(0, n_r),
+        "stress": slice(n_r, n_r + n_s),
+        "random": slice(n_r + n_s, len(raw)),
+        "all": slice(0, len(raw)),
+    }
     want = [qemu.fnv1a32_hex(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
 
     rows = []
@@ -272,15 +344,21 @@ def main(argv=None) -> int:
         for name, text in pp.render_preprocessing(params, "bench").items():
             (src / name).write_text(text)
         (src / "bench_windows.h").write_text(pp.windows_header(raw, base, gain))
-        print(f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
-              f"{len(x_raw)} random); all outputs equal the Python reference")
-        print(f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "
-              f"{'code B':>7} {'stack B':>8}")
+        print(
+            f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
+            f"{len(x_raw)} random); all outputs equal the Python reference"
+        )
+        print(
+            f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "
+            f"{'code B':>7} {'stack B':>8}"
+        )
         for build in args.builds:
             row = bench(build, lib, src, Path(tmp), want, groups)
             rows.append(row)
-            print(f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
-                  f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}")
+            print(
+                f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
+                f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}"
+            )
         if args.phases:
             for row, build in zip(rows, args.builds):
                 row["phases"] = phases(build, lib, src, Path(tmp), n_r)
@@ -289,10 +367,11 @@ def main(argv=None) -> int:
                     print(f"  {ph['instructions']:>7,}  {ph['step'][:70]}")
     result = {
         "what": "instructions per tinyecg_preprocess_window() call under QEMU -icount shift=0 "
-                "(platform_instructions(), resolution 40, empty measurement subtracted)",
+        "(platform_instructions(), resolution 40, empty measurement subtracted)",
         "command": "python scripts/bench_preprocess_qemu.py " + " ".join(argv or sys.argv[1:]),
-        "params": dict(zip(("input_scale", "input_zero_point", "rhythm_scale",
-                            "rhythm_zero_point"), PARAMS)),
+        "params": dict(
+            zip(("input_scale", "input_zero_point", "rhythm_scale", "rhythm_zero_point"), PARAMS)
+        ),
         "windows": {"real": n_r, "stress": n_s, "random": len(x_raw), "data": data_dir},
         **qemu.toolchain_versions(),
         "host": host_platform.machine(),

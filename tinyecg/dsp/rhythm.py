@@ -9,6 +9,7 @@ For beat i with R-peak positions r (samples at 360 Hz):
 Features (float32, in this order): pre_rr/fs, post_rr/fs, local_rr/fs (seconds),
 pre_rr/local_rr, post_rr/local_rr.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,6 +50,10 @@ def rr_intervals(r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def rhythm_features(r_peaks: np.ndarray, fs: float = 360.0) -> np.ndarray:
     pre, post, local = rr_intervals(r_peaks)
-    return np.stack(
-        [pre / fs, post / fs, local / fs, pre / local, post / local], axis=-1
-    ).astype(np.float32) if len(pre) else np.zeros((0, len(FEATURES)), np.float32)
+    return (
+        np.stack([pre / fs, post / fs, local / fs, pre / local, post / local], axis=-1).astype(
+            np.float32
+        )
+        if len(pre)
+        else np.zeros((0, len(FEATURES)), np.float32)
+    )

@@ -7,6 +7,7 @@ writes as ``const tinyecg_preprocess_params_t tinyecg_model_preprocess``. The li
 computes exactly what :func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 :func:`tinyecg.dsp.fixedpoint.rhythm_features_int` compute.
 """
+
 from __future__ import annotations
 
 from tinyecg.dsp import fixedpoint as fp
@@ -29,9 +30,24 @@ STACK_ALLOWANCE = 840
 #: TINYECG_PREPROCESS_STACK_BYTES of tinyecg_dsp.h (a test keeps them equal)
 STACK_BYTES = STACK_BUFFER_BYTES + STACK_ALLOWANCE
 
-_REQUIRED = ("dec_lo", "dec_hi", "rec_lo", "rec_hi", "filter_bits", "block_bits", "thr_bits",
-             "thr_mult", "z_bits", "std_floor_div", "median_ranks", "input_scale",
-             "input_zero_point", "quant_mult", "quant_shift", "rhythm")
+_REQUIRED = (
+    "dec_lo",
+    "dec_hi",
+    "rec_lo",
+    "rec_hi",
+    "filter_bits",
+    "block_bits",
+    "thr_bits",
+    "thr_mult",
+    "z_bits",
+    "std_floor_div",
+    "median_ranks",
+    "input_scale",
+    "input_zero_point",
+    "quant_mult",
+    "quant_shift",
+    "rhythm",
+)
 
 
 def _rel_err(mult: int, shift: int, target: float) -> str:
@@ -46,17 +62,25 @@ def _check(params: dict) -> None:
         raise TinyECGError(f"params: missing {', '.join(missing)} (use preprocess_params())")
     # the C library fixes the design (sym4, 3 levels, Q formats): refuse anything else
     design = {
-        "dec_lo": list(fp.DEC_LO_Q), "dec_hi": list(fp.DEC_HI_Q), "rec_lo": list(fp.REC_LO_Q),
-        "rec_hi": list(fp.REC_HI_Q), "filter_bits": fp.FILTER_BITS,
-        "block_bits": fp.BLOCK_BITS, "thr_bits": fp.THR_BITS, "thr_mult": fp.THR_MULT,
-        "z_bits": fp.Z_BITS, "std_floor_div": fp.STD_FLOOR_DIV,
+        "dec_lo": list(fp.DEC_LO_Q),
+        "dec_hi": list(fp.DEC_HI_Q),
+        "rec_lo": list(fp.REC_LO_Q),
+        "rec_hi": list(fp.REC_HI_Q),
+        "filter_bits": fp.FILTER_BITS,
+        "block_bits": fp.BLOCK_BITS,
+        "thr_bits": fp.THR_BITS,
+        "thr_mult": fp.THR_MULT,
+        "z_bits": fp.Z_BITS,
+        "std_floor_div": fp.STD_FLOOR_DIV,
         "median_ranks": list(fp.MEDIAN_RANKS),
     }
     for key, want in design.items():
         have = list(params[key]) if isinstance(want, list) else params[key]
         if have != want:
-            raise TinyECGError(f"params: {key} differs from the fixed-point design of the "
-                               "tinyecg_dsp library (rebuild them with preprocess_params())")
+            raise TinyECGError(
+                f"params: {key} differs from the fixed-point design of the "
+                "tinyecg_dsp library (rebuild them with preprocess_params())"
+            )
 
 
 def params_context(params: dict) -> dict:
@@ -80,11 +104,16 @@ def params_context(params: dict) -> dict:
         rs = float(rhythm["scale"])
         for key, target in (("sec", 1.0 / (FS * rs)), ("ratio", 1.0 / rs)):
             m = rhythm["seconds" if key == "sec" else "ratio"]
-            ctx.update({f"{key}_mult": int(m["mult"]), f"{key}_shift": int(m["shift"]),
-                        f"{key}_limit": int(m["limit"]), f"{key}_float": f"{target:.9g}",
-                        f"{key}_err": _rel_err(m["mult"], m["shift"], target)})
-        ctx.update({"rhythm_scale_c": f"{rs:.9g}",
-                    "rhythm_zero_point": int(rhythm["zero_point"])})
+            ctx.update(
+                {
+                    f"{key}_mult": int(m["mult"]),
+                    f"{key}_shift": int(m["shift"]),
+                    f"{key}_limit": int(m["limit"]),
+                    f"{key}_float": f"{target:.9g}",
+                    f"{key}_err": _rel_err(m["mult"], m["shift"], target),
+                }
+            )
+        ctx.update({"rhythm_scale_c": f"{rs:.9g}", "rhythm_zero_point": int(rhythm["zero_point"])})
     return ctx
 
 
@@ -100,8 +129,10 @@ def windows_header(raw, base, gain) -> str:
     N_WINDOWS), the input of the QEMU measurement program
     firmware/targets/mps2-an386/examples/preprocess_count.c."""
     rows = ",\n".join("{" + ",".join(map(str, w)) + "}" for w in raw.tolist())
-    return ("#include <stdint.h>\n"
-            f"#define N_WINDOWS {len(raw)}u\n"
-            f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
-            f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
-            f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n")
+    return (
+        "#include <stdint.h>\n"
+        f"#define N_WINDOWS {len(raw)}u\n"
+        f"static const int16_t k_raw[N_WINDOWS][360] = {{\n{rows}}};\n"
+        f"static const int16_t k_base[N_WINDOWS] = {{{','.join(map(str, base.tolist()))}}};\n"
+        f"static const uint16_t k_gain[N_WINDOWS] = {{{','.join(map(str, gain.tolist()))}}};\n"
+    )

@@ -4,6 +4,7 @@ the same indexing, to test the indexing against pywt).
 C: firmware/lib/tinyecg_dsp/src/tinyecg_denoise.c (one level each way, then 3 levels, the
 threshold and the inverse).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ The C library firmware/lib/tinyecg_dsp carries the same values (``src/tinyecg_ds
 for the bit widths, ``src/tinyecg_denoise.c`` for the Q31 taps and the threshold multiplier);
 tests/test_fixedpoint_c.py checks every one against this module.
 """
+
 from __future__ import annotations
 
 import pywt

@@ -30,6 +30,7 @@ must stay below); the reference also checks the int32 bounds and the biased prod
 time, and the tests run full-scale extreme windows through Python and C (the C under
 -fsanitize=undefined).
 """
+
 from __future__ import annotations
 
 import math
@@ -55,10 +56,23 @@ from tinyecg.spec import WINDOW
 #: what each headroom() figure must stay below, in bits: int32 storage (31), the 2**60 bias
 #: that keeps the C's accumulators non-negative, int64 (63), the uint32 bit length of std (32)
 HEADROOM_LIMITS = {
-    "v": 31, "coefficients": 31, "y": 31, "filter_accumulator": ROUND_BIAS_BITS,
-    "biased_accumulator": 63, "sum_y": 63, "sum_y2": 63, "mean_term": 63, "sum_sq": 63,
-    "e": 31, "std": 32, "recip_numerator": 63, "e_scaled": 31, "z_product": ROUND_BIAS_BITS,
-    "z_q": 31, "quant_product": ROUND_BIAS_BITS, "floor_numerator": 63,
+    "v": 31,
+    "coefficients": 31,
+    "y": 31,
+    "filter_accumulator": ROUND_BIAS_BITS,
+    "biased_accumulator": 63,
+    "sum_y": 63,
+    "sum_y2": 63,
+    "mean_term": 63,
+    "sum_sq": 63,
+    "e": 31,
+    "std": 32,
+    "recip_numerator": 63,
+    "e_scaled": 31,
+    "z_product": ROUND_BIAS_BITS,
+    "z_q": 31,
+    "quant_product": ROUND_BIAS_BITS,
+    "floor_numerator": 63,
 }
 
 
@@ -66,14 +80,17 @@ def headroom() -> dict[str, float]:
     """log2 of the worst-case magnitude of every stored value, accumulator and product, computed
     from the integer taps for |v| <= 2**BLOCK_BITS (the module docstring's proof); each must stay
     below HEADROOM_LIMITS."""
+
     def filt(taps, bound):
         acc = sum(abs(t) for t in taps) * bound
-        return acc, (acc + 2**(FILTER_BITS - 1)) >> FILTER_BITS
+        return acc, (acc + 2 ** (FILTER_BITS - 1)) >> FILTER_BITS
 
     def synth(bound_a, bound_d):
-        acc = max(sum(abs(REC_LO_Q[j]) * bound_a + abs(REC_HI_Q[j]) * bound_d
-                      for j in range(p, TAPS, 2)) for p in (0, 1))
-        return acc, (acc + 2**(FILTER_BITS - 1)) >> FILTER_BITS
+        acc = max(
+            sum(abs(REC_LO_Q[j]) * bound_a + abs(REC_HI_Q[j]) * bound_d for j in range(p, TAPS, 2))
+            for p in (0, 1)
+        )
+        return acc, (acc + 2 ** (FILTER_BITS - 1)) >> FILTER_BITS
 
     v = 2**BLOCK_BITS
     accs, a, dets = [], v, []
@@ -95,18 +112,26 @@ def headroom() -> dict[str, float]:
     std = max(std, floor)
     bits = std.bit_length()
     # |e| < Z_MAX * std_eff < Z_MAX * 2**bl and |e| <= 2 max|y|, for every bit length bl of std_eff
-    e_scaled = max(min(Z_MAX * 2.0**bl, 2.0 * y) * 2**max(0, Z_PRE_BITS - bl)
-                   for bl in range(1, bits + 1))
+    e_scaled = max(
+        min(Z_MAX * 2.0**bl, 2.0 * y) * 2 ** max(0, Z_PRE_BITS - bl) for bl in range(1, bits + 1)
+    )
     z_q = Z_MAX * 2**Z_BITS
     return {
-        "v": math.log2(v), "coefficients": math.log2(coeff), "y": math.log2(y),
+        "v": math.log2(v),
+        "coefficients": math.log2(coeff),
+        "y": math.log2(y),
         "filter_accumulator": math.log2(max(accs)),
-        "biased_accumulator": math.log2(bias + 2**(FILTER_BITS - 1) + max(accs)),
-        "sum_y": math.log2(WINDOW * y), "sum_y2": math.log2(WINDOW * y * y),
+        "biased_accumulator": math.log2(bias + 2 ** (FILTER_BITS - 1) + max(accs)),
+        "sum_y": math.log2(WINDOW * y),
+        "sum_y2": math.log2(WINDOW * y * y),
         "mean_term": math.log2(WINDOW * y * y + WINDOW * y),
-        "sum_sq": math.log2(WINDOW * (2 * y) ** 2), "e": math.log2(2 * y),
-        "std": math.log2(std), "recip_numerator": math.log2(2**(RECIP_BITS + bits + 1) + std),
-        "e_scaled": math.log2(e_scaled), "z_product": math.log2(e_scaled * 2**(RECIP_BITS + 1)),
-        "z_q": math.log2(z_q), "quant_product": math.log2(z_q * 2**31),
+        "sum_sq": math.log2(WINDOW * (2 * y) ** 2),
+        "e": math.log2(2 * y),
+        "std": math.log2(std),
+        "recip_numerator": math.log2(2 ** (RECIP_BITS + bits + 1) + std),
+        "e_scaled": math.log2(e_scaled),
+        "z_product": math.log2(e_scaled * 2 ** (RECIP_BITS + 1)),
+        "z_q": math.log2(z_q),
+        "quant_product": math.log2(z_q * 2**31),
         "floor_numerator": math.log2(65535 * 2**BLOCK_BITS),
     }

@@ -3,6 +3,7 @@
 Each has a C twin in firmware/lib/tinyecg_dsp/src (same name, or the identity the C uses is
 stated there); the tests compare them with exact rational arithmetic.
 """
+
 from __future__ import annotations
 
 import numpy as np

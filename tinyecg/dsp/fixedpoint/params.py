@@ -2,6 +2,7 @@
 inputs (the fields of the C library's tinyecg_preprocess_params_t), plus, for comments and
 checks, the fixed design they go with.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,9 +57,12 @@ def _rr_quant(multiplier: float, what: str) -> dict[str, int]:
     return {"mult": m, "shift": k, "limit": limit}
 
 
-def preprocess_params(input_scale: float, input_zero_point: int,
-                      rhythm_scale: float | None = None,
-                      rhythm_zero_point: int | None = None) -> dict[str, Any]:
+def preprocess_params(
+    input_scale: float,
+    input_zero_point: int,
+    rhythm_scale: float | None = None,
+    rhythm_zero_point: int | None = None,
+) -> dict[str, Any]:
     """All integer constants the C needs (plus the floats they came from, for comments).
 
     input_scale/input_zero_point: the model's int8 "beat" input; rhythm_*: its int8 "rhythm"
@@ -67,24 +71,39 @@ def preprocess_params(input_scale: float, input_zero_point: int,
     zp = _check_zero_point(input_zero_point, "input")
     if (rhythm_scale is None) != (rhythm_zero_point is None):
         raise TinyECGError("rhythm scale and zero point must be given together (or neither)")
-    qm, qk = right_shift_multiplier(1.0 / (s * 2.0**Z_BITS), "input quantization (1/(s*2^20))",
-                                    MAX_SHIFT)
+    qm, qk = right_shift_multiplier(
+        1.0 / (s * 2.0**Z_BITS), "input quantization (1/(s*2^20))", MAX_SHIFT
+    )
     params: dict[str, Any] = {
-        "window": WINDOW, "pre_r": PRE_R, "fs": FS, "levels": LEVELS,
-        "wavelet": _ref.WAVELET, "mode": _ref.MODE,
+        "window": WINDOW,
+        "pre_r": PRE_R,
+        "fs": FS,
+        "levels": LEVELS,
+        "wavelet": _ref.WAVELET,
+        "mode": _ref.MODE,
         "filter_bits": FILTER_BITS,
-        "dec_lo": list(DEC_LO_Q), "dec_hi": list(DEC_HI_Q),
-        "rec_lo": list(REC_LO_Q), "rec_hi": list(REC_HI_Q),
-        "dec_lo_float": list(DEC_LO), "dec_hi_float": list(DEC_HI),
-        "rec_lo_float": list(REC_LO), "rec_hi_float": list(REC_HI),
+        "dec_lo": list(DEC_LO_Q),
+        "dec_hi": list(DEC_HI_Q),
+        "rec_lo": list(REC_LO_Q),
+        "rec_hi": list(REC_HI_Q),
+        "dec_lo_float": list(DEC_LO),
+        "dec_hi_float": list(DEC_HI),
+        "rec_lo_float": list(REC_LO),
+        "rec_hi_float": list(REC_HI),
         "block_bits": BLOCK_BITS,
         "median_ranks": list(MEDIAN_RANKS),
-        "thr_bits": THR_BITS, "thr_mult": THR_MULT, "thr_float": THR_FLOAT,
-        "mad_to_sigma": _ref.MAD_TO_SIGMA, "universal_factor": _ref.UNIVERSAL_FACTOR,
+        "thr_bits": THR_BITS,
+        "thr_mult": THR_MULT,
+        "thr_float": THR_FLOAT,
+        "mad_to_sigma": _ref.MAD_TO_SIGMA,
+        "universal_factor": _ref.UNIVERSAL_FACTOR,
         "z_bits": Z_BITS,
-        "std_floor_mv": _ref.STD_FLOOR_MV, "std_floor_div": STD_FLOOR_DIV,
-        "input_scale": s, "input_zero_point": zp,
-        "quant_mult": qm, "quant_shift": qk,
+        "std_floor_mv": _ref.STD_FLOOR_MV,
+        "std_floor_div": STD_FLOOR_DIV,
+        "input_scale": s,
+        "input_zero_point": zp,
+        "quant_mult": qm,
+        "quant_shift": qk,
         "rhythm": None,
     }
     if not math.isclose(_ref.STD_FLOOR_MV * STD_FLOOR_DIV, 1.0):
@@ -93,7 +112,9 @@ def preprocess_params(input_scale: float, input_zero_point: int,
         rs = _check_scale(rhythm_scale, "rhythm")
         rzp = _check_zero_point(rhythm_zero_point, "rhythm")
         params["rhythm"] = {
-            "scale": rs, "zero_point": rzp, "fs": FS,
+            "scale": rs,
+            "zero_point": rzp,
+            "fs": FS,
             "seconds": _rr_quant(1.0 / (FS * rs), "rhythm seconds (1/(360*s))"),
             "ratio": _rr_quant(1.0 / rs, "rhythm ratio (1/s)"),
         }

@@ -1,6 +1,7 @@
 """What the integer pipeline is tested against: the float reference on the same windows, its
 int8 quantization, the comparison figures, and full-scale stress windows.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,17 +26,21 @@ def stress_windows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.arange(WINDOW)
     lo, hi = -32768, 32767
     shapes = [
-        np.full(WINDOW, hi), np.full(WINDOW, lo), np.zeros(WINDOW),
-        np.where(t % 2 == 0, 32767, -32767),                      # alternating +-32767
-        np.where(t % 2 == 0, hi, lo),                             # alternating full scale
-        np.where((t // 4) % 2 == 0, hi, lo),                      # square waves
+        np.full(WINDOW, hi),
+        np.full(WINDOW, lo),
+        np.zeros(WINDOW),
+        np.where(t % 2 == 0, 32767, -32767),  # alternating +-32767
+        np.where(t % 2 == 0, hi, lo),  # alternating full scale
+        np.where((t // 4) % 2 == 0, hi, lo),  # square waves
         np.where((t // 45) % 2 == 0, hi, lo),
         np.where(t < 180, hi, lo),
         np.where(t % 3 == 0, hi, lo),
-        np.where(t == 180, hi, lo), np.where(t == 0, lo, hi),     # single full-scale spikes
-        lo + (t * 65535) // (WINDOW - 1),                         # full-scale sawtooth
-        np.where(t < 180, hi, lo) + (t == 270),                   # 1-count spike on a step
-        np.where(t % 2 == 0, 1, -1), np.where(t == 100, 1, 0),    # 1-count signals
+        np.where(t == 180, hi, lo),
+        np.where(t == 0, lo, hi),  # single full-scale spikes
+        lo + (t * 65535) // (WINDOW - 1),  # full-scale sawtooth
+        np.where(t < 180, hi, lo) + (t == 270),  # 1-count spike on a step
+        np.where(t % 2 == 0, 1, -1),
+        np.where(t == 100, 1, 0),  # 1-count signals
     ]
     rng = np.random.default_rng(7)
     shapes += [rng.integers(lo, hi + 1, WINDOW) for _ in range(4)]

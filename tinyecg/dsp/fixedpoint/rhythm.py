@@ -2,6 +2,7 @@
 
 C: firmware/lib/tinyecg_dsp/src/tinyecg_rhythm.c (tinyecg_rhythm_features).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,17 +27,18 @@ def _rr_feature(num: np.ndarray, den: np.ndarray, spec: dict) -> np.ndarray:
 
 def _int_array(value, name: str) -> np.ndarray:
     arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.integer) or
-            (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))):
+    if not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))
+    ):
         raise TinyECGError(f"{name}: expected whole sample counts")
     arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < -2**31 or arr.max() > INT32_MAX):
+    if arr.size and (arr.min() < -(2**31) or arr.max() > INT32_MAX):
         raise TinyECGError(f"{name}: values outside the int32 range")
     return arr
 
 
-def rhythm_features_int(pre_rr, post_rr, local_rr_sum, local_rr_count,
-                        params: dict) -> np.ndarray:
+def rhythm_features_int(pre_rr, post_rr, local_rr_sum, local_rr_count, params: dict) -> np.ndarray:
     """int8 (n, 5) quantized rhythm features from integer RR data at 360 Hz, integers only.
 
     Features as tinyecg.dsp.rhythm: pre/360, post/360, local/360 (seconds), pre/local,
@@ -47,9 +49,15 @@ def rhythm_features_int(pre_rr, post_rr, local_rr_sum, local_rr_count,
     rhythm = need(params, "rhythm")
     if rhythm is None:
         raise TinyECGError("this model has no rhythm input (params built without rhythm scale)")
-    arrays = [_int_array(v, n) for v, n in ((pre_rr, "pre_rr"), (post_rr, "post_rr"),
-                                               (local_rr_sum, "local_rr_sum"),
-                                               (local_rr_count, "local_rr_count"))]
+    arrays = [
+        _int_array(v, n)
+        for v, n in (
+            (pre_rr, "pre_rr"),
+            (post_rr, "post_rr"),
+            (local_rr_sum, "local_rr_sum"),
+            (local_rr_count, "local_rr_count"),
+        )
+    ]
     try:
         pre, post, lsum, count = np.broadcast_arrays(*arrays)
     except ValueError:
@@ -66,12 +74,14 @@ def rhythm_features_int(pre_rr, post_rr, local_rr_sum, local_rr_count,
         raise TinyECGError("local_rr_sum must be at least local_rr_count (each RR >= 1 sample)")
     sec, ratio = rhythm["seconds"], rhythm["ratio"]
     one = np.ones_like(pre)
-    feats = np.stack([
-        _rr_feature(pre, one, sec),
-        _rr_feature(post, one, sec),
-        _rr_feature(lsum, count, sec),
-        _rr_feature(pre * count, lsum, ratio),
-        _rr_feature(post * count, lsum, ratio),
-    ], axis=-1)
+    feats = np.stack(
+        [
+            _rr_feature(pre, one, sec),
+            _rr_feature(post, one, sec),
+            _rr_feature(lsum, count, sec),
+            _rr_feature(pre * count, lsum, ratio),
+            _rr_feature(post * count, lsum, ratio),
+        ],
+        axis=-1,
+    )
     return np.clip(feats + int(rhythm["zero_point"]), -128, 127).astype(np.int8)
-

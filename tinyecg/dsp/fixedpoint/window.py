@@ -3,6 +3,7 @@ of windows: centring and block scaling, denoising (:mod:`.dwt`), z-score, quanti
 
 C: firmware/lib/tinyecg_dsp/src/tinyecg_preprocess.c (tinyecg_preprocess_window).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,10 @@ def as_windows(raw_adc) -> tuple[np.ndarray, bool]:
 def per_window(value, n: int, name: str, lo: int, hi: int) -> np.ndarray:
     """One whole value, or one per window, in lo..hi, as int64 (n,)."""
     arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.integer) or
-            (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))):
+    if not (
+        np.issubdtype(arr.dtype, np.integer)
+        or (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))
+    ):
         raise TinyECGError(f"{name}: expected whole ADC counts, got {value!r}")
     arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 or arr.shape == (n,) else None
     if arr is None:
@@ -95,7 +98,9 @@ def _batched(fn, raw_adc, baseline, gain, chunk: int = 1024) -> tuple[np.ndarray
     n = raw.shape[0]
     base = per_window(baseline, n, "baseline", -32768, 32767)
     g = per_window(gain, n, "gain_adu_per_mv", 1, 65535)
-    parts = [fn(raw[i:i + chunk], base[i:i + chunk], g[i:i + chunk]) for i in range(0, n, chunk)]
+    parts = [
+        fn(raw[i : i + chunk], base[i : i + chunk], g[i : i + chunk]) for i in range(0, n, chunk)
+    ]
     out = np.concatenate(parts) if parts else np.zeros((0, WINDOW), np.int64)
     return out, single
 
@@ -107,8 +112,9 @@ def zscore_windows_int(raw_adc: np.ndarray, baseline, gain_adu_per_mv) -> np.nda
     return z[0] if single else z
 
 
-def preprocess_windows_int(raw_adc: np.ndarray, baseline, gain_adu_per_mv,
-                           params: dict) -> np.ndarray:
+def preprocess_windows_int(
+    raw_adc: np.ndarray, baseline, gain_adu_per_mv, params: dict
+) -> np.ndarray:
     """int16 windows (n, 360) of raw ADC counts -> the model's int8 input (n, 360), exactly as
     the C library computes it. baseline (ADC counts at 0 mV, int16; checked, but it cancels:
     see the package docstring) and gain (ADC counts per mV, 1..65535) are one value or one per

@@ -23,8 +23,8 @@
  * C99, valid C++; no floating point, no heap, no static state (reentrant). Number formats,
  * rounding and the overflow argument: docs/preprocessing.md. Speed: on Cortex-M4 compile the
  * library with -O2 where the build allows per-library flags (66,000 instead of 80,000
- * instructions per window at -Os, for 1 KB more code); on Cortex-M0+ -Os is both smaller and
- * faster (docs/preprocessing.md).
+ * instructions per window at -Os, for 0.7 KB more code); on Cortex-M0+ -Os is both smaller
+ * and faster (docs/preprocessing.md).
  */
 #ifndef TINYECG_DSP_H
 #define TINYECG_DSP_H

@@ -225,8 +225,9 @@ static void soft_threshold(int32_t *d, int32_t n, int32_t thr)
 void tinyecg_denoise_window(int32_t w[TINYECG_WINDOW])
 {
     int32_t c1[TINYECG_WINDOW]; /* cA1 | cD1; cA1's half then holds |cD1|, then cA1' */
-    /* w: v; then cA2 (then cA2') | cD2 | cA3 | cD3 | scratch; then y */
     int32_t *const ca1 = c1, *const d1 = c1 + HALF1;
+    /* w holds v; then cA2 (then cA2') | cD2 | cA3 | cD3 | scratch (the selection's counts);
+     * then y */
     int32_t *const ca2 = w, *const d2 = w + HALF2;
     int32_t *const ca3 = w + HALF1, *const d3 = w + HALF1 + HALF3;
     int32_t i, thr, mid_lo, mid_hi;

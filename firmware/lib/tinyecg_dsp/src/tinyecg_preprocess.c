@@ -13,10 +13,10 @@
  * up; the int8 quantization rounds half away from zero; mean, variance and std floor use
  * div_round(), the std isqrt_round() (the integer nearest to the square root).
  *
- * Cost per window (gcc 12, QEMU -icount, scripts/bench_preprocess_qemu.py): about 67,000
- * instructions on Cortex-M4 at -O2 (80,000 at -Os), of which 42,000 are the 10,080
- * multiply-accumulates of the wavelet filters (one SMLAL each); about 650,000 on Cortex-M0+,
- * which has no 32x32->64 multiply (every product is a libgcc call).
+ * Cost per window (gcc 12, QEMU -icount, scripts/bench_preprocess_qemu.py): about 66,000
+ * instructions on Cortex-M4 at -O2 (80,000 at -Os), of which 40,000 are the wavelet filters
+ * (10,080 multiply-accumulates, one SMLAL each); about 640,000 on Cortex-M0+ at -Os, which
+ * has no 32x32->64 multiply (every product is a libgcc call).
  */
 #include "tinyecg_dsp_internal.h"
 
