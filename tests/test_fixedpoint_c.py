@@ -24,6 +24,8 @@ from tinyecg.spec import PRE_R, WINDOW
 GCC = shutil.which("gcc")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 CFLAGS = list(detect.STRICT_FLAGS)  # -std=c99 -Wall -Wextra -Werror -Wconversion -pedantic
+# a C source compiled as C++ (some builds compile every file with g++)
+AS_CXX = ["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror"]
 LIB_SOURCES = detect.dsp_sources()
 INCLUDES = [detect.dsp_include(), detect.core_include()]
 LIB_SRC_DIR = LIB_SOURCES[0].parent if LIB_SOURCES else None
@@ -202,23 +204,7 @@ def test_library_compiles_on_its_own():
     gxx = shutil.which("g++")
     if gxx is not None:
         for src in LIB_SOURCES:
-            _run(
-                [
-                    gxx,
-                    "-x",
-                    "c++",
-                    "-std=c++11",
-                    "-Wall",
-                    "-Wextra",
-                    "-Werror",
-                    "-O2",
-                    *_inc(LIB_SRC_DIR),
-                    "-c",
-                    src,
-                    "-o",
-                    "/dev/null",
-                ]
-            )
+            _run([gxx, *AS_CXX, "-O2", *_inc(LIB_SRC_DIR), "-c", src, "-o", "/dev/null"])
 
 
 def _c_defines(text: str) -> dict[str, int]:
@@ -568,21 +554,7 @@ def test_header_links_from_cpp(tmp_path):
         _run([GCC, *CFLAGS, "-O2", *_inc(tmp_path), "-c", src, "-o", objs[-1]])
         # and each source compiles as C++ (some builds compile every file with g++)
         _run(
-            [
-                gxx,
-                "-x",
-                "c++",
-                "-std=c++11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-O2",
-                *_inc(tmp_path),
-                "-c",
-                src,
-                "-o",
-                tmp_path / f"{src.stem}_cxx.o",
-            ]
+            [gxx, *AS_CXX, "-O2", *_inc(tmp_path), "-c", src, "-o", tmp_path / f"{src.stem}_cxx.o"]
         )
     _run(
         [
