@@ -81,10 +81,10 @@ def denoise_int(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
         idx = _AIDX[a.shape[1]]
         acc_lo = np.zeros((a.shape[0], idx.shape[0]), np.int64)
         acc_hi = np.zeros_like(acc_lo)
-        for j in range(TAPS):
-            tap = a[:, idx[:, j]]
-            acc_lo += DEC_LO_Q[j] * tap
-            acc_hi += DEC_HI_Q[j] * tap
+        for t in range(TAPS):
+            tap = a[:, idx[:, t]]
+            acc_lo += DEC_LO_Q[t] * tap
+            acc_hi += DEC_HI_Q[t] * tap
         lo = round_shift(acc_lo, FILTER_BITS)
         hi = round_shift(acc_hi, FILTER_BITS)
         check_int32("analysis", lo)

@@ -7,11 +7,12 @@ stated there); the tests compare them with exact rational arithmetic.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinyecg.dsp.fixedpoint.formats import INT32_MAX, RECIP_BITS
 
 
-def rshift_round(a: np.ndarray, k: int) -> np.ndarray:
+def rshift_round(a: ArrayLike, k: int) -> np.ndarray:
     """a / 2**k rounded half away from zero (int64, k >= 1)."""
     a = np.asarray(a, dtype=np.int64)
     half = np.int64(1) << np.int64(k - 1)
@@ -19,7 +20,7 @@ def rshift_round(a: np.ndarray, k: int) -> np.ndarray:
     return np.where(a < 0, -mag, mag)
 
 
-def round_shift(a: np.ndarray, k) -> np.ndarray:
+def round_shift(a: ArrayLike, k: ArrayLike) -> np.ndarray:
     """floor(a / 2**k + 1/2), i.e. a / 2**k rounded half up (int64; k >= 1, one value or an
     array broadcasting against a). The C gets the same from an unsigned shift of a + 2**60."""
     a = np.asarray(a, dtype=np.int64)
@@ -27,7 +28,7 @@ def round_shift(a: np.ndarray, k) -> np.ndarray:
     return (a + (np.int64(1) << (k - 1))) >> k
 
 
-def div_round(a: np.ndarray, d: np.ndarray) -> np.ndarray:
+def div_round(a: ArrayLike, d: ArrayLike) -> np.ndarray:
     """a / d rounded half away from zero (int64, d > 0)."""
     a = np.asarray(a, dtype=np.int64)
     d = np.asarray(d, dtype=np.int64)
@@ -35,7 +36,7 @@ def div_round(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.where(a < 0, -mag, mag)
 
 
-def isqrt_round(v: np.ndarray) -> np.ndarray:
+def isqrt_round(v: ArrayLike) -> np.ndarray:
     """The integer nearest to sqrt(v) for int64 v in [0, 2**62]."""
     v = np.asarray(v, dtype=np.int64)
     r = np.floor(np.sqrt(v.astype(np.float64))).astype(np.int64)
@@ -45,13 +46,16 @@ def isqrt_round(v: np.ndarray) -> np.ndarray:
     return np.where(v - r * r > r, r + 1, r)  # sqrt(v) >= r + 1/2  <=>  v - r*r > r
 
 
-def ceil_log2(m: np.ndarray) -> np.ndarray:
+def ceil_log2(m: ArrayLike) -> np.ndarray:
     """Smallest c >= 0 with 2**c >= m, for 0 <= m < 2**17 (the C counts up the same way)."""
     m = np.asarray(m, dtype=np.int64)
-    return sum((m > (1 << c)).astype(np.int64) for c in range(17))
+    out = np.zeros_like(m)
+    for c in range(17):
+        out += m > (1 << c)
+    return out
 
 
-def reciprocal(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reciprocal(d: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """1/d = m * 2**-k for integers 1 <= d < 2**32: k = RECIP_BITS + bitlength(d) and
     m = div_round(2**k, d), so 2**29 <= m <= 2**30 and |m * 2**-k - 1/d| <= 2**-30 / d."""
     d = np.asarray(d, dtype=np.int64)

@@ -56,10 +56,9 @@ def per_window(value, n: int, name: str, lo: int, hi: int) -> np.ndarray:
         or (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0))
     ):
         raise TinyECGError(f"{name}: expected whole ADC counts, got {value!r}")
-    arr = np.broadcast_to(arr, (n,)) if arr.ndim == 0 or arr.shape == (n,) else None
-    if arr is None:
+    if not (arr.ndim == 0 or arr.shape == (n,)):
         raise TinyECGError(f"{name}: expected one value or one per window ({n})")
-    arr = arr.astype(np.int64)
+    arr = np.broadcast_to(arr, (n,)).astype(np.int64)
     if arr.size and (arr.min() < lo or arr.max() > hi):
         raise TinyECGError(f"{name}: values must be in {lo}..{hi}")
     return arr
