@@ -25,10 +25,25 @@ EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
 HARNESS = ROOT / "tests" / "c"
 CFLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
 CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
-C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess.c", "tinyecg_golden.c")
+C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c")
 TFLM_SET = {"tinyecg_model_data.h", "tinyecg_model_data.c", "tinyecg_model_meta.h",
-            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess.h",
-            "tinyecg_preprocess.c", "tinyecg_golden.h", "tinyecg_golden.c", "manifest.json"}
+            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess_params.h",
+            "tinyecg_preprocess_params.c", "tinyecg_golden.h", "tinyecg_golden.c",
+            "manifest.json"}
+
+
+def lib_includes() -> list:
+    """-I flags of the static libraries the generated files use: tinyecg_dsp (the
+    preprocessing) and tinyecg_core's include folder (tinyecg_spec.h)."""
+    from tinyecg.device import detect
+
+    return ["-I", detect.dsp_include(), "-I", detect.core_include()]
+
+
+def lib_sources() -> list:
+    from tinyecg.device import detect
+
+    return detect.dsp_sources()
 GOLDEN = 10
 
 
@@ -106,15 +121,15 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def compile_c(out: Path, exe: Path, extra=()) -> None:
-    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, "-o", exe,
-           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES)]
+    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, *lib_includes(), "-o", exe,
+           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES), *lib_sources()]
     r = run(cmd)
     assert r.returncode == 0, r.stderr
 
 
 def compile_resolver(out: Path, exe: Path) -> None:
-    r = run([need("g++"), *CXXFLAGS, "-I", out, "-I", HARNESS / "export_tflm", "-o", exe,
-             HARNESS / "export_resolver_check.cpp"])
+    r = run([need("g++"), *CXXFLAGS, "-I", out, *lib_includes(), "-I", HARNESS / "export_tflm",
+             "-o", exe, HARNESS / "export_resolver_check.cpp"])
     assert r.returncode == 0, r.stderr
 
 
@@ -254,10 +269,10 @@ def test_float_literals_only_with_enable_float(exported, tmp_path):
     if os.uname().machine in ("x86_64", "i686"):
         exe = tmp_path / "nofloat"
         compile_c(out, exe, extra=["-mgeneral-regs-only"])
-        r = run([need("gcc"), *CFLAGS, "-mgeneral-regs-only", "-I", out, "-o",
+        r = run([need("gcc"), *CFLAGS, "-mgeneral-regs-only", "-I", out, *lib_includes(), "-o",
                  tmp_path / "scales0", src])
         assert r.returncode == 0, r.stderr
-    r = run([need("gcc"), *CFLAGS, "-DTINYECG_ENABLE_FLOAT", "-I", out, "-o",
+    r = run([need("gcc"), *CFLAGS, "-DTINYECG_ENABLE_FLOAT", "-I", out, *lib_includes(), "-o",
              tmp_path / "scales", src])
     assert r.returncode == 0, r.stderr
     line = run([tmp_path / "scales"]).stdout.splitlines()[0]

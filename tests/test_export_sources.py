@@ -160,7 +160,7 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
     summary = export(models["int8"], out, runtime="c", board="nucleo_l432kc", golden=8,
                      quiet=True)
     names = {p.name for p in out.iterdir()}
-    assert {"tinyecg_model_meta.h", "tinyecg_preprocess.c", "tinyecg_golden.c",
+    assert {"tinyecg_model_meta.h", "tinyecg_preprocess_params.c", "tinyecg_golden.c",
             "manifest.json"} <= names
     assert not names & {"tinyecg_model_data.c", "tinyecg_op_resolver.h", "tinyecg_arena.h"}
     assert summary["runtime"] == "c" and summary["board"]["flash"]["parts"]["tflm_runtime"] == 0
@@ -169,8 +169,8 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
 
     c_files = [*sorted(p for p in out.glob("*.c")), *library_sources()]
     exe = tmp_path / "c_runtime_check"
-    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-I", library_include(), "-o", exe,
-                tx.HARNESS / "export_c_runtime_check.c", *c_files])
+    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-I", library_include(), *tx.lib_includes(),
+                "-o", exe, tx.HARNESS / "export_c_runtime_check.c", *c_files, *tx.lib_sources()])
     assert r.returncode == 0, r.stderr
     r = tx.run([exe])
     assert r.returncode == 0, r.stdout

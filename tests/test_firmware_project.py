@@ -239,14 +239,19 @@ def _macros(files) -> dict[str, str]:
 def test_every_compiled_file_exists_and_every_include_resolves(exported):
     project = exported.project
     libs = [_library(p) for p in sorted((project / "lib").iterdir()) if p.is_dir()]
-    assert {lib["name"] for lib in libs} >= {"tinyecg_core", "tinyecg_model"}
+    assert {lib["name"] for lib in libs} >= {"tinyecg_core", "tinyecg_dsp", "tinyecg_model"}
     compiled = _compiled(project / "src")
     for lib in libs:
         compiled += _compiled(lib["src"])
     names = {p.name for p in compiled}
     assert set(OUR_SOURCES) <= names, f"missing from the build: {set(OUR_SOURCES) - names}"
-    assert {"tinyecg_model_data.c", "tinyecg_preprocess.c", "tinyecg_golden.c"} <= names
+    assert {"tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c"} <= names
     assert len([p for p in compiled if "tinyecg_core" in p.parts]) >= 3
+    # the static preprocessing library: every source compiled, none generated into the model
+    dsp = [p for p in compiled if "tinyecg_dsp" in p.parts]
+    assert {p.name for p in dsp} == {"tinyecg_preprocess.c", "tinyecg_denoise.c",
+                                     "tinyecg_rhythm.c"}
+    assert not (exported.lib / "tinyecg_preprocess.c").exists()
 
     search = [project / "include", project / "src"]
     for lib in libs:
@@ -292,6 +297,12 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
     adapter = next(tu for tu in compiled if tu.name == "tflm_classifier.cpp")
     assert {"tinyecg_op_resolver.h", "tinyecg_model_data.h", "tinyecg_arena.h",
             "tinyecg_model_meta.h"} <= closures[adapter]
+    # the board's model binding reaches the library through the generated parameters, and the
+    # library and the metadata reach the core's rendered tinyecg_spec.h
+    binding = next(tu for tu in compiled if tu.name == "tinyecg_fw_model.c")
+    assert {"tinyecg_preprocess_params.h", "tinyecg_dsp.h", "tinyecg_spec.h"} <= closures[binding]
+    for tu in dsp:
+        assert {"tinyecg_dsp.h", "tinyecg_spec.h"} <= closures[tu], tu.name
 
 
 # --------------------------------------------------------------------------- host compile
@@ -303,6 +314,7 @@ def _cc(args, cwd):
 def _includes(project: Path) -> list[str]:
     return [f"-I{project / 'include'}", f"-I{project / 'src'}",
             f"-I{project / 'lib' / 'tinyecg_core' / 'include'}",
+            f"-I{project / 'lib' / 'tinyecg_dsp' / 'include'}",
             f"-I{project / 'lib' / 'tinyecg_model'}"]
 
 
@@ -328,6 +340,7 @@ def test_firmware_logic_cross_compiles_for_cortex_m(exported, tmp_path, cpu):
     project = exported.project
     sources = [project / "src" / n for n in PURE_SOURCES] + \
         sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
+        sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")) + \
         sorted(exported.lib.glob("*.c"))
     for src in sources:
         obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
@@ -352,6 +365,7 @@ def fwlib(exported, tmp_path_factory):
              project / "src" / name, "-o", obj], out)
         objs.append(obj)
     c_sources = sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
+        sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")) + \
         sorted(exported.lib.glob("*.c"))
     for src in c_sources:
         obj = out / f"{src.parent.name}_{src.stem}.o"

@@ -252,7 +252,8 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_fl
 
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
              *strict_c_flags, "-Wsign-conversion", "-fsyntax-only", f"-I{qemu.target_dir()}",
-             f"-I{detect.core_include()}", f"-I{fq.app_dir()}", f"-I{export_dir}"]
+             f"-I{detect.core_include()}", f"-I{detect.dsp_include()}", f"-I{fq.app_dir()}",
+             f"-I{export_dir}"]
     for io in (0, 1):
         for classifier in (0, 1):
             r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",

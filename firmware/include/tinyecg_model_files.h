@@ -14,7 +14,7 @@
 #include "tinyecg_model_data.h" /* tinyecg_model_data[], tinyecg_model_data_len, SHA-256 */
 #include "tinyecg_model_meta.h" /* labels, tensor quantization (TINYECG_INPUT_*, TINYECG_OUTPUT_*) */
 #include "tinyecg_arena.h"      /* TINYECG_ARENA_BYTES */
-#include "tinyecg_preprocess.h" /* tinyecg_preprocess_window(), tinyecg_rhythm_features() */
+#include "tinyecg_preprocess_params.h" /* tinyecg_model_preprocess for tinyecg_preprocess_window(), tinyecg_rhythm_features() */
 #include "tinyecg_golden.h"     /* tinyecg_golden[TINYECG_GOLDEN_COUNT] */
 
 /* C++ only: the op resolver type and its registration function (tinyecg_op_resolver.h). */

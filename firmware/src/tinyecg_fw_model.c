@@ -71,13 +71,14 @@ static void window_with(const int16_t *raw, int16_t baseline, uint16_t gain, int
     tinyecg_adc_t adc;
     adc.baseline = baseline;
     adc.gain_adu_per_mv = gain;
-    tinyecg_preprocess_window(raw, &adc, out);
+    tinyecg_preprocess_window(&tinyecg_model_preprocess, raw, &adc, out);
 }
 
 void tinyecg_fw_model_rhythm(const tinyecg_rr_t *rr, int8_t *out)
 {
 #if TINYECG_RHYTHM_FEATURES > 0
-    tinyecg_rhythm_features(rr->pre_rr, rr->post_rr, rr->local_rr_sum, rr->local_rr_count, out);
+    tinyecg_rhythm_features(&tinyecg_model_preprocess, rr->pre_rr, rr->post_rr, rr->local_rr_sum,
+                            rr->local_rr_count, out);
 #else
     (void)rr;
     (void)out;
@@ -103,7 +104,7 @@ void tinyecg_fw_model_set_adc(int16_t baseline, uint16_t gain_adu_per_mv)
 
 void tinyecg_fw_model_window(const int16_t *raw, int8_t *out)
 {
-    tinyecg_preprocess_window(raw, &active_adc, out);
+    tinyecg_preprocess_window(&tinyecg_model_preprocess, raw, &active_adc, out);
 }
 
 const tinyecg_fw_expect_t *tinyecg_fw_model_expect(void)

@@ -35,6 +35,16 @@ def core_include() -> Path:
     return firmware_dir() / "lib" / "tinyecg_core" / "include"
 
 
+def dsp_sources() -> list[Path]:
+    """The fixed-point preprocessing library (firmware/lib/tinyecg_dsp): its C sources, which
+    need dsp_include() and core_include() (tinyecg_spec.h) and a generated params file."""
+    return sorted((firmware_dir() / "lib" / "tinyecg_dsp" / "src").glob("*.c"))
+
+
+def dsp_include() -> Path:
+    return firmware_dir() / "lib" / "tinyecg_dsp" / "include"
+
+
 def build_host_harness(build_dir, cc: str | None = None, extra_flags=()) -> Path:
     """Compile firmware/host with the project's strict flags into build_dir; returns the
     executable. Compiler errors raise TinyECGError with the compiler's message."""

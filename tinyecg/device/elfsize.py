@@ -20,7 +20,8 @@ _CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 COMPONENTS = (  # (component, file names) for size_by_component
     ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
-    ("preprocessing", ("tinyecg_preprocess.c",)),
+    ("preprocessing", ("tinyecg_preprocess.c", "tinyecg_denoise.c", "tinyecg_rhythm.c",
+                       "tinyecg_preprocess_params.c")),
     ("model", ("tinyecg_model.c", "tinyecg_nn_concatenation.c", "tinyecg_nn_conv.c",
                "tinyecg_nn_fully_connected.c", "tinyecg_nn_pooling.c", "tinyecg_nn_reduce.c")),
     ("golden", ("tinyecg_golden.c",)),

@@ -39,7 +39,7 @@ IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
 CLASSIFIERS = {"none": 0, "cbackend": 1}             # TINYECG_CLASSIFIER
 OPTS = ("s", "2", "3")
 MITDB_CALIBRATION = (MITDB_ADC_BASELINE, MITDB_ADC_GAIN)
-GENERATED_C = {"uart": ("tinyecg_preprocess.c", "tinyecg_golden.c"),
+GENERATED_C = {"uart": ("tinyecg_preprocess_params.c", "tinyecg_golden.c"),
                "model": ("tinyecg_model.c",)}
 _KV = re.compile(r"([A-Za-z_]+)=(\S+)")
 
@@ -119,9 +119,9 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
         raise TinyECGError(f"{export_dir}: exported with runtime {manifest.get('runtime')!r}; "
                            "the QEMU firmware needs --runtime c")
     app = app_dir()
-    srcs = [*detect.core_sources(), app / "main.c", app / "app_model.c",
+    srcs = [*detect.core_sources(), *detect.dsp_sources(), app / "main.c", app / "app_model.c",
             *(export_dir / name for name in GENERATED_C["uart"])]
-    includes = [detect.core_include(), app, export_dir]
+    includes = [detect.core_include(), detect.dsp_include(), app, export_dir]
     if classifier == "cbackend":
         from tinyecg.export import cbackend
 

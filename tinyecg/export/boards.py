@@ -25,11 +25,13 @@ from dataclasses import asdict, dataclass, field
 from tinyecg.errors import TinyECGError
 
 KB = 1024
-# Code and constants of tinyecg_preprocess.c (sym4 taps, threshold and quantization
-# multipliers, the DWT/IDWT, median selection, integer square root): measured 2,288 bytes with
-# arm-none-eabi-gcc 12 -Os and 2,800 with -O2 for Cortex-M4; 4 KB leaves room for libgcc's
-# 64-bit division helpers it calls.
-PREPROCESS_FLASH = 4 * KB
+# Code and constants of the preprocessing library tinyecg_dsp (sym4 taps, threshold multiplier,
+# the DWT/IDWT, median selection, integer square root, both quantization paths, rhythm
+# features) and the generated tinyecg_preprocess_params.c (40 bytes): measured with
+# arm-none-eabi-gcc 12 (scripts/bench_preprocess_qemu.py) 3,166 bytes at -Os and 3,836 at -O2
+# for Cortex-M4, 4,048 at -Os for Cortex-M0+; 5 KB leaves room for the libgcc 64-bit
+# multiply and division helpers it calls.
+PREPROCESS_FLASH = 5 * KB
 
 
 @dataclass(frozen=True)

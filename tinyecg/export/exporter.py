@@ -7,7 +7,7 @@ Writes, flat in the output folder (so it can be a PlatformIO library folder):
     tinyecg_model_meta.h      labels, window, quantization, ops, preprocessing, version, hash
     tinyecg_op_resolver.h     MicroMutableOpResolver<N> with exactly the model's builtin ops (C++)
     tinyecg_arena.h           TINYECG_ARENA_BYTES: the TFLM host figure + a documented margin
-    tinyecg_preprocess.h/.c   fixed-point denoising, z-score, int8 quantization (+ rhythm)
+    tinyecg_preprocess_params.h/.c  the input quantization for the library tinyecg_dsp
     tinyecg_golden.h/.c       real beats with the expected int8 inputs and TFLM outputs
     manifest.json             SHA-256 of every file, the model summary, the board check, the command
 With runtime="c" the model data, resolver and arena are replaced by the files of

@@ -20,18 +20,23 @@
 #define TINYECG_MODEL_BYTES 18232u /* size of the .tflite */
 #define TINYECG_RUNTIME "tflm" /* "tflm": TensorFlow Lite Micro; "c": generated C kernels */
 
-/* ---- sampling and the beat window (config.json "data") ---- */
-#define TINYECG_SAMPLE_RATE_HZ 360u /* samples per second the model was trained on */
-#ifndef TINYECG_WINDOW
-#define TINYECG_WINDOW 360 /* samples per beat window */
+/* ---- sampling and the beat window ---- */
+#include "tinyecg_spec.h" /* TINYECG_FS, TINYECG_WINDOW, TINYECG_PRE_R, TINYECG_LOCAL_BEATS, TINYECG_DEFAULT_RR */
+/* what this model was trained on (config.json "data", tinyecg.dsp.rhythm): each must equal the device's (tinyecg_spec.h) */
+#define TINYECG_MODEL_FS 360 /* samples per second */
+#define TINYECG_MODEL_WINDOW 360 /* samples per beat window: raw[r-180 .. r+179] */
+#define TINYECG_MODEL_PRE_R 180 /* samples of the window before the R-peak r */
+#define TINYECG_MODEL_LOCAL_BEATS 8 /* local RR = mean of the last 8 intervals (tinyecg.dsp.rhythm) */
+#define TINYECG_MODEL_DEFAULT_RR 360 /* RR assumed when a beat has no neighbour */
+#if TINYECG_MODEL_FS != TINYECG_FS || TINYECG_MODEL_WINDOW != TINYECG_WINDOW
+#error "tinyecg_model_meta.h: the model's sampling rate or window differs from tinyecg_spec.h"
 #endif
-#if TINYECG_WINDOW != 360
-#error "tinyecg_model_meta.h: the model takes 360-sample windows"
+#if TINYECG_MODEL_PRE_R != TINYECG_PRE_R
+#error "tinyecg_model_meta.h: the model puts the R-peak elsewhere in the window than tinyecg_spec.h"
 #endif
-#define TINYECG_PRE_R_SAMPLES 180u  /* samples before the R-peak r in the window */
-#define TINYECG_POST_R_SAMPLES 180u /* samples from r on: the window is raw[r-180 .. r+179] */
-#define TINYECG_RR_LOCAL_BEATS 8u /* local RR = mean of the last 8 intervals (tinyecg.dsp.rhythm) */
-#define TINYECG_RR_DEFAULT_SAMPLES 360u /* RR assumed when a beat has no neighbour */
+#if TINYECG_MODEL_LOCAL_BEATS != TINYECG_LOCAL_BEATS || TINYECG_MODEL_DEFAULT_RR != TINYECG_DEFAULT_RR
+#error "tinyecg_model_meta.h: the model's RR context differs from tinyecg_spec.h"
+#endif
 
 /* ---- labels: output index -> class (label set nlrav) ---- */
 #define TINYECG_NUM_LABELS 5
@@ -89,7 +94,7 @@ static const char *const tinyecg_labels[TINYECG_NUM_LABELS] = {
 #define TINYECG_PARAMETERS 11929u /* weights and biases (elements of constant tensors) */
 #include "tinyecg_arena.h" /* TINYECG_ARENA_BYTES: tensor arena for TFLM */
 
-/* ---- preprocessing (config.json "preprocessing"; implemented in tinyecg_preprocess.c) ---- */
+/* ---- preprocessing (config.json "preprocessing"; implemented by the library tinyecg_dsp) ---- */
 #define TINYECG_PREPROCESS_WAVELET "sym4" /* DWT filter bank */
 #define TINYECG_PREPROCESS_LEVEL 3 /* decomposition levels */
 #define TINYECG_PREPROCESS_MODE "periodization" /* signal extension */

@@ -8,7 +8,7 @@
 #include "platform.h"
 #include "tinyecg_golden.h"     /* tinyecg_golden[], TINYECG_GOLDEN_COUNT */
 #include "tinyecg_model_meta.h" /* tinyecg_labels[], TINYECG_NUM_LABELS, TINYECG_MODEL_HASH */
-#include "tinyecg_preprocess.h" /* tinyecg_preprocess_window(), tinyecg_rhythm_features() */
+#include "tinyecg_preprocess_params.h" /* tinyecg_model_preprocess (tinyecg_dsp.h) */
 #if TINYECG_CLASSIFIER == TINYECG_CLASSIFIER_CBACKEND
 #include "tinyecg_model.h" /* tinyecg_model_invoke() */
 #endif
@@ -31,13 +31,14 @@ static const tinyecg_adc_t adc_calibration = {
 
 void app_model_window(const int16_t *raw, int8_t *out)
 {
-    tinyecg_preprocess_window(raw, &adc_calibration, out);
+    tinyecg_preprocess_window(&tinyecg_model_preprocess, raw, &adc_calibration, out);
 }
 
 void app_model_rhythm(const tinyecg_rr_t *rr, int8_t *out)
 {
 #if TINYECG_RHYTHM_FEATURES > 0
-    tinyecg_rhythm_features(rr->pre_rr, rr->post_rr, rr->local_rr_sum, rr->local_rr_count, out);
+    tinyecg_rhythm_features(&tinyecg_model_preprocess, rr->pre_rr, rr->post_rr, rr->local_rr_sum,
+                            rr->local_rr_count, out);
 #else
     (void)rr;
     (void)out;
@@ -158,7 +159,7 @@ int app_selftest_run(app_selftest_t *res, int8_t *window_q)
         uint64_t t0 = platform_instructions();
         uint64_t t1;
         unsigned ok = 0u;
-        tinyecg_preprocess_window(g->raw, &g->adc, window_q);
+        tinyecg_preprocess_window(&tinyecg_model_preprocess, g->raw, &g->adc, window_q);
         t1 = platform_instructions();
         v->pre_instr = (uint32_t)(t1 - t0);
         if (same_bytes(window_q, g->beat, TINYECG_WINDOW)) {
@@ -166,8 +167,8 @@ int app_selftest_run(app_selftest_t *res, int8_t *window_q)
         }
 #if TINYECG_RHYTHM_FEATURES > 0
         t0 = platform_instructions();
-        tinyecg_rhythm_features(g->pre_rr, g->post_rr, g->local_rr_sum, g->local_rr_count,
-                                rhythm_q);
+        tinyecg_rhythm_features(&tinyecg_model_preprocess, g->pre_rr, g->post_rr,
+                                g->local_rr_sum, g->local_rr_count, rhythm_q);
         t1 = platform_instructions();
         v->rhythm_instr = (uint16_t)(t1 - t0 > 0xFFFFu ? 0xFFFFu : t1 - t0);
         if (same_bytes(rhythm_q, g->rhythm, TINYECG_RHYTHM_FEATURES)) {

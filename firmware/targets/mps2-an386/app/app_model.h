@@ -2,7 +2,7 @@
  * app_model.h - the exported model as the QEMU firmware application sees it.
  *
  * app_model.c is the only file of the application that includes the generated headers
- * (tinyecg_model.h, tinyecg_model_meta.h, tinyecg_preprocess.h, tinyecg_golden.h from
+ * (tinyecg_model.h, tinyecg_model_meta.h, tinyecg_preprocess_params.h, tinyecg_golden.h from
  * `tinyecg export --runtime c`); this header includes none of them, so main.c can use it next
  * to the core's tinyecg_app.h (tinyecg_model_meta.h and tinyecg_app.h both define
  * TINYECG_VERSION).
