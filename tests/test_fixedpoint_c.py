@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tinyecg.device import detect
+from tinyecg.device.cbuild import STRICT_C_FLAGS
 from tinyecg.device.qemu import fnv1a32_hex
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
@@ -23,7 +24,7 @@ from tinyecg.spec import PRE_R, WINDOW
 
 GCC = shutil.which("gcc")
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
-CFLAGS = list(detect.STRICT_FLAGS)  # -std=c99 -Wall -Wextra -Werror -Wconversion -pedantic
+CFLAGS = list(STRICT_C_FLAGS)  # -std=c99 -Wall -Wextra -Werror -Wconversion -pedantic
 # a C source compiled as C++ (some builds compile every file with g++)
 AS_CXX = ["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror"]
 LIB_SOURCES = detect.dsp_sources()
