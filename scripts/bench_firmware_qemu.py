@@ -131,9 +131,8 @@ def tflm_figures(model_path: Path, work: Path) -> dict:
     from tinyecg.export.exporter import export, resolve_source
     from tinyecg.runtime.tflm import TFLMModel
 
-    data = resolve_source(model_path)["model"].read_bytes()
-    summary = export(model_path, work / "tflm_export", golden=1, force=True, runtime="tflm",
-                     quiet=True)
+    data = resolve_source(model_path).model.read_bytes()
+    summary = export(model_path, work / "tflm_export", golden=1, force=True, runtime="tflm")
     return {"flatbuffer_bytes": len(data), "arena_bytes_host": TFLMModel(data).arena_bytes(),
             "arena_bytes_target_estimate": summary["arena"]["total"],
             "note": "host arena from the 64-bit PyPI tflite-micro runtime; the exporter's "
@@ -185,7 +184,7 @@ def main(argv=None) -> int:
         fq.export_model(model, export_dir, golden=args.golden)
         from tinyecg.export.exporter import resolve_source
 
-        model_file = resolve_source(model)["model"]  # the file the export was made from
+        model_file = resolve_source(model).model  # the file the export was made from
         fw_uart = fq.build_firmware(work, export_dir=export_dir, io="uart", opt=args.opt)
         fw_sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=args.opt)
         host = detect.build_host_harness(work / "host")

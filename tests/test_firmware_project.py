@@ -196,8 +196,7 @@ def exported(tmp_path_factory):
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         mp.delenv("TINYECG_DATA", raising=False)
         source = None if default.is_file() else _build_student(tmp)
-        summary = exporter.export(source, project / "lib" / "tinyecg_model", force=True,
-                                  quiet=True)
+        summary = exporter.export(source, project / "lib" / "tinyecg_model", force=True)
     model_path = default if source is None else source
     return SimpleNamespace(project=project, lib=project / "lib" / "tinyecg_model",
                            model_bytes=model_path.read_bytes(), summary=summary)

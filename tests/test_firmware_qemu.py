@@ -238,7 +238,7 @@ def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, 
         with pytest.raises(TinyECGError, match=msg):
             fq.build_firmware(work / "bad", export_dir=export_dir, **kwargs)
     tflm = work / "tflm_export"
-    export(model, tflm, golden=1, force=True, runtime="tflm", quiet=True)
+    export(model, tflm, golden=1, force=True, runtime="tflm")
     with pytest.raises(TinyECGError, match="runtime c"):
         fq.build_firmware(work / "bad", export_dir=tflm)
     with pytest.raises(TinyECGError, match="not a tinyecg export"):

@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -173,15 +173,18 @@ def check_set(folder: Path, names, force: bool) -> None:
 
 
 def write_set(folder: Path, files: Mapping[str, str | bytes], force: bool = False,
-              require_empty: bool = True) -> Path:
+              require_empty: bool = True, remove: Iterable[str] = ()) -> Path:
     """Replace the files `files` (name -> content) in `folder` all at once; its other files
-    are kept. With require_empty, a non-empty folder needs `force`."""
+    are kept, except the names in `remove` (what an earlier version of the set had). With
+    require_empty, a non-empty folder needs `force`."""
     folder = Path(folder)
     check_set(folder, files, force or not require_empty)
+    dropped = set(remove)
     with staged(folder, folder=True) as tmp:
         if folder.is_dir():
             for entry in folder.iterdir():
-                if entry.name in files or entry.name.startswith(PARTIAL):
+                if entry.name in files or entry.name in dropped \
+                        or entry.name.startswith(PARTIAL):
                     continue
                 _link_or_copy(entry, tmp / entry.name)
         for name, content in files.items():

@@ -246,10 +246,14 @@ def export(source, out, board, golden, runtime, force, quiet):
     """Export an int8 model as C for a firmware (default: the model shipped with tinyecg).
 
     SOURCE is a run directory or a .tflite file (its config.json beside it)."""
+    from tinyecg.export.exporter import describe
     from tinyecg.export.exporter import export as run_export
 
-    run_export(source, Path(out), board=board, golden=golden, force=force, runtime=runtime,
-               quiet=quiet)
+    summary = run_export(source, Path(out), board=board, golden=golden, force=force,
+                         runtime=runtime)
+    if not quiet:
+        for line in describe(summary):
+            click.echo(line)
 
 
 @cli.command()

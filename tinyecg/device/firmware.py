@@ -76,7 +76,7 @@ def export_model(model, out_dir, golden: int = 8) -> dict:
     """`tinyecg export MODEL --runtime c --golden N --force` into out_dir (quiet)."""
     from tinyecg.export.exporter import export
 
-    return export(model, out_dir, golden=golden, force=True, runtime="c", quiet=True)
+    return export(model, out_dir, golden=golden, force=True, runtime="c")
 
 
 def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "cbackend",

@@ -55,7 +55,7 @@ ARDUINO_TFLM = TFLMLibrary(
     "Arduino_TensorFlowLite@bd7e861", "TFLM 2023-02-27",
     per_channel_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}),
     copy_ops=frozenset({"CONCATENATION", "RESHAPE"}),
-    per_channel_failure="computes it with channel 0's scale for every channel, silently",
+    per_channel_failure="computes with channel 0's scale for every channel, silently",
     changed_ops={"MEAN": "MEAN kernel aligned with TFLite in 2023-04 (tflite-micro PR 1908)"})
 # eloquentarduino/tflm_esp32 2.0.0 (TFLM 2024-07): per-channel FULLY_CONNECTED fails Prepare
 # ("FullyConnected per-channel quantization not yet supported", tflite-micro PR 2602).
@@ -63,7 +63,7 @@ ESP32_TFLM = TFLMLibrary(
     "tflm_esp32@2.0.0", "TFLM 2024-07",
     per_channel_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}),
     copy_ops=frozenset({"CONCATENATION", "RESHAPE"}),
-    per_channel_failure="refuses it when the interpreter allocates tensors")
+    per_channel_failure="refuses when the interpreter allocates tensors")
 
 # the weight tensor's input slot of each op that has weights
 _WEIGHT_SLOT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
