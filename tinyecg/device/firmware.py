@@ -166,7 +166,7 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
         cxx = firmware_files.app_sources(cxx=True)
         libs = [lib.archive_file]
         system = [lib.include_dir]
-        defs += [d for d in lib.defines if not d.startswith("TINYECG_INPUT_MODE")]
+        defs += [d for d in lib.defines if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))]
     elf = qemu.build(srcs, includes=includes, defs=defs, arch=arch,
                      out_dir=out / f"{io}-{runtime}-{arch}-O{opt}", app="tinyecg_fw",
                      extra_cflags=[f"-O{opt}"], cxx_srcs=cxx, libs=libs,

@@ -510,11 +510,12 @@ def linked_sources(map_file: Path | str, library: Path) -> list[str]:
     by_member = {object_name(rel): rel for rel in library_sources(library)}
     text = Path(map_file).read_text(errors="replace")
     start = text.find("Archive member included")
-    end = text.find("\n\n", start) if start >= 0 else -1
     if start < 0:
         raise TinyECGError(f"{map_file}: no archive members in this linker map")
+    body = text[text.index("\n", start):].lstrip("\n")  # the heading, then a blank line
+    end = body.find("\n\n")
     found = set()
-    for line in text[start:end if end > 0 else None].splitlines():
+    for line in body[:end if end >= 0 else None].splitlines():
         m = _MEMBER.match(line.strip())
         if m:
             member = m["member"]
