@@ -397,11 +397,15 @@ def _compile_commands(target: str, library: Path, sources: Sequence[str], define
     return commands, flags
 
 
-def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str) -> None:
+def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str,
+                  stop=None) -> None:
     """Run compiler commands (each gets -o <object>) on `jobs` workers; raise with the first
-    failure's first error lines."""
+    failure's first error lines. stop: a threading.Event; once set, no further file starts
+    and the build ends with TinyECGError (a background build abandoned at exit)."""
     def one(item):
         command, obj = item
+        if stop is not None and stop.is_set():
+            return command, None
         obj.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(command + ["-o", str(obj)], capture_output=True, text=True)
         return command, proc
@@ -409,8 +413,10 @@ def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str)
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for command, proc in pool.map(one, jobs_list):
-            if proc.returncode != 0:
+            if proc is not None and proc.returncode != 0:
                 failures.append((command, proc))
+    if stop is not None and stop.is_set():
+        raise TinyECGError(f"{what}: stopped")
     if failures:
         command, proc = failures[0]
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
@@ -422,12 +428,13 @@ def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str)
 
 def build_library(target: str, vendored: VendoredLibrary | None = None, *,
                   cache: Path | str | None = None, jobs: int = DEFAULT_JOBS,
-                  opt: str = "-Os", sources: Sequence[str] | None = None) -> LibraryBuild:
+                  opt: str = "-Os", sources: Sequence[str] | None = None,
+                  stop=None) -> LibraryBuild:
     """The vendored library compiled for `target` ("host", "m4", "m0") into a static
     library, from the cache when an entry with the same key exists. sources: compile only
     these files of library_sources() (e.g. read_linked_sources()), else all of them. The key
     hashes the compiler's version line, every flag and every compiled file's path and
-    content."""
+    content. stop: a threading.Event that ends the build early (see _run_compiles)."""
     vendored = vendored or vendored_library()
     missing = [t for t in _tools(target) if shutil.which(t) is None]
     if missing:
@@ -468,7 +475,7 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
         start = time.monotonic()
         objdir = tmp / "obj"
         items = [(command, objdir / object_name(rel)) for command, rel in zip(commands, sources)]
-        _run_compiles(items, jobs, f"TFLM library ({target})")
+        _run_compiles(items, jobs, f"TFLM library ({target})", stop)
         ar = _tools(target)[2]
         proc = subprocess.run([ar, "rcs", str(tmp / "libtflm.a")] + [str(o) for _, o in items],
                               capture_output=True, text=True)
