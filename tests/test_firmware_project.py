@@ -538,7 +538,8 @@ class Host:
 
         self.lib, self.offset, self.text = lib, offset, []
         self.tflm = TFLMModel(model_bytes)
-        self.beat_k = next(i for i, q in enumerate(self.tflm.inputs) if int(np.prod(q.shape)) == 360)
+        self.beat_k = next(i for i, q in enumerate(self.tflm.inputs)
+                           if int(np.prod(q.shape)) == 360)
         self.rhythm_k = next((i for i, q in enumerate(self.tflm.inputs) if i != self.beat_k), None)
         self.n_classes = lib.shim_n_classes()
         self.n_rhythm = lib.shim_n_rhythm()

@@ -30,7 +30,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +52,8 @@ from tinyecg import paths
 from tinyecg.data.dataset import dataset_from_config
 from tinyecg.run import read_config
 from tinyecg.stages.evaluate import load_keras
-from tinyecg.stages.quantize import DEFAULTS, convert_int8, representative_inputs, stratified_indices
+from tinyecg.stages.quantize import (DEFAULTS, convert_int8, representative_inputs,
+                                    stratified_indices)
 
 src, data_dir, out = paths.default_model_dir(), sys.argv[1], Path(sys.argv[2])
 cfg = read_config(src)
@@ -152,7 +152,7 @@ def selftest_run(tflm_library, tmp_path_factory):
     return run
 
 
-# --------------------------------------------------------------------------- the pin and the file list
+# ------------------------------------------------------------------ the pin and the file list
 
 def test_platformio_pins_the_vendored_commit(vendored):
     pinned = tflm_lib.pinned_commit()
@@ -162,7 +162,8 @@ def test_platformio_pins_the_vendored_commit(vendored):
     else:  # no README beside the archive: only the abbreviated hash of its name is known
         assert len(pinned) == 40 and pinned.startswith(vendored.short_commit)
     # the boot line and the project's comments name that commit and its date
-    adapter = (FIRMWARE / "lib" / "tinyecg_app" / "src" / "tinyecg_classifier_tflm.cpp").read_text()
+    app = FIRMWARE / "lib" / "tinyecg_app"
+    adapter = (app / "src" / "tinyecg_classifier_tflm.cpp").read_text()
     name = re.search(r'#define TINYECG_TFLM_NAME "(Arduino_TensorFlowLite@[^"]+)"', adapter)
     assert name and vendored.short_commit in name.group(1), name
     if vendored.date:

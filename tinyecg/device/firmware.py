@@ -149,7 +149,8 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
     export_srcs, export_incs = firmware_files.runtime_sources(runtime, export_dir)
     srcs = [*firmware_files.c_sources(), board_main(), *export_srcs]
     includes = [*firmware_files.includes(), *export_incs]
-    defs = [f"TINYECG_QEMU_IO={IOS[io]}", f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
+    defs = [f"TINYECG_QEMU_IO={IOS[io]}",
+            f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
             f"TINYECG_REPLAY_ADC_MIN={lo}", f"TINYECG_REPLAY_ADC_MAX={hi}",
             f"TINYECG_REPLAY_BASELINE={base}", f"TINYECG_REPLAY_GAIN_ADU_PER_MV={gain}",
             f"TINYECG_QEMU_INSTR_PER_US={instr_per_us}"]
@@ -166,7 +167,9 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
         cxx = firmware_files.app_sources(cxx=True)
         libs = [lib.archive_file]
         system = [lib.include_dir]
-        defs += [d for d in lib.defines if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))]
+        # the library's definitions (platformio.ini's [arduino_tflm]) but the board layer's own
+        defs += [d for d in lib.defines
+                 if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))]
     elf = qemu.build(srcs, includes=includes, defs=defs, arch=arch,
                      out_dir=out / f"{io}-{runtime}-{arch}-O{opt}", app="tinyecg_fw",
                      extra_cflags=[f"-O{opt}"], cxx_srcs=cxx, libs=libs,
@@ -237,7 +240,8 @@ def parse_lines(text: str) -> DeviceLines:
         elif line.isdigit():
             out.peaks.append(int(line))
         elif line.startswith("R ") and len(line.split()) == 6:
-            out.rr.append(tuple(int(v) for v in line.split()[1:]))
+            pre, post, local_sum, local_count = (int(v) for v in words[2:6])
+            out.rr.append((int(words[1]), pre, post, local_sum, local_count))
         elif words[0] in ("B", "U") and len(words) == 5:
             # U: a beat the core's quality index finds unreadable, classified all the same
             _, r, label, score, us = words

@@ -272,6 +272,7 @@ class SerialURL(str):
     plain string, e.g. by serial.serial_for_url), plus .port, .process and wait()."""
     port: int
     process: subprocess.Popen
+    _session: _Session
 
     def __new__(cls, port: int, process: subprocess.Popen, session: _Session):
         self = super().__new__(cls, f"socket://127.0.0.1:{port}")
@@ -311,6 +312,7 @@ class _Session:
             sink.extend(chunk)
 
     def _pump_stderr(self) -> None:
+        assert self.proc.stderr is not None  # started with stderr=PIPE
         for line in iter(self.proc.stderr.readline, b""):
             if b"waiting for connection" in line:
                 self.listening.set()  # QEMU's own notice: not part of the run's output

@@ -36,7 +36,6 @@ repository.
 """
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import hashlib
 import json
@@ -47,13 +46,14 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from tinyecg import paths
 from tinyecg.device import qemu
+from tinyecg.device.platformio_ini import pinned_commit, platformio_defines  # noqa: F401
 from tinyecg.errors import TinyECGError
 
 ARCHIVE_ENV = "TINYECG_TFLM_ARCHIVE"
@@ -90,7 +90,6 @@ C_FLAGS = ["-std=gnu11"]
 
 _COMMIT_IN_NAME = re.compile(r"tflite-micro-arduino-examples-([0-9a-f]{7,40})\.tar\.gz$")
 _HEX40 = re.compile(r"\b[0-9a-f]{40}\b")
-_INI_REF = re.compile(r"\$\{([A-Za-z0-9_:.\-]+)\.([A-Za-z0-9_]+)\}")
 
 
 # --------------------------------------------------------------------------- where things are
@@ -149,49 +148,6 @@ def is_skipped(relative: str, patterns: Sequence[str]) -> bool:
     """True when a path relative to the library's folder ('src/...') matches a glob of the
     skip list. fnmatch's '*' also matches '/', as in PlatformIO's middleware patterns."""
     return any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns)
-
-
-# --------------------------------------------------------------------------- platformio.ini
-
-def _platformio_config(ini: Path | str | None = None) -> configparser.ConfigParser:
-    path = Path(ini) if ini is not None else firmware_dir() / "platformio.ini"
-    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"),
-                                       inline_comment_prefixes=None, strict=False)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (OSError, configparser.Error) as exc:
-        raise TinyECGError(f"{path}: cannot read ({exc})") from None
-    return parser
-
-
-def _ini_value(parser: configparser.ConfigParser, section: str, option: str, depth: int = 0) -> str:
-    """An option with PlatformIO's ${section.option} references expanded."""
-    if depth > 10:
-        raise TinyECGError(f"platformio.ini: ${{{section}.{option}}} references itself")
-    if not parser.has_option(section, option):
-        raise TinyECGError(f"platformio.ini: no option {option} in [{section}]")
-    value = parser.get(section, option)
-    return _INI_REF.sub(lambda m: _ini_value(parser, m.group(1), m.group(2), depth + 1), value)
-
-
-def platformio_defines(section: str = "arduino_tflm", ini: Path | str | None = None) -> list[str]:
-    """The -D definitions (without -D) of a section's build_flags, e.g. [arduino_tflm]'s
-    TF_LITE_STATIC_MEMORY, TINYECG_TFLM_DIST=TINYECG_TFLM_ARDUINO_EXAMPLES, ... as PlatformIO
-    passes them to the library and to the firmware alike."""
-    flags = _ini_value(_platformio_config(ini), section, "build_flags").split()
-    defines = [flag[2:] for flag in flags if flag.startswith("-D") and len(flag) > 2]
-    if not defines:
-        raise TinyECGError(f"platformio.ini: [{section}] build_flags define nothing")
-    return defines
-
-
-def pinned_commit(ini: Path | str | None = None) -> str:
-    """The commit platformio.ini pins tflite-micro-arduino-examples at ([tflm] arduino_examples)."""
-    url = _ini_value(_platformio_config(ini), "tflm", "arduino_examples").strip()
-    if "#" not in url:
-        raise TinyECGError(f"platformio.ini: [tflm] arduino_examples is not pinned: {url}")
-    return url.rsplit("#", 1)[1].strip()
 
 
 # --------------------------------------------------------------------------- the archive

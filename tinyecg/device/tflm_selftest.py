@@ -28,7 +28,7 @@ from pathlib import Path
 from tinyecg import paths
 from tinyecg.device import firmware_files, qemu
 from tinyecg.device.cbuild import STRICT_C_FLAGS
-from tinyecg.device.tflm_lib import CPU_FLAGS, CXX_FLAGS, TARGETS, LibraryBuild, _run_compiles
+from tinyecg.device.tflm_lib import CXX_FLAGS, TARGETS, LibraryBuild, _run_compiles
 from tinyecg.errors import TinyECGError
 
 PROJECT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
