@@ -610,8 +610,8 @@ def test_preprocessing_only_selftest_without_a_classifier(fwlib, exported):
 
 def test_exported_ops_are_unchanged_since_the_2023_arduino_export(exported):
     """Golden outputs come from today's TFLM; the Arm boards run the Arduino export bd7e861
-    (2023-02-27). Only MEAN changed in between (tflite-micro PR 1908, 2023-04): the student has none, so
-    the self-test can demand an exact match on reference kernels there."""
+    (2023-02-27). Only MEAN changed in between (tflite-micro PR 1908, 2023-04): the student
+    has none, so the self-test can demand an exact match there."""
     from tinyecg.export import tflm_files
 
     ops = exported.summary["model"]["ops"]
