@@ -3,23 +3,25 @@
 tensorflow/tflite-micro-arduino-examples at the commit of firmware/platformio.ini is vendored as
 ../shared/vendor/tflite-micro-arduino-examples-<commit>.tar.gz (or $TINYECG_TFLM_ARCHIVE).
 tinyecg.device.tflm_lib compiles it as PlatformIO does (same skip list, same build flags) for
-the host (g++), Cortex-M4F (CMSIS-NN DSP path) and Cortex-M0+ (CMSIS-NN portable C), links
-the firmware's TFLM adapter, its board-independent logic and an exported model folder, and
-runs the golden self-test: natively, and under QEMU mps2-an386 / mps2-an385.
+Cortex-M4F (CMSIS-NN DSP path, the whole library) and, only the files the firmware links, for
+the host (g++) and Cortex-M0+ (CMSIS-NN portable C): the session fixture tflm_library of
+conftest.py. tinyecg.device.tflm_selftest links the firmware application (its boot, with the
+TFLM adapter) and an exported model folder with them and runs the golden self-test: natively,
+and under QEMU mps2-an386 / mps2-an385. tinyecg.device.firmware builds the whole firmware with
+TFLM for QEMU (UART board and measurement build), which must classify a stream as the host
+pipeline does, beat by beat.
 
   - the shipped default model (per-tensor dense layers), as committed in
     firmware/lib/tinyecg_model and as `tinyecg export` writes it now: the self-test passes 8/8
     with maxdiff 0 on every target, and the targets agree value by value;
   - the same student with per-channel dense layers (the TF converter's default, re-quantized
     here from model.keras with the quantizer's representative set): this 2023-02-27 library
-    computes FULLY_CONNECTED with channel 0's scale for every output channel, so the
-    self-test must FAIL, beyond any tolerance.
+    computes FULLY_CONNECTED with channel 0's scale for every output channel, so the adapter
+    refuses the model at start (one "# tflm error" line, classifier disabled), and with that
+    check compiled out the self-test must FAIL, beyond any tolerance.
 
-Compiling the library takes minutes per target (about 150 C++ files behind TFLM's flatbuffer
-headers); it is compiled once and kept in tflm_lib.cache_root() ($TINYECG_TFLM_CACHE, else
-$TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm), keyed by compiler, flags and every
-source's content, so later sessions reuse it. Skips, with the reason: no archive, no
-toolchain; the per-channel case also without TensorFlow or the full MIT-BIH database.
+Skips, with the reason: no archive, no toolchain; the per-channel case also without
+TensorFlow or the full MIT-BIH database.
 """
 from __future__ import annotations
 
@@ -28,13 +30,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tinyecg import paths
-from tinyecg.device import tflm_lib
+from tinyecg.device import tflm_lib, tflm_selftest
 from tinyecg.errors import TinyECGError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,8 @@ from tinyecg import paths
 from tinyecg.data.dataset import dataset_from_config
 from tinyecg.run import read_config
 from tinyecg.stages.evaluate import load_keras
-from tinyecg.stages.quantize import DEFAULTS, convert_int8, representative_inputs, stratified_indices
+from tinyecg.stages.quantize import (DEFAULTS, convert_int8, representative_inputs,
+                                    stratified_indices)
 
 src, data_dir, out = paths.default_model_dir(), sys.argv[1], Path(sys.argv[2])
 cfg = read_config(src)
@@ -82,30 +84,8 @@ def vendored() -> tflm_lib.VendoredLibrary:
 
 @pytest.fixture(scope="session")
 def tflm_cache() -> Path:
-    """Where the unpacked library and the compiled libraries live across sessions (resolved
-    before any test's TINYECG_CACHE isolation applies)."""
+    """Where the unpacked library and the compiled libraries live across sessions."""
     return tflm_lib.cache_root()
-
-
-@pytest.fixture(scope="session")
-def library_for(vendored, tflm_cache):
-    """target -> its compiled library, built on first use (once per session, cached)."""
-    built: dict[str, tflm_lib.LibraryBuild] = {}
-    timings: dict[str, float] = {}
-
-    def get(target: str) -> tflm_lib.LibraryBuild:
-        missing = tflm_lib.missing_tools(target)
-        if missing:
-            pytest.skip(f"{', '.join(missing)} not found: needed for the TFLM {target} build "
-                        "(gcc-arm-none-eabi, libstdc++-arm-none-eabi-newlib, qemu-system-arm)")
-        if target not in built:
-            start = time.monotonic()
-            built[target] = tflm_lib.build_library(target, vendored, cache=tflm_cache)
-            timings[target] = time.monotonic() - start
-        return built[target]
-
-    get.timings = timings
-    return get
 
 
 def _export(source: Path | None, out: Path) -> Path:
@@ -154,22 +134,25 @@ def per_channel_export(mitdb_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def selftest_run(library_for, tmp_path_factory):
-    """(target, export folder) -> SelftestResult, each program built and run once."""
-    runs: dict[tuple[str, Path], tuple[tflm_lib.SelftestResult, Path]] = {}
+def selftest_run(tflm_library, tmp_path_factory):
+    """(target, export folder[, extra defines]) -> (SelftestResult, program), each program
+    built and run once."""
+    runs: dict = {}
 
-    def run(target: str, export: Path) -> tuple[tflm_lib.SelftestResult, Path]:
-        if (target, export) not in runs:
-            lib = library_for(target)
+    def run(target: str, export: Path, defines: tuple[str, ...] = ()):
+        key = (target, export, defines)
+        if key not in runs:
+            lib = tflm_library(target)
             out = tmp_path_factory.mktemp(f"selftest-{target}-{export.name}")
-            program = tflm_lib.build_selftest(target, export, out, lib)
-            runs[target, export] = tflm_lib.run_selftest(program, target, timeout=300), program
-        return runs[target, export]
+            program = tflm_selftest.build_selftest(target, export, out, lib,
+                                                   extra_defines=defines)
+            runs[key] = tflm_selftest.run_selftest(program, target, timeout=300), program
+        return runs[key]
 
     return run
 
 
-# --------------------------------------------------------------------------- the pin and the file list
+# ------------------------------------------------------------------ the pin and the file list
 
 def test_platformio_pins_the_vendored_commit(vendored):
     pinned = tflm_lib.pinned_commit()
@@ -179,7 +162,8 @@ def test_platformio_pins_the_vendored_commit(vendored):
     else:  # no README beside the archive: only the abbreviated hash of its name is known
         assert len(pinned) == 40 and pinned.startswith(vendored.short_commit)
     # the boot line and the project's comments name that commit and its date
-    adapter = (FIRMWARE / "src" / "tflm_classifier.cpp").read_text()
+    app = FIRMWARE / "lib" / "tinyecg_app"
+    adapter = (app / "src" / "tinyecg_classifier_tflm.cpp").read_text()
     name = re.search(r'#define TINYECG_TFLM_NAME "(Arduino_TensorFlowLite@[^"]+)"', adapter)
     assert name and vendored.short_commit in name.group(1), name
     if vendored.date:
@@ -298,32 +282,184 @@ def test_host_m4_m0_agree_on_every_golden(selftest_run, fresh_export):
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_selftest_fails_with_per_channel_dense_layers(target, selftest_run, per_channel_export):
+def test_adapter_refuses_per_channel_dense_layers(target, selftest_run, per_channel_export):
     """The regression of issue 11: this library applies channel 0's scale to every output
-    channel of a per-channel FULLY_CONNECTED. The self-test must catch it, beyond any
-    tolerance, and the strict firmware must disable the classifier."""
+    channel of a per-channel FULLY_CONNECTED. The adapter refuses such a model at start, as
+    upstream TFLM later did (tflite-micro PR 2602): one "# tflm error" line, the classifier
+    disabled (every golden a classify error), no self-test run on it."""
     res, _ = selftest_run(target, per_channel_export)
     assert not res.timed_out, res.stdout[-2000:]
     assert res.library is not None, f"{target}: the interpreter did not start\n{res.stdout}"
+    assert len(res.errors) == 1 and "FULLY_CONNECTED operator" in res.errors[0] \
+        and "per-channel weights (" in res.errors[0], res.stdout
+    assert res.returncode == 1 and not res.selftest_passed and res.selftest_count == 0
+    assert "classifier=disabled" in res.stdout
+    assert not res.outputs and len(res.classify_errors) >= 8
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_selftest_fails_with_per_channel_dense_layers(target, selftest_run, per_channel_export):
+    """The same model with the adapter's check compiled out: the golden self-test catches it
+    too, beyond any tolerance, and the strict firmware disables the classifier."""
+    res, _ = selftest_run(target, per_channel_export, ("TINYECG_TFLM_CHECK_PER_CHANNEL_FC=0",))
+    assert not res.timed_out, res.stdout[-2000:]
+    assert res.library is not None, f"{target}: the interpreter did not start\n{res.stdout}"
+    assert not res.errors
     assert res.returncode == 1 and not res.selftest_passed, res.stdout
-    assert res.tolerance is not None and res.max_diff > max(res.tolerance, 1), res.stdout
+    assert res.tolerance == 0 and res.max_diff > 1, res.stdout
     assert res.mismatches, "the self-test printed no got/want line"
     assert "classifier=disabled" in res.stdout  # TINYECG_SELFTEST_STRICT
     for got, want in res.mismatches.values():
         assert got != want
 
 
-def test_m4_figures(selftest_run, fresh_export, library_for):
-    """Cost and size of the Cortex-M4F build, printed for the record (pytest -s)."""
+def test_m4_figures(selftest_run, fresh_export, tflm_library):
+    """Cost and size of the Cortex-M4F self-test program, printed for the record (pytest -s)."""
     res, elf = selftest_run("m4", fresh_export)
     assert res.passed
     from tinyecg.device import qemu
 
     size = qemu.size(elf)
     per_inference = sorted(res.instructions.values())
+    libraries = tflm_library.libraries
     line = (f"m4: instructions/inference median {per_inference[len(per_inference) // 2]} "
             f"(min {per_inference[0]}, max {per_inference[-1]}); arena {res.arena_used}/"
             f"{res.arena_bytes}; stack peak {res.stack_peak}; text {size['text']} data "
-            f"{size['data']} bss {size['bss']}; library compile {library_for.timings}")
+            f"{size['data']} bss {size['bss']}; library compile seconds "
+            f"{ {t: round(b.compile_seconds) for t, b in libraries.built.items()} }, "
+            f"waited {libraries.waited}")
     print(line)
     assert size["text"] < 512 * 1024
+
+
+# --------------------------------------------------------------------------- the whole firmware
+
+EXCERPTS = paths.excerpts_dir()
+STREAMED = ("100", "119", "208")  # the bundled excerpts of the benchmark's records
+
+
+@pytest.fixture(scope="module")
+def fq():
+    from tinyecg.device import firmware
+
+    return firmware
+
+
+@pytest.fixture(scope="module")
+def tflm_images(fq, fresh_export, tflm_library, tmp_path_factory):
+    """(io, arch) -> the whole firmware built with TFLM for QEMU, from one export."""
+    built = {}
+
+    def get(io: str, arch: str = "m4"):
+        if (io, arch) not in built:
+            work = tmp_path_factory.mktemp(f"tflm-fw-{io}-{arch}")
+            built[io, arch] = fq.build_firmware(work, export_dir=fresh_export, io=io,
+                                                runtime="tflm", arch=arch,
+                                                tflm_library=tflm_library(arch))
+        return built[io, arch]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    from tinyecg.device import detect
+
+    return detect.build_host_harness(tmp_path_factory.mktemp("harness"))
+
+
+def _host_reference(fq, harness, x, labels):
+    """(r, label, score) of every beat as the host pipeline computes it: the host harness's
+    beats and RR rows (x86-64 build of the core), the Python integer preprocessing and the
+    TFLM host interpreter; and the harness's peaks."""
+    from tinyecg.device import detect
+
+    want = fq.parse_lines(detect.run_harness(harness, detect.samples_text(x), "--peaks", "--rr",
+                                             "--adc-min", "0", "--adc-max", "2047"))
+    model = paths.default_model_dir() / "model.tflite"
+    return fq.reference_beats(model, x, want.rr, labels=labels), want
+
+
+def test_linked_sources_list_is_the_m4_firmwares_link(tflm_images, tflm_library):
+    """firmware/scripts/tflm_linked_sources.txt (what the host and M0+ builds compile) is
+    exactly what the Cortex-M4F firmware pulls out of the whole library."""
+    fw = tflm_images("uart")
+    lib = tflm_library("m4")
+    assert not lib.subset
+    linked = tflm_lib.linked_sources(fw.elf.with_suffix(".map"), lib.library)
+    assert linked == tflm_lib.read_linked_sources(), (
+        "regenerate firmware/scripts/tflm_linked_sources.txt from tflm_lib.linked_sources()")
+
+
+@pytest.mark.parametrize("record", STREAMED)
+def test_tflm_firmware_streams_like_the_host_pipeline(fq, tflm_images, harness, record):
+    """The board image with TFLM under QEMU (Cortex-M4F), a bundled MIT-BIH excerpt replayed
+    over its UART: every beat's peak, label and score equal the host pipeline's."""
+    from tinyecg.device import detect
+
+    fw = tflm_images("uart")
+    res = fq.stream(fw, EXCERPTS / record, timeout=600)
+    assert res["exit_code"] == 0 and res["device"]["selftest_summary"]["passed"]
+    assert res["device"]["selftest_summary"]["maxdiff"] == 0
+    assert res["device"]["firmware"]["export"] == "tflm"
+    assert "classifier=tflm" in res["device"]["info"]
+    x = detect.read_record(EXCERPTS / record)[0]
+    want, host = _host_reference(fq, harness, x, fw.labels)
+    got = [(r, label, score) for r, label, score, _ in res["beats"]]
+    assert len(want) > 150 and got == want
+    assert res["device"]["perf"]["beats"] == len(got)
+
+
+def test_tflm_measurement_build_counts_instructions(fq, tflm_images, harness):
+    """The semihosting build with TFLM: peaks, RR and classes equal the host's, and each
+    beat's classify() costs what the boot self-test measured (the same call)."""
+    import numpy as np
+
+    from tinyecg.device import detect
+
+    fw = tflm_images("semihost")
+    x = detect.read_record(EXCERPTS / "208", sampto=60 * 360)[0]
+    run = fq.run_samples(fw, x, timeout=600)
+    assert run.returncode == 0, run.stderr
+    want, host = _host_reference(fq, harness, x, fw.labels)
+    assert run.lines.peaks == host.peaks and run.lines.rr == host.rr
+    assert [(r, label, score) for r, label, score, _ in run.lines.beats] == want
+    inf = np.median([p["inf"] for p in run.lines.perf])
+    boot = np.median([v["inf_instr"] for v in run.lines.selftest])
+    assert abs(inf - boot) <= 0.03 * boot
+    assert 300_000 < inf < 2_000_000  # CMSIS-NN's DSP path, about 718,000
+
+
+def test_tflm_firmware_on_cortex_m0plus(fq, tflm_images, harness):
+    """The same firmware for Cortex-M0+ (v6-M code, CMSIS-NN's portable C) on mps2-an385:
+    self-test passes bit for bit and the beats of a stretch equal the host pipeline's."""
+    from tinyecg.device import detect
+
+    fw = tflm_images("semihost", "m0")
+    assert fw.arch == "m0"
+    x = detect.read_record(EXCERPTS / "119", sampto=30 * 360)[0]
+    run = fq.run_samples(fw, x, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert run.lines.firmware["board"] == "mps2-an385"
+    assert run.lines.selftest_summary["passed"] and run.lines.selftest_summary["maxdiff"] == 0
+    want, _ = _host_reference(fq, harness, x, fw.labels)
+    assert [(r, label, score) for r, label, score, _ in run.lines.beats] == want
+
+
+def test_tinyecg_stream_scores_the_tflm_image(fq, tflm_images):
+    """`tinyecg stream` against the TFLM board image under QEMU, as against a board."""
+    import subprocess
+    import sys
+
+    from tinyecg.device import qemu
+
+    fw = tflm_images("uart")
+    with qemu.serial_tcp(fw.elf, timeout=300) as url:
+        proc = subprocess.run([sys.executable, "-m", "tinyecg", "stream", "--port", str(url),
+                               "--record", str(EXCERPTS / "208"), "--seconds", "30",
+                               "--speed", "0"], capture_output=True, text=True, timeout=280)
+        fq.stop(url)
+    assert proc.returncode == 0, proc.stderr
+    assert "labels: nlrav (N,L,R,A,V; from the device's #info)" in proc.stdout
+    assert re.search(r"QRS: TP \d+ FP \d+ FN \d+", proc.stdout)
+    assert "classes of matched beats: accuracy" in proc.stdout

@@ -260,25 +260,40 @@ def export(source, out, board, golden, runtime, force, quiet):
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), default="build/qemu", show_default=True,
               help="Build folder.")
-@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default="cbackend",
-              show_default=True, help="Generated C model, or detection only.")
+@click.option("--runtime", type=click.Choice(["c", "tflm", "none"]), default=None,
+              help="Classifier: c (the interpreter-free C backend, default), tflm (TensorFlow "
+                   "Lite Micro, the library the Arm boards pin, from ../shared/vendor or "
+                   "$TINYECG_TFLM_ARCHIVE), none (detection only).")
+@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default=None,
+              hidden=True, help="Old name of --runtime c|none.")
+@click.option("--arch", type=click.Choice(["m4", "m0"]), default="m4", show_default=True,
+              help="m4: Cortex-M4F on mps2-an386; m0: Cortex-M0+ code on mps2-an385.")
 @click.option("--opt", type=click.Choice(["s", "2", "3"]), default="s", show_default=True,
-              help="gcc optimisation level.")
+              help="gcc optimisation level of the firmware's own code.")
 @click.option("--serve/--build-only", default=True, show_default=True,
               help="Start QEMU with the UART on a local TCP port for `tinyecg stream`.")
 @click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
               help="Seconds before the emulator is stopped.")
 @stage
-def qemu(source, out, classifier, opt, serve, timeout, quiet):
-    """Build the whole firmware for an emulated Cortex-M4 (QEMU mps2-an386) and serve it.
+def qemu(source, out, runtime, classifier, arch, opt, serve, timeout, quiet):
+    """Build the board firmware for an emulated Cortex-M (QEMU) and serve it.
 
+    The same application as the boards (firmware/lib/tinyecg_app) with the QEMU board layer.
     SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
     `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
     from tinyecg.device import firmware
 
-    fw = firmware.build_firmware(Path(out), source, io="uart", classifier=classifier, opt=opt)
-    click.echo(f"built {fw.elf}: flash {fw.flash_bytes} B, text {fw.sizes['text']} B, "
-               f"data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
+    if runtime is None:
+        runtime = firmware.CLASSIFIER_RUNTIMES[classifier] if classifier else "c"
+    elif classifier is not None and firmware.CLASSIFIER_RUNTIMES[classifier] != runtime:
+        raise TinyECGError(f"--classifier {classifier} contradicts --runtime {runtime}")
+    if runtime == "tflm" and not quiet:
+        click.echo("building TensorFlow Lite Micro for the target (minutes the first time, "
+                   "then cached)", err=True)
+    fw = firmware.build_firmware(Path(out), source, io="uart", runtime=runtime, arch=arch,
+                                 opt=opt)
+    click.echo(f"built {fw.elf} ({fw.classifier}, {arch}): flash {fw.flash_bytes} B, text "
+               f"{fw.sizes['text']} B, data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
     if serve:
         firmware.serve(fw, timeout, on_ready=lambda url: click.echo(
             f"serving on {url} (Ctrl-C stops)"))

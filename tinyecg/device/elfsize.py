@@ -19,15 +19,22 @@ _SECTION = re.compile(r"^ \.(text|rodata|data|bss)\S*"
 _CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 COMPONENTS = (  # (component, file names) for size_by_component
-    ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
+    ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c", "tinyecg_quality.c")),
     ("preprocessing", ("tinyecg_preprocess.c", "tinyecg_denoise.c", "tinyecg_rhythm.c",
                        "tinyecg_preprocess_params.c")),
-    ("model", ("tinyecg_model.c", "tinyecg_nn_concatenation.c", "tinyecg_nn_conv.c",
-               "tinyecg_nn_fully_connected.c", "tinyecg_nn_pooling.c", "tinyecg_nn_reduce.c")),
+    ("model", ("tinyecg_model.c", "tinyecg_model_data.c", "tinyecg_nn_concatenation.c",
+               "tinyecg_nn_conv.c", "tinyecg_nn_fully_connected.c", "tinyecg_nn_pooling.c",
+               "tinyecg_nn_reduce.c")),
     ("golden", ("tinyecg_golden.c",)),
-    ("app", ("main.c", "app_model.c")),
-    ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")),
+    ("app", ("tinyecg_firmware.c", "tinyecg_selftest.c", "tinyecg_exported.c", "tinyecg_text.c",
+             "tinyecg_model_check.c", "tinyecg_sample_ring.c", "tinyecg_command_filter.c",
+             "tinyecg_classifier_none.c", "tinyecg_classifier_cbackend.c")),
+    ("tflm", ("tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp")),
+    ("board", ("main.c", "main.cpp", "tflm_selftest_main.c")),
+    ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c", "cxx_support.cpp")),
 )
+#: archive members owned by a component ("libtflm.a(...)": the TFLM library)
+ARCHIVE_COMPONENTS = {"libtflm.a": "tflm"}
 
 
 def size(elf: Path | str) -> dict[str, int]:
@@ -95,12 +102,15 @@ def size_by_object(elf) -> dict[str, dict[str, int]]:
 
 
 def size_by_component(elf) -> dict[str, dict[str, int]]:
-    """size_by_object grouped: core, preprocessing, model, golden, app, target, libraries."""
+    """size_by_object grouped: core, preprocessing, model (weights and kernels, or the
+    flatbuffer), golden, app (firmware/lib/tinyecg_app), tflm (interpreter, kernels and the
+    adapter), board, target, libraries (libc, libgcc, libstdc++)."""
     out = {name: {"flash": 0, "ram": 0} for name, _ in COMPONENTS}
     out["libraries"] = {"flash": 0, "ram": 0}
     owner = {f: name for name, files in COMPONENTS for f in files}
     for obj, sizes in size_by_object(elf).items():
-        slot = out[owner.get(obj, "libraries")]
+        archive = obj.split("(", 1)[0] if obj.endswith(")") else None
+        slot = out[ARCHIVE_COMPONENTS.get(archive or "", owner.get(obj, "libraries"))]
         slot["flash"] += sizes["flash"]
         slot["ram"] += sizes["ram"]
     return out

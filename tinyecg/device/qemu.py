@@ -80,12 +80,18 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
           defs: Mapping[str, object] | Iterable[str] | None = None,
           out_dir: Path | str = "build/mps2-an386", arch: str = "m4", *,
           app: str = "app", stack_size: int | None = None,
-          extra_cflags: Iterable[str] = (), timeout: float = 600) -> Path:
-    """Compile app_srcs with the target's startup and platform code into out_dir/<app>.elf.
+          extra_cflags: Iterable[str] = (), cxx_srcs: Iterable[Path | str] = (),
+          libs: Iterable[Path | str] = (), system_includes: Iterable[Path | str] = (),
+          extra_cxxflags: Iterable[str] = (), timeout: float = 600) -> Path:
+    """Compile app_srcs (and cxx_srcs) with the target's startup and platform code into
+    out_dir/<app>.elf, linking the static libraries libs after them.
 
     arch "m4": -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16; "m0": -mcpu=cortex-m0plus.
-    Flags: -std=c99 -Wall -Wextra -Werror -Os, sections + --gc-sections. The build log
-    (including arm-none-eabi-size output) is written to out_dir/<app>.build.log.
+    Flags: -std=c99 (C++: -std=gnu++14 -fno-exceptions -fno-rtti) -Wall -Wextra -Werror -Os,
+    sections + --gc-sections; system_includes are -isystem (their headers' warnings do not
+    count). With C++ sources the program links with arm-none-eabi-g++ and the target's
+    cxx_support.cpp. The build log (including arm-none-eabi-size output) is written to
+    out_dir/<app>.build.log.
     """
     if arch not in MACHINES:
         raise TinyECGError(f"arch must be one of {sorted(MACHINES)}, not {arch!r}")
@@ -94,15 +100,22 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
     srcs = [Path(src) for src in app_srcs]
     if not srcs:
         raise TinyECGError("build needs at least one C source (app_srcs is empty)")
-    for src in srcs:
+    cxx = [Path(src) for src in cxx_srcs]
+    archives = [Path(lib) for lib in libs]
+    includes = list(includes)
+    system_includes = list(system_includes)
+    for src in srcs + cxx:
         if not src.is_file():
-            raise TinyECGError(f"{src}: no such C source")
-    for inc in includes:
+            raise TinyECGError(f"{src}: no such {'C++' if src in cxx else 'C'} source")
+    for lib in archives:
+        if not lib.is_file():
+            raise TinyECGError(f"{lib}: no such library")
+    for inc in includes + system_includes:
         if not Path(inc).is_dir():
             raise TinyECGError(f"{inc}: include folder does not exist")
     if stack_size is not None and (stack_size <= 0 or stack_size % 8):
         raise TinyECGError(f"stack_size {stack_size}: must be a positive multiple of 8")
-    require_tools([CROSS + "gcc", CROSS + "size", "make"])
+    require_tools([CROSS + "gcc", CROSS + "size", "make"] + ([CROSS + "g++"] if cxx else []))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,6 +126,11 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
         "INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder") for inc in includes),
         "DEFS=" + " ".join(define_items(defs)),
         "EXTRA_CFLAGS=" + " ".join(extra_cflags),
+        "APP_CXX_SRCS=" + " ".join(_plain_path(src, "source") for src in cxx),
+        "LIBS=" + " ".join(_plain_path(lib, "library") for lib in archives),
+        "SYSTEM_INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder")
+                                      for inc in system_includes),
+        "EXTRA_CXXFLAGS=" + " ".join(extra_cxxflags),
     ]
     if stack_size is not None:
         args.append(f"STACK_SIZE={int(stack_size)}")
@@ -254,6 +272,7 @@ class SerialURL(str):
     plain string, e.g. by serial.serial_for_url), plus .port, .process and wait()."""
     port: int
     process: subprocess.Popen
+    _session: _Session
 
     def __new__(cls, port: int, process: subprocess.Popen, session: _Session):
         self = super().__new__(cls, f"socket://127.0.0.1:{port}")
@@ -293,6 +312,7 @@ class _Session:
             sink.extend(chunk)
 
     def _pump_stderr(self) -> None:
+        assert self.proc.stderr is not None  # started with stderr=PIPE
         for line in iter(self.proc.stderr.readline, b""):
             if b"waiting for connection" in line:
                 self.listening.set()  # QEMU's own notice: not part of the run's output

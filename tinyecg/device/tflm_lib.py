@@ -1,4 +1,4 @@
-"""The board firmware's TFLite Micro path, built and run off-board against the vendored library.
+"""The TFLite Micro library the Arm boards pin, built off-board from the vendored copy.
 
 The Arm boards of firmware/platformio.ini link tensorflow/tflite-micro-arduino-examples
 ("Arduino_TensorFlowLite") at the commit pinned there; PlatformIO fetches it on a user's
@@ -15,26 +15,27 @@ PlatformIO does (every source file of the library's ``src/`` except the globs of
     m0    arm-none-eabi-g++ -mcpu=cortex-m0plus: CMSIS-NN's portable C code; runs under QEMU
           mps2-an385 (v6-M code on the Cortex-M3 image, same memory map)
 
-Then it links the firmware's TFLM adapter (firmware/src/tflm_classifier.cpp,
-tflm_platform.cpp), its board-independent logic (tinyecg_fw.c, tinyecg_fw_model.c) and an
-exported model folder (``tinyecg export --out DIR``) with
-firmware/targets/selftest/tflm_selftest_main.c into a program that runs what a board runs at
-boot: model check, golden self-test, then one inference per golden vector.
+    vendored = vendored_library()              # find_archive() first where it may be absent
+    lib = build_library("m4", vendored)        # the whole library, as PlatformIO compiles it
+    lib0 = build_library("m0", vendored, sources=read_linked_sources())  # what a program links
 
-    vendored = vendored_library()                   # None-safe: find_archive() first
-    lib = build_library("m4", vendored)             # cached, see below
-    program = build_selftest("m4", model_dir, out_dir, lib)
-    result = run_selftest(program, "m4")            # SelftestResult: .passed, .outputs, ...
+The firmware with TFLM (tinyecg.device.firmware.build_firmware(runtime="tflm")) and the TFLM
+self-test programs (tinyecg.device.tflm_selftest) link these libraries.
+
+Compiling all of it takes minutes per target (about 200 C++ files behind TFLM's flatbuffer
+headers). ``sources`` builds a subset: firmware/scripts/tflm_linked_sources.txt lists the
+files whose objects the firmware's link pulls out of the whole library (``linked_sources()``
+of the Cortex-M4 link map, for the default model's ops; a test keeps the list equal to it).
 
 Cache: the archive is unpacked once (temporary folder + rename) into
 ``<cache>/<sha256[:16]>/``, and each target's library is compiled once into
 ``<cache>/<sha256[:16]>/lib-<target>-<key>/libtflm.a``, where key hashes the compiler
-version, the flags and every source file's content. <cache> is $TINYECG_TFLM_CACHE, else
-$TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm; never the repository.
+version, the flags and every compiled source file's path and content. <cache> is
+$TINYECG_TFLM_CACHE, else $TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm; never the
+repository.
 """
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import hashlib
 import json
@@ -45,13 +46,14 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from tinyecg import paths
 from tinyecg.device import qemu
+from tinyecg.device.platformio_ini import pinned_commit, platformio_defines  # noqa: F401
 from tinyecg.errors import TinyECGError
 
 ARCHIVE_ENV = "TINYECG_TFLM_ARCHIVE"
@@ -85,16 +87,9 @@ CPU_FLAGS = {
 #: thread-safe statics (no __cxa_guard_* on bare metal).
 CXX_FLAGS = ["-std=gnu++14", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics"]
 C_FLAGS = ["-std=gnu11"]
-#: The firmware's own files: warnings are errors; TFLM's headers come in through -isystem,
-#: so the library's own warnings do not count against them.
-PROJECT_WARNINGS = ["-Wall", "-Wextra", "-Werror"]
-#: firmware/targets/mps2-an386's own sources, with the extra warnings its Makefile uses.
-PLATFORM_SOURCES = ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")
-PLATFORM_WARNINGS = ["-Wconversion", "-Wsign-conversion"]
 
 _COMMIT_IN_NAME = re.compile(r"tflite-micro-arduino-examples-([0-9a-f]{7,40})\.tar\.gz$")
 _HEX40 = re.compile(r"\b[0-9a-f]{40}\b")
-_INI_REF = re.compile(r"\$\{([A-Za-z0-9_:.\-]+)\.([A-Za-z0-9_]+)\}")
 
 
 # --------------------------------------------------------------------------- where things are
@@ -118,8 +113,9 @@ def skip_list_path() -> Path:
     return firmware_dir() / "scripts" / "tflm_arduino_skip.txt"
 
 
-def selftest_main() -> Path:
-    return firmware_dir() / "targets" / "selftest" / "tflm_selftest_main.c"
+def linked_sources_path() -> Path:
+    """firmware/scripts/tflm_linked_sources.txt: the library files the firmware links."""
+    return firmware_dir() / "scripts" / "tflm_linked_sources.txt"
 
 
 def cache_root() -> Path:
@@ -152,49 +148,6 @@ def is_skipped(relative: str, patterns: Sequence[str]) -> bool:
     """True when a path relative to the library's folder ('src/...') matches a glob of the
     skip list. fnmatch's '*' also matches '/', as in PlatformIO's middleware patterns."""
     return any(fnmatch.fnmatchcase(relative, pattern) for pattern in patterns)
-
-
-# --------------------------------------------------------------------------- platformio.ini
-
-def _platformio_config(ini: Path | str | None = None) -> configparser.ConfigParser:
-    path = Path(ini) if ini is not None else firmware_dir() / "platformio.ini"
-    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"),
-                                       inline_comment_prefixes=None, strict=False)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (OSError, configparser.Error) as exc:
-        raise TinyECGError(f"{path}: cannot read ({exc})") from None
-    return parser
-
-
-def _ini_value(parser: configparser.ConfigParser, section: str, option: str, depth: int = 0) -> str:
-    """An option with PlatformIO's ${section.option} references expanded."""
-    if depth > 10:
-        raise TinyECGError(f"platformio.ini: ${{{section}.{option}}} references itself")
-    if not parser.has_option(section, option):
-        raise TinyECGError(f"platformio.ini: no option {option} in [{section}]")
-    value = parser.get(section, option)
-    return _INI_REF.sub(lambda m: _ini_value(parser, m.group(1), m.group(2), depth + 1), value)
-
-
-def platformio_defines(section: str = "arduino_tflm", ini: Path | str | None = None) -> list[str]:
-    """The -D definitions (without -D) of a section's build_flags, e.g. [arduino_tflm]'s
-    TF_LITE_STATIC_MEMORY, TINYECG_TFLM_DIST=TINYECG_TFLM_ARDUINO_EXAMPLES, ... as PlatformIO
-    passes them to the library and to the firmware alike."""
-    flags = _ini_value(_platformio_config(ini), section, "build_flags").split()
-    defines = [flag[2:] for flag in flags if flag.startswith("-D") and len(flag) > 2]
-    if not defines:
-        raise TinyECGError(f"platformio.ini: [{section}] build_flags define nothing")
-    return defines
-
-
-def pinned_commit(ini: Path | str | None = None) -> str:
-    """The commit platformio.ini pins tflite-micro-arduino-examples at ([tflm] arduino_examples)."""
-    url = _ini_value(_platformio_config(ini), "tflm", "arduino_examples").strip()
-    if "#" not in url:
-        raise TinyECGError(f"platformio.ini: [tflm] arduino_examples is not pinned: {url}")
-    return url.rsplit("#", 1)[1].strip()
 
 
 # --------------------------------------------------------------------------- the archive
@@ -376,7 +329,8 @@ class LibraryBuild:
     defines: list[str]
     opt: str
     key: str
-    sources: int
+    sources: int               # files compiled into it
+    subset: bool               # only some of the library's files (build_library(sources=...))
     compile_seconds: float     # what compiling took when the cache entry was made
     cached: bool               # taken from the cache by this call
 
@@ -399,11 +353,15 @@ def _compile_commands(target: str, library: Path, sources: Sequence[str], define
     return commands, flags
 
 
-def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str) -> None:
+def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str,
+                  stop=None) -> None:
     """Run compiler commands (each gets -o <object>) on `jobs` workers; raise with the first
-    failure's first error lines."""
+    failure's first error lines. stop: a threading.Event; once set, no further file starts
+    and the build ends with TinyECGError (a background build abandoned at exit)."""
     def one(item):
         command, obj = item
+        if stop is not None and stop.is_set():
+            return command, None
         obj.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(command + ["-o", str(obj)], capture_output=True, text=True)
         return command, proc
@@ -411,8 +369,10 @@ def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str)
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for command, proc in pool.map(one, jobs_list):
-            if proc.returncode != 0:
+            if proc is not None and proc.returncode != 0:
                 failures.append((command, proc))
+    if stop is not None and stop.is_set():
+        raise TinyECGError(f"{what}: stopped")
     if failures:
         command, proc = failures[0]
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
@@ -424,16 +384,28 @@ def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str)
 
 def build_library(target: str, vendored: VendoredLibrary | None = None, *,
                   cache: Path | str | None = None, jobs: int = DEFAULT_JOBS,
-                  opt: str = "-Os") -> LibraryBuild:
+                  opt: str = "-Os", sources: Sequence[str] | None = None,
+                  stop=None) -> LibraryBuild:
     """The vendored library compiled for `target` ("host", "m4", "m0") into a static
-    library, from the cache when an entry with the same key exists. The key hashes the
-    compiler's version line, every flag and every source file's path and content."""
+    library, from the cache when an entry with the same key exists. sources: compile only
+    these files of library_sources() (e.g. read_linked_sources()), else all of them. The key
+    hashes the compiler's version line, every flag and every compiled file's path and
+    content. stop: a threading.Event that ends the build early (see _run_compiles)."""
     vendored = vendored or vendored_library()
     missing = [t for t in _tools(target) if shutil.which(t) is None]
     if missing:
         raise TinyECGError(f"{', '.join(missing)} not found (TFLM {target} build)")
     library = unpack(vendored, cache)
-    sources = library_sources(library)
+    every = library_sources(library)
+    if sources is None:
+        sources = every
+    else:
+        unknown = sorted(set(sources) - set(every))
+        if unknown:
+            raise TinyECGError(f"not sources PlatformIO compiles for this library: "
+                               f"{', '.join(unknown[:3])}" + (" ..." if len(unknown) > 3 else ""))
+        sources = sorted(set(sources))
+    subset = len(sources) < len(every)
     defines = library_defines()
     commands, flags = _compile_commands(target, library, sources, defines, opt)
     digest = hashlib.sha256()
@@ -448,7 +420,7 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
     final = home / f"lib-{target}-{key}"
     result = LibraryBuild(target=target, archive_file=final / "libtflm.a", library=library,
                           defines=defines, opt=opt, key=key, sources=len(sources),
-                          compile_seconds=0.0, cached=True)
+                          subset=subset, compile_seconds=0.0, cached=True)
     if (final / "build.json").is_file() and result.archive_file.is_file():
         result.compile_seconds = float(json.loads((final / "build.json").read_text())
                                        .get("compile_seconds", 0.0))
@@ -458,9 +430,8 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
     try:
         start = time.monotonic()
         objdir = tmp / "obj"
-        items = [(command, objdir / (rel.replace("/", "__") + ".o"))
-                 for command, rel in zip(commands, sources)]
-        _run_compiles(items, jobs, f"TFLM library ({target})")
+        items = [(command, objdir / object_name(rel)) for command, rel in zip(commands, sources)]
+        _run_compiles(items, jobs, f"TFLM library ({target})", stop)
         ar = _tools(target)[2]
         proc = subprocess.run([ar, "rcs", str(tmp / "libtflm.a")] + [str(o) for _, o in items],
                               capture_output=True, text=True)
@@ -471,7 +442,8 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
         (tmp / "build.json").write_text(json.dumps({
             "target": target, "key": key, "archive": vendored.archive.name,
             "archive_sha256": vendored.sha256, "commit": vendored.commit, "sources": sources,
-            "flags": flags, "compile_seconds": round(seconds, 2), "jobs": jobs}, indent=1))
+            "subset": subset, "flags": flags, "compile_seconds": round(seconds, 2),
+            "jobs": jobs}, indent=1))
         try:
             os.rename(tmp, final)
         except OSError:
@@ -484,163 +456,45 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
     return result
 
 
-# --------------------------------------------------------------------------- the self-test program
+# --------------------------------------------------------------------------- what a program links
 
-def _model_files(model_dir: Path) -> list[Path]:
-    if not (model_dir / "tinyecg_op_resolver.h").is_file() \
-            or not (model_dir / "tinyecg_model_data.c").is_file():
-        raise TinyECGError(f"{model_dir}: not a TFLM export (tinyecg export --runtime tflm)")
-    return sorted(model_dir.glob("*.c"))
+def object_name(relative: str) -> str:
+    """The archive member a library source compiles to ('src/a/b.cpp' -> 'src__a__b.cpp.o')."""
+    return relative.replace("/", "__") + ".o"
 
 
-def build_selftest(target: str, model_dir: Path | str, out_dir: Path | str,
-                   lib: LibraryBuild, *, jobs: int = DEFAULT_JOBS,
-                   stack_size: int = 16384, extra_defines: Iterable[str] = ()) -> Path:
-    """Link the firmware's TFLM path, an exported model folder and the self-test main with
-    `lib` (same target) into out_dir/tflm_selftest (host) or out_dir/tflm_selftest.elf
-    (QEMU). The firmware's files and the generated model files compile with -Wall -Wextra
-    -Werror and the library's definitions. Returns the program's path."""
-    if lib.target != target:
-        raise TinyECGError(f"library built for {lib.target}, program for {target}")
-    cc, cxx, _ = _tools(target)
-    fw = firmware_dir()
-    model_dir = Path(model_dir).resolve()
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    qemu_target = target != "host"
-    includes = [fw / "src", fw / "include", fw / "lib" / "tinyecg_core" / "include", model_dir]
-    c_sources = [fw / "src" / "tinyecg_fw.c", fw / "src" / "tinyecg_fw_model.c", selftest_main(),
-                 *_model_files(model_dir)]
-    cxx_sources = [fw / "src" / "tflm_classifier.cpp", fw / "src" / "tflm_platform.cpp"]
-    platform_sources: list[Path] = []
-    defines = list(lib.defines) + [f'TINYECG_SELFTEST_TARGET="{target}"', *extra_defines]
-    if qemu_target:
-        tdir = qemu.target_dir()
-        includes.append(tdir)
-        platform_sources = [tdir / name for name in PLATFORM_SOURCES]
-        cxx_sources.append(tdir / "tflm_support.cpp")
-        defines.append("TINYECG_SELFTEST_QEMU=1")
-    for path in c_sources + cxx_sources + platform_sources:
-        if not path.is_file():
-            raise TinyECGError(f"{path}: missing")
-
-    common = CPU_FLAGS[target] + [lib.opt, "-ffunction-sections", "-fdata-sections", "-g"] \
-        + [f"-D{d}" for d in defines] + [f"-I{p}" for p in includes] \
-        + ["-isystem", str(lib.include_dir)]
-    c_cmd = [cc, "-std=c99", *PROJECT_WARNINGS, *common]
-    items = [(c_cmd + ["-c", str(src)], src) for src in c_sources]
-    items += [([cxx, *CXX_FLAGS, *PROJECT_WARNINGS, *common, "-c", str(src)], src)
-              for src in cxx_sources]
-    items += [(c_cmd + PLATFORM_WARNINGS + ["-c", str(src)], src) for src in platform_sources]
-    objdir = out / f"obj-{target}"
-    shutil.rmtree(objdir, ignore_errors=True)
-    jobs_list = [(command, objdir / (f"{i:02d}-{src.name}.o")) for i, (command, src) in enumerate(items)]
-    _run_compiles(jobs_list, jobs, f"TFLM self-test program ({target})")
-    objects = [str(obj) for _, obj in jobs_list]
-
-    if qemu_target:
-        program = out / "tflm_selftest.elf"
-        link = [cxx, *CPU_FLAGS[target], f"-T{qemu.target_dir() / 'mps2_an386.ld'}",
-                "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections",
-                f"-Wl,--defsym=__stack_size={int(stack_size)}", "-Wl,--no-warn-rwx-segments",
-                f"-Wl,-Map={out / 'tflm_selftest.map'}", *objects, str(lib.archive_file), "-lm",
-                "-o", str(program)]
-    else:
-        program = out / "tflm_selftest"
-        link = [cxx, "-Wl,--gc-sections", *objects, str(lib.archive_file), "-lm", "-o", str(program)]
-    proc = subprocess.run(link, capture_output=True, text=True)
-    (out / "link.log").write_text(" ".join(link) + "\n" + proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        raise TinyECGError(f"TFLM self-test program ({target}) did not link: "
-                           + " | ".join(lines[:4]) + f" (full log: {out / 'link.log'})")
-    return program
+_MEMBER = re.compile(r"^\S*libtflm\.a\((?P<member>[^)]+)\)")
 
 
-# --------------------------------------------------------------------------- running it
-
-_TFLM_LINE = re.compile(r"^# tflm (?P<name>.+?) arena=(?P<used>\d+)/(?P<size>\d+)", re.M)
-_SUMMARY = re.compile(r"^# selftest (?P<verdict>pass|FAIL) (?P<ok>\d+)/(?P<n>\d+) "
-                      r"tolerance=(?P<tol>\d+) maxdiff=(?P<maxdiff>-?\d+)", re.M)
-_GOLDEN = re.compile(r"^# golden (?P<i>\d+) (?:out=(?P<out>[-\d,]+)"
-                     r"(?: instructions=(?P<instr>\d+))?|classify-error=(?P<err>-?\d+))", re.M)
-_GOT_WANT = re.compile(r"^# selftest (?P<i>\d+) got (?P<got>[-\d ]+?) want (?P<want>[-\d ]+)$", re.M)
-_MEMORY = re.compile(r"^# memory arena_used=(?P<used>\d+) arena_bytes=(?P<size>\d+)"
-                     r"(?: stack_peak=(?P<stack>\d+))?", re.M)
-
-
-@dataclass
-class SelftestResult:
-    """What a self-test program printed, parsed. outputs: golden index -> the classifier's
-    int8 outputs (absent when classify failed, e.g. disabled after a failed self-test);
-    mismatches: golden index -> (got, want) as the self-test printed them."""
-    target: str
-    returncode: int
-    stdout: str
-    stderr: str = ""
-    timed_out: bool = False
-    library: str | None = None
-    arena_used: int | None = None
-    arena_bytes: int | None = None
-    selftest_passed: bool = False
-    selftest_ok: int = 0
-    selftest_count: int = 0
-    tolerance: int | None = None
-    max_diff: int | None = None
-    outputs: dict[int, list[int]] = field(default_factory=dict)
-    instructions: dict[int, int] = field(default_factory=dict)
-    classify_errors: dict[int, int] = field(default_factory=dict)
-    mismatches: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
-    stack_peak: int | None = None
-    seconds: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        """Exit code 0 and the self-test's own verdict "pass"."""
-        return self.returncode == 0 and self.selftest_passed
+def linked_sources(map_file: Path | str, library: Path) -> list[str]:
+    """The library sources whose objects a link pulled out of libtflm.a, from the linker map
+    (its "Archive member included to satisfy reference" section), as paths relative to the
+    library's folder, sorted."""
+    by_member = {object_name(rel): rel for rel in library_sources(library)}
+    text = Path(map_file).read_text(errors="replace")
+    start = text.find("Archive member included")
+    if start < 0:
+        raise TinyECGError(f"{map_file}: no archive members in this linker map")
+    body = text[text.index("\n", start):].lstrip("\n")  # the heading, then a blank line
+    end = body.find("\n\n")
+    found = set()
+    for line in body[:end if end >= 0 else None].splitlines():
+        m = _MEMBER.match(line.strip())
+        if m:
+            member = m["member"]
+            if member not in by_member:
+                raise TinyECGError(f"{map_file}: {member} is no source of {library}")
+            found.add(by_member[member])
+    return sorted(found)
 
 
-def parse_selftest(target: str, stdout: str, returncode: int, **extra) -> SelftestResult:
-    res = SelftestResult(target=target, returncode=returncode, stdout=stdout, **extra)
-    if m := _TFLM_LINE.search(stdout):
-        res.library, res.arena_used, res.arena_bytes = m["name"], int(m["used"]), int(m["size"])
-    if m := _SUMMARY.search(stdout):
-        res.selftest_passed = m["verdict"] == "pass"
-        res.selftest_ok, res.selftest_count = int(m["ok"]), int(m["n"])
-        res.tolerance, res.max_diff = int(m["tol"]), int(m["maxdiff"])
-    for m in _GOLDEN.finditer(stdout):
-        i = int(m["i"])
-        if m["err"] is not None:
-            res.classify_errors[i] = int(m["err"])
-            continue
-        res.outputs[i] = [int(v) for v in m["out"].split(",")]
-        if m["instr"] is not None:
-            res.instructions[i] = int(m["instr"])
-    for m in _GOT_WANT.finditer(stdout):
-        res.mismatches[int(m["i"])] = ([int(v) for v in m["got"].split()],
-                                       [int(v) for v in m["want"].split()])
-    if m := _MEMORY.search(stdout):
-        res.arena_used = int(m["used"])
-        res.stack_peak = int(m["stack"]) if m["stack"] is not None else None
-    return res
-
-
-def run_selftest(program: Path | str, target: str, timeout: float = 120) -> SelftestResult:
-    """Run a program of build_selftest(): natively on the host, under QEMU (with
-    -icount shift=0) for m4 (mps2-an386) and m0 (mps2-an385)."""
-    program = Path(program)
-    if target == "host":
-        start = time.monotonic()
-        try:
-            proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            return parse_selftest(target, out, qemu.TIMEOUT_EXIT, timed_out=True,
-                                  seconds=time.monotonic() - start)
-        return parse_selftest(target, proc.stdout, proc.returncode, stderr=proc.stderr,
-                              seconds=time.monotonic() - start)
-    if target not in qemu.MACHINES:
-        raise TinyECGError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
-    run = qemu.run(program, timeout=timeout, serial="none", machine=qemu.MACHINES[target])
-    return parse_selftest(target, run.stdout, run.returncode, stderr=run.stderr,
-                          timed_out=run.timed_out, seconds=run.seconds)
+def read_linked_sources(path: Path | str | None = None) -> list[str]:
+    """The committed list of the library files the firmware links (one per line, '#'
+    comments): what the host and Cortex-M0+ builds of the tests compile."""
+    path = Path(path) if path is not None else linked_sources_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TinyECGError(f"{path}: cannot read ({exc})") from None
+    found = [ln.split("#", 1)[0].strip() for ln in lines]
+    return [ln for ln in found if ln]

@@ -1,22 +1,23 @@
 /*
- * tflm_selftest_main.c - the board firmware's TFLM path as a program of its own, for the
- * host and for QEMU (mps2-an386 Cortex-M4F, mps2-an385 running Cortex-M0+ code).
+ * tflm_selftest_main.c - the firmware's boot as a program of its own, for the host and for
+ * QEMU (mps2-an386 Cortex-M4F, mps2-an385 running Cortex-M0+ code): a board layer that only
+ * prints. Built by tinyecg/device/tflm_selftest.py with the application of
+ * firmware/lib/tinyecg_app (TINYECG_CLASSIFIER_TFLM: the TFLM adapter), an exported model
+ * folder and the library the boards pin (tinyecg/device/tflm_lib.py).
  *
- * It runs what a board runs at boot, with the same sources (firmware/src/tflm_classifier.cpp,
- * tflm_platform.cpp, tinyecg_fw.c, tinyecg_fw_model.c, an exported model folder) and the
- * library the boards pin, built by tinyecg/device/tflm_lib.py:
- *   tinyecg_tflm_init()  interpreter, model check against the metadata, golden self-test;
- *                        its status lines, as a board prints them ("# tflm ...",
- *                        "# selftest ...");
- * then one inference per golden vector on the golden inputs, one line each:
- *   # golden <i> out=<v0>,<v1>,... [instructions=<n>]      (or classify-error=<r>)
+ * It runs what a board runs at boot, through the same call, tinyecg_firmware_boot(): the first
+ * line, the classifier's start and checks ("# tflm ..."), the golden self-test
+ * ("# selftest ..."), the core's "# tinyecg ..." line. Then one inference per golden vector
+ * on the golden inputs, through the classifier the core would call (disabled after a failed
+ * self-test), one line each:
+ *   # golden <i> out=<v0>,<v1>,... [instructions=<n>]      (or classify-error=<rc>)
  * so the outputs of host, Cortex-M4 and Cortex-M0+ can be compared value by value, and
  * instructions=<n> (QEMU only, -icount shift=0) is the cost of one classify() call: the
  * copy of the inputs, Invoke() and the copy of the outputs. Last:
  *   # memory arena_used=<bytes> arena_bytes=<n> [stack_peak=<bytes>]
  *   # result selftest=pass|FAIL classifier=enabled|disabled exit=<code>
  * Exit code 0 when the golden self-test passed and the classifier is enabled, 1 when the
- * self-test failed or the classifier was disabled, 2 when the interpreter could not start.
+ * self-test failed or the classifier was disabled, 2 when it could not start at all.
  *
  * Output goes to stdout: on QEMU newlib's, through semihosting (--specs=rdimon.specs), so it
  * arrives on QEMU's stdout (semihosting's WRITE0 would land on its stderr).
@@ -27,10 +28,11 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "tflm_classifier.h"
-#include "tinyecg_fw.h"
-#include "tinyecg_fw_model.h"
+#include "tinyecg_classifiers.h"
+#include "tinyecg_exported.h"
+#include "tinyecg_firmware.h"
 
 #if defined(TINYECG_SELFTEST_QEMU)
 #include "platform.h"
@@ -38,9 +40,16 @@
 #include <time.h>
 #endif
 
-#ifndef TINYECG_SELFTEST_TARGET
-#define TINYECG_SELFTEST_TARGET "unknown"
+/* which build this is, for the first line */
+#if defined(__ARM_ARCH_7EM__)
+#define SELFTEST_TARGET "m4"
+#elif defined(__ARM_ARCH_6M__)
+#define SELFTEST_TARGET "m0"
+#else
+#define SELFTEST_TARGET "host"
 #endif
+
+static tinyecg_firmware_t firmware;
 
 static void put(const char *text)
 {
@@ -49,19 +58,19 @@ static void put(const char *text)
 
 static void put_int(int32_t value)
 {
-    char digits[12];
-    put(tinyecg_fw_itoa(value, digits));
+    char digits[TINYECG_TEXT_INT_BYTES];
+    put(tinyecg_text_int(value, digits));
 }
 
-/* the adapter's text output (tinyecg_fw_write_fn) */
+/* the application's text output */
 static void write_console(void *ctx, const char *text)
 {
     (void)ctx;
     put(text);
 }
 
-/* TFLM's profiler clock (tflm_classifier.h); a board's main.cpp gives micros(). */
-uint32_t tinyecg_platform_micros(void)
+/* TFLM's profiler clock (tinyecg_classifiers.h); a board's main.cpp gives micros(). */
+uint32_t tinyecg_board_micros(void)
 {
 #if defined(TINYECG_SELFTEST_QEMU)
     /* -icount shift=0: one instruction per virtual nanosecond */
@@ -86,17 +95,19 @@ static uint64_t instructions_now(void)
 /* One classify() per golden vector, on the golden inputs: its outputs and its cost. */
 static void run_goldens(const tinyecg_classifier_t *classifier)
 {
-    const tinyecg_fw_golden_t *golden = tinyecg_fw_model_golden();
+    const tinyecg_exported_model_t *model = tinyecg_exported_model();
     int i, k;
-    for (i = 0; i < golden->count; i++) {
-        tinyecg_fw_vector_t vector;
+    for (i = 0; i < model->golden_count; i++) {
+        tinyecg_golden_vector_t vector;
         int8_t scores[TINYECG_MAX_CLASSES];
+        int8_t no_rhythm = 0;
         uint64_t start;
         uint32_t spent;
         int status;
-        golden->get(i, &vector);
+        model->golden(i, &vector);
         start = instructions_now();
-        status = classifier->classify(classifier->ctx, vector.input, vector.rhythm, scores);
+        status = classifier->classify(classifier->ctx, vector.input,
+                                      vector.rhythm != NULL ? vector.rhythm : &no_rhythm, scores);
         spent = (uint32_t)(instructions_now() - start);
         put("# golden ");
         put_int(i);
@@ -123,32 +134,35 @@ static void run_goldens(const tinyecg_classifier_t *classifier)
 
 int main(void)
 {
-    tinyecg_tflm_status_t status;
-    const tinyecg_classifier_t *classifier;
+    tinyecg_firmware_config_t cfg;
     int exit_code;
 
 #if defined(TINYECG_SELFTEST_QEMU)
     platform_init(); /* starts the instruction counter */
 #endif
-    put("# tflm-selftest target=" TINYECG_SELFTEST_TARGET "\n");
-    classifier = tinyecg_tflm_init(write_console, NULL, &status);
-    if (status.interpreter_ok) {
-        run_goldens(classifier);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.board = "tflm-selftest-" SELFTEST_TARGET;
+    cfg.input_mode = TINYECG_INPUT_SERIAL;
+    cfg.write = write_console;
+    (void)tinyecg_firmware_boot(&firmware, &cfg);
+    if (firmware.model != NULL && firmware.classifier.arena_used > 0u) {
+        run_goldens(&firmware.gate); /* what the core calls: refuses while disabled */
     }
-    exit_code = !status.interpreter_ok ? 2 : (status.selftest.passed && status.enabled ? 0 : 1);
+    exit_code = firmware.classifier.arena_used == 0u ? 2
+                : (firmware.selftest.passed && firmware.enabled ? 0 : 1);
 
     put("# memory arena_used=");
-    put_int((int32_t)status.arena_used);
+    put_int((int32_t)firmware.classifier.arena_used);
     put(" arena_bytes=");
-    put_int((int32_t)status.arena_bytes);
+    put_int((int32_t)firmware.classifier.arena_bytes);
 #if defined(TINYECG_SELFTEST_QEMU)
     put(" stack_peak=");
     put_int((int32_t)platform_stack_peak_bytes());
 #endif
     put("\n# result selftest=");
-    put(status.selftest.passed ? "pass" : "FAIL");
+    put(firmware.selftest.passed ? "pass" : "FAIL");
     put(" classifier=");
-    put(status.enabled ? "enabled" : "disabled");
+    put(firmware.enabled ? "enabled" : "disabled");
     put(" exit=");
     put_int(exit_code);
     put("\n");

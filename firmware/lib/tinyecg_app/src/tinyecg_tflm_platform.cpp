@@ -1,5 +1,5 @@
 /*
- * tflm_platform.cpp - the platform hooks TFLM needs from the application, for the
+ * tinyecg_tflm_platform.cpp - the platform hooks TFLM needs from the application, for the
  * tensorflow/tflite-micro-arduino-examples library (TINYECG_TFLM_DIST 1) at bd7e861.
  *
  * That library ships them in board-specific files: tensorflow/lite/micro/system_setup.cpp
@@ -12,25 +12,24 @@
  *   DebugLog(const char *)   TFLM's log output (MicroPrintf), to the serial port as
  *                            "# tflm ..." status lines of the protocol;
  *   ticks_per_second(), GetCurrentTimeTicks()   microseconds, for TFLM's profiler hooks;
- *                            bd7e861's micro_time.h declares both uint32_t (the 2021-12
+ *                            bd7e861's micro_time.h declares both uint32_t (the 2021-12-09
  *                            sync 2be8092 had int32_t).
- * tflite::InitializeTarget() is not needed: the application opens its serial port itself.
+ * tflite::InitializeTarget() is not needed: the board layer opens its serial port itself.
  *
- * No Arduino.h here: the clock comes from tinyecg_platform_micros() (tflm_classifier.h),
- * which main.cpp defines with micros() on the boards and the self-test programs of
- * firmware/targets/selftest define for the host and QEMU, so this file compiles unchanged
- * for all of them. The eloquentarduino/tflm_esp32 library (TINYECG_TFLM_DIST 2) brings its
- * own hooks.
+ * No Arduino.h here: the clock is tinyecg_board_micros() (tinyecg_classifiers.h), which
+ * main.cpp defines with micros() and the QEMU target and the self-test program with their own
+ * clocks, so this file compiles unchanged for all of them. The eloquentarduino/tflm_esp32
+ * library (TINYECG_TFLM_DIST 2) brings its own hooks.
  */
-#include "ecg_config.h"
+#include "tinyecg_classifiers.h"
 
-#if TINYECG_TFLM_DIST == TINYECG_TFLM_ARDUINO_EXAMPLES
+#if TINYECG_CLASSIFIER == TINYECG_CLASSIFIER_TFLM && \
+    TINYECG_TFLM_DIST == TINYECG_TFLM_ARDUINO_EXAMPLES
 
 #include <stdint.h>
 
 #include "tensorflow/lite/micro/debug_log.h"
 #include "tensorflow/lite/micro/micro_time.h"
-#include "tflm_classifier.h"
 
 extern "C" void DebugLog(const char *s)
 {
@@ -41,12 +40,12 @@ namespace tflite {
 
 uint32_t ticks_per_second()
 {
-    return 1000000u; /* one tick per microsecond, as tinyecg_platform_micros() counts */
+    return 1000000u; /* one tick per microsecond, as tinyecg_board_micros() counts */
 }
 
 uint32_t GetCurrentTimeTicks()
 {
-    return tinyecg_platform_micros();
+    return tinyecg_board_micros();
 }
 
 } // namespace tflite

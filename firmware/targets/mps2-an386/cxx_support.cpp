@@ -1,7 +1,8 @@
 /*
- * tflm_support.cpp - the few C++ run-time pieces TFLM's code refers to on this bare-metal
- * target, which has no heap use and links without the compiler's start files
- * (-nostartfiles): used by the TFLM self-test programs (tinyecg/device/tflm_lib.py).
+ * cxx_support.cpp - the few C++ run-time pieces C++ code (TFLM's, the TFLM adapter's) refers
+ * to on this bare-metal target, which has no heap use and links without the compiler's start
+ * files (-nostartfiles). The Makefile links it into every program with C++ sources
+ * (APP_CXX_SRCS): the firmware with TFLM, the TFLM self-test programs.
  *
  *   __cxa_pure_virtual  the vtable slot of a pure virtual function (TFLM's interfaces:
  *                       MicroOpResolver, MicroAllocator's planners, ...); called only if an
