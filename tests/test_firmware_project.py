@@ -880,7 +880,7 @@ def c_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("c_export") / "model"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        summary = export(None, out, force=True, quiet=True, runtime="c")
+        summary = export(None, out, force=True, runtime="c")
     return SimpleNamespace(lib=out, summary=summary)
 
 
