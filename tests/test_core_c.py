@@ -255,6 +255,24 @@ def test_protocol_garbage_is_counted_and_skipped(exe):
     assert st["unknown_commands"] == k
 
 
+def test_bare_cr_and_crlf_end_lines_like_lf(exe):
+    """Many serial terminals end lines with a bare CR: the core must hear them as lines (no
+    LF ever arrives), and CRLF must count as one line end, not two."""
+    _, _, x, lo, hi = samples_of("100")
+    x = x[:20000]
+    args = ("--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
+    text = "\n".join(str(v) for v in x) + "\n#stats\n"
+    want = run(exe, text, *args)
+    assert len(detect.parse_peaks(want)) > 50
+    for ending in ("\r", "\r\n"):
+        got = run(exe, text.replace("\n", ending), *args)
+        assert got == want, repr(ending)
+    # an over-long line is reported at its CR, without waiting for an LF that never comes
+    out = run(exe, "1" * 3000 + "\r#stats\r", "--adc-min", str(lo), "--adc-max", str(hi))
+    assert "# bad-input overlong" in out
+    assert stats(out)["overlong"] == 1
+
+
 def test_out_of_range_samples_keep_their_time_slot(exe):
     """A burst of out-of-range values in place of real samples (a glitching front end)
     must not shift the indices of the beats that follow it."""

@@ -2,8 +2,8 @@
  * tinyecg_app.h - glue from ADC samples (or protocol text) to one output line per beat.
  *
  * Serial protocol (also in docs/detector.md):
- *   Input, one line at a time (at most TINYECG_LINE_MAX-1 characters, '\n' ends a line,
- *   '\r' is ignored):
+ *   Input, one line at a time (at most TINYECG_LINE_MAX-1 characters; "\n", "\r\n" or a
+ *   bare "\r", as many serial terminals send, ends a line):
  *     123                 one ADC sample (decimal integer)
  *     123,125 130 -4      several samples separated by commas, spaces, tabs or ';'
  *     #reset              forget everything; the next sample has index 0
@@ -99,6 +99,7 @@ typedef struct {
     char line[TINYECG_LINE_MAX];
     size_t line_len;
     uint8_t line_overlong;
+    uint8_t after_cr;      /* the last byte was '\r': a '\n' now completes "\r\n" */
     /* signal quality */
     uint8_t lead_off, flat;
     uint32_t rail_run, good_run;

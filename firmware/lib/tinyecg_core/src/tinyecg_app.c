@@ -441,7 +441,13 @@ void tinyecg_app_feed(tinyecg_app_t *app, const char *data, size_t len)
     size_t k;
     for (k = 0; k < len; k++) {
         char ch = data[k];
-        if (ch == '\n') {
+        int ends_line = ch == '\n' || ch == '\r';
+        if (ch == '\n' && app->after_cr) { /* the second byte of "\r\n": already ended */
+            app->after_cr = 0;
+            continue;
+        }
+        app->after_cr = ch == '\r';
+        if (ends_line) {
             if (app->line_overlong) {
                 bad_input(app, &app->count.overlong, "overlong");
             } else {
