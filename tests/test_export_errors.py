@@ -66,6 +66,16 @@ def test_op_outside_the_resolver_vocabulary(models, tmp_path):
     assert "RFFT2D" in msg
 
 
+def test_op_tflm_cannot_prepare_is_named_for_the_c_backend(models, tmp_path):
+    """An op both runtimes know but that TFLM refuses in this model (a SQUEEZE with a
+    RESHAPE's two inputs): the message names the file, the node and TFLM's failed check,
+    not only "TFLM failed to allocate tensors"."""
+    (tmp_path / "squeeze.tflite").write_bytes(_replace_op(models["int8"].read_bytes(),
+                                                          "RESHAPE", "SQUEEZE"))
+    msg = _fails(tmp_path, tmp_path / "squeeze.tflite", "failed to prepare", runtime="c")
+    assert "squeeze.tflite" in msg and "Node SQUEEZE" in msg and "NumInputs" in msg
+
+
 @pytest.mark.parametrize("damage", ["truncated", "corrupt", "not_tflite", "empty"])
 def test_damaged_file(models, tmp_path, damage):
     data = models["int8"].read_bytes()

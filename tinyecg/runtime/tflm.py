@@ -6,6 +6,7 @@ usually matches TFLM bit for bit but not always, so callers report the mismatch 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -76,6 +77,39 @@ def median_latency_ms(invoke, inputs, repeats: int) -> float:
     return float(np.median(times) * 1e3)
 
 
+@contextlib.contextmanager
+def _c_stderr():
+    """What C code writes to file descriptor 2 inside the block (TFLM reports there which
+    node failed and why), as a list holding one string once the block ends; passed on to the
+    real stderr as well, so nothing is hidden."""
+    said: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", "replace")
+            said.append(text)
+            if text:
+                sys.stderr.write(text)
+
+
+def _tflm_reason(said: list[str], fallback: str) -> str:
+    """One line from TFLM's own report: the failing node and op, and the check that failed."""
+    lines = [ln.strip() for ln in "".join(said).splitlines() if ln.strip()]
+    node = next((ln for ln in lines if ln.startswith("Node ")), None)
+    if node is None:
+        return fallback
+    check = lines[lines.index(node) - 1] if lines.index(node) > 0 else ""
+    check = check.rsplit("/", 1)[-1]  # kernels/squeeze.cc:48 ... -> squeeze.cc:48 ...
+    return f"{node[:120]}" + (f" ({check[:120]})" if check else "")
+
+
 class TFLMModel:
     """An int8 model in the TFLM host interpreter (the reference kernels boards run)."""
 
@@ -84,9 +118,12 @@ class TFLMModel:
 
         self.model_bytes = bytes(model_bytes)
         try:
-            self._interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=arena_size)
+            with _c_stderr() as said:
+                self._interp = runtime.Interpreter.from_bytes(self.model_bytes,
+                                                              arena_size=arena_size)
         except Exception as exc:
-            raise TinyECGError(f"TFLM cannot load the model: {str(exc).splitlines()[0][:200]}") from None
+            why = str(exc).splitlines()[0][:200]
+            raise TinyECGError(f"TFLM cannot load the model: {_tflm_reason(said, why)}") from None
         from tinyecg.models.tflite import load_model
 
         graph = load_model(self.model_bytes)  # input/output counts without probing the runtime
