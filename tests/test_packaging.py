@@ -36,7 +36,7 @@ def test_wheel_contains_templates_model_and_excerpts(wheel):
     assert "tinyecg/firmware/lib/tinyecg_core/include/tinyecg_spec.h" in names
 
 
-def test_installed_wheel_exports_default_model(wheel, tmp_path):
+def test_installed_wheel_exports_and_detects(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = venv / "bin" / "python"
@@ -54,3 +54,12 @@ def test_installed_wheel_exports_default_model(wheel, tmp_path):
     for name in ("tinyecg_model_data.c", "tinyecg_preprocess_params.h", "tinyecg_golden.c",
                  "tinyecg_op_resolver.h", "manifest.json"):
         assert (out / name).is_file()
+    # detect compiles the core it carries (no source tree) and scores a bundled excerpt
+    record = subprocess.run([str(py), "-c", "from tinyecg import paths; "
+                             "print(paths.excerpts_dir() / '100')"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env).stdout.strip()
+    assert str(venv) in record
+    proc = subprocess.run([str(py), "-m", "tinyecg", "detect", record], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "beats detected" in proc.stdout and "Se 100.00 %" in proc.stdout, proc.stdout
