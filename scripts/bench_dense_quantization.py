@@ -50,8 +50,8 @@ def measure(run_dir: Path, data: Path | None) -> dict:
     tr, te = ds.subset(split["train"]), ds.subset(split["test"])
     rep_idx = stratified_indices(tr.beats.y, DEFAULTS["representative_size"], DEFAULTS["seed"])
     rep = representative_inputs(student, tr.x[rep_idx], tr.beats.rhythm[rep_idx])
-    out = {"run": run_dir.name, "split": cfg.get("split"), "labels": list(ds.labels),
-           "test_beats": int(len(te.beats.y)), "variants": {}}
+    out = {"run": run_dir.name, "split": (cfg.get("split") or {}).get("name"),
+           "labels": list(ds.labels), "test_beats": int(len(te.beats.y)), "variants": {}}
     probs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, per_channel in VARIANTS.items():
