@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -46,7 +47,8 @@ def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: 
     return model.predict(model_inputs(model, x, rhythm), batch_size=1024, verbose=0)
 
 
-def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+def plot_confusion(cm: np.ndarray, labels: list[str], title: str,
+                   path: Path | BinaryIO) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
