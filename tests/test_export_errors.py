@@ -6,13 +6,6 @@ import shutil
 
 import pytest
 
-try:  # tests/ may or may not be a package
-    from . import test_export as tx
-except ImportError:
-    import test_export as tx
-
-models = tx.models
-
 
 def _replace_op(data: bytes, old: str, new: str) -> bytes:
     """The flatbuffer with every `old` operator code turned into `new` (FlatBuffers object API

@@ -8,8 +8,7 @@ import sys
 import zipfile
 
 import pytest
-
-from tests.conftest import ROOT
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")
