@@ -161,8 +161,9 @@ def _per_channel_dense(data: bytes) -> bytes:
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     graph = model.subgraphs[0]
+    fully_connected = schema.BuiltinOperator.FULLY_CONNECTED
     for op in graph.operators:
-        if model.operatorCodes[op.opcodeIndex].builtinCode != schema.BuiltinOperator.FULLY_CONNECTED:
+        if model.operatorCodes[op.opcodeIndex].builtinCode != fully_connected:
             continue
         w = graph.tensors[op.inputs[1]]
         n = int(w.shape[0])

@@ -45,7 +45,8 @@ def split_inter(records: np.ndarray, seed: int = 0, val_records: int = 4) -> dic
     }
 
 
-def make_split(name: str, y: np.ndarray, records: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+def make_split(name: str, y: np.ndarray, records: np.ndarray,
+               seed: int = 0) -> dict[str, np.ndarray]:
     if name == "intra":
         return split_intra(y, seed)
     if name == "inter":

@@ -5,7 +5,8 @@ For each chosen beat: the raw int16 ADC window [r - 180, r + 180), the lead's ba
 the integer RR context (pre, post, local sum, local count), the int8 model inputs computed by
 the integer reference (:func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 :func:`tinyecg.dsp.fixedpoint.rhythm_features_int`, which the generated C reproduces exactly)
-and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on those inputs.
+and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on
+those inputs.
 """
 from __future__ import annotations
 

@@ -86,7 +86,8 @@ class TFLMModel:
         try:
             self._interp = runtime.Interpreter.from_bytes(self.model_bytes, arena_size=arena_size)
         except Exception as exc:
-            raise TinyECGError(f"TFLM cannot load the model: {str(exc).splitlines()[0][:200]}") from None
+            why = str(exc).splitlines()[0][:200]
+            raise TinyECGError(f"TFLM cannot load the model: {why}") from None
         from tinyecg.models.tflite import load_model
 
         graph = load_model(self.model_bytes)  # input/output counts without probing the runtime
@@ -131,7 +132,8 @@ class LiteRTModel:
                                        experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
             self._interp.allocate_tensors()
         except Exception as exc:
-            raise TinyECGError(f"LiteRT cannot load the model: {str(exc).splitlines()[0][:200]}") from None
+            why = str(exc).splitlines()[0][:200]
+            raise TinyECGError(f"LiteRT cannot load the model: {why}") from None
         self._in = self._interp.get_input_details()
         self._out = self._interp.get_output_details()
         self.inputs = [_quant(d) for d in self._in]

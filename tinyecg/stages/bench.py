@@ -231,7 +231,8 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
                     p = model.predict(model_inputs(model, xs, test.beats.rhythm),
                                       batch_size=2048, verbose=0).argmax(axis=1)
                 else:
-                    p = ref.invoke_batch(*int8.quantize_inputs(beat=xs, rhythm=test.beats.rhythm)).argmax(1)
+                    q_shifted = int8.quantize_inputs(beat=xs, rhythm=test.beats.rhythm)
+                    p = ref.invoke_batch(*q_shifted).argmax(1)
                 r = metrics.report(y, p, labels)
                 row["shifted"][str(off)] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
         rep = metrics.report(y, pred, labels)

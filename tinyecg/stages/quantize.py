@@ -402,7 +402,7 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
             kept.append(kind)
         else:
             todo.append(kind)
-    section = dict((cfg.get("quantize") or {}))
+    section = dict(cfg.get("quantize") or {})
     models = dict(section.get("models") or {})
     if not todo:
         log.info("all requested int8 models exist and are newer than the student; kept")

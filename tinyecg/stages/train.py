@@ -70,7 +70,8 @@ def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
     from tinyecg.models.inputs import model_inputs
 
     if arch not in ARCHITECTURES:
-        raise TinyECGError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+        raise TinyECGError(f"unknown architecture {arch!r} "
+                           f"(choose from {', '.join(ARCHITECTURES)})")
     label_set(labels)
     data_dir = resolve_data_dir(data)
     t0 = time.perf_counter()
