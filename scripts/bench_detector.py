@@ -38,7 +38,8 @@ def main(argv=None) -> int:
     per, per_ec57 = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         exe = detect.build_host_harness(tmp)
-        print(f"{'rec':>4} {'ch':>2} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} {'Se %':>7} {'+P %':>7}")
+        print(f"{'rec':>4} {'ch':>2} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} "
+              f"{'Se %':>7} {'+P %':>7}")
         for rec in records:
             base = data / rec
             x, ch, (lo, hi) = detect.read_record(base)
@@ -46,7 +47,8 @@ def main(argv=None) -> int:
             ref = detect.reference_beats(base)
             s = detect.score_detections(ref, det)
             per[rec] = dict(s, channel=ch, beats=len(ref))
-            per_ec57[rec] = detect.score_detections(ref, det, exclude=detect.flutter_intervals(base))
+            flutter = detect.flutter_intervals(base)
+            per_ec57[rec] = detect.score_detections(ref, det, exclude=flutter)
             print(f"{rec:>4} {ch:>2} {len(ref):>6} {s['tp']:>6} {s['fp']:>5} {s['fn']:>5} "
                   f"{100 * s['se']:>7.2f} {100 * s['ppv']:>7.2f}")
     total = detect.add_scores(per.values())

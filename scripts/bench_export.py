@@ -29,11 +29,11 @@ TARGET_SECONDS = 10.0
 
 
 def stand_in_model(folder: Path) -> Path:
-    """The tests' recipe (tests/test_export.py build_models), int8 only."""
+    """The tests' recipe (tests/helpers.py build_models), int8 only."""
     sys.path.insert(0, str(ROOT / "tests"))
-    import test_export  # noqa: E402  (the recipe lives with the tests that use it)
+    import helpers  # noqa: E402  (the recipe lives with the tests that use it)
 
-    return test_export.build_models(folder)["int8"]
+    return helpers.build_models(folder)["int8"]
 
 
 def timed_export(source: Path | None, out: Path, runtime: str) -> tuple[float, dict]:

@@ -6,17 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
-
-
-def full_mitdb() -> Path | None:
-    """The full MIT-BIH database: $TINYECG_FULL_DATA, else ../shared/data/mitdb."""
-    for cand in (os.environ.get("TINYECG_FULL_DATA"), ROOT.parent / "shared" / "data" / "mitdb"):
-        if cand and (Path(cand) / "100.hea").is_file() and (Path(cand) / "234.dat").is_file():
-            return Path(cand)
-    return None
+from helpers import EXCERPT, build_models, full_mitdb
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +20,16 @@ def mitdb_dir() -> Path:
     if path is None:
         pytest.skip("needs the full MIT-BIH database (../shared/data/mitdb or $TINYECG_FULL_DATA)")
     return path
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """The export tests' student-cnn .tflite files by kind (helpers.build_models), built once
+    per session; $TINYECG_EXPORT_TEST_MODELS keeps them across sessions while working on the
+    exporter."""
+    keep = os.environ.get("TINYECG_EXPORT_TEST_MODELS")
+    return build_models(Path(keep) if keep else
+                        tmp_path_factory.getbasetemp() / "tinyecg_export_models")
 
 
 @pytest.fixture(scope="session")
@@ -157,8 +157,14 @@ class _TFLMLibraries:
 _TFLM = _TFLMLibraries()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(session, config, items):
-    """Start the background TFLM build when a selected test needs the library."""
+    """Mark `slow` every test that needs the full MIT-BIH (the mitdb_dir fixture, directly or
+    through another fixture), so `-m "not slow"` runs the rest; start the background TFLM
+    build when a selected test needs the library."""
+    for item in items:
+        if "mitdb_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     if any("tflm_library" in getattr(item, "fixturenames", ()) for item in items):
         _TFLM.start_background()
 

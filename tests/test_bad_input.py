@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
-
-from conftest import EXCERPT, ROOT
+from helpers import EXCERPT, ROOT
 
 
 def tinyecg(*args, cwd=ROOT, env=None):

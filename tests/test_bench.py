@@ -7,13 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import EXCERPT, tiny_run
 
 from tinyecg.errors import TinyECGError
-
-try:
-    from .test_distill import EXCERPT, tiny_run
-except ImportError:
-    from test_distill import EXCERPT, tiny_run
 
 KEYS = {"model", "runtime", "params", "flatbuffer_bytes", "arena_bytes", "macs", "accuracy",
         "macro_f1", "per_class", "latency_ms"}
@@ -31,7 +27,7 @@ def benched(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_split(benched, tmp_path_factory):
+def held_out(benched, tmp_path_factory):
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.run import read_config
 
@@ -54,7 +50,7 @@ def test_one_row_per_model_with_the_required_columns(benched):
     assert json.loads((run / "bench.json").read_text()) == list(rows.values())
 
 
-def test_float_rows_match_keras_recomputed(benched, test_split):
+def test_float_rows_match_keras_recomputed(benched, held_out):
     from tinyecg.models.architectures import count_macs
     from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.evaluate import load_keras
@@ -62,12 +58,12 @@ def test_float_rows_match_keras_recomputed(benched, test_split):
     run, rows = benched
     for name in ("teacher", "student", "student_nokd"):
         model = load_keras(run / f"{name}.keras")
-        pred = model.predict(model_inputs(model, test_split.x, test_split.beats.rhythm),
+        pred = model.predict(model_inputs(model, held_out.x, held_out.beats.rhythm),
                              verbose=0).argmax(1)
-        y = test_split.beats.y
+        y = held_out.beats.y
         assert rows[name]["accuracy"] == pytest.approx(np.mean(pred == y))
         v = rows[name]["per_class"]["V"]
-        vi = test_split.labels.index("V")
+        vi = held_out.labels.index("V")
         tp = np.sum((pred == vi) & (y == vi))
         assert v["support"] == np.sum(y == vi)
         if v["se"] is not None:
@@ -77,8 +73,10 @@ def test_float_rows_match_keras_recomputed(benched, test_split):
         assert rows[name]["runtime"] == "keras-float"
 
 
-def test_int8_row_is_measured_in_tflm(benched, test_split):
-    """Drive the tflite_micro runtime directly (own input quantization) and compare."""
+def test_int8_row_is_measured_in_tflm(benched, held_out):
+    """Drive the tflite_micro runtime and LiteRT's reference kernels directly (own input
+    quantization) and compare."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro import runtime
 
     from tinyecg.runtime.tflm import capture_c_stdout
@@ -88,26 +86,40 @@ def test_int8_row_is_measured_in_tflm(benched, test_split):
     data = (run / "student_int8.tflite").read_bytes()
     interp = capture_c_stdout(lambda: runtime.Interpreter.from_bytes(data))[0]
     details = [interp.get_input_details(i) for i in range(2)]
-    preds = []
-    for x, rr in zip(test_split.x, test_split.beats.rhythm):
+    ref = Interpreter(model_content=data,
+                      experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref.allocate_tensors()
+    ref_inputs = {int(np.prod(d["shape"])): d["index"] for d in ref.get_input_details()}
+    ref_output = ref.get_output_details()[0]["index"]
+    preds, ref_preds, lsb = [], [], []
+    for x, rr in zip(held_out.x, held_out.beats.rhythm):
         for i, d in enumerate(details):
             scale = d["quantization_parameters"]["scales"][0]
             zp = d["quantization_parameters"]["zero_points"][0]
             src = x if int(np.prod(d["shape"])) == 360 else rr
             q = np.clip(np.round(src / scale) + zp, -128, 127).astype(np.int8)
             interp.set_input(q.reshape(d["shape"]), i)
+            ref.set_tensor(ref_inputs[int(np.prod(d["shape"]))], q.reshape(d["shape"]))
         interp.invoke()
-        preds.append(int(np.argmax(interp.get_output(0))))
+        ref.invoke()
+        out = np.asarray(interp.get_output(0), np.int32).ravel()
+        preds.append(int(np.argmax(out)))
+        ref_preds.append(int(np.argmax(ref.get_tensor(ref_output))))
+        lsb.append(np.abs(out - ref.get_tensor(ref_output).astype(np.int32).ravel()))
     assert r["runtime"] == "tflm"
-    assert r["accuracy"] == pytest.approx(np.mean(np.array(preds) == test_split.beats.y))
+    assert r["accuracy"] == pytest.approx(np.mean(np.array(preds) == held_out.beats.y))
     assert r["flatbuffer_bytes"] == len(data)
     assert r["params"] == rows["student"]["params"] and r["macs"] == rows["student"]["macs"]
     assert 0 < r["arena_bytes"] < rows["student"]["arena_bytes"]  # int8 vs float32 activations
     assert r["arena_bytes"] <= 8192 and r["flatbuffer_bytes"] <= 20480
     a = r["agreement"]
-    assert a["beats"] == len(test_split) and 0.0 <= a["class_agreement"] <= 1.0
+    assert a["beats"] == len(held_out)
+    assert a["class_agreement"] == pytest.approx(np.mean(np.array(preds) == ref_preds))
     assert a["class_mismatches"] == round((1 - a["class_agreement"]) * a["beats"])
-    assert a["max_abs_lsb"] >= 0
+    # the TFLM - LiteRT-REF difference, recomputed beat by beat from the two runtimes
+    lsb = np.array(lsb)
+    assert a["max_abs_lsb"] == int(lsb.max())
+    assert a["outputs_differing"] == pytest.approx(float(np.mean(np.any(lsb > 0, axis=1))))
 
 
 def test_files_written(benched):
@@ -123,8 +135,11 @@ def test_files_written(benched):
     assert (run / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_sampled_tflm_mode_states_its_scope(benched, tmp_path_factory):
+def test_sampled_tflm_mode_states_its_scope(benched, held_out, tmp_path_factory):
+    from tinyecg.models.int8 import Int8Model
+    from tinyecg.runtime.tflm import LiteRTModel
     from tinyecg.stages.bench import bench
+    from tinyecg.stages.distill import shifted_windows
 
     run, _ = benched
     with pytest.MonkeyPatch.context() as mp:
@@ -136,7 +151,13 @@ def test_sampled_tflm_mode_states_its_scope(benched, tmp_path_factory):
     # shift 0 re-cuts the aligned windows (float16 copies, LiteRT-REF): the full-split score
     sh = rows["student_int8"]["shifted"]
     assert sh["0"]["accuracy"] == pytest.approx(rows["student_int8"]["accuracy"], abs=0.01)
-    assert 0.0 <= sh["3"]["accuracy"] <= 1.0
+    # shift 3: the test windows cut 3 samples late, scored here in LiteRT-REF
+    late = shifted_windows(EXCERPT, held_out.beats, [3])[:, 0].astype(np.float32)
+    data = (run / "student_int8.tflite").read_bytes()
+    int8 = Int8Model.load(data)
+    q = LiteRTModel(data).invoke_batch(*int8.quantize_inputs(beat=late,
+                                                           rhythm=held_out.beats.rhythm))
+    assert sh["3"]["accuracy"] == pytest.approx(np.mean(q.argmax(1) == held_out.beats.y))
     assert "R-peak misalignment" in (run / "bench.md").read_text()
     r = rows["student_int8"]
     assert r["runtime"] == "litert-ref"

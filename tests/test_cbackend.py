@@ -14,8 +14,21 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import cbackend_models as models
 import numpy as np
 import pytest
+from cbackend_harness import (
+    GCC,
+    NN_INCLUDE,
+    NN_SOURCES,
+    assert_same,
+    compile_model,
+    independent_live_ranges,
+    multiply_by_quantized_multiplier,
+    random_inputs,
+    run_c,
+    run_tflm,
+)
 
 from tinyecg.errors import TinyECGError
 from tinyecg.export.cbackend import (
@@ -28,95 +41,7 @@ from tinyecg.export.cbackend import (
 from tinyecg.models.tflite import load_model
 from tinyecg.quantmath import quantize_multiplier
 
-try:  # tests/ may or may not be a package
-    from . import test_cbackend_models as models
-except ImportError:
-    import test_cbackend_models as models
-
 T, flatbuffer = models.T, models.flatbuffer
-GCC = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-O2"]
-NN_SOURCES = [str(p) for p in library_sources()]
-NN_INCLUDE = ["-I", str(library_include())]
-
-HARNESS = r"""
-#include <stdio.h>
-#include "{p}.h"
-/* stdin: per sample input0 then input1 bytes; stdout: output bytes. Exit 3 if invoke fails. */
-int main(void)
-{{
-    static int8_t in0[{P}_INPUT0_SIZE];
-#if {P}_NUM_INPUTS > 1
-    static int8_t in1[{P}_INPUT1_SIZE];
-#endif
-    static int8_t out[{P}_OUTPUT_SIZE];
-    if ({p}_invoke(NULL, NULL, out) != -1) return 4;
-    for (;;) {{
-        if (fread(in0, 1, sizeof in0, stdin) != sizeof in0) break;
-#if {P}_NUM_INPUTS > 1
-        if (fread(in1, 1, sizeof in1, stdin) != sizeof in1) return 2;
-        if ({p}_invoke(in0, in1, out) != 0) return 3;
-#else
-        if ({p}_invoke(in0, NULL, out) != 0) return 3;
-#endif
-        fwrite(out, 1, sizeof out, stdout);
-    }}
-    return 0;
-}}
-"""
-
-
-def compile_model(model_bytes: bytes, out_dir: Path, prefix: str = "tinyecg_model",
-                  extra=()) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = generate_c_backend(load_model(model_bytes), prefix=prefix)
-    for name, text in files.items():
-        (out_dir / name).write_text(text)
-    (out_dir / "harness.c").write_text(HARNESS.format(p=prefix, P=prefix.upper()))
-    exe = out_dir / "run"
-    subprocess.run([*GCC, *extra, "-I", str(out_dir), *NN_INCLUDE, str(out_dir / f"{prefix}.c"),
-                    *NN_SOURCES, str(out_dir / "harness.c"), "-o", str(exe)], check=True)
-    return exe
-
-
-def run_c(exe: Path, inputs: list[np.ndarray]) -> np.ndarray:
-    n = len(inputs[0])
-    blob = b"".join(x[i].tobytes() for i in range(n) for x in inputs)
-    proc = subprocess.run([str(exe)], input=blob, capture_output=True, timeout=120)
-    assert proc.returncode == 0, f"harness exit {proc.returncode}: {proc.stderr[-300:]!r}"
-    return np.frombuffer(proc.stdout, np.int8).reshape(n, -1)
-
-
-def run_tflm(model_bytes: bytes, inputs: list[np.ndarray]) -> np.ndarray:
-    from tflite_micro import runtime
-
-    interp = runtime.Interpreter.from_bytes(model_bytes)
-    out = []
-    for i in range(len(inputs[0])):
-        for k, x in enumerate(inputs):
-            interp.set_input(x[i], k)
-        interp.invoke()
-        out.append(np.array(interp.get_output(0)).reshape(-1))
-    return np.stack(out).astype(np.int8)
-
-
-def assert_same(ref: np.ndarray, got: np.ndarray, what: str):
-    assert ref.shape == got.shape, (what, ref.shape, got.shape)
-    bad = np.flatnonzero((ref != got).any(axis=1))
-    assert not len(bad), (f"{what}: {len(bad)} of {len(ref)} samples differ, first #{bad[0]}: "
-                          f"TFLM {ref[bad[0]][:12].tolist()} C {got[bad[0]][:12].tolist()}")
-
-
-def random_inputs(model_bytes: bytes, n: int, seed: int = 0) -> list[np.ndarray]:
-    """n samples (shape (n, *input shape)) of uniform int8 for every input; the first two are
-    all -128 and all 127."""
-    model = load_model(model_bytes)
-    rng = np.random.default_rng(seed)
-    out = []
-    for t in model.inputs:
-        x = rng.integers(-128, 128, (n,) + tuple(model.tensors[t].shape))
-        x[0], x[1] = -128, 127
-        out.append(x.astype(np.int8))
-    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -340,18 +265,6 @@ def test_single_op_graphs_match_tflm(case, tmp_path):
     assert_same(run_tflm(data, inputs), run_c(exe, inputs), case)
 
 
-def _mbqm(x: int, m: int, shift: int) -> int:
-    """TFLite MultiplyByQuantizedMultiplier in Python integers (test reference): Python's
-    & and >> on negative ints act on two's complement, like int32 in C."""
-    x = x * (1 << max(shift, 0))
-    q = x * m + ((1 << 30) if x * m >= 0 else 1 - (1 << 30))
-    high = (abs(q) >> 31) * (1 if q >= 0 else -1)  # C division: truncate toward zero
-    right = max(-shift, 0)
-    mask = (1 << right) - 1
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right) + (1 if (high & mask) > threshold else 0)
-
-
 def test_concatenation_requantizes_different_scales(tmp_path):
     """TFLM copies int8 bytes whatever the scales (the converter always unifies them); the C
     rescales each input to the output's quantization, as TFLite's int8 Requantize."""
@@ -366,7 +279,8 @@ def test_concatenation_requantizes_different_scales(tmp_path):
     for x, (scale, zp) in zip(inputs, [(0.05, 3), (0.013, -100)]):
         s_in, s_out = float(np.float32(scale)), float(np.float32(0.031))
         m, sh = quantize_multiplier(s_in / s_out)
-        q = np.vectorize(lambda v, zp=zp, m=m, sh=sh: _mbqm(int(v) - zp, m, sh) - 7)(x)
+        q = np.vectorize(lambda v, zp=zp, m=m, sh=sh:
+                         multiply_by_quantized_multiplier(int(v) - zp, m, sh) - 7)(x)
         expect.append(np.clip(q, -128, 127))
         # and that integer result is the real-valued rescaling to within one step
         ideal = (x.astype(np.float64) - zp) * s_in / s_out - 7
@@ -437,37 +351,12 @@ def test_unsupported_shapes_and_types_raise():
 # Memory plan and stack
 # ------------------------------------------------------------------------------------------
 
-def _independent_live_ranges(model):
-    """Live ranges recomputed here from the graph alone: views resolve to the tensor whose
-    bytes they share; a range runs from the writing op to the last reading op (to the end if
-    the graph output is a view of it)."""
-    owner = {}
-    for op in model.ops:
-        for t in op.outputs:
-            owner[t] = owner.get(op.inputs[0], op.inputs[0]) \
-                if op.opcode in ("RESHAPE", "EXPAND_DIMS", "SQUEEZE") else t
-    ranges = {}
-    for op in model.ops:
-        for t in op.outputs:
-            o = owner[t]
-            if o == t and t not in model.inputs and t not in model.outputs:
-                ranges[t] = [op.index, op.index]
-    for op in model.ops:
-        for t in op.inputs:
-            if t >= 0 and owner.get(t, t) in ranges:
-                ranges[owner.get(t, t)][1] = max(ranges[owner.get(t, t)][1], op.index)
-    for t in model.outputs:
-        if owner.get(t, t) in ranges:
-            ranges[owner[t]][1] = len(model.ops)
-    return ranges
-
-
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
 def test_arena_plan_never_overlaps_live_tensors(name, built):
     data, _ = built(name)
     model = load_model(data)
     plan = plan_memory(model)
-    ranges = _independent_live_ranges(model)
+    ranges = independent_live_ranges(model)
     placed = {b.tensor: b for b in plan.buffers}
     assert set(placed) == set(ranges)
     for t, (first, last) in ranges.items():

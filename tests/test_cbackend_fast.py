@@ -15,6 +15,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import cbackend_harness as base
+import cbackend_models as models
 import numpy as np
 import pytest
 
@@ -27,13 +29,6 @@ from tinyecg.export.cbackend import (
 )
 from tinyecg.models.tflite import load_model
 from tinyecg.quantmath import quantize_multiplier
-
-try:  # tests/ may or may not be a package
-    from . import test_cbackend as base
-    from . import test_cbackend_models as models
-except ImportError:
-    import test_cbackend as base
-    import test_cbackend_models as models
 
 T, flatbuffer = models.T, models.flatbuffer
 GCC = base.GCC
@@ -302,7 +297,8 @@ def rq_cases(n: int, seed: int = 0) -> np.ndarray:
 
 
 def rq_expected(rows: np.ndarray) -> list[int]:
-    return [base._mbqm(int(x), int(m), int(s)) + int(zp) for x, m, _, s, zp in rows]
+    return [base.multiply_by_quantized_multiplier(int(x), int(m), int(s)) + int(zp)
+            for x, m, _, s, zp in rows]
 
 
 @pytest.mark.parametrize("defs", [[], ["-DTINYECG_MULHI16"]])
@@ -367,7 +363,7 @@ def test_scratch_never_overlaps_live_tensors(name, tmp_path_factory):
     data = models.build_model(name, models.model_cache(tmp_path_factory))
     model = load_model(data)
     plan = plan_memory(model)
-    ranges = base._independent_live_ranges(model)
+    ranges = base.independent_live_ranges(model)
     rows = {op.index: op for op in model.ops if fast.row_conv(model, op)}
     assert set(plan.scratch) == set(rows)
     for k, s in plan.scratch.items():

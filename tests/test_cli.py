@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from tests.conftest import ROOT
+from helpers import ROOT
 
 
 def tinyecg(*args, env=None, check=True):

@@ -4,7 +4,8 @@ the float preprocessing, a fresh TFLM interpreter).
 
 The test model: tinyecg's student-cnn trained 200 steps on the bundled MIT-BIH excerpt and
 converted to a full-int8 graph; built once per session under the pytest base temp folder
-(with a float and a dynamic-range "hybrid" conversion of the same network for the error tests).
+(with a float and a dynamic-range "hybrid" conversion of the same network for the error tests)
+by helpers.build_models.
 """
 from __future__ import annotations
 
@@ -12,148 +13,25 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from export_harness import (
+    CFLAGS,
+    CXXFLAGS,
+    HARNESS,
+    TFLM_SET,
+    compile_c,
+    compile_resolver,
+    lib_includes,
+    need,
+    parse_harness,
+    run,
+)
+from helpers import EXCERPT
 
-ROOT = Path(__file__).resolve().parents[1]
-EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
-HARNESS = ROOT / "tests" / "c"
-CFLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
-CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
-C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c")
-TFLM_SET = {"tinyecg_model_data.h", "tinyecg_model_data.c", "tinyecg_model_meta.h",
-            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess_params.h",
-            "tinyecg_preprocess_params.c", "tinyecg_golden.h", "tinyecg_golden.c",
-            "manifest.json"}
-
-
-def lib_includes() -> list:
-    """-I flags of the static libraries the generated files use: tinyecg_dsp (the
-    preprocessing) and tinyecg_core's include folder (tinyecg_spec.h)."""
-    from tinyecg.device import detect
-
-    return ["-I", detect.dsp_include(), "-I", detect.core_include()]
-
-
-def lib_sources() -> list:
-    from tinyecg.device import detect
-
-    return detect.dsp_sources()
 GOLDEN = 10
-
-
-# --------------------------------------------------------------------------- test models
-def _convert(model, beats, rhythm, kind: str) -> bytes:
-    import tensorflow as tf
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if kind in ("int8", "hybrid"):
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if kind == "int8":
-        calib = np.random.default_rng(1).choice(len(beats), 100, replace=False)
-
-        def representative():
-            for i in calib:  # by name: the flatbuffer orders the inputs its own way
-                yield ({"beat": beats[i:i + 1]} if rhythm is None else
-                       {"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]})
-
-        conv.representative_dataset = representative
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        # dense layers per-tensor, as tinyecg quantize makes them (export --board refuses
-        # per-channel FULLY_CONNECTED: the boards' 2023 TFLM computes it wrongly)
-        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return conv.convert()
-
-
-def build_models(cache: Path) -> dict[str, Path]:
-    """{"int8", "float", "hybrid", "beat_only"} -> .tflite paths, built once per cache folder.
-    beat_only: the student without the rhythm input, untrained, int8 (for the one-input
-    branches of the templates)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = {k: cache / f"student_{k}.tflite" for k in ("int8", "float", "hybrid", "beat_only")}
-    if all(p.is_file() for p in paths.values()):
-        return paths
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tinyecg.data.dataset import build_dataset
-    from tinyecg.models.architectures import build, keras
-
-    ds = build_dataset(EXCERPT)
-    beats = ds.x.reshape(-1, 1, 360, 1).astype(np.float32)
-    rhythm = ds.beats.rhythm.astype(np.float32)
-    keras.utils.set_random_seed(0)
-    model = build("student-cnn", n_classes=len(ds.labels))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
-    idx = np.random.default_rng(0).integers(0, len(ds), 200 * 32)
-    model.fit([beats[idx], rhythm[idx]], ds.beats.y[idx], batch_size=32, epochs=1, verbose=0,
-              shuffle=False)
-    beat_only = build("student-cnn", n_classes=len(ds.labels), rhythm=False)
-    for kind, path in paths.items():
-        tmp = path.with_suffix(".part")
-        if kind == "beat_only":
-            tmp.write_bytes(_convert(beat_only, beats, None, "int8"))
-        else:
-            tmp.write_bytes(_convert(model, beats, rhythm, kind))
-        tmp.replace(path)
-    return paths
-
-
-@pytest.fixture(scope="session")
-def models(tmp_path_factory) -> dict[str, Path]:
-    # $TINYECG_EXPORT_TEST_MODELS keeps them across sessions while working on the exporter
-    keep = os.environ.get("TINYECG_EXPORT_TEST_MODELS")
-    return build_models(Path(keep) if keep else
-                        tmp_path_factory.getbasetemp() / "tinyecg_export_models")
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.skip(f"needs {tool} on PATH")
-    return path
-
-
-def run(cmd, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=120, **kw)
-
-
-def compile_c(out: Path, exe: Path, extra=()) -> None:
-    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, *lib_includes(), "-o", exe,
-           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES), *lib_sources()]
-    r = run(cmd)
-    assert r.returncode == 0, r.stderr
-
-
-def compile_resolver(out: Path, exe: Path) -> None:
-    r = run([need("g++"), *CXXFLAGS, "-I", out, *lib_includes(), "-I", HARNESS / "export_tflm",
-             "-o", exe, HARNESS / "export_resolver_check.cpp"])
-    assert r.returncode == 0, r.stderr
-
-
-def parse_harness(stdout: str) -> dict:
-    """The "key value..." lines of export_golden_check, golden beats grouped."""
-    info: dict = {"golden": []}
-    for line in stdout.splitlines():
-        key, _, rest = line.partition(" ")
-        vals = rest.split()
-        if key == "golden":
-            g, rec, sample, label, pred, base, gain, diff = vals
-            info["golden"].append({"record": rec, "sample": int(sample), "label": int(label),
-                                   "predicted": int(pred), "baseline": int(base),
-                                   "gain": int(gain), "diff": int(diff)})
-        elif key in ("rr", "beat", "rhythm", "output"):
-            info["golden"][-1][key] = np.array([int(v) for v in vals], dtype=np.int64)
-        elif key == "input":
-            info.setdefault("inputs", {})[vals[0]] = [int(v) for v in vals[1:]]
-        else:
-            info[key] = vals
-    return info
 
 
 def litert(data: bytes):

@@ -6,13 +6,6 @@ import shutil
 
 import pytest
 
-try:  # tests/ may or may not be a package
-    from . import test_export as tx
-except ImportError:
-    import test_export as tx
-
-models = tx.models
-
 
 def _replace_op(data: bytes, old: str, new: str) -> bytes:
     """The flatbuffer with every `old` operator code turned into `new` (FlatBuffers object API
@@ -178,8 +171,9 @@ def _per_channel_dense(data: bytes) -> bytes:
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
     graph = model.subgraphs[0]
+    fully_connected = schema.BuiltinOperator.FULLY_CONNECTED
     for op in graph.operators:
-        if model.operatorCodes[op.opcodeIndex].builtinCode != schema.BuiltinOperator.FULLY_CONNECTED:
+        if model.operatorCodes[op.opcodeIndex].builtinCode != fully_connected:
             continue
         w = graph.tensors[op.inputs[1]]
         n = int(w.shape[0])

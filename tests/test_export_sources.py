@@ -8,13 +8,19 @@ import shutil
 
 import numpy as np
 import pytest
-
-try:  # tests/ may or may not be a package
-    from . import test_export as tx
-except ImportError:
-    import test_export as tx
-
-models = tx.models  # the session fixture: student-cnn int8/float/hybrid .tflite files
+from export_harness import (
+    CFLAGS,
+    HARNESS,
+    TFLM_SET,
+    compile_c,
+    compile_resolver,
+    lib_includes,
+    lib_sources,
+    need,
+    parse_harness,
+    run,
+)
+from helpers import EXCERPT, ROOT
 
 
 def run_config(labels: str = "nlrav") -> dict:
@@ -24,7 +30,7 @@ def run_config(labels: str = "nlrav") -> dict:
 
     return {
         "tinyecg_version": "0.1.0",
-        "data": {"dir": str(tx.EXCERPT), "labels": labels,
+        "data": {"dir": str(EXCERPT), "labels": labels,
                  "label_names": LABEL_SETS[labels]["labels"], "include_paced": False,
                  "records": None, "fs": 360, "window": 360, "pre_r": 180},
         "preprocessing": denoise.PARAMS,
@@ -91,7 +97,7 @@ def test_default_model_is_found_in_the_package(models, tmp_path, monkeypatch):
     from tinyecg.errors import TinyECGError
     from tinyecg.export import exporter, source
 
-    assert exporter.DEFAULT_MODEL_DIR == tx.ROOT / "tinyecg" / "assets" / "default_model"
+    assert exporter.DEFAULT_MODEL_DIR == ROOT / "tinyecg" / "assets" / "default_model"
     shipped = tmp_path / "default_model"
     monkeypatch.setattr(source, "default_model_dir", lambda: shipped)
     with pytest.raises(TinyECGError, match="no default model"):
@@ -168,10 +174,10 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
 
     c_files = [*sorted(p for p in out.glob("*.c")), *library_sources()]
     exe = tmp_path / "c_runtime_check"
-    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-I", library_include(), *tx.lib_includes(),
-                "-o", exe, tx.HARNESS / "export_c_runtime_check.c", *c_files, *tx.lib_sources()])
+    r = run([need("gcc"), *CFLAGS, "-I", out, "-I", library_include(), *lib_includes(),
+                "-o", exe, HARNESS / "export_c_runtime_check.c", *c_files, *lib_sources()])
     assert r.returncode == 0, r.stderr
-    r = tx.run([exe])
+    r = run([exe])
     assert r.returncode == 0, r.stdout
     assert r.stdout.splitlines()[-1] == "mismatches 0"
     assert len([ln for ln in r.stdout.splitlines() if ln.startswith("golden ")]) == 8
@@ -187,7 +193,7 @@ def test_force_replaces_the_files_and_keeps_others(models, tmp_path):
     export(models["int8"], out, golden=2, force=True)
     assert (out / "library.json").read_text() == "{}"
     assert "tinyecg_golden" in (out / "tinyecg_golden.c").read_text()
-    assert np.all([(out / n).is_file() for n in tx.TFLM_SET])
+    assert np.all([(out / n).is_file() for n in TFLM_SET])
 
 
 def test_model_without_rhythm_input(models, tmp_path):
@@ -202,12 +208,12 @@ def test_model_without_rhythm_input(models, tmp_path):
     assert "TINYECG_INPUT_RHYTHM" not in (out / "tinyecg_model_meta.h").read_text()
     assert "rhythm[" not in (out / "tinyecg_golden.h").read_text()
     exe = tmp_path / "golden_check"
-    tx.compile_c(out, exe)
-    r = tx.run([exe, tmp_path / "model.bin"])
+    compile_c(out, exe)
+    r = run([exe, tmp_path / "model.bin"])
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "mismatches 0", r.stdout[-500:]
-    info = tx.parse_harness(r.stdout)
+    info = parse_harness(r.stdout)
     assert set(info["inputs"]) == {"beat"} and len(info["golden"]) == 5
     assert (tmp_path / "model.bin").read_bytes() == models["beat_only"].read_bytes()
-    tx.compile_resolver(out, tmp_path / "resolver_check")
-    lines = tx.run([tmp_path / "resolver_check"]).stdout.splitlines()
+    compile_resolver(out, tmp_path / "resolver_check")
+    lines = run([tmp_path / "resolver_check"]).stdout.splitlines()
     assert [ln[3:] for ln in lines if ln.startswith("op ")] == summary["model"]["ops"]

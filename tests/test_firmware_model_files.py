@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import ROOT
+from helpers import ROOT
 
 COMMITTED = ROOT / "firmware" / "lib" / "tinyecg_model"
 

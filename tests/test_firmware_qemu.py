@@ -10,7 +10,7 @@ device prints is compared with sides that share none of its cross-compiled code:
     TFLM host interpreter on the host harness's beats;
   * QRS and class scores of stream_record: wfdb's annotation matching of the host's beats.
 The model: the shipped default model if there is one, else the student-cnn of
-tests/test_export.py (200 steps on the bundled excerpt, full int8), built once per session.
+tests/helpers.build_models (200 steps on the bundled excerpt, full int8), built once per session.
 """
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ def model(tmp_path_factory) -> Path:
     if DEFAULT_MODEL.is_file():
         return DEFAULT_MODEL
     try:
-        from test_export import build_models  # the same session cache as tests/test_export.py
+        from helpers import build_models  # the same session cache as tests/test_export.py
     except ImportError as exc:
-        pytest.skip(f"no default model and tests/test_export.py cannot build one ({exc})")
+        pytest.skip(f"no default model and tests/helpers.py cannot build one ({exc})")
     return build_models(tmp_path_factory.getbasetemp() / "tinyecg_export_models")["int8"]
 
 

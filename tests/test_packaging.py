@@ -8,16 +8,15 @@ import sys
 import zipfile
 
 import pytest
-
-from tests.conftest import ROOT
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                           "-q", "-w", str(out), str(ROOT)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)
     if proc.returncode != 0 and "hatchling" in proc.stderr:
         pytest.skip("hatchling (the build backend) is not installed")
     assert proc.returncode == 0, proc.stderr

@@ -6,13 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import tiny_run
 
 from tinyecg.errors import TinyECGError
-
-try:
-    from .test_distill import tiny_run
-except ImportError:
-    from test_distill import tiny_run
 
 # what a student-cnn graph may contain once fully integer
 INT8_OPS = {"CONV_2D", "RESHAPE", "CONCATENATION", "FULLY_CONNECTED", "SOFTMAX"}
@@ -30,7 +26,7 @@ def qrun(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_beats(qrun, tmp_path_factory):
+def held_out(qrun, tmp_path_factory):
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.run import read_config
 
@@ -73,16 +69,16 @@ def test_ptq_model_is_integer_in_every_tensor(qrun):
     assert all(n > 0 for n in rep["per_class"].values())
 
 
-def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, test_beats):
+def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, held_out):
     from tinyecg.models.inputs import model_inputs
     from tinyecg.models.int8 import Int8Model
     from tinyecg.runtime.tflm import LiteRTModel, TFLMModel, capture_c_stdout
     from tinyecg.stages.evaluate import load_keras
 
     data = (qrun / "student_int8.tflite").read_bytes()
-    idx = np.random.default_rng(0).choice(len(test_beats), size=min(300, len(test_beats)),
+    idx = np.random.default_rng(0).choice(len(held_out), size=min(300, len(held_out)),
                                           replace=False)
-    x, rr, y = test_beats.x[idx], test_beats.beats.rhythm[idx], test_beats.beats.y[idx]
+    x, rr, y = held_out.x[idx], held_out.beats.rhythm[idx], held_out.beats.y[idx]
     tflm = capture_c_stdout(lambda: TFLMModel(data))[0]
     ref = LiteRTModel(data)
     feed = Int8Model.load(data).quantize_inputs(beat=x, rhythm=rr)

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
+from helpers import EXCERPT
 from scipy.signal import resample_poly
 
 from tinyecg.data import records
 from tinyecg.errors import TinyECGError
-
-from conftest import EXCERPT
 
 RECORDS = ("100", "109", "118", "201", "208", "232")
 

@@ -4,16 +4,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import cbackend_models as models
 import numpy as np
 import pytest
 
 from tinyecg.errors import TinyECGError
 from tinyecg.models.tflite import load_model
-
-try:  # tests/ may or may not be a package
-    from . import test_cbackend_models as models
-except ImportError:
-    import test_cbackend_models as models
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +20,17 @@ def model_files(tmp_path_factory):
         models.build_model(name, cache)
         out[name] = cache / f"{name}.tflite"
     return out
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_helper_models_convert(name, tmp_path_factory):
+    """The converter gives a graph with int8 input and output for every helper model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = models.build_model(name, models.model_cache(tmp_path_factory))
+    interp = Interpreter(model_content=data)
+    assert all(d["dtype"] == np.int8 for d in interp.get_input_details())
+    assert all(d["dtype"] == np.int8 for d in interp.get_output_details())
 
 
 def _litert(data: bytes):

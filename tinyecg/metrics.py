@@ -22,13 +22,14 @@ def report(y_true, y_pred, labels: list[str]) -> dict:
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
     per_class = {}
-    f1s = []
+    f1s: list[float] = []
     for i, lab in enumerate(labels):
         se = tp[i] / support[i] if support[i] else None
         ppv = tp[i] / predicted[i] if predicted[i] else None
         f1 = 2 * tp[i] / (support[i] + predicted[i]) if (support[i] + predicted[i]) else None
         per_class[lab] = {"se": se, "ppv": ppv, "f1": f1, "support": int(support[i])}
         if support[i]:
+            assert f1 is not None  # support > 0 makes support + predicted > 0
             f1s.append(f1)
     total = cm.sum()
     return {

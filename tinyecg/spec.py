@@ -8,6 +8,8 @@ to a fresh rendering).
 """
 from __future__ import annotations
 
+from typing import TypedDict
+
 # --- sampling and the beat window -----------------------------------------------------
 FS = 360  # Hz: MIT-BIH's rate, the device's rate; records at other rates are resampled
 WINDOW = 360  # samples per beat window (1 s)
@@ -32,7 +34,12 @@ RHYTHM = "rhythm"  # the RR features (tinyecg.dsp.rhythm.FEATURES)
 INPUT_ROLES = (BEAT, RHYTHM)
 
 # --- label sets ---------------------------------------------------------------------------
-LABEL_SETS = {
+class LabelSet(TypedDict):
+    labels: list[str]  # the classes, in the model's output order
+    map: dict[str, str]  # annotation symbol -> class
+
+
+LABEL_SETS: dict[str, LabelSet] = {
     # the seed's five classes
     "nlrav": {"labels": ["N", "L", "R", "A", "V"],
               "map": {"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"}},

@@ -45,7 +45,7 @@ static int classify(void *ctx, const int8_t *window_q, const int8_t *rhythm_q,
 {
     int i, above = 0, cls;
     (void)ctx;
-    for (i = TINYECG_WINDOW_BEFORE - QRS_HALF; i < TINYECG_WINDOW_BEFORE + QRS_HALF; i++) {
+    for (i = TINYECG_PRE_R - QRS_HALF; i < TINYECG_PRE_R + QRS_HALF; i++) {
         int v = window_q[i] < 0 ? -window_q[i] : window_q[i];
         above += v >= LEVEL_Q7;
     }

@@ -8,10 +8,10 @@ import numpy as np
 
 from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import BEAT_SYMBOLS, LABEL_SETS, PRE_R, WINDOW
+from tinyecg.spec import BEAT_SYMBOLS, LABEL_SETS, PRE_R, WINDOW, LabelSet
 
 
-def label_set(name: str, label_map: dict[str, str] | None = None) -> dict:
+def label_set(name: str, label_map: dict[str, str] | None = None) -> LabelSet:
     """{"labels": [...], "map": {symbol: label}} of a named set; `label_map` (annotation
     symbol -> one of the set's labels, e.g. from a database whose beat codes differ) is
     added to the set's own map and wins over it."""
@@ -44,7 +44,7 @@ def read_label_map(path) -> dict[str, str]:
     return obj
 
 
-def unmapped_beats(symbols: np.ndarray, spec: dict) -> dict[str, int]:
+def unmapped_beats(symbols: np.ndarray, spec: LabelSet) -> dict[str, int]:
     """Counts of the beat annotations a label set does not map: beat codes of other classes
     (e.g. paced beats under nlrav) and codes WFDB does not know at all. Reported, never
     dropped silently."""

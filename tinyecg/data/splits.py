@@ -15,7 +15,7 @@ def split_intra(y: np.ndarray, seed: int = 0, val_frac: float = 0.1,
     """Stratified random split over beats (patients leak: neighbouring beats of one person land
     on both sides; reported because the literature does, never alone)."""
     rng = np.random.default_rng(seed)
-    parts = {"train": [], "val": [], "test": []}
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         n_test = int(round(len(idx) * test_frac))
@@ -45,7 +45,8 @@ def split_inter(records: np.ndarray, seed: int = 0, val_records: int = 4) -> dic
     }
 
 
-def make_split(name: str, y: np.ndarray, records: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+def make_split(name: str, y: np.ndarray, records: np.ndarray,
+               seed: int = 0) -> dict[str, np.ndarray]:
     if name == "intra":
         return split_intra(y, seed)
     if name == "inter":

@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def resolve_labels(spec, dev: list[str] | None, symbols: list[str]) -> dict:
     labels, else None), "warning" (one line or None)}."""
     from tinyecg.data.beats import LABEL_SETS, label_set
 
-    out = {"device_labels": dev, "warning": None, "mapped_as": None}
+    out: dict[str, Any] = {"device_labels": dev, "warning": None, "mapped_as": None}
     if isinstance(spec, dict):
         m = dict(spec)
         out.update({"set": "custom", "source": "option", "map": m,

@@ -5,7 +5,8 @@ For each chosen beat: the raw int16 ADC window [r - 180, r + 180), the lead's ba
 the integer RR context (pre, post, local sum, local count), the int8 model inputs computed by
 the integer reference (:func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 :func:`tinyecg.dsp.fixedpoint.rhythm_features_int`, which the generated C reproduces exactly)
-and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on those inputs.
+and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on
+those inputs.
 """
 from __future__ import annotations
 
@@ -103,13 +104,15 @@ def make_golden(beats: Beats, idx: np.ndarray, params: dict, model,
     q_rhythm = None
     if RHYTHM in roles:
         q_rhythm = fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], params)
+    rows = {BEAT: q_beat} if q_rhythm is None else {BEAT: q_beat, RHYTHM: q_rhythm}
     out = []
     for k, i in enumerate(idx):
-        inputs = [q_beat[k] if role == BEAT else q_rhythm[k] for role in roles]
+        inputs = [rows[role][k] for role in roles]
         y = np.asarray(model.invoke(*inputs), dtype=np.int8)
         out.append(Golden(record=str(beats.record[i]), sample=int(beats.sample[i]),
                           label=int(beats.y[i]), baseline=int(baseline[k]), gain=int(gain[k]),
-                          rr=tuple(int(v) for v in rr[k]), raw=raw[k].copy(),
+                          rr=(int(rr[k, 0]), int(rr[k, 1]), int(rr[k, 2]), int(rr[k, 3])),
+                          raw=raw[k].copy(),
                           beat=np.asarray(q_beat[k], np.int8).copy(),
                           rhythm=None if q_rhythm is None else np.asarray(q_rhythm[k], np.int8),
                           output=y.copy()))

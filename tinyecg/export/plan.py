@@ -115,6 +115,7 @@ def _golden_beats(src: Source, s: dict, notes: list[str]):
     """(Beats, candidate indices, description) for the golden vectors."""
     if src.kind == "run":
         from tinyecg.data.dataset import dataset_from_config
+        assert src.config is not None, "resolve_source gives a run its config.json"
         try:
             ds, split = dataset_from_config(src.config)
         except (TinyECGError, KeyError, TypeError) as exc:

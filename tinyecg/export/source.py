@@ -57,9 +57,9 @@ def resolve_source(source) -> Source:
         if path.is_dir():
             if not (path / "config.json").is_file():
                 raise TinyECGError(f"{path}: not a tinyecg run directory (no config.json)")
-            cfg = read_json(path / "config.json")
-            model = run_model(path, "int8", config=cfg, notes=notes)
-            return Source("run", model, cfg, path / "config.json", path, notes)
+            run_cfg = read_json(path / "config.json")
+            model = run_model(path, "int8", config=run_cfg, notes=notes)
+            return Source("run", model, run_cfg, path / "config.json", path, notes)
         model, kind = path, "tflite"
     cfg_path = model.parent / "config.json"
     cfg = read_json(cfg_path) if cfg_path.is_file() else None

@@ -94,10 +94,9 @@ ARCHITECTURES = {
 def build(name: str, n_classes: int = 5, rhythm: bool | None = None) -> keras.Model:
     if name not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {name!r} (choose from {', '.join(ARCHITECTURES)})")
-    kwargs = {"n_classes": n_classes}
-    if rhythm is not None:
-        kwargs["rhythm"] = rhythm
-    return ARCHITECTURES[name](**kwargs)
+    if rhythm is None:  # the architecture's own default
+        return ARCHITECTURES[name](n_classes=n_classes)
+    return ARCHITECTURES[name](n_classes=n_classes, rhythm=rhythm)
 
 
 def count_macs(model: keras.Model) -> int:

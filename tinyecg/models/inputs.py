@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyecg.errors import TinyECGError
 from tinyecg.models.int8 import input_role
 from tinyecg.spec import BEAT, RHYTHM
 
@@ -18,7 +19,14 @@ def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
     if not takes_rhythm(model):
         return beat
     feeds = {BEAT: beat, RHYTHM: np.asarray(rhythm, np.float32)}
-    return [feeds[input_role(t.name, int(np.prod(t.shape[1:])))] for t in model.inputs]
+    ordered = []
+    for t in model.inputs:
+        role = input_role(t.name, int(np.prod(t.shape[1:])))
+        if role is None:
+            raise TinyECGError(f"model input {t.name!r} is neither the beat window nor the "
+                               "rhythm features")
+        ordered.append(feeds[role])
+    return ordered
 
 
 def class_weights(y: np.ndarray, n_classes: int, power: float = 0.5) -> dict[int, float]:

@@ -99,7 +99,7 @@ class Int8Model:
         self.output = TensorSpec(0, to.index, to.name, OUTPUT, tuple(to.shape), oscale, ozp)
 
     @classmethod
-    def load(cls, source) -> "Int8Model":
+    def load(cls, source) -> Int8Model:
         """From a .tflite path, its bytes, or a parsed TFLiteModel."""
         if isinstance(source, Int8Model):
             return source

@@ -168,7 +168,8 @@ class LiteRTModel:
                                        experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
             self._interp.allocate_tensors()
         except Exception as exc:
-            raise TinyECGError(f"LiteRT cannot load the model: {str(exc).splitlines()[0][:200]}") from None
+            why = str(exc).splitlines()[0][:200]
+            raise TinyECGError(f"LiteRT cannot load the model: {why}") from None
         self._in = self._interp.get_input_details()
         self._out = self._interp.get_output_details()
         self.inputs = [_quant(d) for d in self._in]

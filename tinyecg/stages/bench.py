@@ -20,6 +20,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,9 +107,10 @@ def _stored_weights(data: bytes) -> tuple[int, int]:
     for op in m.ops:
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             for i in op.inputs[1:3]:
-                if i >= 0 and m.tensors[i].data is not None:
-                    total += m.tensors[i].data.size
-                    nonzero += int(np.count_nonzero(m.tensors[i].data))
+                values = m.tensors[i].data if i >= 0 else None  # -1: an absent (bias) input
+                if values is not None:
+                    total += values.size
+                    nonzero += int(np.count_nonzero(values))
     return total, nonzero
 
 
@@ -151,18 +153,18 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     labels = list(ds.labels)
     y = test.beats.y
     scope = f"{cfg['split']['name']} test split"
-    shown = [c for c in ("V", "A", "S") if c in labels]
+    shown: list[str] = [c for c in ("V", "A", "S") if c in labels]
     sample = _sample(y, runtime_sample)
 
-    shifts = [int(v) for v in shifts]
-    if any(abs(v) > 90 for v in shifts):
+    offsets = [int(v) for v in shifts]
+    if any(abs(v) > 90 for v in offsets):
         raise TinyECGError("shifts must be within +-90 samples")
     shifted = None
-    if shifts:
+    if offsets:
         from tinyecg.data.records import resolve_data_dir
         from tinyecg.stages.distill import shifted_windows
 
-        shifted = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), test.beats, shifts)
+        shifted = shifted_windows(resolve_data_dir(cfg["data"]["dir"]), test.beats, offsets)
 
     student_src = run_dir / "student.keras"
     src_info = None
@@ -173,7 +175,7 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
     rows, reports = [], {}
     for name, path, kind in present:
         t0 = time.perf_counter()
-        row = {"model": name, "description": DESCRIPTIONS[name], "file": path.name}
+        row: dict[str, Any] = {"model": name, "description": DESCRIPTIONS[name], "file": path.name}
         if kind == "float":
             model = load_keras(path)
             proba = model.predict(model_inputs(model, test.x, test.beats.rhythm),
@@ -223,13 +225,14 @@ def bench(run_dir: Path, runtime_sample: int | None = None, latency_repeats: int
             n_scored = len(y)
         if shifted is not None:
             row["shifted"] = {}
-            for k, off in enumerate(shifts):
+            for k, off in enumerate(offsets):
                 xs = shifted[:, k].astype(np.float32)
                 if kind == "float":
                     p = model.predict(model_inputs(model, xs, test.beats.rhythm),
                                       batch_size=2048, verbose=0).argmax(axis=1)
                 else:
-                    p = ref.invoke_batch(*int8.quantize_inputs(beat=xs, rhythm=test.beats.rhythm)).argmax(1)
+                    q_shifted = int8.quantize_inputs(beat=xs, rhythm=test.beats.rhythm)
+                    p = ref.invoke_batch(*q_shifted).argmax(1)
                 r = metrics.report(y, p, labels)
                 row["shifted"][str(off)] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
         rep = metrics.report(y, pred, labels)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,9 +33,22 @@ log = logging.getLogger("tinyecg.stages.distill")
 # temperature, alpha and jitter chosen on the intra validation split of the full database
 # (docs/compression.md): T=2, alpha=0.5 with 4-sample jitter beat T=4, alpha=0.1 with or
 # without jitter, and make the student robust to R-peak misalignment
-DEFAULTS = {"arch": "student-cnn", "temperature": 2.0, "alpha": 0.5, "epochs": 16,
-            "batch_size": 256, "learning_rate": 4e-3, "patience": 4,
-            "class_weight_power": 0.5, "seed": 0, "jitter": 4}
+class DistillDefaults(TypedDict):
+    arch: str
+    temperature: float
+    alpha: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    class_weight_power: float
+    seed: int
+    jitter: int
+
+
+DEFAULTS: DistillDefaults = {"arch": "student-cnn", "temperature": 2.0, "alpha": 0.5,
+                             "epochs": 16, "batch_size": 256, "learning_rate": 4e-3,
+                             "patience": 4, "class_weight_power": 0.5, "seed": 0, "jitter": 4}
 
 
 def _tf():
@@ -328,7 +342,8 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
                "train_seconds": round(sec_kd, 1), "file": "student.keras",
                "val_accuracy": val_acc,
                "nokd": ({"file": "student_nokd.keras", "epochs_run": len(hist_nokd["loss"]),
-                         "train_seconds": round(sec_nokd, 1)} if nokd else None)}
+                         "train_seconds": round(sec_nokd, 1)}
+                        if hist_nokd is not None else None)}
 
     # save everything before touching config.json, each file atomically
     with staged_file(run_dir / "student.keras") as tmp:

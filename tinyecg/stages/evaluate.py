@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,7 +25,8 @@ def load_keras(path: Path):
                 tfmot.sparsity.keras.prune_scope():
             return keras.models.load_model(path, compile=False)
     except Exception as exc:
-        raise TinyECGError(f"{path}: cannot load model ({str(exc).splitlines()[0][:160]})") from None
+        why = str(exc).splitlines()[0][:160]
+        raise TinyECGError(f"{path}: cannot load model ({why})") from None
 
 
 def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: str = "tflm"):
@@ -46,7 +48,8 @@ def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: 
     return model.predict(model_inputs(model, x, rhythm), batch_size=1024, verbose=0)
 
 
-def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+def plot_confusion(cm: np.ndarray, labels: list[str], title: str,
+                   path: Path | BinaryIO) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -123,7 +126,8 @@ def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
 def report_markdown(rep: dict) -> str:
     return (f"# Evaluation: {rep['model']} ({rep['runtime']})\n\n"
             f"Scope: {rep['scope']} ({rep['n']} beats, labels {rep['label_set']}).\n\n"
-            f"- accuracy: {100 * rep['accuracy']:.2f} %\n- macro F1: {100 * rep['macro_f1']:.2f} %\n\n"
+            f"- accuracy: {100 * rep['accuracy']:.2f} %\n"
+            f"- macro F1: {100 * rep['macro_f1']:.2f} %\n\n"
             + metrics.markdown_table(rep) + "\n\nConfusion (rows annotated, columns predicted):\n\n"
             + "| | " + " | ".join(rep["labels"]) + " |\n|---|" + "---:|" * len(rep["labels"]) + "\n"
             + "\n".join(f"| {lab} | " + " | ".join(str(v) for v in row) + " |"

@@ -9,14 +9,22 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, write_json
 
 log = logging.getLogger("tinyecg.stages.pipeline")
 
-PIPELINE_DEFAULTS = {"teacher_epochs": 12, "student_epochs": 16, "qat": True,
-                     "finetune_epochs": 3}
+class PipelineDefaults(TypedDict):
+    teacher_epochs: int
+    student_epochs: int
+    qat: bool
+    finetune_epochs: int
+
+
+PIPELINE_DEFAULTS: PipelineDefaults = {"teacher_epochs": 12, "student_epochs": 16,
+                                       "qat": True, "finetune_epochs": 3}
 
 
 def _newest(paths) -> float:

@@ -25,6 +25,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -33,8 +34,18 @@ from tinyecg.run import read_config, staged_file, write_json
 
 log = logging.getLogger("tinyecg.stages.quantize")
 
-DEFAULTS = {"representative_size": 500, "finetune_epochs": 3, "finetune_learning_rate": 5e-4,
-            "batch_size": 256, "min_per_class": 10, "seed": 0}
+class QuantizeDefaults(TypedDict):
+    representative_size: int
+    finetune_epochs: int
+    finetune_learning_rate: float
+    batch_size: int
+    min_per_class: int
+    seed: int
+
+
+DEFAULTS: QuantizeDefaults = {"representative_size": 500, "finetune_epochs": 3,
+                              "finetune_learning_rate": 5e-4, "batch_size": 256,
+                              "min_per_class": 10, "seed": 0}
 
 OUTPUTS = {"ptq": "student_int8.tflite", "qat": "student_qat_int8.tflite",
            "pruned": "student_pruned_int8.tflite", "clustered": "student_clustered_int8.tflite"}
@@ -391,7 +402,7 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
             kept.append(kind)
         else:
             todo.append(kind)
-    section = dict((cfg.get("quantize") or {}))
+    section = dict(cfg.get("quantize") or {})
     models = dict(section.get("models") or {})
     if not todo:
         log.info("all requested int8 models exist and are newer than the student; kept")
@@ -443,6 +454,7 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
                         epochs=finetune_epochs, val_loss=hist.get("val_loss"),
                         tied_ranges=hist.get("tied_ranges"))
         elif kind == "pruned":
+            assert prune is not None, "'pruned' is wanted only when prune is given"
             log.info("magnitude pruning to %.0f %% sparsity (%d epochs)", 100 * prune,
                      finetune_epochs)
             m, hist, measured = pruned_model(student, ctx, float(prune), finetune_epochs,
@@ -461,6 +473,7 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
                         achieved_sparsity=round(achieved, 4), sparsity_per_layer=measured,
                         epochs=finetune_epochs, val_loss=hist.get("val_loss"))
         else:
+            assert clusters is not None, "'clustered' is wanted only when clusters is given"
             log.info("weight clustering to %d centroids (%d epochs)", clusters, finetune_epochs)
             m, hist, distinct = clustered_model(student, ctx, int(clusters), finetune_epochs,
                                                 finetune_learning_rate, quiet)

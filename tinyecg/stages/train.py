@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -18,8 +19,19 @@ from tinyecg.run import new_run_dir, write_json
 
 log = logging.getLogger("tinyecg.stages.train")
 
-DEFAULTS = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256, "learning_rate": 2e-3,
-            "patience": 3, "class_weight_power": 0.5, "seed": 0}
+class TrainDefaults(TypedDict):
+    arch: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    patience: int
+    class_weight_power: float
+    seed: int
+
+
+DEFAULTS: TrainDefaults = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256,
+                           "learning_rate": 2e-3, "patience": 3, "class_weight_power": 0.5,
+                           "seed": 0}
 MIN_STEPS = 400  # optimiser steps a training run takes at least
 
 
@@ -58,7 +70,8 @@ def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
     from tinyecg.models.inputs import model_inputs
 
     if arch not in ARCHITECTURES:
-        raise TinyECGError(f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})")
+        raise TinyECGError(f"unknown architecture {arch!r} "
+                           f"(choose from {', '.join(ARCHITECTURES)})")
     label_set(labels)
     data_dir = resolve_data_dir(data)
     t0 = time.perf_counter()

@@ -31,6 +31,8 @@ def beat_figure(res: BeatResult):
     ax1.set_title(f"input beat (predicted {res.shown_class})", fontsize=10)
     ax2.plot(t, res.x, color="#1f77b4", lw=1, label="float preprocessing")
     if res.q_fixed is not None:
+        # q_fixed exists only with an int8 model, whose beat input quantization is known
+        assert res.beat_quant is not None
         ax2.plot(t, res.beat_quant.dequantize(res.q_fixed), color="#d62728", lw=0.8, ls="--",
                  label="fixed-point (int8 input)")
     ax2.set_ylabel("z-score")
@@ -84,6 +86,7 @@ def record_figure(res: RecordResult, start_s: float = 0.0, span_s: float = DETAI
         ax2.text(p / FS, hi + pad, res.labels[c] if c >= 0 else "?", color=_colour(c),
                  ha="center", va="bottom", fontsize=9, fontweight="bold")
     if res.ann_samples is not None:
+        assert res.ann_symbols is not None  # read together with the samples
         for s, sym in zip(res.ann_samples, res.ann_symbols):
             if a <= s < b:
                 ax2.text(s / FS, lo - pad, sym, color="#777777", ha="center", va="top", fontsize=9)

@@ -20,6 +20,8 @@ def beat_markdown(res: BeatResult) -> str:
         lines.append(f"- int8 model (TFLM): **{res.class_int8}**")
     if res.class_fixed is not None:
         same = "same class" if res.class_fixed == res.class_int8 else "DIFFERENT class"
+        # the fixed-point path runs only beside the float path into the int8 model
+        assert res.q_fixed is not None and res.q_float is not None
         diff = np.abs(res.q_fixed.astype(int) - res.q_float.astype(int))
         lines.append(f"- fixed-point preprocessing (C-equivalent) + int8 model: "
                      f"**{res.class_fixed}** ({same}; {int((diff > 0).sum())} of {WINDOW} int8 "
@@ -55,6 +57,9 @@ def record_markdown(res: RecordResult) -> str:
     conf = res.confusion()
     if conf is not None:
         rows, cols, m = conf
+        # confusion() is None without annotations; with them, symbols and matches are set
+        assert res.ann_samples is not None and res.ann_symbols is not None
+        assert res.match is not None
         matched = int((res.match >= 0).sum())
         n_ann = len(res.ann_samples)
         out += ["", f"**Against the annotations** ({n_ann} annotated beats; {matched} matched "

@@ -28,6 +28,12 @@ def accuracy(y, p) -> float | None:
     return float(np.mean(np.asarray(y) == np.asarray(p))) if len(y) else None
 
 
+def changed(a, b) -> float | None:
+    """The fraction of predictions a that differ from b; None when there are none."""
+    same = accuracy(a, b)
+    return None if same is None else 1.0 - same
+
+
 def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dict:
     """Reports over several records; mask_fn(part, kind) -> boolean mask selects beats
     (kind "det" or "ann"), e.g. the test split's beats."""
@@ -84,7 +90,7 @@ def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dic
         "accuracy_detected": accuracy(py_, pd_),
         "macro_f1_annotated_fixed": metrics.report(py_, pa_, labels)["macro_f1"],
         "macro_f1_detected": metrics.report(py_, pd_, labels)["macro_f1"],
-        "prediction_changed": None if len(pd_) == 0 else 1.0 - accuracy(pd_, pa_),
+        "prediction_changed": changed(pd_, pa_),
     }
     return out
 
@@ -124,7 +130,7 @@ def shift_effect(parts: list[RecordResult], labels: list[str]) -> list[dict]:
                      "accuracy_unshifted": accuracy(y, base),
                      "macro_f1": rep["macro_f1"],
                      "macro_f1_unshifted": metrics.report(y, base, labels)["macro_f1"],
-                     "prediction_changed": 1.0 - accuracy(pr, base) if len(y) else None,
+                     "prediction_changed": changed(pr, base),  # pr is one per beat of y
                      "per_class_se": {k: v["se"] for k, v in rep["per_class"].items()}})
     return rows
 

@@ -19,13 +19,12 @@
 #include <stdint.h>
 
 #include "tinyecg_rr.h"
+#include "tinyecg_spec.h" /* TINYECG_WINDOW, TINYECG_PRE_R (tinyecg/spec.py) */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TINYECG_WINDOW 360      /* samples per beat window (1 s at 360 Hz) */
-#define TINYECG_WINDOW_BEFORE 180 /* samples before the R-peak */
 #define TINYECG_BEAT_TIMEOUT 1480 /* 2 s + the detector's worst report delay after its
                                     learning phase (752 samples on MIT-BIH, a search-back in
                                     record 108), rounded up: a beat whose next beat is not

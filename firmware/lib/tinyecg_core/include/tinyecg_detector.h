@@ -30,11 +30,16 @@
 
 #include <stdint.h>
 
+#include "tinyecg_spec.h" /* TINYECG_FS (tinyecg/spec.py) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TINYECG_FS 360 /* samples per second: every time constant below assumes it */
+/* every time constant below assumes 360 samples per second */
+#if TINYECG_FS != 360
+#error "tinyecg_detector: its time constants are written for TINYECG_FS = 360 Hz"
+#endif
 
 /* Ring of band-passed samples and slopes kept for peak refinement (power of two). */
 #define TINYECG_DET_RING 256u

@@ -14,8 +14,7 @@
 
 #include <stdint.h>
 
-#define TINYECG_LOCAL_BEATS 8  /* rhythm.LOCAL_BEATS */
-#define TINYECG_DEFAULT_RR 360 /* rhythm.DEFAULT_RR: 1 s at 360 Hz */
+#include "tinyecg_spec.h" /* TINYECG_LOCAL_BEATS, TINYECG_DEFAULT_RR (tinyecg/spec.py) */
 
 typedef struct {
     int32_t pre_rr, post_rr, local_rr_sum, local_rr_count;

@@ -75,7 +75,7 @@ int tinyecg_beats_next(tinyecg_beats_t *b, tinyecg_beat_t *out, int final)
                 next = NULL; /* the next peak starts a new sequence */
             }
         }
-        if (b->n < p->r + (TINYECG_WINDOW - TINYECG_WINDOW_BEFORE)) {
+        if (b->n < p->r + (TINYECG_WINDOW - TINYECG_PRE_R)) {
             if (!final) {
                 return 0; /* window not full yet */
             }
@@ -107,8 +107,8 @@ int tinyecg_beats_next(tinyecg_beats_t *b, tinyecg_beat_t *out, int final)
             out->rr.local_rr_sum = pre;
             out->rr.local_rr_count = 1;
         }
-        start = p->r - TINYECG_WINDOW_BEFORE;
-        usable = p->r >= TINYECG_WINDOW_BEFORE && b->n - start <= TINYECG_BEATS_RING;
+        start = p->r - TINYECG_PRE_R;
+        usable = p->r >= TINYECG_PRE_R && b->n - start <= TINYECG_BEATS_RING;
         b->pend_head = (uint8_t)((b->pend_head + 1u) % TINYECG_BEATS_PENDING);
         b->pend_len--;
         if (!usable) {

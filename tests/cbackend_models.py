@@ -1,6 +1,6 @@
 """Small int8 .tflite models for the flatbuffer reader and C backend tests.
 
-Not a conftest: the test modules import `build_model(name, cache_dir)` and `sample_inputs`.
+Not a test module: the test modules import `build_model(name, cache_dir)` and `sample_inputs`.
 Converted models are cached as files under the pytest session's base temp folder, so every
 test module (and both import paths of this file) reuses one conversion per model per session.
 
@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 DATA_DIR = Path(os.environ.get("TINYECG_DATA")
                 or Path(__file__).resolve().parents[1].parent / "shared/data/mitdb")
@@ -192,17 +191,6 @@ def sample_inputs(model_bytes: bytes, n: int = 300, seed: int = 2) -> list[np.nd
     rng = np.random.default_rng(seed)
     return [np.concatenate([a, rng.integers(-128, 128, (40,) + a.shape[1:]).astype(np.int8)])
             for a in q]
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_helper_models_convert(name, tmp_path_factory):
-    """The converter gives a graph with int8 input and output for every helper model."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    data = build_model(name, model_cache(tmp_path_factory))
-    interp = Interpreter(model_content=data)
-    assert all(d["dtype"] == np.int8 for d in interp.get_input_details())
-    assert all(d["dtype"] == np.int8 for d in interp.get_output_details())
 
 
 # ------------------------------------------------------------------------------------------

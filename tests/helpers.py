@@ -1,0 +1,120 @@
+"""Helpers the test modules share (not a test module, so no test module imports another):
+where the repository and the bundled excerpt are, the full MIT-BIH if present, the tiny run
+directory of the stage tests and the small exported models of the export tests."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
+
+
+def full_mitdb() -> Path | None:
+    """The full MIT-BIH database: $TINYECG_FULL_DATA, else ../shared/data/mitdb."""
+    for cand in (os.environ.get("TINYECG_FULL_DATA"), ROOT.parent / "shared" / "data" / "mitdb"):
+        if cand and (Path(cand) / "100.hea").is_file() and (Path(cand) / "234.dat").is_file():
+            return Path(cand)
+    return None
+
+
+# --------------------------------------------------------------------------- a tiny run directory
+# shared by test_distill, test_quantize and test_bench: built once per pytest session (teacher
+# 2 epochs, student 2 epochs, then PTQ), each caller gets its own copy
+STAGES = ("teacher", "student", "int8")
+
+
+def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
+    """A copy of the session's tiny run directory advanced to `stage`, at dest."""
+    if not (EXCERPT / "100.hea").is_file():
+        pytest.skip(f"needs the bundled MIT-BIH excerpts ({EXCERPT})")
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as mp:  # the same isolated cache conftest gives tests
+        mp.setenv("TINYECG_CACHE", str(base / "cache"))
+        mp.delenv("TINYECG_DATA", raising=False)
+        for i, name in enumerate(STAGES[:STAGES.index(stage) + 1]):
+            built = base / f"h5-tiny-{name}"
+            if built.is_dir():
+                continue
+            prev = base / f"h5-tiny-{STAGES[i - 1]}" if i else None
+            tmp = base / f"h5-tiny-{name}.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
+            if name == "teacher":
+                from tinyecg.stages.train import train
+                train(tmp, data=EXCERPT, split="intra", epochs=2, quiet=True)
+            else:
+                shutil.copytree(prev, tmp)
+                if name == "student":
+                    from tinyecg.stages.distill import distill
+                    distill(tmp, epochs=2, quiet=True)
+                else:
+                    from tinyecg.stages.quantize import quantize
+                    quantize(tmp, quiet=True)
+            tmp.rename(built)
+    shutil.copytree(base / f"h5-tiny-{stage}", dest)
+    return dest
+
+
+# --------------------------------------------------------------------------- small test models
+# shared by test_export (and its error and source tests) and test_firmware_qemu: tinyecg's
+# student-cnn trained 200 steps on the bundled excerpt, converted to a full-int8 graph, with a
+# float and a dynamic-range "hybrid" conversion of the same network and an untrained
+# beat-only int8 student
+def convert_keras(model, beats, rhythm, kind: str) -> bytes:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if kind in ("int8", "hybrid"):
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if kind == "int8":
+        calib = np.random.default_rng(1).choice(len(beats), 100, replace=False)
+
+        def representative():
+            for i in calib:  # by name: the flatbuffer orders the inputs its own way
+                yield ({"beat": beats[i:i + 1]} if rhythm is None else
+                       {"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]})
+
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        # dense layers per-tensor, as tinyecg quantize makes them (export --board refuses
+        # per-channel FULLY_CONNECTED: the boards' 2023 TFLM computes it wrongly)
+        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return conv.convert()
+
+
+def build_models(cache: Path) -> dict[str, Path]:
+    """{"int8", "float", "hybrid", "beat_only"} -> .tflite paths, built once per cache folder.
+    beat_only: the student without the rhythm input, untrained, int8 (for the one-input
+    branches of the templates)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = {k: cache / f"student_{k}.tflite" for k in ("int8", "float", "hybrid", "beat_only")}
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tinyecg.data.dataset import build_dataset
+    from tinyecg.models.architectures import build, keras
+
+    ds = build_dataset(EXCERPT)
+    beats = ds.x.reshape(-1, 1, 360, 1).astype(np.float32)
+    rhythm = ds.beats.rhythm.astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = build("student-cnn", n_classes=len(ds.labels))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    idx = np.random.default_rng(0).integers(0, len(ds), 200 * 32)
+    model.fit([beats[idx], rhythm[idx]], ds.beats.y[idx], batch_size=32, epochs=1, verbose=0,
+              shuffle=False)
+    beat_only = build("student-cnn", n_classes=len(ds.labels), rhythm=False)
+    for kind, path in paths.items():
+        tmp = path.with_suffix(".part")
+        if kind == "beat_only":
+            tmp.write_bytes(convert_keras(beat_only, beats, None, "int8"))
+        else:
+            tmp.write_bytes(convert_keras(model, beats, rhythm, kind))
+        tmp.replace(path)
+    return paths
