@@ -48,7 +48,7 @@ def training_windows(records, keys, values, gates, fold, k=None):
     return np.concatenate(v), np.concatenate(g), np.concatenate(y)
 
 
-def learned_cv(records, keys, fold, models_dir: Path):
+def learned_cv(records, keys, fold, models_dir: Path, **overrides):
     """Per fold: teacher -> student -> int8 trained on the other folds' records; decisions
     of the float teacher, the float student and the int8 student (TFLM) on the fold."""
     from tinyecg.stages.rhythm_evaluate import RhythmModel
@@ -60,7 +60,8 @@ def learned_cv(records, keys, fold, models_dir: Path):
     info = {}
     for k in range(FOLDS):
         t0 = time.time()
-        trained = train_rhythm_models([r for key, r in zip(keys, records) if fold[key] != k])
+        trained = train_rhythm_models([r for key, r in zip(keys, records) if fold[key] != k],
+                                      **overrides)
         path = models_dir / f"fold{k}_student_int8.tflite"
         path.write_bytes(trained["int8"])
         int8 = RhythmModel(path)
@@ -85,6 +86,9 @@ def main() -> None:
                          "records and score them on its test records (~40 min on 2 cores)")
     ap.add_argument("--models", type=Path, default=Path("/tmp/tinyecg_rhythm_models"),
                     help="where --learned writes each fold's int8 student")
+    ap.add_argument("--teacher-epochs", type=int, default=None)
+    ap.add_argument("--student-epochs", type=int, default=None)
+    ap.add_argument("--patience", type=int, default=None)
     args = ap.parse_args()
     t0 = time.time()
     records, skipped = [], {}
@@ -115,7 +119,10 @@ def main() -> None:
     }
     learned_info = {}
     if args.learned:
-        learned, learned_info = learned_cv(records, keys, fold, args.models)
+        overrides = {k: v for k, v in (("teacher_epochs", args.teacher_epochs),
+                                         ("student_epochs", args.student_epochs),
+                                         ("patience", args.patience)) if v is not None}
+        learned, learned_info = learned_cv(records, keys, fold, args.models, **overrides)
         columns = {**learned, **columns}
     results = {name: aed_metrics.score(records, dec) for name, dec in columns.items()}
     by_db = {}
@@ -133,7 +140,7 @@ def main() -> None:
                 for name in cv_names}
     out = {
         "command": "PYTHONPATH=. nice -n 10 python3 scripts/bench_rhythm.py"
-                   + (" --learned" if args.learned else ""),
+                   + "".join(f" {a}" for a in sys.argv[1:] if not a.startswith("/")),
         "records": len(records), "databases": {db: sum(r.database == db for r in records)
                                                for db in DATABASES},
         "skipped": skipped, "folds": {k: fold[k] for k in keys},

@@ -45,13 +45,16 @@ def test_alarm_latency_from_onset_and_false_alarms():
     shock |= (t >= 120) & (t < 124)  # and fires 4 s in NSR: a false alarm
     res = am.record_alarms(rec, shock, 3)
     assert res["episodes"] == [{"onset_s": 60.0, "duration_s": 30.0, "kind": "VF",
-                                "latency_s": 6.0}]  # decisions at 64, 65, 66 s
+                                "latency_s": 6.0, "alarm_on_at_onset": False}]  # 64, 65, 66 s
+    early = am.record_alarms(rec, (t >= 50) & (t < 95), 3)  # set off 10 s before onset
+    assert early["episodes"][0]["latency_s"] == 0.0 and early["episodes"][0]["alarm_on_at_onset"]
     assert res["false_alarms_s"] == [122.0]
     miss = am.record_alarms(rec, np.zeros(len(t), bool), 3)
     assert miss["episodes"][0]["latency_s"] is None
     summary = am.alarm_summary({"a": res, "b": miss})
     assert summary["alarmed_within_10s_pct"]["VF"] == 50.0 and summary["missed"] == 1
     assert summary["false_alarms_per_record"] == {"a": 1}
+    assert summary["median_latency_new_alarm_s"] == 6.0 and summary["alarm_on_at_onset"] == 0
 
 
 def test_slow_vt_is_not_shockable_truth():
@@ -139,3 +142,25 @@ def test_evaluate_rhythm_one_line_errors(folder, tmp_path):
                            "--out", tmp_path / "o"), "bad.tflite")
     assert not (tmp_path / "o").exists()  # nothing half-written
     one_line_error(tinyecg("evaluate"), "RUN_DIR")
+
+
+def test_committed_bench_is_consistent_and_quoted():
+    """docs/bench/rhythm.json (scripts/bench_rhythm.py --learned): every record in one
+    fold, every detector scored on the same windows, goals applied right, the int8 model
+    within the issue's 16 KB, and docs/rhythm.md quoting its figures."""
+    d = json.loads((ROOT / "docs" / "bench" / "rhythm.json").read_text())
+    assert d["databases"] == {"vfdb": 17, "cudb": 30, "mitdb": 44}
+    assert len(d["folds"]) == d["records"] == 91 and set(d["folds"].values()) == set(range(5))
+    windows = {name: {row: c["n"] for row, c in det["classes"].items()}
+               for name, det in d["detectors"].items()}
+    assert len({tuple(sorted(w.items())) for w in windows.values()}) == 1
+    for det in d["detectors"].values():
+        for c in det["classes"].values():
+            if c["value"] is not None and c["aha_goal"] is not None:
+                assert c["aha_met"] == (c["value"] > c["aha_goal"])
+    for info in d["learned"].values():
+        assert info["int8_bytes"] <= 16 * 1024 and info["student_macs"] == 114688
+    docs = (ROOT / "docs" / "rhythm.md").read_text()
+    int8 = d["detectors"]["student int8 (TFLM) + gate, CV"]["classes"]
+    for row in ("VF_coarse", "VT_rapid", "shockable", "NSR", "OTHER", "ASYS"):
+        assert f"{int8[row]['value']:.1f}" in docs, row

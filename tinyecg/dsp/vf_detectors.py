@@ -1,10 +1,12 @@
 """Classical VF detection on the device's 90 Hz windows: the threshold crossing sample count
-(TCSC, Arafat et al., Med. Biol. Eng. Comput. 47:13-24, 2009; the best classical detector
-of the research round), with the amplitude gate of tinyecg.dsp.rhythm_frontend, and the
+(TCSC: Arafat, Chowdhury and Hasan, "A simple time domain algorithm for the detection of
+ventricular fibrillation in electrocardiogram", Signal, Image and Video Processing, 2011;
+the best of the classical detectors tried in the research round, ahead of the VF filter and
+TCI of Amann et al. 2005), with the amplitude gate of tinyecg.dsp.rhythm_frontend, and the
 choice of its threshold on training records only.
 
-This is the host-side reference baseline (float, as published); the device runs the
-learned model. The learned model and this baseline are scored on the same windows.
+This is the host-side reference baseline (float, as published); the device is to run the
+learned model (its firmware path is still to come); both are scored on the same windows.
 """
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ import numpy as np
 
 from tinyecg.spec import RHYTHM_FS
 
-TCSC_BLOCK_S = 3  # Arafat 2009: 3-s blocks, moved by 1 s through the window
+TCSC_BLOCK_S = 3  # Arafat et al.: 3-s blocks, moved by 1 s through the window
 TCSC_LEVEL = 0.2  # a sample counts when |x| > 0.2 max |x| of its block
 TCSC_TAPER_S = 0.25  # cosine taper at both ends of each block
-TCSC_LITERATURE = 48.0  # Arafat 2009's threshold (% of samples); shockable above it
+TCSC_LITERATURE = 48.0  # Arafat et al.'s threshold (% of samples); shockable above it
 # Threshold fitted on every non-paced vfdb + cudb + mitdb record present (scripts/
 # bench_rhythm.py, "threshold_all_records" in docs/bench/rhythm.json): what `tinyecg evaluate
 # --task rhythm` uses on another folder. Cross-validated figures use per-fold thresholds.
