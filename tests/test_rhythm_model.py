@@ -55,8 +55,10 @@ def test_teacher_student_int8_on_synthetic_rhythms(tmp_path, monkeypatch):
     path = tmp_path / "student_int8.tflite"
     path.write_bytes(out["int8"])
     model = RhythmModel(path)
+    reference = RhythmModel(path, "litert-ref")  # `evaluate --runtime litert-ref`
     for seed, vf in ((20, True), (21, False)):
         rec = synthetic("t", vf, seed=seed)
         d = model.decisions(rec)
         assert d.mean() > 0.9 if vf else d.mean() < 0.1
+        np.testing.assert_array_equal(reference.decisions(rec), d)
     assert len(rec.ends) == 40 - 10 + 1 and RHYTHM_FS == 90

@@ -140,7 +140,7 @@ def evaluate(run_dir, task, model, records, runtime, out, lead, label_map, quiet
             raise TinyECGError("--task rhythm needs --records DIR (a WFDB folder with rhythm "
                                "annotations)")
         dest = Path(out or run_dir or "rhythm_eval")
-        rep = evaluate_rhythm(Path(records), model=model, out=dest, lead=lead)
+        rep = evaluate_rhythm(Path(records), model=model, out=dest, lead=lead, runtime=runtime)
         for line in summary_lines(rep):
             click.echo(line)
         click.echo(f"report in {dest}")

@@ -64,11 +64,11 @@ def tcsc_values(rec: RhythmRecord) -> tuple[np.ndarray, np.ndarray]:
 
 
 class RhythmModel:
-    """An int8 rhythm model in the TFLM host interpreter."""
+    """An int8 rhythm model in the TFLM host interpreter (or LiteRT's reference kernels)."""
 
-    def __init__(self, path):
+    def __init__(self, path, runtime: str = "tflm"):
         from tinyecg.models.tflite import load_model
-        from tinyecg.runtime.tflm import TFLMModel
+        from tinyecg.runtime.tflm import LiteRTModel, TFLMModel
 
         path = Path(path)
         if not path.is_file():
@@ -84,7 +84,8 @@ class RhythmModel:
             raise TinyECGError(f"{path}: output must hold 2 classes (non-shockable, shockable)")
         self.scale, self.zero_point = graph.input_quant(0)
         self.name = path.name
-        self.runtime = TFLMModel(path.read_bytes())
+        self.runtime_name = "TFLM" if runtime == "tflm" else "LiteRT-REF"
+        self.runtime = (TFLMModel if runtime == "tflm" else LiteRTModel)(path.read_bytes())
 
     def decisions(self, rec: RhythmRecord) -> np.ndarray:
         w = record_windows(rec)
@@ -98,10 +99,10 @@ class RhythmModel:
 
 
 def evaluate_rhythm(records, model=None, out=None, lead=None, write: bool = True,
-                    threshold: float = vfd.TCSC_FITTED) -> dict:
+                    threshold: float = vfd.TCSC_FITTED, runtime: str = "tflm") -> dict:
     """Score the TCSC baseline (and `model`) on every record of the folder `records`;
     write the report set into `out`."""
-    m = RhythmModel(model) if model else None  # a bad model fails before any work
+    m = RhythmModel(model, runtime) if model else None  # a bad model fails before any work
     recs, skipped = load_folder(records, lead)
     keys = [f"{r.database}/{r.name}" for r in recs]
     baseline = {}
@@ -111,7 +112,7 @@ def evaluate_rhythm(records, model=None, out=None, lead=None, write: bool = True
     name = f"TCSC > {threshold:g} + gate"
     results = {name: aed_metrics.score(recs, baseline)}
     if m is not None:
-        results[f"{m.name} (int8, TFLM) + gate"] = aed_metrics.score(
+        results[f"{m.name} (int8, {m.runtime_name}) + gate"] = aed_metrics.score(
             recs, {k: m.decisions(r) for k, r in zip(keys, recs)})
     rep = {"task": "rhythm", "records_dir": str(records), "n_records": len(recs),
            "skipped": skipped, "tcsc_threshold": threshold,
