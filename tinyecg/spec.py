@@ -56,3 +56,39 @@ NLRAV_TO_AAMI = {"N": "N", "L": "N", "R": "N", "A": "S", "V": "V"}
 # Every annotation symbol that marks a beat (wfdb's beat codes); rhythm context is computed
 # over all of them, as a detector would see every beat, not only the classes we label.
 BEAT_SYMBOLS = frozenset("N L R B A a J S V r F e j n E / f Q ?".split())
+
+# --- shockable-rhythm task (tinyecg.data.rhythm, tinyecg.dsp.rhythm_frontend,
+# firmware/lib/tinyecg_rhythm) ------------------------------------------------------------
+# The device decimates its 360 Hz stream by 4 to 90 Hz: VF energy lies below 10 Hz and the
+# decimating FIR (cut-off 25 Hz) keeps it; 90 Hz quarters the work of every per-window step.
+RHYTHM_DECIMATION = 4
+RHYTHM_FS = FS // RHYTHM_DECIMATION  # 90 Hz
+# One decision per second on the last 8 s: VF detectors are scored on 1-s steps (Amann et
+# al. 2005); 8 s holds 8 beats of an NSR at 60 bpm, and in the research round 4-s windows
+# cost TCSC 2.6 points of coarse-VF Se (91.8 vs 94.4 %, same NSR Sp; results/baseline_w4.md
+# and baseline_w8.md of /work/scratch/rhythm); the price is up to 4 s more alarm latency.
+RHYTHM_WINDOW_S = 8
+RHYTHM_STEP_S = 1
+RHYTHM_WINDOW = RHYTHM_WINDOW_S * RHYTHM_FS  # 720 samples at 90 Hz
+# Windows start after 2 s of stream: the DC blocker (time constant 16 samples at 90 Hz) and
+# the FIR (48 taps) have settled by then.
+RHYTHM_WARMUP_S = 2
+# VT is shockable at or above 150 bpm ("rapid VT"; AED studies use 150-180 bpm, Kerber 1997
+# leaves the rate to the manufacturer); slower VT is reported apart, as an intermediate rhythm.
+VT_SHOCKABLE_BPM = 150
+# Kerber 1997: coarse VF >= 200 uV peak to peak (median 1-s peak to peak of the window);
+# finer VF is an intermediate rhythm, reported but not in the goals.
+COARSE_VF_UV = 200
+# The device allows a shockable decision only when the median 1-s peak to peak of the window
+# reaches the coarse-VF amplitude: asystole and fine noise are never shocked.
+AMP_GATE_UV = 200
+# Normalisation: q = 16 (y - mean) / max(std, 50 uV): 50 uV keeps asystole small without
+# reaching coarse VF's amplitude.
+RHYTHM_Q_PER_STD = 16
+RHYTHM_STD_FLOOR_UV = 50
+# An alarm after 3 consecutive shockable decisions (research: N = 3 gave a median 6 s
+# latency with 10 false alarms on 44 MIT-BIH records, N = 1 four times as many).
+ALARM_CONSECUTIVE = 3
+# A training window takes the majority rhythm when it covers >= 75 % of it; scored windows
+# hold one rhythm only.
+RHYTHM_TRAIN_MAJORITY = 0.75

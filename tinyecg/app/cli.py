@@ -110,23 +110,47 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
 
 
 @cli.command()
-@run_dir_arg
-@click.option("--model", default="teacher", show_default=True,
+@click.argument("run_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--task", type=click.Choice(["beats", "rhythm"]), default="beats",
+              show_default=True,
+              help="beats: a run's beat classifier; rhythm: the shockable-rhythm (VF/VT) "
+                   "detectors on --records (TCSC baseline, and --model if given).")
+@click.option("--model", default=None,
               help="Model of the run (teacher, student, student_int8, ...; int8 or float: the "
-                   "run's preferred one of that kind) or a .keras/.tflite path.")
+                   "run's preferred one of that kind) or a .keras/.tflite path [beats: default "
+                   "teacher]. With --task rhythm: an int8 rhythm .tflite.")
 @click.option("--records", type=click.Path(file_okay=False), default=None,
-              help="Evaluate on every beat of another WFDB folder (AAMI classes).")
+              help="Evaluate on every record of another WFDB folder (beats: AAMI classes; "
+                   "rhythm: needed, with rhythm annotations).")
 @click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
               show_default=True, help="Runtime for int8 models.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="rhythm: folder for rhythm_report.json/.md (default RUN_DIR, else "
+                   "./rhythm_eval).")
 @lead_option
 @label_map_option
 @stage
-def evaluate(run_dir, model, records, runtime, lead, label_map, quiet):
-    """Evaluate a model; writes report.json, report.md and confusion.png."""
+def evaluate(run_dir, task, model, records, runtime, out, lead, label_map, quiet):
+    """Evaluate a model; writes report.json, report.md and confusion.png (beats) or
+    rhythm_report.json and rhythm_report.md (rhythm)."""
+    if task == "rhythm":
+        from tinyecg.stages.rhythm_evaluate import evaluate_rhythm, summary_lines
+
+        if not records:
+            raise TinyECGError("--task rhythm needs --records DIR (a WFDB folder with rhythm "
+                               "annotations)")
+        dest = Path(out or run_dir or "rhythm_eval")
+        rep = evaluate_rhythm(Path(records), model=model, out=dest, lead=lead, runtime=runtime)
+        for line in summary_lines(rep):
+            click.echo(line)
+        click.echo(f"report in {dest}")
+        return
+    if run_dir is None:
+        raise TinyECGError("evaluate needs RUN_DIR (the run whose beat model to score)")
     from tinyecg.stages.evaluate import evaluate as run_evaluate
 
-    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime,
-                       lead=lead, label_map=label_map)
+    rep = run_evaluate(Path(run_dir), model=model or "teacher", records=records,
+                       runtime=runtime, lead=lead, label_map=label_map)
     click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
                f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
     for sym, n in (rep.get("unmapped") or {}).items():

@@ -294,6 +294,9 @@ class Annotations:
     samples: np.ndarray  # int64 indices at spec.FS
     symbols: np.ndarray  # str
     aux: np.ndarray  # str aux notes ("" where none)
+    # WFDB subtype per annotation: for '~' the signals it concerns (MIT convention: -1 all,
+    # bit 4 + k signal k unreadable); zeros when the file has none
+    subtypes: np.ndarray | None = None
 
 
 def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
@@ -312,7 +315,8 @@ def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
         return None
     if source_fs is None:
         source_fs = float(read_header(base).fs)
-    empty = Annotations(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros(0, "<U1"))
+    empty = Annotations(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros(0, "<U1"),
+                        np.zeros(0, np.int64))
     if f.stat().st_size == 0:
         return empty
     try:
@@ -324,10 +328,12 @@ def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
     samples = np.round(np.asarray(ann.sample, np.float64) * FS / float(source_fs)).astype(np.int64)
     symbols = np.asarray(ann.symbol if ann.symbol is not None else [""] * len(samples))
     aux = np.asarray([a or "" for a in (ann.aux_note or [""] * len(samples))])
+    subtypes = np.asarray(ann.subtype if ann.subtype is not None else np.zeros(len(samples)),
+                          np.int64)
     keep = samples >= sampfrom
     if sampto is not None:
         keep &= samples < sampto
-    return Annotations(samples[keep] - sampfrom, symbols[keep], aux[keep])
+    return Annotations(samples[keep] - sampfrom, symbols[keep], aux[keep], subtypes[keep])
 
 
 def check_record_files(data_dir: Path, name: str, annotator: str = "atr") -> None:
