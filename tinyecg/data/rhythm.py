@@ -227,6 +227,7 @@ def load_rhythm_record(base: Path, lead: str | int | None = None) -> RhythmRecor
     file for every problem with it (records without `.atr` included)."""
     sig = read_signal(base, lead=lead)
     ann = read_annotations(base, "atr", source_fs=sig.source_fs, required=True)
+    assert ann is not None  # required=True raises instead of returning None
     stream = stream_int(sig.adc - sig.baseline)
     codes = rhythm_codes(len(stream), ann, sig.channel)
     beats = np.asarray([p for p, s in zip(ann.samples, ann.symbols) if s in BEAT_SYMBOLS],
