@@ -90,6 +90,8 @@ typedef struct {
     int32_t rr_avg;      /* mean of rr_hist, updated when it changes */
     uint32_t merge_win;  /* merge window (samples) derived from rr_avg */
     int64_t thr;
+    int64_t thr_noisy;   /* the stricter threshold used while the signal is noisy */
+    uint8_t noisy;       /* set by tinyecg_detector_set_noisy() */
 
     tinyecg_det_peak_t last;     /* last accepted QRS */
     uint8_t have_last;
@@ -114,6 +116,13 @@ void tinyecg_detector_relearn(tinyecg_detector_t *det);
 
 /* Feed one sample; returns 0 or the sample index of a detected R-peak. */
 uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample);
+
+/* Tell the detector whether the signal is noisy now (the quality index's poor state,
+ * tinyecg_quality.h). While it is, a candidate must clear a stricter threshold (noise +
+ * TINYECG_DET_TH_NOISY/16 of the QRS-noise gap instead of 4/16) and there is no search-back:
+ * in noise the largest sub-threshold peak is more often an artefact than a missed beat.
+ * Clean signal never sets it, so detection there is unchanged. */
+void tinyecg_detector_set_noisy(tinyecg_detector_t *det, int noisy);
 
 /* Index that the next pushed sample will get. */
 uint32_t tinyecg_detector_count(const tinyecg_detector_t *det);

@@ -106,6 +106,8 @@ void tinyecg_app_stats(tinyecg_app_t *app)
     put_kv(app, "classify_errors", app->count.classify_errors);
     put_kv(app, "lead_off", app->count.lead_off_events);
     put_kv(app, "flat", app->count.flat_events);
+    put_kv(app, "unreadable", app->count.unreadable);
+    put_kv(app, "quality_poor", app->count.quality_poor_events);
     put(app, "\n");
 }
 
@@ -114,7 +116,12 @@ void tinyecg_app_stats(tinyecg_app_t *app)
 static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
 {
     unsigned out = app->cfg.outputs;
+    uint16_t qscore = tinyecg_quality_beat_score(&app->quality, b->r);
+    int unreadable = TINYECG_Q_POOR(qscore);
     app->count.beats++;
+    if (unreadable) {
+        app->count.unreadable++;
+    }
     if (out & TINYECG_OUT_RR) {
         put(app, "R ");
         put_u32(app, b->r);
@@ -136,6 +143,13 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
             put(app, " ");
             put_i32(app, b->window[i]);
         }
+        put(app, "\n");
+    }
+    if (out & TINYECG_OUT_QUALITY) {
+        put(app, "Q ");
+        put_u32(app, b->r);
+        put(app, " ");
+        put_u32(app, qscore);
         put(app, "\n");
     }
     if (out & TINYECG_OUT_BEATS) {
@@ -163,7 +177,7 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
                 best = i;
             }
         }
-        put(app, "B ");
+        put(app, unreadable ? "U " : "B ");
         put_u32(app, b->r);
         put(app, " ");
         put(app, c->labels[best]);
@@ -188,7 +202,47 @@ static void signal_back(tinyecg_app_t *app)
 {
     put(app, "# signal ok\n");
     tinyecg_detector_relearn(&app->det);
+    tinyecg_quality_relearn(&app->quality);
     tinyecg_beats_break(&app->beats);
+}
+
+/* The readability index takes every sample the detector sees; it is not scored while the
+ * signal is railed or flat (those have their own status), and restarts when it is back. */
+static void readability(tinyecg_app_t *app, int16_t x, int railed)
+{
+    tinyecg_quality_t *q = &app->quality;
+    int paused = app->lead_off || app->flat;
+    if (paused) {
+        tinyecg_quality_relearn(q);
+    }
+    if (tinyecg_quality_push(q, x, railed)) {
+        if (app->cfg.outputs & TINYECG_OUT_SEGMENTS) {
+            put(app, "S ");
+            put_u32(app, q->k - 1u);
+            put(app, " ");
+            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->h : 0);
+            put(app, " ");
+            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->b : 0);
+            put(app, " ");
+            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->a : 0);
+            put(app, " ");
+            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->aref : 0);
+            put(app, " ");
+            put_u32(app, q->fill >= TINYECG_Q_SEG ? q->r : 0u);
+            put(app, " ");
+            put_u32(app, q->scores[(q->k - 1u) % TINYECG_Q_RING]);
+            put(app, " ");
+            put_u32(app, q->state);
+            put(app, "\n");
+        }
+        if (q->changed && !paused) {
+            if (q->state) {
+                app->count.quality_poor_events++;
+            }
+            put(app, q->state ? "# quality poor\n" : "# quality ok\n");
+        }
+    }
+    tinyecg_detector_set_noisy(&app->det, q->state);
 }
 
 /* Count one piece of bad input; the first of an episode is reported. */
@@ -277,6 +331,7 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     }
     app->count.samples++;
     x = quality(app, sample);
+    readability(app, x, sample <= app->cfg.adc_min || sample >= app->cfg.adc_max);
     tinyecg_beats_push_sample(&app->beats, (int16_t)sample);
     if (!app->cfg.external_peaks) {
         r = tinyecg_detector_push(&app->det, x);
@@ -318,12 +373,14 @@ void tinyecg_app_input_stalled(tinyecg_app_t *app)
     drain_beats(app, 1);
     /* what follows is not contiguous with what came before */
     tinyecg_detector_relearn(&app->det);
+    tinyecg_quality_relearn(&app->quality);
     tinyecg_beats_break(&app->beats);
 }
 
 static void clear_state(tinyecg_app_t *app)
 {
     tinyecg_detector_init(&app->det);
+    tinyecg_quality_init(&app->quality);
     tinyecg_beats_init(&app->beats);
     memset(&app->count, 0, sizeof app->count);
     app->lead_off = 0;

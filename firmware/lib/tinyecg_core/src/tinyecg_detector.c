@@ -44,6 +44,9 @@
 #ifndef TINYECG_DET_TH
 #define TINYECG_DET_TH 4 /* threshold = noise + 4/16 (qrs - noise), as Pan-Tompkins */
 #endif
+#ifndef TINYECG_DET_TH_NOISY
+#define TINYECG_DET_TH_NOISY 8 /* while the signal is noisy: noise + 8/16 (qrs - noise) */
+#endif
 #ifndef TINYECG_DET_SB_NUM
 #define TINYECG_DET_SB_NUM 166 /* search back after 1.66 x mean RR without a beat */
 #endif
@@ -90,6 +93,10 @@ static void update_threshold(tinyecg_detector_t *d)
     d->thr = z + (diff / 16) * TINYECG_DET_TH;
     if (d->thr < 1) {
         d->thr = 1;
+    }
+    d->thr_noisy = z + (diff / 16) * TINYECG_DET_TH_NOISY;
+    if (d->thr_noisy < d->thr) {
+        d->thr_noisy = d->thr;
     }
 }
 
@@ -140,6 +147,7 @@ static void learn_reset(tinyecg_detector_t *d)
     d->rr_i = 0;
     update_rr(d);
     d->thr = 1;
+    d->thr_noisy = 1;
     d->have_last = 0;
     d->have_sb = 0;
     d->n_learn = 0;
@@ -155,6 +163,11 @@ void tinyecg_detector_init(tinyecg_detector_t *det)
 void tinyecg_detector_relearn(tinyecg_detector_t *det)
 {
     learn_reset(det);
+}
+
+void tinyecg_detector_set_noisy(tinyecg_detector_t *det, int noisy)
+{
+    det->noisy = (uint8_t)(noisy != 0);
 }
 
 uint32_t tinyecg_detector_count(const tinyecg_detector_t *det)
@@ -204,7 +217,7 @@ static void accept_noise(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 /* Decide whether a candidate (already merged with its 200 ms neighbours) is a QRS. */
 static void classify(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 {
-    if (p->h > d->thr) {
+    if (p->h > (d->noisy ? d->thr_noisy : d->thr)) {
         if (d->have_last && p->t - d->last.t < (uint32_t)TINYECG_DET_TWAVE &&
             p->slope < (d->last.slope / 16) * TINYECG_DET_TWAVE_SLOPE) {
             accept_noise(d, p); /* T-wave: steep QRS just before, shallow slope now */
@@ -391,7 +404,7 @@ uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample)
         }
     } else {
         /* search back for a missed beat */
-        if (d->have_last && d->have_sb &&
+        if (d->have_last && d->have_sb && !d->noisy &&
             (int32_t)(n - d->last.t) > (d->rr_avg * TINYECG_DET_SB_NUM) / 100 &&
             d->sb.h > (d->thr / 16) * TINYECG_DET_SB_TH) {
             tinyecg_det_peak_t p = d->sb;
