@@ -281,8 +281,9 @@ def detect(record, channel, quiet):
         base = base[:-len(ext)] if base.endswith(ext) else base
     if not Path(base + ".hea").is_file():
         raise TinyECGError(f"{record}: no WFDB record (missing {Path(base).name}.hea)")
-    peaks = det.detect_record(base, channel=channel)
-    click.echo(f"{len(peaks)} beats detected in {base}")
+    peaks, unreadable = det.detect_record(base, channel=channel, quality=True)
+    click.echo(f"{len(peaks)} beats detected in {base} ({int(unreadable.sum())} in signal the "
+               f"device reports unreadable)")
     if Path(base + ".atr").is_file():
         ref = det.reference_beats(base)
         s = det.score_detections(ref, peaks)
@@ -294,6 +295,10 @@ def detect(record, channel, quiet):
             click.echo(f"without its {len(flutter)} ventricular flutter episode(s), as EC57 "
                        f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
                        f"Se {100 * e['se']:.2f} %  +P {100 * e['ppv']:.2f} %")
+        if unreadable.any():
+            u = det.score_detections(ref, peaks[~unreadable])
+            click.echo(f"readable beats only: {len(peaks) - int(unreadable.sum())} beats, "
+                       f"+P {100 * (u['ppv'] or 0):.2f} %")
 
 
 @cli.command()
@@ -321,6 +326,9 @@ def stream(port, record, speed, seconds, labels, baud, out, quiet):
     q = res["qrs"]
     click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {100 * q['se']:.2f} %  "
                f"+P {100 * q['ppv']:.2f} %")
+    if res["beats_unreadable"]:
+        click.echo(f"{res['beats_unreadable']} of {res['beats_reported']} beats reported in "
+                   f"unreadable signal (U lines)")
     used = res["labels"]
     origin = {"device": "from the device's #info", "option": "--labels",
               "default": "default: the device's #info names none",
@@ -347,6 +355,43 @@ def demo(run_dir, model, port, quiet):
     from tinyecg.app.demo import serve
 
     serve(run_dir=run_dir, model=model, port=port)
+
+
+@cli.command("stress")
+@click.argument("record", type=click.Path(dir_okay=False))
+@click.option("--noise", type=click.Choice(["bw", "ma", "em", "all"]), default="all",
+              show_default=True, help="Synthetic noise: baseline wander, muscle artefact, "
+                                      "electrode motion, or each of them.")
+@click.option("--snr", "snrs", default="24,18,12,6,0,-6", show_default=True,
+              help="SNRs in dB (nst's definition), comma-separated.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="An int8 .tflite (default: the model shipped with tinyecg).")
+@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the counts as JSON.")
+@stage
+def stress(record, noise, snrs, seed, model, channel, out, quiet):
+    """Noise stress test (MIT-BIH NST protocol, synthetic noise) of the device's detector,
+    classifier and quality flag on one record; scores are for the noisy blocks."""
+    from tinyecg.data.noise import KINDS
+    from tinyecg.device import stress as st
+    from tinyecg.run import write_json
+
+    try:
+        levels = [float(v) for v in snrs.split(",") if v.strip()]
+    except ValueError:
+        raise TinyECGError(f"--snr must be numbers separated by commas (got {snrs!r})") from None
+    if not levels:
+        raise TinyECGError("--snr: no SNR given")
+    kinds = list(KINDS) if noise == "all" else [noise]
+    res = st.stress_record(record, kinds=kinds, snrs=levels, seed=seed,
+                           classifier=st.Classifier(model), channel=channel)
+    click.echo(f"record {res['record']}: noise in 2-minute blocks from 5:00, seed {seed}; "
+               f"rates in the noisy blocks ('flag clean': share flagged in the clean blocks)")
+    click.echo(st.table(res))
+    if out:
+        write_json(Path(out), res)
 
 
 def main() -> None:

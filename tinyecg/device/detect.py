@@ -157,22 +157,34 @@ def flutter_intervals(record_path) -> list[tuple[int, int]]:
     return out
 
 
+def parse_unreadable(text: str, peaks) -> np.ndarray:
+    """Which peaks the core reports unreadable, from --quality's ``Q <r> <score> <poor>``
+    lines (a peak without a beat line, at the very start or end, counts as readable)."""
+    poor = {int(w[1]) for w in (ln.split() for ln in text.splitlines() if ln.startswith("Q "))
+            if len(w) == 4 and w[3] == "1"}
+    return np.asarray([int(p) in poor for p in peaks], dtype=bool)
+
+
 def detect_samples(samples, exe=None, adc_min: int = -32768, adc_max: int = 32767,
-                   build_dir=None) -> np.ndarray:
-    """R-peak indices the C detector finds in a sequence of raw integer samples."""
+                   build_dir=None, quality: bool = False):
+    """R-peak indices the C detector finds in a sequence of raw integer samples; with
+    quality=True also a bool array: the beats the core reports unreadable (U lines)."""
     if exe is None:
         exe = build_host_harness(build_dir or Path(".cache") / "host")
-    out = run_harness(exe, samples_text(samples), "--peaks", "--adc-min", str(adc_min),
-                      "--adc-max", str(adc_max))
-    return parse_peaks(out)
+    out = run_harness(exe, samples_text(samples), "--peaks", *(["--quality"] if quality else []),
+                      "--adc-min", str(adc_min), "--adc-max", str(adc_max))
+    peaks = parse_peaks("\n".join(ln for ln in out.splitlines() if not ln.startswith("Q ")))
+    return (peaks, parse_unreadable(out, peaks)) if quality else peaks
 
 
 def detect_record(record_path, channel: int | None = None, exe=None, sampto: int | None = None,
-                  build_dir=None) -> np.ndarray:
+                  build_dir=None, quality: bool = False):
     """Run the C detector on a WFDB record's raw ADC integers (d_signal); channel defaults
-    to MLII when present, else 0. Returns R-peak sample indices."""
+    to MLII when present, else 0. Returns R-peak sample indices (and, with quality=True,
+    which of them the core reports unreadable)."""
     x, _, (lo, hi) = read_record(record_path, channel, sampto=sampto)
-    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir)
+    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir,
+                          quality=quality)
 
 
 def score_detections(ref_samples, test_samples, fs: float = FS,

@@ -57,18 +57,21 @@ HF_RANK = 3           # H is the (HF_RANK+1)-th smallest hf of the segment
 REF_HIST = 8          # A values in the A_ref median
 RING = 64             # scores kept (sub-blocks): 6.4 s > the longest a beat waits (4.8 s)
 SCORE_ONE = 256       # the threshold in Q8
-SCORE_MAX = 65535
+SCORE_MAX = 32767     # scores are kept in 15 bits (the 16th holds the state)
+STRIDE = 2            # a segment is scored every second sub-block (0.2 s)
 
 
 @dataclass(frozen=True)
 class QualityParams:
     """Thresholds (the C's TINYECG_Q_* macros); ratios in Q8 of A_ref (256 = 1.0)."""
-    th_h: int = 230          # H > 0.90 A_ref (H is a sum over 36 samples)
-    th_b: int = 120          # B > 0.47 A_ref (B in amplitude units: range of sums / 36)
+    th_h: int = 260          # H > 1.02 A_ref (H is a sum over 36 samples)
+    th_b: int = 140          # B > 0.55 A_ref (B in amplitude units: range of sums / 36)
     th_a: int = 1024         # A > 4 A_ref
-    rail_min: int = 4        # 4 railed samples in a second
-    poor_relearn: int = 100  # sub-blocks of poor signal after which A_ref learns anyway
-    ok_run: int = 10         # sub-blocks without a poor segment before "# quality ok"
+    rail_min: int = 2        # 2 sub-blocks of a second at the ADC's ends
+    grey: int = 160          # a doubtful segment: score >= 160 ...
+    early: int = 8           # ... and RR before or after under 8/10 of the local mean RR
+    poor_relearn: int = 50   # scored segments of poor signal after which A_ref learns anyway
+    ok_run: int = 5          # scored segments not poor before "# quality ok"
 
 
 DEFAULT = QualityParams()
@@ -78,17 +81,18 @@ def _windows(v: np.ndarray, w: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(v, w)
 
 
-def subblock_features(x, railed=None) -> dict:
-    """Per complete sub-block: hf, sum, lo, hi, rail (int64 arrays)."""
+def subblock_features(x, adc_min: int = -32768, adc_max: int = 32767) -> dict:
+    """Per complete sub-block: hf, sum, lo, hi and rail (1 when it reached an ADC end), int64
+    arrays. The samples before the first count as 0 in the second difference."""
     x = np.asarray(x, dtype=np.int64)
     n = len(x) // SUB * SUB
-    prev1 = np.r_[x[:1], x[:-1]]
-    prev2 = np.r_[x[:1], x[:1], x[:-2]][:len(x)]
+    prev1 = np.r_[0, x[:-1]][:len(x)]
+    prev2 = np.r_[0, 0, x[:-2]][:len(x)]
     d2 = np.abs(x - 2 * prev1 + prev2)
     xs = x[:n].reshape(-1, SUB)
-    rail = np.zeros(len(x), np.int64) if railed is None else np.asarray(railed, np.int64)
-    return {"hf": d2[:n].reshape(-1, SUB).sum(1), "sum": xs.sum(1), "lo": xs.min(1),
-            "hi": xs.max(1), "rail": rail[:n].reshape(-1, SUB).sum(1)}
+    lo, hi = xs.min(1), xs.max(1)
+    return {"hf": d2[:n].reshape(-1, SUB).sum(1), "sum": xs.sum(1), "lo": lo, "hi": hi,
+            "rail": ((lo <= adc_min) | (hi >= adc_max)).astype(np.int64)}
 
 
 def segment_features(sb: dict) -> dict:
@@ -110,6 +114,12 @@ def segment_features(sb: dict) -> dict:
     out["A"][SEG - 1:] = _windows(pair, SEG - 1).max(1)  # pairs (j-1, j), j = k-8..k
     out["R"][SEG - 1:] = _windows(sb["rail"], SEG).sum(1)
     return out
+
+
+def _ratio_q8(x: int, th: int, den: int) -> int:
+    """x over the threshold th (Q8 of den), in Q8: x * 256 // max(1, th * den >> 8), capped
+    (the C's 32-bit unsigned ratio_q8)."""
+    return min((x << 8) // max(1, (th * den) >> 8), SCORE_MAX)
 
 
 def _median8(v: list[int]) -> int:
@@ -142,14 +152,17 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
         if fill < SEG or k < SEG - 1:
             state[k] = st
             continue
+        if (fill - SEG) % STRIDE:  # not scored: the last score and state stand
+            score[k], aref_out[k], state[k], scored[k] = score[k - 1], aref_out[k - 1], st, False
+            continue
         a = int(feat["A"][k])
         if fill == SEG:
             hist, hist_i, a_prev = [a] * REF_HIST, 0, a
         aref = max(_median8(hist), 1)
         sc = max(
-            (int(feat["H"][k]) << 16) // (p.th_h * aref),
-            (int(feat["B"][k]) << 16) // (p.th_b * aref * SUB),
-            (a << 16) // (p.th_a * aref),
+            _ratio_q8(int(feat["H"][k]), p.th_h, aref),
+            _ratio_q8(int(feat["B"][k]), p.th_b, aref * SUB),
+            _ratio_q8(a, p.th_a, aref),
             (int(feat["R"][k]) << 8) // p.rail_min,
         )
         sc = min(sc, SCORE_MAX)
@@ -170,11 +183,12 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
     return {"score": score, "aref": aref_out, "state": state, "scored": scored}
 
 
-def quality(x, railed=None, breaks=(), params: QualityParams = DEFAULT) -> dict:
-    """Everything the core computes from samples x (what its detector sees; railed: bool per
-    sample), with relearns before the samples in breaks: per sub-block features, A_ref, score
-    and printed state. Returns a dict of int64 arrays (one entry per complete sub-block)."""
-    sb = subblock_features(x, railed)
+def quality(x, adc_min: int = -32768, adc_max: int = 32767, breaks=(),
+            params: QualityParams = DEFAULT) -> dict:
+    """Everything the core computes from samples x (as they came, railed ones included), with
+    relearns before the samples in breaks: per sub-block features, A_ref, score and printed
+    state. Returns a dict of int64 arrays (one entry per complete sub-block)."""
+    sb = subblock_features(x, adc_min, adc_max)
     feat = segment_features(sb)
     # a relearn before sample b: the first sub-block completing after it is b // SUB
     # (a sub-block completes with its last sample; one completing exactly at b-1 is before)
@@ -184,16 +198,30 @@ def quality(x, railed=None, breaks=(), params: QualityParams = DEFAULT) -> dict:
     return out
 
 
-def beat_scores(q: dict, r) -> np.ndarray:
-    """Score of the beat at each R-peak r: that of the segment ending with sub-block
-    r // 36 + 4, the second centred on r (0 where it does not exist)."""
+def beat_scores(q: dict, r, what: str = "score") -> np.ndarray:
+    """Score (what="score") or poor state (what="state") of the beat at each R-peak r: that
+    of the segment ending with sub-block r // 36 + 4, the second centred on r (0 where it
+    does not exist). A beat is unreadable where the state is 1."""
     r = np.asarray(r, np.int64)
-    s = q["score"]
+    s = q[what]
     k = r // SUB + 4
     ok = (k >= 0) & (k < len(s))
     out = np.zeros(len(r), np.int64)
     out[ok] = s[k[ok]]
     return out
+
+
+def beat_flags(q: dict, r, rr, params: QualityParams = DEFAULT) -> np.ndarray:
+    """Which beats the core reports unreadable (U lines): the state was poor at the beat's
+    segment, or that segment is doubtful (score >= grey) and the beat is early or followed
+    early: min(pre_rr, post_rr) * 10 * local_count < early * local_sum. rr: (n, 4) pre,
+    post, local sum, local count as the core computes them (tinyecg_rr.h)."""
+    rr = np.asarray(rr, np.int64).reshape(-1, 4)
+    state = beat_scores(q, r, "state") > 0
+    score = beat_scores(q, r, "score")
+    shortest = np.minimum(rr[:, 0], rr[:, 1])
+    early = shortest * 10 * rr[:, 3] < params.early * rr[:, 2]
+    return state | ((score >= params.grey) & early)
 
 
 def param_names() -> list[str]:
@@ -207,11 +235,11 @@ RECOVER = 360      # TINYECG_RECOVER: unrailed samples that end it
 FLAT_BLOCK = 360   # TINYECG_FLAT_BLOCK
 
 
-def device_view(x, adc_min: int, adc_max: int, flat_tolerance: int = 2):
-    """The samples the index sees in tinyecg_app.c (a railed sample is replaced by the last
-    unrailed one), which are railed, and the samples before which it restarts (every
-    sample of a lead-off or flat episode, and the one at which "# signal ok" comes).
-    x must already lie in [adc_min, adc_max] (the core holds out-of-range input too)."""
+def pauses(x, adc_min: int, adc_max: int, flat_tolerance: int = 2) -> np.ndarray:
+    """The samples before which the index restarts in tinyecg_app.c: every sample of a
+    lead-off or flat episode, and the one at which "# signal ok" comes (the app's lead-off
+    and flat monitor, replayed). x must already lie in [adc_min, adc_max] (the core holds
+    out-of-range input)."""
     x = np.asarray(x, dtype=np.int64)
     railed = (x <= adc_min) | (x >= adc_max)
     n = len(x)
@@ -219,10 +247,8 @@ def device_view(x, adc_min: int, adc_max: int, flat_tolerance: int = 2):
     blocks = x[:nb * FLAT_BLOCK].reshape(-1, FLAT_BLOCK)
     may_flat = bool(np.any(blocks.max(1) - blocks.min(1) <= flat_tolerance)) if nb else False
     if not railed.any() and not may_flat:
-        return x, railed, np.zeros(0, np.int64)
-    seen = x.copy()
+        return np.zeros(0, np.int64)
     breaks = []
-    held = (adc_min + adc_max) // 2
     lead_off = flat = False
     rail_run = good_run = 0
     blk_len, blk_min, blk_max, blk_railed = 0, 0, 0, False
@@ -237,7 +263,6 @@ def device_view(x, adc_min: int, adc_max: int, flat_tolerance: int = 2):
                 lead_off = True
         else:
             rail_run = 0
-            held = v
             if lead_off:
                 good_run += 1
                 if good_run >= RECOVER:
@@ -258,12 +283,10 @@ def device_view(x, adc_min: int, adc_max: int, flat_tolerance: int = 2):
             blk_len, blk_railed = 0, False
         if back or lead_off or flat:
             breaks.append(i)
-        seen[i] = held if r else v
-    return seen, railed, np.asarray(breaks, np.int64)
+    return np.asarray(breaks, np.int64)
 
 
 def device_quality(x, adc_min: int, adc_max: int, flat_tolerance: int = 2,
                    params: QualityParams = DEFAULT) -> dict:
     """quality() of a record replayed to the core in one go (no input gaps)."""
-    seen, railed, breaks = device_view(x, adc_min, adc_max, flat_tolerance)
-    return quality(seen, railed, breaks, params)
+    return quality(x, adc_min, adc_max, pauses(x, adc_min, adc_max, flat_tolerance), params)

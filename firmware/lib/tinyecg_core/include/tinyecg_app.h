@@ -29,7 +29,8 @@
  *     W <r> <360 raw samples>                  beat window (TINYECG_OUT_WINDOWS)
  *     Q <r> <quality>                          the beat's quality score (TINYECG_OUT_QUALITY;
  *                                              Q8, >= 256 unreadable; tinyecg_quality.h)
- *     S <k> <h> <b> <a> <aref> <rail> <score> <state>   every 0.1 s sub-block's segment
+ *     S <k> <h> <b> <a> <aref> <rail> <score> <state>   every scored segment (0.2 s):
+ *                                              the index's features, ending with sub-block k
  *                                              (TINYECG_OUT_SEGMENTS, tests and tuning)
  *     # ...                                    status: "# lead-off", "# flat",
  *                                              "# signal ok", "# reset", "# stats ...",

@@ -118,10 +118,10 @@ void tinyecg_detector_relearn(tinyecg_detector_t *det);
 uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample);
 
 /* Tell the detector whether the signal is noisy now (the quality index's poor state,
- * tinyecg_quality.h). While it is, a candidate must clear a stricter threshold (noise +
- * TINYECG_DET_TH_NOISY/16 of the QRS-noise gap instead of 4/16) and there is no search-back:
- * in noise the largest sub-threshold peak is more often an artefact than a missed beat.
- * Clean signal never sets it, so detection there is unchanged. */
+ * tinyecg_quality.h). While it is, the RR rhythm is not learnt (it stays that of the last
+ * good signal) and a candidate closer to the last QRS than TINYECG_DET_NOISY_RR/16 of that
+ * mean RR is taken for noise: in noise most false beats split an RR interval. Readable
+ * signal never sets it, so detection there is unchanged. */
 void tinyecg_detector_set_noisy(tinyecg_detector_t *det, int noisy);
 
 /* Index that the next pushed sample will get. */

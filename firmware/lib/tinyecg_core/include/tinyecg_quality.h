@@ -9,11 +9,13 @@
  *      sums (baseline wander, electrode motion);
  *   A  QRS amplitude: the largest peak-to-peak of two adjacent sub-blocks (learns A_ref, and
  *      a gross artefact far above it counts as noise);
- *   R  railed samples (saturation).
+ *   R  sub-blocks that reached the ADC's ends (saturation).
  * score = max(H / (TH_H A_ref), B / (TH_B A_ref), A / (TH_A A_ref), R / RAIL_MIN) in Q8:
  * 256 is the threshold, a segment scoring >= 256 is poor. A_ref is the median of the last 8
- * two-second maxima of A on segments that were not poor. A beat at R-peak r is unreadable
- * when the segment centred on it (ending with sub-block r/36 + 4) is poor.
+ * two-second maxima of A on segments that were not poor. The state is poor from the first
+ * poor segment until TINYECG_Q_OK_RUN segments in a row are not; a beat at R-peak r is
+ * unreadable when the state was poor at the segment centred on it (ending with sub-block
+ * r/36 + 4), i.e. its own second or one of the second before it was poor.
  *
  * The definition, its literature and its measured costs and limits: docs/quality.md; the
  * Python integer reference, bit for bit: tinyecg/dsp/quality.py. C99, integers only, no
@@ -35,74 +37,118 @@ extern "C" {
 #define TINYECG_Q_REF 8u         /* A values in the A_ref median */
 #define TINYECG_Q_RING 64u       /* segment scores kept: 6.4 s > a beat's longest wait */
 #define TINYECG_Q_ONE 256u       /* score of a segment exactly at a threshold (Q8) */
+#define TINYECG_Q_STRIDE 2u      /* a segment is scored every 2 sub-blocks (0.2 s) */
 
 /* Thresholds, in Q8 of A_ref (256 = 1.0); chosen on development records (docs/quality.md). */
 #ifndef TINYECG_Q_TH_H
-#define TINYECG_Q_TH_H 230 /* H > 0.90 A_ref (H is a sum over 36 samples) */
+#define TINYECG_Q_TH_H 260 /* H > 1.02 A_ref (H is a sum over 36 samples) */
 #endif
 #ifndef TINYECG_Q_TH_B
-#define TINYECG_Q_TH_B 120 /* B > 0.47 A_ref */
+#define TINYECG_Q_TH_B 140 /* B > 0.55 A_ref */
 #endif
 #ifndef TINYECG_Q_TH_A
 #define TINYECG_Q_TH_A 1024 /* A > 4 A_ref: an artefact far above any QRS seen */
 #endif
 #ifndef TINYECG_Q_RAIL_MIN
-#define TINYECG_Q_RAIL_MIN 4 /* railed samples in a second that make it poor */
+#define TINYECG_Q_RAIL_MIN 2 /* sub-blocks of a second at the ADC's ends that make it poor */
+#endif
+#ifndef TINYECG_Q_GREY
+#define TINYECG_Q_GREY 160 /* a doubtful segment (score >= 160, 62 % of the threshold) ... */
+#endif
+#ifndef TINYECG_Q_EARLY
+#define TINYECG_Q_EARLY 8 /* ... makes a beat unreadable when its RR before or after is under
+                             8/10 of the local mean RR: in doubtful signal an early beat is most
+                             often an artefact that splits an RR interval */
+#endif
+#ifndef TINYECG_Q_DET_SCORE
+#define TINYECG_Q_DET_SCORE 256 /* the detector is strict from this score of the last segment
+                                   (or while the state is poor) */
 #endif
 #ifndef TINYECG_Q_POOR_RELEARN
-#define TINYECG_Q_POOR_RELEARN 100 /* sub-blocks (10 s) of poor signal: learn A_ref anyway */
+#define TINYECG_Q_POOR_RELEARN 50 /* scored segments (10 s) of poor signal: learn A_ref anyway */
 #endif
 #ifndef TINYECG_Q_OK_RUN
-#define TINYECG_Q_OK_RUN 10 /* sub-blocks (1 s) not poor before the state is ok again */
+#define TINYECG_Q_OK_RUN 5 /* scored segments (1 s) not poor before the state is ok again */
 #endif
 
 typedef struct {
     /* the sub-block being accumulated */
-    int32_t x1, x2;       /* the two previous samples (second difference) */
+    int32_t x1, x2;       /* the two previous samples (0 before the first) */
     int32_t acc_hf;       /* sum |x - 2 x1 + x2| */
     int32_t acc_sum;      /* sum x */
     int32_t acc_lo, acc_hi;
-    uint32_t acc_rail;
-    uint32_t pos;         /* samples in it so far */
+    uint32_t pos;         /* samples still to come in it */
+    int32_t adc_min, adc_max;
     uint32_t k;           /* sub-blocks completed since init */
     /* the last sub-blocks (ring index = k % size) */
     int32_t hf[TINYECG_Q_SEG];
-    int32_t lo[TINYECG_Q_SEG], hi[TINYECG_Q_SEG];
-    uint32_t rail[TINYECG_Q_SEG];
+    int32_t pp[TINYECG_Q_SEG];    /* peak-to-peak of each with the one before */
+    uint32_t rail[TINYECG_Q_SEG]; /* 1: the sub-block reached an ADC end */
+    uint32_t rail_sum;            /* of the ten */
+    int32_t last_lo, last_hi;     /* of the previous sub-block */
     int32_t base[TINYECG_Q_SEG];  /* baseline (median of 7 sums) of each */
     int32_t sums[TINYECG_Q_BASE];
     /* reference amplitude */
     int32_t hist[TINYECG_Q_REF];
     uint32_t hist_i;
     int32_t a_prev;       /* A of the previous one-second step */
+    int32_t aref;         /* median of hist (at least 1) */
     uint32_t fill;        /* sub-blocks since init or relearn */
     uint32_t poor_run, good_run;
     uint8_t state;        /* 1: poor (what "# quality poor/ok" reports) */
     uint8_t changed;      /* state changed with the last sub-block */
+    uint8_t scored;       /* the last sub-block ended a scored segment */
     /* the last segment, for the host's quality lines */
-    int32_t h, b, a, aref;
+    int32_t h, b, a, seg_aref;
     uint32_t r;
-    uint16_t score;
-    uint16_t scores[TINYECG_Q_RING];
+    uint16_t score;       /* of the last segment (0 until one is scored) */
+    uint16_t scores[TINYECG_Q_RING]; /* per sub-block: score (15 bits) | state << 15 */
 } tinyecg_quality_t;
 
-/* Clear everything; the next sample is sample 0. */
-void tinyecg_quality_init(tinyecg_quality_t *q);
+/* Clear everything; the next sample is sample 0. adc_min/adc_max: the ADC's ends (a
+ * sub-block reaching one is saturated). */
+void tinyecg_quality_init(tinyecg_quality_t *q, int32_t adc_min, int32_t adc_max);
 
 /* Learn A_ref again from the next second (after lead-off, flat signal, a gap); the
  * sub-block phase and the sample history continue. The state becomes ok (not reported). */
 void tinyecg_quality_relearn(tinyecg_quality_t *q);
 
-/* One sample (what the detector sees) and whether the ADC was railed. Returns 1 when it
- * completed a sub-block (a new score), else 0. */
-int tinyecg_quality_push(tinyecg_quality_t *q, int16_t x, int railed);
+/* The out-of-line part of tinyecg_quality_push: a sub-block is complete. */
+void tinyecg_quality_end_subblock(tinyecg_quality_t *q);
+
+/* One sample. Returns 1 when it completed a sub-block (a new score), else 0. Inline: this
+ * is all the index does for 35 samples of 36 (about 25 Cortex-M4 instructions). */
+static inline int tinyecg_quality_push(tinyecg_quality_t *q, int16_t sample)
+{
+    int32_t x = sample;
+    int32_t d2 = x - 2 * q->x1 + q->x2;
+    q->x2 = q->x1;
+    q->x1 = x;
+    q->acc_hf += d2 < 0 ? -d2 : d2;
+    q->acc_sum += x;
+    if (x < q->acc_lo) {
+        q->acc_lo = x;
+    }
+    if (x > q->acc_hi) {
+        q->acc_hi = x;
+    }
+    if (--q->pos != 0u) {
+        return 0;
+    }
+    tinyecg_quality_end_subblock(q);
+    return 1;
+}
 
 /* Score of the segment centred on the beat at R-peak r (0 when it is not, or no longer,
  * known). r counts samples from init like the detector's indices. */
 uint16_t tinyecg_quality_beat_score(const tinyecg_quality_t *q, uint32_t r);
 
-/* A beat is unreadable when its score reaches the threshold. */
-#define TINYECG_Q_POOR(score) ((score) >= TINYECG_Q_ONE)
+/* 1 when the beat at R-peak r is unreadable: the state was poor at its segment, or that
+ * segment was doubtful (score >= TINYECG_Q_GREY) and the beat is early or followed early:
+ * min(pre_rr, post_rr) < TINYECG_Q_EARLY/10 of the local mean RR (local_sum / local_count,
+ * tinyecg_rr.h). */
+int tinyecg_quality_beat_poor(const tinyecg_quality_t *q, uint32_t r, int32_t pre_rr,
+                              int32_t post_rr, int32_t local_sum, int32_t local_count);
 
 #ifdef __cplusplus
 }

@@ -117,7 +117,8 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
 {
     unsigned out = app->cfg.outputs;
     uint16_t qscore = tinyecg_quality_beat_score(&app->quality, b->r);
-    int unreadable = TINYECG_Q_POOR(qscore);
+    int unreadable = tinyecg_quality_beat_poor(&app->quality, b->r, b->rr.pre_rr, b->rr.post_rr,
+                                               b->rr.local_rr_sum, b->rr.local_rr_count);
     app->count.beats++;
     if (unreadable) {
         app->count.unreadable++;
@@ -150,7 +151,7 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
         put_u32(app, b->r);
         put(app, " ");
         put_u32(app, qscore);
-        put(app, "\n");
+        put(app, unreadable ? " 1\n" : " 0\n");
     }
     if (out & TINYECG_OUT_BEATS) {
         const tinyecg_classifier_t *c = app->cfg.classifier;
@@ -206,31 +207,37 @@ static void signal_back(tinyecg_app_t *app)
     tinyecg_beats_break(&app->beats);
 }
 
-/* The readability index takes every sample the detector sees; it is not scored while the
- * signal is railed or flat (those have their own status), and restarts when it is back. */
-static void readability(tinyecg_app_t *app, int16_t x, int railed)
+/* The readability index takes every sample as it came (railed samples included: a clipped
+ * second is not readable); it is not scored while the signal is railed or flat (those have
+ * their own status), and restarts when it is back. */
+static void readability(tinyecg_app_t *app, int16_t x)
 {
     tinyecg_quality_t *q = &app->quality;
     int paused = app->lead_off || app->flat;
     if (paused) {
         tinyecg_quality_relearn(q);
     }
-    if (tinyecg_quality_push(q, x, railed)) {
-        if (app->cfg.outputs & TINYECG_OUT_SEGMENTS) {
+    if (paused) {
+        tinyecg_detector_set_noisy(&app->det, 0);
+    }
+    if (tinyecg_quality_push(q, x)) {
+        /* the detector is strict while the signal is poor or the last second doubtful */
+        tinyecg_detector_set_noisy(&app->det, q->state || q->score >= TINYECG_Q_DET_SCORE);
+        if ((app->cfg.outputs & TINYECG_OUT_SEGMENTS) && q->scored) {
             put(app, "S ");
             put_u32(app, q->k - 1u);
             put(app, " ");
-            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->h : 0);
+            put_i32(app, q->h);
             put(app, " ");
-            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->b : 0);
+            put_i32(app, q->b);
             put(app, " ");
-            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->a : 0);
+            put_i32(app, q->a);
             put(app, " ");
-            put_i32(app, q->fill >= TINYECG_Q_SEG ? q->aref : 0);
+            put_i32(app, q->seg_aref);
             put(app, " ");
-            put_u32(app, q->fill >= TINYECG_Q_SEG ? q->r : 0u);
+            put_u32(app, q->r);
             put(app, " ");
-            put_u32(app, q->scores[(q->k - 1u) % TINYECG_Q_RING]);
+            put_u32(app, q->score);
             put(app, " ");
             put_u32(app, q->state);
             put(app, "\n");
@@ -242,7 +249,6 @@ static void readability(tinyecg_app_t *app, int16_t x, int railed)
             put(app, q->state ? "# quality poor\n" : "# quality ok\n");
         }
     }
-    tinyecg_detector_set_noisy(&app->det, q->state);
 }
 
 /* Count one piece of bad input; the first of an episode is reported. */
@@ -331,7 +337,7 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     }
     app->count.samples++;
     x = quality(app, sample);
-    readability(app, x, sample <= app->cfg.adc_min || sample >= app->cfg.adc_max);
+    readability(app, (int16_t)sample);
     tinyecg_beats_push_sample(&app->beats, (int16_t)sample);
     if (!app->cfg.external_peaks) {
         r = tinyecg_detector_push(&app->det, x);
@@ -380,7 +386,7 @@ void tinyecg_app_input_stalled(tinyecg_app_t *app)
 static void clear_state(tinyecg_app_t *app)
 {
     tinyecg_detector_init(&app->det);
-    tinyecg_quality_init(&app->quality);
+    tinyecg_quality_init(&app->quality, app->cfg.adc_min, app->cfg.adc_max);
     tinyecg_beats_init(&app->beats);
     memset(&app->count, 0, sizeof app->count);
     app->lead_off = 0;

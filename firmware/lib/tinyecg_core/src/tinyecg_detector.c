@@ -45,7 +45,13 @@
 #define TINYECG_DET_TH 4 /* threshold = noise + 4/16 (qrs - noise), as Pan-Tompkins */
 #endif
 #ifndef TINYECG_DET_TH_NOISY
-#define TINYECG_DET_TH_NOISY 8 /* while the signal is noisy: noise + 8/16 (qrs - noise) */
+#define TINYECG_DET_TH_NOISY 4 /* threshold while noisy: noise + 4/16 (qrs - noise), as in
+                                  clean signal (8/16 removed more false beats than the RR rule
+                                  but lost twice as many true ones: docs/quality.md) */
+#endif
+#ifndef TINYECG_DET_NOISY_RR
+#define TINYECG_DET_NOISY_RR 10 /* while noisy, a candidate closer than 10/16 of the mean RR
+                                   (of the last good signal) to the last QRS is noise; 0: off */
 #endif
 #ifndef TINYECG_DET_SB_NUM
 #define TINYECG_DET_SB_NUM 166 /* search back after 1.66 x mean RR without a beat */
@@ -148,6 +154,7 @@ static void learn_reset(tinyecg_detector_t *d)
     update_rr(d);
     d->thr = 1;
     d->thr_noisy = 1;
+    d->noisy = 0;
     d->have_last = 0;
     d->have_sb = 0;
     d->n_learn = 0;
@@ -189,7 +196,8 @@ static void emit(tinyecg_detector_t *d, uint32_t r)
 
 static void accept_qrs(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 {
-    if (d->have_last) {
+    if (d->have_last && !(d->noisy && TINYECG_DET_NOISY_RR > 0)) {
+        /* in noise the rhythm is not learnt: it stays that of the last good signal */
         int32_t rr = (int32_t)(p->t - d->last.t);
         if (rr < 3 * TINYECG_FS) {
             d->rr_hist[d->rr_i] = rr;
@@ -217,6 +225,11 @@ static void accept_noise(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 /* Decide whether a candidate (already merged with its 200 ms neighbours) is a QRS. */
 static void classify(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 {
+    if (d->noisy && d->have_last &&
+        (int32_t)(p->t - d->last.t) < (d->rr_avg * TINYECG_DET_NOISY_RR) / 16) {
+        accept_noise(d, p); /* too early for a beat of this rhythm, in noise */
+        return;
+    }
     if (p->h > (d->noisy ? d->thr_noisy : d->thr)) {
         if (d->have_last && p->t - d->last.t < (uint32_t)TINYECG_DET_TWAVE &&
             p->slope < (d->last.slope / 16) * TINYECG_DET_TWAVE_SLOPE) {
@@ -404,7 +417,7 @@ uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample)
         }
     } else {
         /* search back for a missed beat */
-        if (d->have_last && d->have_sb && !d->noisy &&
+        if (d->have_last && d->have_sb &&
             (int32_t)(n - d->last.t) > (d->rr_avg * TINYECG_DET_SB_NUM) / 100 &&
             d->sb.h > (d->thr / 16) * TINYECG_DET_SB_TH) {
             tinyecg_det_peak_t p = d->sb;

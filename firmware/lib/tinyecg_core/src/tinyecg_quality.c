@@ -12,9 +12,15 @@
 #include <string.h>
 
 #define SEG TINYECG_Q_SEG
-#define SCORE_MAX 65535
+#define SCORE_MAX 32767u /* scores are kept in 15 bits ... */
+#define STATE_BIT 32768u /* ... beside the state */
 
-/* Insertion sort of a few values (n <= 10) in place. */
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Insertion sort of a few values (n <= 8) in place. */
 static void sort_small(int32_t *v, unsigned n)
 {
     unsigned i, j;
@@ -27,9 +33,21 @@ static void sort_small(int32_t *v, unsigned n)
     }
 }
 
-void tinyecg_quality_init(tinyecg_quality_t *q)
+static void clear_acc(tinyecg_quality_t *q)
+{
+    q->acc_hf = 0;
+    q->acc_sum = 0;
+    q->acc_lo = INT32_MAX;
+    q->acc_hi = INT32_MIN;
+    q->pos = TINYECG_Q_SUB;
+}
+
+void tinyecg_quality_init(tinyecg_quality_t *q, int32_t adc_min, int32_t adc_max)
 {
     memset(q, 0, sizeof *q);
+    clear_acc(q);
+    q->adc_min = adc_min;
+    q->adc_max = adc_max;
 }
 
 void tinyecg_quality_relearn(tinyecg_quality_t *q)
@@ -38,31 +56,57 @@ void tinyecg_quality_relearn(tinyecg_quality_t *q)
     q->poor_run = 0;
     q->good_run = 0;
     q->state = 0;
+    q->score = 0;
 }
 
-/* ratio num / (th * den) in Q8 of the threshold: (num << 16) / (th * den), floored, capped */
-static uint32_t ratio_q8(int64_t num, int64_t th, int64_t den)
+/* The median of the 8 reference values: the mean of the two middle ones, floored. */
+static void update_aref(tinyecg_quality_t *q)
 {
-    int64_t s;
-    if (num <= 0) {
-        return 0u;
+    int32_t v[TINYECG_Q_REF];
+    memcpy(v, q->hist, sizeof v);
+    sort_small(v, TINYECG_Q_REF);
+    q->aref = (v[TINYECG_Q_REF / 2u - 1u] + v[TINYECG_Q_REF / 2u]) / 2;
+    if (q->aref < 1) {
+        q->aref = 1;
     }
-    s = (num * 65536) / (th * den);
-    return s > SCORE_MAX ? (uint32_t)SCORE_MAX : (uint32_t)s;
 }
 
-static uint32_t max_u32(uint32_t a, uint32_t b)
+/* x / (threshold th in Q8 of den), in Q8, capped: x * 256 / max(1, th * den >> 8). 32-bit
+ * unsigned throughout (the bounds are in tinyecg_quality.h), so a Cortex-M4 does it with
+ * one UDIV. */
+static uint32_t ratio_q8(uint32_t x, uint32_t th, uint32_t den)
 {
-    return a > b ? a : b;
+    uint32_t d = (th * den) >> 8, s;
+    s = (x << 8) / (d > 0u ? d : 1u);
+    return s > SCORE_MAX ? (uint32_t)SCORE_MAX : s;
 }
 
-/* A sub-block just completed: store it and score the segment that ends with it. */
-static void end_subblock(tinyecg_quality_t *q)
+/* Median of 7 by a selection network: sort both halves' ends away (Paeth's median-of-7
+ * exchanges, 13 compare-exchanges instead of a sort). */
+#define CX(a, b)                  \
+    if (v[a] > v[b]) {            \
+        int32_t t_ = v[a];        \
+        v[a] = v[b];              \
+        v[b] = t_;                \
+    }
+static int32_t median7(const int32_t *in)
+{
+    int32_t v[7];
+    memcpy(v, in, sizeof v);
+    CX(0, 5) CX(0, 3) CX(1, 6) CX(2, 4) CX(0, 1) CX(3, 5) CX(2, 6) CX(2, 3) CX(3, 6)
+    CX(4, 5) CX(1, 4) CX(1, 3) CX(3, 4)
+    return v[3];
+}
+#undef CX
+
+/* A sub-block just completed (tinyecg_quality_push, inline in the header, accumulated
+ * it): store it and score the segment that ends with it. */
+void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
 {
     uint32_t k = q->k;
     unsigned i, slot = (unsigned)(k % SEG);
-    int32_t tmp[SEG], h, b_lo, b_hi, a, aref;
-    uint32_t rl, score;
+    int32_t low4[TINYECG_Q_HF_RANK + 1u], b_lo, b_hi, a, aref;
+    uint32_t score, n4 = 0;
     int poor;
 
     /* baseline: median of the last 7 sub-block sums (all 7 start at the first one) */
@@ -72,44 +116,66 @@ static void end_subblock(tinyecg_quality_t *q)
         }
     }
     q->sums[k % TINYECG_Q_BASE] = q->acc_sum;
-    memcpy(tmp, q->sums, sizeof q->sums);
-    sort_small(tmp, TINYECG_Q_BASE);
-    q->base[slot] = tmp[TINYECG_Q_BASE / 2u];
+    q->base[slot] = median7(q->sums);
     q->hf[slot] = q->acc_hf;
-    q->lo[slot] = q->acc_lo;
-    q->hi[slot] = q->acc_hi;
-    q->rail[slot] = q->acc_rail;
+    /* peak-to-peak of this sub-block with the one before (0.2 s spans a QRS) */
+    {
+        int32_t top = q->acc_hi > q->last_hi ? q->acc_hi : q->last_hi;
+        int32_t bot = q->acc_lo < q->last_lo ? q->acc_lo : q->last_lo;
+        q->pp[slot] = top - bot;
+        q->last_hi = q->acc_hi;
+        q->last_lo = q->acc_lo;
+    }
+    {
+        uint32_t railed = (uint32_t)(q->acc_lo <= q->adc_min || q->acc_hi >= q->adc_max);
+        q->rail_sum += railed - q->rail[slot];
+        q->rail[slot] = railed;
+    }
+    clear_acc(q);
     q->k = k + 1u;
     q->fill++;
     q->changed = 0;
+    q->scored = 0;
     if (q->fill < SEG) {
         q->scores[k % TINYECG_Q_RING] = 0;
         return;
     }
-
-    /* the segment k-9..k */
-    memcpy(tmp, q->hf, sizeof q->hf);
-    sort_small(tmp, SEG);
-    h = tmp[TINYECG_Q_HF_RANK];
-    b_lo = b_hi = q->base[0];
-    rl = 0;
-    for (i = 0; i < SEG; i++) {
-        if (q->base[i] < b_lo) {
-            b_lo = q->base[i];
-        }
-        if (q->base[i] > b_hi) {
-            b_hi = q->base[i];
-        }
-        rl += q->rail[i];
+    if ((q->fill - SEG) % TINYECG_Q_STRIDE != 0u) {
+        /* scored every STRIDE sub-blocks: this one keeps the last score and state */
+        q->scores[k % TINYECG_Q_RING] = q->scores[(k - 1u) % TINYECG_Q_RING];
+        return;
     }
+
+    /* the segment k-9..k in storage order (the order does not matter for these); of the
+     * ten pairs the one ending with the oldest sub-block reaches outside the segment */
+    b_lo = b_hi = q->base[0];
     a = 0;
-    for (i = 1; i < SEG; i++) { /* pairs (j-1, j), j = k-8..k */
-        unsigned s0 = (unsigned)((k + SEG - i) % SEG), s1 = (unsigned)((k + SEG - i + 1u) % SEG);
-        int32_t top = q->hi[s0] > q->hi[s1] ? q->hi[s0] : q->hi[s1];
-        int32_t bot = q->lo[s0] < q->lo[s1] ? q->lo[s0] : q->lo[s1];
-        if (top - bot > a) {
-            a = top - bot;
+    for (i = 0; i < SEG; i++) {
+        int32_t v = q->base[i];
+        if (v < b_lo) {
+            b_lo = v;
         }
+        if (v > b_hi) {
+            b_hi = v;
+        }
+        if (i != (slot + 1u) % SEG && q->pp[i] > a) {
+            a = q->pp[i];
+        }
+    }
+    for (i = 0; i < SEG; i++) { /* keep the HF_RANK+1 smallest hf, sorted */
+        int32_t v = q->hf[i];
+        unsigned j;
+        if (n4 < TINYECG_Q_HF_RANK + 1u) {
+            j = n4++;
+        } else if (v < low4[TINYECG_Q_HF_RANK]) {
+            j = TINYECG_Q_HF_RANK;
+        } else {
+            continue;
+        }
+        for (; j > 0u && low4[j - 1u] > v; j--) {
+            low4[j] = low4[j - 1u];
+        }
+        low4[j] = v;
     }
 
     if (q->fill == SEG) {
@@ -118,19 +184,18 @@ static void end_subblock(tinyecg_quality_t *q)
         }
         q->hist_i = 0;
         q->a_prev = a;
-    }
-    memcpy(tmp, q->hist, sizeof q->hist);
-    sort_small(tmp, TINYECG_Q_REF);
-    aref = (tmp[TINYECG_Q_REF / 2u - 1u] + tmp[TINYECG_Q_REF / 2u]) / 2;
-    if (aref < 1) {
-        aref = 1;
+        update_aref(q);
     }
 
-    score = ratio_q8(h, TINYECG_Q_TH_H, aref);
-    score = max_u32(score, ratio_q8((int64_t)b_hi - b_lo, TINYECG_Q_TH_B,
-                                    (int64_t)aref * TINYECG_Q_SUB));
-    score = max_u32(score, ratio_q8(a, TINYECG_Q_TH_A, aref));
-    score = max_u32(score, ratio_q8((int64_t)rl * 256, 65536, TINYECG_Q_RAIL_MIN));
+    aref = q->aref;
+    score = ratio_q8((uint32_t)low4[TINYECG_Q_HF_RANK], TINYECG_Q_TH_H, (uint32_t)aref);
+    score = max_u32(score, ratio_q8((uint32_t)(b_hi - b_lo), TINYECG_Q_TH_B,
+                                    (uint32_t)aref * TINYECG_Q_SUB));
+    score = max_u32(score, ratio_q8((uint32_t)a, TINYECG_Q_TH_A, (uint32_t)aref));
+    score = max_u32(score, (q->rail_sum << 8) / TINYECG_Q_RAIL_MIN);
+    if (score > SCORE_MAX) {
+        score = SCORE_MAX;
+    }
     poor = score >= TINYECG_Q_ONE;
     q->poor_run = poor ? q->poor_run + 1u : 0u;
 
@@ -139,6 +204,7 @@ static void end_subblock(tinyecg_quality_t *q)
         if (q->fill > SEG && (!poor || q->poor_run >= (uint32_t)TINYECG_Q_POOR_RELEARN)) {
             q->hist[q->hist_i] = a > q->a_prev ? a : q->a_prev;
             q->hist_i = (q->hist_i + 1u) % TINYECG_Q_REF;
+            update_aref(q); /* for the next segment: this one was scored with the old one */
         }
         q->a_prev = a;
     }
@@ -156,53 +222,44 @@ static void end_subblock(tinyecg_quality_t *q)
             q->changed = 1;
         }
     }
-    q->h = h;
+    q->scored = 1;
+    q->h = low4[TINYECG_Q_HF_RANK];
+    q->seg_aref = aref;
     q->b = b_hi - b_lo;
     q->a = a;
-    q->aref = aref;
-    q->r = rl;
+    q->r = q->rail_sum;
     q->score = (uint16_t)score;
-    q->scores[k % TINYECG_Q_RING] = (uint16_t)score;
+    q->scores[k % TINYECG_Q_RING] = (uint16_t)(score | (q->state ? STATE_BIT : 0u));
 }
 
-int tinyecg_quality_push(tinyecg_quality_t *q, int16_t sample, int railed)
+/* The sub-block whose segment (kb-9..kb) is centred on r, or -1 when it is not known. */
+static int32_t beat_slot(const tinyecg_quality_t *q, uint32_t r)
 {
-    int32_t x = sample;
-    int32_t d2;
-    if (q->k == 0u && q->pos == 0u) {
-        q->x1 = q->x2 = x; /* the first sample primes the second difference */
+    uint32_t kb = r / TINYECG_Q_SUB + 4u;
+    if (kb >= q->k || q->k - kb > TINYECG_Q_RING) {
+        return -1;
     }
-    d2 = x - 2 * q->x1 + q->x2;
-    q->x2 = q->x1;
-    q->x1 = x;
-    if (q->pos == 0u) {
-        q->acc_hf = 0;
-        q->acc_sum = 0;
-        q->acc_lo = q->acc_hi = x;
-        q->acc_rail = 0;
-    }
-    q->acc_hf += d2 < 0 ? -d2 : d2;
-    q->acc_sum += x;
-    if (x < q->acc_lo) {
-        q->acc_lo = x;
-    }
-    if (x > q->acc_hi) {
-        q->acc_hi = x;
-    }
-    q->acc_rail += railed ? 1u : 0u;
-    if (++q->pos < TINYECG_Q_SUB) {
-        return 0;
-    }
-    q->pos = 0;
-    end_subblock(q);
-    return 1;
+    return (int32_t)(kb % TINYECG_Q_RING);
 }
 
 uint16_t tinyecg_quality_beat_score(const tinyecg_quality_t *q, uint32_t r)
 {
-    uint32_t kb = r / TINYECG_Q_SUB + 4u; /* the segment kb-9..kb is centred on r */
-    if (kb >= q->k || q->k - kb > TINYECG_Q_RING) {
+    int32_t s = beat_slot(q, r);
+    return s < 0 ? 0u : (uint16_t)(q->scores[s] & SCORE_MAX);
+}
+
+int tinyecg_quality_beat_poor(const tinyecg_quality_t *q, uint32_t r, int32_t pre_rr,
+                              int32_t post_rr, int32_t local_sum, int32_t local_count)
+{
+    int32_t s = beat_slot(q, r);
+    int32_t shortest = pre_rr < post_rr ? pre_rr : post_rr;
+    if (s < 0) {
         return 0;
     }
-    return q->scores[kb % TINYECG_Q_RING];
+    if (q->scores[s] & STATE_BIT) {
+        return 1;
+    }
+    /* shortest / (local_sum / local_count) < EARLY / 10, in integers */
+    return q->scores[s] >= (uint16_t)TINYECG_Q_GREY &&
+           (int64_t)shortest * 10 * local_count < (int64_t)TINYECG_Q_EARLY * local_sum;
 }
