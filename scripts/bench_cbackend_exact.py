@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""C backend vs TFLM on every beat of a test split: the generated C (host gcc -O2) must give
-the same int8 output bytes as the TFLM host runtime for each beat. Prints a table, writes JSON.
+"""C backend vs TFLM on every beat of a test split: the generated C with the tinyecg_nn kernels
+(host gcc -O2) must give the same int8 output bytes as the TFLM host runtime for each beat.
+Prints a table, writes JSON.
 
     python scripts/bench_cbackend_exact.py --data ../shared/data/mitdb \
         --model tinyecg/assets/default_model/model.tflite --split intra \
@@ -50,7 +51,7 @@ def main() -> None:
 
     from tinyecg.data.dataset import build_dataset
     from tinyecg.data.splits import make_split
-    from tinyecg.export.cbackend import write_c_backend
+    from tinyecg.export.cbackend import library_include, library_sources, write_c_backend
     from tinyecg.models.int8 import Int8Model
     from tinyecg.models.tflite import load_model
     from tinyecg.runtime.tflm import TFLMModel
@@ -68,9 +69,10 @@ def main() -> None:
         write_c_backend(graph, tmp / "gen", force=True)
         (tmp / "driver.c").write_text(DRIVER)
         exe = tmp / "driver"
-        subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(tmp / "gen"),
-                        str(tmp / "driver.c"), str(tmp / "gen" / "tinyecg_model.c"), "-o", str(exe)],
-                       check=True)
+        subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wconversion",
+                        "-I", str(tmp / "gen"), "-I", str(library_include()),
+                        str(tmp / "driver.c"), str(tmp / "gen" / "tinyecg_model.c"),
+                        *map(str, library_sources()), "-o", str(exe)], check=True)
         # invoke() takes the flatbuffer's input order: input0, input1
         flat = [np.asarray(x, np.int8).reshape(len(test), -1) for x in inputs]
         stream = np.concatenate(flat, axis=1).tobytes()

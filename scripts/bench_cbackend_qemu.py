@@ -11,8 +11,9 @@ set of weights (the instruction counts hardly depend on the values).
 
 For every build (arch "m4-dsp": Cortex-M4 with the SMLAD path, "m4-portable": the same core
 with -DTINYECG_NO_DSP, "m0": Cortex-M0+ code run on QEMU's AN385 Cortex-M3 image, see
-docs/qemu.md; then the optimisation flag) the generated <prefix>.c is compiled with the
-mps2-an386 target (tinyecg.device.qemu) and run under qemu-system-arm -icount shift=0. The program
+docs/qemu.md; then the optimisation flag) the generated <prefix>.c and the kernels of
+firmware/lib/tinyecg_nn are compiled with the mps2-an386 target (tinyecg.device.qemu) and run
+under qemu-system-arm -icount shift=0. The program
 times every tinyecg_model_invoke() with platform_instructions() (resolution 40 instructions;
 the cost of an empty measurement is subtracted) and prints the outputs, which must equal
 tflite_micro.runtime's byte for byte (any difference aborts: a wrong build is not measured).
@@ -20,7 +21,9 @@ Beats: --beats real MIT-BIH beats spread over the records (--data, else $TINYECG
 /work/shared/data/mitdb, else the bundled excerpts), preprocessed with the float reference.
 
 Reported per build: median / min / max instructions per inference, code + rodata bytes of the
-model's object file alone (arm-none-eabi-size text + data), the static arena
+model (the generated object file, arm-none-eabi-size text + data, which holds the weights,
+the parameters and the inlined fast kernels) plus the tinyecg_nn objects the image keeps after
+--gc-sections (from the linker map), the static arena
 (<PREFIX>_ARENA_BYTES, the object's bss) and the stack one invoke() uses
 (platform_stack_peak_bytes() after it, less main's depth at the call). Prints a table and
 writes JSON (default docs/bench/cbackend_qemu.json).
@@ -43,7 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import qemu  # noqa: E402
-from tinyecg.export.cbackend import generate_c_backend, plan_memory  # noqa: E402
+from tinyecg.device.firmware import size_by_object  # noqa: E402
+from tinyecg.export.cbackend import (  # noqa: E402
+    generate_c_backend,
+    library_include,
+    library_sources,
+    plan_memory,
+)
 from tinyecg.models.int8 import Int8Model  # noqa: E402
 from tinyecg.models.tflite import load_model  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
@@ -195,8 +204,9 @@ def object_size(src: Path, build: str, opt: str, out: Path) -> dict:
     """text (code + const data), data and bss bytes of the model's object file alone."""
     obj = out / f"model-{build}{opt}.o"
     subprocess.run(["arm-none-eabi-gcc", *ARCHES[build][2], "-std=c99", "-Wall", "-Wextra",
-                    "-Werror", opt, "-ffunction-sections", "-fdata-sections", "-c",
-                    str(src / f"{PREFIX}.c"), "-o", str(obj)], check=True)
+                    "-Werror", opt, "-ffunction-sections", "-fdata-sections",
+                    "-I", str(library_include()), "-c", str(src / f"{PREFIX}.c"), "-o",
+                    str(obj)], check=True)
     fields = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
                             text=True, check=True).stdout.splitlines()[1].split()
     return {"text": int(fields[0]), "data": int(fields[1]), "bss": int(fields[2])}
@@ -207,7 +217,8 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
     if build not in ARCHES:
         raise SystemExit(f"unknown build {build!r} (choose from {', '.join(ARCHES)})")
     arch, defs, _ = ARCHES[build]
-    elf = qemu.build([src / "bench_main.c", src / f"{PREFIX}.c"], includes=[src], defs=defs,
+    elf = qemu.build([src / "bench_main.c", src / f"{PREFIX}.c", *library_sources()],
+                     includes=[src, library_include()], defs=defs,
                      out_dir=out / f"{build}{opt}", arch=arch, app="bench",
                      extra_cflags=[opt], stack_size=16384)
     disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
@@ -231,11 +242,13 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
     stack = int(re.search(r"stack (\d+)", res.stdout).group(1))
     c = np.array(counts)
     size = object_size(src, build, opt, out)
+    kernels = sum(v["flash"] for k, v in size_by_object(elf).items()
+                  if k.startswith("tinyecg_nn_"))
     return {"build": build, "opt": opt, "machine": qemu.MACHINES[arch],
             "instructions": {"median": int(np.median(c)), "min": int(c.min()),
                              "max": int(c.max()), "beats": int(len(c))},
-            "code_rodata_bytes": size["text"] + size["data"], "object": size,
-            "stack_bytes": stack}
+            "code_rodata_bytes": size["text"] + size["data"] + kernels, "object": size,
+            "kernel_objects_bytes": kernels, "stack_bytes": stack}
 
 
 def main(argv=None) -> int:

@@ -25,8 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tinyecg.data.records import DS2  # noqa: E402
 from tinyecg.device.device_path import evaluate_device_path  # noqa: E402
 from tinyecg.errors import TinyECGError  # noqa: E402
-from tinyecg.run import read_config, write_json  # noqa: E402
-from tinyecg.stages.evaluate import resolve_model  # noqa: E402
+from tinyecg.run import read_config, run_model, write_json  # noqa: E402
 
 
 def _pct(v) -> str:
@@ -104,7 +103,9 @@ def print_report(res: dict) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, help="run directory (config.json and the model)")
-    ap.add_argument("--model", default="student_int8", help="int8 model of the run, or a path")
+    ap.add_argument("--model", default="student_int8",
+                    help="int8 model of the run (a name, or 'int8': the run's preferred one), "
+                         "or a path")
     ap.add_argument("--data", default=None, help="MIT-BIH folder (default: the run's)")
     ap.add_argument("--out", required=True, help="JSON file to write")
     ap.add_argument("--labels", choices=("nlrav", "aami"), default=None,
@@ -120,7 +121,7 @@ def main(argv=None) -> int:
     try:
         run_dir = Path(args.run)
         cfg = read_config(run_dir)
-        model = resolve_model(run_dir, args.model, suffixes=(".tflite",))
+        model = run_model(run_dir, args.model, config=cfg, suffixes=(".tflite",))
         if model.suffix != ".tflite":
             raise TinyECGError(f"{model}: the device path needs an int8 .tflite model")
         records = args.records or run_records(cfg)

@@ -37,10 +37,11 @@ def stand_in_model(folder: Path) -> Path:
 
 
 def timed_export(source: Path | None, out: Path, runtime: str) -> tuple[float, dict]:
-    code = ("import json, sys; from tinyecg.export.exporter import export; "
+    code = ("import json, sys, time; from tinyecg.export.exporter import export; "
+            "t0 = time.perf_counter(); "
             "s = export(None if sys.argv[1] == '-' else sys.argv[1], sys.argv[2], "
-            "board='nano33ble', runtime=sys.argv[3], quiet=True); "
-            "print(json.dumps({'seconds': s['seconds'], 'files': len(s['written']), "
+            "board='nano33ble', runtime=sys.argv[3]); "
+            "print(json.dumps({'seconds': time.perf_counter() - t0, 'files': len(s['written']), "
             "'golden': s['golden']['count'], 'arena': s['arena'].get('total'), "
             "'model_bytes': s['model']['bytes'], 'board': s['board']['fits']}))")
     t0 = time.perf_counter()

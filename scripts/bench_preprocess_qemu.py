@@ -1,31 +1,35 @@
 #!/usr/bin/env python3
-"""Instructions per window of the generated preprocessing C on Cortex-M4 / M0+ under QEMU.
+"""Instructions per window of the preprocessing library on Cortex-M4 / M0+ under QEMU.
 
     python scripts/bench_preprocess_qemu.py [--data DIR] [--beats 48] [--json PATH]
-           [--builds m4:-O2 m4:-Os m0:-O2 m0:-Os]
+           [--builds m4:-O2 m4:-Os m0:-O2 m0:-Os] [--phases] [--lib DIR]
 
-Renders tinyecg_preprocess.{h,c} (input scale 0.05, zero point -20; rhythm 0.02, -128), builds
-it with the mps2-an386 target (tinyecg.device.qemu: -mcpu=cortex-m4 hard-float, or cortex-m0plus run
-on the AN385 Cortex-M3 image) and runs it under qemu-system-arm -icount shift=0. The program
-times every call of tinyecg_preprocess_window() with platform_instructions() (resolution 40
+Builds the static library firmware/lib/tinyecg_dsp with generated parameters
+(tinyecg_preprocess_params.c for input scale 0.05, zero point -20; rhythm 0.02, -128) and the
+mps2-an386 target (tinyecg.device.qemu: -mcpu=cortex-m4 hard-float, or cortex-m0plus run on the
+AN385 Cortex-M3 image) and runs it under qemu-system-arm -icount shift=0. The program times
+every call of tinyecg_preprocess_window() with platform_instructions() (resolution 40
 instructions; the cost of an empty measurement is subtracted) and prints an FNV-1a hash of
 each output, which must equal the Python integer reference's (any difference aborts: a wrong
 build is not measured). Windows: real beats (--data, else $TINYECG_DATA, else the bundled
 excerpts), the full-scale stress windows and random ECG-like windows. Also reported: code
-size of tinyecg_preprocess.o (arm-none-eabi-size, text + data) and the stack one call uses
+size of the library's objects (arm-none-eabi-size, text + data) and the stack one call uses
 (platform_stack_peak_bytes() after it, less main's depth at the call). Prints a table and
 writes JSON (default docs/bench/preprocess_qemu.json).
 
---phases also times the steps of tinyecg_preprocess_window() on the real beats: a copy of the
-rendered C gets a counter read before each of the function's top-level comments (each read
-costs about 40 instructions, the counter's resolution), and the mean per step is printed and
-saved.
+--phases also times the steps of tinyecg_preprocess_window() and tinyecg_denoise_window() on
+the real beats: a copy of the library gets a counter read before each top-level comment of
+those functions and at their ends (each read costs about 40 instructions, the counter's
+resolution); the time from one read to the next is the step of the first, and the mean per
+step is printed and saved. --lib DIR measures another copy of the library's sources.
 """
+
 from __future__ import annotations
 
 import argparse
 import platform as host_platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tinyecg.device import qemu  # noqa: E402
+from tinyecg.device import detect, qemu  # noqa: E402
 from tinyecg.dsp import fixedpoint as fp  # noqa: E402
 from tinyecg.export import preprocess as pp  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
@@ -45,9 +49,10 @@ from tinyecg.run import write_json  # noqa: E402
 PARAMS = (0.05, -20, 0.02, -128)
 DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
 COUNT_PROGRAM = qemu.target_dir() / "examples" / "preprocess_count.c"
-CPU = {"m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-       "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]}
-
+CPU = {
+    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+}
 
 
 def real_windows(data: str | None, n: int):
@@ -72,44 +77,84 @@ def real_windows(data: str | None, n: int):
         gains.append(np.full(len(pick), int(round(float(rec.gain)))))
     if not raws:
         raise SystemExit(f"{root}: no beats found")
-    return (np.concatenate(raws)[:n], np.concatenate(bases)[:n], np.concatenate(gains)[:n],
-            str(root))
+    return (
+        np.concatenate(raws)[:n],
+        np.concatenate(bases)[:n],
+        np.concatenate(gains)[:n],
+        str(root),
+    )
 
 
 def random_windows(n: int, seed: int = 31):
     """ECG-like: a Gaussian R wave of random width and height on a random offset and drift."""
     rng = np.random.default_rng(seed)
     t = np.arange(fp.WINDOW)
-    sig = rng.uniform(1, 3000, (n, 1)) * np.exp(-((t - 180) / rng.uniform(3, 30, (n, 1))) ** 2)
+    sig = rng.uniform(1, 3000, (n, 1)) * np.exp(-(((t - 180) / rng.uniform(3, 30, (n, 1))) ** 2))
     sig += rng.normal(0, 1, (n, fp.WINDOW)) * rng.uniform(0, 50, (n, 1))
     sig += rng.uniform(-20000, 20000, (n, 1)) + np.cumsum(rng.normal(0, 2, (n, fp.WINDOW)), 1)
     raw = np.clip(np.round(sig), -32768, 32767).astype(np.int16)
     return raw, rng.integers(-32768, 32768, n), rng.integers(1, 65536, n)
 
 
-def code_size(src: Path, arch: str, opt: str, out: Path) -> int:
-    """text bytes of tinyecg_preprocess.o alone (code + constants), as the target compiles it."""
-    obj = out / f"pp-{arch}{opt}.o"
-    subprocess.run(["arm-none-eabi-gcc", *CPU[arch], "-std=c99", "-Wall", "-Wextra", "-Werror",
-                    opt, "-ffunction-sections", "-fdata-sections", "-c",
-                    str(src / "tinyecg_preprocess.c"), "-o", str(obj)], check=True)
-    size = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
-                          text=True, check=True).stdout.splitlines()[1].split()
-    return int(size[0]) + int(size[1])
+def code_size(lib: Path, arch: str, opt: str, out: Path) -> int:
+    """text + data bytes of the library's objects (code + constants), as the target compiles
+    them; the generated parameters (40 bytes) not included."""
+    total = 0
+    for src in sorted(lib.glob("*.c")):
+        obj = out / f"lib-{arch}{opt}-{src.stem}.o"
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                *CPU[arch],
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                opt,
+                "-ffunction-sections",
+                "-fdata-sections",
+                f"-I{detect.dsp_include()}",
+                f"-I{detect.core_include()}",
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            check=True,
+        )
+        size = (
+            subprocess.run(
+                ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
+            )
+            .stdout.splitlines()[1]
+            .split()
+        )
+        total += int(size[0]) + int(size[1])
+    return total
 
 
 PHASES_C = r"""
 #include <stdio.h>
 #include "platform.h"
-#include "tinyecg_preprocess.h"
+#include "tinyecg_preprocess_params.h"
 #include "bench_windows.h"
 
-static uint64_t marks[N_MARKS];
+#define MAX_SEQ 64
+static uint64_t seq_t[MAX_SEQ];
+static int seq_id[MAX_SEQ];
+static int n_seq;
 static uint64_t total[N_MARKS];
 void bench_mark(int k);
-void bench_mark(int k) { marks[k] = platform_instructions(); }
+void bench_mark(int k)
+{
+    if (n_seq < MAX_SEQ) {
+        seq_id[n_seq] = k;
+        seq_t[n_seq++] = platform_instructions();
+    }
+}
 
-/* "p <step> <mean instructions>" over the real beats (the first N_REAL windows) */
+/* "p <mark> <mean instructions from it to the next mark>" over the real beats (the first
+ * N_REAL windows) */
 int main(void)
 {
     static int8_t out[TINYECG_WINDOW];
@@ -120,64 +165,94 @@ int main(void)
     for (w = 0; w < N_REAL; ++w) {
         adc.baseline = k_base[w];
         adc.gain_adu_per_mv = k_gain[w];
-        tinyecg_preprocess_window(k_raw[w], &adc, out);
-        for (k = 1; k < N_MARKS; ++k) {
-            total[k] += marks[k] - marks[k - 1];
+        n_seq = 0;
+        tinyecg_preprocess_window(&tinyecg_model_preprocess, k_raw[w], &adc, out);
+        for (k = 1; k < n_seq; ++k) {
+            total[seq_id[k - 1]] += seq_t[k] - seq_t[k - 1];
         }
     }
-    for (k = 1; k < N_MARKS; ++k) {
+    for (k = 0; k < N_MARKS; ++k) {
         printf("p %d %lu\n", k, (unsigned long)(total[k] / N_REAL));
     }
     return 0;
 }
 """
+# the functions whose steps --phases times: (file, function)
+PHASED = (
+    ("tinyecg_preprocess.c", "tinyecg_preprocess_window"),
+    ("tinyecg_denoise.c", "tinyecg_denoise_window"),
+)
 
 
-def instrument(c_text: str) -> tuple[str, list[str]]:
-    """The C with bench_mark(k) before each top-level comment of tinyecg_preprocess_window()
-    and at its end; returns it and the step names (the comments' first lines)."""
-    head, body = c_text.split("void tinyecg_preprocess_window(", 1)
+def instrument(c_text: str, function: str, first: int) -> tuple[str, list[str]]:
+    """The C with bench_mark(k) (k = first, first + 1, ...) before each top-level comment of
+    function after its declarations (up to the first blank line) and at its end; returns it
+    and the step names (the comments' first lines)."""
+    sig = f"void {function}("
+    head, body = c_text.split(sig, 1)
     lines, out, names = body.split("\n"), [], []
-    started = False
+    opened = started = False
     for i, line in enumerate(lines):
         if line == "{":
+            opened = True
+        elif opened and not line.strip():
             started = True
         elif started and line.startswith("    /* "):
-            out.append(f"    bench_mark({len(names)});")
+            out.append(f"    bench_mark({first + len(names)});")
             names.append(line.strip()[3:].split("*/")[0].strip().rstrip(",:;"))
         elif started and line == "}":
-            out.append(f"    bench_mark({len(names)});")
+            out.append(f"    bench_mark({first + len(names)});")
+            names.append(f"(end of {function})")
             out += lines[i:]
             break
         out.append(line)
-    return (head + "void bench_mark(int k);\nvoid tinyecg_preprocess_window(" + "\n".join(out),
-            names)
+    return head + "void bench_mark(int k);\n" + sig + "\n".join(out), names
 
 
-def phases(build: str, src: Path, out: Path, n_real: int) -> list[dict]:
-    """Mean instructions per step of the function over the real beats (see --phases)."""
+def phases(build: str, lib: Path, src: Path, out: Path, n_real: int) -> list[dict]:
+    """Mean instructions per step of the phased functions over the real beats (--phases)."""
     arch, opt = build.split(":")
-    text, names = instrument((src / "tinyecg_preprocess.c").read_text())
     psrc = out / f"phases-{arch}{opt}"
-    psrc.mkdir()
-    (psrc / "tinyecg_preprocess.c").write_text(text)
+    shutil.copytree(lib, psrc)
+    names: list[str] = []
+    for fname, function in PHASED:
+        text, more = instrument((psrc / fname).read_text(), function, len(names))
+        (psrc / fname).write_text(text)
+        names += more
     (psrc / "phases_main.c").write_text(PHASES_C)
-    elf = qemu.build([psrc / "phases_main.c", psrc / "tinyecg_preprocess.c"],
-                     includes=[psrc, src], out_dir=psrc, arch=arch, app="phases",
-                     extra_cflags=[opt], defs={"N_MARKS": len(names) + 1, "N_REAL": n_real},
-                     stack_size=16384)
+    lib_copy = [p for p in sorted(psrc.glob("*.c")) if p.name != "phases_main.c"]
+    elf = qemu.build(
+        [psrc / "phases_main.c", src / pp.SOURCE, *lib_copy],
+        includes=[psrc, src, detect.dsp_include(), detect.core_include()],
+        out_dir=psrc / "build",
+        arch=arch,
+        app="phases",
+        extra_cflags=[opt],
+        defs={"N_MARKS": len(names), "N_REAL": n_real},
+        stack_size=16384,
+    )
     res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
     if res.returncode != 0:
         raise SystemExit(f"{build} phases: QEMU exit {res.returncode}\n{res.stderr}")
-    means = [int(m.group(1)) for m in re.finditer(r"^p \d+ (\d+)$", res.stdout, re.M)]
-    return [{"step": name, "instructions": v} for name, v in zip(names, means)]
+    means = {
+        int(m.group(1)): int(m.group(2)) for m in re.finditer(r"^p (\d+) (\d+)$", res.stdout, re.M)
+    }
+    return [{"step": name, "instructions": means.get(k, 0)} for k, name in enumerate(names)]
 
 
-def bench(build: str, src: Path, out: Path, want: list[str], groups: dict[str, slice]) -> dict:
+def bench(
+    build: str, lib: Path, src: Path, out: Path, want: list[str], groups: dict[str, slice]
+) -> dict:
     arch, opt = build.split(":")
-    elf = qemu.build([COUNT_PROGRAM, src / "tinyecg_preprocess.c"], includes=[src],
-                     out_dir=out / f"{arch}{opt}", arch=arch, app="bench",
-                     extra_cflags=[opt], stack_size=16384)
+    elf = qemu.build(
+        [COUNT_PROGRAM, src / pp.SOURCE, *sorted(lib.glob("*.c"))],
+        includes=[src, lib, detect.dsp_include(), detect.core_include()],
+        out_dir=out / f"{arch}{opt}",
+        arch=arch,
+        app="bench",
+        extra_cflags=[opt],
+        stack_size=16384,
+    )
     res = qemu.run(elf, timeout=300, machine=qemu.MACHINES[arch])
     if res.returncode != 0:
         raise SystemExit(f"{build}: QEMU exit {res.returncode}\n{res.stderr}")
@@ -192,26 +267,51 @@ def bench(build: str, src: Path, out: Path, want: list[str], groups: dict[str, s
         bad = sum(a != b for a, b in zip(hashes, want)) + abs(len(hashes) - len(want))
         raise SystemExit(f"{build}: {bad} of {len(want)} windows differ from the Python reference")
     counts = np.array(counts)
-    row = {"arch": arch, "opt": opt, "machine": qemu.MACHINES[arch],
-           "code_bytes": code_size(src, arch, opt, out), "stack_bytes": stack}
+    row = {
+        "arch": arch,
+        "opt": opt,
+        "machine": qemu.MACHINES[arch],
+        "code_bytes": code_size(lib, arch, opt, out),
+        "stack_bytes": stack,
+    }
     for name, sl in groups.items():
         c = counts[sl]
-        row[name] = {"windows": int(len(c)), "mean": int(round(c.mean())), "min": int(c.min()),
-                     "max": int(c.max())}
+        row[name] = {
+            "windows": int(len(c)),
+            "mean": int(round(c.mean())),
+            "min": int(c.min()),
+            "max": int(c.max()),
+        }
     return row
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=None, help="MIT-BIH folder (default: $TINYECG_DATA or "
-                    "the bundled excerpts)")
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="MIT-BIH folder (default: $TINYECG_DATA or the bundled excerpts)",
+    )
     ap.add_argument("--beats", type=int, default=48, help="real beat windows (default 48)")
-    ap.add_argument("--builds", nargs="*", default=list(DEFAULT_BUILDS),
-                    help="arch:opt pairs, arch m4 or m0 (default: %(default)s)")
-    ap.add_argument("--phases", action="store_true",
-                    help="also time the steps of the function on the real beats")
-    ap.add_argument("--json", default=str(ROOT / "docs/bench/preprocess_qemu.json"),
-                    help="JSON output (default docs/bench/preprocess_qemu.json); '' for none")
+    ap.add_argument(
+        "--builds",
+        nargs="*",
+        default=list(DEFAULT_BUILDS),
+        help="arch:opt pairs, arch m4 or m0 (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time the steps of the function on the real beats",
+    )
+    ap.add_argument(
+        "--lib", default=None, help="the library's sources (default firmware/lib/tinyecg_dsp/src)"
+    )
+    ap.add_argument(
+        "--json",
+        default=str(ROOT / "docs/bench/preprocess_qemu.json"),
+        help="JSON output (default docs/bench/preprocess_qemu.json); '' for none",
+    )
     args = ap.parse_args(argv)
     missing = qemu.missing_tools()
     if missing:
@@ -219,6 +319,7 @@ def main(argv=None) -> int:
         return 2
 
     params = fp.preprocess_params(*PARAMS)
+    lib = Path(args.lib) if args.lib else detect.dsp_sources()[0].parent
     r_raw, r_base, r_gain, data_dir = real_windows(args.data, args.beats)
     s_raw, s_base, s_gain = fp.stress_windows()
     s_raw, s_base, s_gain = s_raw[::9], s_base[::9], s_gain[::9]
@@ -227,8 +328,12 @@ def main(argv=None) -> int:
     base = np.concatenate([r_base, s_base, x_base])
     gain = np.concatenate([r_gain, s_gain, x_gain])
     n_r, n_s = len(r_raw), len(s_raw)
-    groups = {"real": slice(0, n_r), "stress": slice(n_r, n_r + n_s),
-              "random": slice(n_r + n_s, len(raw)), "all": slice(0, len(raw))}
+    groups = {
+        "real": slice(0, n_r),
+        "stress": slice(n_r, n_r + n_s),
+        "random": slice(n_r + n_s, len(raw)),
+        "all": slice(0, len(raw)),
+    }
     want = [qemu.fnv1a32_hex(q) for q in fp.preprocess_windows_int(raw, base, gain, params)]
 
     rows = []
@@ -239,27 +344,34 @@ def main(argv=None) -> int:
         for name, text in pp.render_preprocessing(params, "bench").items():
             (src / name).write_text(text)
         (src / "bench_windows.h").write_text(pp.windows_header(raw, base, gain))
-        print(f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
-              f"{len(x_raw)} random); all outputs equal the Python reference")
-        print(f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "
-              f"{'code B':>7} {'stack B':>8}")
+        print(
+            f"{len(raw)} windows ({n_r} real beats from {data_dir}, {n_s} stress, "
+            f"{len(x_raw)} random); all outputs equal the Python reference"
+        )
+        print(
+            f"{'build':<10} {'real mean':>10} {'real max':>9} {'all max':>9} "
+            f"{'code B':>7} {'stack B':>8}"
+        )
         for build in args.builds:
-            row = bench(build, src, Path(tmp), want, groups)
+            row = bench(build, lib, src, Path(tmp), want, groups)
             rows.append(row)
-            print(f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
-                  f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}")
+            print(
+                f"{build:<10} {row['real']['mean']:>10,} {row['real']['max']:>9,} "
+                f"{row['all']['max']:>9,} {row['code_bytes']:>7,} {row['stack_bytes']:>8,}"
+            )
         if args.phases:
             for row, build in zip(rows, args.builds):
-                row["phases"] = phases(build, src, Path(tmp), n_r)
+                row["phases"] = phases(build, lib, src, Path(tmp), n_r)
                 print(f"\n{build} steps (mean over the {n_r} real beats, instructions):")
                 for ph in row["phases"]:
                     print(f"  {ph['instructions']:>7,}  {ph['step'][:70]}")
     result = {
         "what": "instructions per tinyecg_preprocess_window() call under QEMU -icount shift=0 "
-                "(platform_instructions(), resolution 40, empty measurement subtracted)",
+        "(platform_instructions(), resolution 40, empty measurement subtracted)",
         "command": "python scripts/bench_preprocess_qemu.py " + " ".join(argv or sys.argv[1:]),
-        "params": dict(zip(("input_scale", "input_zero_point", "rhythm_scale",
-                            "rhythm_zero_point"), PARAMS)),
+        "params": dict(
+            zip(("input_scale", "input_zero_point", "rhythm_scale", "rhythm_zero_point"), PARAMS)
+        ),
         "windows": {"real": n_r, "stress": n_s, "random": len(x_raw), "data": data_dir},
         **qemu.toolchain_versions(),
         "host": host_platform.machine(),

@@ -166,7 +166,8 @@ def plot(summ: dict, path: Path, compare: dict | None = None) -> None:
     for col, kind in enumerate(kinds):
         snrs = sorted(summ[kind], key=float)
         x = [float(s) for s in snrs]
-        get = lambda key, d=summ: [100 * (d[kind][s][key] or 0) for s in snrs]  # noqa: E731
+        get = lambda key, d=summ, kind=kind, snrs=snrs: [  # noqa: E731
+            100 * (d[kind][s][key] or 0) for s in snrs]
         ax = axes[0][col]
         ax.plot(x, get("se"), "o-", label="Se, all detections")
         ax.plot(x, get("ppv"), "s-", label="+P, all detections")

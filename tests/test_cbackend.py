@@ -1,8 +1,10 @@
 """The generated C against TFLite Micro's own runtime, byte for byte.
 
-Each model is generated and compiled once (gcc -std=c99 -Wall -Wextra -Werror -Wconversion
--O2) into a small program that reads int8 inputs on stdin and writes int8 outputs; the
-expected outputs come from `tflite_micro.runtime.Interpreter`, an independent implementation.
+Each model is generated and compiled once with the kernels of firmware/lib/tinyecg_nn (gcc
+-std=c99 -Wall -Wextra -Werror -Wconversion -O2) into a small program that reads int8 inputs
+on stdin and writes int8 outputs; the expected outputs come from
+`tflite_micro.runtime.Interpreter`, an independent implementation. The kernels on their own
+(without any model): tests/test_nn_kernels.py.
 """
 from __future__ import annotations
 
@@ -19,10 +21,12 @@ from tinyecg.errors import TinyECGError
 from tinyecg.export.cbackend import (
     STACK_BOUND_BYTES,
     generate_c_backend,
+    library_include,
+    library_sources,
     plan_memory,
-    quantize_multiplier,
 )
 from tinyecg.models.tflite import load_model
+from tinyecg.quantmath import quantize_multiplier
 
 try:  # tests/ may or may not be a package
     from . import test_cbackend_models as models
@@ -31,6 +35,8 @@ except ImportError:
 
 T, flatbuffer = models.T, models.flatbuffer
 GCC = ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-O2"]
+NN_SOURCES = [str(p) for p in library_sources()]
+NN_INCLUDE = ["-I", str(library_include())]
 
 HARNESS = r"""
 #include <stdio.h>
@@ -67,8 +73,8 @@ def compile_model(model_bytes: bytes, out_dir: Path, prefix: str = "tinyecg_mode
         (out_dir / name).write_text(text)
     (out_dir / "harness.c").write_text(HARNESS.format(p=prefix, P=prefix.upper()))
     exe = out_dir / "run"
-    subprocess.run([*GCC, *extra, "-I", str(out_dir), str(out_dir / f"{prefix}.c"),
-                    str(out_dir / "harness.c"), "-o", str(exe)], check=True)
+    subprocess.run([*GCC, *extra, "-I", str(out_dir), *NN_INCLUDE, str(out_dir / f"{prefix}.c"),
+                    *NN_SOURCES, str(out_dir / "harness.c"), "-o", str(exe)], check=True)
     return exe
 
 
@@ -360,7 +366,7 @@ def test_concatenation_requantizes_different_scales(tmp_path):
     for x, (scale, zp) in zip(inputs, [(0.05, 3), (0.013, -100)]):
         s_in, s_out = float(np.float32(scale)), float(np.float32(0.031))
         m, sh = quantize_multiplier(s_in / s_out)
-        q = np.vectorize(lambda v: _mbqm(int(v) - zp, m, sh) - 7)(x)
+        q = np.vectorize(lambda v, zp=zp, m=m, sh=sh: _mbqm(int(v) - zp, m, sh) - 7)(x)
         expect.append(np.clip(q, -128, 127))
         # and that integer result is the real-valued rescaling to within one step
         ideal = (x.astype(np.float64) - zp) * s_in / s_out - 7
@@ -477,7 +483,7 @@ def test_arena_plan_never_overlaps_live_tensors(name, built):
             assert pa.offset + pa.size <= pb.offset or pb.offset + pb.size <= pa.offset, \
                 (name, model.tensors[a].name, model.tensors[b].name)
     # the arena is at least the largest set of tensors live at one op, and sharing helps
-    peak = max(sum(model.tensors[t].nbytes for t, (f, l) in ranges.items() if f <= k <= l)
+    peak = max(sum(model.tensors[t].nbytes for t, (f, last) in ranges.items() if f <= k <= last)
                for k in range(len(model.ops) + 1))
     assert peak <= plan.arena_bytes < sum(model.tensors[t].nbytes for t in ranges)
     header = generate_c_backend(model)["tinyecg_model.h"]
@@ -487,22 +493,24 @@ def test_arena_plan_never_overlaps_live_tensors(name, built):
 EXTERNAL_FRAME_BYTES = 64  # allowance for a libgcc leaf (e.g. __aeabi_idiv on Cortex-M0+)
 
 
-def _deepest_stack(compiler: list[str], source: Path, tmp: Path, entry: str):
-    """Compile with -fcallgraph-info=su and return (bytes, path) of the deepest call chain
-    from entry: the sum of the static frames along it. Fails on a dynamic frame (VLA,
-    alloca) or recursion."""
-    obj = tmp / (source.stem + ".o")
-    subprocess.run([*compiler, "-fcallgraph-info=su", "-c", str(source), "-o", str(obj)],
-                   check=True)
-    text = obj.with_suffix(".ci").read_text()
+def _deepest_stack(compiler: list[str], sources: list[Path], tmp: Path, entry: str):
+    """Compile every source with -fcallgraph-info=su and return (bytes, path) of the deepest
+    call chain from entry over the merged call graphs: the sum of the static frames along
+    it. Fails on a dynamic frame (VLA, alloca) or recursion."""
     frames, edges = {}, {}
-    for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
-        m = re.search(r"(\d+) bytes \((\w+)\)", label)
-        if m:
-            assert m.group(2) == "static", label
-            frames[title] = int(m.group(1))
-    for src, dst in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"', text):
-        edges.setdefault(src, set()).add(dst)
+    for k, source in enumerate(sources):
+        obj = tmp / f"{k}_{Path(source).stem}.o"
+        subprocess.run([*compiler, *NN_INCLUDE, "-fcallgraph-info=su", "-c", str(source), "-o",
+                        str(obj)], check=True)
+        text = obj.with_suffix(".ci").read_text()
+        for title, label in re.findall(r'node: \{ title: "([^"]+)" label: "([^"]*)"', text):
+            m = re.search(r"(\d+) bytes \((\w+)\)", label)
+            if m:
+                assert m.group(2) == "static", label
+                frames[title] = int(m.group(1))
+        for src, dst in re.findall(r'edge: \{ sourcename: "([^"]+)" targetname: "([^"]+)"',
+                                   text):
+            edges.setdefault(src, set()).add(dst)
 
     def deepest(node, seen=()):
         assert node not in seen, f"recursion through {node}"
@@ -516,8 +524,8 @@ def _deepest_stack(compiler: list[str], source: Path, tmp: Path, entry: str):
 
 @pytest.mark.parametrize("target", ["host", "cortex-m4", "cortex-m0plus"])
 def test_stack_bound(target, built, tmp_path):
-    """No dynamic frames, no recursion, and the deepest call chain from invoke() stays under
-    the bound the header states."""
+    """No dynamic frames, no recursion, and the deepest call chain from invoke() through the
+    kernels of tinyecg_nn stays under the bound the header states."""
     if target == "host":
         compiler = GCC
     else:
@@ -526,20 +534,22 @@ def test_stack_bound(target, built, tmp_path):
         compiler = ["arm-none-eabi-gcc", *GCC[1:], f"-mcpu={target}", "-mthumb"]
     for name in ("student", "teacher", "seed", "zoo"):
         data, exe = built(name)
-        total, path = _deepest_stack(compiler, exe.parent / "tinyecg_model.c", tmp_path,
-                                     "tinyecg_model_invoke")
+        total, path = _deepest_stack(compiler, [exe.parent / "tinyecg_model.c", *NN_SOURCES],
+                                     tmp_path, "tinyecg_model_invoke")
         assert total <= STACK_BOUND_BYTES, (name, target, total, path)
     rng = np.random.default_rng(0)  # single-op graphs: the kernels not inlined into invoke
     for case in ("avgpool_same_2x3_s2", "depthwise_mult2_same", "mean_hw_rescaled",
                  "softmax_large_scale"):
         exe = compile_model(OP_CASES[case](rng), tmp_path / case)
-        total, path = _deepest_stack([*compiler, "-fno-inline"], exe.parent / "tinyecg_model.c",
-                                     tmp_path, "tinyecg_model_invoke")
+        total, path = _deepest_stack([*compiler, "-fno-inline"],
+                                     [exe.parent / "tinyecg_model.c", *NN_SOURCES], tmp_path,
+                                     "tinyecg_model_invoke")
         assert total <= STACK_BOUND_BYTES, (case, target, total, path)
 
 
 def test_two_models_link_into_one_program(built, tmp_path):
-    """Everything but <prefix>_invoke is static, so two generated models coexist."""
+    """Everything but <prefix>_invoke is static, so two generated models coexist (and share
+    the kernels of tinyecg_nn)."""
     mains = []
     for name, prefix in (("student", "ecg_student"), ("zoo", "ecg_zoo")):
         data, _ = built(name)
@@ -552,8 +562,8 @@ def test_two_models_link_into_one_program(built, tmp_path):
         "    static int8_t r[5], b[360], o[5];\n"
         "    return ecg_student_invoke(r, b, o) | ecg_zoo_invoke(r, b, o);\n}\n")
     exe = tmp_path / "both"
-    subprocess.run([*GCC, "-I", str(tmp_path), str(tmp_path / "main.c"),
-                    str(tmp_path / "ecg_student.c"), str(tmp_path / "ecg_zoo.c"),
+    subprocess.run([*GCC, "-I", str(tmp_path), *NN_INCLUDE, str(tmp_path / "main.c"),
+                    str(tmp_path / "ecg_student.c"), str(tmp_path / "ecg_zoo.c"), *NN_SOURCES,
                     "-o", str(exe)], check=True)
     assert subprocess.run([str(exe)]).returncode == 0
 
@@ -643,8 +653,9 @@ def test_cortex_m_dsp_and_portable_paths_match_tflm(name, built, tmp_path):
     counts = {}
     for label, arch, defs in (("m4-dsp", "m4", {}), ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
                               ("m0", "m0", {})):
-        elf = qemu.build([tmp_path / "app.c", src / "tinyecg_model.c"], includes=[tmp_path, src],
-                         defs=defs, out_dir=tmp_path / label, arch=arch)
+        elf = qemu.build([tmp_path / "app.c", src / "tinyecg_model.c", *library_sources()],
+                         includes=[tmp_path, src, library_include()], defs=defs,
+                         out_dir=tmp_path / label, arch=arch)
         disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
                                 text=True).stdout
         assert ("smlad" in disasm) == (label == "m4-dsp"), label

@@ -1,11 +1,13 @@
-"""The C backend's fast kernels (tq_conv_row, tq_fc_fold, tq_rq_fast) against independent
-references: tflite_micro.runtime on single-op graphs chosen to hit every edge of the kernels
-(odd channel and column counts, taps not a multiple of 4, border columns, all paddings and
-strides, every activation, requantization shifts at and past the fast path's limits, the
-fallbacks), TFLite's MultiplyByQuantizedMultiplier written in Python for the requantization
-arithmetic, and the exact 64-bit product for the ARMv6-M multiply-high. On the host the
-portable C is compiled (and its build variants); under QEMU the Cortex-M4 SMLAD/SMMLAR path
-and the Cortex-M0+ assembly path run the same graphs and real beats through the student.
+"""The C backend's fast kernels (tinyecg_nn_conv_1_x_n, tinyecg_nn_fully_connected_folded,
+tinyecg_nn_requantize_one_multiply, firmware/lib/tinyecg_nn/include/tinyecg_nn_fast.h) in
+generated models, against independent references: tflite_micro.runtime on single-op graphs
+chosen to hit every edge of the kernels (odd channel and column counts, taps not a multiple
+of 4, border columns, all paddings and strides, every activation, requantization shifts at
+and past the fast path's limits, the fallbacks), TFLite's MultiplyByQuantizedMultiplier
+written in Python for the requantization arithmetic, and the exact 64-bit product for the
+ARMv6-M multiply-high. On the host the portable C is compiled (and its build variants);
+under QEMU the Cortex-M4 SMLAD/SMMLAR path and the Cortex-M0+ assembly path run the same
+graphs and real beats through the student.
 """
 from __future__ import annotations
 
@@ -16,10 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyecg.export import cbackend
-from tinyecg.export.cbackend import generate_c_backend, plan_memory, quantize_multiplier
-from tinyecg.export.render import render
+from tinyecg.export.cbackend import (
+    fast,
+    generate_c_backend,
+    library_include,
+    library_sources,
+    plan_memory,
+)
 from tinyecg.models.tflite import load_model
+from tinyecg.quantmath import quantize_multiplier
 
 try:  # tests/ may or may not be a package
     from . import test_cbackend as base
@@ -110,29 +117,29 @@ def _limits_weights(rng):
 # name -> (graph builder, kernel expected, fast requantization expected)
 CASES = {
     # odd output channels and columns, 15 taps, SAME with odd padding
-    "conv_odd_everything": (lambda r: row_conv(r), "tq_conv_row", True),
+    "conv_odd_everything": (lambda r: row_conv(r), "tinyecg_nn_conv_1_x_n", True),
     # the student's first layer: one input channel, 7 taps (taps4 = 8)
-    "conv_in_c1_k7_s2": (lambda r: row_conv(r, w_in=60, c_in=1, out_c=8, k=7), "tq_conv_row",
-                         True),
+    "conv_in_c1_k7_s2": (lambda r: row_conv(r, w_in=60, c_in=1, out_c=8, k=7),
+                         "tinyecg_nn_conv_1_x_n", True),
     "conv_valid_stride3_none": (lambda r: row_conv(r, w_in=29, c_in=2, out_c=6, k=4, stride=3,
                                                    padding="VALID", act="NONE"),
-                                "tq_conv_row", True),
+                                "tinyecg_nn_conv_1_x_n", True),
     # even kernel, stride 1: padding 1 before, 2 after
     "conv_same_even_k_stride1": (lambda r: row_conv(r, w_in=17, c_in=4, out_c=4, k=4,
-                                                    stride=1), "tq_conv_row", True),
+                                                    stride=1), "tinyecg_nn_conv_1_x_n", True),
     # the filter is wider than the input: every column is a border column
     "conv_kernel_wider_than_input": (lambda r: row_conv(r, w_in=3, c_in=2, out_c=3, k=7,
-                                                        stride=1), "tq_conv_row", True),
+                                                        stride=1), "tinyecg_nn_conv_1_x_n", True),
     "conv_one_column_one_channel": (lambda r: row_conv(r, w_in=1, c_in=5, out_c=1, k=1,
-                                                       stride=1), "tq_conv_row", True),
+                                                       stride=1), "tinyecg_nn_conv_1_x_n", True),
     "conv_taps_multiple_of_4_per_tensor_no_bias": (
         lambda r: row_conv(r, w_in=20, c_in=8, out_c=2, k=3, per_channel=False, bias=0,
-                           act="NONE"), "tq_conv_row", True),
+                           act="NONE"), "tinyecg_nn_conv_1_x_n", True),
     # input zero point -128, output zero point 127, RELU_N1_TO_1 clamps inside int8
     "conv_zero_point_extremes_relu_n1_1": (
         lambda r: row_conv(r, in_q=(0.03, -128), out_q=(0.01, 127), act="RELU_N1_TO_1"),
-        "tq_conv_row", True),
-    "conv_relu6": (lambda r: row_conv(r, out_q=(0.03, -128), act="RELU6"), "tq_conv_row",
+        "tinyecg_nn_conv_1_x_n", True),
+    "conv_relu6": (lambda r: row_conv(r, out_q=(0.03, -128), act="RELU6"), "tinyecg_nn_conv_1_x_n",
                    True),
     # shifts -1 and -30 (the fast path's limits): small weights and biases where the
     # multiplier is near 1/2, accumulators near 2^29 where it is near 2^-30
@@ -140,47 +147,50 @@ CASES = {
         r, w_in=24, c_in=2, out_c=4, k=3, act="NONE", out_q=(0.02, 0),
         w_scales=_shift_scales([-1, -30, -30, -1]), weights=_limits_weights(r),
         bias=np.array([10, (1 << 29) - (1 << 20), -(1 << 29) + (1 << 20), -10], np.int32)),
-        "tq_conv_row", True),
+        "tinyecg_nn_conv_1_x_n", True),
     # shift -22 with output zero point -128: out_zp * 2^r still fits the rounding constant
     "conv_shift_22_zero_point_folded": (lambda r: row_conv(
         r, w_in=16, c_in=2, out_c=2, k=3, act="NONE", out_q=(0.02, -128),
         w_scales=_shift_scales([-22, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tq_conv_row", True),
+        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", True),
     # shift -30 with output zero point 5: it does not (5 * 2^30), TFLite's two steps instead
     "conv_shift_30_zero_point_fallback": (lambda r: row_conv(
         r, w_in=16, c_in=2, out_c=2, k=3, act="NONE", out_q=(0.02, 5),
         w_scales=_shift_scales([-30, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tq_conv_row", False),
+        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", False),
     # a multiplier >= 1 (shift >= 0, a left shift): TFLite's two-step rounding instead
     "conv_left_shift_fallback": (lambda r: row_conv(
         r, w_in=30, c_in=2, out_c=3, k=7, act="RELU6", out_q=(0.0004, -128)),
-        "tq_conv_row", False),
+        "tinyecg_nn_conv_1_x_n", False),
     # shift -31: past the fast path
     "conv_shift_31_fallback": (lambda r: row_conv(
         r, w_in=16, c_in=2, out_c=2, k=3, act="NONE",
         w_scales=_shift_scales([-31, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tq_conv_row", False),
+        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", False),
     # a bias so large that the folded accumulator could reach 2^30: the generic kernel
     "conv_bias_too_large_to_fold": (lambda r: row_conv(
         r, w_in=12, c_in=2, out_c=2, k=3, bias=np.array([(1 << 30) + 5, -3], np.int32),
-        w_scales=_shift_scales([-31, -9]), act="NONE"), "tq_conv2d", None),
-    "fc_odd_units_depth37": (lambda r: fc(r), "tq_fc_fold", True),
+        w_scales=_shift_scales([-31, -9]), act="NONE"), "tinyecg_nn_conv_per_channel", None),
+    "fc_odd_units_depth37": (lambda r: fc(r), "tinyecg_nn_fully_connected_folded", True),
     "fc_depth3_relu": (lambda r: fc(r, depth=3, units=4, act="RELU", out_q=(0.05, -128)),
-                       "tq_fc_fold", True),
+                       "tinyecg_nn_fully_connected_folded", True),
     # rows of 10 values: the second and third batch start unaligned
     "fc_batches3_per_tensor": (lambda r: fc(r, batches=3, depth=10, units=5, per_channel=False),
-                               "tq_fc_fold", True),
+                               "tinyecg_nn_fully_connected_folded", True),
     # multipliers about 1.1 (shift 1) on small sums
     "fc_left_shift_fallback": (lambda r: fc(r, depth=2, units=3, out_q=(0.0002, 3), bias=0,
                                             w_scales=(0.0055, 0.0056), w_max=1),
-                               "tq_fc_fold", False),
+                               "tinyecg_nn_fully_connected_folded", False),
 }
 
 
+CALL = r"^\s+(?:return |\(void\))(tinyecg_nn_\w+)\(&op"
+
+
 def _kernel_and_fast(c_text: str):
-    kernel = re.search(r"^\s+(tq_\w+)\(&op0", c_text, re.M).group(1)
-    fast = re.search(r"\.rq\.fast = (\d)", c_text)
-    return kernel, (None if fast is None else fast.group(1) == "1")
+    kernel = re.search(CALL + "0", c_text, re.M).group(1)
+    one = re.search(r"\.out\.one_multiply = (\d)", c_text)
+    return kernel, (None if one is None else one.group(1) == "1")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -214,12 +224,15 @@ def test_build_variants_match_tflm(defs, tmp_path):
 def test_student_takes_the_fast_kernels(tmp_path_factory):
     data = models.build_model("student", models.model_cache(tmp_path_factory))
     c_text = generate_c_backend(load_model(data))["tinyecg_model.c"]
-    calls = re.findall(r"^\s+(tq_\w+)\(&op\d+", c_text, re.M)
-    assert calls.count("tq_conv_row") == 4 and calls.count("tq_fc_fold") == 2, calls
-    assert "tq_conv2d" not in calls and "tq_fully_connected" not in calls
-    assert c_text.count(".rq.fast = 1") == 6
+    calls = re.findall(CALL + r"\d+", c_text, re.M)
+    assert calls.count("tinyecg_nn_conv_1_x_n") == 4, calls
+    assert calls.count("tinyecg_nn_fully_connected_folded") == 2, calls
+    assert "tinyecg_nn_conv_per_channel" not in calls and "tinyecg_nn_fully_connected" not in calls
+    assert c_text.count(".out.one_multiply = 1,") == 6
     # both weight layouts, each only in its build, each with its comment
-    assert c_text.count("#if TQ_USE_DSP\n/* the same weights for the SMLAD loop") == 4
+    assert c_text.count("#if TINYECG_NN_DSP\n/* the same weights for the SMLAD loop") == 4
+    assert len(re.findall(r"#if !TINYECG_NN_DSP\n/\* '[^']+' \[\d+, 1, \d+, \d+\]: int8 OHWI",
+                          c_text)) == 4
 
 
 def test_student_build_variants_match_tflm_on_real_beats(tmp_path_factory, tmp_path):
@@ -238,39 +251,24 @@ def test_student_build_variants_match_tflm_on_real_beats(tmp_path_factory, tmp_p
 # The requantization arithmetic on its own
 # ------------------------------------------------------------------------------------------
 
-RQ_PRELUDE = """
+RQ_HOST_MAIN = r"""
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
-#ifndef TQ_USE_DSP
-#define TQ_USE_DSP 0
-#endif
-#ifndef TQ_USE_V6M
-#define TQ_USE_V6M 0
-#endif
-#define TQ_INLINE static inline
-"""
+#include "tinyecg_nn.h"
 
-RQ_HOST_MAIN = r"""
 int main(void)
 {
     long x, m, add, shift;
     while (scanf("%ld %ld %ld %ld", &x, &m, &add, &shift) == 4) {
-        tq_requant_t q = {0, -128, 127, 1, NULL, NULL, NULL};
         int32_t mm = (int32_t)m, aa = (int32_t)add;
         int8_t ss = (int8_t)shift;
-        q.mult = &mm;
-        q.add = &aa;
-        q.shift = &ss;
-        printf("%ld %d\n", (long)tq_rq_fast((int32_t)x, mm, aa, ss), tq_requant(&q, (int32_t)x, 0));
+        const tinyecg_nn_output_stage_t q = {0, -128, 127, 1, &mm, &ss, &aa};
+        printf("%ld %d\n", (long)tinyecg_nn_requantize_one_multiply((int32_t)x, mm, aa, ss),
+               tinyecg_nn_output_stage(&q, (int32_t)x, 0));
     }
     return 0;
 }
 """
-
-
-def rq_kernels() -> str:
-    return render("cbackend/kernels.c.j2", kernels=cbackend._with_deps(["requant"]))
 
 
 def rq_cases(n: int, seed: int = 0) -> np.ndarray:
@@ -310,9 +308,9 @@ def rq_expected(rows: np.ndarray) -> list[int]:
 @pytest.mark.parametrize("defs", [[], ["-DTINYECG_MULHI16"]])
 def test_rq_fast_is_tflite_multiply_by_quantized_multiplier(defs, tmp_path):
     src = tmp_path / "rq.c"
-    src.write_text(RQ_PRELUDE + rq_kernels() + RQ_HOST_MAIN)
+    src.write_text(RQ_HOST_MAIN)
     exe = tmp_path / "rq"
-    subprocess.run([*GCC, *defs, str(src), "-o", str(exe)], check=True)
+    subprocess.run([*GCC, *defs, *base.NN_INCLUDE, str(src), "-o", str(exe)], check=True)
     rows = rq_cases(30000)
     text = "\n".join(" ".join(str(int(v)) for v in r[:4]) for r in rows) + "\n"
     out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
@@ -325,11 +323,15 @@ def test_rq_fast_is_tflite_multiply_by_quantized_multiplier(defs, tmp_path):
 
 
 MULHI_MAIN = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include "tinyecg_nn.h"
+
 int main(void)
 {
     long x, m;
     while (scanf("%ld %ld", &x, &m) == 2) {
-        printf("%ld\n", (long)tq_mulhi_round16((int32_t)x, (int32_t)m));
+        printf("%ld\n", (long)tinyecg_nn_rounded_high_mul_16x16((int32_t)x, (int32_t)m));
     }
     return 0;
 }
@@ -340,9 +342,9 @@ def test_mulhi16_is_the_rounded_high_word(tmp_path):
     """ARMv6-M's four-multiply high word equals floor((x * m + 2^31) / 2^32) for any int32 x
     (not only the doubled accumulators it gets) and every multiplier in [2^30, 2^31)."""
     src = tmp_path / "mulhi.c"
-    src.write_text(RQ_PRELUDE + "#define TINYECG_MULHI16 1\n" + rq_kernels() + MULHI_MAIN)
+    src.write_text(MULHI_MAIN)
     exe = tmp_path / "mulhi"
-    subprocess.run([*GCC, str(src), "-o", str(exe)], check=True)
+    subprocess.run([*GCC, *base.NN_INCLUDE, str(src), "-o", str(exe)], check=True)
     rng = np.random.default_rng(3)
     edges = [-(1 << 31), (1 << 31) - 1, -1, 0, 1, 65535, 65536, -65536, -65537, 1 << 30]
     xs = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 20000), edges * 4])
@@ -366,7 +368,7 @@ def test_scratch_never_overlaps_live_tensors(name, tmp_path_factory):
     model = load_model(data)
     plan = plan_memory(model)
     ranges = base._independent_live_ranges(model)
-    rows = {op.index: op for op in model.ops if cbackend._row_conv(model, op)}
+    rows = {op.index: op for op in model.ops if fast.row_conv(model, op)}
     assert set(plan.scratch) == set(rows)
     for k, s in plan.scratch.items():
         taps4 = -(-int(np.prod(model.tensors[rows[k].inputs[1]].shape[2:])) // 4) * 4
@@ -388,6 +390,7 @@ QEMU_MAIN = r"""
 #include <stdio.h>
 #include <stdint.h>
 #include "platform.h"
+#include "tinyecg_nn.h"
 #include "all_models.h"
 
 int main(void)
@@ -398,8 +401,8 @@ int main(void)
     {
         int i;
         for (i = 0; i < N_RQ; ++i) {
-            printf(" %ld", (long)tq_rq_fast(rq_in[i][0], rq_in[i][1], rq_in[i][2],
-                                            (int32_t)rq_in[i][3]));
+            printf(" %ld", (long)tinyecg_nn_requantize_one_multiply(
+                                rq_in[i][0], rq_in[i][1], rq_in[i][2], rq_in[i][3]));
         }
     }
     printf("\n");
@@ -411,7 +414,7 @@ int main(void)
 def _qemu_program(tmp: Path, graphs: dict[str, bytes], inputs: dict[str, list[np.ndarray]],
                   rq_rows: np.ndarray) -> list[Path]:
     """Sources of one program running every graph on its inputs (one prefix per graph) and
-    tq_rq_fast on rq_rows; returns the C files."""
+    tinyecg_nn_requantize_one_multiply on rq_rows; returns the C files."""
     decls, runs, srcs = [], [], []
     for i, (name, data) in enumerate(graphs.items()):
         prefix = f"g{i}"
@@ -432,28 +435,22 @@ def _qemu_program(tmp: Path, graphs: dict[str, bytes], inputs: dict[str, list[np
             f'        printf("{i} %d", k);\n'
             f"        for (j = 0; j < {prefix.upper()}_OUTPUT_SIZE; ++j) printf(\" %d\", out[j]);\n"
             f'        printf("\\n");\n    }}')
-    # the requantization under test, from the same template
+    # the requantization under test, from tinyecg_nn_math.h
     rq = "\n".join("{" + ",".join(str(int(v)) for v in r[:4]) + "}" for r in rq_rows)
     (tmp / "all_models.h").write_text(
         "\n".join(decls) + "\n"
-        "#include <string.h>\n"
-        "#if defined(__ARM_FEATURE_DSP) && !defined(TINYECG_NO_DSP)\n#include <arm_acle.h>\n"
-        "#define TQ_USE_DSP 1\n"
-        "#else\n#define TQ_USE_DSP 0\n#endif\n"
-        "#if defined(__ARM_ARCH_6M__)\n#define TQ_USE_V6M 1\n#else\n#define TQ_USE_V6M 0\n#endif\n"
-        "#define TQ_INLINE static inline\n"
-        + render("cbackend/kernels.c.j2", kernels=cbackend._with_deps(["rqfast"]))
         + f"\n#define N_RQ {len(rq_rows)}\nstatic const int32_t rq_in[N_RQ][4] = {{\n"
         + ",\n".join(rq.splitlines()) + "};\n"
         "static void run_all(void)\n{\n    int k, j;\n" + "\n".join(runs) + "\n}\n")
     (tmp / "main.c").write_text(QEMU_MAIN)
-    return [tmp / "main.c", *srcs]
+    return [tmp / "main.c", *srcs, *library_sources()]
 
 
 def test_cortex_m_paths_match_tflm_on_edge_cases_and_real_beats(tmp_path, tmp_path_factory):
     """One program per core runs every fast-kernel graph and the student (real beats): the
     M4 SMLAD build, the M4 portable build and the M0+ build (assembly inner loop, 16-bit
-    multiply-high) all give TFLM's bytes, and tq_rq_fast TFLite's integers."""
+    multiply-high) all give TFLM's bytes, and tinyecg_nn_requantize_one_multiply TFLite's
+    integers."""
     from tinyecg.device import qemu
 
     if not qemu.toolchain_available():
@@ -474,7 +471,8 @@ def test_cortex_m_paths_match_tflm_on_edge_cases_and_real_beats(tmp_path, tmp_pa
     names = list(graphs)
     for label, arch, defs in (("m4-dsp", "m4", {}), ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
                               ("m0", "m0", {})):
-        elf = qemu.build(srcs, includes=[tmp_path], defs=defs, out_dir=tmp_path / label,
+        elf = qemu.build(srcs, includes=[tmp_path, library_include()], defs=defs,
+                         out_dir=tmp_path / label,
                          arch=arch, app="fast", stack_size=8192)
         disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
                                 text=True).stdout

@@ -233,8 +233,10 @@ def flatbuffer(tensors, ops, inputs, outputs) -> bytes:
         tt.type = getattr(schema.TensorType, t["dtype"])
         if t["scale"] is not None:
             q = schema.QuantizationParametersT()
-            scales = t["scale"] if isinstance(t["scale"], (list, tuple, np.ndarray)) else [t["scale"]]
-            zps = t["zero_point"] if isinstance(t["zero_point"], (list, tuple)) else [t["zero_point"]] * len(scales)
+            scales = (t["scale"] if isinstance(t["scale"], (list, tuple, np.ndarray))
+                      else [t["scale"]])
+            zps = (t["zero_point"] if isinstance(t["zero_point"], (list, tuple))
+                   else [t["zero_point"]] * len(scales))
             q.scale = [float(s) for s in scales]
             q.zeroPoint = [int(z) for z in zps]
             q.quantizedDimension = t["qdim"]

@@ -66,7 +66,7 @@ def samples_of(name):
 
 # ---------------------------------------------------------------------------- build
 
-def test_core_compiles_strict_without_heap_or_float(tmp_path):
+def test_core_compiles_strict_without_heap_or_float(tmp_path, strict_c_flags):
     """Every core file compiles alone with the strict flags, and the objects call neither the
     allocator nor floating-point helpers (checked on a no-FPU Cortex-M0 build if the ARM
     compiler is there, else on the host objects' undefined symbols)."""
@@ -76,11 +76,11 @@ def test_core_compiles_strict_without_heap_or_float(tmp_path):
     arm = shutil.which("arm-none-eabi-gcc")
     for src in srcs:
         obj = tmp_path / (src.stem + ".o")
-        subprocess.run([cc, *detect.STRICT_FLAGS, "-O2", f"-I{CORE / 'include'}", "-c",
+        subprocess.run([cc, *strict_c_flags, "-O2", f"-I{CORE / 'include'}", "-c",
                         str(src), "-o", str(obj)], check=True, capture_output=True)
         if arm:
             aobj = tmp_path / (src.stem + ".m0.o")
-            subprocess.run([arm, *detect.STRICT_FLAGS, "-Os", "-mcpu=cortex-m0", "-mthumb",
+            subprocess.run([arm, *strict_c_flags, "-Os", "-mcpu=cortex-m0", "-mthumb",
                             f"-I{CORE / 'include'}", "-c", str(src), "-o", str(aobj)],
                            check=True, capture_output=True)
             nm = shutil.which("arm-none-eabi-nm")
@@ -99,8 +99,25 @@ def test_core_compiles_strict_without_heap_or_float(tmp_path):
         probe = tmp_path / f"probe_{hdr.stem}.c"
         probe.write_text(f'#include "{hdr.name}"\nint probe_{hdr.stem}(void);\n'
                          f"int probe_{hdr.stem}(void) {{ return 0; }}\n")
-        subprocess.run([cc, *detect.STRICT_FLAGS, f"-I{CORE / 'include'}", "-c", str(probe),
+        subprocess.run([cc, *strict_c_flags, f"-I{CORE / 'include'}", "-c", str(probe),
                         "-o", str(tmp_path / f"{hdr.stem}.o")], check=True, capture_output=True)
+
+
+def test_compile_c_is_strict_and_names_the_error(tmp_path):
+    """tinyecg.device.cbuild: a narrowing conversion fails the build (the strict flags), the
+    message is the compiler's error line, and defines are checked before any compiler runs."""
+    from tinyecg.device import cbuild
+    from tinyecg.errors import TinyECGError
+
+    src = tmp_path / "probe.c"
+    src.write_text("int main(void) { int x = 3.5; return x + N; }\n")
+    with pytest.raises(TinyECGError, match=r"probe does not compile: .*error: conversion"):
+        cbuild.compile_c([src], tmp_path / "probe", defines={"N": 1}, what="probe")
+    with pytest.raises(TinyECGError, match="define 'N=1; rm'"):
+        cbuild.compile_c([src], tmp_path / "probe", defines={"N": "1; rm"})
+    src.write_text("int main(void) { return N - 2; }\n")
+    exe = cbuild.compile_c([src], tmp_path / "probe", defines={"N": 2})
+    assert subprocess.run([str(exe)]).returncode == 0
 
 
 # ---------------------------------------------------------------------------- detection

@@ -111,8 +111,8 @@ def test_stream_errors(tmp_path):
 def test_detect_errors(tmp_path):
     with pytest.raises(TinyECGError, match="no WFDB record"):
         detect.detect_record(tmp_path / "missing")
-    with pytest.raises(TinyECGError, match="no channel"):
-        detect.detect_record(_record("100"), channel=5)
+    with pytest.raises(TinyECGError, match="no lead 5 "):
+        detect.detect_record(_record("100"), lead=5)
     with pytest.raises(TinyECGError, match="one channel"):
         detect.samples_text(np.zeros((3, 2)))
 

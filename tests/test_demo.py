@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyecg import spec
 from tinyecg.app import demo
+from tinyecg.app.demo import analysis, inputs, ui
 from tinyecg.errors import TinyECGError
 
 EXCERPT = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
@@ -163,8 +165,8 @@ def test_beat_files(tmp_path):
     with pytest.raises(TinyECGError, match="binary"):
         demo.read_text_file(binary)
     ok = tmp_path / "beat.csv"
-    ok.write_text("sample\n" + "\n".join(["3"] * 360))
-    assert demo.parse_beat(demo.read_text_file(ok)).raw_adc.tolist() == [3] * 360
+    ok.write_text("sample\n" + "\n".join(["3", "4"] * 180))
+    assert demo.parse_beat(demo.read_text_file(ok)).raw_adc.tolist() == [3, 4] * 180
 
 
 # --------------------------------------------------------------------------- classification
@@ -181,7 +183,7 @@ def test_classify_beat_matches_the_evaluation_api(dm, model_dir, excerpt_beats):
     neutral = np.ones((len(idx), 5), np.float32)
     p8 = predict_proba(model_dir / "model.tflite", ds.x[idx], neutral)
     pf = predict_proba(model_dir / "model.keras", ds.x[idx], neutral)
-    (_, bq), (_, rq) = dm.beat_input(), dm.rhythm_input()
+    bq, rq = dm.int8.int8.input(spec.BEAT), dm.int8.int8.input(spec.RHYTHM)
     params = preprocess_params(bq.scale, bq.zero_point, rq.scale, rq.zero_point)
     qfix = preprocess_windows_int(ds.beats.raw[idx], 1024, 200, params)
     classes = set()
@@ -250,13 +252,6 @@ def test_default_model_when_shipped():
 
 
 # --------------------------------------------------------------------------- records
-def test_match_beats_hand_worked():
-    # 54 samples = 150 ms: 110 matches 100, 560 is 60 away from 500, 905 matches 900
-    assert demo.match_beats([100, 500, 900], [110, 560, 905, 2000]).tolist() == [0, -1, 2]
-    assert demo.match_beats([100], []).tolist() == [-1]
-    assert demo.match_beats([], [5]).tolist() == []
-
-
 def test_confusion_hand_worked():
     labels = ["N", "L", "R", "A", "V"]
     res = demo.RecordResult(
@@ -318,8 +313,8 @@ def test_analyse_bundled_record(dm, model_dir):
 def test_fallback_to_annotations_is_said(dm, monkeypatch):
     from tinyecg.device import detect
 
-    monkeypatch.setitem(demo._DETECTOR, "exe", None)
-    monkeypatch.setitem(demo._DETECTOR, "error", "no C compiler found (test)")
+    monkeypatch.setitem(analysis._DETECTOR, "exe", None)
+    monkeypatch.setitem(analysis._DETECTOR, "error", "no C compiler found (test)")
     res = demo.analyse_record(dm, EXCERPT / "119")
     np.testing.assert_array_equal(res.peaks, detect.reference_beats(EXCERPT / "119"))
     text = demo.record_markdown(res)
@@ -357,7 +352,7 @@ def test_record_uploads(dm, tmp_path, monkeypatch):
     garbage.parent.mkdir()
     garbage.write_text("this is not a header\n")
     assert "not a readable WFDB header" in error([garbage, files[1]])
-    monkeypatch.setattr(demo, "MAX_RECORD_FILE_BYTES", 1000)
+    monkeypatch.setattr(inputs, "MAX_RECORD_FILE_BYTES", 1000)
     assert "limit per file" in error(files)
 
 
@@ -366,8 +361,8 @@ def test_handlers_never_show_a_traceback(dm, monkeypatch):
     assert md == "**Error:** value 3 (&#x27;x&#x27;) is not a number" and fig is None
     md, fig = demo.beat_handler(dm, "   ", None, "auto", 200, 1024)
     assert "paste a beat" in md
-    monkeypatch.setattr(demo, "classify_beat", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
-    md, fig = demo.beat_handler(dm, ", ".join(["5"] * 360), None, "auto", 200, 1024)
+    monkeypatch.setattr(ui, "classify_beat", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
+    md, fig = demo.beat_handler(dm, ", ".join(["5", "6"] * 180), None, "auto", 200, 1024)
     assert "RuntimeError" in md and "boom" not in md and fig is None
     assert demo.record_handler(dm, "not-a-record", None)[0].startswith("**Error:**")
     assert demo.detail_handler(None, 3) is None
@@ -405,8 +400,8 @@ def _free_port() -> int:
 def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
     """The served page, driven like a user: paste a real beat, upload a record, paste junk."""
     pytest.importorskip("gradio", reason="the demo needs gradio (pip install 'tinyecg[demo]')")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="the browser test needs playwright (pip install playwright)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
     if not CHROMIUM.is_file():
         pytest.skip("the browser test needs Debian's chromium (/usr/bin/chromium)")
     ds = excerpt_beats

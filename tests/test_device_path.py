@@ -1,8 +1,8 @@
-"""The board's beat path on the host (tinyecg.device.device_path): the C core's beat assembly
-restated in Python and checked against the C, the fixed-point and float model inputs checked
-against the dataset's, and the whole path (C detector -> beats -> fixed-point -> int8 model in
-TFLM -> EC57 matching) run on the bundled MIT-BIH excerpt with a small int8 student trained
-here."""
+"""The board's beat path on the host (the tinyecg.device.device_path package): the C core's
+beat assembly restated in Python and checked against the C, the fixed-point and float model
+inputs checked against the dataset's, and the whole path (C detector -> beats -> fixed-point ->
+int8 model in TFLM -> EC57 matching) run on the bundled MIT-BIH excerpt with a small int8
+student trained here."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +14,7 @@ from tinyecg.device import detect
 from tinyecg.device import device_path as dp
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import MATCH_WINDOW
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
@@ -22,7 +23,8 @@ RECORDS = ["100", "109", "114", "118", "119", "201", "207", "208", "212", "214",
 
 @pytest.fixture(scope="session")
 def tools(tmp_path_factory):
-    """(stock host harness, timestamping event driver), built with the strict flags."""
+    """(stock host harness, timestamping event driver firmware/host/events_main.c), built
+    with the strict flags."""
     d = tmp_path_factory.mktemp("device-c")
     return detect.build_host_harness(d / "host"), dp.build_event_driver(d / "events")
 
@@ -247,7 +249,7 @@ def test_detected_confusion_matches_nearest_annotation(excerpt_result, tools, in
     cm = np.zeros((5, 5), int)
     for k, rk in enumerate(r):
         j = int(np.argmin(np.abs(samples - rk)))
-        if abs(samples[j] - rk) <= dp.MATCH_WINDOW and beats[j][1] in spec["map"]:
+        if abs(samples[j] - rk) <= MATCH_WINDOW and beats[j][1] in spec["map"]:
             cm[spec["labels"].index(spec["map"][beats[j][1]]), pred[k]] += 1
     assert cm.tolist() == excerpt_result["per_record"][name]["confusion_detected"]
     assert cm.sum() > 200
@@ -273,9 +275,9 @@ def test_device_path_errors(tmp_path, int8_model):
 def test_model_name_resolves_to_the_int8_file_first(tmp_path):
     """A run (like the shipped default model) may hold model.keras beside model.tflite:
     the device-path bench asks for the .tflite, evaluate keeps preferring .keras."""
-    from tinyecg.stages.evaluate import resolve_model
+    from tinyecg.run import run_model
 
     (tmp_path / "model.keras").write_bytes(b"k")
     (tmp_path / "model.tflite").write_bytes(b"t")
-    assert resolve_model(tmp_path, "model", suffixes=(".tflite",)).suffix == ".tflite"
-    assert resolve_model(tmp_path, "model").suffix == ".keras"
+    assert run_model(tmp_path, "model", suffixes=(".tflite",)).suffix == ".tflite"
+    assert run_model(tmp_path, "model").suffix == ".keras"

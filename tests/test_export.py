@@ -25,10 +25,25 @@ EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
 HARNESS = ROOT / "tests" / "c"
 CFLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
 CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
-C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess.c", "tinyecg_golden.c")
+C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c")
 TFLM_SET = {"tinyecg_model_data.h", "tinyecg_model_data.c", "tinyecg_model_meta.h",
-            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess.h",
-            "tinyecg_preprocess.c", "tinyecg_golden.h", "tinyecg_golden.c", "manifest.json"}
+            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess_params.h",
+            "tinyecg_preprocess_params.c", "tinyecg_golden.h", "tinyecg_golden.c",
+            "manifest.json"}
+
+
+def lib_includes() -> list:
+    """-I flags of the static libraries the generated files use: tinyecg_dsp (the
+    preprocessing) and tinyecg_core's include folder (tinyecg_spec.h)."""
+    from tinyecg.device import detect
+
+    return ["-I", detect.dsp_include(), "-I", detect.core_include()]
+
+
+def lib_sources() -> list:
+    from tinyecg.device import detect
+
+    return detect.dsp_sources()
 GOLDEN = 10
 
 
@@ -51,6 +66,9 @@ def _convert(model, beats, rhythm, kind: str) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
+        # dense layers per-tensor, as tinyecg quantize makes them (export --board refuses
+        # per-channel FULLY_CONNECTED: the boards' 2023 TFLM computes it wrongly)
+        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
     return conv.convert()
 
 
@@ -106,15 +124,15 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def compile_c(out: Path, exe: Path, extra=()) -> None:
-    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, "-o", exe,
-           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES)]
+    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, *lib_includes(), "-o", exe,
+           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES), *lib_sources()]
     r = run(cmd)
     assert r.returncode == 0, r.stderr
 
 
 def compile_resolver(out: Path, exe: Path) -> None:
-    r = run([need("g++"), *CXXFLAGS, "-I", out, "-I", HARNESS / "export_tflm", "-o", exe,
-             HARNESS / "export_resolver_check.cpp"])
+    r = run([need("g++"), *CXXFLAGS, "-I", out, *lib_includes(), "-I", HARNESS / "export_tflm",
+             "-o", exe, HARNESS / "export_resolver_check.cpp"])
     assert r.returncode == 0, r.stderr
 
 
@@ -153,7 +171,7 @@ def exported(models, tmp_path_factory):
     from tinyecg.export.exporter import export
 
     out = tmp_path_factory.mktemp("export") / "tinyecg_model"
-    summary = export(models["int8"], out, board="nano33ble", golden=GOLDEN, quiet=True)
+    summary = export(models["int8"], out, board="nano33ble", golden=GOLDEN)
     return out, summary
 
 
@@ -183,11 +201,13 @@ def test_file_set_and_manifest(exported, models):
     assert f"--golden {GOLDEN}" in manifest["command"]
     assert manifest["board"]["board"] == "nano33ble" and manifest["board"]["fits"]
     assert manifest["golden"]["count"] == GOLDEN
-    # generated metadata stays in the manifest: the C text carries no timestamp or path
-    for name in TFLM_SET - {"manifest.json"}:
+    # no file, the manifest included, carries a time stamp or a machine path
+    assert "generated_utc" not in manifest and "seconds" not in manifest
+    assert manifest["source"]["model"] == {"file": models["int8"].name,
+                                           "sha256": hashlib.sha256(data).hexdigest()}
+    for name in TFLM_SET:
         text = (out / name).read_text()
-        assert manifest["generated_utc"][:10] not in text, name
-        assert str(models["int8"].parent) not in text, name
+        assert str(models["int8"].parent) not in text and str(out) not in text, name
     assert summary["written"] == sorted(TFLM_SET)
     umask = os.umask(0)
     os.umask(umask)
@@ -254,10 +274,10 @@ def test_float_literals_only_with_enable_float(exported, tmp_path):
     if os.uname().machine in ("x86_64", "i686"):
         exe = tmp_path / "nofloat"
         compile_c(out, exe, extra=["-mgeneral-regs-only"])
-        r = run([need("gcc"), *CFLAGS, "-mgeneral-regs-only", "-I", out, "-o",
+        r = run([need("gcc"), *CFLAGS, "-mgeneral-regs-only", "-I", out, *lib_includes(), "-o",
                  tmp_path / "scales0", src])
         assert r.returncode == 0, r.stderr
-    r = run([need("gcc"), *CFLAGS, "-DTINYECG_ENABLE_FLOAT", "-I", out, "-o",
+    r = run([need("gcc"), *CFLAGS, "-DTINYECG_ENABLE_FLOAT", "-I", out, *lib_includes(), "-o",
              tmp_path / "scales", src])
     assert r.returncode == 0, r.stderr
     line = run([tmp_path / "scales"]).stdout.splitlines()[0]
@@ -409,3 +429,33 @@ def test_arena_is_host_figure_plus_margin(exported, models):
         assert tflm.invoke(*zeros).shape == (5,)
     with pytest.raises(TinyECGError, match="allocate"):
         TFLMModel(data, arena_size=host - 16)
+
+
+def test_exporting_twice_gives_identical_bytes(models, tmp_path):
+    """Reproducible outputs: the same model exported twice (into two folders of the same
+    name: the manifest records the command), bytes for bytes."""
+    from tinyecg.export.exporter import export
+
+    for runtime in ("tflm", "c"):
+        a, b = tmp_path / "a" / runtime, tmp_path / "b" / runtime
+        export(models["int8"], a, golden=3, runtime=runtime)
+        export(models["int8"], b, golden=3, runtime=runtime)
+        files = sorted(p.name for p in a.iterdir())
+        assert files == sorted(p.name for p in b.iterdir())
+        for name in files:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), (runtime, name)
+
+
+def test_force_removes_the_files_of_an_earlier_export(models, tmp_path):
+    """A folder exported for TFLM and then --force for the C backend holds only the C
+    backend's set: a stale tinyecg_model_data.c would be linked twice by PlatformIO."""
+    from tinyecg.export.exporter import export
+
+    out = tmp_path / "out"
+    export(models["int8"], out, golden=2)
+    (out / "mine.txt").write_text("the user's own file")
+    summary = export(models["int8"], out, golden=2, runtime="c", force=True)
+    assert "tinyecg_model_data.c" in summary["removed"]
+    names = {p.name for p in out.iterdir()}
+    assert "tinyecg_model_data.c" not in names and "tinyecg_op_resolver.h" not in names
+    assert "tinyecg_model.c" in names and "mine.txt" in names

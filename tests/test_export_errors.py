@@ -39,7 +39,7 @@ def _fails(tmp_path, source, match, out_name="out", **kw):
 
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(TinyECGError, match=match) as info:
-        export(source, tmp_path / out_name, quiet=True, **kw)
+        export(source, tmp_path / out_name, **kw)
     message = str(info.value)
     assert "\n" not in message and len(message) < 400, message
     assert isinstance(info.value, ValueError)
@@ -158,3 +158,40 @@ def test_bad_config_json(models, tmp_path):
     shutil.copy(models["int8"], tmp_path / "m.tflite")
     (tmp_path / "config.json").write_text("{not json")
     _fails(tmp_path, tmp_path / "m.tflite", "not valid JSON")
+
+
+def _per_channel_dense(data: bytes) -> bytes:
+    """The flatbuffer with each FULLY_CONNECTED weight tensor's one scale written per output
+    channel (same values): what TF's converter emits by default for dense layers."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    graph = model.subgraphs[0]
+    for op in graph.operators:
+        if model.operatorCodes[op.opcodeIndex].builtinCode != schema.BuiltinOperator.FULLY_CONNECTED:
+            continue
+        w = graph.tensors[op.inputs[1]]
+        n = int(w.shape[0])
+        w.quantization.scale = [float(w.quantization.scale[0])] * n
+        w.quantization.zeroPoint = [0] * n
+        w.quantization.quantizedDimension = 0
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("board, what", [("nano33ble", "channel 0's scale"),
+                                         ("esp32s3", "refuses when")])
+def test_board_whose_tflm_computes_the_model_wrongly(models, tmp_path, board, what):
+    (tmp_path / "m.tflite").write_bytes(_per_channel_dense(models["int8"].read_bytes()))
+    msg = _fails(tmp_path, tmp_path / "m.tflite", "per-channel weight scales", board=board)
+    assert what in msg and f"board {board}" in msg and "FULLY_CONNECTED" in msg
+
+
+def test_per_channel_dense_layers_are_fine_for_the_c_backend(models, tmp_path):
+    from tinyecg.export.exporter import export
+
+    (tmp_path / "m.tflite").write_bytes(_per_channel_dense(models["int8"].read_bytes()))
+    export(tmp_path / "m.tflite", tmp_path / "c", board="nano33ble", runtime="c")
+    assert (tmp_path / "c" / "tinyecg_model.c").is_file()

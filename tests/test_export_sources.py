@@ -42,9 +42,9 @@ def test_run_directory_golden_beats_come_from_its_test_split(models, tmp_path):
     cfg = run_config()
     (run / "config.json").write_text(json.dumps(cfg))
     out = tmp_path / "out"
-    summary = export(run, out, golden=12, quiet=True)
+    summary = export(run, out, golden=12)
     assert summary["source"]["kind"] == "run"
-    assert summary["source"]["model"].endswith("student_int8.tflite")
+    assert summary["source"]["model"]["file"] == "student_int8.tflite"
     assert "test split (intra, seed 0)" in summary["golden"]["origin"]
     ds, split = dataset_from_config(cfg)
     test = {(str(ds.beats.record[i]), int(ds.beats.sample[i])) for i in split["test"]}
@@ -65,8 +65,8 @@ def test_run_directory_without_data_falls_back_to_the_excerpt(models, tmp_path):
     cfg = run_config()
     cfg["data"]["dir"] = str(tmp_path / "gone")
     (run / "config.json").write_text(json.dumps(cfg))
-    summary = export(run, tmp_path / "out", golden=3, quiet=True)
-    assert summary["source"]["model"].endswith("student_qat_int8.tflite")
+    summary = export(run, tmp_path / "out", golden=3)
+    assert summary["source"]["model"]["file"] == "student_qat_int8.tflite"
     assert summary["golden"]["origin"] == "MIT-BIH excerpt bundled with tinyecg"
     assert any("student_qat_int8" in n for n in summary["notes"])
     assert any("run data unavailable" in n for n in summary["notes"])
@@ -78,7 +78,7 @@ def test_tflite_with_config_beside_it_takes_its_labels(models, tmp_path):
     shutil.copy(models["int8"], tmp_path / "model.tflite")
     (tmp_path / "config.json").write_text(json.dumps(run_config("aami")))
     out = tmp_path / "out"
-    summary = export(tmp_path / "model.tflite", out, golden=6, quiet=True)
+    summary = export(tmp_path / "model.tflite", out, golden=6)
     assert summary["labels"] == ["N", "S", "V", "F", "Q"]
     meta = (out / "tinyecg_model_meta.h").read_text()
     assert "#define TINYECG_LABEL_S 1 /* \"S\" */" in meta
@@ -89,18 +89,18 @@ def test_tflite_with_config_beside_it_takes_its_labels(models, tmp_path):
 
 def test_default_model_is_found_in_the_package(models, tmp_path, monkeypatch):
     from tinyecg.errors import TinyECGError
-    from tinyecg.export import exporter
+    from tinyecg.export import exporter, source
 
     assert exporter.DEFAULT_MODEL_DIR == tx.ROOT / "tinyecg" / "assets" / "default_model"
     shipped = tmp_path / "default_model"
-    monkeypatch.setattr(exporter, "DEFAULT_MODEL_DIR", shipped)
+    monkeypatch.setattr(source, "default_model_dir", lambda: shipped)
     with pytest.raises(TinyECGError, match="no default model"):
-        exporter.export(None, tmp_path / "none", quiet=True)
+        exporter.export(None, tmp_path / "none")
     assert not (tmp_path / "none").exists()
     shipped.mkdir()
     shutil.copy(models["int8"], shipped / "model.tflite")
     (shipped / "config.json").write_text(json.dumps(run_config()))
-    summary = exporter.export(None, tmp_path / "out", quiet=True)
+    summary = exporter.export(None, tmp_path / "out")
     assert summary["source"]["kind"] == "default"
     assert summary["command"].startswith("tinyecg export --out ")
     assert (tmp_path / "out" / "tinyecg_model_data.c").is_file()
@@ -113,7 +113,7 @@ def test_budget_fits_the_real_boards(models, tmp_path, board):
     from tinyecg.export.preprocess import STACK_BYTES
 
     out = tmp_path / "out"
-    summary = export(models["int8"], out, board=board, golden=4, quiet=True)
+    summary = export(models["int8"], out, board=board, golden=4)
     report = summary["board"]
     arena = int(re.search(r"#define TINYECG_ARENA_BYTES (\d+)u",
                           (out / "tinyecg_arena.h").read_text()).group(1))
@@ -153,22 +153,23 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
         from tinyecg.export import cbackend  # noqa: F401
     except ImportError:
         with pytest.raises(TinyECGError, match="cbackend"):
-            export(models["int8"], tmp_path / "out", runtime="c", quiet=True)
+            export(models["int8"], tmp_path / "out", runtime="c")
         assert not (tmp_path / "out").exists()
         return
     out = tmp_path / "out"
-    summary = export(models["int8"], out, runtime="c", board="nucleo_l432kc", golden=8,
-                     quiet=True)
+    summary = export(models["int8"], out, runtime="c", board="nucleo_l432kc", golden=8)
     names = {p.name for p in out.iterdir()}
-    assert {"tinyecg_model_meta.h", "tinyecg_preprocess.c", "tinyecg_golden.c",
+    assert {"tinyecg_model_meta.h", "tinyecg_preprocess_params.c", "tinyecg_golden.c",
             "manifest.json"} <= names
     assert not names & {"tinyecg_model_data.c", "tinyecg_op_resolver.h", "tinyecg_arena.h"}
     assert summary["runtime"] == "c" and summary["board"]["flash"]["parts"]["tflm_runtime"] == 0
     assert '#define TINYECG_RUNTIME "c"' in (out / "tinyecg_model_meta.h").read_text()
-    c_files = sorted(p for p in out.glob("*.c"))
+    from tinyecg.export.cbackend import library_include, library_sources
+
+    c_files = [*sorted(p for p in out.glob("*.c")), *library_sources()]
     exe = tmp_path / "c_runtime_check"
-    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-o", exe,
-                tx.HARNESS / "export_c_runtime_check.c", *c_files])
+    r = tx.run([tx.need("gcc"), *tx.CFLAGS, "-I", out, "-I", library_include(), *tx.lib_includes(),
+                "-o", exe, tx.HARNESS / "export_c_runtime_check.c", *c_files, *tx.lib_sources()])
     assert r.returncode == 0, r.stderr
     r = tx.run([exe])
     assert r.returncode == 0, r.stdout
@@ -183,7 +184,7 @@ def test_force_replaces_the_files_and_keeps_others(models, tmp_path):
     out.mkdir()
     (out / "library.json").write_text("{}")
     (out / "tinyecg_golden.c").write_text("stale")
-    export(models["int8"], out, golden=2, force=True, quiet=True)
+    export(models["int8"], out, golden=2, force=True)
     assert (out / "library.json").read_text() == "{}"
     assert "tinyecg_golden" in (out / "tinyecg_golden.c").read_text()
     assert np.all([(out / n).is_file() for n in tx.TFLM_SET])
@@ -195,7 +196,7 @@ def test_model_without_rhythm_input(models, tmp_path):
     from tinyecg.export.exporter import export
 
     out = tmp_path / "out"
-    summary = export(models["beat_only"], out, golden=5, quiet=True)
+    summary = export(models["beat_only"], out, golden=5)
     assert [i["role"] for i in summary["model"]["inputs"]] == ["beat"]
     assert "CONCATENATION" not in summary["model"]["ops"]
     assert "TINYECG_INPUT_RHYTHM" not in (out / "tinyecg_model_meta.h").read_text()

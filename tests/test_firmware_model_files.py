@@ -12,7 +12,7 @@ COMMITTED = ROOT / "firmware" / "lib" / "tinyecg_model"
 def test_committed_firmware_model_files_equal_a_fresh_export(tmp_path):
     from tinyecg.export.exporter import export
 
-    export(None, tmp_path / "fresh", quiet=True)
+    export(None, tmp_path / "fresh")
     fresh = {p.name for p in (tmp_path / "fresh").iterdir()}
     assert {p.name for p in COMMITTED.iterdir()} == fresh
     for name in sorted(fresh - {"manifest.json"}):

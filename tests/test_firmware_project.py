@@ -1,13 +1,17 @@
 """The PlatformIO firmware project (firmware/): configuration, build inputs, and the firmware's
-board-independent logic compiled with gcc/g++ and run on the host against a real export.
+board-independent application (firmware/lib/tinyecg_app) compiled and run on the host against
+a real export.
 
 Nothing here downloads or builds with PlatformIO (its registry is unreachable; `pio run`
 would hang): platformio.ini is read with configparser and, offline, `pio project config`.
-The firmware's TFLM adapter and main.cpp need TFLM/Arduino headers and are not compiled
-here; everything they delegate to (tinyecg_fw*.c: model checks, golden self-test, sample
-ring, ADC/lead-off mapping, command filter, core configuration) is, with g++ -std=c++17 and
-gcc -std=c99, and runs with the TFLM host runtime (PyPI tflite-micro, the reference kernels
-boards run) standing in for the board's interpreter.
+The application's C (boot, model checks, golden self-test, sample ring, ADC/lead-off mapping,
+command filter, replay idle handling, core configuration) compiles with the project's strict
+C flags (-std=c99 -Wall -Wextra -Werror -Wconversion -pedantic), as C++17 and for Cortex-M, and
+runs here behind a host "board layer" (tests/c/firmware_shim.c) with the TFLM host runtime
+(PyPI tflite-micro, the reference kernels) standing in for the board's interpreter, and with
+the C backend as the build's own classifier. The TFLM adapter itself is compiled and run
+against the library the boards pin by tests/test_tflm_vendored.py; main.cpp, against a stub of
+the Arduino API here (its serial replay build).
 """
 from __future__ import annotations
 
@@ -37,10 +41,11 @@ BOARDS = {  # env -> (platform, board)
 }
 ARDUINO_TFLM = "tensorflow/tflite-micro-arduino-examples"
 ESP32_TFLM = "eloquentarduino/tflm_esp32"
-OUR_SOURCES = ("main.cpp", "tflm_classifier.cpp", "tflm_platform.cpp", "tinyecg_fw.c",
-               "tinyecg_fw_model.c", "tinyecg_fw_app.c")
-PURE_SOURCES = ("tinyecg_fw.c", "tinyecg_fw_model.c", "tinyecg_fw_app.c")
-C_WARN = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic"]
+APP_SOURCES = ("tinyecg_firmware.c", "tinyecg_selftest.c", "tinyecg_exported.c",
+               "tinyecg_model_check.c", "tinyecg_sample_ring.c", "tinyecg_command_filter.c",
+               "tinyecg_text.c", "tinyecg_classifier_none.c", "tinyecg_classifier_cbackend.c")
+OUR_SOURCES = ("main.cpp", "tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp",
+               *APP_SOURCES)
 CXX_WARN = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
 INT8, UINT8 = 9, 3  # TfLiteType codes
 OUT_BEATS, OUT_PEAKS, OUT_RR, OUT_WINDOWS = 1, 2, 4, 8
@@ -109,7 +114,9 @@ def test_platformio_ini_has_four_pinned_board_environments():
         if want == ARDUINO_TFLM:
             # the archived Arduino export: its last commit, and its board-specific files
             # filtered out (they stop with "#error unsupported board" off the Nano 33 BLE)
-            assert any(d.endswith("#2be8092d9f167b1473f072ff5794364819df8b52") for d in deps)
+            # pinned to a full commit hash; tests/test_tflm_vendored.py checks it is the
+            # vendored one (bd7e861, the export's last TFLM sync)
+            assert any(re.search(r"#[0-9a-f]{40}$", d) for d in deps), deps
             assert "pre:scripts/tflm_arduino_filter.py" in opts.get("extra_scripts", "")
             assert "-DTF_LITE_STATIC_MEMORY" in flags
     text = (FIRMWARE / "scripts" / "tflm_arduino_filter.py").read_text()
@@ -194,8 +201,7 @@ def exported(tmp_path_factory):
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         mp.delenv("TINYECG_DATA", raising=False)
         source = None if default.is_file() else _build_student(tmp)
-        summary = exporter.export(source, project / "lib" / "tinyecg_model", force=True,
-                                  quiet=True)
+        summary = exporter.export(source, project / "lib" / "tinyecg_model", force=True)
     model_path = default if source is None else source
     return SimpleNamespace(project=project, lib=project / "lib" / "tinyecg_model",
                            model_bytes=model_path.read_bytes(), summary=summary)
@@ -237,14 +243,20 @@ def _macros(files) -> dict[str, str]:
 def test_every_compiled_file_exists_and_every_include_resolves(exported):
     project = exported.project
     libs = [_library(p) for p in sorted((project / "lib").iterdir()) if p.is_dir()]
-    assert {lib["name"] for lib in libs} >= {"tinyecg_core", "tinyecg_model"}
+    assert {lib["name"] for lib in libs} >= {"tinyecg_app", "tinyecg_core", "tinyecg_dsp",
+                                             "tinyecg_model"}
     compiled = _compiled(project / "src")
     for lib in libs:
         compiled += _compiled(lib["src"])
     names = {p.name for p in compiled}
     assert set(OUR_SOURCES) <= names, f"missing from the build: {set(OUR_SOURCES) - names}"
-    assert {"tinyecg_model_data.c", "tinyecg_preprocess.c", "tinyecg_golden.c"} <= names
+    assert {"tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c"} <= names
     assert len([p for p in compiled if "tinyecg_core" in p.parts]) >= 3
+    # the static preprocessing library: every source compiled, none generated into the model
+    dsp = [p for p in compiled if "tinyecg_dsp" in p.parts]
+    assert {p.name for p in dsp} == {"tinyecg_preprocess.c", "tinyecg_denoise.c",
+                                     "tinyecg_rhythm.c"}
+    assert not (exported.lib / "tinyecg_preprocess.c").exists()
 
     search = [project / "include", project / "src"]
     for lib in libs:
@@ -260,6 +272,13 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
 
     unresolved, closures = [], {}
     for tu in compiled:
+        if tu.name == "tinyecg_classifier_cbackend.c":
+            # the boards build TINYECG_CLASSIFIER_TFLM: this file's body is preprocessed away,
+            # and with it its include of the C backend's tinyecg_model.h (not in a TFLM export)
+            body = tu.read_text()
+            assert re.search(r"^#if TINYECG_CLASSIFIER == TINYECG_CLASSIFIER_CBACKEND$", body,
+                             re.M).start() < body.index('#include "tinyecg_model.h"')
+            continue
         seen, todo = set(), [tu]
         while todo:
             f = todo.pop()
@@ -286,10 +305,22 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
     clash = [tu.name for tu, inc in closures.items()
              if {"tinyecg_app.h", "tinyecg_model_meta.h"} <= inc]
     assert not clash, f"these include both tinyecg_app.h and tinyecg_model_meta.h: {clash}"
-    # the adapter reaches the generated resolver, model data, arena and metadata
-    adapter = next(tu for tu in compiled if tu.name == "tflm_classifier.cpp")
+    # the adapter reaches the generated resolver, model data and arena, and ecg_config.h
+    adapter = next(tu for tu in compiled if tu.name == "tinyecg_classifier_tflm.cpp")
     assert {"tinyecg_op_resolver.h", "tinyecg_model_data.h", "tinyecg_arena.h",
-            "tinyecg_model_meta.h"} <= closures[adapter]
+            "ecg_config.h", "tinyecg_exported.h"} <= closures[adapter]
+    # the application's model binding reaches the metadata, the golden vectors and the
+    # preprocessing library through the generated parameters, and they reach the core's
+    # rendered tinyecg_spec.h
+    binding = next(tu for tu in compiled if tu.name == "tinyecg_exported.c")
+    assert {"tinyecg_model_meta.h", "tinyecg_golden.h", "tinyecg_preprocess_params.h",
+            "tinyecg_dsp.h", "tinyecg_spec.h"} <= closures[binding]
+    # the board layer reaches the application only through tinyecg_firmware.h
+    board = next(tu for tu in compiled if tu.name == "main.cpp")
+    assert "tinyecg_firmware.h" in closures[board]
+    assert not {"tinyecg_model_meta.h", "tinyecg_golden.h"} & closures[board]
+    for tu in dsp:
+        assert {"tinyecg_dsp.h", "tinyecg_spec.h"} <= closures[tu], tu.name
 
 
 # --------------------------------------------------------------------------- host compile
@@ -298,66 +329,149 @@ def _cc(args, cwd):
     assert proc.returncode == 0, f"{' '.join(map(str, args))}\n{proc.stderr[-3000:]}"
 
 
-def _includes(project: Path) -> list[str]:
-    return [f"-I{project / 'include'}", f"-I{project / 'src'}",
+def _includes(project: Path, model: Path | None = None, *extra: Path) -> list[str]:
+    """The project's include folders; model: an export folder instead of lib/tinyecg_model."""
+    model = model if model is not None else project / "lib" / "tinyecg_model"
+    return [f"-I{project / 'include'}", f"-I{project / 'lib' / 'tinyecg_app' / 'include'}",
             f"-I{project / 'lib' / 'tinyecg_core' / 'include'}",
-            f"-I{project / 'lib' / 'tinyecg_model'}"]
+            f"-I{project / 'lib' / 'tinyecg_dsp' / 'include'}",
+            f"-I{model}", *(f"-I{p}" for p in extra)]
 
 
-def test_firmware_logic_compiles_as_c99_and_cxx17(exported, tmp_path):
-    for name in PURE_SOURCES:
-        src = exported.project / "src" / name
-        _cc(["gcc", *C_WARN, *_includes(exported.project), "-c", src,
-             "-o", tmp_path / f"{name}.o"], tmp_path)
+def _app_sources(project: Path) -> list[Path]:
+    return [project / "lib" / "tinyecg_app" / "src" / name for name in APP_SOURCES]
+
+
+def test_app_is_the_one_firmware_application():
+    """One board-independent application: firmware/src holds only the Arduino board layer,
+    the QEMU target only its board layer (no second self-test or model binding), and
+    every C/C++ name of the application starts with tinyecg_ (one prefix scheme)."""
+    assert sorted(p.name for p in (FIRMWARE / "src").iterdir()) == ["main.cpp"]
+    target = FIRMWARE / "targets" / "mps2-an386"
+    assert not (target / "app").exists()
+    assert sorted(p.name for p in (target / "board").iterdir()) == ["main.c"]
+    app = FIRMWARE / "lib" / "tinyecg_app"
+    names = {p.name for p in (app / "src").iterdir()}
+    assert set(APP_SOURCES) | {"tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp"} \
+        == names
+    for header in (app / "include").glob("*.h"):
+        text = header.read_text()
+        names = re.findall(r"^\} (\w+);", text, re.M)                    # typedef struct
+        names += re.findall(r"^typedef [^{;]*?\(\*(\w+)\)", text, re.M)   # function pointers
+        names += re.findall(r"^typedef [^{;(]*?\b(\w+);", text, re.M)     # other typedefs
+        names += re.findall(r"^[a-z][\w *]*?\b(\w+)\(", text, re.M)       # functions
+        assert names, header.name
+        for ident in names:
+            assert ident.startswith("tinyecg_"), f"{header.name}: {ident}"
+        for macro in re.findall(r"^#define (\w+)", text, re.M):
+            assert macro.startswith("TINYECG_"), f"{header.name}: {macro}"
+    for old in ("tinyecg_fw_", "app_model", "app_selftest", "tinyecg_platform_micros"):
+        for path in list(app.rglob("*.[ch]*")) + [FIRMWARE / "src" / "main.cpp",
+                                                  target / "board" / "main.c"]:
+            assert old not in path.read_text(), f"{path.name} still says {old}"
+
+
+def test_golden_tolerance_is_zero_everywhere():
+    """No widened tolerance: ecg_config.h says 0, no build flag overrides it, and the
+    application passes the configured value (tinyecg_firmware.c)."""
+    config = (FIRMWARE / "include" / "ecg_config.h").read_text()
+    assert re.search(r"^#define TINYECG_GOLDEN_TOLERANCE 0$", config, re.M)
+    assert len(re.findall(r"#define TINYECG_GOLDEN_TOLERANCE", config)) == 1
+    assert "TINYECG_GOLDEN_TOLERANCE" not in (FIRMWARE / "platformio.ini").read_text()
+    app = (FIRMWARE / "lib" / "tinyecg_app" / "src" / "tinyecg_firmware.c").read_text()
+    assert "TINYECG_GOLDEN_TOLERANCE" in app
+
+
+def test_app_compiles_as_strict_c99_and_cxx17(exported, tmp_path, strict_c_flags):
+    for src in _app_sources(exported.project):
+        _cc(["gcc", *strict_c_flags, *_includes(exported.project), "-c", src,
+             "-o", tmp_path / f"{src.name}.o"], tmp_path)
         _cc(["g++", *CXX_WARN, "-x", "c++", *_includes(exported.project), "-c", src,
-             "-o", tmp_path / f"{name}.cpp.o"], tmp_path)
+             "-o", tmp_path / f"{src.name}.cpp.o"], tmp_path)
+
+
+ARDUINO_STUB = r"""
+#ifndef ARDUINO_H
+#define ARDUINO_H
+#include <stddef.h>
+#include <stdint.h>
+unsigned long millis(void);
+unsigned long micros(void);
+struct SerialStub {
+    void begin(unsigned long baud);
+    explicit operator bool() const;
+    int available();
+    int read();
+    size_t write(const uint8_t *data, size_t len);
+};
+extern SerialStub Serial;
+#endif
+"""
+
+
+def test_main_cpp_compiles_against_the_arduino_api(exported, tmp_path):
+    """The Arduino board layer in its default (serial replay) build, against a stub of the
+    little of the Arduino API it uses (Serial, millis, micros): what `pio run` compiles, bar
+    the core's own headers."""
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "Arduino.h").write_text(ARDUINO_STUB)
+    _cc(["g++", *CXX_WARN, f"-I{stub}", *_includes(exported.project), "-c",
+         exported.project / "src" / "main.cpp", "-o", tmp_path / "main.o"], tmp_path)
 
 
 @pytest.mark.parametrize("cpu", [
     ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],  # nRF52840, STM32L432
     ["-mcpu=cortex-m0plus"],                                         # RP2040
 ])
-def test_firmware_logic_cross_compiles_for_cortex_m(exported, tmp_path, cpu):
+def test_app_cross_compiles_for_cortex_m(exported, tmp_path, cpu, strict_c_flags):
     """The same C for the Arm boards' cores (arm-none-eabi-gcc, as PlatformIO's toolchains):
     warning-free, and the sample ring's atomics are inline (no libatomic on Cortex-M0+)."""
     gcc = shutil.which("arm-none-eabi-gcc")
     if gcc is None:
         pytest.skip("arm-none-eabi-gcc is not installed (Debian: gcc-arm-none-eabi)")
     project = exported.project
-    sources = [project / "src" / n for n in PURE_SOURCES] + \
+    sources = _app_sources(project) + \
         sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
+        sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")) + \
         sorted(exported.lib.glob("*.c"))
     for src in sources:
         obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
-        _cc([gcc, *cpu, "-mthumb", *C_WARN, "-Os", *_includes(project), "-c", src, "-o", obj],
-            tmp_path)
+        _cc([gcc, *cpu, "-mthumb", *strict_c_flags, "-Os", *_includes(project), "-c", src,
+             "-o", obj], tmp_path)
     nm = subprocess.run([shutil.which("arm-none-eabi-nm") or "arm-none-eabi-nm", "-u",
                          *sorted(tmp_path.glob("*.o"))], capture_output=True, text=True)
     assert nm.returncode == 0, nm.stderr
     assert "__atomic" not in nm.stdout and "__sync" not in nm.stdout
 
 
-@pytest.fixture(scope="module")
-def fwlib(exported, tmp_path_factory):
-    """The firmware logic (compiled by g++ -std=c++17), the core and the generated C (gcc
-    -std=c99) in one shared library, loaded with ctypes."""
-    out = tmp_path_factory.mktemp("fwlib")
-    project = exported.project
+def _shared_library(project: Path, out: Path, model_dir: Path, flags, defines=(),
+                    extra_sources=(), extra_includes=()) -> Path:
+    """The application (strict C99), the shim board layer, the core, the preprocessing and an
+    export's C in one shared library."""
+    sources = [*_app_sources(project), ROOT / "tests" / "c" / "firmware_shim.c",
+               *sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")),
+               *sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
+               *(model_dir / n for n in ("tinyecg_preprocess_params.c", "tinyecg_golden.c")),
+               *extra_sources]
     objs = []
-    for name in PURE_SOURCES:
-        obj = out / f"{name}.o"
-        _cc(["g++", *CXX_WARN, "-fPIC", "-O1", "-x", "c++", *_includes(project), "-c",
-             project / "src" / name, "-o", obj], out)
+    for k, src in enumerate(sources):
+        obj = out / f"{k:02d}-{src.stem}.o"
+        _cc(["gcc", *flags, "-fPIC", "-O1", *(f"-D{d}" for d in defines),
+             *_includes(project, model_dir, *extra_includes), "-c", src, "-o", obj], out)
         objs.append(obj)
-    c_sources = sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
-        sorted(exported.lib.glob("*.c"))
-    for src in c_sources:
-        obj = out / f"{src.parent.name}_{src.stem}.o"
-        _cc(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-fPIC", "-O1",
-             *_includes(project), "-c", src, "-o", obj], out)
-        objs.append(obj)
-    so = out / "libtinyecg_fw.so"
-    _cc(["g++", "-shared", "-o", so, *objs], out)
+    so = out / "libtinyecg_app.so"
+    _cc(["gcc", "-shared", "-o", so, *objs], out)
+    return so
+
+
+@pytest.fixture(scope="module")
+def fwlib(exported, tmp_path_factory, strict_c_flags):
+    """The application built with TINYECG_CLASSIFIER_NONE (the classifier comes from the
+    test), loaded with ctypes."""
+    out = tmp_path_factory.mktemp("fwlib")
+    so = _shared_library(exported.project, out, exported.lib, strict_c_flags,
+                         defines=["TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_NONE"])
     return _bind(ctypes.CDLL(str(so)))
 
 
@@ -384,30 +498,30 @@ class IoMap(ctypes.Structure):
 class Selftest(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int) for n in ("vectors", "input_ok", "rhythm_ok", "output_ok",
                                             "classify_errors", "max_diff", "tolerance",
-                                            "passed")]
+                                            "outputs_checked", "passed")]
 
 
 def _bind(lib):
     vp = ctypes.c_void_p
     for name, res, args in [
-        ("tinyecg_fw_model_expect", vp, []), ("tinyecg_fw_model_golden", vp, []),
-        ("tinyecg_fw_model_preprocess", vp, []),
-        ("tinyecg_fw_model_labels", ctypes.POINTER(ctypes.c_char_p), []),
-        ("tinyecg_fw_model_n_classes", ctypes.c_int, []),
-        ("tinyecg_fw_model_n_rhythm", ctypes.c_int, []),
-        ("tinyecg_fw_model_sha256", ctypes.c_char_p, []),
-        ("tinyecg_fw_check_tensors", ctypes.c_int,
+        ("shim_expect", vp, []), ("shim_labels", ctypes.POINTER(ctypes.c_char_p), []),
+        ("shim_n_classes", ctypes.c_int, []), ("shim_n_rhythm", ctypes.c_int, []),
+        ("shim_golden_count", ctypes.c_int, []), ("shim_sha256", ctypes.c_char_p, []),
+        ("tinyecg_model_check_tensors", ctypes.c_int,
          [vp, ctypes.POINTER(Tensor), ctypes.c_int, ctypes.POINTER(Tensor), ctypes.c_int,
           ctypes.POINTER(IoMap), WRITE, vp]),
-        ("tinyecg_fw_selftest", ctypes.c_int,
-         [vp, vp, ctypes.POINTER(Classifier), ctypes.c_int, WRITE, vp,
-          ctypes.POINTER(Selftest)]),
-        ("tinyecg_fw_app_start", ctypes.c_int,
-         [ctypes.c_int, ctypes.POINTER(Classifier), ctypes.c_uint, WRITE, vp, vp, vp]),
-        ("tinyecg_fw_app_serial", None, [ctypes.c_char_p, ctypes.c_size_t]),
-        ("tinyecg_fw_app_adc", None, [ctypes.c_int32, ctypes.c_int]),
-        ("tinyecg_fw_app_poll", None, []),
-        ("tinyecg_fw_app_tick", None, [ctypes.c_uint32]),
+        ("shim_selftest", ctypes.c_int,
+         [ctypes.POINTER(Classifier), ctypes.c_int, WRITE, ctypes.POINTER(Selftest)]),
+        ("shim_start", ctypes.c_int,
+         [ctypes.c_int, ctypes.POINTER(Classifier), ctypes.c_uint, WRITE]),
+        ("shim_boot", ctypes.c_int, [ctypes.c_int, ctypes.c_uint, WRITE]),
+        ("shim_serial", None, [ctypes.c_char_p, ctypes.c_size_t]),
+        ("shim_adc", None, [ctypes.c_int32, ctypes.c_int]),
+        ("shim_poll", None, []),
+        ("shim_tick", None, [ctypes.c_uint32]),
+        ("shim_selftest_again", ctypes.c_int, []),
+        ("shim_state", ctypes.c_int, []),
+        ("shim_core_classifier", ctypes.POINTER(Classifier), []),
     ]:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
@@ -423,15 +537,16 @@ class Host:
 
         self.lib, self.offset, self.text = lib, offset, []
         self.tflm = TFLMModel(model_bytes)
-        self.beat_k = next(i for i, q in enumerate(self.tflm.inputs) if int(np.prod(q.shape)) == 360)
+        self.beat_k = next(i for i, q in enumerate(self.tflm.inputs)
+                           if int(np.prod(q.shape)) == 360)
         self.rhythm_k = next((i for i, q in enumerate(self.tflm.inputs) if i != self.beat_k), None)
-        self.n_classes = lib.tinyecg_fw_model_n_classes()
-        self.n_rhythm = lib.tinyecg_fw_model_n_rhythm()
+        self.n_classes = lib.shim_n_classes()
+        self.n_rhythm = lib.shim_n_rhythm()
         self.seen = []  # (window_q, rhythm_q) as the classifier received them
         self.write = WRITE(lambda ctx, text: self.text.append(text.decode()))
         self._classify = CLASSIFY(self._run)
         self.classifier = Classifier(self._classify, None, self.n_classes, self.n_rhythm,
-                                     lib.tinyecg_fw_model_labels(), b"tflm-host")
+                                     lib.shim_labels(), b"tflm-host")
 
     def _run(self, ctx, window, rhythm, scores):
         w = np.ctypeslib.as_array(window, (360,)).copy()
@@ -456,32 +571,46 @@ class Host:
 def test_golden_selftest_runs_generated_preprocessing_and_tflm(fwlib, exported):
     host = Host(fwlib, exported.model_bytes)
     res = Selftest()
-    ok = fwlib.tinyecg_fw_selftest(fwlib.tinyecg_fw_model_golden(),
-                                   fwlib.tinyecg_fw_model_preprocess(),
-                                   ctypes.byref(host.classifier), 0, host.write, None,
-                                   ctypes.byref(res))
+    ok = fwlib.shim_selftest(ctypes.byref(host.classifier), 0, host.write, ctypes.byref(res))
     n = exported.summary["golden"]["count"]
     lines = host.lines()
     assert ok == 1 and res.passed == 1, "\n".join(lines)
     assert (res.vectors, res.input_ok, res.rhythm_ok, res.output_ok) == (n, n, n, n)
-    assert res.max_diff == 0 and res.classify_errors == 0
-    assert lines[-1] == f"# selftest pass {n}/{n} tolerance=0 maxdiff=0"
-    assert len([x for x in lines if re.match(r"# selftest \d+ label=\w+ input=ok", x)]) == n
+    assert res.max_diff == 0 and res.classify_errors == 0 and res.outputs_checked == 1
+    assert lines[-1] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
+                         f"output={n} classifier=tflm-host")
+    per_vector = [x for x in lines if re.match(
+        r"# selftest \d+ record=\d+ r=\d+ label=\w+ input=ok rhythm=ok output=ok maxdiff=0$", x)]
+    assert len(per_vector) == n
     # the classifier got the golden inputs in the right roles: TFLM on what it received
     # gives the outputs and labels the exporter recorded in manifest.json
     items = exported.summary["golden"]["items"]
-    labels = [x.decode() for x in fwlib.tinyecg_fw_model_labels()[:host.n_classes]]
+    labels = [x.decode() for x in fwlib.shim_labels()[:host.n_classes]]
     assert len(host.seen) == len(items) == n
     for k, ((w, r), item) in enumerate(zip(host.seen, items)):
         assert host.invoke(w, r).tolist() == item["output"], k
-        assert f"# selftest {k} label={labels[item['label']]} " in "\n".join(lines)
-    assert fwlib.tinyecg_fw_model_sha256().decode() == exported.summary["model"]["sha256"]
+        assert f"# selftest {k} record={item['record']} r={item['sample']} " \
+               f"label={labels[item['label']]} " in "\n".join(lines)
+    assert fwlib.shim_sha256().decode() == exported.summary["model"]["sha256"]
+
+
+def test_preprocessing_only_selftest_without_a_classifier(fwlib, exported):
+    text = []
+    write = WRITE(lambda ctx, t: text.append(t.decode()))
+    res = Selftest()
+    assert fwlib.shim_selftest(None, 0, write, ctypes.byref(res)) == 1
+    n = exported.summary["golden"]["count"]
+    lines = "".join(text).splitlines()
+    assert (res.input_ok, res.rhythm_ok, res.output_ok, res.outputs_checked) == (n, n, n, 0)
+    assert lines[-1] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=- input={n} rhythm={n} "
+                         f"output=- classifier=none")
+    assert all(" output=- maxdiff=-" in x for x in lines[:-1])
 
 
 def test_exported_ops_are_unchanged_since_the_2023_arduino_export(exported):
-    """Golden outputs come from today's TFLM; the Arm boards run the 2023-02 Arduino export.
-    Only MEAN changed in between (tflite-micro PR 1908, 2023-04): the student has none, so
-    the self-test can demand an exact match on reference kernels there."""
+    """Golden outputs come from today's TFLM; the Arm boards run the Arduino export bd7e861
+    (2023-02-27). Only MEAN changed in between (tflite-micro PR 1908, 2023-04): the student
+    has none, so the self-test can demand an exact match there."""
     from tinyecg.export import tflm_files
 
     ops = exported.summary["model"]["ops"]
@@ -497,10 +626,7 @@ def test_golden_selftest_tolerance_in_lsb(fwlib, exported, offset, tolerance, pa
     differing outputs are printed."""
     host = Host(fwlib, exported.model_bytes, offset=offset)
     res = Selftest()
-    fwlib.tinyecg_fw_selftest(fwlib.tinyecg_fw_model_golden(),
-                              fwlib.tinyecg_fw_model_preprocess(),
-                              ctypes.byref(host.classifier), tolerance, host.write, None,
-                              ctypes.byref(res))
+    fwlib.shim_selftest(ctypes.byref(host.classifier), tolerance, host.write, ctypes.byref(res))
     lines = host.lines()
     assert res.passed == int(passes), "\n".join(lines)
     assert res.input_ok == res.vectors  # preprocessing is unaffected
@@ -534,8 +660,8 @@ def _check(fwlib, host, perturb=None, drop_input=None):
         ins, n_in = (Tensor * len(keep))(*keep), len(keep)
     host.text.clear()
     io = IoMap()
-    bad = fwlib.tinyecg_fw_check_tensors(fwlib.tinyecg_fw_model_expect(), ins, n_in, outs,
-                                         n_out, ctypes.byref(io), host.write, None)
+    bad = fwlib.tinyecg_model_check_tensors(fwlib.shim_expect(), ins, n_in, outs, n_out,
+                                            ctypes.byref(io), host.write, None)
     return bad, io, host.lines()
 
 
@@ -608,17 +734,19 @@ def test_serial_replay_classifies_like_the_python_reference(fwlib, exported):
     from tinyecg.dsp import fixedpoint as fp
 
     host = Host(fwlib, exported.model_bytes)
-    labels = [x.decode() for x in fwlib.tinyecg_fw_model_labels()[:host.n_classes]]
-    rc = fwlib.tinyecg_fw_app_start(INPUT_SERIAL, ctypes.byref(host.classifier),
-                                    OUT_BEATS | OUT_RR | OUT_WINDOWS, host.write, None, None,
-                                    None)
+    labels = [x.decode() for x in fwlib.shim_labels()[:host.n_classes]]
+    rc = fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier),
+                          OUT_BEATS | OUT_RR | OUT_WINDOWS, host.write)
     assert rc == 0, host.lines()
+    assert fwlib.shim_state() == 7  # boot self-test passed, classifier started and enabled
+    boot = len(host.lines())
+    host.seen.clear()  # the self-test's calls
     x = _record("208", 40)
     text = ("\n".join(str(int(v)) for v in x) + "\n#end\n#stats\n").encode()
     for i in range(0, len(text), 997):  # arbitrary chunks, as a serial port delivers them
         chunk = text[i:i + 997]
-        fwlib.tinyecg_fw_app_serial(chunk, len(chunk))
-    lines = host.lines()
+        fwlib.shim_serial(chunk, len(chunk))
+    lines = host.lines()[boot - 1:]
     assert lines[0].startswith("# tinyecg ") and "classifier=tflm-host" in lines[0]
     assert f"samples={len(x)}" in lines[-1] and "garbage=0" in lines[-1]
     beats, rr, windows = _parse(lines)
@@ -647,37 +775,38 @@ def test_adc_mode_ring_lead_off_commands_and_overrun(fwlib, exported):
     through the sample ring into the core, the AD8232 lead-off pins as railed samples,
     serial input reduced to '#' commands, ring overflow reported."""
     host = Host(fwlib, exported.model_bytes)
-    assert fwlib.tinyecg_fw_app_start(INPUT_ADC, ctypes.byref(host.classifier),
-                                      OUT_BEATS | OUT_PEAKS, host.write, None, None, None) == 0
-    assert "adc=0..4095" in host.lines()[0]  # 12-bit ADC range from ecg_config.h
+    assert fwlib.shim_start(INPUT_ADC, ctypes.byref(host.classifier), OUT_BEATS | OUT_PEAKS,
+                            host.write) == 0
+    info = [x for x in host.lines() if x.startswith("# tinyecg ")]
+    assert len(info) == 1 and "adc=0..4095" in info[0]  # 12-bit ADC range from ecg_config.h
     x = (_record("119", 30).astype(np.int64) * 2).clip(0, 4095)  # an 11-bit record, 12-bit ADC
     pushed = 0
     for i in range(0, len(x), 36):  # the tick pushes, loop() polls 10 times a second
         for v in x[i:i + 36]:
-            fwlib.tinyecg_fw_app_adc(int(v), 0)
+            fwlib.shim_adc(int(v), 0)
         pushed += len(x[i:i + 36])
-        fwlib.tinyecg_fw_app_poll()
+        fwlib.shim_poll()
     beats, _, _ = _parse(host.lines())
     assert len(beats) >= 25
 
     for _ in range(180):  # half a second with an electrode off
-        fwlib.tinyecg_fw_app_adc(2048, 1)
+        fwlib.shim_adc(2048, 1)
     pushed += 180
-    fwlib.tinyecg_fw_app_poll()
+    fwlib.shim_poll()
     assert "# lead-off" in host.lines()
 
     cmd = b"1234\n#stats\n  #info\n"  # the sample line is ignored in ADC mode
-    fwlib.tinyecg_fw_app_serial(cmd, len(cmd))
+    fwlib.shim_serial(cmd, len(cmd))
     stats = [x for x in host.lines() if x.startswith("# stats")]
     assert stats and f"samples={pushed}" in stats[-1] and "garbage=0" in stats[-1]
     assert host.lines()[-1].startswith("# tinyecg ")
 
     for _ in range(1024 + 76):  # loop() stalled: the ring holds 1024 samples
-        fwlib.tinyecg_fw_app_adc(2048, 0)
-    fwlib.tinyecg_fw_app_poll()
+        fwlib.shim_adc(2048, 0)
+    fwlib.shim_poll()
     assert "# adc-overrun 76" in host.lines()
     cmd = b"#stats\n"
-    fwlib.tinyecg_fw_app_serial(cmd, len(cmd))
+    fwlib.shim_serial(cmd, len(cmd))
     assert f"samples={pushed + 1024}" in host.lines()[-1]
 
 
@@ -686,35 +815,126 @@ def test_replay_that_goes_silent_is_reported_once(fwlib, exported):
     "# input stopped" once (the waiting beats come out), samples bring detection back; in
     ADC mode silence on the serial line means nothing."""
     host = Host(fwlib, exported.model_bytes)
-    assert fwlib.tinyecg_fw_app_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
-                                      host.write, None, None, None) == 0
+    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
+                            host.write) == 0
     x = _record("208", 20)
     text = ("\n".join(str(int(v)) for v in x) + "\n").encode()
     now = 0
     for i in range(0, len(text), 2000):
-        fwlib.tinyecg_fw_app_serial(text[i:i + 2000], len(text[i:i + 2000]))
+        fwlib.shim_serial(text[i:i + 2000], len(text[i:i + 2000]))
         now += 50
-        fwlib.tinyecg_fw_app_tick(now)
+        fwlib.shim_tick(now)
     assert "# input stopped" not in host.lines()  # steady input: never idle
     n_before = sum(ln.startswith("B ") for ln in host.lines())
     for t in range(now + 100, now + 3000, 100):  # 3 s of silence, ticked every 100 ms
-        fwlib.tinyecg_fw_app_tick(t)
+        fwlib.shim_tick(t)
     lines = host.lines()
     assert lines.count("# input stopped") == 1
     assert sum(ln.startswith("B ") for ln in lines) > n_before  # the waiting beats
-    fwlib.tinyecg_fw_app_serial(text, len(text))
-    fwlib.tinyecg_fw_app_tick(now + 3100)
+    fwlib.shim_serial(text, len(text))
+    fwlib.shim_tick(now + 3100)
     lines = host.lines()
     assert lines.count("# input resumed") == 1
     after = lines[lines.index("# input resumed"):]
     assert sum(ln.startswith("B ") for ln in after) >= 15
 
     adc = Host(fwlib, exported.model_bytes)
-    assert fwlib.tinyecg_fw_app_start(INPUT_ADC, ctypes.byref(adc.classifier), OUT_BEATS,
-                                      adc.write, None, None, None) == 0
+    assert fwlib.shim_start(INPUT_ADC, ctypes.byref(adc.classifier), OUT_BEATS,
+                            adc.write) == 0
     for v in (x[:720].astype(np.int64) * 2).clip(0, 4095):  # samples from the timer
-        fwlib.tinyecg_fw_app_adc(int(v), 0)
-    fwlib.tinyecg_fw_app_poll()
+        fwlib.shim_adc(int(v), 0)
+    fwlib.shim_poll()
     for t in range(0, 5000, 100):
-        fwlib.tinyecg_fw_app_tick(t)
+        fwlib.shim_tick(t)
     assert "# input stopped" not in adc.lines()
+
+
+def test_failed_selftest_disables_the_classifier(fwlib, exported):
+    """TINYECG_SELFTEST_STRICT (the default): a classifier one LSB off the golden outputs fails
+    the boot self-test (tolerance 0) and is disabled: beats become "# classify-error <r>",
+    never labels of the wrong model. "#qemu selftest"'s re-run reports the difference again."""
+    host = Host(fwlib, exported.model_bytes, offset=1)
+    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
+                            host.write) == 0
+    lines = host.lines()
+    assert fwlib.shim_state() == 4  # started, self-test failed, disabled
+    assert any(x.startswith("# selftest FAIL 0/") for x in lines)
+    assert "# error: golden self-test failed, classifier disabled (TINYECG_SELFTEST_STRICT)" \
+        in lines
+    calls = len(host.seen)
+    x = _record("208", 20)
+    text = ("\n".join(str(int(v)) for v in x) + "\n#end\n").encode()
+    fwlib.shim_serial(text, len(text))
+    after = host.lines()[len(lines):]
+    errors = [ln for ln in after if ln.startswith("# classify-error ")]
+    assert len(errors) >= 15 and not any(ln.startswith("B ") for ln in after)
+    assert len(host.seen) == calls  # the gate never calls the classifier
+    assert fwlib.shim_selftest_again() == 0
+
+
+@pytest.fixture(scope="module")
+def c_export(tmp_path_factory):
+    """The default model exported for the C backend."""
+    from tinyecg.export.exporter import export
+
+    out = tmp_path_factory.mktemp("c_export") / "model"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+        summary = export(None, out, force=True, quiet=True, runtime="c")
+    return SimpleNamespace(lib=out, summary=summary)
+
+
+@pytest.mark.parametrize("classifier", ["CBACKEND", "NONE"])
+def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, strict_c_flags,
+                                             classifier):
+    """tinyecg_firmware_boot() as a board calls it, with the classifier chosen at build time:
+    the C backend (tinyecg_nn + the generated tinyecg_model.c, strict C99 too) passes the
+    golden self-test bit for bit and classifies a replay exactly as the Python reference;
+    without a classifier the firmware reports R-peaks."""
+    from tinyecg.device import firmware_files
+
+    nn = firmware_files.nn_dir()
+    extra = [c_export.lib / "tinyecg_model.c", *sorted((nn / "src").glob("*.c"))] \
+        if classifier == "CBACKEND" else []
+    so = _shared_library(exported.project, tmp_path, c_export.lib, strict_c_flags,
+                         defines=[f"TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}"],
+                         extra_sources=extra, extra_includes=[nn / "include"])
+    lib = _bind(ctypes.CDLL(str(so)))
+    text = []
+    write = WRITE(lambda ctx, t: text.append(t.decode()))
+    assert lib.shim_boot(INPUT_SERIAL, 0, write) == 0
+    lines = "".join(text).splitlines()
+    n = c_export.summary["golden"]["count"]
+    assert lines[0] == "# tinyecg firmware board=host-shim input=serial model=0.1.0 export=c"
+    info = [x for x in lines if x.startswith("# tinyecg 0")]
+    x = _record("208", 30)
+    body = ("\n".join(str(int(v)) for v in x) + "\n#end\n#stats\n").encode()
+    lib.shim_serial(body, len(body))
+    out = "".join(text).splitlines()[len(lines):]
+    if classifier == "NONE":
+        assert lines[1] == "# classifier none: detection only"
+        assert lines[-2].startswith(f"# selftest pass {n}/{n} tolerance=0 maxdiff=- ")
+        assert "classifier=none" in info[0]
+        assert lib.shim_state() == 1
+        peaks = [int(ln) for ln in out if ln.isdigit()]
+        assert len(peaks) > 30 and not any(ln.startswith("B ") for ln in out)
+        return
+    assert lines[1].startswith("# cbackend tinyecg_nn arena=")
+    assert lines[-2] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
+                         f"output={n} classifier=cbackend")
+    assert "classifier=cbackend" in info[0] and lib.shim_state() == 7
+    from tinyecg.device import firmware as fq
+
+    beats = [(int(f[1]), f[2], int(f[3])) for f in (ln.split() for ln in out) if f[0] == "B"]
+    rr = [tuple(int(v) for v in ln.split()[1:]) for ln in out if ln.startswith("R ")]
+    assert len(beats) > 30 and not rr  # only the beat lines were asked for
+    # the Python integer preprocessing + TFLM host runtime on the core's own beats
+    # (the host harness's RR rows for the same samples)
+    from tinyecg.device import detect
+
+    harness = detect.build_host_harness(tmp_path / "harness")
+    want = fq.parse_lines(detect.run_harness(harness, detect.samples_text(x), "--peaks", "--rr",
+                                             "--adc-min", "0", "--adc-max", "2047"))
+    ref = fq.reference_beats(exported.model_bytes, x, want.rr, labels=list(
+        c_export.summary["labels"]))
+    assert beats == ref

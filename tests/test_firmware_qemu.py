@@ -1,9 +1,10 @@
 """The whole firmware on an emulated Cortex-M4 (QEMU mps2-an386), checked against the host.
 
-Built once per module with arm-none-eabi-gcc: the portable core, the generated fixed-point
-preprocessing, golden vectors and C backend model (tinyecg export --runtime c) and the app in
-firmware/targets/mps2-an386/app. What the device prints is compared with sides that share
-none of its cross-compiled code:
+Built once per module with arm-none-eabi-gcc: the firmware application every board runs
+(firmware/lib/tinyecg_app with the portable core and the preprocessing library) behind the
+QEMU board layer (firmware/targets/mps2-an386/board), with the C backend as its classifier
+(tinyecg export --runtime c; the TFLM build is tests/test_tflm_vendored.py's). What the
+device prints is compared with sides that share none of its cross-compiled code:
   * R-peaks and RR context: the host harness (firmware/host, gcc for x86-64) on the same samples;
   * beat classes and scores: the Python integer preprocessing (tinyecg.dsp.fixedpoint) and the
     TFLM host interpreter on the host harness's beats;
@@ -116,11 +117,18 @@ def test_golden_selftest_is_bit_exact_on_cortex_m4(runs, export_dir):
     lines = run.lines
     assert run.returncode == 0, run.stderr
     assert lines.selftest_summary["passed"], lines.selftest
-    assert lines.selftest_summary["vectors"] == manifest["golden"]["count"] == GOLDEN
+    assert len(lines.selftest) == manifest["golden"]["count"] == GOLDEN
+    assert (lines.selftest_summary["input"], lines.selftest_summary["output"],
+            lines.selftest_summary["tolerance"], lines.selftest_summary["maxdiff"]) == \
+        (GOLDEN, GOLDEN, 0, 0)
     assert lines.selftest_summary["classifier"] == "cbackend"
+    assert lines.firmware == {"board": "mps2-an386", "input": "serial", "model": "0.1.0",
+                              "export": "c"}
     for vec, item in zip(lines.selftest, manifest["golden"]["items"]):
-        assert (vec["window"], vec["rhythm"], vec["output"], vec["maxdiff"]) == ("ok", "ok", "ok", 0)
+        assert (vec["input"], vec["rhythm"], vec["output"], vec["maxdiff"]) == \
+            ("ok", "ok", "ok", 0)
         assert (str(vec["record"]), vec["r"]) == (str(item["record"]), item["sample"])
+        assert vec["pre_instr"] > 0 and vec["inf_instr"] > 0
 
 
 @pytest.mark.parametrize("record", ["208", "100"])
@@ -163,14 +171,16 @@ def test_instruction_counts_per_beat(runs):
 
 
 def test_detection_only_build(fq, work, export_dir, host):
-    fw = fq.build_firmware(work, export_dir=export_dir, io="semihost", classifier="none")
+    fw = fq.build_firmware(work, export_dir=export_dir, io="semihost", runtime="none")
+    assert fw.classifier == "none"
     x = samples_of("100", seconds=20)
     run = fq.run_samples(fw, x)
     lines = run.lines
     assert run.returncode == 0
     assert lines.beats == [] and lines.perf == []
     assert lines.selftest_summary["passed"] and lines.selftest_summary["output"] == "-"
-    assert all(v["window"] == "ok" and v["output"] == "-" for v in lines.selftest)
+    assert all(v["input"] == "ok" and v["output"] == "-" for v in lines.selftest)
+    assert "# classifier none: detection only" in lines.status
     assert "classifier=none adc=0..2047" in lines.info
     assert lines.peaks == host_lines(fq, host, x).peaks
 
@@ -204,7 +214,8 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
     from wfdb.processing import compare_annotations
 
     from tinyecg import metrics
-    from tinyecg.device.stream import _record_symbols
+    from tinyecg.data import records
+    from tinyecg.spec import BEAT_SYMBOLS
 
     seconds = 20
     res = fq.stream(fw_uart, EXCERPT / "100", seconds=seconds, timeout=120)
@@ -212,7 +223,10 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
     assert res["device"]["selftest_summary"]["passed"]
     x = samples_of("100", seconds=seconds)
     want = host_lines(fq, host, x)
-    ref, symbols = _record_symbols(str(EXCERPT / "100"), seconds * 360)
+    ann = records.read_annotations(str(EXCERPT / "100"), "atr", sampto=seconds * 360,
+                                   source_fs=360, required=True)
+    is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
+    ref, symbols = ann.samples[is_beat], [str(v) for v in ann.symbols[is_beat]]
     assert res["qrs"] == detect.score_detections(ref, want.peaks)
     beats = fq.reference_beats(model, x, want.rr, labels=fw_uart.labels)
     labels = fq.label_map(fw_uart.labels)
@@ -230,14 +244,15 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
 def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, model):
     from tinyecg.export.exporter import export
 
-    for kwargs, msg in (({"io": "spi"}, "io must be"), ({"classifier": "tflm"}, "classifier must"),
+    for kwargs, msg in (({"io": "spi"}, "io must be"), ({"runtime": "onnx"}, "runtime must"),
+                        ({"classifier": "tvm"}, "classifier must"), ({"arch": "m7"}, "arch must"),
                         ({"opt": "fast"}, "opt must"), ({"adc_range": (5, 5)}, "adc_range"),
                         ({"calibration": (0, 0)}, "calibration"),
                         ({"instr_per_us": 0}, "instr_per_us")):
         with pytest.raises(TinyECGError, match=msg):
             fq.build_firmware(work / "bad", export_dir=export_dir, **kwargs)
     tflm = work / "tflm_export"
-    export(model, tflm, golden=1, force=True, runtime="tflm", quiet=True)
+    export(model, tflm, golden=1, force=True, runtime="tflm")
     with pytest.raises(TinyECGError, match="runtime c"):
         fq.build_firmware(work / "bad", export_dir=tflm)
     with pytest.raises(TinyECGError, match="not a tinyecg export"):
@@ -246,17 +261,86 @@ def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, 
         fq.run_samples(fw_uart, [1, 2, 3])
 
 
-def test_app_sources_are_clean_under_strict_warnings(fq, export_dir):
+def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_flags):
+    """The board layer and the application, for every I/O build and C classifier, under the
+    project's strict flags and -Wsign-conversion, for Cortex-M4F and Cortex-M0+."""
     import subprocess
 
-    flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-std=c99",
-             "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion",
-             "-fsyntax-only", f"-I{qemu.target_dir()}", f"-I{detect.core_include()}",
-             f"-I{fq.app_dir()}", f"-I{export_dir}"]
-    for io in (0, 1):
-        for classifier in (0, 1):
-            r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",
-                                f"-DTINYECG_CLASSIFIER={classifier}",
-                                str(fq.app_dir() / "main.c"), str(fq.app_dir() / "app_model.c")],
-                               capture_output=True, text=True, timeout=60)
-            assert r.returncode == 0, r.stderr
+    from tinyecg.device import firmware_files
+
+    sources = [fq.board_main(), *firmware_files.app_sources()]
+    includes = [qemu.target_dir(), *firmware_files.includes(), export_dir,
+                firmware_files.nn_dir() / "include"]
+    for cpu in (["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+                ["-mcpu=cortex-m0plus", "-mfloat-abi=soft"]):
+        flags = [*cpu, "-mthumb", *strict_c_flags, "-Wsign-conversion", "-fsyntax-only",
+                 *(f"-I{p}" for p in includes)]
+        for io in (0, 1):
+            for classifier in ("CBACKEND", "NONE"):
+                r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",
+                                    f"-DTINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}",
+                                    *map(str, sources)], capture_output=True, text=True,
+                                   timeout=60)
+                assert r.returncode == 0, r.stderr
+
+
+def test_c_backend_image_fits_48k_flash_and_16k_ram(fq, fw_uart):
+    """The C backend's board image: flash (text + .data image) <= 48 KB, RAM (.data + .bss +
+    the stack's high-water mark after boot and a replay) <= 16 KB."""
+    x = samples_of("208", seconds=20)
+    with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
+        fq.replay(url, x, timeout=90)
+        stack = fq.device_command(url, "perf").qemu["stack_peak"]
+        fq.stop(url)
+    assert fw_uart.flash_bytes <= 48 * 1024, fw_uart.sizes
+    assert fw_uart.static_ram_bytes + stack <= 16 * 1024, (fw_uart.sizes, stack)
+
+
+def test_silent_replay_is_reported_once(fq, fw_uart):
+    """The QEMU board ticks the application from SysTick while it sleeps: a replay that goes
+    silent for more than a second gets "# input stopped" (and its waiting beats) once, as on
+    a board; samples that come back get "# input resumed"."""
+    x = samples_of("208", seconds=20)
+    body = detect.samples_text(x)
+    with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
+        first = fq._session(url.port, b"#reset\n" + body, fq._line_after(b"# input stopped"),
+                            timeout=60)
+        lines = fq.parse_lines(first.decode())
+        assert lines.status.count("# input stopped") == 1
+        assert len(lines.beats) >= 15
+        again = fq._session(url.port, body + b"#end\n#stats\n", fq._line_after(b"# stats"),
+                            timeout=60).decode()
+        assert "# input resumed" in again and "# input stopped" not in again
+        fq.stop(url)
+
+
+def test_tinyecg_stream_scores_the_c_image_as_firmware_stream(fq, fw_uart):
+    """`tinyecg stream` (tinyecg.device.stream.stream_record) on the board image gives the
+    scores firmware.stream() computes from the lines it read itself."""
+    from tinyecg.device.stream import stream_record
+
+    with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
+        official = stream_record(url, str(EXCERPT / "119"), speed=0, seconds=20,
+                                 reply_timeout=60)
+        fq.stop(url)
+    ours = fq.stream(fw_uart, EXCERPT / "119", seconds=20, timeout=120)
+    assert official["qrs"] == ours["qrs"]
+    assert official["classes"] == ours["classes"]
+    assert official["beats_reported"] == ours["beats_reported"] == len(ours["beats"])
+    assert official["labels"]["set"] == "nlrav"
+
+
+def test_serve_runs_the_board_until_it_exits(fq, fw_uart, fw_semihost):
+    """`tinyecg qemu`'s serve: the port is announced once it listens, and the call returns
+    when the device exits ("#qemu exit": code 0 after a passed self-test)."""
+    seen = []
+
+    def ready(url):
+        seen.append(str(url))
+        fq.stop(url)
+
+    done = fq.serve(fw_uart, timeout=120, on_ready=ready)
+    assert len(seen) == 1 and seen[0].startswith("socket://127.0.0.1:")
+    assert done.returncode == 0 and not done.timed_out
+    with pytest.raises(TinyECGError, match="io='uart'"):
+        fq.serve(fw_semihost)

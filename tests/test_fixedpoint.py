@@ -1,10 +1,13 @@
 """Integer preprocessing reference (tinyecg.dsp.fixedpoint) against independent references:
 pywt for the periodized transforms, exact rational arithmetic for the rounding helpers and
 the rhythm features, and the float pipeline (tinyecg.dsp.denoise) on real MIT-BIH beats."""
+
 from __future__ import annotations
 
+import json
 import math
-import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -16,23 +19,17 @@ import pywt
 from tinyecg.dsp import denoise
 from tinyecg.dsp import fixedpoint as fp
 from tinyecg.errors import TinyECGError
+from tinyecg.quantmath import right_shift_multiplier
+from tinyecg.spec import BEAT_SYMBOLS, WINDOW
 
 RECORDS = ("100", "119", "208", "232")
 BEATS_PER_RECORD = 300
 
 
-def _data_dir() -> Path | None:
-    env = os.environ.get("TINYECG_DATA")
-    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared/data/mitdb"
-    return path if (path / "100.hea").is_file() else None
-
-
 @pytest.fixture(scope="module")
-def real_windows():
+def real_windows(mitdb_dir):
     """(raw int16 (n, 360), baseline, gain) of the first beats of a few MIT-BIH records."""
-    root = _data_dir()
-    if root is None:
-        pytest.skip("MIT-BIH not found (/work/shared/data/mitdb or $TINYECG_DATA)")
+    root = mitdb_dir
     from tinyecg.data.beats import beats_from_record
     from tinyecg.data.records import load_record
 
@@ -49,7 +46,7 @@ def real_windows():
 # ----------------------------------------------------------------------------- transforms
 def test_float_transforms_reproduce_pywt_periodization():
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((20, fp.WINDOW)) * 100
+    x = rng.standard_normal((20, WINDOW)) * 100
     a = x
     for n in (360, 180, 90):
         ca, cd = fp.dwt_float(a)
@@ -65,13 +62,17 @@ def test_float_transforms_reproduce_pywt_periodization():
 
 def test_filters_and_threshold_constants():
     w = pywt.Wavelet("sym4")
-    for q, h in ((fp.DEC_LO_Q, w.dec_lo), (fp.DEC_HI_Q, w.dec_hi),
-                 (fp.REC_LO_Q, w.rec_lo), (fp.REC_HI_Q, w.rec_hi)):
+    for q, h in (
+        (fp.DEC_LO_Q, w.dec_lo),
+        (fp.DEC_HI_Q, w.dec_hi),
+        (fp.REC_LO_Q, w.rec_lo),
+        (fp.REC_HI_Q, w.rec_hi),
+    ):
         err = np.abs(np.array(q) / 2.0**fp.FILTER_BITS - np.array(h))
-        assert err.max() <= 2.0**-(fp.FILTER_BITS + 1)
+        assert err.max() <= 2.0 ** -(fp.FILTER_BITS + 1)
         assert max(abs(v) for v in q) < 2**31
     want = math.sqrt(2 * math.log(360)) / (2 * 0.6745)
-    assert abs(fp.THR_MULT / 2.0**fp.THR_BITS - want) <= 2.0**-(fp.THR_BITS + 1)
+    assert abs(fp.THR_MULT / 2.0**fp.THR_BITS - want) <= 2.0 ** -(fp.THR_BITS + 1)
     assert fp.THR_MULT < 2**31
 
 
@@ -83,7 +84,7 @@ def test_headroom_bounds_hold():
     assert h["y"] < 26  # the docstring's 15.42 * 2**22
     assert h["filter_accumulator"] < 57 and h["z_product"] < 59.6  # the docstring's figures
     # the C's accumulators start at 2**60 + 2**30: they stay non-negative and inside int64
-    assert 2.0**h["filter_accumulator"] < 2.0**fp.ROUND_BIAS_BITS - 2**30
+    assert 2.0 ** h["filter_accumulator"] < 2.0**fp.ROUND_BIAS_BITS - 2**30
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -94,8 +95,13 @@ def _exact_round(x: Fraction) -> int:
 
 def test_rounding_helpers_against_exact_arithmetic():
     rng = np.random.default_rng(1)
-    a = np.concatenate([rng.integers(-2**40, 2**40, 3000), np.arange(-40, 41),
-                        [2**45 + 2**9, -(2**45 + 2**9), 3 * 2**9, -3 * 2**9]])
+    a = np.concatenate(
+        [
+            rng.integers(-(2**40), 2**40, 3000),
+            np.arange(-40, 41),
+            [2**45 + 2**9, -(2**45 + 2**9), 3 * 2**9, -3 * 2**9],
+        ]
+    )
     for k in (1, 2, 10, 30, 40):
         got = fp.rshift_round(a, k)
         want = [_exact_round(Fraction(int(v), 2**k)) for v in a]
@@ -103,8 +109,13 @@ def test_rounding_helpers_against_exact_arithmetic():
     d = np.concatenate([rng.integers(1, 2**20, len(a) - 10), [1, 2, 3, 360, 100, 7, 2, 4, 6, 8]])
     got = fp.div_round(a, d)
     assert got.tolist() == [_exact_round(Fraction(int(x), int(y))) for x, y in zip(a, d)]
-    v = np.concatenate([rng.integers(0, 2**62, 3000), np.arange(0, 200),
-                        [2**62, 2**62 - 1, (2**31 - 1) ** 2, (2**31 - 1) ** 2 + 2**31 - 1]])
+    v = np.concatenate(
+        [
+            rng.integers(0, 2**62, 3000),
+            np.arange(0, 200),
+            [2**62, 2**62 - 1, (2**31 - 1) ** 2, (2**31 - 1) ** 2 + 2**31 - 1],
+        ]
+    )
     want = []
     for x in v.tolist():
         r = math.isqrt(x)
@@ -116,18 +127,29 @@ def test_rounding_helpers_against_exact_arithmetic():
 
 def test_round_shift_and_reciprocal_against_exact_arithmetic():
     rng = np.random.default_rng(2)
-    a = np.concatenate([rng.integers(-2**57, 2**57, 3000), np.arange(-40, 41),
-                        [3 * 2**30, -3 * 2**30, 2**30, -2**30]])
+    a = np.concatenate(
+        [
+            rng.integers(-(2**57), 2**57, 3000),
+            np.arange(-40, 41),
+            [3 * 2**30, -3 * 2**30, 2**30, -(2**30)],
+        ]
+    )
     for k in (1, 2, 9, 24, 31, 41):
         got = fp.round_shift(a, k)
         want = [math.floor(Fraction(int(v), 2**k) + Fraction(1, 2)) for v in a]
         assert got.tolist() == want
     ks = rng.integers(10, 42, len(a))  # one shift per element, as per window in the z-score
-    want = [math.floor(Fraction(int(v), 2**int(k)) + Fraction(1, 2)) for v, k in zip(a, ks)]
+    want = [math.floor(Fraction(int(v), 2 ** int(k)) + Fraction(1, 2)) for v, k in zip(a, ks)]
     assert fp.round_shift(a, ks).tolist() == want
-    d = np.concatenate([rng.integers(1, 2**32, 3000), np.arange(1, 300),
-                        [2**k for k in range(32)] + [2**k - 1 for k in range(2, 33)] +
-                        [2**k + 1 for k in range(1, 31)]])
+    d = np.concatenate(
+        [
+            rng.integers(1, 2**32, 3000),
+            np.arange(1, 300),
+            [2**k for k in range(32)]
+            + [2**k - 1 for k in range(2, 33)]
+            + [2**k + 1 for k in range(1, 31)],
+        ]
+    )
     m, k = fp.reciprocal(d)
     assert np.all((m >= 2**29) & (m <= 2**30))
     for di, mi, ki in zip(d.tolist(), m.tolist(), k.tolist()):
@@ -140,21 +162,31 @@ def test_high_word_rounding_identity():
     """What the C relies on to round with 32-bit operations after one 64-bit product:
     floor((x + 2**(s-1)) / 2**s) = floor((floor(x / 2**32) + 2**(s-33)) / 2**(s-32)), s >= 33."""
     rng = np.random.default_rng(4)
-    for x in [int(v) for v in rng.integers(-2**60, 2**60, 2000)] + [2**32 - 1, -1, 0, 2**40]:
+    for x in [int(v) for v in rng.integers(-(2**60), 2**60, 2000)] + [2**32 - 1, -1, 0, 2**40]:
         for s in (33, 34, 41, 46, 52):
             want = math.floor(Fraction(x, 2**s) + Fraction(1, 2))
-            assert (x // 2**32 + 2**(s - 33)) // 2**(s - 32) == want
+            assert (x // 2**32 + 2 ** (s - 33)) // 2 ** (s - 32) == want
 
 
 def test_quantize_multiplier():
+    """The multipliers of preprocess_params come from tinyecg.quantmath, within the shifts the
+    C handles (1..MAX_SHIFT)."""
     for value in (1e-6, 1.9073486328125e-05, 0.1388888, 0.5, 1.0, 50.0, 12345.678):
-        m, k = fp.quantize_multiplier(value, "x")
+        m, k = right_shift_multiplier(value, "x", fp.MAX_SHIFT)
         assert 2**30 <= m < 2**31 and 1 <= k <= fp.MAX_SHIFT
         assert abs(m / 2.0**k - value) <= value * 2.0**-31
-    with pytest.raises(TinyECGError):
-        fp.quantize_multiplier(2.0**40, "x")
-    with pytest.raises(TinyECGError):
-        fp.quantize_multiplier(0.0, "x")
+    for bad in (2.0**40, 0.0, 2.0**-30, float("nan")):
+        with pytest.raises(TinyECGError):
+            right_shift_multiplier(bad, "x", fp.MAX_SHIFT)
+    params = fp.preprocess_params(0.0235, 7, 0.0157, -100)
+    assert (params["quant_mult"], params["quant_shift"]) == right_shift_multiplier(
+        1.0 / (0.0235 * 2**20), "x", fp.MAX_SHIFT
+    )
+    sec = params["rhythm"]["seconds"]
+    assert (sec["mult"], sec["shift"]) == right_shift_multiplier(
+        1.0 / (360 * 0.0157), "x", fp.MAX_SHIFT
+    )
+    assert not hasattr(fp, "quantize_multiplier")  # one home: tinyecg.quantmath
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -220,8 +252,13 @@ def _rhythm_exact(pre, post, lsum, count, scale):
         if c == 0:
             su, c = p, 1
         local = Fraction(int(su), int(c))
-        feats = (Fraction(int(p), 360), Fraction(int(q), 360), local / 360,
-                 Fraction(int(p)) / local, Fraction(int(q)) / local)
+        feats = (
+            Fraction(int(p), 360),
+            Fraction(int(q), 360),
+            local / 360,
+            Fraction(int(p)) / local,
+            Fraction(int(q)) / local,
+        )
         out.append([f / s for f in feats])
     return out
 
@@ -256,15 +293,15 @@ def test_rhythm_features_against_exact_rationals():
         assert np.mean(diff) < 0.05
 
 
-def test_rhythm_features_on_real_rr(real_windows):
+def test_rhythm_features_on_real_rr(mitdb_dir):
     """Against the float32 features training sees, quantized in float64: equal except at
     rounding ties (scale 0.02 = 1/50 puts every 18th pre_rr exactly on a tie)."""
     from tinyecg.data.beats import rr_context
     from tinyecg.data.records import load_record
     from tinyecg.dsp.rhythm import rhythm_features
 
-    rec = load_record(_data_dir(), "208")
-    beat = np.isin(rec.ann_symbols, list("NLRBAaJSVrFejnE/fQ?"))
+    rec = load_record(mitdb_dir, "208")
+    beat = np.isin(rec.ann_symbols, list(BEAT_SYMBOLS))
     r = rec.ann_samples[beat]
     rr = rr_context(r)
     feats = rhythm_features(r)  # float32, as training sees them
@@ -283,8 +320,7 @@ def test_rhythm_features_on_real_rr(real_windows):
 def test_rhythm_saturates_without_overflow():
     big = 2**31 - 1
     params = fp.preprocess_params(0.05, 0, 0.02, -128)
-    got = fp.rhythm_features_int([big, 1, big], [big, 1, 1], [big, big, 1],
-                                 [big, 1, 1], params)
+    got = fp.rhythm_features_int([big, 1, big], [big, 1, 1], [big, big, 1], [big, 1, 1], params)
     exact = _rhythm_exact([big, 1, big], [big, 1, 1], [big, big, 1], [big, 1, 1], 0.02)
     assert got.tolist() == _quantize_exact(exact, -128).tolist()
 
@@ -322,3 +358,32 @@ def test_float_reference_is_denoise_module(real_windows):
     mv = (raw[:50].astype(np.float64) - base[:50, None]) / gain[:50, None]
     want = denoise.zscore(denoise.denoise(mv))
     assert np.array_equal(fp.zscore_windows_float(raw[:50], base[:50], gain[:50]), want)
+
+
+def test_bench_script_measures_whole_records(excerpt_dir, tmp_path):
+    """scripts/bench_preprocess.py (the source of docs/preprocessing.md's accuracy table) on a
+    bundled excerpt: its JSON totals agree with compare_with_float on the same beats."""
+    from tinyecg.data.beats import beats_from_record
+    from tinyecg.data.records import load_record
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_preprocess.py"
+    out = tmp_path / "pp.json"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--data", str(excerpt_dir), "--json", str(out), "100"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rec = load_record(excerpt_dir, "100")
+    beats = beats_from_record(rec, labels="aami")
+    gain = int(round(float(rec.gain)))
+    want = fp.compare_with_float(beats.raw, rec.baseline, gain, fp.preprocess_params(0.05, -20))
+    assert result["windows"] == want["windows"] == len(beats) > 100
+    assert result["snr_db"] == pytest.approx(want["snr_db"], abs=1e-9) and want["snr_db"] > 100
+    assert result["int8_agreement"] == pytest.approx(want["int8_agreement"], abs=1e-12)
+    assert result["int8_max_diff"] == want["int8_max_diff"] <= 1
+    assert result["max_abs_err"] == pytest.approx(want["max_abs_err"], rel=1e-12)
+    assert set(result["records"]) == {"100"}
+    assert any(line.split()[:1] == ["all"] for line in proc.stdout.splitlines())

@@ -32,6 +32,8 @@ def test_wheel_contains_templates_model_and_excerpts(wheel):
     for f in ("model.tflite", "config.json"):
         assert f"tinyecg/assets/default_model/{f}" in names
     assert "tinyecg/data/excerpts/mitdb/100.dat" in names
+    assert "tinyecg/firmware/lib/tinyecg_dsp/src/tinyecg_preprocess.c" in names
+    assert "tinyecg/firmware/lib/tinyecg_core/include/tinyecg_spec.h" in names
 
 
 def test_installed_wheel_exports_default_model(wheel, tmp_path):
@@ -49,6 +51,6 @@ def test_installed_wheel_exports_default_model(wheel, tmp_path):
     where = subprocess.run([str(py), "-c", "import tinyecg; print(tinyecg.__file__)"],
                            cwd=tmp_path, capture_output=True, text=True, env=env).stdout
     assert str(venv) in where
-    for name in ("tinyecg_model_data.c", "tinyecg_preprocess.h", "tinyecg_golden.c",
+    for name in ("tinyecg_model_data.c", "tinyecg_preprocess_params.h", "tinyecg_golden.c",
                  "tinyecg_op_resolver.h", "manifest.json"):
         assert (out / name).is_file()

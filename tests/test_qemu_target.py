@@ -41,10 +41,12 @@ def _sections(elf: Path) -> dict[str, dict]:
     text = subprocess.run(["arm-none-eabi-readelf", "-S", "-W", str(elf)],
                           capture_output=True, text=True, check=True).stdout
     sections = {}
-    for match in re.finditer(r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+([A-Z]*)",
-                             text):
+    row = re.compile(r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+"
+                     r"([A-Z]*)")
+    for match in row.finditer(text):
         name, kind, addr, size, flags = match.groups()
-        sections[name] = {"type": kind, "addr": int(addr, 16), "size": int(size, 16), "flags": flags}
+        sections[name] = {"type": kind, "addr": int(addr, 16), "size": int(size, 16),
+                          "flags": flags}
     return sections
 
 
@@ -76,7 +78,8 @@ def _loop_body_length(rows: list[tuple[int, str, str]]) -> int:
     round again, taking at each conditional branch the side that stays in the loop
     (the other side leaves it: a return or a jump out of the loop's range)."""
     backs = [(addr, _branch_target(ops)) for addr, mnem, ops in rows
-             if (mnem in _UNCONDITIONAL or _CONDITIONAL.match(mnem)) and _branch_target(ops) <= addr]
+             if (mnem in _UNCONDITIONAL or _CONDITIONAL.match(mnem))
+             and _branch_target(ops) <= addr]
     assert len(backs) == 1, f"expected one backward branch, found {backs}"
     back, head = backs[0]
     order = [addr for addr, _, _ in rows]
@@ -182,7 +185,8 @@ def test_instruction_count_matches_disassembly(tmp_path_factory, arch, reload):
         assert abs(measured - expected) <= max(0.01 * expected, 3 * qemu.INSTRUCTIONS_PER_TICK), \
             (n, measured, expected)
         if reload is None:
-            assert abs(measured - expected) <= 3 * qemu.INSTRUCTIONS_PER_TICK, (n, measured, expected)
+            assert abs(measured - expected) <= 3 * qemu.INSTRUCTIONS_PER_TICK, \
+                (n, measured, expected)
         assert measured % qemu.INSTRUCTIONS_PER_TICK == 0
 
 
@@ -248,12 +252,13 @@ def test_hardfault_reports_and_exits_nonzero(tmp_path_factory, kind):
     assert not result.timed_out
     assert result.returncode == qemu.FAULT_EXIT_BASE + 3  # HardFault is exception 3
     assert "still running" not in result.stdout
-    report = re.search(r"FAULT: HardFault .* pc=0x([0-9a-f]{8}) .* cfsr=0x([0-9a-f]{8}) .* bfar=0x([0-9a-f]{8})",
-                       result.stderr)
+    report = re.search(r"FAULT: HardFault .* pc=0x([0-9a-f]{8}) .* cfsr=0x([0-9a-f]{8}) "
+                       r".* bfar=0x([0-9a-f]{8})", result.stderr)
     assert report, result.stderr
     pc, cfsr, bfar = (int(group, 16) for group in report.groups())
     if kind == 2:
-        udf = [addr for addr, mnemonic, _ in _function_disassembly(elf, "main") if mnemonic == "udf"]
+        udf = [addr for addr, mnemonic, _ in _function_disassembly(elf, "main")
+               if mnemonic == "udf"]
         assert pc == udf[0]
         assert cfsr & (1 << 16), "UNDEFINSTR must be set in the UsageFault status"
     else:

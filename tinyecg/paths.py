@@ -7,6 +7,8 @@ the repository's top level. Every lookup tries the packaged copy first.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from tinyecg.errors import TinyECGError
@@ -41,3 +43,29 @@ def default_model_dir() -> Path:
 def excerpts_dir() -> Path:
     """The bundled MIT-BIH excerpts (WFDB records, a few minutes each)."""
     return PACKAGE_DIR / "data" / "excerpts" / "mitdb"
+
+
+ENV_CACHE = "TINYECG_CACHE"
+
+
+def cache_dir() -> Path:
+    """The user's tinyecg cache: $TINYECG_CACHE, else ~/.cache/tinyecg."""
+    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "tinyecg")
+
+
+def build_dir(name: str) -> Path:
+    """A folder for compiled helper programs: in the cache when it can be written, else in
+    the system's temporary folder (a read-only home or working folder must not stop a
+    command)."""
+    for root in (cache_dir() / "build", Path(tempfile.gettempdir()) / f"tinyecg-{os.getuid()}"):
+        folder = root / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return folder
+        except OSError:
+            continue
+    raise TinyECGError(f"no writable folder for {name} (tried {cache_dir()} and the temporary "
+                       "folder)")

@@ -131,42 +131,71 @@
 #define TINYECG_REPLAY_FLAT_TOLERANCE 2
 #endif
 
+/* Replay mode: a serial line silent for this long means the host stopped sending: the core
+ * reports "# input stopped" once and flushes the beats still waiting (tinyecg_firmware_tick).
+ * 1 s: four times the longest gap a replay at real time leaves between two 0.1 s chunks. */
+#ifndef TINYECG_REPLAY_IDLE_MS
+#define TINYECG_REPLAY_IDLE_MS 1000u
+#endif
+
+/* ---- the classifier (chosen at build time) ---- */
+
+/* Which implementation of the core's tinyecg_classifier_t the firmware links
+ * (firmware/lib/tinyecg_app/include/tinyecg_classifiers.h):
+ *   TINYECG_CLASSIFIER_TFLM      TensorFlow Lite Micro running the exported flatbuffer
+ *                                (`tinyecg export --runtime tflm`, the boards' default)
+ *   TINYECG_CLASSIFIER_CBACKEND  the interpreter-free C backend: firmware/lib/tinyecg_nn and the
+ *                                generated tinyecg_model.c (`tinyecg export --runtime c`)
+ *   TINYECG_CLASSIFIER_NONE      no model: QRS detection only (one line per R-peak) */
+#define TINYECG_CLASSIFIER_NONE 0
+#define TINYECG_CLASSIFIER_CBACKEND 1
+#define TINYECG_CLASSIFIER_TFLM 2
+#ifndef TINYECG_CLASSIFIER
+#define TINYECG_CLASSIFIER TINYECG_CLASSIFIER_TFLM
+#endif
+
 /* ---- TFLite Micro ---- */
 
 /* Which distribution the environment links (set in platformio.ini; printed at boot). */
-#define TINYECG_TFLM_ARDUINO_EXAMPLES 1 /* tensorflow/tflite-micro-arduino-examples, 2023-02 */
+#define TINYECG_TFLM_ARDUINO_EXAMPLES 1 /* tensorflow/tflite-micro-arduino-examples at bd7e861 (2023-02-27) */
 #define TINYECG_TFLM_ELOQUENT_ESP32 2   /* eloquentarduino/tflm_esp32 2.0.0, TFLM 2024-07 */
 #ifndef TINYECG_TFLM_DIST
 #define TINYECG_TFLM_DIST TINYECG_TFLM_ARDUINO_EXAMPLES
 #endif
 
 /* 1 when the library's optimized kernels run (CMSIS-NN on Cortex-M, ESP-NN on ESP32-S3),
- * 0 for TFLM's reference kernels. */
+ * 0 for TFLM's reference kernels. Printed at boot; it does not change the tolerance. */
 #ifndef TINYECG_TFLM_OPTIMIZED_KERNELS
 #define TINYECG_TFLM_OPTIMIZED_KERNELS 1
 #endif
 
-/* Golden self-test tolerance on the model's int8 outputs, in LSB. The golden outputs come
- * from today's TFLM reference kernels (PyPI tflite-micro); the same kernels on the board
- * must match exactly. Optimized kernels may round differently where the TFLite int8 spec
- * leaves room (single vs double rounding of the requantization multiplier, the fixed-point
- * exp of SOFTMAX), so one LSB is allowed there; the max difference is always printed.
- * The preprocessing (integer C) is always checked bit-exactly. */
-#ifndef TINYECG_GOLDEN_TOLERANCE
-#if TINYECG_TFLM_OPTIMIZED_KERNELS
-#define TINYECG_GOLDEN_TOLERANCE 1
-#else
-#define TINYECG_GOLDEN_TOLERANCE 0
-#endif
+/* 1: refuse, at start, a model whose FULLY_CONNECTED weights carry per-channel scales (one
+ * "# tflm error ..." line, classifier disabled). Both pinned libraries predate per-channel
+ * FULLY_CONNECTED: bd7e861 applies channel 0's scale to every output channel without a word
+ * (issue 11), and TFLM added the same load-time refusal only in 2024-05 (tflite-micro PR 2602,
+ * support in PR 2673, 2024-08). 0 only to show that the golden self-test catches such a model
+ * too (tests/test_tflm_vendored.py). */
+#ifndef TINYECG_TFLM_CHECK_PER_CHANNEL_FC
+#define TINYECG_TFLM_CHECK_PER_CHANNEL_FC 1
 #endif
 
-/* Governs only the golden self-test. 1: a failed self-test (preprocessing not bit-exact,
- * or model outputs beyond TINYECG_GOLDEN_TOLERANCE) disables the classifier: every beat
- * becomes "# classify-error <r>" instead of a label that may not be the exported model's.
- * 0: report the failure and classify anyway. A failed model-metadata check (tensor type,
- * element count, scale or zero point against tinyecg_model_meta.h) always disables the
- * classifier, whatever this says: such a model gives meaningless scores (tflm_classifier.cpp,
- * tinyecg_tflm_init). */
+/* ---- golden self-test ---- */
+
+/* Tolerance on the model's int8 outputs, in LSB: 0. The golden outputs are what the board's
+ * own library computes: today's TFLM reference kernels (PyPI tflite-micro) write them, the C
+ * backend is bit-exact with those, and the pinned Arduino library with CMSIS-NN gives the same
+ * bits on the host, Cortex-M4F and Cortex-M0+ (maxdiff 0, tests/test_tflm_vendored.py) for a
+ * model it supports (per-tensor dense layers). A difference is a fault, not rounding. The
+ * preprocessing (integer C) is always checked bit for bit. */
+#ifndef TINYECG_GOLDEN_TOLERANCE
+#define TINYECG_GOLDEN_TOLERANCE 0
+#endif
+
+/* 1: a failed golden self-test (preprocessing not bit-exact, or a model output off the golden
+ * one) disables the classifier: every beat becomes "# classify-error <r>" instead of a label
+ * that may not be the exported model's. 0: report the failure and classify anyway. A model
+ * the classifier refuses at start (metadata mismatch, per-channel FULLY_CONNECTED on these
+ * libraries, no room in the arena) is always disabled, whatever this says. */
 #ifndef TINYECG_SELFTEST_STRICT
 #define TINYECG_SELFTEST_STRICT 1
 #endif

@@ -1,15 +1,18 @@
 /*
- * main.cpp - tinyecg firmware: ECG samples in, one line per classified heartbeat out.
+ * main.cpp - the Arduino board layer of the tinyecg firmware: serial port, sampling timer and
+ * clock. Everything else is the board-independent application in lib/tinyecg_app
+ * (tinyecg_firmware.h), the same C the QEMU target builds:
  *
  *   samples (ADC at 360 Hz, or text lines from the host)
- *     -> tinyecg_core: QRS detector, 360-sample beat windows, RR context, serial protocol
- *     -> generated preprocessing (fixed-point denoise + z-score, rhythm features)
- *     -> TFLite Micro student model (tflm_classifier.cpp)
+ *     -> lib/tinyecg_core: QRS detector, 360-sample beat windows, RR context, serial protocol
+ *     -> lib/tinyecg_dsp with the exported parameters: fixed-point denoise + z-score, RR features
+ *     -> the classifier chosen at build time (ecg_config.h TINYECG_CLASSIFIER; TensorFlow Lite
+ *        Micro on these boards)
  *     -> "B <r> <label> <score_q> <inference_us>" on the serial port
  *
- * Input mode, pins, calibration and baud rate: include/ecg_config.h (one header). At boot
- * the model is checked against its metadata and the golden vectors (tflm_classifier.h) and
- * the results are printed as "# ..." status lines before the core's "# tinyecg ..." line.
+ * Input mode, pins, calibration and baud rate: include/ecg_config.h (one header). At boot the
+ * application checks the model against its metadata and the golden vectors and prints the
+ * results as "# ..." status lines before the core's "# tinyecg ..." line.
  *
  * Sampling (TINYECG_INPUT_ADC) is driven by a hardware timer, never by delay(): the tick
  * reads the ADC (directly in the interrupt on STM32; in a high-priority thread/task woken by
@@ -21,19 +24,10 @@
 #include <string.h>
 
 #include "ecg_config.h"
-#include "tflm_classifier.h"
-#include "tinyecg_app.h"
-#include "tinyecg_detector.h"
-#include "tinyecg_fw.h"
-#include "tinyecg_fw_app.h"
-#include "tinyecg_fw_model.h"
+#include "tinyecg_firmware.h"
 
 #if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC && defined(ARDUINO_ARCH_MBED)
 #include <mbed.h> /* mbed::Ticker, rtos::Thread, rtos::Semaphore */
-#endif
-
-#if TINYECG_FS_HZ != TINYECG_FS
-#error "TINYECG_FS_HZ must equal the core's TINYECG_FS (360 Hz, the MIT-BIH rate)"
 #endif
 
 #if defined(ARDUINO_ARDUINO_NANO33BLE)
@@ -48,15 +42,19 @@
 #define TINYECG_BOARD_NAME "arduino"
 #endif
 
-#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
-#define TINYECG_INPUT_NAME "adc"
-#else
-#define TINYECG_INPUT_NAME "serial"
-#endif
+/* TFLM's profiler clock (tinyecg_classifiers.h, used by tinyecg_tflm_platform.cpp). */
+extern "C" uint32_t tinyecg_board_micros(void)
+{
+    return static_cast<uint32_t>(micros());
+}
 
 namespace {
 
-tinyecg_tflm_status_t g_tflm;
+tinyecg_firmware_t g_firmware;
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
+tinyecg_sample_ring_t g_ring;          /* sampling tick -> loop() */
+tinyecg_command_filter_t g_commands;   /* '#' lines of the serial port */
+#endif
 
 void write_serial(void *ctx, const char *text)
 {
@@ -69,6 +67,9 @@ uint32_t clock_us(void *ctx)
     (void)ctx;
     return static_cast<uint32_t>(micros());
 }
+
+/* the self-test prints each call's cost in microseconds */
+const tinyecg_cost_counter_t g_cost = {clock_us, nullptr, "us"};
 
 #if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
 
@@ -87,7 +88,8 @@ int lead_off_now()
 /* One sample per timer tick (in the interrupt on STM32, in the sampling thread elsewhere). */
 void take_sample()
 {
-    tinyecg_fw_app_adc(static_cast<int32_t>(analogRead(TINYECG_ADC_PIN)), lead_off_now());
+    tinyecg_firmware_adc(&g_firmware, static_cast<int32_t>(analogRead(TINYECG_ADC_PIN)),
+                         lead_off_now());
 }
 
 #if defined(ARDUINO_ARCH_MBED)
@@ -200,15 +202,34 @@ void read_serial()
         buf[n++] = static_cast<char>(ch);
     }
     if (n > 0) {
-        tinyecg_fw_app_serial(buf, n);
+        tinyecg_firmware_serial(&g_firmware, buf, n);
     }
 }
+
+/* The application's configuration (constant: it must outlive setup()). */
+const tinyecg_firmware_config_t g_config = {
+    TINYECG_BOARD_NAME,
+    TINYECG_INPUT_MODE,
+    0u,           /* the beat lines only */
+    write_serial,
+    nullptr,
+    clock_us,     /* inference_us of the beat lines */
+    nullptr,
+    &g_cost,      /* the self-test prints each call's microseconds */
+    nullptr,      /* no probes */
+#if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
+    &g_ring,
+    &g_commands,
+#else
+    nullptr,      /* replay: the samples come with the serial bytes */
+    nullptr,
+#endif
+};
 
 } // namespace
 
 void setup()
 {
-    const tinyecg_classifier_t *classifier;
     uint32_t t0;
 
 #if defined(ARDUINO_ARCH_ESP32)
@@ -219,15 +240,8 @@ void setup()
     while (!Serial && millis() - t0 < 2000u) {
         /* USB CDC: give the host up to 2 s to open the port, then run without it */
     }
-    write_serial(nullptr, "# tinyecg firmware board=" TINYECG_BOARD_NAME
-                          " input=" TINYECG_INPUT_NAME " model=");
-    write_serial(nullptr, tinyecg_fw_model_version());
-    write_serial(nullptr, "\n");
-
-    /* model checks and golden self-test, then the core's "# tinyecg ..." line */
-    classifier = tinyecg_tflm_init(write_serial, nullptr, &g_tflm);
-    (void)tinyecg_fw_app_start(TINYECG_INPUT_MODE, classifier, TINYECG_OUT_BEATS, write_serial,
-                               nullptr, clock_us, nullptr);
+    /* model checks, golden self-test, then the core's "# tinyecg ..." line */
+    (void)tinyecg_firmware_boot(&g_firmware, &g_config);
 
 #if TINYECG_INPUT_MODE == TINYECG_INPUT_ADC
 #if TINYECG_LO_PLUS_PIN >= 0
@@ -244,6 +258,6 @@ void setup()
 void loop()
 {
     read_serial();
-    tinyecg_fw_app_poll(); /* ADC mode: ring -> core; replay mode: nothing queued */
-    tinyecg_fw_app_tick(static_cast<uint32_t>(millis())); /* replay: notices a silent line */
+    tinyecg_firmware_poll(&g_firmware); /* ADC mode: ring -> core; replay mode: nothing */
+    tinyecg_firmware_tick(&g_firmware, static_cast<uint32_t>(millis())); /* replay: silence */
 }

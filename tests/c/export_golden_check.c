@@ -2,7 +2,8 @@
  * export_golden_check.c - host harness for the files of `tinyecg export` (tests/test_export.py).
  *
  * Compiled with gcc -std=c99 -Wall -Wextra -Werror -Wconversion together with the generated
- * tinyecg_model_data.c, tinyecg_preprocess.c and tinyecg_golden.c. It
+ * tinyecg_model_data.c, tinyecg_preprocess_params.c and tinyecg_golden.c and the library
+ * firmware/lib/tinyecg_dsp (with tinyecg_core/include for tinyecg_spec.h). It
  *   - writes tinyecg_model_data[] to the file argv[1] (the test compares it with the .tflite),
  *   - prints the constants of tinyecg_model_meta.h and tinyecg_arena.h as "key value" lines,
  *   - runs tinyecg_preprocess_window() (and tinyecg_rhythm_features()) on every golden beat and
@@ -17,7 +18,7 @@
 #include "tinyecg_golden.h"
 #include "tinyecg_model_data.h"
 #include "tinyecg_model_meta.h"
-#include "tinyecg_preprocess.h"
+#include "tinyecg_preprocess_params.h"
 
 /* the arena declared the way tinyecg_arena.h documents it */
 TINYECG_ALIGN16 static uint8_t tensor_arena[TINYECG_ARENA_BYTES];
@@ -61,9 +62,9 @@ int main(int argc, char **argv)
     printf("arena_aligned16 %d\n", (int)(((uintptr_t)tensor_arena & 15u) == 0u));
     printf("version %s\n", TINYECG_VERSION);
     printf("runtime %s\n", TINYECG_RUNTIME);
-    printf("fs %u\n", (unsigned)TINYECG_SAMPLE_RATE_HZ);
-    printf("window %d %u %u\n", TINYECG_WINDOW, (unsigned)TINYECG_PRE_R_SAMPLES,
-           (unsigned)TINYECG_POST_R_SAMPLES);
+    printf("fs %d\n", TINYECG_MODEL_FS);
+    printf("window %d %d %d\n", TINYECG_MODEL_WINDOW, TINYECG_MODEL_PRE_R,
+           TINYECG_MODEL_WINDOW - TINYECG_MODEL_PRE_R);
     printf("labels");
     for (i = 0; i < TINYECG_NUM_LABELS; ++i) {
         printf(" %s", tinyecg_labels[i]);
@@ -88,14 +89,15 @@ int main(int argc, char **argv)
         const tinyecg_golden_t *t = &tinyecg_golden[g];
         int8_t beat[TINYECG_WINDOW];
         int diff = 0;
-        tinyecg_preprocess_window(t->raw, &t->adc, beat);
+        tinyecg_preprocess_window(&tinyecg_model_preprocess, t->raw, &t->adc, beat);
         for (i = 0; i < TINYECG_WINDOW; ++i) {
             diff += (beat[i] != t->beat[i]);
         }
 #if TINYECG_RHYTHM_FEATURES > 0
         {
             int8_t rr[TINYECG_RHYTHM_FEATURES];
-            tinyecg_rhythm_features(t->pre_rr, t->post_rr, t->local_rr_sum, t->local_rr_count, rr);
+            tinyecg_rhythm_features(&tinyecg_model_preprocess, t->pre_rr, t->post_rr,
+                                    t->local_rr_sum, t->local_rr_count, rr);
             for (i = 0; i < TINYECG_RHYTHM_FEATURES; ++i) {
                 diff += (rr[i] != t->rhythm[i]);
             }

@@ -36,6 +36,13 @@ data_option = click.option(
     "--data", type=click.Path(file_okay=False), default=None,
     help="WFDB folder (default: $TINYECG_DATA, else the bundled MIT-BIH excerpt).")
 run_dir_arg = click.argument("run_dir", type=click.Path(file_okay=False))
+lead_option = click.option(
+    "--lead", default=None,
+    help="Lead to read, by name or index (default: the first of MLII, ML2, II, ECG1, ECG, "
+         "ECG2; else channel 0).")
+label_map_option = click.option(
+    "--label-map", type=click.Path(dir_okay=False), default=None,
+    help="JSON file {annotation symbol: class} for a database whose beat codes differ.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,21 +73,16 @@ def data_fetch(dest, quiet):
 @data_option
 @click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
 @click.option("--include-paced", is_flag=True)
+@lead_option
+@label_map_option
 @stage
-def data_info(data, labels, include_paced, quiet):
+def data_info(data, labels, include_paced, lead, label_map, quiet):
     """Build (or load from cache) the beat dataset and print its class counts."""
-    import numpy as np
+    from tinyecg.data.dataset import dataset_summary
 
-    from tinyecg.data.dataset import build_dataset
-    from tinyecg.data.records import resolve_data_dir
-
-    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced)
-    counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
-    click.echo(f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})")
-    for lab, n in zip(ds.labels, counts):
-        click.echo(f"  {lab}: {n}")
-    for rec, why in sorted(ds.skipped.items()):
-        click.echo(f"  skipped {rec}: {why}")
+    for line in dataset_summary(data, labels=labels, include_paced=include_paced, lead=lead,
+                                label_map=label_map):
+        click.echo(line)
 
 
 @cli.command()
@@ -92,7 +94,8 @@ def data_info(data, labels, include_paced, quiet):
 @click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--include-paced", is_flag=True, help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
+@click.option("--include-paced", is_flag=True,
+              help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @stage
@@ -109,22 +112,32 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
 @cli.command()
 @run_dir_arg
 @click.option("--model", default="teacher", show_default=True,
-              help="Model of the run (teacher, student, student_int8, ...) or a .keras/.tflite path.")
+              help="Model of the run (teacher, student, student_int8, ...; int8 or float: the "
+                   "run's preferred one of that kind) or a .keras/.tflite path.")
 @click.option("--records", type=click.Path(file_okay=False), default=None,
               help="Evaluate on every beat of another WFDB folder (AAMI classes).")
 @click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
               show_default=True, help="Runtime for int8 models.")
+@lead_option
+@label_map_option
 @stage
-def evaluate(run_dir, model, records, runtime, quiet):
+def evaluate(run_dir, model, records, runtime, lead, label_map, quiet):
     """Evaluate a model; writes report.json, report.md and confusion.png."""
     from tinyecg.stages.evaluate import evaluate as run_evaluate
 
-    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime)
+    rep = run_evaluate(Path(run_dir), model=model, records=records, runtime=runtime,
+                       lead=lead, label_map=label_map)
     click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
                f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
+    for sym, n in (rep.get("unmapped") or {}).items():
+        click.echo(f"  not scored: {n} beats annotated {sym!r} (no class in the label set; "
+                   "--label-map maps them)")
+    for rec, why in (rep.get("skipped") or {}).items():
+        click.echo(f"  skipped {rec}: {why}")
     for lab, m in rep["per_class"].items():
         fmt = lambda v: "  -   " if v is None else f"{v:.4f}"  # noqa: E731
-        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  n={m['support']}")
+        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  "
+                   f"n={m['support']}")
 
 
 @cli.command()
@@ -203,7 +216,8 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 @click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--clusters", type=click.IntRange(2, 256), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--force", is_flag=True, help="Start again even if the run directory holds another run.")
+@click.option("--force", is_flag=True,
+              help="Start again even if the run directory holds another run.")
 @stage
 def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
     """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
@@ -220,7 +234,8 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--board", default=None,
-              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, nucleo_f031k6.")
+              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, "
+                   "nucleo_f031k6.")
 @click.option("--golden", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Golden test beats to embed.")
 @click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
@@ -231,74 +246,92 @@ def export(source, out, board, golden, runtime, force, quiet):
     """Export an int8 model as C for a firmware (default: the model shipped with tinyecg).
 
     SOURCE is a run directory or a .tflite file (its config.json beside it)."""
+    from tinyecg.export.exporter import describe
     from tinyecg.export.exporter import export as run_export
 
-    run_export(source, Path(out), board=board, golden=golden, force=force, runtime=runtime,
-               quiet=quiet)
+    summary = run_export(source, Path(out), board=board, golden=golden, force=force,
+                         runtime=runtime)
+    if not quiet:
+        for line in describe(summary):
+            click.echo(line)
 
 
 @cli.command()
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), default="build/qemu", show_default=True,
               help="Build folder.")
-@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default="cbackend",
-              show_default=True, help="Generated C model, or detection only.")
+@click.option("--runtime", type=click.Choice(["c", "tflm", "none"]), default=None,
+              help="Classifier: c (the interpreter-free C backend, default), tflm (TensorFlow "
+                   "Lite Micro, the library the Arm boards pin, from ../shared/vendor or "
+                   "$TINYECG_TFLM_ARCHIVE), none (detection only).")
+@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default=None,
+              hidden=True, help="Old name of --runtime c|none.")
+@click.option("--arch", type=click.Choice(["m4", "m0"]), default="m4", show_default=True,
+              help="m4: Cortex-M4F on mps2-an386; m0: Cortex-M0+ code on mps2-an385.")
 @click.option("--opt", type=click.Choice(["s", "2", "3"]), default="s", show_default=True,
-              help="gcc optimisation level.")
+              help="gcc optimisation level of the firmware's own code.")
 @click.option("--serve/--build-only", default=True, show_default=True,
               help="Start QEMU with the UART on a local TCP port for `tinyecg stream`.")
 @click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
               help="Seconds before the emulator is stopped.")
 @stage
-def qemu(source, out, classifier, opt, serve, timeout, quiet):
-    """Build the whole firmware for an emulated Cortex-M4 (QEMU mps2-an386) and serve it.
+def qemu(source, out, runtime, classifier, arch, opt, serve, timeout, quiet):
+    """Build the board firmware for an emulated Cortex-M (QEMU) and serve it.
 
+    The same application as the boards (firmware/lib/tinyecg_app) with the QEMU board layer.
     SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
     `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
-    from tinyecg.device import firmware as firmware_qemu
-    from tinyecg.device import qemu as qemu_mod
+    from tinyecg.device import firmware
 
-    fw = firmware_qemu.build_firmware(Path(out), source, io="uart", classifier=classifier,
-                                      opt=opt)
-    click.echo(f"built {fw.elf}: flash {fw.flash_bytes} B, text {fw.sizes['text']} B, "
-               f"data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
+    if runtime is None:
+        runtime = firmware.CLASSIFIER_RUNTIMES[classifier] if classifier else "c"
+    elif classifier is not None and firmware.CLASSIFIER_RUNTIMES[classifier] != runtime:
+        raise TinyECGError(f"--classifier {classifier} contradicts --runtime {runtime}")
+    if runtime == "tflm" and not quiet:
+        click.echo("building TensorFlow Lite Micro for the target (minutes the first time, "
+                   "then cached)", err=True)
+    fw = firmware.build_firmware(Path(out), source, io="uart", runtime=runtime, arch=arch,
+                                 opt=opt)
+    click.echo(f"built {fw.elf} ({fw.classifier}, {arch}): flash {fw.flash_bytes} B, text "
+               f"{fw.sizes['text']} B, data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
     if serve:
-        with qemu_mod.serial_tcp(fw.elf, timeout=timeout) as url:
-            click.echo(f"serving on {url} (Ctrl-C stops)")
-            url.wait()
+        firmware.serve(fw, timeout, on_ready=lambda url: click.echo(
+            f"serving on {url} (Ctrl-C stops)"))
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f} %"
 
 
 @cli.command()
 @click.argument("record", type=click.Path(dir_okay=False))
-@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
+@lead_option
+@click.option("--channel", "lead_index", type=int, default=None, hidden=True,
+              help="Old name of --lead INDEX.")
 @stage
-def detect(record, channel, quiet):
+def detect(record, lead, lead_index, quiet):
     """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
-    from tinyecg.device import detect as det
+    from tinyecg.device.detect import score_record
 
-    base = str(record)
-    for ext in (".hea", ".dat", ".atr"):
-        base = base[:-len(ext)] if base.endswith(ext) else base
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{record}: no WFDB record (missing {Path(base).name}.hea)")
-    peaks, unreadable = det.detect_record(base, channel=channel, quality=True)
-    click.echo(f"{len(peaks)} beats detected in {base} ({int(unreadable.sum())} in signal the "
-               f"device reports unreadable)")
-    if Path(base + ".atr").is_file():
-        ref = det.reference_beats(base)
-        s = det.score_detections(ref, peaks)
+    res = score_record(record, lead=lead if lead is not None else lead_index)
+    rate = "" if res["source_fs"] == 360 else f", resampled from {res['source_fs']:g} Hz"
+    poor = int(res["unreadable"].sum())
+    click.echo(f"{len(res['peaks'])} beats detected in {res['base']} (lead {res['lead']}{rate}; "
+               f"{poor} in signal the device reports unreadable)")
+    if res["flat"]:
+        click.echo("warning: the signal is flat (no variation): nothing to detect", err=True)
+    if res["qrs"] is not None:
+        s = res["qrs"]
         click.echo(f"QRS vs annotations (150 ms): TP {s['tp']} FP {s['fp']} FN {s['fn']}  "
-                   f"Se {100 * s['se']:.2f} %  +P {100 * s['ppv']:.2f} %")
-        flutter = det.flutter_intervals(base)
-        if flutter:
-            e = det.score_detections(ref, peaks, exclude=flutter)
-            click.echo(f"without its {len(flutter)} ventricular flutter episode(s), as EC57 "
-                       f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
-                       f"Se {100 * e['se']:.2f} %  +P {100 * e['ppv']:.2f} %")
-        if unreadable.any():
-            u = det.score_detections(ref, peaks[~unreadable])
-            click.echo(f"readable beats only: {len(peaks) - int(unreadable.sum())} beats, "
-                       f"+P {100 * (u['ppv'] or 0):.2f} %")
+                   f"Se {_pct(s['se'])}  +P {_pct(s['ppv'])}")
+    if res["qrs_ec57"] is not None:
+        e = res["qrs_ec57"]
+        click.echo(f"without its {len(res['flutter'])} ventricular flutter episode(s), as EC57 "
+                   f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
+                   f"Se {_pct(e['se'])}  +P {_pct(e['ppv'])}")
+    if res["qrs_readable"] is not None:
+        u = res["qrs_readable"]
+        click.echo(f"readable beats only: {len(res['peaks']) - poor} beats, +P {_pct(u['ppv'])}")
 
 
 @cli.command()
@@ -313,19 +346,21 @@ def detect(record, channel, quiet):
               help="Label set the device's model reports (auto: the labels= field of the "
                    "device's #info reply, else aami).")
 @click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the scores as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the scores as JSON.")
+@lead_option
 @stage
-def stream(port, record, speed, seconds, labels, baud, out, quiet):
+def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
     """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
     from tinyecg import metrics
     from tinyecg.device.stream import stream_record
     from tinyecg.run import write_json
 
-    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud,
+    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud, lead=lead,
                         labels=labels)
     q = res["qrs"]
-    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {100 * q['se']:.2f} %  "
-               f"+P {100 * q['ppv']:.2f} %")
+    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {_pct(q['se'])}  "
+               f"+P {_pct(q['ppv'])}")
     if res["beats_unreadable"]:
         click.echo(f"{res['beats_unreadable']} of {res['beats_reported']} beats reported in "
                    f"unreadable signal (U lines)")

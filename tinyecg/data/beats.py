@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -9,15 +10,58 @@ from tinyecg.dsp.rhythm import rhythm_features
 from tinyecg.errors import TinyECGError
 from tinyecg.spec import BEAT_SYMBOLS, LABEL_SETS, PRE_R, WINDOW
 
-# Every annotation symbol that marks a beat (wfdb's beat codes); rhythm context is computed
-# over all of them, as a detector would see every beat, not only the classes we label.
 
-
-
-def label_set(name: str) -> dict:
+def label_set(name: str, label_map: dict[str, str] | None = None) -> dict:
+    """{"labels": [...], "map": {symbol: label}} of a named set; `label_map` (annotation
+    symbol -> one of the set's labels, e.g. from a database whose beat codes differ) is
+    added to the set's own map and wins over it."""
     if name not in LABEL_SETS:
         raise TinyECGError(f"unknown label set {name!r} (choose from {', '.join(LABEL_SETS)})")
-    return LABEL_SETS[name]
+    spec = LABEL_SETS[name]
+    if not label_map:
+        return spec
+    bad = {s: lab for s, lab in label_map.items() if lab not in spec["labels"]}
+    if bad:
+        s, lab = next(iter(bad.items()))
+        raise TinyECGError(f"label map: {s!r} -> {lab!r} is not a class of {name} "
+                           f"({', '.join(spec['labels'])})")
+    return {"labels": spec["labels"], "map": {**spec["map"], **label_map}}
+
+
+def read_label_map(path) -> dict[str, str]:
+    """A label map file: JSON object {annotation symbol: class}."""
+    import json
+
+    try:
+        obj = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise TinyECGError(f"{path}: cannot read ({exc.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TinyECGError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in obj.items()):
+        raise TinyECGError(f"{path}: expected a JSON object of symbol -> class strings")
+    return obj
+
+
+def unmapped_beats(symbols: np.ndarray, spec: dict) -> dict[str, int]:
+    """Counts of the beat annotations a label set does not map: beat codes of other classes
+    (e.g. paced beats under nlrav) and codes WFDB does not know at all. Reported, never
+    dropped silently."""
+    counts: dict[str, int] = {}
+    for s in symbols:
+        s = str(s)
+        if s in spec["map"] or (s not in BEAT_SYMBOLS and s in NON_BEAT_SYMBOLS):
+            continue
+        counts[s] = counts.get(s, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# WFDB's standard non-beat annotation codes (wfdb.io.annotation.ann_label_table): rhythm and
+# signal-quality changes, comments, waves. Anything neither a beat code nor one of these is
+# an unknown code and is counted by unmapped_beats.
+NON_BEAT_SYMBOLS = frozenset(["~", "|", "s", "T", "*", "D", '"', "=", "p", "^", "t", "+", "u",
+                              "!", "[", "]", "@", "x", "(", ")", ""])
 
 
 @dataclass
@@ -35,11 +79,11 @@ class Beats:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, idx) -> "Beats":
+    def subset(self, idx) -> Beats:
         return Beats(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
     @staticmethod
-    def concat(parts: list["Beats"]) -> "Beats":
+    def concat(parts: list[Beats]) -> Beats:
         fields = Beats.__dataclass_fields__
         return Beats(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
@@ -71,11 +115,11 @@ def rr_context(r_peaks: np.ndarray, local_beats: int = 8) -> np.ndarray:
     return out
 
 
-def beats_from_record(record, labels: str = "nlrav") -> Beats:
+def beats_from_record(record, labels: str = "nlrav", label_map: dict | None = None) -> Beats:
     """Windows [r-180, r+180) of every labelled beat whose window fits inside the record."""
-    spec = label_set(labels)
+    spec = label_set(labels, label_map)
     names = spec["labels"]
-    is_beat = np.isin(record.ann_symbols, list(BEAT_SYMBOLS))
+    is_beat = np.isin(record.ann_symbols, list(BEAT_SYMBOLS | set(spec["map"])))
     r_all = record.ann_samples[is_beat]
     sym_all = record.ann_symbols[is_beat]
     features = rhythm_features(r_all, record.fs)

@@ -4,15 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tinyecg.data.beats import Beats, beats_from_record, label_set
+from tinyecg import outputs, paths
+from tinyecg.data.beats import Beats, beats_from_record, label_set, unmapped_beats
 from tinyecg.data.records import PACED, list_records, load_record
 from tinyecg.dsp import denoise
 from tinyecg.errors import TinyECGError
@@ -20,7 +19,7 @@ from tinyecg.errors import TinyECGError
 log = logging.getLogger("tinyecg.data")
 
 CACHE_VERSION = 1
-ENV_CACHE = "TINYECG_CACHE"
+ENV_CACHE = paths.ENV_CACHE
 
 
 @dataclass
@@ -32,17 +31,18 @@ class Dataset:
     records: list[str]     # records that contributed beats
     skipped: dict          # record -> reason
     key: str
+    unmapped: dict | None = None  # beat annotation symbol -> count not in the label set
 
     def __len__(self) -> int:
         return len(self.beats)
 
-    def subset(self, idx) -> "Dataset":
+    def subset(self, idx) -> Dataset:
         return Dataset(self.beats.subset(idx), self.x[idx], self.labels, self.label_set,
-                       self.records, self.skipped, self.key)
+                       self.records, self.skipped, self.key, self.unmapped)
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "tinyecg")
+    return paths.cache_dir()
 
 
 def _fingerprint(data_dir: Path, names: list[str], annotator: str) -> list:
@@ -56,8 +56,10 @@ def _fingerprint(data_dir: Path, names: list[str], annotator: str) -> list:
 
 
 def dataset_key(data_dir: Path, names: list[str], labels: str, include_paced: bool,
-                annotator: str) -> str:
+                annotator: str, lead=None, label_map: dict | None = None) -> str:
     params = {
+        "lead": None if lead is None else str(lead),
+        "label_map": label_map or {},
         "version": CACHE_VERSION,
         "data": str(Path(data_dir).resolve()),
         "records": names,
@@ -72,9 +74,14 @@ def dataset_key(data_dir: Path, names: list[str], labels: str, include_paced: bo
 
 def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = False,
                   records: list[str] | None = None, annotator: str = "atr",
-                  use_cache: bool = True) -> Dataset:
+                  use_cache: bool = True, lead: str | int | None = None,
+                  label_map: dict[str, str] | None = None) -> Dataset:
+    """The labelled beats of a WFDB folder (MLII-like lead, or `lead`), preprocessed.
+    Records without such a lead, flat records and paced ones (unless include_paced) are
+    skipped with a reason; beat codes the label set does not map are counted in
+    `unmapped`. Cached on disk; an unusable cache location only costs the cache."""
     data_dir = Path(data_dir)
-    label_set(labels)
+    spec = label_set(labels, label_map)
     names = records or list_records(data_dir)
     skipped: dict[str, str] = {}
     if not include_paced:
@@ -82,21 +89,28 @@ def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = F
             if name in PACED:
                 skipped[name] = "paced (left out as AAMI recommends)"
         names = [n for n in names if n not in PACED]
-    key = dataset_key(data_dir, names, labels, include_paced, annotator)
+    key = dataset_key(data_dir, names, labels, include_paced, annotator, lead, label_map)
     path = cache_dir() / f"beats-{key}.npz"
-    if use_cache and path.is_file():
+    if use_cache and path.exists():
         try:
             return _load(path, key)
         except Exception as exc:  # a damaged cache file is rebuilt, not trusted
             log.warning("cache %s unreadable (%s); rebuilding", path, exc)
     t0 = time.perf_counter()
     parts, used = [], []
+    unmapped: dict[str, int] = {}
     for i, name in enumerate(names, 1):
-        rec = load_record(data_dir, name, annotator)
+        rec = load_record(data_dir, name, annotator, lead=lead)
         if rec is None:
             skipped[name] = "no MLII lead"
             continue
-        b = beats_from_record(rec, labels)
+        if rec.flat:
+            skipped[name] = "flat signal (no variation in the whole record)"
+            log.warning("record %s skipped: flat signal", name)
+            continue
+        for sym, n in unmapped_beats(rec.ann_symbols, spec).items():
+            unmapped[sym] = unmapped.get(sym, 0) + n
+        b = beats_from_record(rec, labels, label_map)
         log.info("[%d/%d] record %s: %d beats", i, len(names), name, len(b))
         if len(b):
             parts.append(b)
@@ -108,7 +122,7 @@ def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = F
     x = np.empty(beats.raw.shape, np.float32)
     for s in range(0, len(beats), 8192):
         x[s:s + 8192] = denoise.preprocess(_mv(beats, s, s + 8192))
-    ds = Dataset(beats, x, label_set(labels)["labels"], labels, used, skipped, key)
+    ds = Dataset(beats, x, spec["labels"], labels, used, skipped, key, unmapped)
     log.info("built %d beats from %d records in %.1f s", len(beats), len(used),
              time.perf_counter() - t0)
     if use_cache:
@@ -122,19 +136,16 @@ def _mv(beats: Beats, lo: int, hi: int) -> np.ndarray:
 
 
 def _save(path: Path, ds: Dataset) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Write the cache file; a cache location that cannot be used costs only the cache."""
     meta = json.dumps({"labels": ds.labels, "label_set": ds.label_set, "records": ds.records,
-                       "skipped": ds.skipped, "key": ds.key})
+                       "skipped": ds.skipped, "key": ds.key, "unmapped": ds.unmapped})
     try:
-        with open(tmp, "wb") as fh:
+        with outputs.staged(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, x=ds.x, meta=np.array(meta),
                      **{f: getattr(ds.beats, f) for f in Beats.__dataclass_fields__})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except (OSError, TinyECGError) as exc:
+        log.warning("warning: dataset cache not written (%s); set %s to a writable folder",
+                    str(exc).removeprefix(f"{path}: "), ENV_CACHE)
 
 
 def _load(path: Path, key: str) -> Dataset:
@@ -144,7 +155,7 @@ def _load(path: Path, key: str) -> Dataset:
             raise ValueError("key mismatch")
         beats = Beats(*(z[f] for f in Beats.__dataclass_fields__))
         return Dataset(beats, z["x"], meta["labels"], meta["label_set"], meta["records"],
-                       meta["skipped"], key)
+                       meta["skipped"], key, meta.get("unmapped"))
 
 
 def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
@@ -158,3 +169,21 @@ def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
                        records=d.get("records"))
     split = make_split(cfg["split"]["name"], ds.beats.y, ds.beats.record, cfg["split"]["seed"])
     return ds, split
+
+
+def dataset_summary(data=None, labels: str = "nlrav", include_paced: bool = False, lead=None,
+                    label_map: str | Path | None = None) -> list[str]:
+    """`tinyecg data info`: the dataset's class counts, skipped records and unmapped codes."""
+    from tinyecg.data.beats import read_label_map
+    from tinyecg.data.records import resolve_data_dir
+
+    mapping = read_label_map(label_map) if label_map else None
+    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced,
+                       lead=lead, label_map=mapping)
+    counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
+    lines = [f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})"]
+    lines += [f"  {lab}: {n}" for lab, n in zip(ds.labels, counts)]
+    lines += [f"  skipped {rec}: {why}" for rec, why in sorted(ds.skipped.items())]
+    lines += [f"  not in the label set: {n} beats annotated {sym!r}"
+              for sym, n in (ds.unmapped or {}).items()]
+    return lines

@@ -7,19 +7,19 @@ protocol the board reads on its serial port.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tinyecg import paths
+from tinyecg.data import records
+from tinyecg.device.cbuild import compile_c
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import BEAT_SYMBOLS, FS, MATCH_WINDOW_S
+from tinyecg.metrics import add_scores, score_detections  # noqa: F401 (detect's callers score with them)
+from tinyecg.spec import BEAT_SYMBOLS
 
-# Annotation symbols that mark beats (all others are rhythm, noise or comment annotations).
-STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic")
 HOST_SOURCES = ("main.c", "baseline_classifier.c")
 
 
@@ -35,30 +35,23 @@ def core_include() -> Path:
     return firmware_dir() / "lib" / "tinyecg_core" / "include"
 
 
-def _compiler(cc: str | None) -> str:
-    cc = cc or os.environ.get("CC") or "cc"
-    if shutil.which(cc) is None:
-        for alt in ("gcc", "cc", "clang"):
-            if shutil.which(alt):
-                return alt
-        raise TinyECGError(f"no C compiler found (tried {cc}, gcc, cc, clang)")
-    return cc
+def dsp_sources() -> list[Path]:
+    """The fixed-point preprocessing library (firmware/lib/tinyecg_dsp): its C sources, which
+    need dsp_include() and core_include() (tinyecg_spec.h) and a generated params file."""
+    return sorted((firmware_dir() / "lib" / "tinyecg_dsp" / "src").glob("*.c"))
+
+
+def dsp_include() -> Path:
+    return firmware_dir() / "lib" / "tinyecg_dsp" / "include"
 
 
 def build_host_harness(build_dir, cc: str | None = None, extra_flags=()) -> Path:
     """Compile firmware/host with the project's strict flags into build_dir; returns the
     executable. Compiler errors raise TinyECGError with the compiler's message."""
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
     host = firmware_dir() / "host"
-    exe = build_dir / "tinyecg_host"
-    cmd = [_compiler(cc), *STRICT_FLAGS, "-O2", *extra_flags, f"-I{core_include()}", f"-I{host}",
-           *map(str, core_sources()), *(str(host / s) for s in HOST_SOURCES), "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyECGError("host harness does not compile: " + proc.stderr.strip().splitlines()[0]
-                           if proc.stderr.strip() else "host harness does not compile")
-    return exe
+    return compile_c([*core_sources(), *(host / s for s in HOST_SOURCES)],
+                     Path(build_dir) / "tinyecg_host", includes=[core_include(), host],
+                     extra_flags=extra_flags, cc=cc, what="host harness")
 
 
 def samples_text(samples) -> bytes:
@@ -84,71 +77,36 @@ def parse_peaks(text: str) -> np.ndarray:
     return np.asarray(vals, dtype=np.int64)
 
 
-def _record_base(record_path) -> str:
-    base = str(record_path)
-    for ext in (".hea", ".dat", ".atr"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{base}: no WFDB record here (missing {Path(base).name}.hea)")
-    return base
+def record_base(record_path) -> str:
+    """A WFDB record's path without its extension (.hea, .dat or .atr may be given);
+    TinyECGError when there is no header."""
+    return str(records.record_base(record_path))
 
 
-def default_channel(header) -> int:
-    """MLII when the record has it (channel 1 of record 114), else channel 0."""
-    names = list(header.sig_name or [])
-    return names.index("MLII") if "MLII" in names else 0
-
-
-def adc_range(header, channel: int) -> tuple[int, int]:
-    """The ADC's valid range for a channel: adc_zero +- 2^(adc_res-1), else the format's."""
-    res = (header.adc_res or [0] * header.n_sig)[channel]
-    zero = (header.adc_zero or [0] * header.n_sig)[channel]
-    if res and 2 <= res <= 16:
-        lo, hi = zero - (1 << (res - 1)), zero + (1 << (res - 1)) - 1
-    else:
-        fmt = str(header.fmt[channel])
-        bits = {"212": 12, "310": 10, "311": 10, "8": 8, "80": 8, "16": 16, "61": 16}.get(fmt, 16)
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return max(lo, -32768), min(hi, 32767)
-
-
-def read_record(record_path, channel: int | None = None, sampfrom: int = 0,
+def read_record(record_path, lead: str | int | None = None, sampfrom: int = 0,
                 sampto: int | None = None):
-    """Raw ADC integers of one channel, the channel used, and its ADC range."""
-    import wfdb
-
-    base = _record_base(record_path)
-    header = wfdb.rdheader(base)
-    if header.fs != FS:
-        raise TinyECGError(f"{base}: sampled at {header.fs} Hz; the detector needs {FS} Hz")
-    ch = default_channel(header) if channel is None else int(channel)
-    if not 0 <= ch < header.n_sig:
-        raise TinyECGError(f"{base}: no channel {ch} (record has {header.n_sig})")
-    rec = wfdb.rdrecord(base, channels=[ch], physical=False, sampfrom=sampfrom, sampto=sampto)
-    lo, hi = adc_range(header, ch)
-    return np.clip(rec.d_signal[:, 0].astype(np.int64), lo, hi), ch, (lo, hi)
+    """Raw ADC integers of one lead at spec.FS (resampled if the record is not), the channel
+    read, and its ADC range. The lead is MLII-like by default (records.LEAD_PREFERENCE),
+    else channel 0; sampfrom/sampto count samples at spec.FS."""
+    sig = records.read_signal(record_path, lead=lead, sampfrom=sampfrom, sampto=sampto)
+    return sig.adc, sig.channel, sig.adc_range
 
 
 def reference_beats(record_path, sampfrom: int = 0, sampto: int | None = None) -> np.ndarray:
-    """Sample indices of the beat annotations ('atr'), relative to sampfrom."""
-    import wfdb
-
-    base = _record_base(record_path)
-    ann = wfdb.rdann(base, "atr", sampfrom=sampfrom, sampto=sampto)
-    s = np.asarray([i for i, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS],
-                   dtype=np.int64)
-    return s - sampfrom
+    """Sample indices at spec.FS of the beat annotations ('atr'), relative to sampfrom;
+    TinyECGError when the record has no .atr or it is unreadable."""
+    ann = records.read_annotations(record_path, "atr", sampfrom, sampto, required=True)
+    assert ann is not None
+    return ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
 
 
 def flutter_intervals(record_path) -> list[tuple[int, int]]:
     """Ventricular flutter/fibrillation episodes ('[' to ']'), which EC57 leaves out of QRS
     scoring (the detector is not meant to find beats in them)."""
-    import wfdb
-
-    ann = wfdb.rdann(_record_base(record_path), "atr")
+    ann = records.read_annotations(record_path, "atr", required=True)
+    assert ann is not None
     out, start = [], None
-    for i, sym in zip(ann.sample, ann.symbol):
+    for i, sym in zip(ann.samples, ann.symbols):
         if sym == "[":
             start = int(i)
         elif sym == "]" and start is not None:
@@ -170,51 +128,47 @@ def detect_samples(samples, exe=None, adc_min: int = -32768, adc_max: int = 3276
     """R-peak indices the C detector finds in a sequence of raw integer samples; with
     quality=True also a bool array: the beats the core reports unreadable (U lines)."""
     if exe is None:
-        exe = build_host_harness(build_dir or Path(".cache") / "host")
+        exe = build_host_harness(build_dir or paths.build_dir("host"))
     out = run_harness(exe, samples_text(samples), "--peaks", *(["--quality"] if quality else []),
                       "--adc-min", str(adc_min), "--adc-max", str(adc_max))
     peaks = parse_peaks("\n".join(ln for ln in out.splitlines() if not ln.startswith("Q ")))
     return (peaks, parse_unreadable(out, peaks)) if quality else peaks
 
 
-def detect_record(record_path, channel: int | None = None, exe=None, sampto: int | None = None,
-                  build_dir=None, quality: bool = False):
-    """Run the C detector on a WFDB record's raw ADC integers (d_signal); channel defaults
-    to MLII when present, else 0. Returns R-peak sample indices (and, with quality=True,
-    which of them the core reports unreadable)."""
-    x, _, (lo, hi) = read_record(record_path, channel, sampto=sampto)
+def detect_record(record_path, lead: str | int | None = None, exe=None,
+                  sampto: int | None = None, build_dir=None, quality: bool = False):
+    """Run the C detector on a WFDB record's raw ADC integers at spec.FS (read_record picks
+    the lead). Returns R-peak sample indices (and, with quality=True, which of them the core
+    reports unreadable)."""
+    x, _, (lo, hi) = read_record(record_path, lead, sampto=sampto)
     return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir,
                           quality=quality)
 
 
-def score_detections(ref_samples, test_samples, fs: float = FS,
-                     exclude: list[tuple[int, int]] | None = None) -> dict:
-    """QRS detection scores with a 150 ms matching window (wfdb compare_annotations).
-    exclude: sample intervals (e.g. flutter episodes) where neither reference beats nor
-    detections count. Returns tp, fp, fn and se, ppv as fractions (None when undefined)."""
-    from wfdb.processing import compare_annotations
-
-    ref = np.sort(np.asarray(ref_samples, dtype=np.int64))
-    test = np.sort(np.asarray(test_samples, dtype=np.int64))
-    for a, b in exclude or ():
-        ref = ref[(ref < a) | (ref > b)]
-        test = test[(test < a) | (test > b)]
-    window = int(round(MATCH_WINDOW_S * fs))
-    if len(ref) == 0 or len(test) == 0:
-        tp, fp, fn = 0, len(test), len(ref)
-    else:
-        cmp = compare_annotations(ref, test, window)
-        tp, fp, fn = int(cmp.tp), int(cmp.fp), int(cmp.fn)
-    return {"tp": tp, "fp": fp, "fn": fn,
-            "se": tp / (tp + fn) if tp + fn else None,
-            "ppv": tp / (tp + fp) if tp + fp else None}
-
-
-def add_scores(scores) -> dict:
-    """Sum of several score dicts (tp/fp/fn) with se/ppv recomputed."""
-    tp = sum(s["tp"] for s in scores)
-    fp = sum(s["fp"] for s in scores)
-    fn = sum(s["fn"] for s in scores)
-    return {"tp": tp, "fp": fp, "fn": fn,
-            "se": tp / (tp + fn) if tp + fn else None,
-            "ppv": tp / (tp + fp) if tp + fp else None}
+def score_record(record_path, lead: str | int | None = None, exe=None, build_dir=None) -> dict:
+    """`tinyecg detect`: the C detector on a record and, when it has annotations, its scores
+    (150 ms), plain and as EC57 scores them (without ventricular flutter episodes).
+    Everything is read (and every file problem raised) before anything is returned.
+    Returns {"base", "peaks", "unreadable" (bool per peak: the core's U lines), "lead",
+    "source_fs", "flat", "qrs" (None without .atr),
+    "flutter" (episodes), "qrs_ec57" (None without episodes),
+    "qrs_readable" (the readable peaks' scores; None when all are readable)}."""
+    sig = records.read_signal(record_path, lead=lead)
+    base = str(sig.base)
+    ann = records.read_annotations(base, "atr", source_fs=sig.source_fs)
+    peaks, unreadable = detect_samples(sig.adc, exe=exe, adc_min=sig.adc_range[0],
+                                       adc_max=sig.adc_range[1], build_dir=build_dir,
+                                       quality=True)
+    out: dict[str, Any] = {"base": base, "peaks": peaks, "unreadable": unreadable,
+                           "lead": sig.lead, "source_fs": sig.source_fs, "flat": sig.flat,
+                           "qrs": None, "flutter": [], "qrs_ec57": None, "qrs_readable": None}
+    if ann is not None:
+        ref = ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
+        flutter = flutter_intervals(base) if len(ann.samples) else []
+        out["qrs"] = score_detections(ref, peaks)
+        out["flutter"] = flutter
+        if flutter:
+            out["qrs_ec57"] = score_detections(ref, peaks, exclude=flutter)
+        if unreadable.any():
+            out["qrs_readable"] = score_detections(ref, peaks[~unreadable])
+    return out

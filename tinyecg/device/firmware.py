@@ -1,64 +1,59 @@
-"""The whole tinyecg firmware on an emulated Cortex-M4 (QEMU mps2-an386): build, self-test,
-stream, measure.
+"""The tinyecg firmware on an emulated Cortex-M (QEMU mps2-an386 Cortex-M4F, mps2-an385 running
+Cortex-M0+ code): build, self-test, stream, measure.
 
-The application lives in ``firmware/targets/mps2-an386/app`` (see docs/firmware-qemu.md): the
-portable core (``firmware/lib/tinyecg_core``), the generated fixed-point preprocessing and
-golden vectors, and the generated C backend as its classifier, all from
-``tinyecg.export.exporter.export(model, dir, runtime="c")``.
+It is the application every board runs (firmware/lib/tinyecg_app, with the portable core and
+the preprocessing library) behind the QEMU board layer (firmware/targets/mps2-an386/board:
+UART0, SysTick clock, semihosting measurement build), with the classifier chosen at build
+time (docs/firmware-qemu.md):
 
-    fw = build_firmware(tmp / "fw", "model.tflite")               # the board: UART0 protocol
-    with qemu.serial_tcp(fw.elf) as url:                           # exactly as a real board
+    runtime "c"     the interpreter-free C backend (`tinyecg export --runtime c`, tinyecg_nn)
+    runtime "tflm"  TensorFlow Lite Micro (`tinyecg export --runtime tflm`), linked against
+                    the library the Arm boards pin, built by tinyecg.device.tflm_lib
+    runtime "none"  no model: detection only
+
+    fw = build_firmware(tmp / "fw", "model.tflite", runtime="tflm")  # the board: UART0 protocol
+    with qemu.serial_tcp(fw.elf) as url:                               # exactly as a real board
         stream.stream_record(url, "mitdb/208", speed=0)
     run = run_samples(build_firmware(tmp / "sh", "model.tflite", io="semihost"), samples)
-    run.beats, run.perf, run.summary                               # instruction counts
+    run.beats, run.perf, run.summary                                   # instruction counts
 
 Two builds of the same sources (``io``):
-  "uart"      the board: golden self-test at reset, then the core's line protocol on UART0;
-              sleeps in WFI between bytes. The image whose size is reported.
+  "uart"      the board: boot (self-test) when the host first speaks, then the core's line
+              protocol on UART0; sleeps in WFI between bytes. The image whose size is reported.
   "semihost"  measurement build: samples on QEMU's stdin, peaks / RR / beat lines and
               per-beat instruction counts on its stdout, exit code 0 when the self-test passed.
 """
 from __future__ import annotations
 
-import json
 import re
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
-from tinyecg.device import detect, qemu
+from tinyecg.device import detect, elfsize, firmware_files, qemu
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
+from tinyecg.spec import LABEL_SETS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
 IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
-CLASSIFIERS = {"none": 0, "cbackend": 1}             # TINYECG_CLASSIFIER
+RUNTIMES = tuple(firmware_files.CLASSIFIERS)         # "c", "tflm", "none"
+ARCHES = tuple(qemu.MACHINES)                        # "m4", "m0"
 OPTS = ("s", "2", "3")
 MITDB_CALIBRATION = (MITDB_ADC_BASELINE, MITDB_ADC_GAIN)
-GENERATED_C = {"uart": ("tinyecg_preprocess.c", "tinyecg_golden.c"),
-               "model": ("tinyecg_model.c",)}
+#: the old classifier names of build_firmware(classifier=...) and `tinyecg qemu --classifier`
+CLASSIFIER_RUNTIMES = {"cbackend": "c", "tflm": "tflm", "none": "none"}
 _KV = re.compile(r"([A-Za-z_]+)=(\S+)")
 
 
-def app_dir() -> Path:
-    """firmware/targets/mps2-an386/app (the QEMU firmware application's C sources)."""
-    path = qemu.target_dir() / "app"
-    if not (path / "main.c").is_file():
-        raise TinyECGError(f"{path}: the QEMU firmware application is missing")
-    return path
-
-
-def default_model() -> Path:
-    """The model shipped with tinyecg (tinyecg/assets/default_model/model.tflite)."""
-    from tinyecg.export.exporter import DEFAULT_MODEL_DIR
-
-    path = DEFAULT_MODEL_DIR / "model.tflite"
+def board_main() -> Path:
+    """firmware/targets/mps2-an386/board/main.c: the QEMU board layer."""
+    path = qemu.target_dir() / "board" / "main.c"
     if not path.is_file():
-        raise TinyECGError(f"no default model ({path} is missing): give a .tflite or run dir")
+        raise TinyECGError(f"{path}: the QEMU board layer is missing")
     return path
 
 
@@ -67,44 +62,47 @@ class Firmware:
     """One built image and what went into it."""
     elf: Path
     io: str
-    classifier: str
+    runtime: str           # "c", "tflm" or "none"
+    arch: str              # "m4" or "m0"
     export_dir: Path
-    model: Path
+    model: Path | None     # the source given to build_firmware; None when built from an export
     labels: list[str]
-    defs: dict
+    defs: list[str]
     opt: str
     sizes: dict            # arm-none-eabi-size: text (code + rodata), data, bss
     manifest: dict = field(repr=False, default_factory=dict)
+    tflm: object = field(repr=False, default=None)  # tflm_lib.LibraryBuild with runtime "tflm"
+
+    @property
+    def classifier(self) -> str:
+        """The classifier's name in the firmware's lines: cbackend, tflm or none."""
+        return firmware_files.CLASSIFIER_NAMES[self.runtime]
 
     @property
     def flash_bytes(self) -> int:
         """Code memory: text (vectors, code, rodata) + the .data image copied at reset."""
         return self.sizes["text"] + self.sizes["data"]
 
+    @property
+    def static_ram_bytes(self) -> int:
+        """.data + .bss (the stack comes on top)."""
+        return self.sizes["data"] + self.sizes["bss"]
 
-def export_model(model, out_dir, golden: int = 8) -> dict:
-    """`tinyecg export MODEL --runtime c --golden N --force` into out_dir (quiet)."""
+
+def export_model(model, out_dir, golden: int = 8, runtime: str = "c") -> dict:
+    """`tinyecg export MODEL --runtime RUNTIME --golden N --force` into out_dir (quiet)."""
     from tinyecg.export.exporter import export
 
-    return export(model, out_dir, golden=golden, force=True, runtime="c", quiet=True)
+    return export(model, out_dir, golden=golden, force=True, runtime=runtime)
 
 
-def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "cbackend",
-                   golden: int = 8, export_dir=None, adc_range=MITDB_ADC_RANGE,
-                   calibration=MITDB_CALIBRATION, instr_per_us: int = 64, opt: str = "s",
-                   timeout: float = 600) -> Firmware:
-    """Export `model` (a .tflite or run directory; None: the shipped default) with the C
-    backend and build the QEMU firmware in out_dir; returns the Firmware (ELF, sizes, ...).
-
-    io "uart" (the board) or "semihost" (measurement build); classifier "cbackend" or
-    "none" (detection only; the self-test then checks the preprocessing alone); opt the
-    gcc optimisation level ("s" = -Os, the default; "2"; "3"). export_dir: reuse an
-    export made earlier (its manifest must say runtime "c"). instr_per_us: divisor turning
-    classify()'s instruction count into the protocol's inference_us (1: instructions)."""
+def _check_build_args(io, runtime, arch, opt, adc_range, calibration, instr_per_us):
     if io not in IOS:
         raise TinyECGError(f"io must be one of {', '.join(IOS)}, not {io!r}")
-    if classifier not in CLASSIFIERS:
-        raise TinyECGError(f"classifier must be one of {', '.join(CLASSIFIERS)}, not {classifier!r}")
+    if runtime not in RUNTIMES:
+        raise TinyECGError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    if arch not in ARCHES:
+        raise TinyECGError(f"arch must be one of {', '.join(ARCHES)}, not {arch!r}")
     if opt not in OPTS:
         raise TinyECGError(f"opt must be one of {', '.join(OPTS)} (gcc -O<opt>), not {opt!r}")
     lo, hi = (int(v) for v in adc_range)
@@ -115,34 +113,70 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", classifier: str = "
         raise TinyECGError(f"calibration {calibration}: baseline int16, gain 1..65535 ADC/mV")
     if isinstance(instr_per_us, bool) or not isinstance(instr_per_us, int) or instr_per_us < 1:
         raise TinyECGError(f"instr_per_us must be a positive whole number, not {instr_per_us!r}")
+    return lo, hi, base, gain
+
+
+def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
+                   arch: str = "m4", golden: int = 8, export_dir=None,
+                   adc_range=MITDB_ADC_RANGE, calibration=MITDB_CALIBRATION,
+                   instr_per_us: int = 64, opt: str = "s", tflm_library=None,
+                   classifier: str | None = None, timeout: float = 900) -> Firmware:
+    """Export `model` (a .tflite or run directory; None: the model shipped with tinyecg) for
+    `runtime` and build the QEMU firmware in out_dir; returns the Firmware (ELF, sizes, ...).
+
+    io "uart" (the board) or "semihost" (measurement build); runtime "c" (the C backend),
+    "tflm" (TensorFlow Lite Micro, the library the Arm boards pin: tflm_lib.build_library(arch)
+    unless tflm_library gives one) or "none" (detection only; the self-test then checks the
+    preprocessing alone); arch "m4" (mps2-an386) or "m0" (Cortex-M0+ code on mps2-an385);
+    opt the gcc optimisation level of the firmware's own code ("s" = -Os, the default; "2";
+    "3"). export_dir: reuse an export made earlier (made for that runtime). instr_per_us:
+    divisor turning classify()'s instruction count into the protocol's inference_us (1:
+    instructions). classifier: the old name of runtime ("cbackend", "tflm", "none")."""
+    if classifier is not None:
+        if classifier not in CLASSIFIER_RUNTIMES:
+            raise TinyECGError(f"classifier must be one of {', '.join(CLASSIFIER_RUNTIMES)}, "
+                               f"not {classifier!r}")
+        runtime = CLASSIFIER_RUNTIMES[classifier]
+    lo, hi, base, gain = _check_build_args(io, runtime, arch, opt, adc_range, calibration,
+                                           instr_per_us)
     out = Path(out_dir)
     if export_dir is None:
-        model = default_model() if model is None else Path(model)
-        export_dir = out / "model"
-        export_model(model, export_dir, golden=golden)
+        export_dir = out / f"model-{'c' if runtime == 'none' else runtime}"
+        export_model(model, export_dir, golden=golden,
+                     runtime="c" if runtime == "none" else runtime)
     export_dir = Path(export_dir)
-    manifest_path = export_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise TinyECGError(f"{export_dir}: not a tinyecg export (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("runtime") != "c":
-        raise TinyECGError(f"{export_dir}: exported with runtime {manifest.get('runtime')!r}; "
-                           "the QEMU firmware needs --runtime c")
-    app = app_dir()
-    srcs = [*detect.core_sources(), app / "main.c", app / "app_model.c",
-            *(export_dir / name for name in GENERATED_C["uart"])]
-    if classifier == "cbackend":
-        srcs += [export_dir / name for name in GENERATED_C["model"]]
-    defs = {"TINYECG_QEMU_IO": IOS[io], "TINYECG_CLASSIFIER": CLASSIFIERS[classifier],
-            "TINYECG_ADC_MIN": lo, "TINYECG_ADC_MAX": hi,
-            "TINYECG_ADC_BASELINE": base, "TINYECG_ADC_GAIN": gain,
-            "TINYECG_QEMU_INSTR_PER_US": instr_per_us}
-    elf = qemu.build(srcs, includes=[detect.core_include(), app, export_dir], defs=defs,
-                     out_dir=out / f"{io}-{classifier}-O{opt}", app="tinyecg_fw",
-                     extra_cflags=[f"-O{opt}"], timeout=timeout)
-    return Firmware(elf=elf, io=io, classifier=classifier, export_dir=export_dir,
-                    model=Path(manifest["source"]["model"]), labels=list(manifest["labels"]),
-                    defs=defs, opt=opt, sizes=qemu.size(elf), manifest=manifest)
+    manifest = firmware_files.export_manifest(export_dir)
+    export_srcs, export_incs = firmware_files.runtime_sources(runtime, export_dir)
+    srcs = [*firmware_files.c_sources(), board_main(), *export_srcs]
+    includes = [*firmware_files.includes(), *export_incs]
+    defs = [f"TINYECG_QEMU_IO={IOS[io]}",
+            f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
+            f"TINYECG_REPLAY_ADC_MIN={lo}", f"TINYECG_REPLAY_ADC_MAX={hi}",
+            f"TINYECG_REPLAY_BASELINE={base}", f"TINYECG_REPLAY_GAIN_ADU_PER_MV={gain}",
+            f"TINYECG_QEMU_INSTR_PER_US={instr_per_us}"]
+    cxx: list[Path] = []
+    libs: list[Path] = []
+    system: list[Path] = []
+    lib = None
+    if runtime == "tflm":
+        from tinyecg.device import tflm_lib
+
+        lib = tflm_library if tflm_library is not None else tflm_lib.build_library(arch)
+        if lib.target != arch:
+            raise TinyECGError(f"the TFLM library was built for {lib.target}, not {arch}")
+        cxx = firmware_files.app_sources(cxx=True)
+        libs = [lib.archive_file]
+        system = [lib.include_dir]
+        # the library's definitions (platformio.ini's [arduino_tflm]) but the board layer's own
+        defs += [d for d in lib.defines
+                 if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))]
+    elf = qemu.build(srcs, includes=includes, defs=defs, arch=arch,
+                     out_dir=out / f"{io}-{runtime}-{arch}-O{opt}", app="tinyecg_fw",
+                     extra_cflags=[f"-O{opt}"], cxx_srcs=cxx, libs=libs,
+                     system_includes=system, extra_cxxflags=[f"-O{opt}"], timeout=timeout)
+    return Firmware(elf=elf, io=io, runtime=runtime, arch=arch, export_dir=export_dir,
+                    model=None if model is None else Path(model), labels=list(manifest["labels"]),
+                    defs=defs, opt=opt, sizes=qemu.size(elf), manifest=manifest, tflm=lib)
 
 
 # --------------------------------------------------------------------------- output parsing
@@ -156,12 +190,15 @@ def _kv(text: str) -> dict:
 @dataclass
 class DeviceLines:
     """The protocol lines a device printed, sorted by kind."""
+    firmware: dict | None = None                           # "# tinyecg firmware ..." fields
     selftest: list[dict] = field(default_factory=list)   # one per golden vector
-    selftest_summary: dict | None = None                  # {"passed": bool, vectors=, ...}
-    info: str | None = None                                # "# tinyecg ..."
+    selftest_diffs: dict = field(default_factory=dict)    # index -> (got, want) when they differ
+    selftest_summary: dict | None = None                  # {"passed": bool, input=, ...}
+    info: str | None = None                                # the core's "# tinyecg <version> ..."
     peaks: list[int] = field(default_factory=list)
     rr: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     beats: list[tuple[int, str, int, int]] = field(default_factory=list)  # r, label, score, us
+    unreadable: list[int] = field(default_factory=list)   # r of the beats sent as "U" lines
     perf: list[dict] = field(default_factory=list)         # per beat: pre, rhythm, inf
     qemu: dict | None = None                               # "# qemu ..." key=values
     stats: dict | None = None
@@ -170,18 +207,26 @@ class DeviceLines:
 
 
 def parse_lines(text: str) -> DeviceLines:
-    """Sort a device's output lines (see firmware/targets/mps2-an386/app/main.c)."""
+    """Sort a device's output lines (firmware/targets/mps2-an386/board/main.c and the
+    application's self-test, tinyecg_selftest.h). Lines of kinds it does not know (a newer
+    core's) land in .other, never lost."""
     out = DeviceLines()
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
-        if line.startswith("# selftest "):
-            words = line.split()
-            if words[2].isdigit():
+        words = line.split()
+        if line.startswith("# selftest ") and len(words) > 2:
+            if words[2].isdigit() and len(words) > 3 and words[3] == "got":
+                got, _, want = line.split(" got ", 1)[1].partition(" want ")
+                out.selftest_diffs[int(words[2])] = ([int(v) for v in got.split()],
+                                                     [int(v) for v in want.split()])
+            elif words[2].isdigit():
                 out.selftest.append(dict(_kv(line), index=int(words[2])))
             else:
                 out.selftest_summary = dict(_kv(line), passed=words[2] == "pass")
+        elif line.startswith("# tinyecg firmware "):
+            out.firmware = _kv(line)
         elif line.startswith("# perf "):
             out.perf.append(_kv(line))
         elif line.startswith("# qemu "):
@@ -195,10 +240,14 @@ def parse_lines(text: str) -> DeviceLines:
         elif line.isdigit():
             out.peaks.append(int(line))
         elif line.startswith("R ") and len(line.split()) == 6:
-            out.rr.append(tuple(int(v) for v in line.split()[1:]))
-        elif line.startswith("B ") and len(line.split()) == 5:
-            _, r, label, score, us = line.split()
+            pre, post, local_sum, local_count = (int(v) for v in words[2:6])
+            out.rr.append((int(words[1]), pre, post, local_sum, local_count))
+        elif words[0] in ("B", "U") and len(words) == 5:
+            # U: a beat the core's quality index finds unreadable, classified all the same
+            _, r, label, score, us = words
             out.beats.append((int(r), label, int(score), int(us)))
+            if words[0] == "U":
+                out.unreadable.append(int(r))
         else:
             out.other.append(line)
     return out
@@ -218,7 +267,8 @@ def run_samples(fw: Firmware, samples, timeout: float = 300) -> SemihostRun:
     """Run a semihost build on raw ADC samples (one channel of integers) under QEMU."""
     if fw.io != "semihost":
         raise TinyECGError("run_samples needs a firmware built with io='semihost'")
-    result = qemu.run(fw.elf, timeout=timeout, stdin_bytes=detect.samples_text(samples))
+    result = qemu.run(fw.elf, timeout=timeout, stdin_bytes=detect.samples_text(samples),
+                      machine=qemu.MACHINES[fw.arch])
     if result.timed_out:
         raise TinyECGError(f"{fw.elf.name}: QEMU did not finish in {timeout:g} s")
     lines = parse_lines(result.stdout)
@@ -245,7 +295,7 @@ def _session(port: int, data: bytes, done, timeout: float) -> bytes:
             sock.settimeout(max(0.05, min(1.0, left)))
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 raise TinyECGError("the device closed the connection")
@@ -289,6 +339,18 @@ def replay(url, samples, timeout: float = 300) -> DeviceLines:
     return parse_lines(got.decode(errors="replace"))
 
 
+def serve(fw: Firmware, timeout: float = 3600, on_ready=None) -> qemu.CompletedRun:
+    """`tinyecg qemu`: boot a UART build with UART0 on a local TCP port and wait until the
+    emulator exits (or timeout). on_ready(url) is called once the port listens (the CLI
+    prints the socket:// URL for `tinyecg stream --port`)."""
+    if fw.io != "uart":
+        raise TinyECGError("serve needs a firmware built with io='uart'")
+    with qemu.serial_tcp(fw.elf, timeout=timeout, machine=qemu.MACHINES[fw.arch]) as url:
+        if on_ready is not None:
+            on_ready(url)
+        return url.wait()
+
+
 def stop(url, timeout: float = 10) -> qemu.CompletedRun:
     """Ask a UART build to exit ("#qemu exit": code 0 if its self-test passed) and wait."""
     with socket.create_connection(("127.0.0.1", url.port), timeout=10) as sock:
@@ -297,7 +359,7 @@ def stop(url, timeout: float = 10) -> qemu.CompletedRun:
         try:
             while sock.recv(4096):
                 pass
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
     return url.wait(timeout)
 
@@ -305,75 +367,95 @@ def stop(url, timeout: float = 10) -> qemu.CompletedRun:
 def label_map(labels: list[str]) -> dict | None:
     """Annotation symbol -> device label for a model's labels (a known label set), or None
     (then stream_record scores AAMI classes)."""
-    from tinyecg.data.beats import LABEL_SETS
-
-    for spec in LABEL_SETS.values():
-        if list(spec["labels"]) == list(labels):
-            return dict(spec["map"])
+    for label_set in LABEL_SETS.values():
+        if list(label_set["labels"]) == list(labels):
+            return dict(cast(dict, label_set["map"]))
     return None
 
 
+def score_beats(beats, record, labels: list[str], seconds: float | None = None) -> dict:
+    """QRS and class scores of a device's beats (r, label, ...) on a WFDB record, as
+    `tinyecg stream` (tinyecg.device.stream.stream_record) scores them: QRS matched within
+    150 ms, classes of the matched beats in the model's label set."""
+    from tinyecg import metrics
+    from tinyecg.data import records
+    from tinyecg.device.stream import resolve_labels
+    from tinyecg.spec import BEAT_SYMBOLS, FS
+
+    base = records.record_base(str(record))
+    sampto = None if seconds is None else max(1, int(round(seconds * FS)))
+    sig = records.read_signal(base, sampto=sampto)
+    ann = records.read_annotations(base, "atr", sampto=sampto, source_fs=sig.source_fs,
+                                   required=True)
+    assert ann is not None
+    is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
+    ref, symbols = ann.samples[is_beat], [str(s) for s in ann.symbols[is_beat]]
+    used = resolve_labels(label_map(labels) or "auto", list(labels), symbols)
+    test = np.asarray([b[0] for b in beats], dtype=np.int64)
+    y_true, y_pred = [], []
+    for ri, ti in enumerate(metrics.match_beats(ref, test)):
+        if ti >= 0 and symbols[ri] in used["map"]:
+            y_true.append(used["map"][symbols[ri]])
+            y_pred.append(beats[ti][1])
+    names = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
+    index = {lab: i for i, lab in enumerate(names)}
+    return {"qrs": metrics.score_detections(ref, test),
+            "classes": metrics.report([index[t] for t in y_true], [index[p] for p in y_pred],
+                                      names)}
+
+
 def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 3600) -> dict:
-    """Boot the UART build under QEMU with UART0 on a TCP port and replay a WFDB record
-    through tinyecg.device.stream.stream_record at full speed, as to a board; then ask for the
-    firmware's own counters ("#qemu perf") and stop it. Returns stream_record's result plus
-    "device" (self-test, perf) and "exit_code"."""
-    from tinyecg.device.stream import stream_record
+    """Boot the UART build under QEMU with UART0 on a TCP port, replay a WFDB record's raw
+    samples over it at full speed (as `tinyecg stream` does to a board, reading every line
+    back), ask for the firmware's own counters ("#qemu perf") and stop it. Returns
+    "beats" (r, label, score, inference_us of every beat line), "unreadable", "samples",
+    "seconds", "beats_reported", the scores of score_beats ("qrs", "classes"), "device"
+    (firmware line, self-test, perf, info), "status" and "exit_code"."""
+    from tinyecg.data import records
+    from tinyecg.device.stream import replay_samples
+    from tinyecg.spec import FS
 
     if fw.io != "uart":
         raise TinyECGError("stream needs a firmware built with io='uart'")
-    with qemu.serial_tcp(fw.elf, timeout=timeout) as url:
-        result = stream_record(url, str(record), speed=0, labels=label_map(fw.labels),
-                               seconds=seconds, reply_timeout=min(timeout, 600))
+    base = records.record_base(str(record))
+    sampto = None if seconds is None else max(1, int(round(seconds * FS)))
+    x = replay_samples(records.read_signal(base, sampto=sampto))
+    t0 = time.monotonic()
+    with qemu.serial_tcp(fw.elf, timeout=timeout, machine=qemu.MACHINES[fw.arch]) as url:
+        lines = replay(url, x, timeout=timeout)
+        elapsed = time.monotonic() - t0
         perf = device_command(url, "perf").qemu
         done = stop(url)
-    selftest = parse_lines("\n".join(result["status"]))
-    result["device"] = {"selftest": selftest.selftest, "selftest_summary": selftest.selftest_summary,
-                        "perf": perf, "info": selftest.info}
-    result["exit_code"] = done.returncode
+    result = {"record": Path(base).name, "samples": int(len(x)), "seconds": round(elapsed, 3),
+              "beats": lines.beats, "unreadable": lines.unreadable,
+              "beats_reported": len(lines.beats),
+              **score_beats(lines.beats, base, fw.labels, seconds),
+              "device": {"firmware": lines.firmware, "selftest": lines.selftest,
+                         "selftest_summary": lines.selftest_summary, "perf": perf,
+                         "info": lines.info},
+              "status": lines.status, "exit_code": done.returncode}
     return result
 
 
 # --------------------------------------------------------------------------- the host pipeline
-def model_roles(model_bytes: bytes) -> list[str]:
-    """spec.BEAT or spec.RHYTHM for each input of the flatbuffer, in its order."""
-    from tinyecg.models.int8 import Int8Model
-
-    return [i.role for i in Int8Model.load(model_bytes).inputs]
-
-
 def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
                     labels: list[str] | None = None) -> list[tuple[int, str, int]]:
     """What the device should print for each beat, computed on the host without its C:
     the Python integer preprocessing (tinyecg.dsp.fixedpoint) on raw[r-180 .. r+179] and the
-    RR context of each "R r pre post sum count" row, then the TFLM host interpreter.
-    Returns (r, label, int8 score of the arg-max class) per row."""
-    from tinyecg.dsp import fixedpoint as fp
-    from tinyecg.models.tflite import load_model
-    from tinyecg.runtime.tflm import TFLMModel
+    RR context of each "R r pre post sum count" row, then the TFLM host interpreter (the
+    device path's Int8Classifier). Returns (r, label, int8 score of the arg-max class) per
+    row."""
+    from tinyecg.device.device_path import Int8Classifier, fixed_inputs, windows_at
 
     data = Path(model).read_bytes() if not isinstance(model, (bytes, bytearray)) else bytes(model)
-    graph = load_model(data)
-    roles = model_roles(data)
     x = np.asarray(samples, dtype=np.int64)
     rr = np.asarray(rr_rows, dtype=np.int64).reshape(-1, 5)
     if len(rr) == 0:
         return []
-    if rr[:, 0].min() < 180 or rr[:, 0].max() + 180 > len(x):
-        raise TinyECGError("an RR row's window reaches outside the samples")
-    windows = np.stack([x[r - 180:r + 180] for r in rr[:, 0]]).astype(np.int16)
-    scale, zp = graph.input_quant(roles.index("beat"))
-    if "rhythm" in roles:
-        rs, rzp = graph.input_quant(roles.index("rhythm"))
-        params = fp.preprocess_params(scale, zp, rs, rzp)
-    else:
-        params = fp.preprocess_params(scale, zp)
-    beat_q = fp.preprocess_windows_int(windows, calibration[0], calibration[1], params)
-    inputs = {"beat": beat_q}
-    if "rhythm" in roles:
-        inputs["rhythm"] = fp.rhythm_features_int(rr[:, 1], rr[:, 2], rr[:, 3], rr[:, 4], params)
-    tflm = TFLMModel(data)
-    out = tflm.invoke_batch(*(inputs[role] for role in roles)).astype(np.int64)
+    clf = Int8Classifier(data)
+    beat_q, rhythm_q = fixed_inputs(clf, clf.preprocess_params(), windows_at(x, rr[:, 0]),
+                                    rr[:, 1:], calibration[0], calibration[1])
+    out = clf.scores(beat_q, rhythm_q).astype(np.int64)
     if labels is None:
         labels = [f"class{i}" for i in range(out.shape[1])]
     best = out.argmax(axis=1)  # first maximum, as the core's loop
@@ -381,115 +463,13 @@ def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
 
 
 # --------------------------------------------------------------------------- sizes
-_SECTION = re.compile(r"^ \.(text|rodata|data|bss)\S*(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*))?$")
-_CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
-
-
-def size_by_object(elf) -> dict[str, dict[str, int]]:
-    """Bytes each input object keeps after --gc-sections, from the linker map beside the
-    ELF: {object: {"flash": text + rodata + .data image, "ram": data + bss}}; archive
-    members are named "libc.a(memcpy.o)". Mergeable string literals are counted per object
-    before the linker merges them, so the sum can exceed the image by a few hundred bytes."""
-    map_path = Path(elf).with_suffix(".map")
-    if not map_path.is_file():
-        raise TinyECGError(f"{map_path}: no linker map")
-    out: dict[str, dict[str, int]] = {}
-    started, pending = False, None
-    for raw in map_path.read_text(errors="replace").splitlines():
-        if not started:
-            started = raw.startswith("Linker script and memory map")
-            continue
-        m = _SECTION.match(raw)
-        if m and m.group(2) is None:
-            pending = m.group(1)  # long name: address, size and object on the next line
-            continue
-        if m:
-            kind, size, obj = m.group(1), int(m.group(3), 16), m.group(4)
-        else:
-            c = _CONTINUED.match(raw)
-            if pending is None or c is None:
-                pending = None
-                continue
-            kind, size, obj = pending, int(c.group(2), 16), c.group(3)
-        pending = None
-        if size == 0:
-            continue
-        obj = obj.strip()
-        if "(" in obj and obj.endswith(")"):
-            archive, member = obj[:-1].split("(", 1)
-            name = f"{Path(archive).name}({member})"
-        else:
-            name = Path(obj).name.removesuffix(".o")
-        slot = out.setdefault(name, {"flash": 0, "ram": 0})
-        if kind in ("text", "rodata"):
-            slot["flash"] += size
-        elif kind == "data":
-            slot["flash"] += size
-            slot["ram"] += size
-        else:
-            slot["ram"] += size
-    return out
-
-
-COMPONENTS = (  # (component, file names) for size_by_component
-    ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c")),
-    ("preprocessing", ("tinyecg_preprocess.c",)),
-    ("model", ("tinyecg_model.c",)),
-    ("golden", ("tinyecg_golden.c",)),
-    ("app", ("main.c", "app_model.c")),
-    ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c")),
-)
-
-
-def size_by_component(elf) -> dict[str, dict[str, int]]:
-    """size_by_object grouped: core, preprocessing, model, golden, app, target, libraries."""
-    out = {name: {"flash": 0, "ram": 0} for name, _ in COMPONENTS}
-    out["libraries"] = {"flash": 0, "ram": 0}
-    owner = {f: name for name, files in COMPONENTS for f in files}
-    for obj, sizes in size_by_object(elf).items():
-        slot = out[owner.get(obj, "libraries")]
-        slot["flash"] += sizes["flash"]
-        slot["ram"] += sizes["ram"]
-    return out
-
-
-def symbol_size(elf, name: str) -> int | None:
-    """Size in bytes of a symbol of the ELF (arm-none-eabi-nm -S), or None if absent."""
-    proc = subprocess.run([qemu.CROSS + "nm", "-S", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyECGError(f"{elf}: arm-none-eabi-nm failed: {proc.stderr.strip()}")
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[3] == name:
-            return int(parts[1], 16)
-    return None
-
-
 def core_figures(fw: Firmware) -> dict:
     """The portable core in this image: arm-none-eabi-size of each core object (before
     --gc-sections), the bytes it keeps after it, and its state (the app's tinyecg_app_t,
     the only RAM the core uses besides the stack)."""
-    objdir = fw.elf.parent / "obj-m4"
-    objects = {}
-    for src in detect.core_sources():
-        obj = objdir / (str(src.resolve()).lstrip("/") + ".o")
-        proc = subprocess.run([qemu.CROSS + "size", "-B", str(obj)], capture_output=True,
-                              text=True)
-        if proc.returncode != 0:
-            raise TinyECGError(f"{obj}: arm-none-eabi-size failed: {proc.stderr.strip()}")
-        text, data, bss = (int(v) for v in proc.stdout.splitlines()[1].split()[:3])
-        objects[src.name] = {"text": text, "data": data, "bss": bss}
-    return {"objects": objects, "flash_after_gc": size_by_component(fw.elf)["core"]["flash"],
-            "state_bytes": symbol_size(fw.elf, "app")}
-
-
-def toolchain_versions() -> dict[str, str]:
-    """First lines of arm-none-eabi-gcc --version and qemu-system-arm --version."""
-    out = {}
-    for tool in (qemu.CROSS + "gcc", qemu.QEMU):
-        try:
-            proc = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
-            out[tool] = proc.stdout.splitlines()[0] if proc.stdout else "?"
-        except (OSError, subprocess.TimeoutExpired):
-            out[tool] = "missing"
-    return out
+    objdir = fw.elf.parent / f"obj-{fw.arch}"
+    objects = {src.name: elfsize.size(objdir / (str(src.resolve()).lstrip("/") + ".o"))
+               for src in detect.core_sources()}
+    return {"objects": objects,
+            "flash_after_gc": elfsize.size_by_component(fw.elf)["core"]["flash"],
+            "state_bytes": elfsize.symbol_size(fw.elf, "app")}

@@ -27,17 +27,25 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
 from tinyecg import paths
+from tinyecg.device.cbuild import define_items
+from tinyecg.device.elfsize import size  # noqa: F401 (qemu.size(elf): the image's sizes)
+from tinyecg.device.toolchain import (  # noqa: F401 (the tools' names and checks, for qemu's callers)
+    CROSS,
+    QEMU,
+    missing_tools,
+    require_tools,
+    toolchain_available,
+    toolchain_versions,
+)
 from tinyecg.errors import TinyECGError
 
-CROSS = "arm-none-eabi-"
-QEMU = "qemu-system-arm"
 #: QEMU machine per ARCH. QEMU has no Cortex-M0+ MPS2 image; v6-M code runs
 #: unchanged on the AN385 (Cortex-M3) image, which has the same memory map.
 MACHINES = {"m4": "mps2-an386", "m0": "mps2-an385"}
@@ -53,45 +61,12 @@ FAULT_EXIT_BASE = 128
 #: prctl option from <linux/prctl.h>: signal to receive when the parent dies.
 _PR_SET_PDEATHSIG = 1
 
-_DEF_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+\-]*)?$")
 _SERIAL_MODES = ("semihosting", "stdio", "tcp", "none")
 
 
 def target_dir() -> Path:
     """firmware/targets/mps2-an386 inside the installed package, else the repository's."""
     return paths.firmware_dir() / "targets" / "mps2-an386"
-
-
-def missing_tools() -> list[str]:
-    """Names of the programs build()/run() need that are not on PATH."""
-    needed = [CROSS + "gcc", CROSS + "size", CROSS + "objdump", "make", QEMU]
-    return [name for name in needed if shutil.which(name) is None]
-
-
-def toolchain_versions() -> dict[str, str]:
-    """First line of `arm-none-eabi-gcc --version` and `qemu-system-arm --version` ("?" when
-    missing), for benchmark records."""
-    out = {}
-    for key, cmd in (("gcc", "arm-none-eabi-gcc"), ("qemu", "qemu-system-arm")):
-        try:
-            out[key] = subprocess.run([cmd, "--version"], capture_output=True,
-                                      text=True).stdout.splitlines()[0].strip()
-        except (OSError, IndexError):
-            out[key] = "?"
-    return out
-
-
-def toolchain_available() -> bool:
-    """True when arm-none-eabi-gcc (+ size, objdump), make and qemu-system-arm are on PATH."""
-    return not missing_tools()
-
-
-def _require_tools(names: Iterable[str]) -> None:
-    missing = [name for name in names if shutil.which(name) is None]
-    if missing:
-        raise TinyECGError(
-            f"{', '.join(missing)} not found; install gcc-arm-none-eabi, "
-            "libnewlib-arm-none-eabi and qemu-system-arm")
 
 
 def _plain_path(path: Path, what: str) -> str:
@@ -101,33 +76,22 @@ def _plain_path(path: Path, what: str) -> str:
     return text
 
 
-def _def_list(defs: Mapping[str, object] | Iterable[str] | None) -> list[str]:
-    if defs is None:
-        return []
-    if isinstance(defs, str):
-        raise TinyECGError("defs must be a mapping or a list of NAME[=VALUE] strings, not one string")
-    if isinstance(defs, Mapping):
-        items = [name if value is None else f"{name}={value}" for name, value in defs.items()]
-    else:
-        items = [str(item) for item in defs]
-    for item in items:
-        if not _DEF_RE.match(item):
-            raise TinyECGError(
-                f"define {item!r}: use NAME or NAME=VALUE with a plain value "
-                "(letters, digits, _ . + -)")
-    return items
-
-
 def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
           defs: Mapping[str, object] | Iterable[str] | None = None,
           out_dir: Path | str = "build/mps2-an386", arch: str = "m4", *,
           app: str = "app", stack_size: int | None = None,
-          extra_cflags: Iterable[str] = (), timeout: float = 600) -> Path:
-    """Compile app_srcs with the target's startup and platform code into out_dir/<app>.elf.
+          extra_cflags: Iterable[str] = (), cxx_srcs: Iterable[Path | str] = (),
+          libs: Iterable[Path | str] = (), system_includes: Iterable[Path | str] = (),
+          extra_cxxflags: Iterable[str] = (), timeout: float = 600) -> Path:
+    """Compile app_srcs (and cxx_srcs) with the target's startup and platform code into
+    out_dir/<app>.elf, linking the static libraries libs after them.
 
     arch "m4": -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16; "m0": -mcpu=cortex-m0plus.
-    Flags: -std=c99 -Wall -Wextra -Werror -Os, sections + --gc-sections. The build log
-    (including arm-none-eabi-size output) is written to out_dir/<app>.build.log.
+    Flags: -std=c99 (C++: -std=gnu++14 -fno-exceptions -fno-rtti) -Wall -Wextra -Werror -Os,
+    sections + --gc-sections; system_includes are -isystem (their headers' warnings do not
+    count). With C++ sources the program links with arm-none-eabi-g++ and the target's
+    cxx_support.cpp. The build log (including arm-none-eabi-size output) is written to
+    out_dir/<app>.build.log.
     """
     if arch not in MACHINES:
         raise TinyECGError(f"arch must be one of {sorted(MACHINES)}, not {arch!r}")
@@ -136,15 +100,22 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
     srcs = [Path(src) for src in app_srcs]
     if not srcs:
         raise TinyECGError("build needs at least one C source (app_srcs is empty)")
-    for src in srcs:
+    cxx = [Path(src) for src in cxx_srcs]
+    archives = [Path(lib) for lib in libs]
+    includes = list(includes)
+    system_includes = list(system_includes)
+    for src in srcs + cxx:
         if not src.is_file():
-            raise TinyECGError(f"{src}: no such C source")
-    for inc in includes:
+            raise TinyECGError(f"{src}: no such {'C++' if src in cxx else 'C'} source")
+    for lib in archives:
+        if not lib.is_file():
+            raise TinyECGError(f"{lib}: no such library")
+    for inc in includes + system_includes:
         if not Path(inc).is_dir():
             raise TinyECGError(f"{inc}: include folder does not exist")
     if stack_size is not None and (stack_size <= 0 or stack_size % 8):
         raise TinyECGError(f"stack_size {stack_size}: must be a positive multiple of 8")
-    _require_tools([CROSS + "gcc", CROSS + "size", "make"])
+    require_tools([CROSS + "gcc", CROSS + "size", "make"] + ([CROSS + "g++"] if cxx else []))
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -153,8 +124,13 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
         f"OUT={_plain_path(out, 'out_dir')}", f"APP={app}", f"ARCH={arch}",
         "APP_SRCS=" + " ".join(_plain_path(src, "source") for src in srcs),
         "INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder") for inc in includes),
-        "DEFS=" + " ".join(_def_list(defs)),
+        "DEFS=" + " ".join(define_items(defs)),
         "EXTRA_CFLAGS=" + " ".join(extra_cflags),
+        "APP_CXX_SRCS=" + " ".join(_plain_path(src, "source") for src in cxx),
+        "LIBS=" + " ".join(_plain_path(lib, "library") for lib in archives),
+        "SYSTEM_INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder")
+                                      for inc in system_includes),
+        "EXTRA_CXXFLAGS=" + " ".join(extra_cxxflags),
     ]
     if stack_size is not None:
         args.append(f"STACK_SIZE={int(stack_size)}")
@@ -167,26 +143,10 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
     elf = out / f"{app}.elf"
     if proc.returncode != 0 or not elf.is_file():
         lines = (proc.stderr + proc.stdout).splitlines()
-        first = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
+        first = next((line for line in lines if "error" in line.lower()),
+                     lines[-1] if lines else "")
         raise TinyECGError(f"build failed ({first.strip()}); full log: {log}")
     return elf
-
-
-def size(elf: Path | str) -> dict[str, int]:
-    """arm-none-eabi-size (Berkeley format) of elf: {'text', 'data', 'bss'} in bytes.
-
-    text = code memory (vectors, code, rodata); data = initialised RAM (its image is
-    also stored in code memory); bss = zeroed RAM. Stack and heap are not included.
-    """
-    elf = Path(elf)
-    if not elf.is_file():
-        raise TinyECGError(f"{elf}: no such ELF file")
-    _require_tools([CROSS + "size"])
-    proc = subprocess.run([CROSS + "size", "-B", str(elf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TinyECGError(f"{elf}: arm-none-eabi-size failed: {proc.stderr.strip()}")
-    text, data, bss = proc.stdout.splitlines()[1].split()[:3]
-    return {"text": int(text), "data": int(data), "bss": int(bss)}
 
 
 @dataclass
@@ -219,7 +179,7 @@ def _check_elf(elf: Path | str, timeout: float) -> Path:
         raise TinyECGError(f"{elf}: no such ELF file")
     if not timeout or timeout <= 0:
         raise TinyECGError("timeout must be a positive number of seconds")
-    _require_tools([QEMU])
+    require_tools([QEMU])
     return elf
 
 
@@ -288,8 +248,8 @@ def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
                        "none": ["-serial", "none"]}[serial]
         cmd = qemu_command(elf, machine, serial_args, timeout + _BACKSTOP_S, extra_args)
         start = time.monotonic()
-        proc = _popen_qemu(cmd, stdin=subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdin = subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL
+        proc = _popen_qemu(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         timed_out = False
         try:
             out, err = proc.communicate(input=stdin_bytes, timeout=timeout)
@@ -302,8 +262,9 @@ def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
         seconds = time.monotonic() - start
         uart = uart_log.read_bytes() if uart_log.exists() else b""
     return CompletedRun(returncode=TIMEOUT_EXIT if timed_out else proc.returncode,
-                        stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),
-                        serial=uart, timed_out=timed_out, seconds=seconds)
+                        stdout=out.decode("utf-8", "replace"),
+                        stderr=err.decode("utf-8", "replace"), serial=uart,
+                        timed_out=timed_out, seconds=seconds)
 
 
 class SerialURL(str):
@@ -311,8 +272,9 @@ class SerialURL(str):
     plain string, e.g. by serial.serial_for_url), plus .port, .process and wait()."""
     port: int
     process: subprocess.Popen
+    _session: _Session
 
-    def __new__(cls, port: int, process: subprocess.Popen, session: "_Session"):
+    def __new__(cls, port: int, process: subprocess.Popen, session: _Session):
         self = super().__new__(cls, f"socket://127.0.0.1:{port}")
         self.port = port
         self.process = process
@@ -338,8 +300,9 @@ class _Session:
         self.stdout = bytearray()
         self.stderr = bytearray()
         self.listening = threading.Event()
-        self._threads = [threading.Thread(target=self._pump, args=(proc.stdout, self.stdout), daemon=True),
-                         threading.Thread(target=self._pump_stderr, daemon=True)]
+        self._threads = [
+            threading.Thread(target=self._pump, args=(proc.stdout, self.stdout), daemon=True),
+            threading.Thread(target=self._pump_stderr, daemon=True)]
         for thread in self._threads:
             thread.start()
 
@@ -349,6 +312,7 @@ class _Session:
             sink.extend(chunk)
 
     def _pump_stderr(self) -> None:
+        assert self.proc.stderr is not None  # started with stderr=PIPE
         for line in iter(self.proc.stderr.readline, b""):
             if b"waiting for connection" in line:
                 self.listening.set()  # QEMU's own notice: not part of the run's output
@@ -432,7 +396,7 @@ def _run_tcp(elf: Path, timeout: float, stdin_bytes: bytes | None, machine: str,
                 sock.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
                 try:
                     chunk = sock.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     if url.process.poll() is not None:
                         break
                     continue

@@ -22,17 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import metrics
-from tinyecg.device import detect
+from tinyecg.data import records
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import BEAT_SYMBOLS, FS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
-# Annotation symbol -> AAMI class (the labels the project's models predict).
-AAMI_LABELS = {
-    **{s: "N" for s in "NLRej"},
-    **{s: "S" for s in "AaJS"},
-    **{s: "V" for s in "VE"},
-    "F": "F",
-    **{s: "Q" for s in "/fQ"},
-}
 CHUNK = 36  # samples per write (0.1 s at 360 Hz)
 INFO_PREFIX = "# tinyecg "
 
@@ -70,7 +63,7 @@ def _symbol_maps(dev: list[str]) -> list[tuple[str, dict]]:
     from tinyecg.data.beats import LABEL_SETS
 
     aami = {s: c for s, c in LABEL_SETS["aami"]["map"].items() if c in dev}
-    own = {s: s for s in dev if s in detect.BEAT_SYMBOLS}
+    own = {s: s for s in dev if s in BEAT_SYMBOLS}
     return [(name, m) for name, m in (("AAMI classes", aami), ("annotation symbols", own)) if m]
 
 
@@ -144,12 +137,15 @@ def _open_port(port, baudrate: int, timeout: float):
         raise TinyECGError(f"{port}: cannot open ({msg})") from None
 
 
-def _record_symbols(record_path, sampto):
-    import wfdb
-
-    ann = wfdb.rdann(str(record_path), "atr", sampto=sampto)
-    keep = [(int(i), s) for i, s in zip(ann.sample, ann.symbol) if s in detect.BEAT_SYMBOLS]
-    return (np.asarray([i for i, _ in keep], dtype=np.int64), [s for _, s in keep])
+def replay_samples(sig) -> np.ndarray:
+    """A record's samples in the units the device's replay mode expects: MIT-BIH's ADC
+    (adc_zero 1024, 200 counts per mV, 0..2047; ecg_config.h TINYECG_REPLAY_*). MIT-BIH
+    records pass unchanged; others are rescaled by their own baseline and gain."""
+    if sig.baseline == MITDB_ADC_BASELINE and sig.gain == MITDB_ADC_GAIN:
+        return sig.adc
+    mv = (sig.adc.astype(np.float64) - sig.baseline) / sig.gain
+    lo, hi = MITDB_ADC_RANGE
+    return np.clip(np.round(mv * MITDB_ADC_GAIN) + MITDB_ADC_BASELINE, lo, hi).astype(np.int64)
 
 
 class _Reader(threading.Thread):
@@ -225,7 +221,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def stream_record(port: str, record_path: str, speed: float = 1.0,
-                  labels: str | dict | None = "auto", channel: int | None = None,
+                  labels: str | dict | None = "auto", lead: str | int | None = None,
                   seconds: float | None = None, baudrate: int = 115200,
                   reply_timeout: float = 10.0) -> dict:
     """Replay a WFDB record's raw samples to the device at `port` (pyserial URL: a serial
@@ -252,21 +248,19 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
             raise TinyECGError(f"seconds must be a positive number (got {seconds:g})")
     if not record_path:
         raise TinyECGError("no record given")
-    base = str(record_path)
-    for ext in (".hea", ".dat", ".atr"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if not Path(base + ".hea").is_file():
-        raise TinyECGError(f"{record_path}: no WFDB record (missing {Path(base).name}.hea)")
-    if not Path(base + ".atr").is_file():
-        raise TinyECGError(f"{record_path}: no beat annotations (missing {Path(base).name}.atr)")
+    base = records.record_base(record_path)
     if isinstance(labels, str) and labels != "auto":
         from tinyecg.data.beats import label_set
 
         label_set(labels)  # an unknown name fails before the replay
-    sampto = None if seconds is None else max(1, int(round(seconds * detect.FS)))
-    x, ch, _ = detect.read_record(base, channel, sampto=sampto)
-    ref, symbols = _record_symbols(base, sampto)
+    sampto = None if seconds is None else max(1, int(round(seconds * FS)))
+    sig = records.read_signal(base, lead=lead, sampto=sampto)
+    ann = records.read_annotations(base, "atr", sampto=sampto, source_fs=sig.source_fs,
+                                   required=True)
+    assert ann is not None
+    is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
+    ref, symbols = ann.samples[is_beat], [str(s) for s in ann.symbols[is_beat]]
+    x, ch = replay_samples(sig), sig.channel
 
     import serial
 
@@ -287,7 +281,7 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
                 ser.write(("\n".join(lines[i:i + CHUNK]) + "\n").encode())
                 sent = min(i + CHUNK, len(lines))
                 if speed > 0:
-                    due = t0 + (i + CHUNK) / (detect.FS * speed)
+                    due = t0 + (i + CHUNK) / (FS * speed)
                     delay = due - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
@@ -319,18 +313,14 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     used = resolve_labels(labels, device_labels(reader.status), symbols)
     label_map = used["map"]
     test = np.asarray([b[0] for b in reader.beats], dtype=np.int64)
-    qrs = detect.score_detections(ref, test)
+    qrs = metrics.score_detections(ref, test)
     # class confusion of matched beats
     y_true, y_pred, y_readable = [], [], []
-    if len(ref) and len(test):
-        from wfdb.processing import compare_annotations
-
-        cmp = compare_annotations(ref, test, int(round(detect.MATCH_WINDOW_S * detect.FS)))
-        for ri, ti in enumerate(cmp.matching_sample_nums):
-            if ti >= 0 and symbols[ri] in label_map:
-                y_true.append(label_map[symbols[ri]])
-                y_pred.append(reader.beats[ti][1])
-                y_readable.append(reader.beats[ti][0] not in reader.unreadable)
+    for ri, ti in enumerate(metrics.match_beats(ref, test)):
+        if ti >= 0 and symbols[ri] in label_map:
+            y_true.append(label_map[symbols[ri]])
+            y_pred.append(reader.beats[ti][1])
+            y_readable.append(reader.beats[ti][0] not in reader.unreadable)
     label_list = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
     index = {lab: i for i, lab in enumerate(label_list)}
     classes = metrics.report([index[t] for t in y_true], [index[p] for p in y_pred], label_list)
@@ -338,8 +328,8 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     ok = [i for i, r in enumerate(y_readable) if r]
     readable = {
         "beats": int(len(test) - len(reader.unreadable)),
-        "qrs": detect.score_detections(ref, [b[0] for b in reader.beats
-                                             if b[0] not in reader.unreadable]),
+        "qrs": metrics.score_detections(ref, [b[0] for b in reader.beats
+                                              if b[0] not in reader.unreadable]),
         "classes": metrics.report([index[y_true[i]] for i in ok], [index[y_pred[i]] for i in ok],
                                   label_list)}
     us = np.asarray([b[3] for b in reader.beats], dtype=np.int64)

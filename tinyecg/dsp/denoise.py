@@ -13,6 +13,7 @@ A device sees one 360-sample window at a time, so every step here works on a sin
 Both steps are invariant to the ADC gain (the threshold scales with the signal), so the
 fixed-point version can work in raw ADC counts; only the std floor needs the gain.
 """
+
 from __future__ import annotations
 
 import math

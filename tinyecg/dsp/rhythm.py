@@ -9,6 +9,7 @@ For beat i with R-peak positions r (samples at 360 Hz):
 Features (float32, in this order): pre_rr/fs, post_rr/fs, local_rr/fs (seconds),
 pre_rr/local_rr, post_rr/local_rr.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,12 +43,17 @@ def rr_intervals(r_peaks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     hi = idx  # intervals diffs[j-1] for j <= i  ->  diffs[:i]
     lo = np.maximum(hi - LOCAL_BEATS, 0)
     count = hi - lo
-    local = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), pre).astype(np.float64)
+    local = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), pre)
+    local = local.astype(np.float64)
     return pre, post, local
 
 
 def rhythm_features(r_peaks: np.ndarray, fs: float = 360.0) -> np.ndarray:
     pre, post, local = rr_intervals(r_peaks)
-    return np.stack(
-        [pre / fs, post / fs, local / fs, pre / local, post / local], axis=-1
-    ).astype(np.float32) if len(pre) else np.zeros((0, len(FEATURES)), np.float32)
+    return (
+        np.stack([pre / fs, post / fs, local / fs, pre / local, post / local], axis=-1).astype(
+            np.float32
+        )
+        if len(pre)
+        else np.zeros((0, len(FEATURES)), np.float32)
+    )

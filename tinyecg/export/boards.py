@@ -20,16 +20,73 @@ golden vectors (linked by the self-test), the preprocessing code and its stack
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from tinyecg.errors import TinyECGError
 
 KB = 1024
-# Code and constants of tinyecg_preprocess.c (sym4 taps, threshold and quantization
-# multipliers, the DWT/IDWT, median selection, integer square root): measured 2,288 bytes with
-# arm-none-eabi-gcc 12 -Os and 2,800 with -O2 for Cortex-M4; 4 KB leaves room for libgcc's
-# 64-bit division helpers it calls.
-PREPROCESS_FLASH = 4 * KB
+# Code and constants of the preprocessing library tinyecg_dsp (sym4 taps, threshold multiplier,
+# the DWT/IDWT, median selection, integer square root, both quantization paths, rhythm
+# features) and the generated tinyecg_preprocess_params.c (40 bytes): measured with
+# arm-none-eabi-gcc 12 (scripts/bench_preprocess_qemu.py) 3,166 bytes at -Os and 3,836 at -O2
+# for Cortex-M4, 4,048 at -Os for Cortex-M0+; 5 KB leaves room for the libgcc 64-bit
+# multiply and division helpers it calls.
+PREPROCESS_FLASH = 5 * KB
+
+
+@dataclass(frozen=True)
+class TFLMLibrary:
+    """A TensorFlow Lite Micro distribution a board links, and the quantization features its
+    kernels compute correctly (read from its sources; docs/firmware.md gives the lines)."""
+    name: str  # as the firmware's boot line prints it
+    synced: str  # the TFLM sources it was cut from
+    per_channel_ops: frozenset[str]  # ops whose kernels apply one weight scale per channel
+    copy_ops: frozenset[str]  # ops that copy bytes: inputs and output must share quantization
+    per_channel_failure: str  # what happens to a per-channel op outside per_channel_ops
+    changed_ops: dict[str, str] = field(default_factory=dict)  # ops whose kernel changed since
+
+
+# tensorflow/tflite-micro-arduino-examples bd7e861: FULLY_CONNECTED takes one multiplier from
+# params.scale, which is channel 0's scale (fully_connected_common.cpp:62-65, kernel_util.cpp
+# 295-296, micro_allocator.cpp:249); CONCATENATION and RESHAPE copy bytes (concatenation.cpp
+# 231-232, reshape.cpp:103-111); CONV_2D builds a multiplier per channel (kernel_util.cpp
+# 234-263).
+ARDUINO_TFLM = TFLMLibrary(
+    "Arduino_TensorFlowLite@bd7e861", "TFLM 2023-02-27",
+    per_channel_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}),
+    copy_ops=frozenset({"CONCATENATION", "RESHAPE"}),
+    per_channel_failure="computes with channel 0's scale for every channel, silently",
+    changed_ops={"MEAN": "MEAN kernel aligned with TFLite in 2023-04 (tflite-micro PR 1908)"})
+# eloquentarduino/tflm_esp32 2.0.0 (TFLM 2024-07): per-channel FULLY_CONNECTED fails Prepare
+# ("FullyConnected per-channel quantization not yet supported", tflite-micro PR 2602).
+ESP32_TFLM = TFLMLibrary(
+    "tflm_esp32@2.0.0", "TFLM 2024-07",
+    per_channel_ops=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}),
+    copy_ops=frozenset({"CONCATENATION", "RESHAPE"}),
+    per_channel_failure="refuses when the interpreter allocates tensors")
+
+# the weight tensor's input slot of each op that has weights
+_WEIGHT_SLOT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1}
+
+
+def library_problems(lib: TFLMLibrary, model) -> list[str]:
+    """What `lib` would compute wrongly (or refuse) in `model` (a TFLiteModel), one line each."""
+    problems = []
+    for op in model.ops:
+        slot = _WEIGHT_SLOT.get(op.opcode)
+        if slot is not None and slot < len(op.inputs) and op.inputs[slot] >= 0:
+            w = model.tensors[op.inputs[slot]]
+            if w.per_channel and op.opcode not in lib.per_channel_ops:
+                problems.append(f"{op.opcode} {w.name!r} has per-channel weight scales, which "
+                                f"{lib.name} ({lib.synced}) {lib.per_channel_failure}")
+        if op.opcode in lib.copy_ops:
+            quant = {(model.tensors[i].scale, model.tensors[i].zero_point)
+                     for i in list(op.inputs[:1] if op.opcode == "RESHAPE" else op.inputs)
+                     + list(op.outputs) if i >= 0}
+            if len(quant) > 1:
+                problems.append(f"{op.opcode} (op {op.index}) mixes quantization scales, but "
+                                f"{lib.name} only copies bytes there")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -46,9 +103,12 @@ class Board:
     firmware_flash: int
     firmware_ram: int
     notes: str
+    tflm: TFLMLibrary = ARDUINO_TFLM
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["tflm"] = {"name": self.tflm.name, "synced": self.tflm.synced}
+        return d
 
 
 BOARDS: dict[str, Board] = {b.name: b for b in (
@@ -64,7 +124,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           flash_total=8192 * KB, ram_total=512 * KB,
           flash_app=1_310_720, ram_app=327_680,
           tflm_flash=128 * KB, tflm_ram=4 * KB,
-          firmware_flash=320 * KB, firmware_ram=48 * KB,
+          firmware_flash=320 * KB, firmware_ram=48 * KB, tflm=ESP32_TFLM,
           notes="8 MB flash module; the Arduino default partition table gives the "
                 "application 1,310,720 bytes (0x140000) and the linker 327,680 bytes of "
                 "DRAM; the Arduino ESP32 core with FreeRTOS and USB-CDC takes about 260 KB "
@@ -95,6 +155,16 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           notes="32 KB flash, 4 KB SRAM: smaller than the TFLM runtime alone; kept as the "
                 "board the budget check fails on"),
 )}
+
+
+def check_library(board: Board, model) -> None:
+    """Raise a one-line TinyECGError when the board's TFLM would compute `model` wrongly."""
+    problems = library_problems(board.tflm, model)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise TinyECGError(f"board {board.name}: {problems[0]}{more}; re-quantize with "
+                           "per-tensor dense layers (tinyecg quantize --force does), or "
+                           "export --runtime c")
 
 
 def board_names() -> list[str]:

@@ -7,29 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyecg import metrics
+from tinyecg import metrics, outputs
 from tinyecg.errors import TinyECGError
-from tinyecg.run import read_config, write_json
+from tinyecg.run import read_config, run_model
 from tinyecg.spec import NLRAV_TO_AAMI
 
 log = logging.getLogger("tinyecg.stages.evaluate")
-
-# nlrav prediction -> AAMI class, for scoring a five-class model on other databases
-
-
-def resolve_model(run_dir: Path, model: str, suffixes=(".keras", ".tflite")) -> Path:
-    """A model name of the run (teacher, student, student_int8, ...) or a file path; a
-    name is looked up with each of `suffixes` in turn."""
-    p = Path(model)
-    if p.suffix in (".keras", ".tflite") and p.is_file():
-        return p
-    for ext in suffixes:
-        cand = Path(run_dir) / f"{model}{ext}"
-        if cand.is_file():
-            return cand
-    raise TinyECGError(f"{Path(run_dir) / model}: no such model in the run "
-                       "(.keras or .tflite; train, distill or quantize first)")
-
 
 def load_keras(path: Path):
     import tensorflow_model_optimization as tfmot
@@ -82,22 +65,30 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) ->
     ax.set_ylabel("annotated")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
     plt.close(fig)
 
 
 def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
-             runtime: str = "tflm", write: bool = True) -> dict:
+             runtime: str = "tflm", write: bool = True, lead=None,
+             label_map: str | Path | None = None) -> dict:
+    """Score a model of the run on its test split, or on every beat of another WFDB folder
+    (`records`, AAMI classes; `lead` and `label_map` for databases that differ). Writes
+    report.json, report.md and confusion.png as one set: all three or none."""
+    import io
+
+    from tinyecg.data.beats import read_label_map
     from tinyecg.data.dataset import build_dataset, dataset_from_config
     from tinyecg.data.records import resolve_data_dir
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    path = resolve_model(run_dir, model)
+    path = run_model(run_dir, model)
     run_labels = cfg["data"]["label_names"]
     if records:
         ds = build_dataset(resolve_data_dir(records), labels="aami",
-                           include_paced=cfg["data"]["include_paced"])
+                           include_paced=cfg["data"]["include_paced"], lead=lead,
+                           label_map=read_label_map(label_map) if label_map else None)
         test = ds
         scope = f"all beats of {records}"
     else:
@@ -117,11 +108,15 @@ def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
                 "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
                 if path.suffix == ".tflite" else "keras-float",
                 "label_set": "aami" if records else cfg["data"]["labels"]})
+    if records:
+        rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
     if write:
-        write_json(run_dir / "report.json", rep)
-        (run_dir / "report.md").write_text(report_markdown(rep))
+        png = io.BytesIO()
         plot_confusion(np.array(rep["confusion"]), labels,
-                       f"{rep['model']} ({rep['runtime']}) – {scope}", run_dir / "confusion.png")
+                       f"{rep['model']} ({rep['runtime']}) – {scope}", png)
+        outputs.write_set(run_dir, {"report.json": outputs.json_text(rep),
+                                    "report.md": report_markdown(rep),
+                                    "confusion.png": png.getvalue()}, require_empty=False)
     return rep
 
 

@@ -104,8 +104,16 @@ def _check_representative(model, rep: list[np.ndarray]) -> list[np.ndarray]:
 
 # --------------------------------------------------------------------------- conversion
 
-def convert_int8(model, representative: list[np.ndarray]) -> bytes:
+def convert_int8(model, representative: list[np.ndarray],
+                 per_channel_dense: bool = False) -> bytes:
     """Full-integer TFLite flatbuffer of a Keras model (plain or tfmot QAT).
+
+    Convolutions get per-channel weight scales (every TFLM computes them); dense layers get
+    one scale per tensor unless per_channel_dense: the TF converter's default since 2.16 is
+    per-channel FULLY_CONNECTED, which TFLM before 2024-08 (tflite-micro PR 2673) computes
+    with channel 0's scale for every channel, silently (the Arduino export the firmware pins,
+    bd7e861), or refuses at load (2024-05..08, PR 2602). Per-tensor dense layers run
+    correctly on every TFLM a board can get (docs/firmware.md).
 
     representative: arrays in the model's input order, each (n, *input shape). Raises
     TinyECGError for a representative set of the wrong shape, a failed conversion, or a
@@ -129,6 +137,7 @@ def convert_int8(model, representative: list[np.ndarray]) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -396,7 +405,8 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     rep_counts = np.bincount(tr.beats.y[rep_idx], minlength=len(ds.labels))
     common = {"representative": {"size": int(len(rep_idx)), "from": "train split, stratified",
                                  "seed": int(seed),
-                                 "per_class": dict(zip(ds.labels, rep_counts.tolist()))}}
+                                 "per_class": dict(zip(ds.labels, rep_counts.tolist()))},
+              "weight_scales": {"convolutions": "per-channel", "dense": "per-tensor"}}
 
     ctx = None
     if any(k != "ptq" for k in todo):

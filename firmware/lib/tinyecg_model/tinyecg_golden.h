@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "tinyecg_preprocess.h" /* TINYECG_WINDOW, TINYECG_RHYTHM_FEATURES, tinyecg_adc_t */
+#include "tinyecg_preprocess_params.h" /* TINYECG_RHYTHM_FEATURES; TINYECG_WINDOW, tinyecg_adc_t (tinyecg_dsp.h) */
 #include "tinyecg_model_meta.h" /* TINYECG_NUM_LABELS */
 
 #ifdef __cplusplus

@@ -120,6 +120,15 @@ uint64_t platform_instructions(void)
     return (raw_ticks() - ticks_at_init) * PLATFORM_INSTRUCTIONS_PER_TICK;
 }
 
+uint32_t platform_milliseconds(void)
+{
+    if (!initialised) {
+        return 0u;
+    }
+    /* SysTick counts MPS2_SYSCLK_HZ ticks per second */
+    return (uint32_t)((raw_ticks() - ticks_at_init) / (MPS2_SYSCLK_HZ / 1000u));
+}
+
 size_t platform_stack_peak_bytes(void)
 {
     const volatile uint32_t *word = __StackLimit;

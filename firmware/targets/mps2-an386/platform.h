@@ -7,6 +7,7 @@
  *                               first -serial backend drives it
  *                               (-serial stdio, -serial tcp:127.0.0.1:PORT,server).
  *   platform_instructions()     64-bit monotonic count of executed instructions.
+ *   platform_milliseconds()     virtual time in ms (SysTick), for timeouts.
  *   platform_stack_peak_bytes() stack high-water mark since reset.
  *   platform_exit(code)         stop; QEMU exits with `code` (semihosting).
  *
@@ -61,6 +62,12 @@ void platform_uart_read(void *data, size_t length);
 /* Instructions executed since platform_init() (0 before it). Monotonic.
  * Resolution PLATFORM_INSTRUCTIONS_PER_TICK; see the note at the top. */
 uint64_t platform_instructions(void);
+
+/* Milliseconds of virtual time since platform_init(), wrapping at 2^32 (49.7 days): SysTick
+ * ticks / 25,000 (MPS2_SYSCLK_HZ / 1000). Under -icount shift=0 virtual time is instructions
+ * while the core runs and real time while it sleeps in WFI (QEMU's default sleep=on), so a
+ * wait for a host that went silent lasts as long as it would on a board. */
+uint32_t platform_milliseconds(void);
 
 /* Bytes of stack touched since reset (high-water mark). Startup fills the
  * whole stack with PLATFORM_STACK_FILL; this scans for the deepest word that

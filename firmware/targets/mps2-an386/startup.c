@@ -154,8 +154,16 @@ void _fini(void) {}
 
 /* Exception entry: r0 = the stacked frame (MSP or PSP per EXC_RETURN bit 2),
  * r1 = EXC_RETURN, then switch to a private stack so a blown main stack can
- * still be reported. Thumb-1 only, so the same code serves v6-M. */
-static uint32_t fault_stack[128] __attribute__((aligned(8), used));
+ * still be reported. Thumb-1 only, so the same code serves v6-M.
+ * Its size: the deepest chain below the handler is fault_report -> semihost_write_hex ->
+ * semihost_write0 -> semihost_call, 64 bytes at -Os and 88 at -O0 on Cortex-M4 and M0+
+ * (gcc -fstack-usage: 24 + 32 + 16 + 16); nothing nests (the exception frame goes on the
+ * faulting stack), so 128 bytes hold it with a margin. It was 512 bytes, the largest
+ * item of the target's RAM after the stack itself. */
+#define FAULT_STACK_BYTES 128
+#define TEXT_OF(x) #x
+#define NUMBER_TEXT(x) TEXT_OF(x) /* a macro's value as a string, for the naked asm */
+static uint32_t fault_stack[FAULT_STACK_BYTES / 4] __attribute__((aligned(8), used));
 
 void Default_Handler(void)
 {
@@ -169,7 +177,7 @@ void Default_Handler(void)
         "1:\n\t"
         "mrs r0, msp\n"
         "2:\n\t"
-        "ldr r2, =fault_stack + 512\n\t"
+        "ldr r2, =fault_stack + " NUMBER_TEXT(FAULT_STACK_BYTES) "\n\t"
         "mov sp, r2\n\t"
         "bl fault_report\n\t"
         ".ltorg\n");

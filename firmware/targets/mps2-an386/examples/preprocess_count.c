@@ -1,14 +1,15 @@
 /*
  * preprocess_count.c - instructions per tinyecg_preprocess_window() call under QEMU
  * -icount (platform_instructions(), SysTick, resolution 40), with an FNV-1a hash of each
- * window's 360 outputs so the host checks them against its Python reference. The
- * generated preprocessing and bench_windows.h (tinyecg.export.preprocess.windows_header)
- * come from the build's include folder. Used by scripts/bench_preprocess_qemu.py and
- * tests/test_fixedpoint_c.py.
+ * window's 360 outputs so the host checks them against its Python reference. Built with the
+ * library firmware/lib/tinyecg_dsp, a generated tinyecg_preprocess_params.c
+ * (tinyecg.export.preprocess.render_preprocessing) and bench_windows.h
+ * (tinyecg.export.preprocess.windows_header) from the build's include folder. Used by
+ * scripts/bench_preprocess_qemu.py and tests/test_fixedpoint_c.py.
  */
 #include <stdio.h>
 #include "platform.h"
-#include "tinyecg_preprocess.h"
+#include "tinyecg_preprocess_params.h"
 #include "bench_windows.h"
 
 extern uint32_t __StackTop[];
@@ -28,7 +29,7 @@ int main(void)
     stack_before = (size_t)((uintptr_t)__StackTop - sp); /* main's depth at the call */
     adc.baseline = k_base[0];
     adc.gain_adu_per_mv = k_gain[0];
-    tinyecg_preprocess_window(k_raw[0], &adc, out);
+    tinyecg_preprocess_window(&tinyecg_model_preprocess, k_raw[0], &adc, out);
     stack_after = platform_stack_peak_bytes();
     t0 = platform_instructions();
     t1 = platform_instructions();
@@ -38,7 +39,7 @@ int main(void)
         adc.baseline = k_base[w];
         adc.gain_adu_per_mv = k_gain[w];
         t0 = platform_instructions();
-        tinyecg_preprocess_window(k_raw[w], &adc, out);
+        tinyecg_preprocess_window(&tinyecg_model_preprocess, k_raw[w], &adc, out);
         t1 = platform_instructions();
         for (i = 0; i < TINYECG_WINDOW; ++i) {
             h = (h ^ (uint8_t)out[i]) * 16777619u;

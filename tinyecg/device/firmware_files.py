@@ -1,0 +1,95 @@
+"""What every off-board build of the tinyecg firmware compiles: the one list of its sources.
+
+    firmware/lib/tinyecg_app    the application (boot, self-test, model binding, classifiers)
+    firmware/lib/tinyecg_core   detector, beats, RR, line protocol
+    firmware/lib/tinyecg_dsp    the fixed-point preprocessing
+    firmware/include            ecg_config.h
+    an export folder            the generated files of `tinyecg export` (per runtime below)
+    firmware/lib/tinyecg_nn     the C backend's kernels (runtime "c" only)
+
+The QEMU firmware (tinyecg.device.firmware), the TFLM self-test programs
+(tinyecg.device.tflm_selftest) and the host tests take their file lists from here, so a new
+source file of the application reaches every build at once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tinyecg import paths
+from tinyecg.errors import TinyECGError
+
+#: TINYECG_CLASSIFIER of ecg_config.h per runtime (the value is a macro of that header)
+CLASSIFIERS = {"c": "TINYECG_CLASSIFIER_CBACKEND", "tflm": "TINYECG_CLASSIFIER_TFLM",
+               "none": "TINYECG_CLASSIFIER_NONE"}
+#: the classifier's name in the firmware's lines ("classifier=...")
+CLASSIFIER_NAMES = {"c": "cbackend", "tflm": "tflm", "none": "none"}
+#: generated .c files each runtime compiles (an export for "none" may be either kind)
+EXPORT_SOURCES = {"c": ("tinyecg_preprocess_params.c", "tinyecg_golden.c", "tinyecg_model.c"),
+                  "tflm": ("tinyecg_preprocess_params.c", "tinyecg_golden.c",
+                           "tinyecg_model_data.c"),
+                  "none": ("tinyecg_preprocess_params.c", "tinyecg_golden.c")}
+
+
+def app_dir() -> Path:
+    """firmware/lib/tinyecg_app: the board-independent application."""
+    path = paths.firmware_dir() / "lib" / "tinyecg_app"
+    if not (path / "src" / "tinyecg_firmware.c").is_file():
+        raise TinyECGError(f"{path}: the firmware application is missing")
+    return path
+
+
+def app_sources(cxx: bool = False) -> list[Path]:
+    """The application's C (or C++: the TFLM adapter) sources. Every build compiles all of
+    them; the classifier files that TINYECG_CLASSIFIER does not choose are empty."""
+    return sorted((app_dir() / "src").glob("*.cpp" if cxx else "*.c"))
+
+
+def includes() -> list[Path]:
+    """Include folders: the application's, ecg_config.h's, the core's, the preprocessing's."""
+    fw = paths.firmware_dir()
+    return [app_dir() / "include", fw / "include", fw / "lib" / "tinyecg_core" / "include",
+            fw / "lib" / "tinyecg_dsp" / "include"]
+
+
+def c_sources() -> list[Path]:
+    """The application, the core and the preprocessing library."""
+    fw = paths.firmware_dir()
+    return [*app_sources(), *sorted((fw / "lib" / "tinyecg_core" / "src").glob("*.c")),
+            *sorted((fw / "lib" / "tinyecg_dsp" / "src").glob("*.c"))]
+
+
+def nn_dir() -> Path:
+    """firmware/lib/tinyecg_nn: the C backend's int8 kernels."""
+    return paths.firmware_dir() / "lib" / "tinyecg_nn"
+
+
+def export_manifest(export_dir: Path | str) -> dict:
+    """manifest.json of an export folder (TinyECGError when it is not one)."""
+    path = Path(export_dir) / "manifest.json"
+    if not path.is_file():
+        raise TinyECGError(f"{export_dir}: not a tinyecg export (no manifest.json)")
+    return json.loads(path.read_text())
+
+
+def runtime_sources(runtime: str, export_dir: Path | str) -> tuple[list[Path], list[Path]]:
+    """(C sources, include folders) a runtime adds to c_sources()/includes(): the export's
+    generated files, and for "c" the kernels of tinyecg_nn. The export must have been made
+    for that runtime ("none" takes either)."""
+    if runtime not in CLASSIFIERS:
+        raise TinyECGError(f"runtime must be one of {', '.join(CLASSIFIERS)}, not {runtime!r}")
+    export_dir = Path(export_dir)
+    made_for = export_manifest(export_dir).get("runtime")
+    if runtime != "none" and made_for != runtime:
+        raise TinyECGError(f"{export_dir}: exported with runtime {made_for!r}; this build needs "
+                           f"--runtime {runtime}")
+    names = EXPORT_SOURCES[runtime]
+    srcs = [export_dir / name for name in names]
+    for src in srcs:
+        if not src.is_file():
+            raise TinyECGError(f"{src}: missing from the export")
+    incs = [export_dir]
+    if runtime == "c":
+        srcs += sorted((nn_dir() / "src").glob("*.c"))
+        incs.append(nn_dir() / "include")
+    return srcs, incs
