@@ -137,18 +137,22 @@ def test_protocol_lines(exe):
 
 
 def test_flag_is_off_on_the_clean_excerpts(exe):
-    """The bundled excerpts are clean MIT-BIH: no beat of them is reported unreadable,
-    except a few in 207's ventricular flutter and in 232's long pauses."""
+    """The bundled excerpts are clean MIT-BIH: no beat of them is reported unreadable once the
+    index has learnt the QRS amplitude, except a few in 207's ventricular flutter and in 232's
+    long pauses. Learning can take until the poor-signal relearn (TINYECG_Q_POOR_RELEARN
+    segments, 10 s) when the first second misleads it: 114 flags its first 13 s."""
     total = flagged = 0
+    learning = 15 * 360
     for hea in sorted(EXCERPTS.glob("*.hea")):
         x, _, (lo, hi) = detect.read_record(hea.with_suffix(""))
         out = detect.run_harness(exe, detect.samples_text(x), "--quality", "--adc-min", str(lo),
                                  "--adc-max", str(hi))
-        f = _lines(out, "Q")[:, 2]
+        q = _lines(out, "Q")
+        f = q[:, 2]
         total += len(f)
         flagged += int(f.sum())
         if hea.stem not in ("207", "232"):
-            assert f.sum() == 0, hea.stem
+            assert f[q[:, 0] >= learning].sum() == 0, hea.stem
     assert flagged <= 0.01 * total
 
 
