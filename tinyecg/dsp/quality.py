@@ -22,7 +22,7 @@ the core accumulates, on the samples the detector sees:
 
 At the end of sub-block k the one-second segment k-9..k is scored:
 
-* ``H`` = third smallest ``hf`` of the ten: the high-frequency floor between QRS complexes
+* ``H`` = fourth smallest ``hf`` of the ten: the high-frequency floor between QRS complexes
   (a QRS fills at most two or three sub-blocks at resting rates, so its own slope is not
   counted);
 * ``B`` = range of the baseline over the segment, the baseline of a sub-block being the
@@ -31,10 +31,13 @@ At the end of sub-block k the one-second segment k-9..k is scored:
 * ``A`` = largest peak-to-peak amplitude of two adjacent sub-blocks (0.2 s spans a QRS);
 * ``R`` = railed samples in the segment.
 
-``A_ref``, the reference QRS amplitude, is the median of the last eight ``A`` values taken at
-one-second steps on segments that were not poor (all eight start at the first segment's A;
-after ``POOR_RELEARN`` sub-blocks of poor signal it is updated anyway, so a real change of
-amplitude is learnt). The score is the largest of ``H / (TH_H A_ref)``, ``B / (TH_B A_ref)``,
+``A_ref``, the reference QRS amplitude, is the median of the last eight values ``max(A, A of
+the second before)`` taken at one-second steps on segments that were not poor. It starts from
+the first segment's A alone and, in the first eight seconds after init or a relearn, learns
+from every second (the median of those learnt so far): a first second without a whole QRS
+(a record that starts in a pause or mid-beat) must not make the seconds after it look poor.
+After ``POOR_RELEARN`` scored segments of poor signal it is updated anyway, so a real change
+of amplitude is learnt. The score is the largest of ``H / (TH_H A_ref)``, ``B / (TH_B A_ref)``,
 ``A / (TH_A A_ref)`` and ``R / RAIL_MIN``, in Q8 (256 = the threshold), saturated at 65535. A
 segment with score >= 256 is poor. A beat at R-peak r is unreadable when the segment that
 ends with sub-block ``r // 36 + 4`` (the second centred on r, its classifier window) is poor.
@@ -42,7 +45,8 @@ The segment state printed by the device (``# quality poor`` / ``# quality ok``) 
 the first poor segment and ok after ``OK_RUN`` sub-blocks in a row that are not.
 
 All arithmetic is integer: sums in int32 (36 x 65535), products and divisions in int64,
-divisions floor non-negative values, the median of eight is ``(v[3] + v[4]) // 2``.
+divisions floor non-negative values, the median of an even count is the floored mean of the
+two middle values.
 """
 from __future__ import annotations
 
@@ -122,9 +126,12 @@ def _ratio_q8(x: int, th: int, den: int) -> int:
     return min((x << 8) // max(1, (th * den) >> 8), SCORE_MAX)
 
 
-def _median8(v: list[int]) -> int:
+def _median(v: list[int]) -> int:
+    """The C's median of the reference values learnt: the middle one, or the floored mean of
+    the two middle ones."""
     s = sorted(v)
-    return (s[3] + s[4]) // 2
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) // 2
 
 
 def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> dict:
@@ -157,8 +164,8 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
             continue
         a = int(feat["A"][k])
         if fill == SEG:
-            hist, hist_i, a_prev = [a] * REF_HIST, 0, a
-        aref = max(_median8(hist), 1)
+            hist, hist_i, a_prev = [a], 1, a
+        aref = max(_median(hist), 1)
         sc = max(
             _ratio_q8(int(feat["H"][k]), p.th_h, aref),
             _ratio_q8(int(feat["B"][k]), p.th_b, aref * SUB),
@@ -168,8 +175,13 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
         sc = min(sc, SCORE_MAX)
         poor = sc >= SCORE_ONE
         poor_run = poor_run + 1 if poor else 0
-        if (fill - SEG) % SEG == 0 and fill > SEG and (not poor or poor_run >= p.poor_relearn):
-            hist[hist_i] = max(a, a_prev)
+        learning = len(hist) < REF_HIST
+        if (fill - SEG) % SEG == 0 and fill > SEG and (
+                learning or not poor or poor_run >= p.poor_relearn):
+            if learning:
+                hist.append(max(a, a_prev))
+            else:
+                hist[hist_i] = max(a, a_prev)
             hist_i = (hist_i + 1) % REF_HIST
         if (fill - SEG) % SEG == 0:
             a_prev = a

@@ -51,9 +51,13 @@
  * against the QRS amplitude learnt on good signal. "# quality poor" is printed when a
  * second becomes unreadable and "# quality ok" after a whole second that is not; beats
  * whose own second (their classifier window) is unreadable are reported as U lines. While
- * the quality is poor the detector is stricter (tinyecg_detector_set_noisy). Lead-off, a
- * flat signal and a gap in the input restart the index silently (its state is ok after
- * "# signal ok" or "# input resumed"); it is not scored while lead-off or flat lasts.
+ * the quality is poor the detector is stricter (tinyecg_detector_set_noisy). Lead-off and
+ * a flat signal are the more specific statuses and take precedence: while a run of railed
+ * samples could still become a lead-off (shorter than TINYECG_RAIL_RUN) the quality status
+ * waits, so a lead-off prints "# lead-off" alone, and a short clip prints "# quality poor"
+ * once it has ended. Lead-off, a flat signal and a gap in the input restart the index
+ * silently: the quality is ok after "# signal ok" or "# input resumed" (no "# quality ok"
+ * is printed for it), and it is not scored while lead-off or flat lasts.
  */
 #ifndef TINYECG_APP_H
 #define TINYECG_APP_H
@@ -123,6 +127,7 @@ typedef struct {
     uint8_t line_overlong;
     /* signal quality */
     uint8_t lead_off, flat;
+    uint8_t quality_said;  /* the readability last printed: 1 after "# quality poor" */
     uint32_t rail_run, good_run;
     int16_t held;          /* last unrailed sample, fed to the detector during lead-off */
     int32_t blk_min, blk_max;

@@ -12,7 +12,8 @@
  *   R  sub-blocks that reached the ADC's ends (saturation).
  * score = max(H / (TH_H A_ref), B / (TH_B A_ref), A / (TH_A A_ref), R / RAIL_MIN) in Q8:
  * 256 is the threshold, a segment scoring >= 256 is poor. A_ref is the median of the last 8
- * two-second maxima of A on segments that were not poor. The state is poor from the first
+ * two-second maxima of A on segments that were not poor (of those learnt so far in the first
+ * 8 seconds after init or relearn, which learn from every second). The state is poor from the first
  * poor segment until TINYECG_Q_OK_RUN segments in a row are not; a beat at R-peak r is
  * unreadable when the state was poor at the segment centred on it (ending with sub-block
  * r/36 + 4), i.e. its own second or one of the second before it was poor.
@@ -91,12 +92,12 @@ typedef struct {
     /* reference amplitude */
     int32_t hist[TINYECG_Q_REF];
     uint32_t hist_i;
+    uint32_t hist_n;      /* values learnt since init or relearn (1..TINYECG_Q_REF) */
     int32_t a_prev;       /* A of the previous one-second step */
     int32_t aref;         /* median of hist (at least 1) */
     uint32_t fill;        /* sub-blocks since init or relearn */
     uint32_t poor_run, good_run;
     uint8_t state;        /* 1: poor (what "# quality poor/ok" reports) */
-    uint8_t changed;      /* state changed with the last sub-block */
     uint8_t scored;       /* the last sub-block ended a scored segment */
     /* the last segment, for the host's quality lines */
     int32_t h, b, a, seg_aref;

@@ -215,10 +215,10 @@ static void readability(tinyecg_app_t *app, int16_t x)
     tinyecg_quality_t *q = &app->quality;
     int paused = app->lead_off || app->flat;
     if (paused) {
+        /* restart silently: lead-off and flat say more; after them the quality is ok */
         tinyecg_quality_relearn(q);
-    }
-    if (paused) {
         tinyecg_detector_set_noisy(&app->det, 0);
+        app->quality_said = 0;
     }
     if (tinyecg_quality_push(q, x)) {
         /* the detector is strict while the signal is poor or the last second doubtful */
@@ -242,7 +242,10 @@ static void readability(tinyecg_app_t *app, int16_t x)
             put_u32(app, q->state);
             put(app, "\n");
         }
-        if (q->changed && !paused) {
+        /* a railed run may still become a lead-off, the more specific status: the quality
+         * status waits until the run ends (a clip) or is one (then it is never printed) */
+        if (!paused && app->rail_run == 0u && q->state != app->quality_said) {
+            app->quality_said = q->state;
             if (q->state) {
                 app->count.quality_poor_events++;
             }
@@ -380,6 +383,7 @@ void tinyecg_app_input_stalled(tinyecg_app_t *app)
     /* what follows is not contiguous with what came before */
     tinyecg_detector_relearn(&app->det);
     tinyecg_quality_relearn(&app->quality);
+    app->quality_said = 0; /* "# input resumed" starts with the quality ok */
     tinyecg_beats_break(&app->beats);
 }
 
@@ -391,6 +395,7 @@ static void clear_state(tinyecg_app_t *app)
     memset(&app->count, 0, sizeof app->count);
     app->lead_off = 0;
     app->flat = 0;
+    app->quality_said = 0;
     app->rail_run = 0;
     app->good_run = 0;
     app->held = (int16_t)((app->cfg.adc_min + app->cfg.adc_max) / 2);

@@ -59,13 +59,15 @@ void tinyecg_quality_relearn(tinyecg_quality_t *q)
     q->score = 0;
 }
 
-/* The median of the 8 reference values: the mean of the two middle ones, floored. */
+/* The median of the hist_n reference values learnt (all 8 once learnt): the middle one, or
+ * the mean of the two middle ones floored. */
 static void update_aref(tinyecg_quality_t *q)
 {
     int32_t v[TINYECG_Q_REF];
-    memcpy(v, q->hist, sizeof v);
-    sort_small(v, TINYECG_Q_REF);
-    q->aref = (v[TINYECG_Q_REF / 2u - 1u] + v[TINYECG_Q_REF / 2u]) / 2;
+    unsigned n = q->hist_n;
+    memcpy(v, q->hist, n * sizeof v[0]);
+    sort_small(v, n);
+    q->aref = (n & 1u) ? v[n / 2u] : (v[n / 2u - 1u] + v[n / 2u]) / 2;
     if (q->aref < 1) {
         q->aref = 1;
     }
@@ -134,7 +136,6 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
     clear_acc(q);
     q->k = k + 1u;
     q->fill++;
-    q->changed = 0;
     q->scored = 0;
     if (q->fill < SEG) {
         q->scores[k % TINYECG_Q_RING] = 0;
@@ -178,11 +179,10 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
         low4[j] = v;
     }
 
-    if (q->fill == SEG) {
-        for (i = 0; i < TINYECG_Q_REF; i++) {
-            q->hist[i] = a;
-        }
-        q->hist_i = 0;
+    if (q->fill == SEG) { /* the first second: A_ref starts from its A alone */
+        q->hist[0] = a;
+        q->hist_n = 1u;
+        q->hist_i = 1u;
         q->a_prev = a;
         update_aref(q);
     }
@@ -199,11 +199,17 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
     poor = score >= TINYECG_Q_ONE;
     q->poor_run = poor ? q->poor_run + 1u : 0u;
 
-    /* once a second: learn the reference from the largest A of the last two seconds */
+    /* once a second: learn the reference from the largest A of the last two seconds; in
+     * the first TINYECG_Q_REF seconds from every second (a first second without a whole QRS
+     * must not make everything after it look poor), then from seconds that were not poor */
     if ((q->fill - SEG) % SEG == 0u) {
-        if (q->fill > SEG && (!poor || q->poor_run >= (uint32_t)TINYECG_Q_POOR_RELEARN)) {
+        if (q->fill > SEG && (q->hist_n < TINYECG_Q_REF || !poor ||
+                              q->poor_run >= (uint32_t)TINYECG_Q_POOR_RELEARN)) {
             q->hist[q->hist_i] = a > q->a_prev ? a : q->a_prev;
             q->hist_i = (q->hist_i + 1u) % TINYECG_Q_REF;
+            if (q->hist_n < TINYECG_Q_REF) {
+                q->hist_n++;
+            }
             update_aref(q); /* for the next segment: this one was scored with the old one */
         }
         q->a_prev = a;
@@ -211,15 +217,11 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
 
     if (poor) {
         q->good_run = 0;
-        if (!q->state) {
-            q->state = 1;
-            q->changed = 1;
-        }
+        q->state = 1;
     } else {
         q->good_run++;
         if (q->state && q->good_run >= (uint32_t)TINYECG_Q_OK_RUN) {
             q->state = 0;
-            q->changed = 1;
         }
     }
     q->scored = 1;
