@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import detect, stress  # noqa: E402
+from tinyecg.metrics import add_scores, match_beats, score_detections  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
 # Thresholds of the quality index were chosen on these (docs/quality.md) ...
@@ -69,14 +70,12 @@ def _stress_one(args) -> dict:
 def _clean_one(args) -> dict:
     """One clean record with its own ADC range: counts of all detections and beats."""
     path, flags = args
-    from tinyecg.device.device_path import match_beats
-
     clf = _classifier()
     ref = stress.load_reference(path)
     lo, hi = ref.adc
     core = stress.run_core(ref.x, _harness(flags), lo, hi)
     ref_s, ref_c = ref.beats
-    qrs = detect.score_detections(ref_s, core.peaks)
+    qrs = score_detections(ref_s, core.peaks)
     pred = clf.predict(ref.x, core.beat_r, core.beat_rr, ref.baseline, ref.gain)
     match = match_beats(ref_s, core.beat_r)
     right = wrong = right_u = wrong_u = 0
@@ -123,7 +122,7 @@ def run_clean(data: Path, jobs, flags=()) -> dict:
     names = sorted(p.stem for p in data.glob("*.hea"))
     with ProcessPoolExecutor(jobs) as ex:
         per = list(ex.map(_clean_one, [(data / n, tuple(flags)) for n in names]))
-    qrs = detect.add_scores([p["qrs"] for p in per])
+    qrs = add_scores([p["qrs"] for p in per])
     c = {k: sum(p["classes"][k] for p in per) for k in per[0]["classes"]}
     beats = sum(p["beats"] for p in per)
     flagged = sum(p["flagged"] for p in per)

@@ -188,9 +188,15 @@ def test_stress_record_end_to_end(long_record, tmp_path):
     assert res["record"] == "long100" and res["labels"] == "nlrav"
     clean = stress.rates(res["clean"]["noisy"])
     assert clean["flagged"] == 0 and clean["wrong"] < 0.02 and clean["se"] > 0.99
-    quiet = stress.rates(res["runs"]["ma"]["24"]["noisy"])
-    loud = stress.rates(res["runs"]["ma"]["-6"]["noisy"])
-    assert quiet["flagged"] < 0.05 and loud["flagged"] > 0.9
+    # quiet wander is not flagged; quiet muscle noise only in its bursts: the synthetic ma's
+    # contractions rise to 4-11x its 30 % background, so at 24 dB overall its bursts are
+    # 11-18 dB locally, where the index says poor (docs/quality.md, Limits)
+    quiet_bw = stress.rates(res["runs"]["bw"]["24"]["noisy"])
+    quiet_ma = stress.rates(res["runs"]["ma"]["24"]["noisy"])
+    assert quiet_bw["flagged"] < 0.05 and quiet_bw["wrong"] < 0.02
+    assert quiet_ma["flagged"] < 0.5 and quiet_ma["wrong"] < 0.02
+    for kind in ("ma", "bw"):
+        assert stress.rates(res["runs"][kind]["-6"]["noisy"])["flagged"] > 0.9, kind
     for kind in ("ma", "bw"):
         for snr in ("24", "-6"):
             c = res["runs"][kind][snr]

@@ -37,6 +37,7 @@ import numpy as np
 from tinyecg.data import noise as nz
 from tinyecg.device import detect
 from tinyecg.errors import TinyECGError
+from tinyecg.metrics import match_beats, score_detections
 from tinyecg.spec import BEAT_SYMBOLS, LABEL_SETS
 
 log = logging.getLogger("tinyecg.device.stress")
@@ -132,8 +133,6 @@ def _region_masks(samples: np.ndarray, n: int) -> dict:
 def score_run(ref: Reference, y: np.ndarray, core: CoreRun, pred: np.ndarray | None,
               labels: list[str], label_map: dict) -> dict:
     """Counts per region (see the module doc) of one replay."""
-    from tinyecg.device.device_path import match_beats
-
     ref_s, ref_c = ref.beats
     n = len(y)
     poor_of = dict(zip(core.beat_r.tolist(), core.beat_poor.tolist()))
@@ -145,8 +144,8 @@ def score_run(ref: Reference, y: np.ndarray, core: CoreRun, pred: np.ndarray | N
     matched_beat[match[match >= 0]] = True
     out = {}
     for reg in REGIONS:
-        all_ = detect.score_detections(ref_s[rm[reg]], core.peaks[pm[reg]])
-        unfl = detect.score_detections(ref_s[rm[reg]], core.peaks[pm[reg] & ~peak_flag])
+        all_ = score_detections(ref_s[rm[reg]], core.peaks[pm[reg]])
+        unfl = score_detections(ref_s[rm[reg]], core.peaks[pm[reg] & ~peak_flag])
         det = {"tp": all_["tp"], "fp": all_["fp"], "fn": all_["fn"],
                "tp_unflagged": unfl["tp"], "fp_unflagged": unfl["fp"]}
         cls = {"right": 0, "wrong": 0, "flagged": 0}
