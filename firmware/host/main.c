@@ -11,7 +11,8 @@
  *   --windows     "W <r> <360 samples>" per completed beat
  *   --beats       "B <r> <label> <score_q> <inference_us>" (the default without any of these;
  *                 "U ..." for a beat the quality index finds unreadable)
- *   --quality     "Q <r> <quality>" per completed beat: its quality score (>= 256 unreadable)
+ *   --quality     "Q <r> <score> <0|1>" per completed beat: its quality score (Q8, 256 = the
+ *                 threshold) and 1 when it is unreadable (a U line)
  *   --segments    "S <k> <h> <b> <a> <aref> <rail> <score> <state>" per 0.1 s sub-block: the
  *                 quality index's features (tests compare them with tinyecg/dsp/quality.py)
  *   --peak-file   take R-peaks (one index per line) from FILE instead of the detector; each

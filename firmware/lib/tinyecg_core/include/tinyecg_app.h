@@ -27,8 +27,9 @@
  *     <r>                                      a detected R-peak (TINYECG_OUT_PEAKS)
  *     R <r> <pre_rr> <post_rr> <local_sum> <local_count>   RR context (TINYECG_OUT_RR)
  *     W <r> <360 raw samples>                  beat window (TINYECG_OUT_WINDOWS)
- *     Q <r> <quality>                          the beat's quality score (TINYECG_OUT_QUALITY;
- *                                              Q8, >= 256 unreadable; tinyecg_quality.h)
+ *     Q <r> <score> <0|1>                      the beat's quality score (Q8, 256 = the
+ *                                              threshold) and 1 when it is reported as a U
+ *                                              line (TINYECG_OUT_QUALITY; tinyecg_quality.h)
  *     S <k> <h> <b> <a> <aref> <rail> <score> <state>   every scored segment (0.2 s):
  *                                              the index's features, ending with sub-block k
  *                                              (TINYECG_OUT_SEGMENTS, tests and tuning)
