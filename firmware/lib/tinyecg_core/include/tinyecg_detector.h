@@ -90,7 +90,6 @@ typedef struct {
     int32_t rr_avg;      /* mean of rr_hist, updated when it changes */
     uint32_t merge_win;  /* merge window (samples) derived from rr_avg */
     int64_t thr;
-    int64_t thr_noisy;   /* the stricter threshold used while the signal is noisy */
     uint8_t noisy;       /* set by tinyecg_detector_set_noisy() */
 
     tinyecg_det_peak_t last;     /* last accepted QRS */

@@ -20,7 +20,7 @@
  *
  * The definition, its literature and its measured costs and limits: docs/quality.md; the
  * Python integer reference, bit for bit: tinyecg/dsp/quality.py. C99, integers only, no
- * heap, state sizeof(tinyecg_quality_t) bytes (about 0.4 KB).
+ * heap, state sizeof(tinyecg_quality_t) bytes (about 0.3 KB).
  */
 #ifndef TINYECG_QUALITY_H
 #define TINYECG_QUALITY_H
@@ -36,7 +36,9 @@ extern "C" {
 #define TINYECG_Q_BASE 7u        /* sub-block sums in the baseline median: 0.7 s */
 #define TINYECG_Q_HF_RANK 3u     /* H = the (HF_RANK+1)-th smallest hf of the segment */
 #define TINYECG_Q_REF 8u         /* A values in the A_ref median */
-#define TINYECG_Q_RING 64u       /* segment scores kept: 6.4 s > a beat's longest wait */
+#define TINYECG_Q_RING 50u       /* sub-block scores kept (5 s): a beat is looked up at the latest
+                                    1868 samples after its R-peak (its window must still be in
+                                    the 2048-sample beat ring), 48 sub-blocks after its own */
 #define TINYECG_Q_ONE 256u       /* score of a segment exactly at a threshold (Q8) */
 #define TINYECG_Q_STRIDE 2u      /* a segment is scored every 2 sub-blocks (0.2 s) */
 
@@ -72,37 +74,43 @@ extern "C" {
 #define TINYECG_Q_OK_RUN 5 /* scored segments (1 s) not poor before the state is ok again */
 #endif
 
+/* The features of one scored segment, for the host's S lines (tests, tuning). */
+typedef struct {
+    int32_t h, b, a, aref;
+    uint32_t r;
+} tinyecg_quality_segment_t;
+
+/* Sized for a 16 KB RAM budget (docs/quality.md): samples are int16, so minima, maxima and
+ * peak-to-peak amplitudes (<= 65535) are kept in 16 bits; sums stay 32-bit. */
 typedef struct {
     /* the sub-block being accumulated */
-    int32_t x1, x2;       /* the two previous samples (0 before the first) */
     int32_t acc_hf;       /* sum |x - 2 x1 + x2| */
     int32_t acc_sum;      /* sum x */
-    int32_t acc_lo, acc_hi;
-    uint32_t pos;         /* samples still to come in it */
     int32_t adc_min, adc_max;
     uint32_t k;           /* sub-blocks completed since init */
+    uint32_t fill;        /* sub-blocks since init or relearn */
     /* the last sub-blocks (ring index = k % size) */
     int32_t hf[TINYECG_Q_SEG];
-    int32_t pp[TINYECG_Q_SEG];    /* peak-to-peak of each with the one before */
-    uint32_t rail[TINYECG_Q_SEG]; /* 1: the sub-block reached an ADC end */
-    uint32_t rail_sum;            /* of the ten */
-    int32_t last_lo, last_hi;     /* of the previous sub-block */
     int32_t base[TINYECG_Q_SEG];  /* baseline (median of 7 sums) of each */
     int32_t sums[TINYECG_Q_BASE];
+    int32_t aref;                 /* median of hist (at least 1) */
+    uint16_t pp[TINYECG_Q_SEG];   /* peak-to-peak of each with the one before */
     /* reference amplitude */
-    int32_t hist[TINYECG_Q_REF];
-    uint32_t hist_i;
-    uint32_t hist_n;      /* values learnt since init or relearn (1..TINYECG_Q_REF) */
-    int32_t a_prev;       /* A of the previous one-second step */
-    int32_t aref;         /* median of hist (at least 1) */
-    uint32_t fill;        /* sub-blocks since init or relearn */
-    uint32_t poor_run, good_run;
-    uint8_t state;        /* 1: poor (what "# quality poor/ok" reports) */
-    uint8_t scored;       /* the last sub-block ended a scored segment */
-    /* the last segment, for the host's quality lines */
-    int32_t h, b, a, seg_aref;
-    uint32_t r;
-    uint16_t score;       /* of the last segment (0 until one is scored) */
+    uint16_t hist[TINYECG_Q_REF];
+    uint16_t a_prev;              /* A of the previous one-second step */
+    uint16_t rail_bits;           /* bit i: the sub-block in slot i reached an ADC end */
+    uint16_t poor_run, good_run;  /* scored segments in a row (saturating) */
+    uint16_t score;               /* of the last segment (0 until one is scored) */
+    int16_t x1, x2;               /* the two previous samples (0 before the first) */
+    int16_t acc_lo, acc_hi;
+    int16_t last_lo, last_hi;     /* of the previous sub-block */
+    uint8_t pos;                  /* samples still to come in the sub-block */
+    uint8_t rail_sum;             /* railed sub-blocks of the ten */
+    uint8_t hist_i;
+    uint8_t hist_n;               /* values learnt since init or relearn (1..TINYECG_Q_REF) */
+    uint8_t state;                /* 1: poor (what "# quality poor/ok" reports) */
+    uint8_t scored;               /* the last sub-block ended a scored segment */
+    tinyecg_quality_segment_t *detail; /* when set, each scored segment's features go there */
     uint16_t scores[TINYECG_Q_RING]; /* per sub-block: score (15 bits) | state << 15 */
 } tinyecg_quality_t;
 
@@ -124,14 +132,14 @@ static inline int tinyecg_quality_push(tinyecg_quality_t *q, int16_t sample)
     int32_t x = sample;
     int32_t d2 = x - 2 * q->x1 + q->x2;
     q->x2 = q->x1;
-    q->x1 = x;
+    q->x1 = sample;
     q->acc_hf += d2 < 0 ? -d2 : d2;
     q->acc_sum += x;
-    if (x < q->acc_lo) {
-        q->acc_lo = x;
+    if (sample < q->acc_lo) {
+        q->acc_lo = sample;
     }
-    if (x > q->acc_hi) {
-        q->acc_hi = x;
+    if (sample > q->acc_hi) {
+        q->acc_hi = sample;
     }
     if (--q->pos != 0u) {
         return 0;

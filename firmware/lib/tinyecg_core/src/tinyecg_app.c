@@ -213,29 +213,37 @@ static void signal_back(tinyecg_app_t *app)
 static void readability(tinyecg_app_t *app, int16_t x)
 {
     tinyecg_quality_t *q = &app->quality;
-    int paused = app->lead_off || app->flat;
+    tinyecg_quality_segment_t detail; /* the S line's features: on the stack, not in the
+                                         state (RAM budget), and only when asked for */
+    int paused = app->lead_off || app->flat, done;
     if (paused) {
         /* restart silently: lead-off and flat say more; after them the quality is ok */
         tinyecg_quality_relearn(q);
         tinyecg_detector_set_noisy(&app->det, 0);
         app->quality_said = 0;
     }
-    if (tinyecg_quality_push(q, x)) {
+    if (app->cfg.outputs & TINYECG_OUT_SEGMENTS) {
+        memset(&detail, 0, sizeof detail);
+        q->detail = &detail;
+    }
+    done = tinyecg_quality_push(q, x);
+    q->detail = NULL;
+    if (done) {
         /* the detector is strict while the signal is poor or the last second doubtful */
         tinyecg_detector_set_noisy(&app->det, q->state || q->score >= TINYECG_Q_DET_SCORE);
         if ((app->cfg.outputs & TINYECG_OUT_SEGMENTS) && q->scored) {
             put(app, "S ");
             put_u32(app, q->k - 1u);
             put(app, " ");
-            put_i32(app, q->h);
+            put_i32(app, detail.h);
             put(app, " ");
-            put_i32(app, q->b);
+            put_i32(app, detail.b);
             put(app, " ");
-            put_i32(app, q->a);
+            put_i32(app, detail.a);
             put(app, " ");
-            put_i32(app, q->seg_aref);
+            put_i32(app, detail.aref);
             put(app, " ");
-            put_u32(app, q->r);
+            put_u32(app, detail.r);
             put(app, " ");
             put_u32(app, q->score);
             put(app, " ");

@@ -44,11 +44,6 @@
 #ifndef TINYECG_DET_TH
 #define TINYECG_DET_TH 4 /* threshold = noise + 4/16 (qrs - noise), as Pan-Tompkins */
 #endif
-#ifndef TINYECG_DET_TH_NOISY
-#define TINYECG_DET_TH_NOISY 4 /* threshold while noisy: noise + 4/16 (qrs - noise), as in
-                                  clean signal (8/16 removed more false beats than the RR rule
-                                  but lost twice as many true ones: docs/quality.md) */
-#endif
 #ifndef TINYECG_DET_NOISY_RR
 #define TINYECG_DET_NOISY_RR 10 /* while noisy, a candidate closer than 10/16 of the mean RR
                                    (of the last good signal) to the last QRS is noise; 0: off */
@@ -100,10 +95,6 @@ static void update_threshold(tinyecg_detector_t *d)
     if (d->thr < 1) {
         d->thr = 1;
     }
-    d->thr_noisy = z + (diff / 16) * TINYECG_DET_TH_NOISY;
-    if (d->thr_noisy < d->thr) {
-        d->thr_noisy = d->thr;
-    }
 }
 
 static int32_t rr_mean(const tinyecg_detector_t *d)
@@ -153,7 +144,6 @@ static void learn_reset(tinyecg_detector_t *d)
     d->rr_i = 0;
     update_rr(d);
     d->thr = 1;
-    d->thr_noisy = 1;
     d->noisy = 0;
     d->have_last = 0;
     d->have_sb = 0;
@@ -230,7 +220,9 @@ static void classify(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
         accept_noise(d, p); /* too early for a beat of this rhythm, in noise */
         return;
     }
-    if (p->h > (d->noisy ? d->thr_noisy : d->thr)) {
+    /* the amplitude threshold is the same in noise: a stricter one (8/16) removed fewer false
+     * beats than the RR rule above and lost twice as many true ones (docs/quality.md) */
+    if (p->h > d->thr) {
         if (d->have_last && p->t - d->last.t < (uint32_t)TINYECG_DET_TWAVE &&
             p->slope < (d->last.slope / 16) * TINYECG_DET_TWAVE_SLOPE) {
             accept_noise(d, p); /* T-wave: steep QRS just before, shallow slope now */

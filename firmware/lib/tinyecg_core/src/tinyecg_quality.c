@@ -37,9 +37,9 @@ static void clear_acc(tinyecg_quality_t *q)
 {
     q->acc_hf = 0;
     q->acc_sum = 0;
-    q->acc_lo = INT32_MAX;
-    q->acc_hi = INT32_MIN;
-    q->pos = TINYECG_Q_SUB;
+    q->acc_lo = INT16_MAX; /* a sub-block of INT16_MAX samples keeps it: the right minimum */
+    q->acc_hi = INT16_MIN;
+    q->pos = (uint8_t)TINYECG_Q_SUB;
 }
 
 void tinyecg_quality_init(tinyecg_quality_t *q, int32_t adc_min, int32_t adc_max)
@@ -64,8 +64,10 @@ void tinyecg_quality_relearn(tinyecg_quality_t *q)
 static void update_aref(tinyecg_quality_t *q)
 {
     int32_t v[TINYECG_Q_REF];
-    unsigned n = q->hist_n;
-    memcpy(v, q->hist, n * sizeof v[0]);
+    unsigned i, n = q->hist_n;
+    for (i = 0; i < n; i++) {
+        v[i] = q->hist[i];
+    }
     sort_small(v, n);
     q->aref = (n & 1u) ? v[n / 2u] : (v[n / 2u - 1u] + v[n / 2u]) / 2;
     if (q->aref < 1) {
@@ -107,7 +109,8 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
 {
     uint32_t k = q->k;
     unsigned i, slot = (unsigned)(k % SEG);
-    int32_t low4[TINYECG_Q_HF_RANK + 1u], b_lo, b_hi, a, aref;
+    int32_t low4[TINYECG_Q_HF_RANK + 1u], b_lo, b_hi, aref;
+    uint16_t a;
     uint32_t score, n4 = 0;
     int poor;
 
@@ -124,14 +127,15 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
     {
         int32_t top = q->acc_hi > q->last_hi ? q->acc_hi : q->last_hi;
         int32_t bot = q->acc_lo < q->last_lo ? q->acc_lo : q->last_lo;
-        q->pp[slot] = top - bot;
+        q->pp[slot] = (uint16_t)(top - bot); /* int16 samples: <= 65535 */
         q->last_hi = q->acc_hi;
         q->last_lo = q->acc_lo;
     }
     {
-        uint32_t railed = (uint32_t)(q->acc_lo <= q->adc_min || q->acc_hi >= q->adc_max);
-        q->rail_sum += railed - q->rail[slot];
-        q->rail[slot] = railed;
+        unsigned railed = (unsigned)(q->acc_lo <= q->adc_min || q->acc_hi >= q->adc_max);
+        unsigned was = (q->rail_bits >> slot) & 1u;
+        q->rail_sum = (uint8_t)(q->rail_sum + railed - was);
+        q->rail_bits = (uint16_t)((q->rail_bits & ~(1u << slot)) | (railed << slot));
     }
     clear_acc(q);
     q->k = k + 1u;
@@ -192,12 +196,13 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
     score = max_u32(score, ratio_q8((uint32_t)(b_hi - b_lo), TINYECG_Q_TH_B,
                                     (uint32_t)aref * TINYECG_Q_SUB));
     score = max_u32(score, ratio_q8((uint32_t)a, TINYECG_Q_TH_A, (uint32_t)aref));
-    score = max_u32(score, (q->rail_sum << 8) / TINYECG_Q_RAIL_MIN);
+    score = max_u32(score, ((uint32_t)q->rail_sum << 8) / TINYECG_Q_RAIL_MIN);
     if (score > SCORE_MAX) {
         score = SCORE_MAX;
     }
     poor = score >= TINYECG_Q_ONE;
-    q->poor_run = poor ? q->poor_run + 1u : 0u;
+    /* saturating: they are only compared with POOR_RELEARN and OK_RUN */
+    q->poor_run = poor ? (uint16_t)(q->poor_run + (q->poor_run < UINT16_MAX)) : 0u;
 
     /* once a second: learn the reference from the largest A of the last two seconds; in
      * the first TINYECG_Q_REF seconds from every second (a first second without a whole QRS
@@ -205,8 +210,8 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
     if ((q->fill - SEG) % SEG == 0u) {
         if (q->fill > SEG && (q->hist_n < TINYECG_Q_REF || !poor ||
                               q->poor_run >= (uint32_t)TINYECG_Q_POOR_RELEARN)) {
-            q->hist[q->hist_i] = a > q->a_prev ? a : q->a_prev;
-            q->hist_i = (q->hist_i + 1u) % TINYECG_Q_REF;
+            q->hist[q->hist_i] = (uint16_t)(a > q->a_prev ? a : q->a_prev);
+            q->hist_i = (uint8_t)((q->hist_i + 1u) % TINYECG_Q_REF);
             if (q->hist_n < TINYECG_Q_REF) {
                 q->hist_n++;
             }
@@ -219,17 +224,19 @@ void tinyecg_quality_end_subblock(tinyecg_quality_t *q)
         q->good_run = 0;
         q->state = 1;
     } else {
-        q->good_run++;
+        q->good_run = (uint16_t)(q->good_run + (q->good_run < UINT16_MAX));
         if (q->state && q->good_run >= (uint32_t)TINYECG_Q_OK_RUN) {
             q->state = 0;
         }
     }
     q->scored = 1;
-    q->h = low4[TINYECG_Q_HF_RANK];
-    q->seg_aref = aref;
-    q->b = b_hi - b_lo;
-    q->a = a;
-    q->r = q->rail_sum;
+    if (q->detail != NULL) {
+        q->detail->h = low4[TINYECG_Q_HF_RANK];
+        q->detail->aref = aref;
+        q->detail->b = b_hi - b_lo;
+        q->detail->a = a;
+        q->detail->r = q->rail_sum;
+    }
     q->score = (uint16_t)score;
     q->scores[k % TINYECG_Q_RING] = (uint16_t)(score | (q->state ? STATE_BIT : 0u));
 }
