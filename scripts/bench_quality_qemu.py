@@ -86,7 +86,8 @@ int main(void)
         tinyecg_quality_init(&q, ADC_MIN, ADC_MAX);
         for (i = 0; i < N_SAMPLES; i++) {
             if (tinyecg_quality_push(&q, k_x[i])) {
-                uint32_t s = q.scores[k % TINYECG_Q_RING];
+                /* the score (15 bits; bit 15 of the ring holds the state) */
+                uint32_t s = q.scores[k % TINYECG_Q_RING] & 32767u;
                 h = (h ^ (s & 255u)) * 16777619u;
                 h = (h ^ (s >> 8)) * 16777619u;
                 h = (h ^ q.state) * 16777619u;

@@ -3,7 +3,8 @@
 
     python scripts/bench_stress.py --data ../shared/data/mitdb [--records 118,119,...]
            [--kinds bw,ma,em] [--snrs 24,18,12,6,0,-6] [--seed 0] [--clean all]
-           [--compare] [--jobs 2] [--json docs/bench/stress.json] [--plot docs/img/stress.png]
+           [--compare] [--define NAME=VALUE ...] [--jobs 2] [--json docs/bench/stress.json]
+           [--plot docs/img/stress.png]
 
 1. Stress: every record of --records (default: the test records, TEST_RECORDS below; the
    quality thresholds were chosen on DEV_RECORDS, which are left out) is turned into
@@ -209,6 +210,9 @@ def main(argv=None) -> int:
                     help="also score every record of --data without noise")
     ap.add_argument("--compare", action="store_true",
                     help="also run with the detector's noise mode off")
+    ap.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
+                    help="compile the core with -DNAME=VALUE (threshold sweeps: "
+                         "TINYECG_Q_TH_H=390); repeatable")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", default=str(ROOT / "docs/bench/stress.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs/img/stress.png"))
@@ -221,18 +225,20 @@ def main(argv=None) -> int:
     result = {"command": "python scripts/bench_stress.py " + " ".join(argv or sys.argv[1:]),
               "records": records, "dev_records": list(DEV_RECORDS), "kinds": kinds,
               "snrs": snrs, "seed": args.seed}
-    st = run_stress(data, records, kinds, snrs, args.seed, args.jobs)
+    flags = tuple(f"-D{d}" for d in args.define)
+    result["defines"] = list(args.define)
+    st = run_stress(data, records, kinds, snrs, args.seed, args.jobs, flags)
     result["stress"] = {"summary": summary(st["total"]), "total": st["total"],
                         "per_record": st["per_record"]}
     print_table(st["total"], f"noisy blocks of {len(records)} records ({','.join(records)}), "
                              f"seed {args.seed}")
     if args.compare:
-        base = run_stress(data, records, kinds, snrs, args.seed, args.jobs, NO_NOISE_MODE)
+        base = run_stress(data, records, kinds, snrs, args.seed, args.jobs, flags + NO_NOISE_MODE)
         result["stress_no_noise_mode"] = {"summary": summary(base["total"]),
                                           "total": base["total"]}
         print_table(base["total"], "the same, detector noise mode off")
     if args.clean == "all":
-        cl = run_clean(data, args.jobs)
+        cl = run_clean(data, args.jobs, flags)
         result["clean"] = cl
         q = cl["qrs"]
         print(f"\nclean, {cl['records']} records: QRS Se {100 * q['se']:.2f} +P "
@@ -240,7 +246,7 @@ def main(argv=None) -> int:
               f"({100 * cl['flagged_share']:.2f} %); accuracy {100 * cl['accuracy']:.2f} % "
               f"(unflagged {100 * cl['accuracy_unflagged']:.2f} %)")
         if args.compare:
-            cb = run_clean(data, args.jobs, NO_NOISE_MODE)
+            cb = run_clean(data, args.jobs, flags + NO_NOISE_MODE)
             result["clean_no_noise_mode"] = {k: v for k, v in cb.items() if k != "per_record"}
             q = cb["qrs"]
             print(f"clean, detector noise mode off: QRS Se {100 * q['se']:.2f} +P "
