@@ -3,13 +3,18 @@
  * serial protocol (tinyecg_app.h) on stdin or on one TCP connection (127.0.0.1 only) and
  * writing protocol lines back.
  *
- *   tinyecg_host [--peaks] [--rr] [--windows] [--beats] [--adc-min N] [--adc-max N]
- *                [--flat-tol N] [--peak-file FILE] [--tcp PORT]
+ *   tinyecg_host [--peaks] [--rr] [--windows] [--beats] [--quality] [--segments]
+ *                [--adc-min N] [--adc-max N] [--flat-tol N] [--peak-file FILE] [--tcp PORT]
  *
  *   --peaks       detect only: one R-peak sample index per line
  *   --rr          "R <r> <pre> <post> <local_sum> <local_count>" per completed beat
  *   --windows     "W <r> <360 samples>" per completed beat
- *   --beats       "B <r> <label> <score_q> <inference_us>" (the default without any of these)
+ *   --beats       "B <r> <label> <score_q> <inference_us>" (the default without any of these;
+ *                 "U ..." for a beat the quality index finds unreadable)
+ *   --quality     "Q <r> <score> <0|1>" per completed beat: its quality score (Q8, 256 = the
+ *                 threshold) and 1 when it is unreadable (a U line)
+ *   --segments    "S <k> <h> <b> <a> <aref> <rail> <score> <state>" per 0.1 s sub-block: the
+ *                 quality index's features (tests compare them with tinyecg/dsp/quality.py)
  *   --peak-file   take R-peaks (one index per line) from FILE instead of the detector; each
  *                 is registered once the sample 100 after it has arrived
  *   --tcp PORT    listen on 127.0.0.1:PORT (0 = any free port, printed on stderr as
@@ -86,8 +91,8 @@ static uint32_t clock_us(void *ctx)
 static void usage(void)
 {
     fprintf(stderr, "usage: tinyecg_host [--peaks] [--rr] [--windows] [--beats] "
-                    "[--adc-min N] [--adc-max N] [--flat-tol N] [--peak-file FILE] "
-                    "[--tcp PORT] [--idle-ms N]\n");
+                    "[--quality] [--segments] [--adc-min N] [--adc-max N] [--flat-tol N] "
+                    "[--peak-file FILE] [--tcp PORT] [--idle-ms N]\n");
     exit(2);
 }
 
@@ -189,6 +194,10 @@ int main(int argc, char **argv)
             cfg.outputs |= TINYECG_OUT_WINDOWS;
         } else if (strcmp(argv[i], "--beats") == 0) {
             cfg.outputs |= TINYECG_OUT_BEATS;
+        } else if (strcmp(argv[i], "--quality") == 0) {
+            cfg.outputs |= TINYECG_OUT_QUALITY;
+        } else if (strcmp(argv[i], "--segments") == 0) {
+            cfg.outputs |= TINYECG_OUT_SEGMENTS;
         } else if (strcmp(argv[i], "--adc-min") == 0) {
             cfg.adc_min = (int32_t)int_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--adc-max") == 0) {

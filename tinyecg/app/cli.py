@@ -339,7 +339,9 @@ def detect(record, lead, lead_index, quiet):
 
     res = score_record(record, lead=lead if lead is not None else lead_index)
     rate = "" if res["source_fs"] == 360 else f", resampled from {res['source_fs']:g} Hz"
-    click.echo(f"{len(res['peaks'])} beats detected in {res['base']} (lead {res['lead']}{rate})")
+    poor = int(res["unreadable"].sum())
+    click.echo(f"{len(res['peaks'])} beats detected in {res['base']} (lead {res['lead']}{rate}; "
+               f"{poor} in signal the device reports unreadable)")
     if res["flat"]:
         click.echo("warning: the signal is flat (no variation): nothing to detect", err=True)
     if res["qrs"] is not None:
@@ -351,6 +353,9 @@ def detect(record, lead, lead_index, quiet):
         click.echo(f"without its {len(res['flutter'])} ventricular flutter episode(s), as EC57 "
                    f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
                    f"Se {_pct(e['se'])}  +P {_pct(e['ppv'])}")
+    if res["qrs_readable"] is not None:
+        u = res["qrs_readable"]
+        click.echo(f"readable beats only: {len(res['peaks']) - poor} beats, +P {_pct(u['ppv'])}")
 
 
 @cli.command()
@@ -380,6 +385,9 @@ def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
     q = res["qrs"]
     click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {_pct(q['se'])}  "
                f"+P {_pct(q['ppv'])}")
+    if res["beats_unreadable"]:
+        click.echo(f"{res['beats_unreadable']} of {res['beats_reported']} beats reported in "
+                   f"unreadable signal (U lines)")
     used = res["labels"]
     origin = {"device": "from the device's #info", "option": "--labels",
               "default": "default: the device's #info names none",
@@ -406,6 +414,43 @@ def demo(run_dir, model, port, quiet):
     from tinyecg.app.demo import serve
 
     serve(run_dir=run_dir, model=model, port=port)
+
+
+@cli.command("stress")
+@click.argument("record", type=click.Path(dir_okay=False))
+@click.option("--noise", type=click.Choice(["bw", "ma", "em", "all"]), default="all",
+              show_default=True, help="Synthetic noise: baseline wander, muscle artefact, "
+                                      "electrode motion, or each of them.")
+@click.option("--snr", "snrs", default="24,18,12,6,0,-6", show_default=True,
+              help="SNRs in dB (nst's definition), comma-separated.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--model", type=click.Path(dir_okay=False), default=None,
+              help="An int8 .tflite (default: the model shipped with tinyecg).")
+@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the counts as JSON.")
+@stage
+def stress(record, noise, snrs, seed, model, channel, out, quiet):
+    """Noise stress test (MIT-BIH NST protocol, synthetic noise) of the device's detector,
+    classifier and quality flag on one record; scores are for the noisy blocks."""
+    from tinyecg.data.noise import KINDS
+    from tinyecg.device import stress as st
+    from tinyecg.run import write_json
+
+    try:
+        levels = [float(v) for v in snrs.split(",") if v.strip()]
+    except ValueError:
+        raise TinyECGError(f"--snr must be numbers separated by commas (got {snrs!r})") from None
+    if not levels:
+        raise TinyECGError("--snr: no SNR given")
+    kinds = list(KINDS) if noise == "all" else [noise]
+    res = st.stress_record(record, kinds=kinds, snrs=levels, seed=seed,
+                           classifier=st.Classifier(model), channel=channel)
+    click.echo(f"record {res['record']}: noise in 2-minute blocks from 5:00, seed {seed}; "
+               f"rates in the noisy blocks ('flag clean': share flagged in the clean blocks)")
+    click.echo(st.table(res))
+    if out:
+        write_json(Path(out), res)
 
 
 def main() -> None:

@@ -115,38 +115,53 @@ def flutter_intervals(record_path) -> list[tuple[int, int]]:
     return out
 
 
+def parse_unreadable(text: str, peaks) -> np.ndarray:
+    """Which peaks the core reports unreadable, from --quality's ``Q <r> <score> <poor>``
+    lines (a peak without a beat line, at the very start or end, counts as readable)."""
+    poor = {int(w[1]) for w in (ln.split() for ln in text.splitlines() if ln.startswith("Q "))
+            if len(w) == 4 and w[3] == "1"}
+    return np.asarray([int(p) in poor for p in peaks], dtype=bool)
+
+
 def detect_samples(samples, exe=None, adc_min: int = -32768, adc_max: int = 32767,
-                   build_dir=None) -> np.ndarray:
-    """R-peak indices the C detector finds in a sequence of raw integer samples."""
+                   build_dir=None, quality: bool = False):
+    """R-peak indices the C detector finds in a sequence of raw integer samples; with
+    quality=True also a bool array: the beats the core reports unreadable (U lines)."""
     if exe is None:
         exe = build_host_harness(build_dir or paths.build_dir("host"))
-    out = run_harness(exe, samples_text(samples), "--peaks", "--adc-min", str(adc_min),
-                      "--adc-max", str(adc_max))
-    return parse_peaks(out)
+    out = run_harness(exe, samples_text(samples), "--peaks", *(["--quality"] if quality else []),
+                      "--adc-min", str(adc_min), "--adc-max", str(adc_max))
+    peaks = parse_peaks("\n".join(ln for ln in out.splitlines() if not ln.startswith("Q ")))
+    return (peaks, parse_unreadable(out, peaks)) if quality else peaks
 
 
 def detect_record(record_path, lead: str | int | None = None, exe=None,
-                  sampto: int | None = None, build_dir=None) -> np.ndarray:
+                  sampto: int | None = None, build_dir=None, quality: bool = False):
     """Run the C detector on a WFDB record's raw ADC integers at spec.FS (read_record picks
-    the lead). Returns R-peak sample indices."""
+    the lead). Returns R-peak sample indices (and, with quality=True, which of them the core
+    reports unreadable)."""
     x, _, (lo, hi) = read_record(record_path, lead, sampto=sampto)
-    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir)
+    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir,
+                          quality=quality)
 
 
 def score_record(record_path, lead: str | int | None = None, exe=None, build_dir=None) -> dict:
     """`tinyecg detect`: the C detector on a record and, when it has annotations, its scores
     (150 ms), plain and as EC57 scores them (without ventricular flutter episodes).
     Everything is read (and every file problem raised) before anything is returned.
-    Returns {"base", "peaks", "lead", "source_fs", "flat", "qrs" (None without .atr),
-    "flutter" (episodes), "qrs_ec57" (None without episodes)}."""
+    Returns {"base", "peaks", "unreadable" (bool per peak: the core's U lines), "lead",
+    "source_fs", "flat", "qrs" (None without .atr),
+    "flutter" (episodes), "qrs_ec57" (None without episodes),
+    "qrs_readable" (the readable peaks' scores; None when all are readable)}."""
     sig = records.read_signal(record_path, lead=lead)
     base = str(sig.base)
     ann = records.read_annotations(base, "atr", source_fs=sig.source_fs)
-    peaks = detect_samples(sig.adc, exe=exe, adc_min=sig.adc_range[0], adc_max=sig.adc_range[1],
-                           build_dir=build_dir)
-    out: dict[str, Any] = {"base": base, "peaks": peaks, "lead": sig.lead,
-                           "source_fs": sig.source_fs, "flat": sig.flat, "qrs": None,
-                           "flutter": [], "qrs_ec57": None}
+    peaks, unreadable = detect_samples(sig.adc, exe=exe, adc_min=sig.adc_range[0],
+                                       adc_max=sig.adc_range[1], build_dir=build_dir,
+                                       quality=True)
+    out: dict[str, Any] = {"base": base, "peaks": peaks, "unreadable": unreadable,
+                           "lead": sig.lead, "source_fs": sig.source_fs, "flat": sig.flat,
+                           "qrs": None, "flutter": [], "qrs_ec57": None, "qrs_readable": None}
     if ann is not None:
         ref = ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
         flutter = flutter_intervals(base) if len(ann.samples) else []
@@ -154,4 +169,6 @@ def score_record(record_path, lead: str | int | None = None, exe=None, build_dir
         out["flutter"] = flutter
         if flutter:
             out["qrs_ec57"] = score_detections(ref, peaks, exclude=flutter)
+        if unreadable.any():
+            out["qrs_readable"] = score_detections(ref, peaks[~unreadable])
     return out

@@ -1,7 +1,8 @@
 """Replay a WFDB record to a device over its serial protocol and score what it sends back.
 
 The device (a board, QEMU, or the host harness behind a TCP socket) reads one ADC sample per
-line and answers `B <r> <label> <score_q> <inference_us>` per beat (see
+line and answers `B <r> <label> <score_q> <inference_us>` per beat, `U ...` for a beat in
+signal its quality index finds unreadable (see
 firmware/lib/tinyecg_core/include/tinyecg_app.h). `stream_record` sends `#reset`, the
 samples (paced at real time x speed), `#end` and `#stats`, reads the answers concurrently,
 and scores QRS detection (150 ms window) and the classes of the matched beats.
@@ -155,6 +156,7 @@ class _Reader(threading.Thread):
         super().__init__(daemon=True)
         self.ser = ser
         self.beats: list[tuple[int, str, int, int]] = []
+        self.unreadable: set[int] = set()  # r of the U lines (beats in unreadable signal)
         self.status: list[str] = []
         self.other: list[str] = []
         self.done = threading.Event()
@@ -192,9 +194,11 @@ class _Reader(threading.Thread):
                 self.done.set()
             return
         parts = line.split()
-        if parts[0] == "B" and len(parts) == 5:
+        if parts[0] in ("B", "U") and len(parts) == 5:
             try:
                 self.beats.append((int(parts[1]), parts[2], int(parts[3]), int(parts[4])))
+                if parts[0] == "U":
+                    self.unreadable.add(int(parts[1]))
                 return
             except ValueError:
                 pass
@@ -231,7 +235,8 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     Beats whose symbol is not in the map are left out of the class confusion, not of QRS
     scoring. seconds (> 0) limits the replay to the record's first seconds. Returns a dict
     with "qrs" (tp, fp, fn, se, ppv), "classes" (tinyecg.metrics.report of the matched
-    beats), "labels" (the label set used, where it came from, a warning or None),
+    beats), "beats_unreadable" (U lines) and "readable" (QRS and classes of the other beats
+    alone), "labels" (the label set used, where it came from, a warning or None),
     "inference_us" (mean, max), the device's status lines and counts. A port that cannot be
     opened or is lost mid-replay, or a device that never answers, raises TinyECGError."""
     rule = "a number >= 0"
@@ -311,14 +316,23 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     test = np.asarray([b[0] for b in reader.beats], dtype=np.int64)
     qrs = metrics.score_detections(ref, test)
     # class confusion of matched beats
-    y_true, y_pred = [], []
+    y_true, y_pred, y_readable = [], [], []
     for ri, ti in enumerate(metrics.match_beats(ref, test)):
         if ti >= 0 and symbols[ri] in label_map:
             y_true.append(label_map[symbols[ri]])
             y_pred.append(reader.beats[ti][1])
+            y_readable.append(reader.beats[ti][0] not in reader.unreadable)
     label_list = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
     index = {lab: i for i, lab in enumerate(label_list)}
     classes = metrics.report([index[t] for t in y_true], [index[p] for p in y_pred], label_list)
+    # U lines: beats the device reported in unreadable signal, also scored apart
+    ok = [i for i, r in enumerate(y_readable) if r]
+    readable = {
+        "beats": int(len(test) - len(reader.unreadable)),
+        "qrs": metrics.score_detections(ref, [b[0] for b in reader.beats
+                                              if b[0] not in reader.unreadable]),
+        "classes": metrics.report([index[y_true[i]] for i in ok], [index[y_pred[i]] for i in ok],
+                                  label_list)}
     us = np.asarray([b[3] for b in reader.beats], dtype=np.int64)
     return {
         "record": Path(base).name,
@@ -327,9 +341,11 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
         "speed": speed,
         "seconds": round(elapsed, 3),
         "beats_reported": int(len(test)),
+        "beats_unreadable": int(len(reader.unreadable)),
         "labels": {k: v for k, v in used.items() if k != "map"},
         "qrs": qrs,
         "classes": classes,
+        "readable": readable,
         "inference_us": {"mean": float(us.mean()) if len(us) else None,
                          "max": int(us.max()) if len(us) else None},
         "status": reader.status,

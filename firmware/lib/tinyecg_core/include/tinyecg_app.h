@@ -21,14 +21,24 @@
  *   starts a new RR sequence with the detector learning again ("# input resumed").
  *   Output, one line each:
  *     B <r> <label> <score_q> <inference_us>   a classified beat (TINYECG_OUT_BEATS)
+ *     U <r> <label> <score_q> <inference_us>   the same for a beat in a segment the quality
+ *                                              index finds unreadable: classified, but its
+ *                                              label is not to be trusted
  *     <r>                                      a detected R-peak (TINYECG_OUT_PEAKS)
  *     R <r> <pre_rr> <post_rr> <local_sum> <local_count>   RR context (TINYECG_OUT_RR)
  *     W <r> <360 raw samples>                  beat window (TINYECG_OUT_WINDOWS)
+ *     Q <r> <score> <0|1>                      the beat's quality score (Q8, 256 = the
+ *                                              threshold) and 1 when it is reported as a U
+ *                                              line (TINYECG_OUT_QUALITY; tinyecg_quality.h)
+ *     S <k> <h> <b> <a> <aref> <rail> <score> <state>   every scored segment (0.2 s):
+ *                                              the index's features, ending with sub-block k
+ *                                              (TINYECG_OUT_SEGMENTS, tests and tuning)
  *     # ...                                    status: "# lead-off", "# flat",
  *                                              "# signal ok", "# reset", "# stats ...",
  *                                              "# classify-error <r>", "# tinyecg ...",
  *                                              "# bad-input <kind>", "# input stopped",
- *                                              "# input resumed"
+ *                                              "# input resumed", "# quality poor",
+ *                                              "# quality ok"
  *   r is the R-peak sample index counted from the first sample after start or #reset.
  *   label and score_q are the arg-max class of the classifier's int8 scores and its score.
  *   inference_us is the classify() time from the configured clock (0 without one).
@@ -37,6 +47,18 @@
  * "# lead-off" once; a whole second with max - min <= flat_tolerance reports "# flat"
  * once. After TINYECG_RECOVER good samples (lead-off) or one varying second (flat),
  * "# signal ok" is printed, the detector learns again and a new RR sequence starts.
+ *
+ * Readability (tinyecg_quality.h): every 0.1 s the last second is scored for noise
+ * against the QRS amplitude learnt on good signal. "# quality poor" is printed when a
+ * second becomes unreadable and "# quality ok" after a whole second that is not; beats
+ * whose own second (their classifier window) is unreadable are reported as U lines. While
+ * the quality is poor the detector is stricter (tinyecg_detector_set_noisy). Lead-off and
+ * a flat signal are the more specific statuses and take precedence: while a run of railed
+ * samples could still become a lead-off (shorter than TINYECG_RAIL_RUN) the quality status
+ * waits, so a lead-off prints "# lead-off" alone, and a short clip prints "# quality poor"
+ * once it has ended. Lead-off, a flat signal and a gap in the input restart the index
+ * silently: the quality is ok after "# signal ok" or "# input resumed" (no "# quality ok"
+ * is printed for it), and it is not scored while lead-off or flat lasts.
  */
 #ifndef TINYECG_APP_H
 #define TINYECG_APP_H
@@ -47,6 +69,7 @@
 #include "tinyecg_beats.h"
 #include "tinyecg_classifier.h"
 #include "tinyecg_detector.h"
+#include "tinyecg_quality.h"
 #include "tinyecg_rr.h"
 
 #ifdef __cplusplus
@@ -64,6 +87,8 @@ extern "C" {
 #define TINYECG_OUT_PEAKS 2u
 #define TINYECG_OUT_RR 4u
 #define TINYECG_OUT_WINDOWS 8u
+#define TINYECG_OUT_QUALITY 16u
+#define TINYECG_OUT_SEGMENTS 32u
 
 typedef struct {
     /* preprocessing (generated code): raw window -> model input, RR -> rhythm input */
@@ -86,11 +111,13 @@ typedef struct {
     uint32_t samples, beats, peaks;
     uint32_t garbage, overlong, out_of_range, unknown_commands;
     uint32_t classify_errors, lead_off_events, flat_events;
+    uint32_t unreadable, quality_poor_events;
 } tinyecg_app_counters_t;
 
 typedef struct {
     tinyecg_app_config_t cfg;
     tinyecg_detector_t det;
+    tinyecg_quality_t quality;
     tinyecg_beats_t beats;
     tinyecg_beat_t beat;
     int8_t window_q[TINYECG_WINDOW];
@@ -102,6 +129,7 @@ typedef struct {
     uint8_t after_cr;      /* the last byte was '\r': a '\n' now completes "\r\n" */
     /* signal quality */
     uint8_t lead_off, flat;
+    uint8_t quality_said;  /* the readability last printed: 1 after "# quality poor" */
     uint32_t rail_run, good_run;
     int16_t held;          /* last unrailed sample, fed to the detector during lead-off */
     int32_t blk_min, blk_max;

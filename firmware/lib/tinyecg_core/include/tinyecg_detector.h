@@ -95,6 +95,7 @@ typedef struct {
     int32_t rr_avg;      /* mean of rr_hist, updated when it changes */
     uint32_t merge_win;  /* merge window (samples) derived from rr_avg */
     int64_t thr;
+    uint8_t noisy;       /* set by tinyecg_detector_set_noisy() */
 
     tinyecg_det_peak_t last;     /* last accepted QRS */
     uint8_t have_last;
@@ -119,6 +120,13 @@ void tinyecg_detector_relearn(tinyecg_detector_t *det);
 
 /* Feed one sample; returns 0 or the sample index of a detected R-peak. */
 uint32_t tinyecg_detector_push(tinyecg_detector_t *det, int16_t sample);
+
+/* Tell the detector whether the signal is noisy now (the quality index's poor state,
+ * tinyecg_quality.h). While it is, the RR rhythm is not learnt (it stays that of the last
+ * good signal) and a candidate closer to the last QRS than TINYECG_DET_NOISY_RR/16 of that
+ * mean RR is taken for noise: in noise most false beats split an RR interval. Readable
+ * signal never sets it, so detection there is unchanged. */
+void tinyecg_detector_set_noisy(tinyecg_detector_t *det, int noisy);
 
 /* Index that the next pushed sample will get. */
 uint32_t tinyecg_detector_count(const tinyecg_detector_t *det);

@@ -106,6 +106,8 @@ void tinyecg_app_stats(tinyecg_app_t *app)
     put_kv(app, "classify_errors", app->count.classify_errors);
     put_kv(app, "lead_off", app->count.lead_off_events);
     put_kv(app, "flat", app->count.flat_events);
+    put_kv(app, "unreadable", app->count.unreadable);
+    put_kv(app, "quality_poor", app->count.quality_poor_events);
     put(app, "\n");
 }
 
@@ -114,7 +116,13 @@ void tinyecg_app_stats(tinyecg_app_t *app)
 static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
 {
     unsigned out = app->cfg.outputs;
+    uint16_t qscore = tinyecg_quality_beat_score(&app->quality, b->r);
+    int unreadable = tinyecg_quality_beat_poor(&app->quality, b->r, b->rr.pre_rr, b->rr.post_rr,
+                                               b->rr.local_rr_sum, b->rr.local_rr_count);
     app->count.beats++;
+    if (unreadable) {
+        app->count.unreadable++;
+    }
     if (out & TINYECG_OUT_RR) {
         put(app, "R ");
         put_u32(app, b->r);
@@ -137,6 +145,13 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
             put_i32(app, b->window[i]);
         }
         put(app, "\n");
+    }
+    if (out & TINYECG_OUT_QUALITY) {
+        put(app, "Q ");
+        put_u32(app, b->r);
+        put(app, " ");
+        put_u32(app, qscore);
+        put(app, unreadable ? " 1\n" : " 0\n");
     }
     if (out & TINYECG_OUT_BEATS) {
         const tinyecg_classifier_t *c = app->cfg.classifier;
@@ -163,7 +178,7 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
                 best = i;
             }
         }
-        put(app, "B ");
+        put(app, unreadable ? "U " : "B ");
         put_u32(app, b->r);
         put(app, " ");
         put(app, c->labels[best]);
@@ -188,7 +203,63 @@ static void signal_back(tinyecg_app_t *app)
 {
     put(app, "# signal ok\n");
     tinyecg_detector_relearn(&app->det);
+    tinyecg_quality_relearn(&app->quality);
     tinyecg_beats_break(&app->beats);
+}
+
+/* The readability index takes every sample as it came (railed samples included: a clipped
+ * second is not readable); it is not scored while the signal is railed or flat (those have
+ * their own status), and restarts when it is back. */
+static void readability(tinyecg_app_t *app, int16_t x)
+{
+    tinyecg_quality_t *q = &app->quality;
+    tinyecg_quality_segment_t detail; /* the S line's features: on the stack, not in the
+                                         state (RAM budget), and only when asked for */
+    int paused = app->lead_off || app->flat, done;
+    if (paused) {
+        /* restart silently: lead-off and flat say more; after them the quality is ok */
+        tinyecg_quality_relearn(q);
+        tinyecg_detector_set_noisy(&app->det, 0);
+        app->quality_said = 0;
+    }
+    if (app->cfg.outputs & TINYECG_OUT_SEGMENTS) {
+        memset(&detail, 0, sizeof detail);
+        q->detail = &detail;
+    }
+    done = tinyecg_quality_push(q, x);
+    q->detail = NULL;
+    if (done) {
+        /* the detector is strict while the signal is poor or the last second doubtful */
+        tinyecg_detector_set_noisy(&app->det, q->state || q->score >= TINYECG_Q_DET_SCORE);
+        if ((app->cfg.outputs & TINYECG_OUT_SEGMENTS) && q->scored) {
+            put(app, "S ");
+            put_u32(app, q->k - 1u);
+            put(app, " ");
+            put_i32(app, detail.h);
+            put(app, " ");
+            put_i32(app, detail.b);
+            put(app, " ");
+            put_i32(app, detail.a);
+            put(app, " ");
+            put_i32(app, detail.aref);
+            put(app, " ");
+            put_u32(app, detail.r);
+            put(app, " ");
+            put_u32(app, q->score);
+            put(app, " ");
+            put_u32(app, q->state);
+            put(app, "\n");
+        }
+        /* a railed run may still become a lead-off, the more specific status: the quality
+         * status waits until the run ends (a clip) or is one (then it is never printed) */
+        if (!paused && app->rail_run == 0u && q->state != app->quality_said) {
+            app->quality_said = q->state;
+            if (q->state) {
+                app->count.quality_poor_events++;
+            }
+            put(app, q->state ? "# quality poor\n" : "# quality ok\n");
+        }
+    }
 }
 
 /* Count one piece of bad input; the first of an episode is reported. */
@@ -277,6 +348,7 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     }
     app->count.samples++;
     x = quality(app, sample);
+    readability(app, (int16_t)sample);
     tinyecg_beats_push_sample(&app->beats, (int16_t)sample);
     if (!app->cfg.external_peaks) {
         r = tinyecg_detector_push(&app->det, x);
@@ -318,16 +390,20 @@ void tinyecg_app_input_stalled(tinyecg_app_t *app)
     drain_beats(app, 1);
     /* what follows is not contiguous with what came before */
     tinyecg_detector_relearn(&app->det);
+    tinyecg_quality_relearn(&app->quality);
+    app->quality_said = 0; /* "# input resumed" starts with the quality ok */
     tinyecg_beats_break(&app->beats);
 }
 
 static void clear_state(tinyecg_app_t *app)
 {
     tinyecg_detector_init(&app->det);
+    tinyecg_quality_init(&app->quality, app->cfg.adc_min, app->cfg.adc_max);
     tinyecg_beats_init(&app->beats);
     memset(&app->count, 0, sizeof app->count);
     app->lead_off = 0;
     app->flat = 0;
+    app->quality_said = 0;
     app->rail_run = 0;
     app->good_run = 0;
     app->held = (int16_t)((app->cfg.adc_min + app->cfg.adc_max) / 2);

@@ -44,6 +44,10 @@
 #ifndef TINYECG_DET_TH
 #define TINYECG_DET_TH 4 /* threshold = noise + 4/16 (qrs - noise), as Pan-Tompkins */
 #endif
+#ifndef TINYECG_DET_NOISY_RR
+#define TINYECG_DET_NOISY_RR 10 /* while noisy, a candidate closer than 10/16 of the mean RR
+                                   (of the last good signal) to the last QRS is noise; 0: off */
+#endif
 #ifndef TINYECG_DET_SB_NUM
 #define TINYECG_DET_SB_NUM 166 /* search back after 1.66 x mean RR without a beat */
 #endif
@@ -140,6 +144,7 @@ static void learn_reset(tinyecg_detector_t *d)
     d->rr_i = 0;
     update_rr(d);
     d->thr = 1;
+    d->noisy = 0;
     d->have_last = 0;
     d->have_sb = 0;
     d->n_learn = 0;
@@ -155,6 +160,11 @@ void tinyecg_detector_init(tinyecg_detector_t *det)
 void tinyecg_detector_relearn(tinyecg_detector_t *det)
 {
     learn_reset(det);
+}
+
+void tinyecg_detector_set_noisy(tinyecg_detector_t *det, int noisy)
+{
+    det->noisy = (uint8_t)(noisy != 0);
 }
 
 uint32_t tinyecg_detector_count(const tinyecg_detector_t *det)
@@ -176,7 +186,8 @@ static void emit(tinyecg_detector_t *d, uint32_t r)
 
 static void accept_qrs(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 {
-    if (d->have_last) {
+    if (d->have_last && !(d->noisy && TINYECG_DET_NOISY_RR > 0)) {
+        /* in noise the rhythm is not learnt: it stays that of the last good signal */
         int32_t rr = (int32_t)(p->t - d->last.t);
         if (rr < 3 * TINYECG_FS) {
             d->rr_hist[d->rr_i] = rr;
@@ -204,6 +215,13 @@ static void accept_noise(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 /* Decide whether a candidate (already merged with its 200 ms neighbours) is a QRS. */
 static void classify(tinyecg_detector_t *d, const tinyecg_det_peak_t *p)
 {
+    if (d->noisy && d->have_last &&
+        (int32_t)(p->t - d->last.t) < (d->rr_avg * TINYECG_DET_NOISY_RR) / 16) {
+        accept_noise(d, p); /* too early for a beat of this rhythm, in noise */
+        return;
+    }
+    /* the amplitude threshold is the same in noise: a stricter one (8/16) removed fewer false
+     * beats than the RR rule above and lost twice as many true ones (docs/quality.md) */
     if (p->h > d->thr) {
         if (d->have_last && p->t - d->last.t < (uint32_t)TINYECG_DET_TWAVE &&
             p->slope < (d->last.slope / 16) * TINYECG_DET_TWAVE_SLOPE) {
