@@ -93,7 +93,7 @@ def qrs_amplitude(x, ann_samples, ann_symbols, fs: int = FS, nmax: int = SIGAMP_
     it). Like sigamp it stops at the first window that leaves the signal."""
     x = np.asarray(x)
     h = int(round(SIGAMP_QRS_HALF_S * fs))
-    amps = []
+    amps: list[float] = []
     for t, sym in zip(ann_samples, ann_symbols):
         if len(amps) >= nmax:
             break

@@ -73,8 +73,8 @@ def run_core(samples, exe, adc_min: int = -32768, adc_max: int = 32767) -> CoreR
             r.append(v[0])
             rr.append(v[1:])
         elif line.startswith("Q "):
-            v = line.split()
-            q[int(v[1])] = (int(v[2]), int(v[3]))
+            w = line.split()
+            q[int(w[1])] = (int(w[2]), int(w[3]))
         else:
             peaks.append(int(line))
     r_arr = np.asarray(r, np.int64)
