@@ -7,6 +7,7 @@ Prints a table, writes JSON.
         --model tinyecg/assets/default_model/model.tflite --split intra \
         --out docs/bench/cbackend_exact.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,10 +70,27 @@ def main() -> None:
         write_c_backend(graph, tmp / "gen", force=True)
         (tmp / "driver.c").write_text(DRIVER)
         exe = tmp / "driver"
-        subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wconversion",
-                        "-I", str(tmp / "gen"), "-I", str(library_include()),
-                        str(tmp / "driver.c"), str(tmp / "gen" / "tinyecg_model.c"),
-                        *map(str, library_sources()), "-o", str(exe)], check=True)
+        subprocess.run(
+            [
+                "gcc",
+                "-std=c99",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-Wconversion",
+                "-I",
+                str(tmp / "gen"),
+                "-I",
+                str(library_include()),
+                str(tmp / "driver.c"),
+                str(tmp / "gen" / "tinyecg_model.c"),
+                *map(str, library_sources()),
+                "-o",
+                str(exe),
+            ],
+            check=True,
+        )
         # invoke() takes the flatbuffer's input order: input0, input1
         flat = [np.asarray(x, np.int8).reshape(len(test), -1) for x in inputs]
         stream = np.concatenate(flat, axis=1).tobytes()
@@ -81,8 +99,11 @@ def main() -> None:
     equal_rows = np.all(got == ref, axis=1)
     result = {
         "command": " ".join(["python"] + sys.argv),
-        "model": str(args.model), "model_sha256": graph.sha256,
-        "split": args.split, "labels": args.labels, "beats": int(len(test)),
+        "model": str(args.model),
+        "model_sha256": graph.sha256,
+        "split": args.split,
+        "labels": args.labels,
+        "beats": int(len(test)),
         "identical_beats": int(equal_rows.sum()),
         "max_abs_lsb": int(np.abs(got.astype(int) - ref.astype(int)).max()) if len(test) else 0,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -90,8 +111,10 @@ def main() -> None:
     write_json(Path(args.out), result)
     print("| model | split | beats | identical to TFLM | max |diff| LSB |")
     print("|---|---|---:|---:|---:|")
-    print(f"| {Path(args.model).name} | {args.split} test | {result['beats']} | "
-          f"{result['identical_beats']} | {result['max_abs_lsb']} |")
+    print(
+        f"| {Path(args.model).name} | {args.split} test | {result['beats']} | "
+        f"{result['identical_beats']} | {result['max_abs_lsb']} |"
+    )
     if result["identical_beats"] != result["beats"]:
         sys.exit(1)
 

@@ -28,6 +28,7 @@ the parameters and the inlined fast kernels) plus the tinyecg_nn objects the ima
 (platform_stack_peak_bytes() after it, less main's depth at the call). Prints a table and
 writes JSON (default docs/bench/cbackend_qemu.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,11 +61,12 @@ from tinyecg.run import write_json  # noqa: E402
 PREFIX = "tinyecg_model"
 DEFAULT_BUILDS = ("m4-dsp:-Os", "m4-dsp:-O2", "m4-portable:-Os", "m0:-Os", "m0:-O2")
 ARCHES = {  # build name -> (qemu arch, defines, compiler flags for the size of the object)
-    "m4-dsp": ("m4", {}, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
-                          "-mfpu=fpv4-sp-d16"]),
-    "m4-portable": ("m4", {"TINYECG_NO_DSP": 1}, ["-mcpu=cortex-m4", "-mthumb",
-                                                  "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-                                                  "-DTINYECG_NO_DSP"]),
+    "m4-dsp": ("m4", {}, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]),
+    "m4-portable": (
+        "m4",
+        {"TINYECG_NO_DSP": 1},
+        ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-DTINYECG_NO_DSP"],
+    ),
     "m0": ("m0", {}, ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]),
 }
 
@@ -124,8 +126,11 @@ def data_dir(arg: str | None) -> Path | None:
     return None
 
 
-def real_beats(data: str | None, n: int, records=("100", "119", "208", "233", "201", "118",
-                                                   "105", "214", "109", "231")):
+def real_beats(
+    data: str | None,
+    n: int,
+    records=("100", "119", "208", "233", "201", "118", "105", "214", "109", "231"),
+):
     """n beats spread over the records: preprocessed windows (n, 360) float and rhythm (n, 5)."""
     from tinyecg.data.beats import beats_from_record
     from tinyecg.data.records import load_record, resolve_data_dir
@@ -135,6 +140,7 @@ def real_beats(data: str | None, n: int, records=("100", "119", "208", "233", "2
     names = [r for r in records if (Path(root) / f"{r}.hea").is_file()]
     if not names:
         from tinyecg.data.records import list_records
+
         names = list_records(Path(root))
     per = max(1, -(-n // len(names)))
     xs, rs, ys = [], [], []
@@ -203,12 +209,33 @@ def inputs_header(inputs: list[np.ndarray]) -> str:
 def object_size(src: Path, build: str, opt: str, out: Path) -> dict:
     """text (code + const data), data and bss bytes of the model's object file alone."""
     obj = out / f"model-{build}{opt}.o"
-    subprocess.run(["arm-none-eabi-gcc", *ARCHES[build][2], "-std=c99", "-Wall", "-Wextra",
-                    "-Werror", opt, "-ffunction-sections", "-fdata-sections",
-                    "-I", str(library_include()), "-c", str(src / f"{PREFIX}.c"), "-o",
-                    str(obj)], check=True)
-    fields = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
-                            text=True, check=True).stdout.splitlines()[1].split()
+    subprocess.run(
+        [
+            "arm-none-eabi-gcc",
+            *ARCHES[build][2],
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            opt,
+            "-ffunction-sections",
+            "-fdata-sections",
+            "-I",
+            str(library_include()),
+            "-c",
+            str(src / f"{PREFIX}.c"),
+            "-o",
+            str(obj),
+        ],
+        check=True,
+    )
+    fields = (
+        subprocess.run(
+            ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
+        )
+        .stdout.splitlines()[1]
+        .split()
+    )
     return {"text": int(fields[0]), "data": int(fields[1]), "bss": int(fields[2])}
 
 
@@ -217,12 +244,19 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
     if build not in ARCHES:
         raise SystemExit(f"unknown build {build!r} (choose from {', '.join(ARCHES)})")
     arch, defs, _ = ARCHES[build]
-    elf = qemu.build([src / "bench_main.c", src / f"{PREFIX}.c", *library_sources()],
-                     includes=[src, library_include()], defs=defs,
-                     out_dir=out / f"{build}{opt}", arch=arch, app="bench",
-                     extra_cflags=[opt], stack_size=16384)
-    disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
-                            text=True).stdout
+    elf = qemu.build(
+        [src / "bench_main.c", src / f"{PREFIX}.c", *library_sources()],
+        includes=[src, library_include()],
+        defs=defs,
+        out_dir=out / f"{build}{opt}",
+        arch=arch,
+        app="bench",
+        extra_cflags=[opt],
+        stack_size=16384,
+    )
+    disasm = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True
+    ).stdout
     uses_smlad = "smlad" in disasm
     if uses_smlad != (build == "m4-dsp"):
         raise SystemExit(f"{spec}: SMLAD {'found' if uses_smlad else 'missing'} in the image")
@@ -242,27 +276,50 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
     stack = int(re.search(r"stack (\d+)", res.stdout).group(1))
     c = np.array(counts)
     size = object_size(src, build, opt, out)
-    kernels = sum(v["flash"] for k, v in size_by_object(elf).items()
-                  if k.startswith("tinyecg_nn_"))
-    return {"build": build, "opt": opt, "machine": qemu.MACHINES[arch],
-            "instructions": {"median": int(np.median(c)), "min": int(c.min()),
-                             "max": int(c.max()), "beats": int(len(c))},
-            "code_rodata_bytes": size["text"] + size["data"] + kernels, "object": size,
-            "kernel_objects_bytes": kernels, "stack_bytes": stack}
+    kernels = sum(v["flash"] for k, v in size_by_object(elf).items() if k.startswith("tinyecg_nn_"))
+    return {
+        "build": build,
+        "opt": opt,
+        "machine": qemu.MACHINES[arch],
+        "instructions": {
+            "median": int(np.median(c)),
+            "min": int(c.min()),
+            "max": int(c.max()),
+            "beats": int(len(c)),
+        },
+        "code_rodata_bytes": size["text"] + size["data"] + kernels,
+        "object": size,
+        "kernel_objects_bytes": kernels,
+        "stack_bytes": stack,
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="int8 .tflite or a run directory with "
-                    "student_int8.tflite (default: train and convert a student briefly)")
-    ap.add_argument("--data", default=None, help="MIT-BIH folder (default: $TINYECG_DATA, "
-                    "/work/shared/data/mitdb or the bundled excerpts)")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="int8 .tflite or a run directory with "
+        "student_int8.tflite (default: train and convert a student briefly)",
+    )
+    ap.add_argument(
+        "--data",
+        default=None,
+        help="MIT-BIH folder (default: $TINYECG_DATA, "
+        "/work/shared/data/mitdb or the bundled excerpts)",
+    )
     ap.add_argument("--beats", type=int, default=32, help="real beats to run (default 32)")
-    ap.add_argument("--builds", nargs="*", default=list(DEFAULT_BUILDS),
-                    help="build:opt pairs, build one of " + ", ".join(ARCHES)
-                    + " (default: %(default)s)")
-    ap.add_argument("--json", default=str(ROOT / "docs/bench/cbackend_qemu.json"),
-                    help="JSON output (default docs/bench/cbackend_qemu.json); '' for none")
+    ap.add_argument(
+        "--builds",
+        nargs="*",
+        default=list(DEFAULT_BUILDS),
+        help="build:opt pairs, build one of " + ", ".join(ARCHES) + " (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--json",
+        default=str(ROOT / "docs/bench/cbackend_qemu.json"),
+        help="JSON output (default docs/bench/cbackend_qemu.json); '' for none",
+    )
     ap.add_argument("--keep", default=None, help="keep the sources and builds in this folder")
     args = ap.parse_args(argv)
     missing = qemu.missing_tools()
@@ -281,8 +338,9 @@ def main(argv=None) -> int:
         tx, tr, ty, _ = real_beats(args.data, 600)
         data, model_desc = quick_student(tx, tr, ty), "student-cnn trained 300 steps (quick)"
     model = load_model(data)
-    inputs = [q.reshape(len(q), -1)
-              for q in Int8Model(model).quantize_inputs(beat=x, rhythm=rhythm)]
+    inputs = [
+        q.reshape(len(q), -1) for q in Int8Model(model).quantize_inputs(beat=x, rhythm=rhythm)
+    ]
     want = tflm_outputs(data, inputs).astype(np.int64)
     plan = plan_memory(model)
 
@@ -296,23 +354,29 @@ def main(argv=None) -> int:
         (src / "bench_main.c").write_text(BENCH_C)
         (src / "bench_inputs.h").write_text(inputs_header(inputs))
         print(f"model: {model_desc} ({', '.join(model.op_names())})")
-        print(f"{len(x)} real beats from {data_root}; every build's outputs equal "
-              f"tflite_micro's; static arena {plan.arena_bytes} B")
-        print(f"{'build':<16} {'median':>9} {'min':>9} {'max':>9} {'code+ro B':>10} "
-              f"{'stack B':>8}")
+        print(
+            f"{len(x)} real beats from {data_root}; every build's outputs equal "
+            f"tflite_micro's; static arena {plan.arena_bytes} B"
+        )
+        print(f"{'build':<16} {'median':>9} {'min':>9} {'max':>9} {'code+ro B':>10} {'stack B':>8}")
         for spec in args.builds:
             row = bench(spec, src, work, want)
             rows.append(row)
             ins = row["instructions"]
-            print(f"{spec:<16} {ins['median']:>9,} {ins['min']:>9,} {ins['max']:>9,} "
-                  f"{row['code_rodata_bytes']:>10,} {row['stack_bytes']:>8,}")
+            print(
+                f"{spec:<16} {ins['median']:>9,} {ins['min']:>9,} {ins['max']:>9,} "
+                f"{row['code_rodata_bytes']:>10,} {row['stack_bytes']:>8,}"
+            )
     result = {
         "what": "instructions per <prefix>_invoke() under QEMU -icount shift=0 "
-                "(platform_instructions(), resolution 40, empty measurement subtracted); "
-                "outputs checked byte for byte against tflite_micro.runtime",
-        "command": " ".join(["python scripts/bench_cbackend_qemu.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
-        "model": model_desc, "model_sha256": model.sha256, "ops": model.op_names(),
+        "(platform_instructions(), resolution 40, empty measurement subtracted); "
+        "outputs checked byte for byte against tflite_micro.runtime",
+        "command": " ".join(
+            ["python scripts/bench_cbackend_qemu.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "model": model_desc,
+        "model_sha256": model.sha256,
+        "ops": model.op_names(),
         "beats": {"count": int(len(x)), "data": data_root},
         "arena_bytes": plan.arena_bytes,
         **qemu.toolchain_versions(),

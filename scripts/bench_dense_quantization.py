@@ -8,6 +8,7 @@ correctly), both scored in TFLM on the run's test split.
 Prints a table (accuracy, macro-F1, per class Se / +P / F1) and writes JSON. Conversion uses
 the quantize stage's representative set (same size, seed and stratification).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,13 @@ def measure(run_dir: Path, data: Path | None) -> dict:
     tr, te = ds.subset(split["train"]), ds.subset(split["test"])
     rep_idx = stratified_indices(tr.beats.y, DEFAULTS["representative_size"], DEFAULTS["seed"])
     rep = representative_inputs(student, tr.x[rep_idx], tr.beats.rhythm[rep_idx])
-    out = {"run": run_dir.name, "split": (cfg.get("split") or {}).get("name"),
-           "labels": list(ds.labels), "test_beats": int(len(te.beats.y)), "variants": {}}
+    out = {
+        "run": run_dir.name,
+        "split": (cfg.get("split") or {}).get("name"),
+        "labels": list(ds.labels),
+        "test_beats": int(len(te.beats.y)),
+        "variants": {},
+    }
     probs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, per_channel in VARIANTS.items():
@@ -79,15 +85,28 @@ def main(argv=None) -> int:
     for res in results:
         for name, v in res["variants"].items():
             r = v["report"]
-            cls = "; ".join(f"{lab} {_pct(c['se'])}/{_pct(c['ppv'])}/{_pct(c['f1'])}"
-                            for lab, c in r["per_class"].items() if c["support"])
-            print(f"| {res['run']} | {res['split']} | {name} | {v['bytes']:,} | "
-                  f"{100 * r['accuracy']:.2f} | {100 * r['macro_f1']:.2f} | {cls} |")
-        print(f"(class differs between the two on {res['class_differs']} of "
-              f"{res['test_beats']} test beats)")
-    write_json(args.out, {"command": "python scripts/bench_dense_quantization.py "
-                          + " ".join(sys.argv[1:] if argv is None else argv),
-                          "results": results, "seconds": round(time.monotonic() - t0, 1)})
+            cls = "; ".join(
+                f"{lab} {_pct(c['se'])}/{_pct(c['ppv'])}/{_pct(c['f1'])}"
+                for lab, c in r["per_class"].items()
+                if c["support"]
+            )
+            print(
+                f"| {res['run']} | {res['split']} | {name} | {v['bytes']:,} | "
+                f"{100 * r['accuracy']:.2f} | {100 * r['macro_f1']:.2f} | {cls} |"
+            )
+        print(
+            f"(class differs between the two on {res['class_differs']} of "
+            f"{res['test_beats']} test beats)"
+        )
+    write_json(
+        args.out,
+        {
+            "command": "python scripts/bench_dense_quantization.py "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+            "results": results,
+            "seconds": round(time.monotonic() - t0, 1),
+        },
+    )
     return 0
 
 

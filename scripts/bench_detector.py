@@ -9,6 +9,7 @@ within 150 ms (wfdb compare_annotations). Prints a per-record table and writes J
 {"total", "total_ec57", "per_record", ...}; "total_ec57" leaves out ventricular flutter
 episodes ('[' .. ']', record 207), as ANSI/AAMI EC57 does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ def main(argv=None) -> int:
     per, per_ec57 = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         exe = detect.build_host_harness(tmp)
-        print(f"{'rec':>4} {'ch':>2} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} "
-              f"{'Se %':>7} {'+P %':>7}")
+        print(
+            f"{'rec':>4} {'ch':>2} {'beats':>6} {'TP':>6} {'FP':>5} {'FN':>5} "
+            f"{'Se %':>7} {'+P %':>7}"
+        )
         for rec in records:
             base = data / rec
             x, ch, (lo, hi) = detect.read_record(base)
@@ -49,13 +52,17 @@ def main(argv=None) -> int:
             per[rec] = dict(s, channel=ch, beats=len(ref))
             flutter = detect.flutter_intervals(base)
             per_ec57[rec] = detect.score_detections(ref, det, exclude=flutter)
-            print(f"{rec:>4} {ch:>2} {len(ref):>6} {s['tp']:>6} {s['fp']:>5} {s['fn']:>5} "
-                  f"{100 * s['se']:>7.2f} {100 * s['ppv']:>7.2f}")
+            print(
+                f"{rec:>4} {ch:>2} {len(ref):>6} {s['tp']:>6} {s['fp']:>5} {s['fn']:>5} "
+                f"{100 * s['se']:>7.2f} {100 * s['ppv']:>7.2f}"
+            )
     total = detect.add_scores(per.values())
     total_ec57 = detect.add_scores(per_ec57.values())
     for name, t in (("total", total), ("EC57 (flutter excluded)", total_ec57)):
-        print(f"{name}: TP {t['tp']} FP {t['fp']} FN {t['fn']}  "
-              f"Se {100 * t['se']:.2f} %  +P {100 * t['ppv']:.2f} %")
+        print(
+            f"{name}: TP {t['tp']} FP {t['fp']} FN {t['fn']}  "
+            f"Se {100 * t['se']:.2f} %  +P {100 * t['ppv']:.2f} %"
+        )
     result = {
         "total": total,
         "total_ec57": total_ec57,

@@ -9,6 +9,7 @@ Python process (what `tinyecg export` costs a user: imports, TFLM, golden vector
 writing), with --board nano33ble; the runtime c export is timed too when tinyecg has the C
 backend. Prints a table and writes the JSON (default: bench_export.json in the temp folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,16 +38,23 @@ def stand_in_model(folder: Path) -> Path:
 
 
 def timed_export(source: Path | None, out: Path, runtime: str) -> tuple[float, dict]:
-    code = ("import json, sys, time; from tinyecg.export.exporter import export; "
-            "t0 = time.perf_counter(); "
-            "s = export(None if sys.argv[1] == '-' else sys.argv[1], sys.argv[2], "
-            "board='nano33ble', runtime=sys.argv[3]); "
-            "print(json.dumps({'seconds': time.perf_counter() - t0, 'files': len(s['written']), "
-            "'golden': s['golden']['count'], 'arena': s['arena'].get('total'), "
-            "'model_bytes': s['model']['bytes'], 'board': s['board']['fits']}))")
+    code = (
+        "import json, sys, time; from tinyecg.export.exporter import export; "
+        "t0 = time.perf_counter(); "
+        "s = export(None if sys.argv[1] == '-' else sys.argv[1], sys.argv[2], "
+        "board='nano33ble', runtime=sys.argv[3]); "
+        "print(json.dumps({'seconds': time.perf_counter() - t0, 'files': len(s['written']), "
+        "'golden': s['golden']['count'], 'arena': s['arena'].get('total'), "
+        "'model_bytes': s['model']['bytes'], 'board': s['board']['fits']}))"
+    )
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code, str(source) if source else "-", str(out),
-                        runtime], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(source) if source else "-", str(out), runtime],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"export failed: {r.stderr.strip().splitlines()[-1:]}")
@@ -68,10 +76,13 @@ def main() -> None:
         if source is None and not (DEFAULT_MODEL_DIR / "model.tflite").is_file():
             t0 = time.perf_counter()
             source = stand_in_model(tmp / "model")
-            what = (f"stand-in student-cnn (no default model shipped yet; built in "
-                    f"{time.perf_counter() - t0:.0f} s)")
+            what = (
+                f"stand-in student-cnn (no default model shipped yet; built in "
+                f"{time.perf_counter() - t0:.0f} s)"
+            )
         try:
             from tinyecg.export import cbackend  # noqa: F401
+
             runtimes = ["tflm", "c"]
         except ImportError:
             runtimes = ["tflm"]
@@ -81,20 +92,32 @@ def main() -> None:
             for k in range(ns.repeat):
                 wall, inner = timed_export(source, tmp / f"out_{runtime}_{k}", runtime)
                 walls.append(wall)
-            rows[runtime] = {"wall_seconds": [round(w, 3) for w in walls],
-                             "median_wall_seconds": round(statistics.median(walls), 3),
-                             "in_process_seconds": inner["seconds"], **inner}
-    result = {"source": what, "target_seconds": TARGET_SECONDS, "runtimes": rows,
-              "python": platform.python_version(), "machine": platform.machine(),
-              "cpus": os.cpu_count(),
-              "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-              "ok": all(r["median_wall_seconds"] <= TARGET_SECONDS for r in rows.values())}
+            rows[runtime] = {
+                "wall_seconds": [round(w, 3) for w in walls],
+                "median_wall_seconds": round(statistics.median(walls), 3),
+                "in_process_seconds": inner["seconds"],
+                **inner,
+            }
+    result = {
+        "source": what,
+        "target_seconds": TARGET_SECONDS,
+        "runtimes": rows,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "ok": all(r["median_wall_seconds"] <= TARGET_SECONDS for r in rows.values()),
+    }
     print(f"tinyecg export benchmark: {what}")
-    print(f"{'runtime':<8} {'median wall s':>13} {'in-process s':>13} {'files':>6} "
-          f"{'golden':>7} {'arena':>6}")
+    print(
+        f"{'runtime':<8} {'median wall s':>13} {'in-process s':>13} {'files':>6} "
+        f"{'golden':>7} {'arena':>6}"
+    )
     for runtime, r in rows.items():
-        print(f"{runtime:<8} {r['median_wall_seconds']:>13.2f} {r['in_process_seconds']:>13.2f} "
-              f"{r['files']:>6} {r['golden']:>7} {str(r['arena']):>6}")
+        print(
+            f"{runtime:<8} {r['median_wall_seconds']:>13.2f} {r['in_process_seconds']:>13.2f} "
+            f"{r['files']:>6} {r['golden']:>7} {str(r['arena']):>6}"
+        )
     print(f"target <= {TARGET_SECONDS:.0f} s: {'met' if result['ok'] else 'NOT met'}")
     write_json(Path(ns.json), result)
     print(f"wrote {ns.json}")

@@ -35,6 +35,7 @@ The C backend's M4 figures are checked against the targets (48 KB flash, 16 KB R
 instructions per beat for preprocessing + inference) and measured at -Os, -O2, -O3 as well.
 With --records and no names, only sizes and the bundled excerpts' measurement runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,10 +58,15 @@ from tinyecg.spec import FS  # noqa: E402
 
 DEFAULT_RECORDS = ["100", "119", "208", "233"]
 EXCERPTS = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
-TARGETS = {"preprocessing_plus_inference_instructions": 500_000,
-           "flash_bytes": 48 * 1024, "ram_bytes": 16 * 1024}
-_ARENA = {"tflm": re.compile(r"^# tflm .*? arena=(\d+)/(\d+)"),
-          "c": re.compile(r"^# cbackend .*? arena=(\d+)")}
+TARGETS = {
+    "preprocessing_plus_inference_instructions": 500_000,
+    "flash_bytes": 48 * 1024,
+    "ram_bytes": 16 * 1024,
+}
+_ARENA = {
+    "tflm": re.compile(r"^# tflm .*? arena=(\d+)/(\d+)"),
+    "c": re.compile(r"^# cbackend .*? arena=(\d+)"),
+}
 
 
 def _median(values) -> int | None:
@@ -81,11 +87,22 @@ class HostPipeline:
         if key not in self.cache:
             x, _, (lo, hi) = detect.read_record(base, sampto=sampto)
             if (lo, hi) != fq.MITDB_ADC_RANGE:
-                raise TinyECGError(f"{base}: ADC range {lo}..{hi}, the firmware is built for "
-                                   f"{fq.MITDB_ADC_RANGE[0]}..{fq.MITDB_ADC_RANGE[1]}")
-            want = fq.parse_lines(detect.run_harness(
-                self.exe, detect.samples_text(x), "--peaks", "--rr", "--adc-min", str(lo),
-                "--adc-max", str(hi)))
+                raise TinyECGError(
+                    f"{base}: ADC range {lo}..{hi}, the firmware is built for "
+                    f"{fq.MITDB_ADC_RANGE[0]}..{fq.MITDB_ADC_RANGE[1]}"
+                )
+            want = fq.parse_lines(
+                detect.run_harness(
+                    self.exe,
+                    detect.samples_text(x),
+                    "--peaks",
+                    "--rr",
+                    "--adc-min",
+                    str(lo),
+                    "--adc-max",
+                    str(hi),
+                )
+            )
             ref = fq.reference_beats(self.model, x, want.rr, labels=self.labels)
             self.cache[key] = (x, want, ref)
         return self.cache[key]
@@ -102,15 +119,19 @@ def measure_record(fw_sh, host: HostPipeline, base: Path, sampto: int | None) ->
     run = fq.run_samples(fw_sh, x, timeout=3600)
     got = [(r, label, score) for r, label, score, _ in run.lines.beats]
     return {
-        "record": base.name, "samples": int(len(x)),
+        "record": base.name,
+        "samples": int(len(x)),
         "qemu_seconds": round(time.monotonic() - t0, 2),
-        "selftest_passed": bool(run.lines.selftest_summary
-                                and run.lines.selftest_summary["passed"]),
+        "selftest_passed": bool(
+            run.lines.selftest_summary and run.lines.selftest_summary["passed"]
+        ),
         "peaks_equal_host": run.lines.peaks == want.peaks,
         "rr_equal_host": run.lines.rr == want.rr,
         "classes_equal_host_pipeline": got == ref,
-        "beats": len(got), "beats_differing": _differing(got, ref),
-        "perf": run.lines.perf, "qemu": run.lines.qemu,
+        "beats": len(got),
+        "beats_differing": _differing(got, ref),
+        "perf": run.lines.perf,
+        "qemu": run.lines.qemu,
     }
 
 
@@ -124,16 +145,25 @@ def stream_record(fw_uart, host: HostPipeline, base: Path, seconds: float | None
     got = [(r, label, score) for r, label, score, _ in res["beats"]]
     cls = res["classes"]
     return {
-        "record": base.name, "samples": res["samples"], "wall_seconds": round(wall, 1),
+        "record": base.name,
+        "samples": res["samples"],
+        "wall_seconds": round(wall, 1),
         "realtime_factor": round(res["samples"] / FS / wall, 2) if wall else None,
         "beats_reported": res["beats_reported"],
-        "beats_equal_host_pipeline": got == ref, "beats_differing": _differing(got, ref),
-        "qrs": res["qrs"], "class_accuracy": cls["accuracy"], "class_n": cls["n"],
-        "macro_f1": cls["macro_f1"], "per_class": cls["per_class"], "labels": cls["labels"],
+        "beats_equal_host_pipeline": got == ref,
+        "beats_differing": _differing(got, ref),
+        "qrs": res["qrs"],
+        "class_accuracy": cls["accuracy"],
+        "class_n": cls["n"],
+        "macro_f1": cls["macro_f1"],
+        "per_class": cls["per_class"],
+        "labels": cls["labels"],
         "confusion": cls["confusion"],
-        "selftest_passed": bool(res["device"]["selftest_summary"]
-                                and res["device"]["selftest_summary"]["passed"]),
-        "exit_code": res["exit_code"], "device_perf": res["device"]["perf"],
+        "selftest_passed": bool(
+            res["device"]["selftest_summary"] and res["device"]["selftest_summary"]["passed"]
+        ),
+        "exit_code": res["exit_code"],
+        "device_perf": res["device"]["perf"],
         "status": res["status"][:4],
     }
 
@@ -164,18 +194,28 @@ def per_beat(measured: list[dict]) -> dict:
     app = sum(m["qemu"]["app_instr"] for m in measured)
     beats = sum(m["qemu"]["beats"] for m in measured)
     samples = sum(m["qemu"]["samples"] for m in measured)
-    return {"detection": round(det / det_peaks) if det_peaks else None,
-            "detection_per_sample": round(det / samples, 1) if samples else None,
-            "core_per_beat": round(app / beats) if beats else None,
-            "preprocessing": _median([p["pre"] for p in perf]),
-            "rhythm_features": _median([p["rhythm"] for p in perf]),
-            "inference": _median([p["inf"] for p in perf]),
-            "inference_max": max((p["inf"] for p in perf), default=None),
-            "beats": len(perf)}
+    return {
+        "detection": round(det / det_peaks) if det_peaks else None,
+        "detection_per_sample": round(det / samples, 1) if samples else None,
+        "core_per_beat": round(app / beats) if beats else None,
+        "preprocessing": _median([p["pre"] for p in perf]),
+        "rhythm_features": _median([p["rhythm"] for p in perf]),
+        "inference": _median([p["inf"] for p in perf]),
+        "inference_max": max((p["inf"] for p in perf), default=None),
+        "beats": len(perf),
+    }
 
 
-def bench_build(runtime: str, arch: str, args, work: Path, export_dir: Path,
-                host: HostPipeline, bases: list[Path], stream: bool) -> dict:
+def bench_build(
+    runtime: str,
+    arch: str,
+    args,
+    work: Path,
+    export_dir: Path,
+    host: HostPipeline,
+    bases: list[Path],
+    stream: bool,
+) -> dict:
     """One runtime on one core: sizes, RAM, arena, instructions, agreement."""
     lib = None
     if runtime == "tflm":
@@ -184,7 +224,8 @@ def bench_build(runtime: str, arch: str, args, work: Path, export_dir: Path,
         # the whole library on the M4, as PlatformIO compiles it; on the M0+ the files the
         # firmware links (firmware/scripts/tflm_linked_sources.txt): the same objects linked
         lib = tflm_lib.build_library(
-            arch, sources=None if arch == "m4" else tflm_lib.read_linked_sources())
+            arch, sources=None if arch == "m4" else tflm_lib.read_linked_sources()
+        )
     kw = dict(export_dir=export_dir, runtime=runtime, arch=arch, opt=args.opt, tflm_library=lib)
     fw_uart = fq.build_firmware(work, io="uart", **kw)
     fw_sh = fq.build_firmware(work, io="semihost", **kw)
@@ -201,35 +242,54 @@ def bench_build(runtime: str, arch: str, args, work: Path, export_dir: Path,
     sizes = dict(fw_uart.sizes, stack_peak=stack, stack_peak_from=stack_from)
     figures = per_beat(measured)
     out = {
-        "build": {"arch": arch, "machine": qemu.MACHINES[arch], "opt": f"-O{args.opt}",
-                  "defs": fw_uart.defs},
-        "flash_bytes": fw_uart.flash_bytes, "ram_bytes": fw_uart.static_ram_bytes + stack,
-        "sizes": sizes, "components": elfsize.size_by_component(fw_uart.elf),
+        "build": {
+            "arch": arch,
+            "machine": qemu.MACHINES[arch],
+            "opt": f"-O{args.opt}",
+            "defs": fw_uart.defs,
+        },
+        "flash_bytes": fw_uart.flash_bytes,
+        "ram_bytes": fw_uart.static_ram_bytes + stack,
+        "sizes": sizes,
+        "components": elfsize.size_by_component(fw_uart.elf),
         "arena": _arena(runtime, status),
         "instructions_per_beat": figures,
-        "records": [{**{k: v for k, v in m.items() if k != "perf"},
-                     "stream": next((s for s in streamed if s["record"] == m["record"]), None)}
-                    for m in measured],
-        "all_beats_equal_host_pipeline": all(m["classes_equal_host_pipeline"]
-                                             and m["peaks_equal_host"] for m in measured)
+        "records": [
+            {
+                **{k: v for k, v in m.items() if k != "perf"},
+                "stream": next((s for s in streamed if s["record"] == m["record"]), None),
+            }
+            for m in measured
+        ],
+        "all_beats_equal_host_pipeline": all(
+            m["classes_equal_host_pipeline"] and m["peaks_equal_host"] for m in measured
+        )
         and all(s["beats_equal_host_pipeline"] for s in streamed),
     }
     if lib is not None:
-        out["tflm_library"] = {"target": lib.target, "sources": lib.sources,
-                               "compile_seconds": lib.compile_seconds, "key": lib.key}
+        out["tflm_library"] = {
+            "target": lib.target,
+            "sources": lib.sources,
+            "compile_seconds": lib.compile_seconds,
+            "key": lib.key,
+        }
     if runtime == "c" and arch == "m4":
         out["core"] = fq.core_figures(fw_uart)
     pre_inf = (figures["preprocessing"] or 0) + (figures["inference"] or 0)
     out["targets_met"] = {
-        "preprocessing_plus_inference_instructions":
-            pre_inf <= TARGETS["preprocessing_plus_inference_instructions"],
+        "preprocessing_plus_inference_instructions": pre_inf
+        <= TARGETS["preprocessing_plus_inference_instructions"],
         "flash_bytes": out["flash_bytes"] <= TARGETS["flash_bytes"],
-        "ram_bytes": out["ram_bytes"] <= TARGETS["ram_bytes"]}
-    print(f"{runtime:>4} {arch}: flash {out['flash_bytes']} B, RAM {out['ram_bytes']} B "
-          f"(data {sizes['data']} + bss {sizes['bss']} + stack {stack}), arena {out['arena']}, "
-          f"pre {figures['preprocessing']} inf {figures['inference']} instr/beat "
-          f"({figures['beats']} beats), all beats equal host: "
-          f"{out['all_beats_equal_host_pipeline']}", flush=True)
+        "ram_bytes": out["ram_bytes"] <= TARGETS["ram_bytes"],
+    }
+    print(
+        f"{runtime:>4} {arch}: flash {out['flash_bytes']} B, RAM {out['ram_bytes']} B "
+        f"(data {sizes['data']} + bss {sizes['bss']} + stack {stack}), arena {out['arena']}, "
+        f"pre {figures['preprocessing']} inf {figures['inference']} instr/beat "
+        f"({figures['beats']} beats), all beats equal host: "
+        f"{out['all_beats_equal_host_pipeline']}",
+        flush=True,
+    )
     return out
 
 
@@ -251,13 +311,19 @@ def opt_levels(export_dir: Path, work: Path) -> dict:
         pre = _median([v["pre_instr"] for v in vec])
         inf = _median([v["inf_instr"] for v in vec])
         ram = board.static_ram_bytes + stack
-        out[f"O{opt}"] = {"flash_bytes": board.flash_bytes, "ram_bytes": ram,
-                          "stack_peak": stack, "preprocessing": pre, "inference": inf,
-                          "meets_targets": (
-                              pre + inf <= TARGETS["preprocessing_plus_inference_instructions"]
-                              and board.flash_bytes <= TARGETS["flash_bytes"]
-                              and ram <= TARGETS["ram_bytes"]),
-                          "selftest_passed": run.lines.selftest_summary["passed"]}
+        out[f"O{opt}"] = {
+            "flash_bytes": board.flash_bytes,
+            "ram_bytes": ram,
+            "stack_peak": stack,
+            "preprocessing": pre,
+            "inference": inf,
+            "meets_targets": (
+                pre + inf <= TARGETS["preprocessing_plus_inference_instructions"]
+                and board.flash_bytes <= TARGETS["flash_bytes"]
+                and ram <= TARGETS["ram_bytes"]
+            ),
+            "selftest_passed": run.lines.selftest_summary["passed"],
+        }
     return out
 
 
@@ -268,10 +334,20 @@ def git_state() -> dict:
     root = Path(__file__).resolve().parents[1]
     paths = ["firmware", "templates", "tinyecg/export", "tinyecg/dsp", "tinyecg/device"]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.split("\n")
     except (OSError, subprocess.TimeoutExpired):
         return {"head": None}
     return {"head": head or None, "modified": sorted(line[3:] for line in dirty if line.strip())}
@@ -279,12 +355,17 @@ def git_state() -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True,
-                    help="int8 .tflite (config.json beside it) or run dir")
+    ap.add_argument(
+        "--model", required=True, help="int8 .tflite (config.json beside it) or run dir"
+    )
     ap.add_argument("--data", required=True, help="folder with the MIT-BIH records")
     ap.add_argument("--out", required=True, help="JSON file to write")
-    ap.add_argument("--records", nargs="*", default=DEFAULT_RECORDS,
-                    help="records to stream (default: 100 119 208 233; none: sizes only)")
+    ap.add_argument(
+        "--records",
+        nargs="*",
+        default=DEFAULT_RECORDS,
+        help="records to stream (default: 100 119 208 233; none: sizes only)",
+    )
     ap.add_argument("--seconds", type=float, default=None, help="only the first seconds of each")
     ap.add_argument("--golden", type=int, default=8, help="golden vectors in the image")
     ap.add_argument("--opt", choices=fq.OPTS, default="s", help="gcc -O level (default: s)")
@@ -295,8 +376,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     missing = qemu.missing_tools()
     if missing:
-        print(f"missing: {', '.join(missing)} (gcc-arm-none-eabi, qemu-system-arm)",
-              file=sys.stderr)
+        print(
+            f"missing: {', '.join(missing)} (gcc-arm-none-eabi, qemu-system-arm)", file=sys.stderr
+        )
         return 2
     data, model = Path(args.data), Path(args.model)
     t_start = time.monotonic()
@@ -318,21 +400,30 @@ def main(argv=None) -> int:
                 # the UART streams of whole records on the M4 only: the M0+ image is the same
                 # application, checked beat by beat by its measurement runs
                 stream = bool(args.records) and not args.no_stream and arch == "m4"
-                results[runtime][arch] = bench_build(runtime, arch, args, work, exports[runtime],
-                                                     host, bases, stream)
-        levels = None if args.no_opt_levels or "c" not in args.runtimes \
+                results[runtime][arch] = bench_build(
+                    runtime, arch, args, work, exports[runtime], host, bases, stream
+                )
+        levels = (
+            None
+            if args.no_opt_levels or "c" not in args.runtimes
             else opt_levels(exports["c"], work)
+        )
 
     c_m4 = results.get("c", {}).get("m4")
     result = {
         "command": "python scripts/bench_firmware_qemu.py "
-                   + " ".join(sys.argv[1:] if argv is None else argv),
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "toolchain": qemu.toolchain_versions(),
         "git": git_state(),
-        "model": {"file": model_file.name, "sha256": manifest["model"]["sha256"],
-                  "bytes": manifest["model"]["bytes"], "ops": manifest["model"]["ops"],
-                  "labels": manifest["labels"], "golden_vectors": manifest["golden"]["count"]},
+        "model": {
+            "file": model_file.name,
+            "sha256": manifest["model"]["sha256"],
+            "bytes": manifest["model"]["bytes"],
+            "ops": manifest["model"]["ops"],
+            "labels": manifest["labels"],
+            "golden_vectors": manifest["golden"]["count"],
+        },
         "targets": TARGETS,
         "c_backend_m4_meets_targets": c_m4["targets_met"] if c_m4 else None,
         "runtimes": results,
@@ -341,9 +432,11 @@ def main(argv=None) -> int:
     }
     if levels:
         for name, v in levels.items():
-            print(f"C backend -{name}: flash {v['flash_bytes']} B, RAM {v['ram_bytes']} B, "
-                  f"preprocessing {v['preprocessing']}, inference {v['inference']}, all "
-                  f"targets met: {v['meets_targets']}")
+            print(
+                f"C backend -{name}: flash {v['flash_bytes']} B, RAM {v['ram_bytes']} B, "
+                f"preprocessing {v['preprocessing']}, inference {v['inference']}, all "
+                f"targets met: {v['meets_targets']}"
+            )
     out = Path(args.out)
     write_json(out, result)
     print(f"wrote {out} ({result['seconds']} s)")

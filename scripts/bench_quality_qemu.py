@@ -21,6 +21,7 @@ Also: code bytes of tinyecg_quality.o and of the other core objects (text + data
 cores), and sizeof(tinyecg_quality_t). Prints a table, writes JSON (default
 docs/bench/quality_qemu.json).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -135,10 +136,12 @@ int main(void)
 def signal_header(x, r, lo: int, hi: int) -> str:
     vals = ",".join(str(int(v)) for v in x)
     rs = ",".join(str(int(v)) for v in r) or "0"
-    return (f"#include <stdint.h>\n#define N_SAMPLES {len(x)}u\n#define N_BEATS {len(r)}u\n"
-            f"#define ADC_MIN {lo}\n#define ADC_MAX {hi}\n"
-            f"static const int16_t k_x[N_SAMPLES] = {{{vals}}};\n"
-            f"static const int32_t k_r[N_BEATS ? N_BEATS : 1] = {{{rs}}};\n")
+    return (
+        f"#include <stdint.h>\n#define N_SAMPLES {len(x)}u\n#define N_BEATS {len(r)}u\n"
+        f"#define ADC_MIN {lo}\n#define ADC_MAX {hi}\n"
+        f"static const int16_t k_x[N_SAMPLES] = {{{vals}}};\n"
+        f"static const int32_t k_r[N_BEATS ? N_BEATS : 1] = {{{rs}}};\n"
+    )
 
 
 def want_hash(x, lo: int, hi: int) -> tuple[str, int]:
@@ -155,13 +158,26 @@ def old_core(dest: Path, rev: str) -> Path:
     """The core's sources at git revision rev, in dest/include and dest/src."""
     for sub in ("include", "src"):
         (dest / sub).mkdir(parents=True, exist_ok=True)
-        names = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{rev}:"
-                                f"firmware/lib/tinyecg_core/{sub}"], capture_output=True,
-                               text=True, check=True).stdout.split()
+        names = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(ROOT),
+                "ls-tree",
+                "--name-only",
+                f"{rev}:firmware/lib/tinyecg_core/{sub}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         for name in names:
-            text = subprocess.run(["git", "-C", str(ROOT), "show",
-                                   f"{rev}:firmware/lib/tinyecg_core/{sub}/{name}"],
-                                  capture_output=True, text=True, check=True).stdout
+            text = subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{rev}:firmware/lib/tinyecg_core/{sub}/{name}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             (dest / sub / name).write_text(text)
     return dest
 
@@ -170,11 +186,29 @@ def object_sizes(core: Path, out: Path) -> dict:
     sizes = {}
     for src in sorted((core / "src").glob("*.c")):
         obj = out / (src.stem + ".o")
-        subprocess.run(["arm-none-eabi-gcc", *CPU, "-std=c99", "-Os", "-ffunction-sections",
-                        "-fdata-sections", f"-I{core / 'include'}", "-c", str(src), "-o", str(obj)],
-                       check=True)
-        v = subprocess.run(["arm-none-eabi-size", "-B", str(obj)], capture_output=True,
-                           text=True, check=True).stdout.splitlines()[1].split()
+        subprocess.run(
+            [
+                "arm-none-eabi-gcc",
+                *CPU,
+                "-std=c99",
+                "-Os",
+                "-ffunction-sections",
+                "-fdata-sections",
+                f"-I{core / 'include'}",
+                "-c",
+                str(src),
+                "-o",
+                str(obj),
+            ],
+            check=True,
+        )
+        v = (
+            subprocess.run(
+                ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
+            )
+            .stdout.splitlines()[1]
+            .split()
+        )
         sizes[src.stem] = int(v[0]) + int(v[1])
     return sizes
 
@@ -183,9 +217,14 @@ def run_program(core: Path, sig: Path, out: Path, quality: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     src = out / "bench_quality_main.c"
     src.write_text(PROGRAM)
-    elf = qemu.build([src, *sorted((core / "src").glob("*.c"))], includes=[core / "include", sig],
-                     out_dir=out, app="bench", defs={"HAVE_QUALITY": 1} if quality else None,
-                     stack_size=16384)
+    elf = qemu.build(
+        [src, *sorted((core / "src").glob("*.c"))],
+        includes=[core / "include", sig],
+        out_dir=out,
+        app="bench",
+        defs={"HAVE_QUALITY": 1} if quality else None,
+        stack_size=16384,
+    )
     res = qemu.run(elf, timeout=600)
     if res.returncode != 0:
         raise SystemExit(f"QEMU exit {res.returncode}\n{res.stdout}\n{res.stderr}")
@@ -200,7 +239,7 @@ def run_program(core: Path, sig: Path, out: Path, quality: bool) -> dict:
 def signals(data: Path, seconds: int):
     out = []
     x, _, (lo, hi) = detect.read_record(data / "100")
-    out.append(("100 clean", x[:seconds * 360], lo, hi))
+    out.append(("100 clean", x[: seconds * 360], lo, hi))
     x, _, (lo, hi) = detect.read_record(data / "118")
     import wfdb
 
@@ -208,14 +247,17 @@ def signals(data: Path, seconds: int):
     sr = nz.make_stress_record(x, ann.sample, ann.symbol, "em", 6, 0)
     start = nz.LEARN_S * 360 - 60 * 360  # one clean minute, then the noisy block
     lo16, hi16 = nz.INT16_RANGE
-    out.append(("118 em 6 dB", sr.samples[start:start + seconds * 360], lo16, hi16))
+    out.append(("118 em 6 dB", sr.samples[start : start + seconds * 360], lo16, hi16))
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "mitdb"),
-                    help="the full MIT-BIH (records 100 and 118)")
+    ap.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "data" / "mitdb"),
+        help="the full MIT-BIH (records 100 and 118)",
+    )
     ap.add_argument("--seconds", type=int, default=180, help="signal per case (default 180)")
     ap.add_argument("--before", default=BEFORE, help=f"core revision to compare with ({BEFORE})")
     ap.add_argument("--json", default=str(ROOT / "docs/bench/quality_qemu.json"))
@@ -242,15 +284,20 @@ def main(argv=None) -> int:
             old = run_program(before, sig, sig / "old", False)
             want, n_sub = want_hash(x, lo, hi)
             if new["hash"] != [want, str(n_sub)]:
-                raise SystemExit(f"{name}: QEMU scores {new['hash']} differ from the Python "
-                                 f"reference {want} {n_sub}")
+                raise SystemExit(
+                    f"{name}: QEMU scores {new['hash']} differ from the Python "
+                    f"reference {want} {n_sub}"
+                )
             empty = int(new["empty"][0])
             q_total, n = int(new["quality_push"][0]) - empty, int(new["quality_push"][1])
             look, n_look = int(new["lookup"][0]), int(new["lookup"][1])
             app_new, beats = int(new["app"][0]) - empty, int(new["app"][2])
             app_old, beats_old = int(old["app"][0]) - empty, int(old["app"][2])
             row = {
-                "signal": name, "samples": n, "beats": beats, "beats_before": beats_old,
+                "signal": name,
+                "samples": n,
+                "beats": beats,
+                "beats_before": beats_old,
                 "quality_push_per_sample": round(q_total / n, 1),
                 "quality_push_per_beat": round(q_total / max(beats, 1)),
                 "lookup_per_beat": round(look / max(n_look, 1) - empty),
@@ -258,29 +305,38 @@ def main(argv=None) -> int:
                 "app_per_sample_before": round(app_old / n, 1),
                 "app_added_per_beat": round((app_new - app_old) / max(beats, 1)),
                 "sizeof_quality": int(new["sizeof_quality"][0]),
-                "sizeof_app": int(new["app"][3]), "sizeof_app_before": int(old["app"][3]),
+                "sizeof_app": int(new["app"][3]),
+                "sizeof_app_before": int(old["app"][3]),
                 "hash_equal_python": True,
             }
             rows.append(row)
-    print(f"{'signal':<12} {'beats':>5} {'push/sample':>11} {'push/beat':>9} {'lookup':>6} "
-          f"{'app/sample':>10} {'before':>7} {'added/beat':>10}")
+    print(
+        f"{'signal':<12} {'beats':>5} {'push/sample':>11} {'push/beat':>9} {'lookup':>6} "
+        f"{'app/sample':>10} {'before':>7} {'added/beat':>10}"
+    )
     for w in rows:
-        print(f"{w['signal']:<12} {w['beats']:>5} {w['quality_push_per_sample']:>11} "
-              f"{w['quality_push_per_beat']:>9,} {w['lookup_per_beat']:>6} "
-              f"{w['app_per_sample']:>10} {w['app_per_sample_before']:>7} "
-              f"{w['app_added_per_beat']:>10,}")
-    print(f"code bytes (-Os, text+data): quality {sizes_new.get('tinyecg_quality')}, app "
-          f"{sizes_old.get('tinyecg_app')} -> {sizes_new.get('tinyecg_app')}, detector "
-          f"{sizes_old.get('tinyecg_detector')} -> {sizes_new.get('tinyecg_detector')}; "
-          f"RAM: tinyecg_quality_t {rows[0]['sizeof_quality']} B, tinyecg_app_t "
-          f"{rows[0]['sizeof_app_before']} -> {rows[0]['sizeof_app']} B")
+        print(
+            f"{w['signal']:<12} {w['beats']:>5} {w['quality_push_per_sample']:>11} "
+            f"{w['quality_push_per_beat']:>9,} {w['lookup_per_beat']:>6} "
+            f"{w['app_per_sample']:>10} {w['app_per_sample_before']:>7} "
+            f"{w['app_added_per_beat']:>10,}"
+        )
+    print(
+        f"code bytes (-Os, text+data): quality {sizes_new.get('tinyecg_quality')}, app "
+        f"{sizes_old.get('tinyecg_app')} -> {sizes_new.get('tinyecg_app')}, detector "
+        f"{sizes_old.get('tinyecg_detector')} -> {sizes_new.get('tinyecg_detector')}; "
+        f"RAM: tinyecg_quality_t {rows[0]['sizeof_quality']} B, tinyecg_app_t "
+        f"{rows[0]['sizeof_app_before']} -> {rows[0]['sizeof_app']} B"
+    )
     result = {
         "what": "instructions under QEMU mps2-an386 -icount shift=0 (Cortex-M4, -Os; "
-                "platform_instructions(), resolution 40, empty measurement subtracted)",
+        "platform_instructions(), resolution 40, empty measurement subtracted)",
         "command": "python scripts/bench_quality_qemu.py " + " ".join(argv or sys.argv[1:]),
-        "before": args.before, "seconds_per_signal": args.seconds,
+        "before": args.before,
+        "seconds_per_signal": args.seconds,
         "code_bytes": {"now": sizes_new, "before": sizes_old},
-        "rows": rows, **qemu.toolchain_versions(),
+        "rows": rows,
+        **qemu.toolchain_versions(),
         "seconds": round(time.time() - t_start, 1),
     }
     if args.json:

@@ -10,6 +10,7 @@ training windows); the literature threshold (48 %) and the fit on all records (t
 `tinyecg evaluate --task rhythm` uses) are reported beside it. Prints the table and writes
 docs/bench/rhythm.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,13 +56,17 @@ def learned_cv(records, keys, fold, models_dir: Path, **overrides):
     from tinyecg.stages.rhythm_train import float_decisions, train_rhythm_models
 
     models_dir.mkdir(parents=True, exist_ok=True)
-    cols = {"student int8 (TFLM) + gate, CV": {}, "student float + gate, CV": {},
-            "teacher float + gate, CV": {}}
+    cols = {
+        "student int8 (TFLM) + gate, CV": {},
+        "student float + gate, CV": {},
+        "teacher float + gate, CV": {},
+    }
     info = {}
     for k in range(FOLDS):
         t0 = time.time()
-        trained = train_rhythm_models([r for key, r in zip(keys, records) if fold[key] != k],
-                                      **overrides)
+        trained = train_rhythm_models(
+            [r for key, r in zip(keys, records) if fold[key] != k], **overrides
+        )
         path = models_dir / f"fold{k}_student_int8.tflite"
         path.write_bytes(trained["int8"])
         int8 = RhythmModel(path)
@@ -71,8 +76,9 @@ def learned_cv(records, keys, fold, models_dir: Path, **overrides):
                 cols["student float + gate, CV"][key] = float_decisions(trained["student"], r)
                 cols["teacher float + gate, CV"][key] = float_decisions(trained["teacher"], r)
         info[k] = trained["info"]
-        print(f"fold {k}: trained and scored in {time.time() - t0:.0f} s", file=sys.stderr,
-              flush=True)
+        print(
+            f"fold {k}: trained and scored in {time.time() - t0:.0f} s", file=sys.stderr, flush=True
+        )
     return cols, info
 
 
@@ -81,11 +87,18 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "rhythm.json")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--learned", action="store_true",
-                    help="also train teacher -> student -> int8 on each fold's training "
-                         "records and score them on its test records (~40 min on 2 cores)")
-    ap.add_argument("--models", type=Path, default=Path("/tmp/tinyecg_rhythm_models"),
-                    help="where --learned writes each fold's int8 student")
+    ap.add_argument(
+        "--learned",
+        action="store_true",
+        help="also train teacher -> student -> int8 on each fold's training "
+        "records and score them on its test records (~40 min on 2 cores)",
+    )
+    ap.add_argument(
+        "--models",
+        type=Path,
+        default=Path("/tmp/tinyecg_rhythm_models"),
+        help="where --learned writes each fold's int8 student",
+    )
     ap.add_argument("--teacher-epochs", type=int, default=None)
     ap.add_argument("--student-epochs", type=int, default=None)
     ap.add_argument("--patience", type=int, default=None)
@@ -113,15 +126,23 @@ def main() -> None:
     columns = {
         "TCSC + gate, CV threshold": cv,
         f"TCSC + gate, literature {vfd.TCSC_LITERATURE:g}": {
-            k: vfd.tcsc_decisions(values[k], gates[k], vfd.TCSC_LITERATURE) for k in keys},
+            k: vfd.tcsc_decisions(values[k], gates[k], vfd.TCSC_LITERATURE) for k in keys
+        },
         f"TCSC + gate, all-record fit {thr_all:.3g} (in-sample)": {
-            k: vfd.tcsc_decisions(values[k], gates[k], thr_all) for k in keys},
+            k: vfd.tcsc_decisions(values[k], gates[k], thr_all) for k in keys
+        },
     }
     learned_info = {}
     if args.learned:
-        overrides = {k: v for k, v in (("teacher_epochs", args.teacher_epochs),
-                                         ("student_epochs", args.student_epochs),
-                                         ("patience", args.patience)) if v is not None}
+        overrides = {
+            k: v
+            for k, v in (
+                ("teacher_epochs", args.teacher_epochs),
+                ("student_epochs", args.student_epochs),
+                ("patience", args.patience),
+            )
+            if v is not None
+        }
         learned, learned_info = learned_cv(records, keys, fold, args.models, **overrides)
         columns = {**learned, **columns}
     results = {name: aed_metrics.score(records, dec) for name, dec in columns.items()}
@@ -130,29 +151,40 @@ def main() -> None:
         for db in DATABASES:
             by_db[f"{db}, {name}"] = aed_metrics.score(
                 [r for r in records if r.database == db],
-                {k: columns[name][k] for k in keys if k.startswith(db + "/")})
+                {k: columns[name][k] for k in keys if k.startswith(db + "/")},
+            )
     table = aed_metrics.markdown_table(results)
     print(table)
     print("Cross-validated detectors per database:\n")
     print(aed_metrics.markdown_table(by_db))
     cv_names = [n for n in columns if "CV" in n]
-    mitdb_fa = {name: by_db[f"mitdb, {name}"]["alarm"]["false_alarms_per_record"]
-                for name in cv_names}
+    mitdb_fa = {
+        name: by_db[f"mitdb, {name}"]["alarm"]["false_alarms_per_record"] for name in cv_names
+    }
     out = {
         "command": "PYTHONPATH=. nice -n 10 python3 scripts/bench_rhythm.py"
-                   + "".join(f" {a}" for a in sys.argv[1:] if not a.startswith("/")),
-        "records": len(records), "databases": {db: sum(r.database == db for r in records)
-                                               for db in DATABASES},
-        "skipped": skipped, "folds": {k: fold[k] for k in keys},
-        "cv_thresholds": thresholds, "threshold_all_records": round(thr_all, 3),
-        "detectors": {n: {"classes": r["classes"], "alarm": r["alarm"]}
-                      for n, r in results.items()},
-        "cv_by_database": {db: {"classes": r["classes"], "alarm": r["alarm"]}
-                           for db, r in by_db.items()},
+        + "".join(f" {a}" for a in sys.argv[1:] if not a.startswith("/")),
+        "records": len(records),
+        "databases": {db: sum(r.database == db for r in records) for db in DATABASES},
+        "skipped": skipped,
+        "folds": {k: fold[k] for k in keys},
+        "cv_thresholds": thresholds,
+        "threshold_all_records": round(thr_all, 3),
+        "detectors": {
+            n: {"classes": r["classes"], "alarm": r["alarm"]} for n, r in results.items()
+        },
+        "cv_by_database": {
+            db: {"classes": r["classes"], "alarm": r["alarm"]} for db, r in by_db.items()
+        },
         "cv_mitdb_false_alarms": mitdb_fa,
-        "cv_episodes": {name: {k: v["episodes"] for k, v in
-                               results[name]["alarm_per_record"].items() if v["episodes"]}
-                        for name in cv_names},
+        "cv_episodes": {
+            name: {
+                k: v["episodes"]
+                for k, v in results[name]["alarm_per_record"].items()
+                if v["episodes"]
+            }
+            for name in cv_names
+        },
         "learned": learned_info,
         "seconds": round(time.time() - t0, 1),
     }

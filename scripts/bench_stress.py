@@ -25,6 +25,7 @@
 Prints tables, writes JSON and a plot (Se, +P of all and of unflagged detections; right,
 wrong and flagged labels; against SNR, one column per noise kind).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,22 @@ DEV_RECORDS = ("100", "106", "109", "116", "201", "208", "212", "215")
 # analysis is nearly error-free (nst's advice), with LBBB (214), RBBB (118), frequent
 # ventricular (119, 200, 223, 233), supraventricular (209, 223) beats and atrial fibrillation
 # (219, 221).
-TEST_RECORDS = ("118", "119", "103", "117", "122", "200", "209", "213", "214", "219", "221",
-                "223", "230", "233")
+TEST_RECORDS = (
+    "118",
+    "119",
+    "103",
+    "117",
+    "122",
+    "200",
+    "209",
+    "213",
+    "214",
+    "219",
+    "221",
+    "223",
+    "230",
+    "233",
+)
 NO_NOISE_MODE = ("-DTINYECG_DET_NOISY_RR=0",)
 
 _EXE: dict = {}
@@ -91,11 +106,19 @@ def _clean_one(args) -> dict:
         if not core.beat_poor[j]:
             right_u += ok
             wrong_u += not ok
-    return {"record": ref.name, "qrs": qrs, "beats": int(len(core.beat_r)),
-            "flagged": int(core.beat_poor.sum()),
-            "classes": {"right": right, "wrong": wrong, "right_unflagged": right_u,
-                        "wrong_unflagged": wrong_u},
-            "quality_poor_episodes": sum(s == "# quality poor" for s in core.status)}
+    return {
+        "record": ref.name,
+        "qrs": qrs,
+        "beats": int(len(core.beat_r)),
+        "flagged": int(core.beat_poor.sum()),
+        "classes": {
+            "right": right,
+            "wrong": wrong,
+            "right_unflagged": right_u,
+            "wrong_unflagged": wrong_u,
+        },
+        "quality_poor_episodes": sum(s == "# quality poor" for s in core.status),
+    }
 
 
 _CLF = {}
@@ -114,9 +137,13 @@ def run_stress(data: Path, records, kinds, snrs, seed, jobs, flags=()) -> dict:
     total = None
     for res in results:
         total = stress.add_counts(total, {"clean": res["clean"], "runs": res["runs"]})
-    return {"per_record": {r["record"]: {"runs": r["runs"], "clean": r["clean"],
-                                         "meta": r["meta"]} for r in results},
-            "total": total}
+    return {
+        "per_record": {
+            r["record"]: {"runs": r["runs"], "clean": r["clean"], "meta": r["meta"]}
+            for r in results
+        },
+        "total": total,
+    }
 
 
 def run_clean(data: Path, jobs, flags=()) -> dict:
@@ -127,12 +154,18 @@ def run_clean(data: Path, jobs, flags=()) -> dict:
     c = {k: sum(p["classes"][k] for p in per) for k in per[0]["classes"]}
     beats = sum(p["beats"] for p in per)
     flagged = sum(p["flagged"] for p in per)
-    return {"records": len(per), "qrs": qrs, "beats": beats, "flagged": flagged,
-            "flagged_share": flagged / beats if beats else None,
-            "accuracy": c["right"] / max(1, c["right"] + c["wrong"]),
-            "accuracy_unflagged": c["right_unflagged"] / max(1, c["right_unflagged"]
-                                                             + c["wrong_unflagged"]),
-            "classes": c, "per_record": {p["record"]: p for p in per}}
+    return {
+        "records": len(per),
+        "qrs": qrs,
+        "beats": beats,
+        "flagged": flagged,
+        "flagged_share": flagged / beats if beats else None,
+        "accuracy": c["right"] / max(1, c["right"] + c["wrong"]),
+        "accuracy_unflagged": c["right_unflagged"]
+        / max(1, c["right_unflagged"] + c["wrong_unflagged"]),
+        "classes": c,
+        "per_record": {p["record"]: p for p in per},
+    }
 
 
 def summary(total: dict) -> dict:
@@ -160,14 +193,16 @@ def plot(summ: dict, path: Path, compare: dict | None = None) -> None:
     import matplotlib.pyplot as plt
 
     kinds = [k for k in summ if k != "clean_record"]
-    fig, axes = plt.subplots(2, len(kinds), figsize=(4.2 * len(kinds), 7), sharey="row",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(kinds), figsize=(4.2 * len(kinds), 7), sharey="row", squeeze=False
+    )
     names = {"bw": "baseline wander", "ma": "muscle artefact", "em": "electrode motion"}
     for col, kind in enumerate(kinds):
         snrs = sorted(summ[kind], key=float)
         x = [float(s) for s in snrs]
         get = lambda key, d=summ, kind=kind, snrs=snrs: [  # noqa: E731
-            100 * (d[kind][s][key] or 0) for s in snrs]
+            100 * (d[kind][s][key] or 0) for s in snrs
+        ]
         ax = axes[0][col]
         ax.plot(x, get("se"), "o-", label="Se, all detections")
         ax.plot(x, get("ppv"), "s-", label="+P, all detections")
@@ -179,9 +214,15 @@ def plot(summ: dict, path: Path, compare: dict | None = None) -> None:
         ax.set_ylim(40, 101)
         ax.grid(alpha=0.3)
         ax = axes[1][col]
-        ax.stackplot(x, get("right"), get("flagged_labelled"), get("wrong"),
-                     labels=["right", "flagged (U)", "wrong"],
-                     colors=["#7fbf7f", "#bfbfbf", "#e07b7b"], alpha=0.9)
+        ax.stackplot(
+            x,
+            get("right"),
+            get("flagged_labelled"),
+            get("wrong"),
+            labels=["right", "flagged (U)", "wrong"],
+            colors=["#7fbf7f", "#bfbfbf", "#e07b7b"],
+            alpha=0.9,
+        )
         ax.axhline(95, color="k", lw=0.6, ls="--")
         ax.set_xlabel("SNR (dB, nst definition)")
         ax.set_ylim(0, 100)
@@ -201,18 +242,31 @@ def plot(summ: dict, path: Path, compare: dict | None = None) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="folder with the MIT-BIH records")
-    ap.add_argument("--records", default=",".join(TEST_RECORDS),
-                    help="records to stress (default: the test records)")
+    ap.add_argument(
+        "--records",
+        default=",".join(TEST_RECORDS),
+        help="records to stress (default: the test records)",
+    )
     ap.add_argument("--kinds", default="bw,ma,em")
     ap.add_argument("--snrs", default="24,18,12,6,0,-6")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clean", choices=("all", "none"), default="all",
-                    help="also score every record of --data without noise")
-    ap.add_argument("--compare", action="store_true",
-                    help="also run with the detector's noise mode off")
-    ap.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
-                    help="compile the core with -DNAME=VALUE (threshold sweeps: "
-                         "TINYECG_Q_TH_H=390); repeatable")
+    ap.add_argument(
+        "--clean",
+        choices=("all", "none"),
+        default="all",
+        help="also score every record of --data without noise",
+    )
+    ap.add_argument(
+        "--compare", action="store_true", help="also run with the detector's noise mode off"
+    )
+    ap.add_argument(
+        "--define",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="compile the core with -DNAME=VALUE (threshold sweeps: "
+        "TINYECG_Q_TH_H=390); repeatable",
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", default=str(ROOT / "docs/bench/stress.json"))
     ap.add_argument("--plot", default=str(ROOT / "docs/img/stress.png"))
@@ -222,42 +276,58 @@ def main(argv=None) -> int:
     kinds = [k for k in args.kinds.split(",") if k]
     snrs = [float(s) for s in args.snrs.split(",") if s]
     t0 = time.time()
-    result = {"command": "python scripts/bench_stress.py " + " ".join(argv or sys.argv[1:]),
-              "records": records, "dev_records": list(DEV_RECORDS), "kinds": kinds,
-              "snrs": snrs, "seed": args.seed}
+    result = {
+        "command": "python scripts/bench_stress.py " + " ".join(argv or sys.argv[1:]),
+        "records": records,
+        "dev_records": list(DEV_RECORDS),
+        "kinds": kinds,
+        "snrs": snrs,
+        "seed": args.seed,
+    }
     flags = tuple(f"-D{d}" for d in args.define)
     result["defines"] = list(args.define)
     st = run_stress(data, records, kinds, snrs, args.seed, args.jobs, flags)
-    result["stress"] = {"summary": summary(st["total"]), "total": st["total"],
-                        "per_record": st["per_record"]}
-    print_table(st["total"], f"noisy blocks of {len(records)} records ({','.join(records)}), "
-                             f"seed {args.seed}")
+    result["stress"] = {
+        "summary": summary(st["total"]),
+        "total": st["total"],
+        "per_record": st["per_record"],
+    }
+    print_table(
+        st["total"],
+        f"noisy blocks of {len(records)} records ({','.join(records)}), seed {args.seed}",
+    )
     if args.compare:
         base = run_stress(data, records, kinds, snrs, args.seed, args.jobs, flags + NO_NOISE_MODE)
-        result["stress_no_noise_mode"] = {"summary": summary(base["total"]),
-                                          "total": base["total"]}
+        result["stress_no_noise_mode"] = {"summary": summary(base["total"]), "total": base["total"]}
         print_table(base["total"], "the same, detector noise mode off")
     if args.clean == "all":
         cl = run_clean(data, args.jobs, flags)
         result["clean"] = cl
         q = cl["qrs"]
-        print(f"\nclean, {cl['records']} records: QRS Se {100 * q['se']:.2f} +P "
-              f"{100 * q['ppv']:.2f}; {cl['flagged']} of {cl['beats']} beats flagged "
-              f"({100 * cl['flagged_share']:.2f} %); accuracy {100 * cl['accuracy']:.2f} % "
-              f"(unflagged {100 * cl['accuracy_unflagged']:.2f} %)")
+        print(
+            f"\nclean, {cl['records']} records: QRS Se {100 * q['se']:.2f} +P "
+            f"{100 * q['ppv']:.2f}; {cl['flagged']} of {cl['beats']} beats flagged "
+            f"({100 * cl['flagged_share']:.2f} %); accuracy {100 * cl['accuracy']:.2f} % "
+            f"(unflagged {100 * cl['accuracy_unflagged']:.2f} %)"
+        )
         if args.compare:
             cb = run_clean(data, args.jobs, flags + NO_NOISE_MODE)
             result["clean_no_noise_mode"] = {k: v for k, v in cb.items() if k != "per_record"}
             q = cb["qrs"]
-            print(f"clean, detector noise mode off: QRS Se {100 * q['se']:.2f} +P "
-                  f"{100 * q['ppv']:.2f}; accuracy {100 * cb['accuracy']:.2f} %")
+            print(
+                f"clean, detector noise mode off: QRS Se {100 * q['se']:.2f} +P "
+                f"{100 * q['ppv']:.2f}; accuracy {100 * cb['accuracy']:.2f} %"
+            )
     result["seconds"] = round(time.time() - t0, 1)
     if args.json:
         write_json(Path(args.json), result)
         print(f"wrote {args.json}")
     if args.plot:
-        plot(result["stress"]["summary"], Path(args.plot),
-             result.get("stress_no_noise_mode", {}).get("summary"))
+        plot(
+            result["stress"]["summary"],
+            Path(args.plot),
+            result.get("stress_no_noise_mode", {}).get("summary"),
+        )
         print(f"wrote {args.plot}")
     return 0
 

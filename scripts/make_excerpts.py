@@ -8,6 +8,7 @@ chosen to hold as many beats of the record's rarest wanted class as possible, so
 
     python scripts/make_excerpts.py --data ../shared/data/mitdb --out tinyecg/data/excerpts/mitdb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,18 @@ from tinyecg.spec import FS
 # record -> (minutes, classes whose beats the segment should favour)
 EXCERPTS = {
     # DS1 (training half of the inter-patient split)
-    "109": (3, "LV"), "118": (3, "RAV"), "201": (3, "AV"), "207": (3, "LRV"),
-    "208": (3, "V"), "114": (2, "V"),     # 114: MLII is channel 1
+    "109": (3, "LV"),
+    "118": (3, "RAV"),
+    "201": (3, "AV"),
+    "207": (3, "LRV"),
+    "208": (3, "V"),
+    "114": (2, "V"),  # 114: MLII is channel 1
     # DS2 (test half)
-    "100": (3, "A"), "119": (3, "V"), "212": (3, "R"), "214": (3, "LV"), "232": (3, "AR"),
+    "100": (3, "A"),
+    "119": (3, "V"),
+    "212": (3, "R"),
+    "214": (3, "LV"),
+    "232": (3, "AR"),
     "231": (2, "R"),
     # no MLII lead, paced: only to test that such records are skipped
     "102": (1, "N"),
@@ -60,19 +69,24 @@ def main() -> None:
         rec = wfdb.rdrecord(base, sampfrom=start, sampto=start + length, physical=False)
         rec.record_name = name
         rec.comments = list(rec.comments or []) + [
-            f"tinyecg excerpt of MIT-BIH record {name}: samples {start}-{start + length}"]
+            f"tinyecg excerpt of MIT-BIH record {name}: samples {start}-{start + length}"
+        ]
         rec.wrsamp(write_dir=str(out))
         seg = wfdb.rdann(base, "atr", sampfrom=start, sampto=start + length - 1, shift_samps=True)
         seg.record_name = name
         seg.wrann(write_dir=str(out))
         counts = {c: int(sum(1 for s in seg.symbol if s == c)) for c in "NLRAV"}
-        lines.append(f"| {name} | {start} | {start + length} | {minutes} | "
-                     + " | ".join(str(counts[c]) for c in "NLRAV") + " |")
+        lines.append(
+            f"| {name} | {start} | {start + length} | {minutes} | "
+            + " | ".join(str(counts[c]) for c in "NLRAV")
+            + " |"
+        )
         print(name, start, counts)
     (out / "RECORDS").write_text("\n".join(EXCERPTS) + "\n")
     (out / "EXCERPTS.md").write_text(
         "| record | from sample | to sample | minutes | N | L | R | A | V |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n")
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(lines) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ classifies one bundled beat) and saves the page:
     python scripts/screenshot_demo.py --run-dir runs/r1     # a run directory
     python scripts/screenshot_demo.py --tab beat --out /tmp/beat.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -39,8 +46,12 @@ def main() -> int:
     ap.add_argument("--example", type=int, default=4, help="example beat number (beat tab)")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--width", type=int, default=1280)
-    ap.add_argument("--colors", type=int, default=128,
-                    help="palette size of the saved PNG (0: keep full colour)")
+    ap.add_argument(
+        "--colors",
+        type=int,
+        default=128,
+        help="palette size of the saved PNG (0: keep full colour)",
+    )
     ap.add_argument("--out", default=str(ROOT / "docs" / "img" / "demo.png"))
     args = ap.parse_args()
 
@@ -59,11 +70,17 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="tinyecg-chromium-") as profile, \
-                sync_playwright() as pw:
+        with (
+            tempfile.TemporaryDirectory(prefix="tinyecg-chromium-") as profile,
+            sync_playwright() as pw,
+        ):
             ctx = pw.chromium.launch_persistent_context(
-                profile, executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": args.width, "height": 900})
+                profile,
+                executable_path=args.chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": args.width, "height": 900},
+            )
             page = ctx.new_page()
             page.goto(url)
             if args.tab == "beat":
@@ -77,7 +94,8 @@ def main() -> int:
                 page.keyboard.press("Enter")
                 page.locator("#record-run").click()
                 expect(page.locator("#record-result")).to_contain_text(
-                    f"Record {args.record}", timeout=60_000)
+                    f"Record {args.record}", timeout=60_000
+                )
                 if args.start:
                     box = page.locator("#record-start input[type=number]")
                     box.fill(str(int(args.start)))

@@ -1,6 +1,7 @@
 """The C backend tests' harness (not a test module): compile a generated model with the
 tinyecg_nn kernels into a program that reads int8 inputs on stdin, run it and TFLM, compare,
 and the Python references the tests check the C against."""
+
 from __future__ import annotations
 
 import subprocess
@@ -42,16 +43,30 @@ int main(void)
 """
 
 
-def compile_model(model_bytes: bytes, out_dir: Path, prefix: str = "tinyecg_model",
-                  extra=()) -> Path:
+def compile_model(
+    model_bytes: bytes, out_dir: Path, prefix: str = "tinyecg_model", extra=()
+) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     files = generate_c_backend(load_model(model_bytes), prefix=prefix)
     for name, text in files.items():
         (out_dir / name).write_text(text)
     (out_dir / "harness.c").write_text(HARNESS.format(p=prefix, P=prefix.upper()))
     exe = out_dir / "run"
-    subprocess.run([*GCC, *extra, "-I", str(out_dir), *NN_INCLUDE, str(out_dir / f"{prefix}.c"),
-                    *NN_SOURCES, str(out_dir / "harness.c"), "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            *GCC,
+            *extra,
+            "-I",
+            str(out_dir),
+            *NN_INCLUDE,
+            str(out_dir / f"{prefix}.c"),
+            *NN_SOURCES,
+            str(out_dir / "harness.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     return exe
 
 
@@ -79,8 +94,10 @@ def run_tflm(model_bytes: bytes, inputs: list[np.ndarray]) -> np.ndarray:
 def assert_same(ref: np.ndarray, got: np.ndarray, what: str):
     assert ref.shape == got.shape, (what, ref.shape, got.shape)
     bad = np.flatnonzero((ref != got).any(axis=1))
-    assert not len(bad), (f"{what}: {len(bad)} of {len(ref)} samples differ, first #{bad[0]}: "
-                          f"TFLM {ref[bad[0]][:12].tolist()} C {got[bad[0]][:12].tolist()}")
+    assert not len(bad), (
+        f"{what}: {len(bad)} of {len(ref)} samples differ, first #{bad[0]}: "
+        f"TFLM {ref[bad[0]][:12].tolist()} C {got[bad[0]][:12].tolist()}"
+    )
 
 
 def random_inputs(model_bytes: bytes, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -115,8 +132,11 @@ def independent_live_ranges(model):
     owner = {}
     for op in model.ops:
         for t in op.outputs:
-            owner[t] = owner.get(op.inputs[0], op.inputs[0]) \
-                if op.opcode in ("RESHAPE", "EXPAND_DIMS", "SQUEEZE") else t
+            owner[t] = (
+                owner.get(op.inputs[0], op.inputs[0])
+                if op.opcode in ("RESHAPE", "EXPAND_DIMS", "SQUEEZE")
+                else t
+            )
     ranges = {}
     for op in model.ops:
         for t in op.outputs:

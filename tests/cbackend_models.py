@@ -12,6 +12,7 @@ Models:
   DEPTHWISE_CONV_2D, VALID padding, RELU6, MEAN (global average pooling, rescaled: its output
   takes the concatenation's scale), a FULLY_CONNECTED without bias.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,11 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(os.environ.get("TINYECG_DATA")
-                or Path(__file__).resolve().parents[1].parent / "shared/data/mitdb")
+DATA_DIR = Path(
+    os.environ.get("TINYECG_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared/data/mitdb"
+)
 RECORDS = ("100", "119", "208", "233", "201", "118")
-AAMI = {**{s: 0 for s in "NLRej"}, **{s: 1 for s in "AaJS"}, **{s: 2 for s in "VE"},
-        "F": 3, **{s: 4 for s in "/fQ"}}
+AAMI = {
+    **{s: 0 for s in "NLRej"},
+    **{s: 1 for s in "AaJS"},
+    **{s: 2 for s in "VE"},
+    "F": 3,
+    **{s: 4 for s in "/fQ"},
+}
 HALF = 180
 
 # name -> (architecture, training steps, batch size); steps kept low so a session stays fast
@@ -66,7 +74,7 @@ def real_beats(per_record: int = 150, records=RECORDS, seed: int = 0):
         pick = list(rng.choice(abnormal, n_abn, replace=False)) if n_abn else []
         pick += list(rng.choice(normal, min(len(normal), per_record - n_abn), replace=False))
         pick = np.sort(np.asarray(pick, dtype=np.int64))
-        windows = np.stack([sig[peaks[i] - HALF:peaks[i] + HALF] for i in pick])
+        windows = np.stack([sig[peaks[i] - HALF : peaks[i] + HALF] for i in pick])
         beats.append(preprocess(windows))
         rhythm.append(feats[pick])
         labels.append(np.array([AAMI[symbols[i]] for i in pick]))
@@ -99,8 +107,9 @@ def _zoo_model():
     rr = keras.Input(shape=(5,), name="rhythm")
     x = keras.layers.Conv2D(6, (1, 5), strides=(1, 3), padding="valid", name="v")(beat)
     x = keras.layers.ReLU(max_value=6.0, name="v_relu6")(x)
-    x = keras.layers.DepthwiseConv2D((1, 5), strides=(1, 2), padding="same", depth_multiplier=2,
-                                     activation="relu", name="dw")(x)
+    x = keras.layers.DepthwiseConv2D(
+        (1, 5), strides=(1, 2), padding="same", depth_multiplier=2, activation="relu", name="dw"
+    )(x)
     x = keras.layers.MaxPooling2D((1, 3), strides=(1, 2), padding="same", name="mp")(x)
     x = keras.layers.AveragePooling2D((1, 3), strides=(1, 2), padding="same", name="ap")(x)
     x = keras.layers.Conv2D(8, (1, 3), padding="same", activation="relu", name="c")(x)
@@ -126,16 +135,25 @@ def _train_and_convert(name: str) -> bytes:
     model = _zoo_model() if name == "zoo" else build(arch)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
     idx = np.random.default_rng(0).integers(0, len(beats), steps * batch)
-    model.fit([beats[idx], rhythm[idx]] if len(model.inputs) == 2 else beats[idx],
-              labels[idx], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    model.fit(
+        [beats[idx], rhythm[idx]] if len(model.inputs) == 2 else beats[idx],
+        labels[idx],
+        batch_size=batch,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+    )
     two = len(model.inputs) == 2
     calib = np.random.default_rng(1).choice(len(beats), min(120, len(beats)), replace=False)
 
     def representative():
         for i in calib:
             # by name: the flatbuffer may order the inputs differently from the Keras model
-            yield ({"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]} if two
-                   else {"beat": beats[i:i + 1]})
+            yield (
+                {"beat": beats[i : i + 1], "rhythm": rhythm[i : i + 1]}
+                if two
+                else {"beat": beats[i : i + 1]}
+            )
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -185,22 +203,34 @@ def quantize_inputs(model_bytes: bytes, beats: np.ndarray, rhythm: np.ndarray) -
 def sample_inputs(model_bytes: bytes, n: int = 300, seed: int = 2) -> list[np.ndarray]:
     """n real beats (or synthetic when MIT-BIH is absent) plus 40 random int8 vectors that
     reach both ends of the int8 range, quantized for the model's inputs."""
-    beats, rhythm, _ = real_beats(per_record=n // len(RECORDS) + 1, seed=seed) if have_data() \
+    beats, rhythm, _ = (
+        real_beats(per_record=n // len(RECORDS) + 1, seed=seed)
+        if have_data()
         else synthetic_beats(n, seed=seed)
+    )
     q = quantize_inputs(model_bytes, beats[:n], rhythm[:n])
     rng = np.random.default_rng(seed)
-    return [np.concatenate([a, rng.integers(-128, 128, (40,) + a.shape[1:]).astype(np.int8)])
-            for a in q]
+    return [
+        np.concatenate([a, rng.integers(-128, 128, (40,) + a.shape[1:]).astype(np.int8)]) for a in q
+    ]
 
 
 # ------------------------------------------------------------------------------------------
 # Hand-built flatbuffers: single ops with chosen shapes and quantization (no TensorFlow)
 # ------------------------------------------------------------------------------------------
 
+
 def T(name, shape, scale=None, zero_point=0, dtype="INT8", data=None, qdim=0):
     """A tensor description for flatbuffer(): scale may be a list (per channel)."""
-    return dict(name=name, shape=list(shape), scale=scale, zero_point=zero_point, dtype=dtype,
-                data=data, qdim=qdim)
+    return dict(
+        name=name,
+        shape=list(shape),
+        scale=scale,
+        zero_point=zero_point,
+        dtype=dtype,
+        data=data,
+        qdim=qdim,
+    )
 
 
 def flatbuffer(tensors, ops, inputs, outputs) -> bytes:
@@ -221,10 +251,14 @@ def flatbuffer(tensors, ops, inputs, outputs) -> bytes:
         tt.type = getattr(schema.TensorType, t["dtype"])
         if t["scale"] is not None:
             q = schema.QuantizationParametersT()
-            scales = (t["scale"] if isinstance(t["scale"], (list, tuple, np.ndarray))
-                      else [t["scale"]])
-            zps = (t["zero_point"] if isinstance(t["zero_point"], (list, tuple))
-                   else [t["zero_point"]] * len(scales))
+            scales = (
+                t["scale"] if isinstance(t["scale"], (list, tuple, np.ndarray)) else [t["scale"]]
+            )
+            zps = (
+                t["zero_point"]
+                if isinstance(t["zero_point"], (list, tuple))
+                else [t["zero_point"]] * len(scales)
+            )
             q.scale = [float(s) for s in scales]
             q.zeroPoint = [int(z) for z in zps]
             q.quantizedDimension = t["qdim"]
@@ -275,7 +309,7 @@ def truncated(model_bytes: bytes, last_op: int) -> bytes:
 
     raw = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
     sub = raw.subgraphs[0]
-    sub.operators = sub.operators[:last_op + 1]
+    sub.operators = sub.operators[: last_op + 1]
     sub.outputs = [int(sub.operators[-1].outputs[0])]
     used = {int(i) for op in sub.operators for i in op.inputs if i >= 0}
     sub.inputs = [int(i) for i in sub.inputs if int(i) in used]

@@ -1,5 +1,6 @@
 """Fixtures shared by every test module: where the data is, an isolated cache, and the
 strict C flags every compiled test program is held to."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ def models(tmp_path_factory) -> dict[str, Path]:
     per session; $TINYECG_EXPORT_TEST_MODELS keeps them across sessions while working on the
     exporter."""
     keep = os.environ.get("TINYECG_EXPORT_TEST_MODELS")
-    return build_models(Path(keep) if keep else
-                        tmp_path_factory.getbasetemp() / "tinyecg_export_models")
+    return build_models(
+        Path(keep) if keep else tmp_path_factory.getbasetemp() / "tinyecg_export_models"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +80,7 @@ class _TFLMLibraries:
 
         self.built: dict = {}
         self.failed: dict = {}
-        self.waited: dict = {}        # target -> seconds a test waited for it
+        self.waited: dict = {}  # target -> seconds a test waited for it
         self.done = {t: threading.Event() for t in TFLM_TARGETS}
         self.stop = threading.Event()
         self.thread = None
@@ -97,8 +99,8 @@ class _TFLMLibraries:
 
         try:
             self.built[target] = tflm_lib.build_library(
-                target, self._vendored(), jobs=jobs, sources=_tflm_sources(target),
-                stop=self.stop)
+                target, self._vendored(), jobs=jobs, sources=_tflm_sources(target), stop=self.stop
+            )
         except Exception as exc:  # reported to the test that asks for this target
             self.failed[target] = exc
         finally:
@@ -136,12 +138,16 @@ class _TFLMLibraries:
         except TinyECGError as exc:
             pytest.skip(str(exc))
         if not vendored:
-            pytest.skip("no vendored TFLM library (../shared/vendor/tflite-micro-arduino-"
-                        f"examples-*.tar.gz or ${tflm_lib.ARCHIVE_ENV})")
+            pytest.skip(
+                "no vendored TFLM library (../shared/vendor/tflite-micro-arduino-"
+                f"examples-*.tar.gz or ${tflm_lib.ARCHIVE_ENV})"
+            )
         missing = tflm_lib.missing_tools(target)
         if missing:
-            pytest.skip(f"{', '.join(missing)} not found: needed for the TFLM {target} build "
-                        "(gcc-arm-none-eabi, libstdc++-arm-none-eabi-newlib, qemu-system-arm)")
+            pytest.skip(
+                f"{', '.join(missing)} not found: needed for the TFLM {target} build "
+                "(gcc-arm-none-eabi, libstdc++-arm-none-eabi-newlib, qemu-system-arm)"
+            )
         if target not in self.built and target not in self.failed:
             start = time.monotonic()
             if self.thread is not None and self.thread.is_alive():
@@ -178,6 +184,7 @@ def tflm_library():
     """target ("host", "m4", "m0") -> tflm_lib.LibraryBuild of the vendored library, compiled
     once per session (see above); skips with the reason when the archive or a tool is
     missing. .timings: target -> seconds a test waited for it."""
+
     def get(target: str):
         return _TFLM.get(target)
 

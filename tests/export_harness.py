@@ -1,6 +1,7 @@
 """The host-side harness of the export tests (not a test module): strict compiler flags,
 the C check programs in tests/c, compiling and running them against an export, and reading
 their output."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,10 +16,18 @@ HARNESS = ROOT / "tests" / "c"
 CFLAGS = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
 CXXFLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
 C_FILES = ("tinyecg_model_data.c", "tinyecg_preprocess_params.c", "tinyecg_golden.c")
-TFLM_SET = {"tinyecg_model_data.h", "tinyecg_model_data.c", "tinyecg_model_meta.h",
-            "tinyecg_op_resolver.h", "tinyecg_arena.h", "tinyecg_preprocess_params.h",
-            "tinyecg_preprocess_params.c", "tinyecg_golden.h", "tinyecg_golden.c",
-            "manifest.json"}
+TFLM_SET = {
+    "tinyecg_model_data.h",
+    "tinyecg_model_data.c",
+    "tinyecg_model_meta.h",
+    "tinyecg_op_resolver.h",
+    "tinyecg_arena.h",
+    "tinyecg_preprocess_params.h",
+    "tinyecg_preprocess_params.c",
+    "tinyecg_golden.h",
+    "tinyecg_golden.c",
+    "manifest.json",
+}
 
 
 def lib_includes() -> list:
@@ -47,15 +56,38 @@ def run(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def compile_c(out: Path, exe: Path, extra=()) -> None:
-    cmd = [need("gcc"), *CFLAGS, *extra, "-I", out, *lib_includes(), "-o", exe,
-           HARNESS / "export_golden_check.c", *(out / f for f in C_FILES), *lib_sources()]
+    cmd = [
+        need("gcc"),
+        *CFLAGS,
+        *extra,
+        "-I",
+        out,
+        *lib_includes(),
+        "-o",
+        exe,
+        HARNESS / "export_golden_check.c",
+        *(out / f for f in C_FILES),
+        *lib_sources(),
+    ]
     r = run(cmd)
     assert r.returncode == 0, r.stderr
 
 
 def compile_resolver(out: Path, exe: Path) -> None:
-    r = run([need("g++"), *CXXFLAGS, "-I", out, *lib_includes(), "-I", HARNESS / "export_tflm",
-             "-o", exe, HARNESS / "export_resolver_check.cpp"])
+    r = run(
+        [
+            need("g++"),
+            *CXXFLAGS,
+            "-I",
+            out,
+            *lib_includes(),
+            "-I",
+            HARNESS / "export_tflm",
+            "-o",
+            exe,
+            HARNESS / "export_resolver_check.cpp",
+        ]
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -67,9 +99,17 @@ def parse_harness(stdout: str) -> dict:
         vals = rest.split()
         if key == "golden":
             g, rec, sample, label, pred, base, gain, diff = vals
-            info["golden"].append({"record": rec, "sample": int(sample), "label": int(label),
-                                   "predicted": int(pred), "baseline": int(base),
-                                   "gain": int(gain), "diff": int(diff)})
+            info["golden"].append(
+                {
+                    "record": rec,
+                    "sample": int(sample),
+                    "label": int(label),
+                    "predicted": int(pred),
+                    "baseline": int(base),
+                    "gain": int(gain),
+                    "diff": int(diff),
+                }
+            )
         elif key in ("rr", "beat", "rhythm", "output"):
             info["golden"][-1][key] = np.array([int(v) for v in vals], dtype=np.int64)
         elif key == "input":

@@ -1,6 +1,7 @@
 """Helpers the test modules share (not a test module, so no test module imports another):
 where the repository and the bundled excerpt are, the full MIT-BIH if present, the tiny run
 directory of the stage tests and the small exported models of the export tests."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
     with pytest.MonkeyPatch.context() as mp:  # the same isolated cache conftest gives tests
         mp.setenv("TINYECG_CACHE", str(base / "cache"))
         mp.delenv("TINYECG_DATA", raising=False)
-        for i, name in enumerate(STAGES[:STAGES.index(stage) + 1]):
+        for i, name in enumerate(STAGES[: STAGES.index(stage) + 1]):
             built = base / f"h5-tiny-{name}"
             if built.is_dir():
                 continue
@@ -45,14 +46,17 @@ def tiny_run(tmp_path_factory, stage: str, dest: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
             if name == "teacher":
                 from tinyecg.stages.train import train
+
                 train(tmp, data=EXCERPT, split="intra", epochs=2, quiet=True)
             else:
                 shutil.copytree(prev, tmp)
                 if name == "student":
                     from tinyecg.stages.distill import distill
+
                     distill(tmp, epochs=2, quiet=True)
                 else:
                     from tinyecg.stages.quantize import quantize
+
                     quantize(tmp, quiet=True)
             tmp.rename(built)
     shutil.copytree(base / f"h5-tiny-{stage}", dest)
@@ -75,8 +79,11 @@ def convert_keras(model, beats, rhythm, kind: str) -> bytes:
 
         def representative():
             for i in calib:  # by name: the flatbuffer orders the inputs its own way
-                yield ({"beat": beats[i:i + 1]} if rhythm is None else
-                       {"beat": beats[i:i + 1], "rhythm": rhythm[i:i + 1]})
+                yield (
+                    {"beat": beats[i : i + 1]}
+                    if rhythm is None
+                    else {"beat": beats[i : i + 1], "rhythm": rhythm[i : i + 1]}
+                )
 
         conv.representative_dataset = representative
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -107,8 +114,14 @@ def build_models(cache: Path) -> dict[str, Path]:
     model = build("student-cnn", n_classes=len(ds.labels))
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     idx = np.random.default_rng(0).integers(0, len(ds), 200 * 32)
-    model.fit([beats[idx], rhythm[idx]], ds.beats.y[idx], batch_size=32, epochs=1, verbose=0,
-              shuffle=False)
+    model.fit(
+        [beats[idx], rhythm[idx]],
+        ds.beats.y[idx],
+        batch_size=32,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+    )
     beat_only = build("student-cnn", n_classes=len(ds.labels), rhythm=False)
     for kind, path in paths.items():
         tmp = path.with_suffix(".part")

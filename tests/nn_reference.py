@@ -5,6 +5,7 @@ Python integers, independently of the C and of tinyecg.export.cbackend.
 Python's >> and & act on two's complement like int32 in C; C's integer division truncates
 toward zero (tdiv here). Arrays are NHWC, batch 1, as numpy int arrays.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,27 +61,43 @@ def _requant(acc, mult, shift, out_offset, act_min, act_max):
     return clamp(out, act_min, act_max)
 
 
-def conv_per_channel(x, w, bias, mult, shift, stride, pad, in_offset, out_offset, act_min,
-                     act_max, out_hw):
+def conv_per_channel(
+    x, w, bias, mult, shift, stride, pad, in_offset, out_offset, act_min, act_max, out_hw
+):
     """reference_integer_ops::ConvPerChannel: x [h, w, c], w [oc, kh, kw, c]; taps in the
     padding are skipped (equivalently: padded with the input zero point, -in_offset)."""
     h, wd, _ = x.shape
     oc, kh, kw, _ = w.shape
     oh, ow = out_hw
-    xp = np.pad(x.astype(np.int64) + in_offset,
-                ((pad[0], kh + stride[0] * oh), (pad[1], kw + stride[1] * ow), (0, 0)))
+    xp = np.pad(
+        x.astype(np.int64) + in_offset,
+        ((pad[0], kh + stride[0] * oh), (pad[1], kw + stride[1] * ow), (0, 0)),
+    )
     acc = np.zeros((oh, ow, oc), np.int64)
     for oy in range(oh):
         for ox in range(ow):
-            win = xp[oy * stride[0]:oy * stride[0] + kh, ox * stride[1]:ox * stride[1] + kw]
+            win = xp[oy * stride[0] : oy * stride[0] + kh, ox * stride[1] : ox * stride[1] + kw]
             acc[oy, ox] = np.tensordot(w.astype(np.int64), win, axes=([1, 2, 3], [0, 1, 2]))
     if bias is not None:
         acc += np.asarray(bias, np.int64)
     return _requant(acc, mult, shift, out_offset, act_min, act_max)
 
 
-def depthwise_conv_per_channel(x, w, bias, mult, shift, stride, pad, depth_mult, in_offset,
-                               out_offset, act_min, act_max, out_hw):
+def depthwise_conv_per_channel(
+    x,
+    w,
+    bias,
+    mult,
+    shift,
+    stride,
+    pad,
+    depth_mult,
+    in_offset,
+    out_offset,
+    act_min,
+    act_max,
+    out_hw,
+):
     """reference_integer_ops::DepthwiseConvPerChannel: w [kh, kw, oc], oc = ic * m + k."""
     kh, kw, oc = w.shape
     oh, ow = out_hw
@@ -89,15 +106,14 @@ def depthwise_conv_per_channel(x, w, bias, mult, shift, stride, pad, depth_mult,
     acc = np.zeros((oh, ow, oc), np.int64)
     for oy in range(oh):
         for ox in range(ow):
-            win = xp[oy * stride[0]:oy * stride[0] + kh, ox * stride[1]:ox * stride[1] + kw]
+            win = xp[oy * stride[0] : oy * stride[0] + kh, ox * stride[1] : ox * stride[1] + kw]
             acc[oy, ox] = (win * w.astype(np.int64)).sum(axis=(0, 1))
     if bias is not None:
         acc += np.asarray(bias, np.int64)
     return _requant(acc, mult, shift, out_offset, act_min, act_max)
 
 
-def fully_connected(x, w, bias, mult, shift, in_offset, w_offset, out_offset, act_min,
-                    act_max):
+def fully_connected(x, w, bias, mult, shift, in_offset, w_offset, out_offset, act_min, act_max):
     """reference_integer_ops::FullyConnected: x [batches, depth], w [units, depth]."""
     acc = (x.astype(np.int64) + in_offset) @ (w.astype(np.int64) + w_offset).T
     if bias is not None:
@@ -110,8 +126,7 @@ def _windows(h, w, k, stride, pad, out_hw):
         y0 = oy * stride[0] - pad[0]
         for ox in range(out_hw[1]):
             x0 = ox * stride[1] - pad[1]
-            yield oy, ox, slice(max(y0, 0), min(y0 + k[0], h)), slice(max(x0, 0),
-                                                                      min(x0 + k[1], w))
+            yield oy, ox, slice(max(y0, 0), min(y0 + k[0], h)), slice(max(x0, 0), min(x0 + k[1], w))
 
 
 def average_pool(x, k, stride, pad, act_min, act_max, out_hw):
@@ -149,6 +164,7 @@ def requantize(x, in_zp, mult, shift, out_zp):
 
 # ---- softmax: gemmlowp fixed point, as reference_ops::Softmax (int8 in, int8 out) ----------
 
+
 def _sat_shl(x: int, e: int) -> int:
     """SaturatingRoundingMultiplyByPOT for e > 0."""
     threshold = (1 << (31 - e)) - 1
@@ -161,7 +177,7 @@ def _sat_shl(x: int, e: int) -> int:
 
 def _exp_on_interval(a: int) -> int:
     """exp_on_interval_between_negative_one_quarter_and_0_excl, Q0.31."""
-    c = 1895147668                    # exp(-1/8)
+    c = 1895147668  # exp(-1/8)
     one_third = 715827883
     x = a + (1 << 28)
     x2 = srdhm(x, x)
@@ -178,8 +194,7 @@ def exp_on_negative_values(a: int) -> int:
     a_mod = (a & (quarter - 1)) - quarter
     remainder = a_mod - a
     result = _exp_on_interval(_sat_shl(a_mod, 5))
-    for k, m in enumerate((1672461947, 1302514674, 790015084, 290630308, 39332535, 720401,
-                           242)):
+    for k, m in enumerate((1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)):
         if remainder & (1 << (24 + k)):
             result = srdhm(result, m)
     return INT32_MAX if a == 0 else result
@@ -199,6 +214,7 @@ def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int
     """(mult, left_shift, diff_min) as TFLite's PreprocessSoftmaxScaling (5 integer bits)
     and CalculateInputRadius give them."""
     import math
+
     real = min(beta * input_scale * (1 << 26), (1 << 31) - 1.0)
     frac, shift = math.frexp(real)
     q = int(math.floor(abs(frac) * (1 << 31) + 0.5))
@@ -215,8 +231,12 @@ def softmax(x, mult: int, left_shift: int, diff_min: int):
     out = np.zeros(x.shape, np.int64)
     for r, row in enumerate(x.astype(np.int64)):
         mx = int(row.max())
-        scaled = [srdhm(wrap32((int(v) - mx) * (1 << left_shift)), mult)
-                  if int(v) - mx >= diff_min else None for v in row]
+        scaled = [
+            srdhm(wrap32((int(v) - mx) * (1 << left_shift)), mult)
+            if int(v) - mx >= diff_min
+            else None
+            for v in row
+        ]
         total = sum(rdbpot(exp_on_negative_values(s), 12) for s in scaled if s is not None)
         headroom = 32 - total.bit_length() if total > 0 else 32
         shifted = one_over_one_plus_x_for_x_in_0_1(wrap32((total << headroom) - (1 << 31)))
@@ -224,7 +244,6 @@ def softmax(x, mult: int, left_shift: int, diff_min: int):
             if s is None:
                 out[r, c] = -128
             else:
-                v = rdbpot(srdhm(shifted, exp_on_negative_values(s)),
-                           12 - headroom + 31 - 8) - 128
+                v = rdbpot(srdhm(shifted, exp_on_negative_values(s)), 12 - headroom + 31 - 8) - 128
                 out[r, c] = min(max(v, -128), 127)
     return out

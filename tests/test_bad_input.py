@@ -1,6 +1,7 @@
 """Issue 13, part 1: every bad record, cache location or output a user meets gives a one-line
 `error: ...` (exit 2) naming the file, no traceback and nothing half-written. Each case
 runs the real command line."""
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,14 @@ from helpers import EXCERPT, ROOT
 
 
 def tinyecg(*args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, "-m", "tinyecg", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tinyecg", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def one_line_error(proc, *fragments) -> str:
@@ -46,6 +52,7 @@ def _edit_header(rec: Path, old: str, new: str) -> None:
 
 # --------------------------------------------------------------------------- tinyecg detect
 
+
 def test_detect_truncated_empty_and_missing_dat(rec):
     dat = rec.with_suffix(".dat")
     data = dat.read_bytes()
@@ -62,8 +69,9 @@ def test_detect_header_naming_another_dat(rec):
     one_line_error(tinyecg("detect", rec), "elsewhere.dat", "missing")
 
 
-@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff\xfe",
-                                     b"just some text, not a WFDB header\n"])
+@pytest.mark.parametrize(
+    "content", [b"\x89PNG\r\n\x1a\n\x00\x00garbage\xff\xfe", b"just some text, not a WFDB header\n"]
+)
 def test_detect_garbage_or_text_header(rec, content):
     rec.with_suffix(".hea").write_bytes(content)
     one_line_error(tinyecg("detect", rec), "100.hea")
@@ -87,9 +95,17 @@ def test_detect_empty_atr_and_flat_record(rec, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Se -  +P -" in proc.stdout or "Se - " in proc.stdout, proc.stdout
     r = wfdb.rdrecord(str(rec), physical=False)
-    wfdb.wrsamp("flat", fs=360, units=r.units, sig_name=r.sig_name,
-                d_signal=np.full_like(r.d_signal, 1024), fmt=["212", "212"],
-                adc_gain=r.adc_gain, baseline=r.baseline, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "flat",
+        fs=360,
+        units=r.units,
+        sig_name=r.sig_name,
+        d_signal=np.full_like(r.d_signal, 1024),
+        fmt=["212", "212"],
+        adc_gain=r.adc_gain,
+        baseline=r.baseline,
+        write_dir=str(tmp_path),
+    )
     shutil.copy(EXCERPT / "100.atr", tmp_path / "flat.atr")
     proc = tinyecg("detect", tmp_path / "flat")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
@@ -115,29 +131,39 @@ def test_detect_other_rates_and_leads(rec, tmp_path):
     from scipy.signal import resample_poly
 
     sig = np.round(resample_poly(r.d_signal.astype(float), 25, 36, axis=0, padtype="edge"))
-    wfdb.wrsamp("r250", fs=250, units=r.units, sig_name=["ECG1", "ECG2"],
-                d_signal=sig.astype(np.int64), fmt=["16", "16"], adc_gain=r.adc_gain,
-                baseline=r.baseline, write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "r250",
+        fs=250,
+        units=r.units,
+        sig_name=["ECG1", "ECG2"],
+        d_signal=sig.astype(np.int64),
+        fmt=["16", "16"],
+        adc_gain=r.adc_gain,
+        baseline=r.baseline,
+        write_dir=str(tmp_path),
+    )
     proc = tinyecg("detect", tmp_path / "r250", "--lead", "ECG2")
     assert proc.returncode == 0, proc.stderr
     assert "lead ECG2, resampled from 250 Hz" in proc.stdout
-    one_line_error(tinyecg("detect", tmp_path / "r250", "--lead", "MLII"), "r250.hea",
-                   "no lead 'MLII'")
+    one_line_error(
+        tinyecg("detect", tmp_path / "r250", "--lead", "MLII"), "r250.hea", "no lead 'MLII'"
+    )
 
 
 # --------------------------------------------------------------------------- stream, data, evaluate
 
+
 def test_stream_bad_record_fails_before_the_port(rec):
     rec.with_suffix(".dat").write_bytes(b"")
     # a port that does not exist: the record must be refused first
-    one_line_error(tinyecg("stream", "--port", "/dev/does-not-exist", "--record", rec),
-                   "100.dat", "truncated")
+    one_line_error(
+        tinyecg("stream", "--port", "/dev/does-not-exist", "--record", rec), "100.dat", "truncated"
+    )
 
 
 def test_sampling_frequency_zero(rec):
     _edit_header(rec, "100 2 360 64800", "100 2 0 64800")
-    one_line_error(tinyecg("data", "info", "--data", rec.parent), "100.hea",
-                   "sampling frequency 0")
+    one_line_error(tinyecg("data", "info", "--data", rec.parent), "100.hea", "sampling frequency 0")
 
 
 @pytest.mark.parametrize("kind", ["unwritable", "file", "folder-at-cache-name"])
@@ -172,8 +198,9 @@ def test_a_killed_cache_write_is_swept(tmp_path):
 
     cache = tmp_path / "cache"
     cache.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     left = cache / f"{outputs.PARTIAL}{dead}-abcd1234-beats-0123.npz"
     left.write_bytes(b"x" * 1000)
     mine = cache / f"{outputs.PARTIAL}{os.getpid()}-abcd1234-beats-0123.npz"
@@ -193,8 +220,9 @@ def test_demo_refuses_a_flat_beat():
 
 
 def _dead_pid() -> str:
-    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_export_force_that_cannot_finish_changes_nothing(tmp_path):
@@ -209,8 +237,11 @@ def test_export_force_that_cannot_finish_changes_nothing(tmp_path):
     left = tmp_path / f"{outputs.PARTIAL}{_dead_pid()}-0badc0de-out"
     left.mkdir()  # what a killed export leaves
     (left / "tinyecg_model_data.c").write_text("half")
-    one_line_error(tinyecg("export", "--out", out, "--runtime", "c", "--force"),
-                   "tinyecg_golden.c", "is a folder")
+    one_line_error(
+        tinyecg("export", "--out", out, "--runtime", "c", "--force"),
+        "tinyecg_golden.c",
+        "is a folder",
+    )
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not left.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(outputs.PARTIAL)]
@@ -231,6 +262,7 @@ def test_evaluate_report_set_is_written_whole(tmp_path):
             (tmp / "report.json").write_text('{"new": 1}')
             raise RuntimeError("killed half way")
     assert (run / "report.json").read_text() == "{}" and (run / "report.md").read_text() == "old"
-    outputs.write_set(run, {"report.json": "{}", "report.md": "new", "confusion.png": b"png"},
-                      require_empty=False)
+    outputs.write_set(
+        run, {"report.json": "{}", "report.md": "new", "confusion.png": b"png"}, require_empty=False
+    )
     assert (run / "report.md").read_text() == "new" and (run / "model.tflite").is_file()

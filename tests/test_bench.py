@@ -1,6 +1,7 @@
 """Benchmark rows checked against independent recomputation (Keras for float models, the
 tflite_micro runtime driven directly for int8), its files, the sampled-TFLM mode, and the
 pipeline's resume logic."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,18 @@ from helpers import EXCERPT, tiny_run
 
 from tinyecg.errors import TinyECGError
 
-KEYS = {"model", "runtime", "params", "flatbuffer_bytes", "arena_bytes", "macs", "accuracy",
-        "macro_f1", "per_class", "latency_ms"}
+KEYS = {
+    "model",
+    "runtime",
+    "params",
+    "flatbuffer_bytes",
+    "arena_bytes",
+    "macs",
+    "accuracy",
+    "macro_f1",
+    "per_class",
+    "latency_ms",
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +69,9 @@ def test_float_rows_match_keras_recomputed(benched, held_out):
     run, rows = benched
     for name in ("teacher", "student", "student_nokd"):
         model = load_keras(run / f"{name}.keras")
-        pred = model.predict(model_inputs(model, held_out.x, held_out.beats.rhythm),
-                             verbose=0).argmax(1)
+        pred = model.predict(
+            model_inputs(model, held_out.x, held_out.beats.rhythm), verbose=0
+        ).argmax(1)
         y = held_out.beats.y
         assert rows[name]["accuracy"] == pytest.approx(np.mean(pred == y))
         v = rows[name]["per_class"]["V"]
@@ -86,8 +98,7 @@ def test_int8_row_is_measured_in_tflm(benched, held_out):
     data = (run / "student_int8.tflite").read_bytes()
     interp = capture_c_stdout(lambda: runtime.Interpreter.from_bytes(data))[0]
     details = [interp.get_input_details(i) for i in range(2)]
-    ref = Interpreter(model_content=data,
-                      experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    ref = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
     ref.allocate_tensors()
     ref_inputs = {int(np.prod(d["shape"])): d["index"] for d in ref.get_input_details()}
     ref_output = ref.get_output_details()[0]["index"]
@@ -144,9 +155,17 @@ def test_sampled_tflm_mode_states_its_scope(benched, held_out, tmp_path_factory)
     run, _ = benched
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-        rows = {r["model"]: r for r in bench(run, runtime_sample=40, latency_repeats=5,
-                                             models=["student_int8"], shifts=(0, 3),
-                                             quiet=True)}
+        rows = {
+            r["model"]: r
+            for r in bench(
+                run,
+                runtime_sample=40,
+                latency_repeats=5,
+                models=["student_int8"],
+                shifts=(0, 3),
+                quiet=True,
+            )
+        }
     assert set(rows) == {"student_int8"}
     # shift 0 re-cuts the aligned windows (float16 copies, LiteRT-REF): the full-split score
     sh = rows["student_int8"]["shifted"]
@@ -155,8 +174,9 @@ def test_sampled_tflm_mode_states_its_scope(benched, held_out, tmp_path_factory)
     late = shifted_windows(EXCERPT, held_out.beats, [3])[:, 0].astype(np.float32)
     data = (run / "student_int8.tflite").read_bytes()
     int8 = Int8Model.load(data)
-    q = LiteRTModel(data).invoke_batch(*int8.quantize_inputs(beat=late,
-                                                           rhythm=held_out.beats.rhythm))
+    q = LiteRTModel(data).invoke_batch(
+        *int8.quantize_inputs(beat=late, rhythm=held_out.beats.rhythm)
+    )
     assert sh["3"]["accuracy"] == pytest.approx(np.mean(q.argmax(1) == held_out.beats.y))
     assert "R-peak misalignment" in (run / "bench.md").read_text()
     r = rows["student_int8"]
@@ -177,8 +197,9 @@ def test_bad_arguments_fail_cleanly(benched, tmp_path):
         bench(benched[0], models=["student_int4"])
 
 
-def test_pipeline_resumes_finished_stages_and_refuses_another_run(benched, tmp_path,
-                                                                 tmp_path_factory):
+def test_pipeline_resumes_finished_stages_and_refuses_another_run(
+    benched, tmp_path, tmp_path_factory
+):
     import shutil
 
     from tinyecg.stages.pipeline import pipeline
@@ -191,8 +212,12 @@ def test_pipeline_resumes_finished_stages_and_refuses_another_run(benched, tmp_p
         with pytest.raises(TinyECGError, match="labels nlrav"):
             pipeline(run, data=EXCERPT, split="intra", labels="aami", quiet=True)
         res = pipeline(run, split="intra", qat=False, quiet=True)  # data: the run's own
-    assert res["stages"] == {"train": "kept", "distill": "kept", "quantize": "kept",
-                             "bench": "kept"}
+    assert res["stages"] == {
+        "train": "kept",
+        "distill": "kept",
+        "quantize": "kept",
+        "bench": "kept",
+    }
     assert {p.name: p.stat().st_mtime_ns for p in run.glob("*.keras")} == before
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["pipeline"]["runs"][-1]["stages"] == res["stages"]

@@ -1,6 +1,7 @@
 """scripts/bench_detector.py (the source of docs/bench/detector.json) run end to end on three
 records of the full MIT-BIH database, its JSON checked for internal consistency and against an
 independent scoring of the same records through tinyecg.device.detect's public functions."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,21 @@ SCORE_KEYS = ("tp", "fp", "fn", "se", "ppv")
 def bench_json(mitdb_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench_detector") / "nested" / "detector.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data", str(mitdb_dir), "--out", str(out),
-         "--records", *RECORDS],
-        capture_output=True, text=True, timeout=120, cwd=str(ROOT))
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--data",
+            str(mitdb_dir),
+            "--out",
+            str(out),
+            "--records",
+            *RECORDS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(ROOT),
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(out.read_text()), proc.stdout
 
@@ -63,7 +76,8 @@ def test_total_is_the_sum_of_the_records(bench_json):
     # EC57 leaves out flutter episodes (record 207): the same beats found, fewer false ones
     assert result["total_ec57"]["fp"] < result["total"]["fp"]
     assert result["total_ec57"]["tp"] + result["total_ec57"]["fn"] <= (
-        result["total"]["tp"] + result["total"]["fn"])
+        result["total"]["tp"] + result["total"]["fn"]
+    )
 
 
 def test_records_match_an_independent_scoring(bench_json, mitdb_dir, tmp_path):

@@ -9,6 +9,7 @@ ARMv6-M multiply-high. On the host the portable C is compiled (and its build var
 under QEMU the Cortex-M4 SMLAD/SMMLAR path and the Cortex-M0+ assembly path run the same
 graphs and real beats through the student.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,9 +39,23 @@ GCC = base.GCC
 # Single-op graphs for the fast kernels
 # ------------------------------------------------------------------------------------------
 
-def row_conv(rng, w_in=37, c_in=3, out_c=5, k=5, stride=2, padding="SAME", act="RELU",
-             in_q=(0.05, -7), out_q=(0.02, 5), w_scales=(0.002, 0.02), per_channel=True,
-             bias=3000, weights=None):
+
+def row_conv(
+    rng,
+    w_in=37,
+    c_in=3,
+    out_c=5,
+    k=5,
+    stride=2,
+    padding="SAME",
+    act="RELU",
+    in_q=(0.05, -7),
+    out_q=(0.02, 5),
+    w_scales=(0.002, 0.02),
+    per_channel=True,
+    bias=3000,
+    weights=None,
+):
     """CONV_2D on a [1, 1, w_in, c_in] row with a (1, k) filter. w_scales: (low, high) for
     uniform per-channel scales, or an explicit list; bias: largest |bias| (0: none), or an
     explicit array."""
@@ -58,49 +73,101 @@ def row_conv(rng, w_in=37, c_in=3, out_c=5, k=5, stride=2, padding="SAME", act="
     if not per_channel:
         wscale = float(wscale[0])
     w = weights if weights is not None else rng.integers(-127, 128, wshape).astype(np.int8)
-    tensors = [T("x", (1, 1, w_in, c_in), *in_q),
-               T("w", wshape, wscale, 0, data=w),
-               T("y", (1, 1, w_out, out_c), *out_q)]
+    tensors = [
+        T("x", (1, 1, w_in, c_in), *in_q),
+        T("w", wshape, wscale, 0, data=w),
+        T("y", (1, 1, w_out, out_c), *out_q),
+    ]
     ins = [0, 1, -1]
     if not (isinstance(bias, int) and bias == 0):
         b = bias if not isinstance(bias, int) else rng.integers(-bias, bias + 1, out_c)
         scales = wscale if per_channel else [wscale] * out_c
-        tensors.insert(2, T("b", (out_c,), [in_q[0] * s for s in scales], 0, dtype="INT32",
-                            data=np.asarray(b, np.int32)))
+        tensors.insert(
+            2,
+            T(
+                "b",
+                (out_c,),
+                [in_q[0] * s for s in scales],
+                0,
+                dtype="INT32",
+                data=np.asarray(b, np.int32),
+            ),
+        )
         ins = [0, 1, 2]
-    opts = {"padding": getattr(schema.Padding, padding), "strideH": 1, "strideW": stride,
-            "fusedActivationFunction": getattr(schema.ActivationFunctionType, act),
-            "dilationHFactor": 1, "dilationWFactor": 1}
-    return flatbuffer(tensors, [("CONV_2D", ins, [len(tensors) - 1], "Conv2DOptions", opts)],
-                      [0], [len(tensors) - 1])
+    opts = {
+        "padding": getattr(schema.Padding, padding),
+        "strideH": 1,
+        "strideW": stride,
+        "fusedActivationFunction": getattr(schema.ActivationFunctionType, act),
+        "dilationHFactor": 1,
+        "dilationWFactor": 1,
+    }
+    return flatbuffer(
+        tensors,
+        [("CONV_2D", ins, [len(tensors) - 1], "Conv2DOptions", opts)],
+        [0],
+        [len(tensors) - 1],
+    )
 
 
-def fc(rng, batches=1, depth=37, units=7, per_channel=True, act="NONE", in_q=(0.04, 11),
-       out_q=(0.1, -20), w_scales=(0.002, 0.02), bias=3000, w_max=127):
+def fc(
+    rng,
+    batches=1,
+    depth=37,
+    units=7,
+    per_channel=True,
+    act="NONE",
+    in_q=(0.04, 11),
+    out_q=(0.1, -20),
+    w_scales=(0.002, 0.02),
+    bias=3000,
+    w_max=127,
+):
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     wscale = list(rng.uniform(*w_scales, units)) if per_channel else float(w_scales[0])
-    tensors = [T("x", (batches, depth), *in_q),
-               T("w", (units, depth), wscale, 0,
-                 data=rng.integers(-w_max, w_max + 1, (units, depth)).astype(np.int8)),
-               T("y", (batches, units), *out_q)]
+    tensors = [
+        T("x", (batches, depth), *in_q),
+        T(
+            "w",
+            (units, depth),
+            wscale,
+            0,
+            data=rng.integers(-w_max, w_max + 1, (units, depth)).astype(np.int8),
+        ),
+        T("y", (batches, units), *out_q),
+    ]
     ins = [0, 1, -1]
     if bias:
         scales = wscale if per_channel else [wscale]
-        tensors.insert(2, T("b", (units,), [in_q[0] * s for s in scales], 0, dtype="INT32",
-                            data=rng.integers(-bias, bias + 1, units).astype(np.int32)))
+        tensors.insert(
+            2,
+            T(
+                "b",
+                (units,),
+                [in_q[0] * s for s in scales],
+                0,
+                dtype="INT32",
+                data=rng.integers(-bias, bias + 1, units).astype(np.int32),
+            ),
+        )
         ins = [0, 1, 2]
     opts = {"fusedActivationFunction": getattr(schema.ActivationFunctionType, act)}
-    return flatbuffer(tensors, [("FULLY_CONNECTED", ins, [len(tensors) - 1],
-                                 "FullyConnectedOptions", opts)], [0], [len(tensors) - 1])
+    return flatbuffer(
+        tensors,
+        [("FULLY_CONNECTED", ins, [len(tensors) - 1], "FullyConnectedOptions", opts)],
+        [0],
+        [len(tensors) - 1],
+    )
 
 
 def _shift_scales(shifts, in_scale=0.05, out_scale=0.02, seed=0):
     """Per-channel weight scales whose multipliers in_scale * w / out_scale have the given
     TFLite shifts (mantissas spread over [0.5, 1))."""
     rng = np.random.default_rng(seed)
-    return [float(np.float32(rng.uniform(0.5, 0.999) * 2.0 ** s * out_scale / in_scale))
-            for s in shifts]
+    return [
+        float(np.float32(rng.uniform(0.5, 0.999) * 2.0**s * out_scale / in_scale)) for s in shifts
+    ]
 
 
 def _limits_weights(rng):
@@ -114,68 +181,155 @@ CASES = {
     # odd output channels and columns, 15 taps, SAME with odd padding
     "conv_odd_everything": (lambda r: row_conv(r), "tinyecg_nn_conv_1_x_n", True),
     # the student's first layer: one input channel, 7 taps (taps4 = 8)
-    "conv_in_c1_k7_s2": (lambda r: row_conv(r, w_in=60, c_in=1, out_c=8, k=7),
-                         "tinyecg_nn_conv_1_x_n", True),
-    "conv_valid_stride3_none": (lambda r: row_conv(r, w_in=29, c_in=2, out_c=6, k=4, stride=3,
-                                                   padding="VALID", act="NONE"),
-                                "tinyecg_nn_conv_1_x_n", True),
+    "conv_in_c1_k7_s2": (
+        lambda r: row_conv(r, w_in=60, c_in=1, out_c=8, k=7),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
+    "conv_valid_stride3_none": (
+        lambda r: row_conv(r, w_in=29, c_in=2, out_c=6, k=4, stride=3, padding="VALID", act="NONE"),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # even kernel, stride 1: padding 1 before, 2 after
-    "conv_same_even_k_stride1": (lambda r: row_conv(r, w_in=17, c_in=4, out_c=4, k=4,
-                                                    stride=1), "tinyecg_nn_conv_1_x_n", True),
+    "conv_same_even_k_stride1": (
+        lambda r: row_conv(r, w_in=17, c_in=4, out_c=4, k=4, stride=1),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # the filter is wider than the input: every column is a border column
-    "conv_kernel_wider_than_input": (lambda r: row_conv(r, w_in=3, c_in=2, out_c=3, k=7,
-                                                        stride=1), "tinyecg_nn_conv_1_x_n", True),
-    "conv_one_column_one_channel": (lambda r: row_conv(r, w_in=1, c_in=5, out_c=1, k=1,
-                                                       stride=1), "tinyecg_nn_conv_1_x_n", True),
+    "conv_kernel_wider_than_input": (
+        lambda r: row_conv(r, w_in=3, c_in=2, out_c=3, k=7, stride=1),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
+    "conv_one_column_one_channel": (
+        lambda r: row_conv(r, w_in=1, c_in=5, out_c=1, k=1, stride=1),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     "conv_taps_multiple_of_4_per_tensor_no_bias": (
-        lambda r: row_conv(r, w_in=20, c_in=8, out_c=2, k=3, per_channel=False, bias=0,
-                           act="NONE"), "tinyecg_nn_conv_1_x_n", True),
+        lambda r: row_conv(r, w_in=20, c_in=8, out_c=2, k=3, per_channel=False, bias=0, act="NONE"),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # input zero point -128, output zero point 127, RELU_N1_TO_1 clamps inside int8
     "conv_zero_point_extremes_relu_n1_1": (
         lambda r: row_conv(r, in_q=(0.03, -128), out_q=(0.01, 127), act="RELU_N1_TO_1"),
-        "tinyecg_nn_conv_1_x_n", True),
-    "conv_relu6": (lambda r: row_conv(r, out_q=(0.03, -128), act="RELU6"), "tinyecg_nn_conv_1_x_n",
-                   True),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
+    "conv_relu6": (
+        lambda r: row_conv(r, out_q=(0.03, -128), act="RELU6"),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # shifts -1 and -30 (the fast path's limits): small weights and biases where the
     # multiplier is near 1/2, accumulators near 2^29 where it is near 2^-30
-    "conv_shift_limits": (lambda r: row_conv(
-        r, w_in=24, c_in=2, out_c=4, k=3, act="NONE", out_q=(0.02, 0),
-        w_scales=_shift_scales([-1, -30, -30, -1]), weights=_limits_weights(r),
-        bias=np.array([10, (1 << 29) - (1 << 20), -(1 << 29) + (1 << 20), -10], np.int32)),
-        "tinyecg_nn_conv_1_x_n", True),
+    "conv_shift_limits": (
+        lambda r: row_conv(
+            r,
+            w_in=24,
+            c_in=2,
+            out_c=4,
+            k=3,
+            act="NONE",
+            out_q=(0.02, 0),
+            w_scales=_shift_scales([-1, -30, -30, -1]),
+            weights=_limits_weights(r),
+            bias=np.array([10, (1 << 29) - (1 << 20), -(1 << 29) + (1 << 20), -10], np.int32),
+        ),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # shift -22 with output zero point -128: out_zp * 2^r still fits the rounding constant
-    "conv_shift_22_zero_point_folded": (lambda r: row_conv(
-        r, w_in=16, c_in=2, out_c=2, k=3, act="NONE", out_q=(0.02, -128),
-        w_scales=_shift_scales([-22, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", True),
+    "conv_shift_22_zero_point_folded": (
+        lambda r: row_conv(
+            r,
+            w_in=16,
+            c_in=2,
+            out_c=2,
+            k=3,
+            act="NONE",
+            out_q=(0.02, -128),
+            w_scales=_shift_scales([-22, -9]),
+            bias=np.array([(1 << 29) - (1 << 20), -300], np.int32),
+        ),
+        "tinyecg_nn_conv_1_x_n",
+        True,
+    ),
     # shift -30 with output zero point 5: it does not (5 * 2^30), TFLite's two steps instead
-    "conv_shift_30_zero_point_fallback": (lambda r: row_conv(
-        r, w_in=16, c_in=2, out_c=2, k=3, act="NONE", out_q=(0.02, 5),
-        w_scales=_shift_scales([-30, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", False),
+    "conv_shift_30_zero_point_fallback": (
+        lambda r: row_conv(
+            r,
+            w_in=16,
+            c_in=2,
+            out_c=2,
+            k=3,
+            act="NONE",
+            out_q=(0.02, 5),
+            w_scales=_shift_scales([-30, -9]),
+            bias=np.array([(1 << 29) - (1 << 20), -300], np.int32),
+        ),
+        "tinyecg_nn_conv_1_x_n",
+        False,
+    ),
     # a multiplier >= 1 (shift >= 0, a left shift): TFLite's two-step rounding instead
-    "conv_left_shift_fallback": (lambda r: row_conv(
-        r, w_in=30, c_in=2, out_c=3, k=7, act="RELU6", out_q=(0.0004, -128)),
-        "tinyecg_nn_conv_1_x_n", False),
+    "conv_left_shift_fallback": (
+        lambda r: row_conv(r, w_in=30, c_in=2, out_c=3, k=7, act="RELU6", out_q=(0.0004, -128)),
+        "tinyecg_nn_conv_1_x_n",
+        False,
+    ),
     # shift -31: past the fast path
-    "conv_shift_31_fallback": (lambda r: row_conv(
-        r, w_in=16, c_in=2, out_c=2, k=3, act="NONE",
-        w_scales=_shift_scales([-31, -9]),
-        bias=np.array([(1 << 29) - (1 << 20), -300], np.int32)), "tinyecg_nn_conv_1_x_n", False),
+    "conv_shift_31_fallback": (
+        lambda r: row_conv(
+            r,
+            w_in=16,
+            c_in=2,
+            out_c=2,
+            k=3,
+            act="NONE",
+            w_scales=_shift_scales([-31, -9]),
+            bias=np.array([(1 << 29) - (1 << 20), -300], np.int32),
+        ),
+        "tinyecg_nn_conv_1_x_n",
+        False,
+    ),
     # a bias so large that the folded accumulator could reach 2^30: the generic kernel
-    "conv_bias_too_large_to_fold": (lambda r: row_conv(
-        r, w_in=12, c_in=2, out_c=2, k=3, bias=np.array([(1 << 30) + 5, -3], np.int32),
-        w_scales=_shift_scales([-31, -9]), act="NONE"), "tinyecg_nn_conv_per_channel", None),
+    "conv_bias_too_large_to_fold": (
+        lambda r: row_conv(
+            r,
+            w_in=12,
+            c_in=2,
+            out_c=2,
+            k=3,
+            bias=np.array([(1 << 30) + 5, -3], np.int32),
+            w_scales=_shift_scales([-31, -9]),
+            act="NONE",
+        ),
+        "tinyecg_nn_conv_per_channel",
+        None,
+    ),
     "fc_odd_units_depth37": (lambda r: fc(r), "tinyecg_nn_fully_connected_folded", True),
-    "fc_depth3_relu": (lambda r: fc(r, depth=3, units=4, act="RELU", out_q=(0.05, -128)),
-                       "tinyecg_nn_fully_connected_folded", True),
+    "fc_depth3_relu": (
+        lambda r: fc(r, depth=3, units=4, act="RELU", out_q=(0.05, -128)),
+        "tinyecg_nn_fully_connected_folded",
+        True,
+    ),
     # rows of 10 values: the second and third batch start unaligned
-    "fc_batches3_per_tensor": (lambda r: fc(r, batches=3, depth=10, units=5, per_channel=False),
-                               "tinyecg_nn_fully_connected_folded", True),
+    "fc_batches3_per_tensor": (
+        lambda r: fc(r, batches=3, depth=10, units=5, per_channel=False),
+        "tinyecg_nn_fully_connected_folded",
+        True,
+    ),
     # multipliers about 1.1 (shift 1) on small sums
-    "fc_left_shift_fallback": (lambda r: fc(r, depth=2, units=3, out_q=(0.0002, 3), bias=0,
-                                            w_scales=(0.0055, 0.0056), w_max=1),
-                               "tinyecg_nn_fully_connected_folded", False),
+    "fc_left_shift_fallback": (
+        lambda r: fc(
+            r, depth=2, units=3, out_q=(0.0002, 3), bias=0, w_scales=(0.0055, 0.0056), w_max=1
+        ),
+        "tinyecg_nn_fully_connected_folded",
+        False,
+    ),
 }
 
 
@@ -203,13 +357,18 @@ def test_fast_kernel_cases_match_tflm(case, tmp_path):
     assert len(np.unique(ref)) > 3, case
 
 
-@pytest.mark.parametrize("defs", [["-DTINYECG_NO_INLINE"], ["-DTINYECG_MULHI16"],
-                                  ["-DTINYECG_NO_ASM", "-O0"]])
+@pytest.mark.parametrize(
+    "defs", [["-DTINYECG_NO_INLINE"], ["-DTINYECG_MULHI16"], ["-DTINYECG_NO_ASM", "-O0"]]
+)
 def test_build_variants_match_tflm(defs, tmp_path):
     """The shared-kernel build, the ARMv6-M multiply-high (forced on the host) and -O0 give
     TFLM's bytes on the fast-kernel graphs."""
-    for case in ("conv_odd_everything", "conv_shift_limits", "conv_kernel_wider_than_input",
-                 "fc_batches3_per_tensor"):
+    for case in (
+        "conv_odd_everything",
+        "conv_shift_limits",
+        "conv_kernel_wider_than_input",
+        "fc_batches3_per_tensor",
+    ):
         data = CASES[case][0](np.random.default_rng(abs(hash(case)) % 2**32))
         inputs = base.random_inputs(data, 80, seed=6)
         exe = base.compile_model(data, tmp_path / case, extra=defs)
@@ -226,8 +385,10 @@ def test_student_takes_the_fast_kernels(tmp_path_factory):
     assert c_text.count(".out.one_multiply = 1,") == 6
     # both weight layouts, each only in its build, each with its comment
     assert c_text.count("#if TINYECG_NN_DSP\n/* the same weights for the SMLAD loop") == 4
-    assert len(re.findall(r"#if !TINYECG_NN_DSP\n/\* '[^']+' \[\d+, 1, \d+, \d+\]: int8 OHWI",
-                          c_text)) == 4
+    assert (
+        len(re.findall(r"#if !TINYECG_NN_DSP\n/\* '[^']+' \[\d+, 1, \d+, \d+\]: int8 OHWI", c_text))
+        == 4
+    )
 
 
 def test_student_build_variants_match_tflm_on_real_beats(tmp_path_factory, tmp_path):
@@ -297,8 +458,10 @@ def rq_cases(n: int, seed: int = 0) -> np.ndarray:
 
 
 def rq_expected(rows: np.ndarray) -> list[int]:
-    return [base.multiply_by_quantized_multiplier(int(x), int(m), int(s)) + int(zp)
-            for x, m, _, s, zp in rows]
+    return [
+        base.multiply_by_quantized_multiplier(int(x), int(m), int(s)) + int(zp)
+        for x, m, _, s, zp in rows
+    ]
 
 
 @pytest.mark.parametrize("defs", [[], ["-DTINYECG_MULHI16"]])
@@ -313,8 +476,9 @@ def test_rq_fast_is_tflite_multiply_by_quantized_multiplier(defs, tmp_path):
     got = np.array([[int(v) for v in line.split()] for line in out.stdout.splitlines()])
     want = np.array(rq_expected(rows))
     bad = np.flatnonzero(got[:, 0] != want)
-    assert not len(bad), f"{len(bad)} differ, first {rows[bad[0]].tolist()}: " \
-                         f"{got[bad[0], 0]} vs {want[bad[0]]}"
+    assert not len(bad), (
+        f"{len(bad)} differ, first {rows[bad[0]].tolist()}: {got[bad[0], 0]} vs {want[bad[0]]}"
+    )
     np.testing.assert_array_equal(got[:, 1], np.clip(want, -128, 127))
 
 
@@ -344,9 +508,12 @@ def test_mulhi16_is_the_rounded_high_word(tmp_path):
     rng = np.random.default_rng(3)
     edges = [-(1 << 31), (1 << 31) - 1, -1, 0, 1, 65535, 65536, -65536, -65537, 1 << 30]
     xs = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 20000), edges * 4])
-    ms = np.concatenate([rng.integers(1 << 30, 1 << 31, 20000),
-                         np.repeat([1 << 30, (1 << 31) - 1, (1 << 30) + 65535, (1 << 31) - 65536],
-                                   len(edges))])
+    ms = np.concatenate(
+        [
+            rng.integers(1 << 30, 1 << 31, 20000),
+            np.repeat([1 << 30, (1 << 31) - 1, (1 << 30) + 65535, (1 << 31) - 65536], len(edges)),
+        ]
+    )
     text = "\n".join(f"{int(x)} {int(m)}" for x, m in zip(xs, ms)) + "\n"
     out = subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True)
     got = [int(v) for v in out.stdout.split()]
@@ -357,6 +524,7 @@ def test_mulhi16_is_the_rounded_high_word(tmp_path):
 # ------------------------------------------------------------------------------------------
 # Memory: the kernels' scratch lives in the arena, never on a live tensor
 # ------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)
 def test_scratch_never_overlaps_live_tensors(name, tmp_path_factory):
@@ -372,8 +540,11 @@ def test_scratch_never_overlaps_live_tensors(name, tmp_path_factory):
         assert s.offset % 4 == 0 and s.offset + s.size <= plan.arena_bytes
         for b in plan.buffers:
             if ranges[b.tensor][0] <= k <= ranges[b.tensor][1]:
-                assert s.offset + s.size <= b.offset or b.offset + b.size <= s.offset, \
-                    (name, k, b.name)
+                assert s.offset + s.size <= b.offset or b.offset + b.size <= s.offset, (
+                    name,
+                    k,
+                    b.name,
+                )
     header = generate_c_backend(model)["tinyecg_model.h"]
     assert f"#define TINYECG_MODEL_ARENA_BYTES {plan.arena_bytes} " in header
 
@@ -407,8 +578,9 @@ int main(void)
 """
 
 
-def _qemu_program(tmp: Path, graphs: dict[str, bytes], inputs: dict[str, list[np.ndarray]],
-                  rq_rows: np.ndarray) -> list[Path]:
+def _qemu_program(
+    tmp: Path, graphs: dict[str, bytes], inputs: dict[str, list[np.ndarray]], rq_rows: np.ndarray
+) -> list[Path]:
     """Sources of one program running every graph on its inputs (one prefix per graph) and
     tinyecg_nn_requantize_one_multiply on rq_rows; returns the C files."""
     decls, runs, srcs = [], [], []
@@ -421,23 +593,28 @@ def _qemu_program(tmp: Path, graphs: dict[str, bytes], inputs: dict[str, list[np
         ins = inputs[name]
         for k, x in enumerate(ins):
             rows = ",\n".join("{" + ",".join(str(int(v)) for v in r.reshape(-1)) + "}" for r in x)
-            decls.append(f"static const int8_t {prefix}_in{k}[{len(x)}][{x[0].size}] = "
-                         f"{{\n{rows}}};")
+            decls.append(
+                f"static const int8_t {prefix}_in{k}[{len(x)}][{x[0].size}] = {{\n{rows}}};"
+            )
         second = f"{prefix}_in1[k]" if len(ins) > 1 else "NULL"
         runs.append(
             f"    for (k = 0; k < {len(ins[0])}; ++k) {{\n"
             f"        static int8_t out[{prefix.upper()}_OUTPUT_SIZE];\n"
             f"        if ({prefix}_invoke({prefix}_in0[k], {second}, out) != 0) platform_exit(3);\n"
             f'        printf("{i} %d", k);\n'
-            f"        for (j = 0; j < {prefix.upper()}_OUTPUT_SIZE; ++j) printf(\" %d\", out[j]);\n"
-            f'        printf("\\n");\n    }}')
+            f'        for (j = 0; j < {prefix.upper()}_OUTPUT_SIZE; ++j) printf(" %d", out[j]);\n'
+            f'        printf("\\n");\n    }}'
+        )
     # the requantization under test, from tinyecg_nn_math.h
     rq = "\n".join("{" + ",".join(str(int(v)) for v in r[:4]) + "}" for r in rq_rows)
     (tmp / "all_models.h").write_text(
-        "\n".join(decls) + "\n"
+        "\n".join(decls)
+        + "\n"
         + f"\n#define N_RQ {len(rq_rows)}\nstatic const int32_t rq_in[N_RQ][4] = {{\n"
-        + ",\n".join(rq.splitlines()) + "};\n"
-        "static void run_all(void)\n{\n    int k, j;\n" + "\n".join(runs) + "\n}\n")
+        + ",\n".join(rq.splitlines())
+        + "};\n"
+        "static void run_all(void)\n{\n    int k, j;\n" + "\n".join(runs) + "\n}\n"
+    )
     (tmp / "main.c").write_text(QEMU_MAIN)
     return [tmp / "main.c", *srcs, *library_sources()]
 
@@ -465,13 +642,23 @@ def test_cortex_m_paths_match_tflm_on_edge_cases_and_real_beats(tmp_path, tmp_pa
     rq_want = rq_expected(rq_rows)
     srcs = _qemu_program(tmp_path, graphs, inputs, rq_rows)
     names = list(graphs)
-    for label, arch, defs in (("m4-dsp", "m4", {}), ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
-                              ("m0", "m0", {})):
-        elf = qemu.build(srcs, includes=[tmp_path, library_include()], defs=defs,
-                         out_dir=tmp_path / label,
-                         arch=arch, app="fast", stack_size=8192)
-        disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
-                                text=True).stdout
+    for label, arch, defs in (
+        ("m4-dsp", "m4", {}),
+        ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
+        ("m0", "m0", {}),
+    ):
+        elf = qemu.build(
+            srcs,
+            includes=[tmp_path, library_include()],
+            defs=defs,
+            out_dir=tmp_path / label,
+            arch=arch,
+            app="fast",
+            stack_size=8192,
+        )
+        disasm = subprocess.run(
+            ["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True
+        ).stdout
         assert ("smlad" in disasm and "smmlar" in disasm) == (label == "m4-dsp"), label
         result = qemu.run(elf, timeout=120, machine=qemu.MACHINES[arch])
         assert result.returncode == 0, (label, result.stderr[-500:])

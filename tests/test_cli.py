@@ -1,4 +1,5 @@
 """The CLI end to end on the bundled excerpt, and its one-line errors for user mistakes."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,14 @@ from helpers import ROOT
 
 
 def tinyecg(*args, env=None, check=True):
-    proc = subprocess.run([sys.executable, "-m", "tinyecg", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinyecg", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"tinyecg {' '.join(map(str, args))} failed:\n{proc.stderr}")
     return proc
@@ -74,13 +81,19 @@ def test_inter_split_run_has_disjoint_records(tmp_path):
     assert cfg["data"]["label_names"] == ["N", "S", "V", "F", "Q"]
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["train", "--data", "/nonexistent/db", "--out", "{tmp}/r"], ["/nonexistent/db", "not found"]),
-    (["train", "--split", "bogus", "--out", "{tmp}/r"], ["bogus"]),
-    (["train", "--arch", "nope-cnn", "--out", "{tmp}/r"], ["unknown architecture 'nope-cnn'"]),
-    (["train", "--data", "{tmp}", "--out", "{tmp}/r"], ["no WFDB records"]),
-    (["evaluate", "{tmp}"], ["config.json: not found"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (
+            ["train", "--data", "/nonexistent/db", "--out", "{tmp}/r"],
+            ["/nonexistent/db", "not found"],
+        ),
+        (["train", "--split", "bogus", "--out", "{tmp}/r"], ["bogus"]),
+        (["train", "--arch", "nope-cnn", "--out", "{tmp}/r"], ["unknown architecture 'nope-cnn'"]),
+        (["train", "--data", "{tmp}", "--out", "{tmp}/r"], ["no WFDB records"]),
+        (["evaluate", "{tmp}"], ["config.json: not found"]),
+    ],
+)
 def test_bad_input_gives_one_line_and_no_run_dir(tmp_path, args, fragments):
     args = [a.format(tmp=tmp_path) for a in args]
     proc = tinyecg(*args, check=False)
@@ -91,6 +104,7 @@ def test_bad_input_gives_one_line_and_no_run_dir(tmp_path, args, fragments):
 
 def test_corrupt_record_gives_one_line(tmp_path, excerpt_dir):
     import shutil
+
     data = tmp_path / "db"
     shutil.copytree(excerpt_dir, data)
     (data / "119.dat").write_bytes(b"\x00\x01")

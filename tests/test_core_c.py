@@ -1,6 +1,7 @@
 """The firmware's portable C core (firmware/lib/tinyecg_core) built with the strict flags and
 run through the host harness: QRS detection on real MIT-BIH excerpts, beat windows and RR
 context against the Python references, and the serial protocol's robustness."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ FIVE_MIN = 5 * 60 * 360
 
 
 def _full_data() -> Path | None:
-    for cand in (os.environ.get("TINYECG_DATA"), os.environ.get("TINYECG_FULL_DATA"),
-                 ROOT.parent / "shared" / "data" / "mitdb"):
+    for cand in (
+        os.environ.get("TINYECG_DATA"),
+        os.environ.get("TINYECG_FULL_DATA"),
+        ROOT.parent / "shared" / "data" / "mitdb",
+    ):
         if cand and (Path(cand) / "208.hea").is_file():
             return Path(cand)
     return None
@@ -66,6 +70,7 @@ def samples_of(name):
 
 # ---------------------------------------------------------------------------- build
 
+
 def test_core_compiles_strict_without_heap_or_float(tmp_path, strict_c_flags):
     """Every core file compiles alone with the strict flags, and the objects call neither the
     allocator nor floating-point helpers (checked on a no-FPU Cortex-M0 build if the ARM
@@ -76,31 +81,69 @@ def test_core_compiles_strict_without_heap_or_float(tmp_path, strict_c_flags):
     arm = shutil.which("arm-none-eabi-gcc")
     for src in srcs:
         obj = tmp_path / (src.stem + ".o")
-        subprocess.run([cc, *strict_c_flags, "-O2", f"-I{CORE / 'include'}", "-c",
-                        str(src), "-o", str(obj)], check=True, capture_output=True)
+        subprocess.run(
+            [cc, *strict_c_flags, "-O2", f"-I{CORE / 'include'}", "-c", str(src), "-o", str(obj)],
+            check=True,
+            capture_output=True,
+        )
         if arm:
             aobj = tmp_path / (src.stem + ".m0.o")
-            subprocess.run([arm, *strict_c_flags, "-Os", "-mcpu=cortex-m0", "-mthumb",
-                            f"-I{CORE / 'include'}", "-c", str(src), "-o", str(aobj)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    arm,
+                    *strict_c_flags,
+                    "-Os",
+                    "-mcpu=cortex-m0",
+                    "-mthumb",
+                    f"-I{CORE / 'include'}",
+                    "-c",
+                    str(src),
+                    "-o",
+                    str(aobj),
+                ],
+                check=True,
+                capture_output=True,
+            )
             nm = shutil.which("arm-none-eabi-nm")
-            undef = subprocess.run([nm, "-u", str(aobj)], check=True, capture_output=True,
-                                   text=True).stdout
+            undef = subprocess.run(
+                [nm, "-u", str(aobj)], check=True, capture_output=True, text=True
+            ).stdout
         else:
-            undef = subprocess.run(["nm", "-u", str(obj)], check=True, capture_output=True,
-                                   text=True).stdout
+            undef = subprocess.run(
+                ["nm", "-u", str(obj)], check=True, capture_output=True, text=True
+            ).stdout
         names = {ln.split()[-1] for ln in undef.splitlines() if ln.strip()}
         assert not names & {"malloc", "calloc", "realloc", "free", "printf", "sprintf"}, src
-        float_helpers = [n for n in names if re.match(r"__aeabi_[fd]|__(add|sub|mul|div)[sd]f3|"
-                                                      r"__float|__fix", n)]
+        float_helpers = [
+            n
+            for n in names
+            if re.match(
+                r"__aeabi_[fd]|__(add|sub|mul|div)[sd]f3|"
+                r"__float|__fix",
+                n,
+            )
+        ]
         assert not float_helpers, (src.name, float_helpers)
     # headers are self-contained
     for hdr in sorted((CORE / "include").glob("*.h")):
         probe = tmp_path / f"probe_{hdr.stem}.c"
-        probe.write_text(f'#include "{hdr.name}"\nint probe_{hdr.stem}(void);\n'
-                         f"int probe_{hdr.stem}(void) {{ return 0; }}\n")
-        subprocess.run([cc, *strict_c_flags, f"-I{CORE / 'include'}", "-c", str(probe),
-                        "-o", str(tmp_path / f"{hdr.stem}.o")], check=True, capture_output=True)
+        probe.write_text(
+            f'#include "{hdr.name}"\nint probe_{hdr.stem}(void);\n'
+            f"int probe_{hdr.stem}(void) {{ return 0; }}\n"
+        )
+        subprocess.run(
+            [
+                cc,
+                *strict_c_flags,
+                f"-I{CORE / 'include'}",
+                "-c",
+                str(probe),
+                "-o",
+                str(tmp_path / f"{hdr.stem}.o"),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
 
 def test_compile_c_is_strict_and_names_the_error(tmp_path):
@@ -121,6 +164,7 @@ def test_compile_c_is_strict_and_names_the_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------- detection
+
 
 @pytest.mark.parametrize("name", ["100", "208"])
 def test_detector_on_real_records(exe, name):
@@ -150,6 +194,7 @@ def test_detector_is_gain_and_offset_independent(exe):
 
 # ---------------------------------------------------------------------------- beats, RR
 
+
 def _rr_lines(out):
     rows = [ln.split()[1:] for ln in out.splitlines() if ln.startswith("R ")]
     return np.asarray(rows, dtype=np.int64).reshape(-1, 5)
@@ -172,8 +217,18 @@ def test_rr_and_windows_match_python_on_annotated_peaks(exe, tmp_path):
     peaks = detect.reference_beats(path, sampto=sampto)
     pf = tmp_path / "peaks.txt"
     pf.write_text("\n".join(map(str, peaks)) + "\n")
-    out = run(exe, detect.samples_text(x), "--rr", "--windows", "--peak-file", str(pf),
-              "--adc-min", str(lo), "--adc-max", str(hi))
+    out = run(
+        exe,
+        detect.samples_text(x),
+        "--rr",
+        "--windows",
+        "--peak-file",
+        str(pf),
+        "--adc-min",
+        str(lo),
+        "--adc-max",
+        str(hi),
+    )
     rows = _rr_lines(out)
     expected = [r for r in peaks if r >= 180 and r + 180 <= len(x)]
     assert rows[:, 0].tolist() == expected
@@ -182,13 +237,14 @@ def test_rr_and_windows_match_python_on_annotated_peaks(exe, tmp_path):
     assert len(wins) == len(expected)
     for w in wins:
         r, vals = int(w[0]), np.asarray(w[1:], dtype=np.int64)
-        assert np.array_equal(vals, x[r - 180:r + 180]), r
+        assert np.array_equal(vals, x[r - 180 : r + 180]), r
 
 
 def test_rr_on_detector_peaks_matches_python(exe):
     path, sampto, x, lo, hi = samples_of("100")
-    out = run(exe, detect.samples_text(x), "--peaks", "--rr", "--adc-min", str(lo),
-              "--adc-max", str(hi))
+    out = run(
+        exe, detect.samples_text(x), "--peaks", "--rr", "--adc-min", str(lo), "--adc-max", str(hi)
+    )
     peaks = detect.parse_peaks("\n".join(ln for ln in out.splitlines() if not ln.startswith("R ")))
     rows = _rr_lines(out)
     assert len(rows) >= len(peaks) - 2 and np.all(np.diff(peaks) < 720)
@@ -204,15 +260,20 @@ def test_rr_edge_rules(exe, tmp_path):
     pf.write_text("400\n700\n1000\n2500\n2800\n")
     out = run(exe, detect.samples_text(x), "--rr", "--peak-file", str(pf))
     rows = _rr_lines(out)
-    assert rows.tolist() == [[400, 300, 300, 300, 1], [700, 300, 300, 300, 1],
-                             [1000, 300, 300, 600, 2], [2500, 1500, 300, 2100, 3],
-                             [2800, 300, 300, 2400, 4]]
+    assert rows.tolist() == [
+        [400, 300, 300, 300, 1],
+        [700, 300, 300, 300, 1],
+        [1000, 300, 300, 600, 2],
+        [2500, 1500, 300, 2100, 3],
+        [2800, 300, 300, 2400, 4],
+    ]
     pf.write_text("1000\n")
     rows = _rr_lines(run(exe, detect.samples_text(x), "--rr", "--peak-file", str(pf)))
     assert rows.tolist() == [[1000, 360, 360, 360, 1]]
 
 
 # ---------------------------------------------------------------------------- protocol
+
 
 def test_protocol_garbage_is_counted_and_skipped(exe):
     """Garbage lines interleaved with a real record, and out-of-range values in place of
@@ -227,15 +288,17 @@ def test_protocol_garbage_is_counted_and_skipped(exe):
     # (the held value stands in for them, so an R-peak would move)
     replaced = []
     for start in range(0, len(x), 1000):
-        i = next(i for i in range(start + 10, start + 900)
-                 if np.min(np.abs(peaks - i)) > 60 and np.min(np.abs(peaks - i - 1)) > 60)
+        i = next(
+            i
+            for i in range(start + 10, start + 900)
+            if np.min(np.abs(peaks - i)) > 60 and np.min(np.abs(peaks - i - 1)) > 60
+        )
         lines[i], lines[i + 1] = "99999999999", "-40000"
         replaced.append(i)
     noisy = []
     for i, ln in enumerate(lines):
         if i in replaced:  # garbage lines (not samples) just before the bad samples
-            noisy += ["abc", "12x 7y", "", "  \r", "#bogus", "x" * 3000, "\x00\x01\xff",
-                      "#stats"]
+            noisy += ["abc", "12x 7y", "", "  \r", "#bogus", "x" * 3000, "\x00\x01\xff", "#stats"]
         noisy.append(ln)
     # several samples per line, separated by commas and spaces, also valid
     noisy[100:106] = [",".join(noisy[100:103]) + " " + " ".join(noisy[103:106])] + [""] * 5
@@ -246,8 +309,9 @@ def test_protocol_garbage_is_counted_and_skipped(exe):
     # one report per episode (they are 1000 samples apart: a clean second ends each)
     reports = [ln for ln in out.splitlines() if ln.startswith("# bad-input")]
     assert reports == ["# bad-input garbage"] * k
-    st = stats(out + "\n" + run(exe, data + b"#stats\n", "--adc-min", str(lo), "--adc-max",
-                                str(hi)))
+    st = stats(
+        out + "\n" + run(exe, data + b"#stats\n", "--adc-min", str(lo), "--adc-max", str(hi))
+    )
     assert st["samples"] == len(x)
     assert st["garbage"] == 4 * k  # abc, 12x, 7y, the binary line
     assert st["overlong"] == k
@@ -278,8 +342,9 @@ def test_out_of_range_samples_keep_their_time_slot(exe):
     must not shift the indices of the beats that follow it."""
     _, _, x, lo, hi = samples_of("100")
     x = x[:20000]
-    clean = detect.parse_peaks(run(exe, detect.samples_text(x), "--peaks", "--adc-min", str(lo),
-                                   "--adc-max", str(hi)))
+    clean = detect.parse_peaks(
+        run(exe, detect.samples_text(x), "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
+    )
     bad = x.copy()
     bad[5000:5020] = hi + 500
     out = run(exe, detect.samples_text(bad), "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
@@ -292,8 +357,15 @@ def test_out_of_range_samples_keep_their_time_slot(exe):
 def test_protocol_commands_and_reset(exe):
     _, _, x, lo, hi = samples_of("100")
     text = detect.samples_text(x[:10000]).decode()
-    out = run(exe, text + "#reset\n" + text + "#end\n#stats\n#info\n", "--peaks",
-              "--adc-min", str(lo), "--adc-max", str(hi))
+    out = run(
+        exe,
+        text + "#reset\n" + text + "#end\n#stats\n#info\n",
+        "--peaks",
+        "--adc-min",
+        str(lo),
+        "--adc-max",
+        str(hi),
+    )
     first, second = out.split("# reset\n")
     assert detect.parse_peaks(first).tolist() == detect.parse_peaks(second).tolist()
     assert "# end" in second and stats(second)["samples"] == 10000
@@ -360,9 +432,12 @@ def test_input_that_stops_is_reported_once_and_detection_resumes(exe):
     RR sequence starts and beats are found again."""
     _, _, x, lo, hi = samples_of("100")
     first, second = x[:10800], x[10800:21600]  # the cut falls wherever 30 s ends
-    proc = subprocess.Popen([str(exe), "--rr", "--idle-ms", "300", "--adc-min", str(lo),
-                             "--adc-max", str(hi)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "--rr", "--idle-ms", "300", "--adc-min", str(lo), "--adc-max", str(hi)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         proc.stdin.write(detect.samples_text(first).decode())
         proc.stdin.flush()
@@ -377,13 +452,15 @@ def test_input_that_stops_is_reported_once_and_detection_resumes(exe):
     assert lines.count("# input stopped") == 1 and lines.count("# input resumed") == 1
     stop, resume = lines.index("# input stopped"), lines.index("# input resumed")
     assert stop < resume
-    rows = [(i, [int(v) for v in ln.split()[1:]]) for i, ln in enumerate(lines)
-            if ln.startswith("R ")]
+    rows = [
+        (i, [int(v) for v in ln.split()[1:]]) for i, ln in enumerate(lines) if ln.startswith("R ")
+    ]
     before = [r for i, r in rows if i < resume]
     after = [r for i, r in rows if i > resume]
     # every beat whose window was complete when the input stopped is reported by then
-    ref = detect.parse_peaks(run(exe, detect.samples_text(first), "--peaks", "--adc-min",
-                                 str(lo), "--adc-max", str(hi)))
+    ref = detect.parse_peaks(
+        run(exe, detect.samples_text(first), "--peaks", "--adc-min", str(lo), "--adc-max", str(hi))
+    )
     complete = [int(r) for r in ref if 180 <= r <= len(first) - 180]
     assert [r[0] for r in before] == complete
     # the last one had no next beat: post = pre; a new sequence starts after the gap

@@ -4,6 +4,7 @@ socket (127.0.0.1), plus the user-facing errors of stream and detect.
 The label-set and lost-connection tests talk to FakeDevice: a small independent speaker of
 the firmware's line protocol (tinyecg_app.h) whose info line and beat labels the test
 chooses, served on a TCP socket or on a pseudo-terminal (a real serial port to pyserial)."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,11 @@ EXCERPTS = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
 
 
 def _record(name: str) -> Path:
-    for cand in (os.environ.get("TINYECG_DATA"), ROOT.parent / "shared" / "data" / "mitdb",
-                 EXCERPTS):
+    for cand in (
+        os.environ.get("TINYECG_DATA"),
+        ROOT.parent / "shared" / "data" / "mitdb",
+        EXCERPTS,
+    ):
         if cand and (Path(cand) / f"{name}.hea").is_file():
             return Path(cand) / name
     pytest.skip(f"MIT-BIH record {name} not found (../shared/data/mitdb or $TINYECG_DATA)")
@@ -43,8 +47,11 @@ def exe(tmp_path_factory):
 @pytest.fixture
 def device(exe):
     """The host harness listening on 127.0.0.1 (port chosen by the OS)."""
-    proc = subprocess.Popen([str(exe), "--tcp", "0", "--adc-min", "0", "--adc-max", "2047"],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "--tcp", "0", "--adc-min", "0", "--adc-max", "2047"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         assert line.startswith("listening "), line
@@ -81,8 +88,7 @@ def test_stream_scores_device_beats(device):
 def test_stream_paced_and_label_mapping(device):
     """Real-time x 30 pacing takes the time it should; a custom symbol map is honoured."""
     path = _record("100")
-    res = stream.stream_record(device, str(path), speed=30, seconds=30,
-                               labels={"N": "N", "A": "S"})
+    res = stream.stream_record(device, str(path), speed=30, seconds=30, labels={"N": "N", "A": "S"})
     assert 0.9 <= res["seconds"] <= 5.0
     assert res["qrs"]["se"] >= 0.97 and res["qrs"]["ppv"] >= 0.99
     assert np.asarray(res["classes"]["confusion"]).sum() <= res["qrs"]["tp"]
@@ -148,8 +154,14 @@ def test_detect_cli_scores_flutter_records_both_ways(mitdb_dir, tmp_path, monkey
 # ---- a fake device: the protocol lines, with labels and a failure the test chooses ----
 
 NLRAV_INFO = "# tinyecg 0.1 fs=360 window=360 classifier=fake labels=N,L,R,A,V adc=0..2047"
-AAMI_CLASS = {**{c: "N" for c in "NLRej"}, **{c: "S" for c in "AaJS"}, "V": "V", "E": "V",
-              "F": "F", **{c: "Q" for c in "/fQ"}}  # written out here, not imported
+AAMI_CLASS = {
+    **{c: "N" for c in "NLRej"},
+    **{c: "S" for c in "AaJS"},
+    "V": "V",
+    "E": "V",
+    "F": "F",
+    **{c: "Q" for c in "/fQ"},
+}  # written out here, not imported
 
 
 class FakeDevice:
@@ -189,6 +201,7 @@ class FakeDevice:
                     os.close(self._slave)
                     self._slave = None
                 return data
+
             send = lambda b: os.write(fd, b)  # noqa: E731
             close = lambda: os.close(fd)  # noqa: E731
         n, nxt, sent_beats, ended, buf = 0, 0, 0, False, b""
@@ -242,13 +255,20 @@ def _annotated_beats(path, seconds):
 
 
 def test_parse_info_line():
-    info = stream.parse_info("# tinyecg 0.2 fs=360 window=360 classifier=student-cnn "
-                             "labels=N,L,R,A,V adc=-1024..1023")
-    assert info == {"version": "0.2", "fs": "360", "window": "360",
-                    "classifier": "student-cnn", "labels": ["N", "L", "R", "A", "V"],
-                    "adc": "-1024..1023"}
-    assert "labels" not in stream.parse_info("# tinyecg 0.1 fs=360 window=360 "
-                                             "classifier=none adc=0..2047")
+    info = stream.parse_info(
+        "# tinyecg 0.2 fs=360 window=360 classifier=student-cnn labels=N,L,R,A,V adc=-1024..1023"
+    )
+    assert info == {
+        "version": "0.2",
+        "fs": "360",
+        "window": "360",
+        "classifier": "student-cnn",
+        "labels": ["N", "L", "R", "A", "V"],
+        "adc": "-1024..1023",
+    }
+    assert "labels" not in stream.parse_info(
+        "# tinyecg 0.1 fs=360 window=360 classifier=none adc=0..2047"
+    )
     assert stream.parse_info("# stats samples=3") is None
     # the last info line counts; a status list without one names no labels
     status = ["# tinyecg 0.1 labels=N,S,V", "# reset", "# tinyecg 0.1 labels=N,L,R,A,V"]
@@ -265,8 +285,7 @@ def test_auto_labels_follow_the_device_info_nlrav():
     beats = _annotated_beats(path, 30)
     fake_label = {s: (s if s in "NLRAV" else "N") for _, s in beats}
     dev = [(r, fake_label[s]) for r, s in beats]
-    res = stream.stream_record(FakeDevice(NLRAV_INFO, dev).url, str(path), speed=0,
-                               seconds=30)
+    res = stream.stream_record(FakeDevice(NLRAV_INFO, dev).url, str(path), speed=0, seconds=30)
     used = res["labels"]
     assert (used["set"], used["source"], used["warning"]) == ("nlrav", "device", None)
     assert used["device_labels"] == ["N", "L", "R", "A", "V"]
@@ -277,12 +296,14 @@ def test_auto_labels_follow_the_device_info_nlrav():
     cm = np.asarray(cls["confusion"])
     assert counts["L"] > 20 and counts["V"] > 0
     for lab in "NLRAV":  # diagonal, one row per symbol
-        assert cm[cls["labels"].index(lab)].sum() == cm[cls["labels"].index(lab)].max() \
-            == counts[lab]
+        assert (
+            cm[cls["labels"].index(lab)].sum() == cm[cls["labels"].index(lab)].max() == counts[lab]
+        )
     assert cls["accuracy"] == 1.0
 
-    res = stream.stream_record(FakeDevice(NLRAV_INFO, dev).url, str(path), speed=0,
-                               seconds=30, labels="aami")
+    res = stream.stream_record(
+        FakeDevice(NLRAV_INFO, dev).url, str(path), speed=0, seconds=30, labels="aami"
+    )
     used = res["labels"]
     assert (used["set"], used["source"]) == ("aami", "option")
     assert "N,L,R,A,V" in used["warning"]
@@ -291,17 +312,22 @@ def test_auto_labels_follow_the_device_info_nlrav():
     assert res["classes"]["accuracy"] == pytest.approx(right / n) and right < n
 
 
-@pytest.mark.parametrize("info, source", [
-    ("# tinyecg 0.2 fs=360 window=360 classifier=x labels=N,S,V,F,Q adc=0..2047", "device"),
-    ("# tinyecg 0.1 fs=360 window=360 classifier=x adc=0..2047", "default"),  # older firmware
-    ("# tinyecg 0.2 fs=360 window=360 classifier=none adc=0..2047", "default"),
-    (None, "default"),  # says nothing at all
-], ids=["labels-aami", "older-firmware", "no-classifier", "no-info-line"])
+@pytest.mark.parametrize(
+    "info, source",
+    [
+        ("# tinyecg 0.2 fs=360 window=360 classifier=x labels=N,S,V,F,Q adc=0..2047", "device"),
+        ("# tinyecg 0.1 fs=360 window=360 classifier=x adc=0..2047", "default"),  # older firmware
+        ("# tinyecg 0.2 fs=360 window=360 classifier=none adc=0..2047", "default"),
+        (None, "default"),  # says nothing at all
+    ],
+    ids=["labels-aami", "older-firmware", "no-classifier", "no-info-line"],
+)
 def test_auto_labels_aami_from_info_or_by_default(info, source):
     path = _record("208")  # N, V and F beats
     beats = _annotated_beats(path, 20)
-    res = stream.stream_record(FakeDevice(info, [(r, AAMI_CLASS[s]) for r, s in beats]).url,
-                               str(path), speed=0, seconds=20)
+    res = stream.stream_record(
+        FakeDevice(info, [(r, AAMI_CLASS[s]) for r, s in beats]).url, str(path), speed=0, seconds=20
+    )
     used = res["labels"]
     assert (used["set"], used["source"], used["warning"]) == ("aami", source, None)
     assert res["classes"]["labels"] == ["N", "S", "V", "F", "Q"]
@@ -315,8 +341,9 @@ def test_auto_labels_other_device_lists():
     nsv = "# tinyecg 0.2 fs=360 window=360 classifier=rules labels=N,S,V adc=0..2047"
     path = _record("100")  # 73 N and one A in the first minute
     beats = _annotated_beats(path, 60)
-    res = stream.stream_record(FakeDevice(nsv, [(r, AAMI_CLASS[s]) for r, s in beats]).url,
-                               str(path), speed=0, seconds=60)
+    res = stream.stream_record(
+        FakeDevice(nsv, [(r, AAMI_CLASS[s]) for r, s in beats]).url, str(path), speed=0, seconds=60
+    )
     used = res["labels"]
     assert (used["set"], used["source"], used["warning"]) == ("device", "device", None)
     assert res["classes"]["labels"] == ["N", "S", "V"]
@@ -325,8 +352,9 @@ def test_auto_labels_other_device_lists():
 
     path = _record("208")  # has fusion beats (F): N,S,V cannot name them
     beats = _annotated_beats(path, 20)
-    res = stream.stream_record(FakeDevice(nsv, [(r, AAMI_CLASS[s]) for r, s in beats]).url,
-                               str(path), speed=0, seconds=20)
+    res = stream.stream_record(
+        FakeDevice(nsv, [(r, AAMI_CLASS[s]) for r, s in beats]).url, str(path), speed=0, seconds=20
+    )
     used = res["labels"]
     assert (used["set"], used["source"]) == ("aami", "fallback")
     assert "N,S,V" in used["warning"] and "F" in used["warning"]
@@ -338,8 +366,11 @@ def test_auto_labels_other_device_lists():
     lv = "# tinyecg 0.2 classifier=lv labels=L,V"
     res = stream.stream_record(FakeDevice(lv, beats).url, str(path), speed=0, seconds=30)
     used = res["labels"]
-    assert (used["set"], used["mapped_as"], used["warning"]) == \
-        ("device", "annotation symbols", None)
+    assert (used["set"], used["mapped_as"], used["warning"]) == (
+        "device",
+        "annotation symbols",
+        None,
+    )
     assert res["classes"]["labels"] == ["L", "V"] and res["classes"]["accuracy"] == 1.0
 
 
@@ -350,13 +381,15 @@ def test_stream_connection_lost_mid_replay(transport):
     traceback nor a "no '# stats' reply" guess."""
     path = _record("100")
     beats = _annotated_beats(path, 60)
-    fake = FakeDevice(NLRAV_INFO, [(r, "N") for r, _ in beats], die_after=5000,
-                      transport=transport)
+    fake = FakeDevice(NLRAV_INFO, [(r, "N") for r, _ in beats], die_after=5000, transport=transport)
     with pytest.raises(TinyECGError) as err:
         stream.stream_record(fake.url, str(path), speed=0, seconds=60, reply_timeout=3)
     msg = str(err.value)
-    m = re.fullmatch(re.escape(fake.url) + r": connection lost after (\d+) of 21600 samples "
-                     r"sent and (\d+) beats received \(.+\)", msg)
+    m = re.fullmatch(
+        re.escape(fake.url) + r": connection lost after (\d+) of 21600 samples "
+        r"sent and (\d+) beats received \(.+\)",
+        msg,
+    )
     assert m, msg
     assert 5000 <= int(m.group(1)) <= 21600  # the OS buffers may have taken them all
     assert int(m.group(2)) == sum(1 for r, _ in beats if r + 100 <= fake.died_at) > 10
@@ -391,20 +424,33 @@ def test_stream_cli_labels_and_errors(monkeypatch, capsys):
     path = str(_record("214"))
     beats = _annotated_beats(path, 30)
     fake = FakeDevice(NLRAV_INFO, [(r, s if s in "NLRAV" else "N") for r, s in beats])
-    code, out, err = _main(monkeypatch, capsys, "stream", "--port", fake.url, "--record", path,
-                           "--seconds", "30", "--speed", "0")
+    code, out, err = _main(
+        monkeypatch,
+        capsys,
+        "stream",
+        "--port",
+        fake.url,
+        "--record",
+        path,
+        "--seconds",
+        "30",
+        "--speed",
+        "0",
+    )
     assert code == 0, err
     assert "labels: nlrav (N,L,R,A,V; from the device's #info)" in out
     assert "accuracy 1.0000" in out
 
     for bad in ("nan", "0", "-5"):
-        code, out, err = _main(monkeypatch, capsys, "stream", "--port", "loop://", "--record",
-                               path, "--seconds", bad)
+        code, out, err = _main(
+            monkeypatch, capsys, "stream", "--port", "loop://", "--record", path, "--seconds", bad
+        )
         assert code == 2 and err == f"error: seconds must be a positive number (got {bad})\n"
 
     fake = FakeDevice(NLRAV_INFO, [(r, "N") for r, _ in beats], die_after=3000)
-    code, out, err = _main(monkeypatch, capsys, "stream", "--port", fake.url, "--record", path,
-                           "--speed", "0")
+    code, out, err = _main(
+        monkeypatch, capsys, "stream", "--port", fake.url, "--record", path, "--speed", "0"
+    )
     assert code == 2, err
     assert err.startswith(f"error: {fake.url}: connection lost after ") and err.count("\n") == 1
 
@@ -419,8 +465,12 @@ def test_stream_labels_from_the_host_harness(device):
     assert infos and infos[-1]["classifier"] == "baseline-rules"
     assert infos[-1]["labels"] == ["N", "S", "V"]
     used = res["labels"]
-    assert (used["set"], used["source"], used["labels"], used["warning"]) == \
-        ("device", "device", ["N", "S", "V"], None)
+    assert (used["set"], used["source"], used["labels"], used["warning"]) == (
+        "device",
+        "device",
+        ["N", "S", "V"],
+        None,
+    )
     assert res["classes"]["labels"] == ["N", "S", "V"]
     assert res["classes"]["n"] == res["qrs"]["tp"] >= 70
 
@@ -428,6 +478,9 @@ def test_stream_labels_from_the_host_harness(device):
 def test_stream_harness_fallback_warning(device):
     res = stream.stream_record(device, str(_record("208")), speed=0, seconds=20)
     used = res["labels"]
-    assert (used["set"], used["source"], used["device_labels"]) == \
-        ("aami", "fallback", ["N", "S", "V"])
+    assert (used["set"], used["source"], used["device_labels"]) == (
+        "aami",
+        "fallback",
+        ["N", "S", "V"],
+    )
     assert "F map to none of them" in used["warning"]

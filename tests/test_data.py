@@ -1,4 +1,5 @@
 """The beat pipeline: record quirks, windows at record edges, labels, rhythm, cache, splits."""
+
 from __future__ import annotations
 
 import shutil
@@ -44,8 +45,9 @@ def _crop(excerpt_dir, tmp_path, name, start, stop):
     src = wfdb.rdrecord(str(excerpt_dir / name), sampfrom=start, sampto=stop, physical=False)
     src.record_name = name
     src.wrsamp(write_dir=str(tmp_path))
-    ann = wfdb.rdann(str(excerpt_dir / name), "atr", sampfrom=start, sampto=stop - 1,
-                     shift_samps=True)
+    ann = wfdb.rdann(
+        str(excerpt_dir / name), "atr", sampfrom=start, sampto=stop - 1, shift_samps=True
+    )
     ann.record_name = name
     ann.wrann(write_dir=str(tmp_path))
     return tmp_path
@@ -58,7 +60,7 @@ def test_windows_are_annotation_centred_and_skip_record_edges(excerpt_dir, tmp_p
     rec = load_record(_crop(excerpt_dir, tmp_path, "100", start, stop), "100")
     beats = beats_from_record(rec, "nlrav")
     for r, window in zip(beats.sample, beats.raw):  # independent slice of the raw record
-        assert np.array_equal(window, rec.adc[r - PRE_R:r - PRE_R + WINDOW])
+        assert np.array_equal(window, rec.adc[r - PRE_R : r - PRE_R + WINDOW])
     annotated = rec.ann_samples[np.isin(rec.ann_symbols, list("NLRAV"))]
     inside = annotated[(annotated >= PRE_R) & (annotated + WINDOW - PRE_R <= len(rec.adc))]
     assert 100 in annotated and len(rec.adc) - 100 in annotated
@@ -111,7 +113,7 @@ def test_preprocessing_matches_pywt_denoise_and_zscore(excerpt_dir):
     np.testing.assert_allclose(x.mean(axis=1), 0, atol=1e-5)
     np.testing.assert_allclose(x.std(axis=1), 1, atol=1e-4)
     # the denoised window keeps the QRS: correlation with the raw window stays high
-    raw = (b.mv[:50] - b.mv[:50].mean(1, keepdims=True))
+    raw = b.mv[:50] - b.mv[:50].mean(1, keepdims=True)
     corr = [np.corrcoef(r, d)[0, 1] for r, d in zip(raw, x)]
     assert min(corr) > 0.9
     flat = denoise.preprocess(np.zeros((1, 360)))
@@ -132,8 +134,9 @@ def test_cache_hit_and_invalidation(excerpt_dir, tmp_path):
     ann = wfdb.rdann(str(data / "100"), "atr")
     keep = np.ones(len(ann.sample), bool)
     keep[10] = False
-    wfdb.wrann("100", "atr", ann.sample[keep], np.asarray(ann.symbol)[keep].tolist(),
-               write_dir=str(data))
+    wfdb.wrann(
+        "100", "atr", ann.sample[keep], np.asarray(ann.symbol)[keep].tolist(), write_dir=str(data)
+    )
     changed = build_dataset(data, records=["100", "119"])
     assert changed.key != first.key and len(changed) == len(first) - 1
 
@@ -223,14 +226,30 @@ def test_resampled_record_lands_at_360_hz(excerpt_dir, tmp_path):
     src = wfdb.rdrecord(str(excerpt_dir / "100"), physical=False)
     ann = wfdb.rdann(str(excerpt_dir / "100"), "atr")
     from scipy.signal import resample_poly
+
     sig = np.round(resample_poly(src.d_signal.astype(float), 25, 36)).astype(int)  # 250 Hz
-    wfdb.wrsamp("r250", fs=250, units=src.units, sig_name=src.sig_name, d_signal=sig,
-                fmt=["16", "16"], adc_gain=src.adc_gain, baseline=src.baseline,
-                write_dir=str(tmp_path))
-    wfdb.wrann("r250", "atr", np.round(ann.sample * 250 / 360).astype(int), ann.symbol,
-               write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "r250",
+        fs=250,
+        units=src.units,
+        sig_name=src.sig_name,
+        d_signal=sig,
+        fmt=["16", "16"],
+        adc_gain=src.adc_gain,
+        baseline=src.baseline,
+        write_dir=str(tmp_path),
+    )
+    wfdb.wrann(
+        "r250",
+        "atr",
+        np.round(ann.sample * 250 / 360).astype(int),
+        ann.symbol,
+        write_dir=str(tmp_path),
+    )
     rec = load_record(tmp_path, "r250")
     assert rec.fs == 360 and abs(len(rec.adc) - len(src.d_signal)) <= 2
     # resampled signal tracks the original within a few ADC counts around R-peaks
     r = ann.sample[50]
-    assert np.abs(rec.adc[r - 20:r + 20].astype(int) - src.d_signal[r - 20:r + 20, 0]).max() < 40
+    assert (
+        np.abs(rec.adc[r - 20 : r + 20].astype(int) - src.d_signal[r - 20 : r + 20, 0]).max() < 40
+    )

@@ -6,6 +6,7 @@ Everything runs on the bundled MIT-BIH excerpts (shipped in the repository), so 
 needs the full database. The model is a student-cnn trained for two epochs on the excerpts and
 converted to full int8 here, so the tests do not depend on which model the package ships.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,15 @@ from tinyecg.errors import TinyECGError
 
 EXCERPT = Path(__file__).resolve().parents[1] / "tinyecg" / "data" / "excerpts" / "mitdb"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -35,8 +42,9 @@ def _convert_int8(model, x, rhythm) -> bytes:
     """The project's own full-int8 conversion (representative set in Keras input order)."""
     from tinyecg.stages.quantize import convert_int8
 
-    return convert_int8(model, [x.reshape(-1, 1, 360, 1).astype(np.float32),
-                                rhythm.astype(np.float32)])
+    return convert_int8(
+        model, [x.reshape(-1, 1, 360, 1).astype(np.float32), rhythm.astype(np.float32)]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -58,16 +66,19 @@ def model_dir(tmp_path_factory, excerpt_beats):
     ds = excerpt_beats
     keras.utils.set_random_seed(0)
     model = build("student-cnn", n_classes=len(ds.labels))
-    model.compile(optimizer=keras.optimizers.Adam(4e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy())
-    model.fit(model_inputs(model, ds.x, ds.beats.rhythm), ds.beats.y, epochs=2,
-              batch_size=128, verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(4e-3), loss=keras.losses.SparseCategoricalCrossentropy()
+    )
+    model.fit(
+        model_inputs(model, ds.x, ds.beats.rhythm), ds.beats.y, epochs=2, batch_size=128, verbose=0
+    )
     out = tmp_path_factory.mktemp("demo_model")
     model.save(out / "model.keras")
     pick = np.random.default_rng(0).permutation(len(ds))[:64]
     (out / "model.tflite").write_bytes(_convert_int8(model, ds.x[pick], ds.beats.rhythm[pick]))
-    (out / "config.json").write_text(json.dumps(
-        {"data": {"labels": "nlrav", "label_names": list(ds.labels)}}))
+    (out / "config.json").write_text(
+        json.dumps({"data": {"labels": "nlrav", "label_names": list(ds.labels)}})
+    )
     return out
 
 
@@ -79,7 +90,7 @@ def dm(model_dir):
 def _beats_of(ds, record: str, label: str, n: int = 2) -> np.ndarray:
     idx = np.flatnonzero((ds.beats.record == record) & (ds.beats.y == ds.labels.index(label)))
     assert len(idx) >= n, f"excerpt {record} has too few {label} beats"
-    return idx[len(idx) // 2:len(idx) // 2 + n]
+    return idx[len(idx) // 2 : len(idx) // 2 + n]
 
 
 def _text(raw) -> str:
@@ -93,11 +104,20 @@ def _write_record(src: Path, dest_dir: Path, name: str, start_s: float, seconds:
     a, b = int(start_s * 360), int((start_s + seconds) * 360)
     rec = wfdb.rdrecord(str(src), physical=False, sampfrom=a, sampto=b)
     ann = wfdb.rdann(str(src), "atr", sampfrom=a, sampto=b)
-    wfdb.wrsamp(name, fs=360, units=rec.units, sig_name=rec.sig_name, d_signal=rec.d_signal,
-                fmt=["212"] * rec.n_sig, adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(dest_dir))
-    wfdb.wrann(name, "atr", np.asarray(ann.sample) - a, symbol=list(ann.symbol),
-               write_dir=str(dest_dir))
+    wfdb.wrsamp(
+        name,
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=rec.d_signal,
+        fmt=["212"] * rec.n_sig,
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(dest_dir),
+    )
+    wfdb.wrann(
+        name, "atr", np.asarray(ann.sample) - a, symbol=list(ann.symbol), write_dir=str(dest_dir)
+    )
     return dest_dir / name
 
 
@@ -128,18 +148,21 @@ def test_parse_millivolts_and_overrides():
     np.testing.assert_allclose(beat.mv, mv)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "no numbers"),
-    ("1, 2, 3", "got 3 numbers; a beat is 360"),
-    (", ".join(["1"] * 359 + ["abc"]), "value 360 ('abc') is not a number"),
-    (", ".join(["1"] * 100 + ["NaN"] + ["1"] * 259), "value 101 is 'NaN'"),
-    (", ".join(["1"] * 100 + ["-inf"] + ["1"] * 259), "NaN and infinity"),
-    (", ".join(["1e400"] + ["1"] * 359), "too large"),
-    (", ".join(["1"] * 720), "2 columns"),
-    (", ".join(["40000"] * 360), "16 bits"),
-    (", ".join(["400.5"] * 360), "do not fit a 16-bit ADC"),
-    ("1" * 200_000, "too long"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no numbers"),
+        ("1, 2, 3", "got 3 numbers; a beat is 360"),
+        (", ".join(["1"] * 359 + ["abc"]), "value 360 ('abc') is not a number"),
+        (", ".join(["1"] * 100 + ["NaN"] + ["1"] * 259), "value 101 is 'NaN'"),
+        (", ".join(["1"] * 100 + ["-inf"] + ["1"] * 259), "NaN and infinity"),
+        (", ".join(["1e400"] + ["1"] * 359), "too large"),
+        (", ".join(["1"] * 720), "2 columns"),
+        (", ".join(["40000"] * 360), "16 bits"),
+        (", ".join(["400.5"] * 360), "do not fit a 16-bit ADC"),
+        ("1" * 200_000, "too long"),
+    ],
+)
 def test_parse_rejects_bad_input_with_a_readable_message(text, message):
     with pytest.raises(TinyECGError) as err:
         demo.parse_beat(text)
@@ -149,8 +172,12 @@ def test_parse_rejects_bad_input_with_a_readable_message(text, message):
 
 def test_parse_rejects_bad_settings():
     text = ", ".join(["1"] * 360)
-    for kwargs, message in (({"gain": 0}, "gain"), ({"gain": 2.5}, "gain"),
-                            ({"baseline": 40000}, "baseline"), ({"units": "volts"}, "units")):
+    for kwargs, message in (
+        ({"gain": 0}, "gain"),
+        ({"gain": 2.5}, "gain"),
+        ({"baseline": 40000}, "baseline"),
+        ({"units": "volts"}, "units"),
+    ):
         with pytest.raises(TinyECGError, match=message):
             demo.parse_beat(text, **kwargs)
 
@@ -178,8 +205,12 @@ def test_classify_beat_matches_the_evaluation_api(dm, model_dir, excerpt_beats):
     from tinyecg.stages.evaluate import predict_proba
 
     ds = excerpt_beats
-    idx = np.concatenate([_beats_of(ds, r, c) for r, c in
-                          (("100", "N"), ("109", "L"), ("118", "R"), ("232", "A"), ("208", "V"))])
+    idx = np.concatenate(
+        [
+            _beats_of(ds, r, c)
+            for r, c in (("100", "N"), ("109", "L"), ("118", "R"), ("232", "A"), ("208", "V"))
+        ]
+    )
     neutral = np.ones((len(idx), 5), np.float32)
     p8 = predict_proba(model_dir / "model.tflite", ds.x[idx], neutral)
     pf = predict_proba(model_dir / "model.keras", ds.x[idx], neutral)
@@ -228,11 +259,12 @@ def test_int8_only_model_and_model_errors(model_dir, tmp_path):
     (lone / "config.json").write_text(json.dumps({"data": {"label_names": ["N", "V"]}}))
     with pytest.raises(TinyECGError, match="names 2 classes but the model has 5"):
         demo.load_model(model=lone / "m.tflite")
-    for kwargs, message in (({"run_dir": tmp_path / "nope"}, "not found"),
-                            ({"model": model_dir / "config.json"}, "expected .tflite"),
-                            ({"run_dir": tmp_path / "empty"}, "no model found"),
-                            ({"run_dir": model_dir, "model": model_dir / "model.tflite"},
-                             "not both")):
+    for kwargs, message in (
+        ({"run_dir": tmp_path / "nope"}, "not found"),
+        ({"model": model_dir / "config.json"}, "expected .tflite"),
+        ({"run_dir": tmp_path / "empty"}, "no model found"),
+        ({"run_dir": model_dir, "model": model_dir / "model.tflite"}, "not both"),
+    ):
         (tmp_path / "empty").mkdir(exist_ok=True)
         with pytest.raises(TinyECGError, match=message):
             demo.load_model(**kwargs)
@@ -255,13 +287,22 @@ def test_default_model_when_shipped():
 def test_confusion_hand_worked():
     labels = ["N", "L", "R", "A", "V"]
     res = demo.RecordResult(
-        name="t", adc=np.zeros(5000, np.int64), baseline=0, gain=200.0, channel="MLII",
-        peaks=np.array([100, 1000, 2000, 3000, 4900]), detector="test",
-        pred=np.array([-1, 4, 0, 0, -1]), probs=np.zeros((5, 5)), labels=labels,
+        name="t",
+        adc=np.zeros(5000, np.int64),
+        baseline=0,
+        gain=200.0,
+        channel="MLII",
+        peaks=np.array([100, 1000, 2000, 3000, 4900]),
+        detector="test",
+        pred=np.array([-1, 4, 0, 0, -1]),
+        probs=np.zeros((5, 5)),
+        labels=labels,
         ann_samples=np.array([100, 1010, 2000, 2500, 3000]),
         ann_symbols=np.array(["N", "V", "F", "N", "A"]),
-        match=np.array([0, 1, 2, -1, 3]), fixed_agree=None,
-        label_map={"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"})
+        match=np.array([0, 1, 2, -1, 3]),
+        fixed_agree=None,
+        label_map={"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"},
+    )
     rows, cols, m = res.confusion()
     assert rows == labels + ["other", "not annotated"]
     assert cols == labels + ["not classified", "missed"]
@@ -296,9 +337,10 @@ def test_analyse_bundled_record(dm, model_dir):
     assert int((res.match >= 0).sum()) == score["tp"]
     rec = load_record(EXCERPT, "208")
     keep = (res.peaks >= 180) & (res.peaks + 180 <= len(rec.adc))
-    windows = np.stack([rec.mv[p - 180:p + 180] for p in res.peaks[keep]])
-    proba = predict_proba(model_dir / "model.tflite", preprocess(windows),
-                          rhythm_features(res.peaks)[keep])
+    windows = np.stack([rec.mv[p - 180 : p + 180] for p in res.peaks[keep]])
+    proba = predict_proba(
+        model_dir / "model.tflite", preprocess(windows), rhythm_features(res.peaks)[keep]
+    )
     np.testing.assert_array_equal(res.pred[keep], proba.argmax(axis=1))
     assert (res.pred[~keep] == -1).all()
     rows, cols, m = res.confusion()
@@ -401,7 +443,8 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
     """The served page, driven like a user: paste a real beat, upload a record, paste junk."""
     pytest.importorskip("gradio", reason="the demo needs gradio (pip install 'tinyecg[demo]')")
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)")
+        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)"
+    )
     if not CHROMIUM.is_file():
         pytest.skip("the browser test needs Debian's chromium (/usr/bin/chromium)")
     ds = excerpt_beats
@@ -421,8 +464,12 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
             demo.launch(demo.build_app(dm=dm), port, block=False)
         with sync_api.sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path), executable_path=str(CHROMIUM),
-                headless=True, args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1200})
+                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 1200},
+            )
             try:
                 page = ctx.new_page()
                 page.goto(url)
@@ -448,7 +495,8 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
 
                 page.get_by_role("tab", name="Record").click()
                 page.locator("#record-files input[type=file]").set_input_files(
-                    [str(rec.with_suffix(e)) for e in (".hea", ".dat", ".atr")])
+                    [str(rec.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
+                )
                 page.wait_for_timeout(500)
                 page.locator("#record-run").click()
                 rresult = page.locator("#record-result")

@@ -3,6 +3,7 @@ beat assembly restated in Python and checked against the C, the fixed-point and 
 inputs checked against the dataset's, and the whole path (C detector -> beats -> fixed-point ->
 int8 model in TFLM -> EC57 matching) run on the bundled MIT-BIH excerpt with a small int8
 student trained here."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,10 +47,17 @@ def int8_model(tmp_path_factory, excerpt_ds) -> Path:
     ds = excerpt_ds
     keras.utils.set_random_seed(0)
     model = build("student-cnn", n_classes=len(ds.labels))
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy())
-    model.fit(model_inputs(model, ds.x, ds.beats.rhythm), ds.beats.y, batch_size=64, epochs=5,
-              shuffle=True, verbose=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy()
+    )
+    model.fit(
+        model_inputs(model, ds.x, ds.beats.rhythm),
+        ds.beats.y,
+        batch_size=64,
+        epochs=5,
+        shuffle=True,
+        verbose=0,
+    )
     idx = stratified_indices(ds.beats.y, 200)
     data = convert_int8(model, representative_inputs(model, ds.x[idx], ds.beats.rhythm[idx]))
     path = tmp_path_factory.mktemp("device-model") / "student_int8.tflite"
@@ -64,11 +72,22 @@ def _signal(n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- beat assembly
 
+
 def _peak_file_run(harness, x, peaks, tmp_path):
     pf = tmp_path / "peaks.txt"
     pf.write_text("\n".join(map(str, peaks)) + "\n")
-    out = detect.run_harness(harness, detect.samples_text(x), "--rr", "--windows",
-                             "--peak-file", str(pf), "--adc-min", "0", "--adc-max", "2047")
+    out = detect.run_harness(
+        harness,
+        detect.samples_text(x),
+        "--rr",
+        "--windows",
+        "--peak-file",
+        str(pf),
+        "--adc-min",
+        "0",
+        "--adc-max",
+        "2047",
+    )
     c_r, c_rr = dp.parse_rr_lines(out)
     py = dp.device_beats(peaks, np.asarray(peaks) + 100, len(x))
     assert py.r.tolist() == c_r.tolist()
@@ -85,8 +104,9 @@ def test_beat_rules_match_c_with_known_report_times(tools, tmp_path):
     n = 12000
     x = _signal(n)
     peaks = [50, 400, 700, 2100, 2450, 3950]
-    peaks += [int(v) for v in 3950 + np.cumsum([280, 310, 250, 330, 300, 290, 270, 360, 240,
-                                                 300, 320])]
+    peaks += [
+        int(v) for v in 3950 + np.cumsum([280, 310, 250, 330, 300, 290, 270, 360, 240, 300, 320])
+    ]
     peaks += [n - 600, n - 300]
     py, out = _peak_file_run(harness, x, peaks, tmp_path)
     rows = {int(r): tuple(int(v) for v in rr) for r, rr in zip(py.r, py.rr)}
@@ -103,11 +123,14 @@ def test_beat_rules_match_c_with_known_report_times(tools, tmp_path):
     assert py.skipped == 1
     # a beat deep in the run: local = the 8 most recent intervals
     i = len(peaks) - 5
-    ref = np.diff(peaks)[i - 8:i]
+    ref = np.diff(peaks)[i - 8 : i]
     assert rows[peaks[i]][2:] == (int(ref.sum()), 8)
     # windows: the harness's W lines are the raw slices
-    w = {int(ln.split()[1]): [int(v) for v in ln.split()[2:]]
-         for ln in out.splitlines() if ln.startswith("W ")}
+    w = {
+        int(ln.split()[1]): [int(v) for v in ln.split()[2:]]
+        for ln in out.splitlines()
+        if ln.startswith("W ")
+    }
     assert sorted(w) == py.r.tolist()
     assert np.array_equal(dp.windows_at(x, py.r), np.asarray([w[r] for r in py.r]))
     # a window cut by the end of the stream: the beat is dropped, its predecessor is not
@@ -137,8 +160,8 @@ def test_rr_with_flat_and_lead_off_breaks(tools):
     harness, driver = tools
     x, _, (lo, hi) = detect.read_record(EXCERPT / "119")
     x = x.copy()
-    x[20000:21000] = 1000                # > 2 whole 1 s blocks without variation
-    x[40000:40300] = hi                  # 0.8 s railed at the ADC maximum
+    x[20000:21000] = 1000  # > 2 whole 1 s blocks without variation
+    x[40000:40300] = hi  # 0.8 s railed at the ADC maximum
     peaks, c_r, c_rr = dp.harness_beats(x, harness, lo, hi)
     ev = dp.device_events(x, driver, lo, hi)
     assert len(ev.breaks) == 2
@@ -158,14 +181,15 @@ def test_device_beats_rejects_bad_input():
     with pytest.raises(TinyECGError):
         dp.device_beats([400, 700], [500], 2000)
     with pytest.raises(TinyECGError):
-        dp.device_beats([400, 700], [900, 800], 2000)      # report times go back
+        dp.device_beats([400, 700], [900, 800], 2000)  # report times go back
     with pytest.raises(TinyECGError):
-        dp.device_beats([400, 700], [400, 900], 2000)      # reported before it happened
+        dp.device_beats([400, 700], [400, 900], 2000)  # reported before it happened
     with pytest.raises(TinyECGError):
         dp.windows_at(np.zeros(500), [100])
 
 
 # --------------------------------------------------------------------------- model inputs
+
 
 def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
     """The annotated paths feed the model exactly what the dataset's windows give through
@@ -182,12 +206,14 @@ def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
         sel = b.record == name
         ann, fixed, flt = dp.annotated_inputs(clf, rec, "nlrav", params)
         assert np.array_equal(ann.sample, b.sample[sel])
-        want = fp.preprocess_windows_int(b.raw[sel], int(b.baseline[sel][0]),
-                                         int(round(float(b.gain[sel][0]))), params)
+        want = fp.preprocess_windows_int(
+            b.raw[sel], int(b.baseline[sel][0]), int(round(float(b.gain[sel][0]))), params
+        )
         assert np.array_equal(fixed[0], want)
         rr = b.rr[sel]
-        assert np.array_equal(fixed[1], fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2],
-                                                               rr[:, 3], params))
+        assert np.array_equal(
+            fixed[1], fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], params)
+        )
         q = clf.int8.quantize_inputs(beat=excerpt_ds.x[sel], rhythm=b.rhythm[sel])
         assert np.array_equal(flt[0], q[clf.beat_q.position].reshape(len(ann), -1))
         assert np.array_equal(flt[1], q[clf.rhythm_q.position].reshape(len(ann), -1))
@@ -199,10 +225,17 @@ def test_annotated_inputs_equal_dataset_windows(int8_model, excerpt_ds):
 
 # --------------------------------------------------------------------------- the whole path
 
+
 @pytest.fixture(scope="session")
 def excerpt_result(int8_model, tmp_path_factory):
-    return dp.evaluate_device_path(int8_model, RECORDS, EXCERPT, labels="nlrav", shifts=(3,),
-                                   build_dir=tmp_path_factory.mktemp("device-eval"))
+    return dp.evaluate_device_path(
+        int8_model,
+        RECORDS,
+        EXCERPT,
+        labels="nlrav",
+        shifts=(3,),
+        build_dir=tmp_path_factory.mktemp("device-eval"),
+    )
 
 
 def test_device_path_on_excerpt(excerpt_result, excerpt_ds):
@@ -265,11 +298,11 @@ def test_device_path_errors(tmp_path, int8_model):
     with pytest.raises(TinyECGError, match="no records"):
         dp.evaluate_device_path(int8_model, [], EXCERPT)
     with pytest.raises(TinyECGError, match="cannot be scored"):
-        dp.evaluate_device_path(int8_model, ["100"], EXCERPT, labels="nlrav",
-                                config={"data": {"labels": "aami"}})
+        dp.evaluate_device_path(
+            int8_model, ["100"], EXCERPT, labels="nlrav", config={"data": {"labels": "aami"}}
+        )
     with pytest.raises(TinyECGError, match="label set"):
         dp.evaluate_device_path(int8_model, ["100"], EXCERPT, labels="xyz")
-
 
 
 def test_model_name_resolves_to_the_int8_file_first(tmp_path):

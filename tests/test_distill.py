@@ -3,6 +3,7 @@ and a real (tiny) distill run on the bundled MIT-BIH excerpts.
 
 The run directory comes from `helpers.tiny_run`, shared with test_quantize and test_bench.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from helpers import EXCERPT, tiny_run
 from tinyecg.errors import TinyECGError
 
 # ---------------------------------------------------------------------------- the loss
+
 
 def test_loss_equals_hand_computed_value():
     from tinyecg.stages.distill import distillation_loss
@@ -37,9 +39,11 @@ def _reference_loss(y, zt, zs, t, alpha, w=None):
     """The formula written out per sample with math only."""
     total = 0.0
     for i in range(len(y)):
+
         def softmax(z):
             e = [math.exp(v - max(z)) for v in z]
             return [v / sum(e) for v in e]
+
         ps1 = softmax(list(zs[i]))
         pt, ps = softmax([v / t for v in zt[i]]), softmax([v / t for v in zs[i]])
         ce = -math.log(ps1[y[i]]) * (1.0 if w is None else w[i])
@@ -59,11 +63,13 @@ def test_loss_matches_the_formula_on_a_toy_batch_with_weights():
         got = float(distillation_loss(y, zt, zs, t, alpha, w))
         assert got == pytest.approx(_reference_loss(y, zt, zs, t, alpha, w), rel=1e-5)
     # class weights touch the hard term only: with alpha = 0 they change nothing
-    assert float(distillation_loss(y, zt, zs, 4.0, 0.0, w)) == \
-        pytest.approx(float(distillation_loss(y, zt, zs, 4.0, 0.0)), rel=1e-6)
+    assert float(distillation_loss(y, zt, zs, 4.0, 0.0, w)) == pytest.approx(
+        float(distillation_loss(y, zt, zs, 4.0, 0.0)), rel=1e-6
+    )
     # a student equal to its teacher leaves only the hard term
-    assert float(distillation_loss(y, zt, zt, 4.0, 0.3)) == \
-        pytest.approx(_reference_loss(y, zt, zt, 1.0, 1.0) * 0.3, rel=1e-5)
+    assert float(distillation_loss(y, zt, zt, 4.0, 0.3)) == pytest.approx(
+        _reference_loss(y, zt, zt, 1.0, 1.0) * 0.3, rel=1e-5
+    )
 
 
 def test_loss_rejects_bad_hyperparameters():
@@ -83,13 +89,17 @@ def test_distiller_steps_use_the_loss_and_move_the_student_to_the_teacher():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     student = build("student-cnn", n_classes=5)
-    x = [rng.normal(size=(64, 1, 360, 1)).astype(np.float32),
-         rng.uniform(0.3, 2.0, size=(64, 5)).astype(np.float32)]
+    x = [
+        rng.normal(size=(64, 1, 360, 1)).astype(np.float32),
+        rng.uniform(0.3, 2.0, size=(64, 5)).astype(np.float32),
+    ]
     y = rng.integers(0, 5, 64)
     zt = rng.normal(0, 3, (64, 5)).astype(np.float32)
     d = make_distiller(student, 3.0, 0.2)
-    d.compile(optimizer=keras.optimizers.Adam(1e-2),
-              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    d.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     zs = logits_model(student).predict(x, verbose=0)
     # evaluate() runs test_step: it must report exactly distillation_loss of the student
     got = d.evaluate(with_teacher(x, zt), y, batch_size=64, verbose=0, return_dict=True)
@@ -107,6 +117,7 @@ def test_distiller_steps_use_the_loss_and_move_the_student_to_the_teacher():
 
 
 # ---------------------------------------------------------------------------- a real run
+
 
 @pytest.fixture(scope="module")
 def distilled(tmp_path_factory):
@@ -133,9 +144,12 @@ def test_distill_writes_students_histories_and_config(distilled):
         # the logits feed the distillation loss: one unit per class of the run
         assert model.get_layer("logits").units == len(cfg["data"]["label_names"])
         assert model.count_params() == st["params"]
-        assert not any(isinstance(layer, (keras.layers.GlobalAveragePooling1D,
-                                          keras.layers.GlobalAveragePooling2D))
-                       for layer in model.layers)
+        assert not any(
+            isinstance(
+                layer, (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D)
+            )
+            for layer in model.layers
+        )
     # the reported validation accuracy is the saved student's on the run's validation split
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.models.inputs import model_inputs

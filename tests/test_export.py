@@ -7,6 +7,7 @@ converted to a full-int8 graph; built once per session under the pytest base tem
 (with a float and a dynamic-range "hybrid" conversion of the same network for the error tests)
 by helpers.build_models.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,10 @@ GOLDEN = 10
 def litert(data: bytes):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_content=data, experimental_op_resolver_type=(
-        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    interp = Interpreter(
+        model_content=data,
+        experimental_op_resolver_type=(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+    )
     interp.allocate_tensors()
     return interp
 
@@ -59,8 +62,13 @@ def harness(exported, tmp_path_factory):
     work = tmp_path_factory.mktemp("harness")
     compile_c(out, work / "golden_check")
     r = run([work / "golden_check", work / "model.bin"])
-    return SimpleNamespace(rc=r.returncode, stdout=r.stdout, stderr=r.stderr,
-                           info=parse_harness(r.stdout), model_bin=work / "model.bin")
+    return SimpleNamespace(
+        rc=r.returncode,
+        stdout=r.stdout,
+        stderr=r.stderr,
+        info=parse_harness(r.stdout),
+        model_bin=work / "model.bin",
+    )
 
 
 def test_file_set_and_manifest(exported, models):
@@ -81,8 +89,10 @@ def test_file_set_and_manifest(exported, models):
     assert manifest["golden"]["count"] == GOLDEN
     # no file, the manifest included, carries a time stamp or a machine path
     assert "generated_utc" not in manifest and "seconds" not in manifest
-    assert manifest["source"]["model"] == {"file": models["int8"].name,
-                                           "sha256": hashlib.sha256(data).hexdigest()}
+    assert manifest["source"]["model"] == {
+        "file": models["int8"].name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
     for name in TFLM_SET:
         text = (out / name).read_text()
         assert str(models["int8"].parent) not in text and str(out) not in text, name
@@ -143,25 +153,51 @@ def test_float_literals_only_with_enable_float(exported, tmp_path):
     TINYECG_ENABLE_FLOAT adds float literals equal to the flatbuffer's scales."""
     out, summary = exported
     src = tmp_path / "scales.c"
-    src.write_text('#include <stdio.h>\n#include "tinyecg_model_meta.h"\n'
-                   "int main(void) {\n#ifdef TINYECG_ENABLE_FLOAT\n"
-                   '    printf("%.9g %.9g\\n", (double)TINYECG_INPUT_BEAT_SCALE, '
-                   "(double)TINYECG_OUTPUT_SCALE);\n#endif\n"
-                   '    printf("%ld %d\\n", TINYECG_OUTPUT_SCALE_MANT, TINYECG_OUTPUT_SCALE_EXP);\n'
-                   "    return 0;\n}\n")
+    src.write_text(
+        '#include <stdio.h>\n#include "tinyecg_model_meta.h"\n'
+        "int main(void) {\n#ifdef TINYECG_ENABLE_FLOAT\n"
+        '    printf("%.9g %.9g\\n", (double)TINYECG_INPUT_BEAT_SCALE, '
+        "(double)TINYECG_OUTPUT_SCALE);\n#endif\n"
+        '    printf("%ld %d\\n", TINYECG_OUTPUT_SCALE_MANT, TINYECG_OUTPUT_SCALE_EXP);\n'
+        "    return 0;\n}\n"
+    )
     if os.uname().machine in ("x86_64", "i686"):
         exe = tmp_path / "nofloat"
         compile_c(out, exe, extra=["-mgeneral-regs-only"])
-        r = run([need("gcc"), *CFLAGS, "-mgeneral-regs-only", "-I", out, *lib_includes(), "-o",
-                 tmp_path / "scales0", src])
+        r = run(
+            [
+                need("gcc"),
+                *CFLAGS,
+                "-mgeneral-regs-only",
+                "-I",
+                out,
+                *lib_includes(),
+                "-o",
+                tmp_path / "scales0",
+                src,
+            ]
+        )
         assert r.returncode == 0, r.stderr
-    r = run([need("gcc"), *CFLAGS, "-DTINYECG_ENABLE_FLOAT", "-I", out, *lib_includes(), "-o",
-             tmp_path / "scales", src])
+    r = run(
+        [
+            need("gcc"),
+            *CFLAGS,
+            "-DTINYECG_ENABLE_FLOAT",
+            "-I",
+            out,
+            *lib_includes(),
+            "-o",
+            tmp_path / "scales",
+            src,
+        ]
+    )
     assert r.returncode == 0, r.stderr
     line = run([tmp_path / "scales"]).stdout.splitlines()[0]
     beat = next(i for i in summary["model"]["inputs"] if i["role"] == "beat")
     assert [np.float32(float(v)) for v in line.split()] == [
-        np.float32(beat["scale"]), np.float32(summary["model"]["output"]["scale"])]
+        np.float32(beat["scale"]),
+        np.float32(summary["model"]["output"]["scale"]),
+    ]
 
 
 def test_tflm_reproduces_golden_outputs(harness, models):
@@ -213,7 +249,7 @@ def test_golden_raw_samples_match_records(exported):
         rec = wfdb.rdrecord(str(EXCERPT / item["record"]), physical=False)
         adc = rec.d_signal[:, rec.sig_name.index("MLII")]
         r = item["sample"]
-        np.testing.assert_array_equal(raw, adc[r - 180:r + 180])
+        np.testing.assert_array_equal(raw, adc[r - 180 : r + 180])
 
 
 def test_golden_inputs_follow_the_float_reference(harness):
@@ -232,9 +268,12 @@ def test_golden_inputs_follow_the_float_reference(harness):
     for g in golden:
         rec = wfdb.rdrecord(str(EXCERPT / g["record"]), physical=False)
         adc = rec.d_signal[:, rec.sig_name.index("MLII")]
-        raws.append(adc[g["sample"] - 180:g["sample"] + 180])
-    z = fp.zscore_windows_float(np.array(raws, np.int16), np.array([g["baseline"] for g in golden]),
-                                np.array([g["gain"] for g in golden]))
+        raws.append(adc[g["sample"] - 180 : g["sample"] + 180])
+    z = fp.zscore_windows_float(
+        np.array(raws, np.int16),
+        np.array([g["baseline"] for g in golden]),
+        np.array([g["gain"] for g in golden]),
+    )
     q_float = fp.quantize_float(z, scale, beat_zp).astype(np.int64)
     q = np.stack([g["beat"] for g in golden])
     assert np.abs(q - q_float).max() <= 1
@@ -269,20 +308,43 @@ def test_resolver_vocabulary_uses_real_tflm_method_names(tmp_path):
     from tinyecg.export.render import render
 
     names = list(tflm_files.TFLM_OPS)
-    fake = SimpleNamespace(source="vocabulary", ops=[SimpleNamespace(opcode=n, custom_code=None)
-                                                     for n in names],
-                           op_names=lambda: names)
+    fake = SimpleNamespace(
+        source="vocabulary",
+        ops=[SimpleNamespace(opcode=n, custom_code=None) for n in names],
+        op_names=lambda: names,
+    )
     ops = tflm_files.resolver_ops(fake)
-    text = render("tflm/tinyecg_op_resolver.h.j2", version="test", model_name="vocabulary",
-                  sha256="0" * 64, n_operators=len(names), ops=ops, all_2023=False, changed=[])
+    text = render(
+        "tflm/tinyecg_op_resolver.h.j2",
+        version="test",
+        model_name="vocabulary",
+        sha256="0" * 64,
+        n_operators=len(names),
+        ops=ops,
+        all_2023=False,
+        changed=[],
+    )
     (tmp_path / "tinyecg_op_resolver.h").write_text(text)
     main = tmp_path / "main.cpp"
-    main.write_text('#include <cstdio>\n#include "tinyecg_op_resolver.h"\n'
-                    "int main() { tinyecg::OpResolver r; int s = tinyecg::RegisterOps(r);\n"
-                    '  for (unsigned i = 0; i < r.GetRegistrationLength(); ++i) '
-                    'std::printf("%s\\n", r.Registered(i));\n  return s; }\n')
-    r = run([need("g++"), *CXXFLAGS, "-I", tmp_path, "-I", HARNESS / "export_tflm", "-o",
-             tmp_path / "vocab", main])
+    main.write_text(
+        '#include <cstdio>\n#include "tinyecg_op_resolver.h"\n'
+        "int main() { tinyecg::OpResolver r; int s = tinyecg::RegisterOps(r);\n"
+        "  for (unsigned i = 0; i < r.GetRegistrationLength(); ++i) "
+        'std::printf("%s\\n", r.Registered(i));\n  return s; }\n'
+    )
+    r = run(
+        [
+            need("g++"),
+            *CXXFLAGS,
+            "-I",
+            tmp_path,
+            "-I",
+            HARNESS / "export_tflm",
+            "-o",
+            tmp_path / "vocab",
+            main,
+        ]
+    )
     assert r.returncode == 0, r.stderr
     r = run([tmp_path / "vocab"])
     assert r.returncode == 0 and r.stdout.split() == names

@@ -1,4 +1,5 @@
 """tinyecg export refuses bad input with one clear line (TinyECGError) and writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def test_hybrid_model(models, tmp_path):
 
 
 def test_op_outside_the_resolver_vocabulary(models, tmp_path):
-    (tmp_path / "rfft.tflite").write_bytes(_replace_op(models["int8"].read_bytes(), "SOFTMAX",
-                                                       "RFFT2D"))
+    (tmp_path / "rfft.tflite").write_bytes(
+        _replace_op(models["int8"].read_bytes(), "SOFTMAX", "RFFT2D")
+    )
     msg = _fails(tmp_path, tmp_path / "rfft.tflite", "outside the TFLM resolver vocabulary")
     assert "RFFT2D" in msg
 
@@ -63,8 +65,9 @@ def test_op_tflm_cannot_prepare_is_named_for_the_c_backend(models, tmp_path):
     """An op both runtimes know but that TFLM refuses in this model (a SQUEEZE with a
     RESHAPE's two inputs): the message names the file, the node and TFLM's failed check,
     not only "TFLM failed to allocate tensors"."""
-    (tmp_path / "squeeze.tflite").write_bytes(_replace_op(models["int8"].read_bytes(),
-                                                          "RESHAPE", "SQUEEZE"))
+    (tmp_path / "squeeze.tflite").write_bytes(
+        _replace_op(models["int8"].read_bytes(), "RESHAPE", "SQUEEZE")
+    )
     msg = _fails(tmp_path, tmp_path / "squeeze.tflite", "failed to prepare", runtime="c")
     assert "squeeze.tflite" in msg and "Node SQUEEZE" in msg and "NumInputs" in msg
 
@@ -72,10 +75,12 @@ def test_op_tflm_cannot_prepare_is_named_for_the_c_backend(models, tmp_path):
 @pytest.mark.parametrize("damage", ["truncated", "corrupt", "not_tflite", "empty"])
 def test_damaged_file(models, tmp_path, damage):
     data = models["int8"].read_bytes()
-    bad = {"truncated": data[:len(data) // 2],
-           "corrupt": data[:8] + b"\xff" * 200 + data[208:],
-           "not_tflite": b"PK\x03\x04" + data[4:],
-           "empty": b""}[damage]
+    bad = {
+        "truncated": data[: len(data) // 2],
+        "corrupt": data[:8] + b"\xff" * 200 + data[208:],
+        "not_tflite": b"PK\x03\x04" + data[4:],
+        "empty": b"",
+    }[damage]
     (tmp_path / "bad.tflite").write_bytes(bad)
     _fails(tmp_path, tmp_path / "bad.tflite", "truncated|corrupt|not a TFLite|too short")
 
@@ -84,8 +89,10 @@ def test_window_disagrees_with_the_model_input(models, tmp_path):
     from tinyecg.dsp import denoise
 
     shutil.copy(models["int8"], tmp_path / "m.tflite")
-    cfg = {"data": {"fs": 360, "window": 256, "pre_r": 128},
-           "preprocessing": dict(denoise.PARAMS, window=256)}
+    cfg = {
+        "data": {"fs": 360, "window": 256, "pre_r": 128},
+        "preprocessing": dict(denoise.PARAMS, window=256),
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     msg = _fails(tmp_path, tmp_path / "m.tflite", "takes 360 samples")
     assert "256" in msg
@@ -185,8 +192,9 @@ def _per_channel_dense(data: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-@pytest.mark.parametrize("board, what", [("nano33ble", "channel 0's scale"),
-                                         ("esp32s3", "refuses when")])
+@pytest.mark.parametrize(
+    "board, what", [("nano33ble", "channel 0's scale"), ("esp32s3", "refuses when")]
+)
 def test_board_whose_tflm_computes_the_model_wrongly(models, tmp_path, board, what):
     (tmp_path / "m.tflite").write_bytes(_per_channel_dense(models["int8"].read_bytes()))
     msg = _fails(tmp_path, tmp_path / "m.tflite", "per-channel weight scales", board=board)

@@ -1,5 +1,6 @@
 """tinyecg export from each kind of source (run directory, .tflite with or without config.json,
 the packaged default model), with each runtime, and the board budget check."""
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,16 @@ def run_config(labels: str = "nlrav") -> dict:
 
     return {
         "tinyecg_version": "0.1.0",
-        "data": {"dir": str(EXCERPT), "labels": labels,
-                 "label_names": LABEL_SETS[labels]["labels"], "include_paced": False,
-                 "records": None, "fs": 360, "window": 360, "pre_r": 180},
+        "data": {
+            "dir": str(EXCERPT),
+            "labels": labels,
+            "label_names": LABEL_SETS[labels]["labels"],
+            "include_paced": False,
+            "records": None,
+            "fs": 360,
+            "window": 360,
+            "pre_r": 180,
+        },
         "preprocessing": denoise.PARAMS,
         "split": {"name": "intra", "seed": 0},
     }
@@ -87,7 +95,7 @@ def test_tflite_with_config_beside_it_takes_its_labels(models, tmp_path):
     summary = export(tmp_path / "model.tflite", out, golden=6)
     assert summary["labels"] == ["N", "S", "V", "F", "Q"]
     meta = (out / "tinyecg_model_meta.h").read_text()
-    assert "#define TINYECG_LABEL_S 1 /* \"S\" */" in meta
+    assert '#define TINYECG_LABEL_S 1 /* "S" */' in meta
     assert not summary["notes"]  # nothing assumed
     labels = [g["label"] for g in summary["golden"]["items"]]
     assert labels[:3] == [0, 1, 2]  # N, S, V: the excerpt has no F or Q beats
@@ -121,8 +129,11 @@ def test_budget_fits_the_real_boards(models, tmp_path, board):
     out = tmp_path / "out"
     summary = export(models["int8"], out, board=board, golden=4)
     report = summary["board"]
-    arena = int(re.search(r"#define TINYECG_ARENA_BYTES (\d+)u",
-                          (out / "tinyecg_arena.h").read_text()).group(1))
+    arena = int(
+        re.search(
+            r"#define TINYECG_ARENA_BYTES (\d+)u", (out / "tinyecg_arena.h").read_text()
+        ).group(1)
+    )
     b = BOARDS[board]
     assert report["fits"]
     assert report["flash"]["parts"]["model"] == models["int8"].stat().st_size
@@ -145,8 +156,10 @@ def test_board_profiles_are_consistent():
         assert b.notes and get_board(b.name) is b
     assert (BOARDS["nano33ble"].flash_total, BOARDS["nano33ble"].ram_total) == (1 << 20, 256 << 10)
     assert (BOARDS["pico"].flash_total, BOARDS["pico"].ram_total) == (2 << 20, 264 << 10)
-    assert (BOARDS["nucleo_f031k6"].flash_total, BOARDS["nucleo_f031k6"].ram_total) == \
-        (32 << 10, 4 << 10)
+    assert (BOARDS["nucleo_f031k6"].flash_total, BOARDS["nucleo_f031k6"].ram_total) == (
+        32 << 10,
+        4 << 10,
+    )
 
 
 def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
@@ -165,8 +178,12 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
     out = tmp_path / "out"
     summary = export(models["int8"], out, runtime="c", board="nucleo_l432kc", golden=8)
     names = {p.name for p in out.iterdir()}
-    assert {"tinyecg_model_meta.h", "tinyecg_preprocess_params.c", "tinyecg_golden.c",
-            "manifest.json"} <= names
+    assert {
+        "tinyecg_model_meta.h",
+        "tinyecg_preprocess_params.c",
+        "tinyecg_golden.c",
+        "manifest.json",
+    } <= names
     assert not names & {"tinyecg_model_data.c", "tinyecg_op_resolver.h", "tinyecg_arena.h"}
     assert summary["runtime"] == "c" and summary["board"]["flash"]["parts"]["tflm_runtime"] == 0
     assert '#define TINYECG_RUNTIME "c"' in (out / "tinyecg_model_meta.h").read_text()
@@ -174,8 +191,22 @@ def test_runtime_c_replaces_the_tflm_files(models, tmp_path):
 
     c_files = [*sorted(p for p in out.glob("*.c")), *library_sources()]
     exe = tmp_path / "c_runtime_check"
-    r = run([need("gcc"), *CFLAGS, "-I", out, "-I", library_include(), *lib_includes(),
-                "-o", exe, HARNESS / "export_c_runtime_check.c", *c_files, *lib_sources()])
+    r = run(
+        [
+            need("gcc"),
+            *CFLAGS,
+            "-I",
+            out,
+            "-I",
+            library_include(),
+            *lib_includes(),
+            "-o",
+            exe,
+            HARNESS / "export_c_runtime_check.c",
+            *c_files,
+            *lib_sources(),
+        ]
+    )
     assert r.returncode == 0, r.stderr
     r = run([exe])
     assert r.returncode == 0, r.stdout

@@ -1,5 +1,6 @@
 """firmware/lib/tinyecg_model holds the export of the shipped default model, so `pio run`
 builds out of the box; it must be exactly what `tinyecg export` makes of that model today."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ def test_committed_firmware_model_files_equal_a_fresh_export(tmp_path):
     for name in sorted(fresh - {"manifest.json"}):
         assert (COMMITTED / name).read_text() == (tmp_path / "fresh" / name).read_text(), (
             f"firmware/lib/tinyecg_model/{name} is stale: run "
-            "`tinyecg export --out firmware/lib/tinyecg_model --force`")
+            "`tinyecg export --out firmware/lib/tinyecg_model --force`"
+        )
     committed = json.loads((COMMITTED / "manifest.json").read_text())
     current = json.loads((tmp_path / "fresh" / "manifest.json").read_text())
     assert committed["files"] == current["files"] and committed["model"] == current["model"]

@@ -13,6 +13,7 @@ the C backend as the build's own classifier. The TFLM adapter itself is compiled
 against the library the boards pin by tests/test_tflm_vendored.py; main.cpp, against a stub of
 the Arduino API here (its serial replay build).
 """
+
 from __future__ import annotations
 
 import configparser
@@ -41,11 +42,18 @@ BOARDS = {  # env -> (platform, board)
 }
 ARDUINO_TFLM = "tensorflow/tflite-micro-arduino-examples"
 ESP32_TFLM = "eloquentarduino/tflm_esp32"
-APP_SOURCES = ("tinyecg_firmware.c", "tinyecg_selftest.c", "tinyecg_exported.c",
-               "tinyecg_model_check.c", "tinyecg_sample_ring.c", "tinyecg_command_filter.c",
-               "tinyecg_text.c", "tinyecg_classifier_none.c", "tinyecg_classifier_cbackend.c")
-OUR_SOURCES = ("main.cpp", "tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp",
-               *APP_SOURCES)
+APP_SOURCES = (
+    "tinyecg_firmware.c",
+    "tinyecg_selftest.c",
+    "tinyecg_exported.c",
+    "tinyecg_model_check.c",
+    "tinyecg_sample_ring.c",
+    "tinyecg_command_filter.c",
+    "tinyecg_text.c",
+    "tinyecg_classifier_none.c",
+    "tinyecg_classifier_cbackend.c",
+)
+OUR_SOURCES = ("main.cpp", "tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp", *APP_SOURCES)
 CXX_WARN = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
 INT8, UINT8 = 9, 3  # TfLiteType codes
 OUT_BEATS, OUT_PEAKS, OUT_RR, OUT_WINDOWS = 1, 2, 4, 8
@@ -67,6 +75,7 @@ def _ini() -> dict[str, dict[str, str]]:
             sec, opt = m.group(1), m.group(2)
             assert cp.has_option(sec, opt), f"${{{sec}.{opt}}} names no option"
             return resolve(cp.get(sec, opt), depth + 1)
+
         return re.sub(r"\$\{([^.}]+)\.([^}]+)\}", sub, value)
 
     out = {}
@@ -95,8 +104,9 @@ def test_platformio_ini_has_four_pinned_board_environments():
     assert ini["platformio"]["default_envs"] in envs
     for name, (platform, board) in BOARDS.items():
         opts = envs[name]
-        assert re.fullmatch(rf"{platform}\s*@\s*\d+\.\d+\.\d+", opts["platform"]), \
+        assert re.fullmatch(rf"{platform}\s*@\s*\d+\.\d+\.\d+", opts["platform"]), (
             f"{name}: platform not pinned to an exact version: {opts['platform']}"
+        )
         assert opts["board"] == board
         assert opts["framework"] == "arduino"
         deps = _items(opts.get("lib_deps", ""))
@@ -104,8 +114,11 @@ def test_platformio_ini_has_four_pinned_board_environments():
         assert all(_pinned(d) for d in deps), f"{name}: unpinned lib_deps {deps}"
         flags = opts.get("build_flags", "")
         want = ESP32_TFLM if platform == "espressif32" else ARDUINO_TFLM
-        dist = "TINYECG_TFLM_ELOQUENT_ESP32" if platform == "espressif32" \
+        dist = (
+            "TINYECG_TFLM_ELOQUENT_ESP32"
+            if platform == "espressif32"
             else "TINYECG_TFLM_ARDUINO_EXAMPLES"
+        )
         assert any(want in d for d in deps), f"{name}: expected {want} in {deps}"
         assert f"-DTINYECG_TFLM_DIST={dist}" in flags, f"{name}: {flags}"
         for script in _items(opts.get("extra_scripts", "")):
@@ -137,14 +150,24 @@ def test_pio_project_config_resolves_offline(tmp_path):
     if pio is None:
         pytest.skip("the platformio package is not installed (pip install tinyecg[firmware])")
     project = tmp_path / "firmware"
-    shutil.copytree(FIRMWARE, project, ignore=shutil.ignore_patterns(".pio", "build", "host",
-                                                                     "targets"))
-    env = dict(os.environ, PLATFORMIO_CORE_DIR=str(tmp_path / "pio-core"),
-               PLATFORMIO_NO_ANSI="1", PLATFORMIO_SETTING_ENABLE_TELEMETRY="No",
-               PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL="3650")
+    shutil.copytree(
+        FIRMWARE, project, ignore=shutil.ignore_patterns(".pio", "build", "host", "targets")
+    )
+    env = dict(
+        os.environ,
+        PLATFORMIO_CORE_DIR=str(tmp_path / "pio-core"),
+        PLATFORMIO_NO_ANSI="1",
+        PLATFORMIO_SETTING_ENABLE_TELEMETRY="No",
+        PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL="3650",
+    )
     try:
-        proc = subprocess.run(pio + ["project", "config", "--json-output", "-d", str(project)],
-                              capture_output=True, text=True, timeout=60, env=env)
+        proc = subprocess.run(
+            pio + ["project", "config", "--json-output", "-d", str(project)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("`pio project config` did not finish offline within 60 s")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -174,11 +197,21 @@ def _build_student(tmp: Path) -> Path:
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     idx = rng.integers(0, len(ds), 30 * 32)
-    model.fit([ds.x[idx].reshape(-1, 1, 360, 1), ds.beats.rhythm[idx]], ds.beats.y[idx],
-              batch_size=32, epochs=1, verbose=0)
+    model.fit(
+        [ds.x[idx].reshape(-1, 1, 360, 1), ds.beats.rhythm[idx]],
+        ds.beats.y[idx],
+        batch_size=32,
+        epochs=1,
+        verbose=0,
+    )
     calib = rng.choice(len(ds), 64, replace=False)
-    data = convert_int8(model, [ds.x[calib].reshape(-1, 1, 360, 1).astype(np.float32),
-                                ds.beats.rhythm[calib].astype(np.float32)])
+    data = convert_int8(
+        model,
+        [
+            ds.x[calib].reshape(-1, 1, 360, 1).astype(np.float32),
+            ds.beats.rhythm[calib].astype(np.float32),
+        ],
+    )
     path = tmp / "student_int8.tflite"
     path.write_bytes(data)
     return path
@@ -194,8 +227,11 @@ def exported(tmp_path_factory):
         pytest.skip(f"the exporter (tinyecg.export.exporter) is not available yet: {exc}")
     tmp = tmp_path_factory.mktemp("firmware_project")
     project = tmp / "firmware"
-    shutil.copytree(FIRMWARE, project, ignore=shutil.ignore_patterns(
-        ".pio", "build", "host", "targets", "tinyecg_model"))
+    shutil.copytree(
+        FIRMWARE,
+        project,
+        ignore=shutil.ignore_patterns(".pio", "build", "host", "targets", "tinyecg_model"),
+    )
     default = exporter.DEFAULT_MODEL_DIR / "model.tflite"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TINYECG_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -203,14 +239,17 @@ def exported(tmp_path_factory):
         source = None if default.is_file() else _build_student(tmp)
         summary = exporter.export(source, project / "lib" / "tinyecg_model", force=True)
     model_path = default if source is None else source
-    return SimpleNamespace(project=project, lib=project / "lib" / "tinyecg_model",
-                           model_bytes=model_path.read_bytes(), summary=summary)
+    return SimpleNamespace(
+        project=project,
+        lib=project / "lib" / "tinyecg_model",
+        model_bytes=model_path.read_bytes(),
+        summary=summary,
+    )
 
 
 # --------------------------------------------------------------------------- build inputs
 SOURCE_EXT = {".c", ".cc", ".cpp", ".cxx", ".S"}
-INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*(?:([<"])([^>"]+)[>"]|([A-Za-z_]\w*))',
-                        re.M)
+INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*(?:([<"])([^>"]+)[>"]|([A-Za-z_]\w*))', re.M)
 EXTERNAL = ("tensorflow/", "third_party/")  # TFLM headers, provided by lib_deps
 
 
@@ -218,24 +257,36 @@ def _library(path: Path) -> dict:
     """PlatformIO's view of a lib/ folder: where its sources and headers are."""
     manifest = path / "library.json"
     build = json.loads(manifest.read_text()).get("build", {}) if manifest.is_file() else {}
-    src = path / build["srcDir"] if "srcDir" in build else (
-        path / "src" if (path / "src").is_dir() else path)
-    inc = path / build["includeDir"] if "includeDir" in build else (
-        path / "include" if (path / "include").is_dir() else src)
+    src = (
+        path / build["srcDir"]
+        if "srcDir" in build
+        else (path / "src" if (path / "src").is_dir() else path)
+    )
+    inc = (
+        path / build["includeDir"]
+        if "includeDir" in build
+        else (path / "include" if (path / "include").is_dir() else src)
+    )
     return {"name": path.name, "src": src, "include": inc}
 
 
 def _compiled(src_dir: Path, skip=("examples", "example", "test", "tests")) -> list[Path]:
-    return sorted(p for p in src_dir.rglob("*") if p.suffix in SOURCE_EXT
-                  and not any(part in skip or part.startswith(".")
-                              for part in p.relative_to(src_dir).parts[:-1]))
+    return sorted(
+        p
+        for p in src_dir.rglob("*")
+        if p.suffix in SOURCE_EXT
+        and not any(
+            part in skip or part.startswith(".") for part in p.relative_to(src_dir).parts[:-1]
+        )
+    )
 
 
 def _macros(files) -> dict[str, str]:
     out = {}
     for f in files:
-        for m in re.finditer(r'^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+"([^"]+)"', f.read_text(),
-                             re.M):
+        for m in re.finditer(
+            r'^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+"([^"]+)"', f.read_text(), re.M
+        ):
             out[m.group(1)] = m.group(2)
     return out
 
@@ -243,8 +294,12 @@ def _macros(files) -> dict[str, str]:
 def test_every_compiled_file_exists_and_every_include_resolves(exported):
     project = exported.project
     libs = [_library(p) for p in sorted((project / "lib").iterdir()) if p.is_dir()]
-    assert {lib["name"] for lib in libs} >= {"tinyecg_app", "tinyecg_core", "tinyecg_dsp",
-                                             "tinyecg_model"}
+    assert {lib["name"] for lib in libs} >= {
+        "tinyecg_app",
+        "tinyecg_core",
+        "tinyecg_dsp",
+        "tinyecg_model",
+    }
     compiled = _compiled(project / "src")
     for lib in libs:
         compiled += _compiled(lib["src"])
@@ -254,8 +309,11 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
     assert len([p for p in compiled if "tinyecg_core" in p.parts]) >= 3
     # the static preprocessing library: every source compiled, none generated into the model
     dsp = [p for p in compiled if "tinyecg_dsp" in p.parts]
-    assert {p.name for p in dsp} == {"tinyecg_preprocess.c", "tinyecg_denoise.c",
-                                     "tinyecg_rhythm.c"}
+    assert {p.name for p in dsp} == {
+        "tinyecg_preprocess.c",
+        "tinyecg_denoise.c",
+        "tinyecg_rhythm.c",
+    }
     assert not (exported.lib / "tinyecg_preprocess.c").exists()
 
     search = [project / "include", project / "src"]
@@ -276,8 +334,9 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
             # the boards build TINYECG_CLASSIFIER_TFLM: this file's body is preprocessed away,
             # and with it its include of the C backend's tinyecg_model.h (not in a TFLM export)
             body = tu.read_text()
-            assert re.search(r"^#if TINYECG_CLASSIFIER == TINYECG_CLASSIFIER_CBACKEND$", body,
-                             re.M).start() < body.index('#include "tinyecg_model.h"')
+            assert re.search(
+                r"^#if TINYECG_CLASSIFIER == TINYECG_CLASSIFIER_CBACKEND$", body, re.M
+            ).start() < body.index('#include "tinyecg_model.h"')
             continue
         seen, todo = set(), [tu]
         while todo:
@@ -294,7 +353,7 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
                 found = resolve(name, f)
                 if found is None:
                     if quote == '"':
-                        unresolved.append(f"{f.relative_to(project)}: \"{name}\"")
+                        unresolved.append(f'{f.relative_to(project)}: "{name}"')
                     continue
                 if found not in seen:
                     seen.add(found)
@@ -302,19 +361,30 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
         closures[tu] = {p.name for p in seen}
     assert not unresolved, "includes that do not resolve in the project:\n" + "\n".join(unresolved)
     # tinyecg_app.h (core) and tinyecg_model_meta.h (export) both define TINYECG_VERSION
-    clash = [tu.name for tu, inc in closures.items()
-             if {"tinyecg_app.h", "tinyecg_model_meta.h"} <= inc]
+    clash = [
+        tu.name for tu, inc in closures.items() if {"tinyecg_app.h", "tinyecg_model_meta.h"} <= inc
+    ]
     assert not clash, f"these include both tinyecg_app.h and tinyecg_model_meta.h: {clash}"
     # the adapter reaches the generated resolver, model data and arena, and ecg_config.h
     adapter = next(tu for tu in compiled if tu.name == "tinyecg_classifier_tflm.cpp")
-    assert {"tinyecg_op_resolver.h", "tinyecg_model_data.h", "tinyecg_arena.h",
-            "ecg_config.h", "tinyecg_exported.h"} <= closures[adapter]
+    assert {
+        "tinyecg_op_resolver.h",
+        "tinyecg_model_data.h",
+        "tinyecg_arena.h",
+        "ecg_config.h",
+        "tinyecg_exported.h",
+    } <= closures[adapter]
     # the application's model binding reaches the metadata, the golden vectors and the
     # preprocessing library through the generated parameters, and they reach the core's
     # rendered tinyecg_spec.h
     binding = next(tu for tu in compiled if tu.name == "tinyecg_exported.c")
-    assert {"tinyecg_model_meta.h", "tinyecg_golden.h", "tinyecg_preprocess_params.h",
-            "tinyecg_dsp.h", "tinyecg_spec.h"} <= closures[binding]
+    assert {
+        "tinyecg_model_meta.h",
+        "tinyecg_golden.h",
+        "tinyecg_preprocess_params.h",
+        "tinyecg_dsp.h",
+        "tinyecg_spec.h",
+    } <= closures[binding]
     # the board layer reaches the application only through tinyecg_firmware.h
     board = next(tu for tu in compiled if tu.name == "main.cpp")
     assert "tinyecg_firmware.h" in closures[board]
@@ -332,10 +402,14 @@ def _cc(args, cwd):
 def _includes(project: Path, model: Path | None = None, *extra: Path) -> list[str]:
     """The project's include folders; model: an export folder instead of lib/tinyecg_model."""
     model = model if model is not None else project / "lib" / "tinyecg_model"
-    return [f"-I{project / 'include'}", f"-I{project / 'lib' / 'tinyecg_app' / 'include'}",
-            f"-I{project / 'lib' / 'tinyecg_core' / 'include'}",
-            f"-I{project / 'lib' / 'tinyecg_dsp' / 'include'}",
-            f"-I{model}", *(f"-I{p}" for p in extra)]
+    return [
+        f"-I{project / 'include'}",
+        f"-I{project / 'lib' / 'tinyecg_app' / 'include'}",
+        f"-I{project / 'lib' / 'tinyecg_core' / 'include'}",
+        f"-I{project / 'lib' / 'tinyecg_dsp' / 'include'}",
+        f"-I{model}",
+        *(f"-I{p}" for p in extra),
+    ]
 
 
 def _app_sources(project: Path) -> list[Path]:
@@ -352,22 +426,23 @@ def test_app_is_the_one_firmware_application():
     assert sorted(p.name for p in (target / "board").iterdir()) == ["main.c"]
     app = FIRMWARE / "lib" / "tinyecg_app"
     names = {p.name for p in (app / "src").iterdir()}
-    assert set(APP_SOURCES) | {"tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp"} \
-        == names
+    assert set(APP_SOURCES) | {"tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp"} == names
     for header in (app / "include").glob("*.h"):
         text = header.read_text()
-        names = re.findall(r"^\} (\w+);", text, re.M)                    # typedef struct
-        names += re.findall(r"^typedef [^{;]*?\(\*(\w+)\)", text, re.M)   # function pointers
-        names += re.findall(r"^typedef [^{;(]*?\b(\w+);", text, re.M)     # other typedefs
-        names += re.findall(r"^[a-z][\w *]*?\b(\w+)\(", text, re.M)       # functions
+        names = re.findall(r"^\} (\w+);", text, re.M)  # typedef struct
+        names += re.findall(r"^typedef [^{;]*?\(\*(\w+)\)", text, re.M)  # function pointers
+        names += re.findall(r"^typedef [^{;(]*?\b(\w+);", text, re.M)  # other typedefs
+        names += re.findall(r"^[a-z][\w *]*?\b(\w+)\(", text, re.M)  # functions
         assert names, header.name
         for ident in names:
             assert ident.startswith("tinyecg_"), f"{header.name}: {ident}"
         for macro in re.findall(r"^#define (\w+)", text, re.M):
             assert macro.startswith("TINYECG_"), f"{header.name}: {macro}"
     for old in ("tinyecg_fw_", "app_model", "app_selftest", "tinyecg_platform_micros"):
-        for path in list(app.rglob("*.[ch]*")) + [FIRMWARE / "src" / "main.cpp",
-                                                  target / "board" / "main.c"]:
+        for path in list(app.rglob("*.[ch]*")) + [
+            FIRMWARE / "src" / "main.cpp",
+            target / "board" / "main.c",
+        ]:
             assert old not in path.read_text(), f"{path.name} still says {old}"
 
 
@@ -384,10 +459,32 @@ def test_golden_tolerance_is_zero_everywhere():
 
 def test_app_compiles_as_strict_c99_and_cxx17(exported, tmp_path, strict_c_flags):
     for src in _app_sources(exported.project):
-        _cc(["gcc", *strict_c_flags, *_includes(exported.project), "-c", src,
-             "-o", tmp_path / f"{src.name}.o"], tmp_path)
-        _cc(["g++", *CXX_WARN, "-x", "c++", *_includes(exported.project), "-c", src,
-             "-o", tmp_path / f"{src.name}.cpp.o"], tmp_path)
+        _cc(
+            [
+                "gcc",
+                *strict_c_flags,
+                *_includes(exported.project),
+                "-c",
+                src,
+                "-o",
+                tmp_path / f"{src.name}.o",
+            ],
+            tmp_path,
+        )
+        _cc(
+            [
+                "g++",
+                *CXX_WARN,
+                "-x",
+                "c++",
+                *_includes(exported.project),
+                "-c",
+                src,
+                "-o",
+                tmp_path / f"{src.name}.cpp.o",
+            ],
+            tmp_path,
+        )
 
 
 ARDUINO_STUB = r"""
@@ -416,14 +513,28 @@ def test_main_cpp_compiles_against_the_arduino_api(exported, tmp_path):
     stub = tmp_path / "stub"
     stub.mkdir()
     (stub / "Arduino.h").write_text(ARDUINO_STUB)
-    _cc(["g++", *CXX_WARN, f"-I{stub}", *_includes(exported.project), "-c",
-         exported.project / "src" / "main.cpp", "-o", tmp_path / "main.o"], tmp_path)
+    _cc(
+        [
+            "g++",
+            *CXX_WARN,
+            f"-I{stub}",
+            *_includes(exported.project),
+            "-c",
+            exported.project / "src" / "main.cpp",
+            "-o",
+            tmp_path / "main.o",
+        ],
+        tmp_path,
+    )
 
 
-@pytest.mark.parametrize("cpu", [
-    ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],  # nRF52840, STM32L432
-    ["-mcpu=cortex-m0plus"],                                         # RP2040
-])
+@pytest.mark.parametrize(
+    "cpu",
+    [
+        ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],  # nRF52840, STM32L432
+        ["-mcpu=cortex-m0plus"],  # RP2040
+    ],
+)
 def test_app_cross_compiles_for_cortex_m(exported, tmp_path, cpu, strict_c_flags):
     """The same C for the Arm boards' cores (arm-none-eabi-gcc, as PlatformIO's toolchains):
     warning-free, and the sample ring's atomics are inline (no libatomic on Cortex-M0+)."""
@@ -431,34 +542,79 @@ def test_app_cross_compiles_for_cortex_m(exported, tmp_path, cpu, strict_c_flags
     if gcc is None:
         pytest.skip("arm-none-eabi-gcc is not installed (Debian: gcc-arm-none-eabi)")
     project = exported.project
-    sources = _app_sources(project) + \
-        sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")) + \
-        sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")) + \
-        sorted(exported.lib.glob("*.c"))
+    sources = (
+        _app_sources(project)
+        + sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c"))
+        + sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c"))
+        + sorted(exported.lib.glob("*.c"))
+    )
     for src in sources:
         obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
-        _cc([gcc, *cpu, "-mthumb", *strict_c_flags, "-Os", *_includes(project), "-c", src,
-             "-o", obj], tmp_path)
-    nm = subprocess.run([shutil.which("arm-none-eabi-nm") or "arm-none-eabi-nm", "-u",
-                         *sorted(tmp_path.glob("*.o"))], capture_output=True, text=True)
+        _cc(
+            [
+                gcc,
+                *cpu,
+                "-mthumb",
+                *strict_c_flags,
+                "-Os",
+                *_includes(project),
+                "-c",
+                src,
+                "-o",
+                obj,
+            ],
+            tmp_path,
+        )
+    nm = subprocess.run(
+        [
+            shutil.which("arm-none-eabi-nm") or "arm-none-eabi-nm",
+            "-u",
+            *sorted(tmp_path.glob("*.o")),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert nm.returncode == 0, nm.stderr
     assert "__atomic" not in nm.stdout and "__sync" not in nm.stdout
 
 
-def _shared_library(project: Path, out: Path, model_dir: Path, flags, defines=(),
-                    extra_sources=(), extra_includes=()) -> Path:
+def _shared_library(
+    project: Path,
+    out: Path,
+    model_dir: Path,
+    flags,
+    defines=(),
+    extra_sources=(),
+    extra_includes=(),
+) -> Path:
     """The application (strict C99), the shim board layer, the core, the preprocessing and an
     export's C in one shared library."""
-    sources = [*_app_sources(project), ROOT / "tests" / "c" / "firmware_shim.c",
-               *sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")),
-               *sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
-               *(model_dir / n for n in ("tinyecg_preprocess_params.c", "tinyecg_golden.c")),
-               *extra_sources]
+    sources = [
+        *_app_sources(project),
+        ROOT / "tests" / "c" / "firmware_shim.c",
+        *sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")),
+        *sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
+        *(model_dir / n for n in ("tinyecg_preprocess_params.c", "tinyecg_golden.c")),
+        *extra_sources,
+    ]
     objs = []
     for k, src in enumerate(sources):
         obj = out / f"{k:02d}-{src.stem}.o"
-        _cc(["gcc", *flags, "-fPIC", "-O1", *(f"-D{d}" for d in defines),
-             *_includes(project, model_dir, *extra_includes), "-c", src, "-o", obj], out)
+        _cc(
+            [
+                "gcc",
+                *flags,
+                "-fPIC",
+                "-O1",
+                *(f"-D{d}" for d in defines),
+                *_includes(project, model_dir, *extra_includes),
+                "-c",
+                src,
+                "-o",
+                obj,
+            ],
+            out,
+        )
         objs.append(obj)
     so = out / "libtinyecg_app.so"
     _cc(["gcc", "-shared", "-o", so, *objs], out)
@@ -470,25 +626,45 @@ def fwlib(exported, tmp_path_factory, strict_c_flags):
     """The application built with TINYECG_CLASSIFIER_NONE (the classifier comes from the
     test), loaded with ctypes."""
     out = tmp_path_factory.mktemp("fwlib")
-    so = _shared_library(exported.project, out, exported.lib, strict_c_flags,
-                         defines=["TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_NONE"])
+    so = _shared_library(
+        exported.project,
+        out,
+        exported.lib,
+        strict_c_flags,
+        defines=["TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_NONE"],
+    )
     return _bind(ctypes.CDLL(str(so)))
 
 
 WRITE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
-CLASSIFY = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int8),
-                            ctypes.POINTER(ctypes.c_int8), ctypes.POINTER(ctypes.c_int8))
+CLASSIFY = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_int8),
+    ctypes.POINTER(ctypes.c_int8),
+    ctypes.POINTER(ctypes.c_int8),
+)
 
 
 class Classifier(ctypes.Structure):
-    _fields_ = [("classify", CLASSIFY), ("ctx", ctypes.c_void_p), ("n_classes", ctypes.c_int),
-                ("n_rhythm", ctypes.c_int), ("labels", ctypes.POINTER(ctypes.c_char_p)),
-                ("name", ctypes.c_char_p)]
+    _fields_ = [
+        ("classify", CLASSIFY),
+        ("ctx", ctypes.c_void_p),
+        ("n_classes", ctypes.c_int),
+        ("n_rhythm", ctypes.c_int),
+        ("labels", ctypes.POINTER(ctypes.c_char_p)),
+        ("name", ctypes.c_char_p),
+    ]
 
 
 class Tensor(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("n_dims", ctypes.c_int), ("dims", ctypes.c_int32 * 6),
-                ("scale", ctypes.c_float), ("zero_point", ctypes.c_int32)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("n_dims", ctypes.c_int),
+        ("dims", ctypes.c_int32 * 6),
+        ("scale", ctypes.c_float),
+        ("zero_point", ctypes.c_int32),
+    ]
 
 
 class IoMap(ctypes.Structure):
@@ -496,24 +672,55 @@ class IoMap(ctypes.Structure):
 
 
 class Selftest(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int) for n in ("vectors", "input_ok", "rhythm_ok", "output_ok",
-                                            "classify_errors", "max_diff", "tolerance",
-                                            "outputs_checked", "passed")]
+    _fields_ = [
+        (n, ctypes.c_int)
+        for n in (
+            "vectors",
+            "input_ok",
+            "rhythm_ok",
+            "output_ok",
+            "classify_errors",
+            "max_diff",
+            "tolerance",
+            "outputs_checked",
+            "passed",
+        )
+    ]
 
 
 def _bind(lib):
     vp = ctypes.c_void_p
     for name, res, args in [
-        ("shim_expect", vp, []), ("shim_labels", ctypes.POINTER(ctypes.c_char_p), []),
-        ("shim_n_classes", ctypes.c_int, []), ("shim_n_rhythm", ctypes.c_int, []),
-        ("shim_golden_count", ctypes.c_int, []), ("shim_sha256", ctypes.c_char_p, []),
-        ("tinyecg_model_check_tensors", ctypes.c_int,
-         [vp, ctypes.POINTER(Tensor), ctypes.c_int, ctypes.POINTER(Tensor), ctypes.c_int,
-          ctypes.POINTER(IoMap), WRITE, vp]),
-        ("shim_selftest", ctypes.c_int,
-         [ctypes.POINTER(Classifier), ctypes.c_int, WRITE, ctypes.POINTER(Selftest)]),
-        ("shim_start", ctypes.c_int,
-         [ctypes.c_int, ctypes.POINTER(Classifier), ctypes.c_uint, WRITE]),
+        ("shim_expect", vp, []),
+        ("shim_labels", ctypes.POINTER(ctypes.c_char_p), []),
+        ("shim_n_classes", ctypes.c_int, []),
+        ("shim_n_rhythm", ctypes.c_int, []),
+        ("shim_golden_count", ctypes.c_int, []),
+        ("shim_sha256", ctypes.c_char_p, []),
+        (
+            "tinyecg_model_check_tensors",
+            ctypes.c_int,
+            [
+                vp,
+                ctypes.POINTER(Tensor),
+                ctypes.c_int,
+                ctypes.POINTER(Tensor),
+                ctypes.c_int,
+                ctypes.POINTER(IoMap),
+                WRITE,
+                vp,
+            ],
+        ),
+        (
+            "shim_selftest",
+            ctypes.c_int,
+            [ctypes.POINTER(Classifier), ctypes.c_int, WRITE, ctypes.POINTER(Selftest)],
+        ),
+        (
+            "shim_start",
+            ctypes.c_int,
+            [ctypes.c_int, ctypes.POINTER(Classifier), ctypes.c_uint, WRITE],
+        ),
         ("shim_boot", ctypes.c_int, [ctypes.c_int, ctypes.c_uint, WRITE]),
         ("shim_serial", None, [ctypes.c_char_p, ctypes.c_size_t]),
         ("shim_adc", None, [ctypes.c_int32, ctypes.c_int]),
@@ -537,16 +744,18 @@ class Host:
 
         self.lib, self.offset, self.text = lib, offset, []
         self.tflm = TFLMModel(model_bytes)
-        self.beat_k = next(i for i, q in enumerate(self.tflm.inputs)
-                           if int(np.prod(q.shape)) == 360)
+        self.beat_k = next(
+            i for i, q in enumerate(self.tflm.inputs) if int(np.prod(q.shape)) == 360
+        )
         self.rhythm_k = next((i for i, q in enumerate(self.tflm.inputs) if i != self.beat_k), None)
         self.n_classes = lib.shim_n_classes()
         self.n_rhythm = lib.shim_n_rhythm()
         self.seen = []  # (window_q, rhythm_q) as the classifier received them
         self.write = WRITE(lambda ctx, text: self.text.append(text.decode()))
         self._classify = CLASSIFY(self._run)
-        self.classifier = Classifier(self._classify, None, self.n_classes, self.n_rhythm,
-                                     lib.shim_labels(), b"tflm-host")
+        self.classifier = Classifier(
+            self._classify, None, self.n_classes, self.n_rhythm, lib.shim_labels(), b"tflm-host"
+        )
 
     def _run(self, ctx, window, rhythm, scores):
         w = np.ctypeslib.as_array(window, (360,)).copy()
@@ -577,20 +786,29 @@ def test_golden_selftest_runs_generated_preprocessing_and_tflm(fwlib, exported):
     assert ok == 1 and res.passed == 1, "\n".join(lines)
     assert (res.vectors, res.input_ok, res.rhythm_ok, res.output_ok) == (n, n, n, n)
     assert res.max_diff == 0 and res.classify_errors == 0 and res.outputs_checked == 1
-    assert lines[-1] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
-                         f"output={n} classifier=tflm-host")
-    per_vector = [x for x in lines if re.match(
-        r"# selftest \d+ record=\d+ r=\d+ label=\w+ input=ok rhythm=ok output=ok maxdiff=0$", x)]
+    assert lines[-1] == (
+        f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
+        f"output={n} classifier=tflm-host"
+    )
+    per_vector = [
+        x
+        for x in lines
+        if re.match(
+            r"# selftest \d+ record=\d+ r=\d+ label=\w+ input=ok rhythm=ok output=ok maxdiff=0$", x
+        )
+    ]
     assert len(per_vector) == n
     # the classifier got the golden inputs in the right roles: TFLM on what it received
     # gives the outputs and labels the exporter recorded in manifest.json
     items = exported.summary["golden"]["items"]
-    labels = [x.decode() for x in fwlib.shim_labels()[:host.n_classes]]
+    labels = [x.decode() for x in fwlib.shim_labels()[: host.n_classes]]
     assert len(host.seen) == len(items) == n
     for k, ((w, r), item) in enumerate(zip(host.seen, items)):
         assert host.invoke(w, r).tolist() == item["output"], k
-        assert f"# selftest {k} record={item['record']} r={item['sample']} " \
-               f"label={labels[item['label']]} " in "\n".join(lines)
+        assert (
+            f"# selftest {k} record={item['record']} r={item['sample']} "
+            f"label={labels[item['label']]} " in "\n".join(lines)
+        )
     assert fwlib.shim_sha256().decode() == exported.summary["model"]["sha256"]
 
 
@@ -602,8 +820,10 @@ def test_preprocessing_only_selftest_without_a_classifier(fwlib, exported):
     n = exported.summary["golden"]["count"]
     lines = "".join(text).splitlines()
     assert (res.input_ok, res.rhythm_ok, res.output_ok, res.outputs_checked) == (n, n, n, 0)
-    assert lines[-1] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=- input={n} rhythm={n} "
-                         f"output=- classifier=none")
+    assert lines[-1] == (
+        f"# selftest pass {n}/{n} tolerance=0 maxdiff=- input={n} rhythm={n} "
+        f"output=- classifier=none"
+    )
     assert all(" output=- maxdiff=-" in x for x in lines[:-1])
 
 
@@ -660,8 +880,9 @@ def _check(fwlib, host, perturb=None, drop_input=None):
         ins, n_in = (Tensor * len(keep))(*keep), len(keep)
     host.text.clear()
     io = IoMap()
-    bad = fwlib.tinyecg_model_check_tensors(fwlib.shim_expect(), ins, n_in, outs, n_out,
-                                            ctypes.byref(io), host.write, None)
+    bad = fwlib.tinyecg_model_check_tensors(
+        fwlib.shim_expect(), ins, n_in, outs, n_out, ctypes.byref(io), host.write, None
+    )
     return bad, io, host.lines()
 
 
@@ -679,26 +900,32 @@ def test_model_check_against_the_interpreters_tensors(fwlib, exported):
     def zp(k, d):
         if k == b:
             d.zero_point += 1
+
     bad, _, lines = _check(fwlib, host, zp)
-    assert bad == 1 and lines == [f"# model-check beat input zero point: "
-                                  f"{host.tflm.inputs[b].zero_point + 1} (metadata "
-                                  f"{host.tflm.inputs[b].zero_point})"]
+    assert bad == 1 and lines == [
+        f"# model-check beat input zero point: "
+        f"{host.tflm.inputs[b].zero_point + 1} (metadata "
+        f"{host.tflm.inputs[b].zero_point})"
+    ]
 
     def scale(k, d):  # one float32 ulp off: the check is exact
         if k == n_in:
             d.scale = float(np.nextafter(np.float32(d.scale), np.float32(1)))
+
     bad, _, lines = _check(fwlib, host, scale)
     assert bad == 1 and lines[0].startswith("# model-check output scale: "), lines
 
     def uint8(k, d):
         if k == r:
             d.type = UINT8
+
     bad, _, lines = _check(fwlib, host, uint8)
     assert bad == 1 and lines[0].startswith("# model-check rhythm input type: 3"), lines
 
     def classes(k, d):
         if k == n_in:
             d.dims[d.n_dims - 1] -= 1
+
     bad, _, lines = _check(fwlib, host, classes)
     assert bad == 1 and "output elements" in lines[0], lines
 
@@ -734,9 +961,10 @@ def test_serial_replay_classifies_like_the_python_reference(fwlib, exported):
     from tinyecg.dsp import fixedpoint as fp
 
     host = Host(fwlib, exported.model_bytes)
-    labels = [x.decode() for x in fwlib.shim_labels()[:host.n_classes]]
-    rc = fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier),
-                          OUT_BEATS | OUT_RR | OUT_WINDOWS, host.write)
+    labels = [x.decode() for x in fwlib.shim_labels()[: host.n_classes]]
+    rc = fwlib.shim_start(
+        INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS | OUT_RR | OUT_WINDOWS, host.write
+    )
     assert rc == 0, host.lines()
     assert fwlib.shim_state() == 7  # boot self-test passed, classifier started and enabled
     boot = len(host.lines())
@@ -744,9 +972,9 @@ def test_serial_replay_classifies_like_the_python_reference(fwlib, exported):
     x = _record("208", 40)
     text = ("\n".join(str(int(v)) for v in x) + "\n#end\n#stats\n").encode()
     for i in range(0, len(text), 997):  # arbitrary chunks, as a serial port delivers them
-        chunk = text[i:i + 997]
+        chunk = text[i : i + 997]
         fwlib.shim_serial(chunk, len(chunk))
-    lines = host.lines()[boot - 1:]
+    lines = host.lines()[boot - 1 :]
     assert lines[0].startswith("# tinyecg ") and "classifier=tflm-host" in lines[0]
     assert f"samples={len(x)}" in lines[-1] and "garbage=0" in lines[-1]
     beats, rr, windows = _parse(lines)
@@ -754,8 +982,12 @@ def test_serial_replay_classifies_like_the_python_reference(fwlib, exported):
     assert len(host.seen) == len(beats)
 
     q = host.tflm.inputs
-    params = fp.preprocess_params(q[host.beat_k].scale, q[host.beat_k].zero_point,
-                                  q[host.rhythm_k].scale, q[host.rhythm_k].zero_point)
+    params = fp.preprocess_params(
+        q[host.beat_k].scale,
+        q[host.beat_k].zero_point,
+        q[host.rhythm_k].scale,
+        q[host.rhythm_k].zero_point,
+    )
     order = sorted(beats)
     raw = np.stack([windows[r] for r in order])
     want_w = fp.preprocess_windows_int(raw, 1024, 200, params)
@@ -775,16 +1007,20 @@ def test_adc_mode_ring_lead_off_commands_and_overrun(fwlib, exported):
     through the sample ring into the core, the AD8232 lead-off pins as railed samples,
     serial input reduced to '#' commands, ring overflow reported."""
     host = Host(fwlib, exported.model_bytes)
-    assert fwlib.shim_start(INPUT_ADC, ctypes.byref(host.classifier), OUT_BEATS | OUT_PEAKS,
-                            host.write) == 0
+    assert (
+        fwlib.shim_start(
+            INPUT_ADC, ctypes.byref(host.classifier), OUT_BEATS | OUT_PEAKS, host.write
+        )
+        == 0
+    )
     info = [x for x in host.lines() if x.startswith("# tinyecg ")]
     assert len(info) == 1 and "adc=0..4095" in info[0]  # 12-bit ADC range from ecg_config.h
     x = (_record("119", 30).astype(np.int64) * 2).clip(0, 4095)  # an 11-bit record, 12-bit ADC
     pushed = 0
     for i in range(0, len(x), 36):  # the tick pushes, loop() polls 10 times a second
-        for v in x[i:i + 36]:
+        for v in x[i : i + 36]:
             fwlib.shim_adc(int(v), 0)
-        pushed += len(x[i:i + 36])
+        pushed += len(x[i : i + 36])
         fwlib.shim_poll()
     beats, _, _ = _parse(host.lines())
     assert len(beats) >= 25
@@ -815,13 +1051,12 @@ def test_replay_that_goes_silent_is_reported_once(fwlib, exported):
     "# input stopped" once (the waiting beats come out), samples bring detection back; in
     ADC mode silence on the serial line means nothing."""
     host = Host(fwlib, exported.model_bytes)
-    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
-                            host.write) == 0
+    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS, host.write) == 0
     x = _record("208", 20)
     text = ("\n".join(str(int(v)) for v in x) + "\n").encode()
     now = 0
     for i in range(0, len(text), 2000):
-        fwlib.shim_serial(text[i:i + 2000], len(text[i:i + 2000]))
+        fwlib.shim_serial(text[i : i + 2000], len(text[i : i + 2000]))
         now += 50
         fwlib.shim_tick(now)
     assert "# input stopped" not in host.lines()  # steady input: never idle
@@ -835,12 +1070,11 @@ def test_replay_that_goes_silent_is_reported_once(fwlib, exported):
     fwlib.shim_tick(now + 3100)
     lines = host.lines()
     assert lines.count("# input resumed") == 1
-    after = lines[lines.index("# input resumed"):]
+    after = lines[lines.index("# input resumed") :]
     assert sum(ln.startswith("B ") for ln in after) >= 15
 
     adc = Host(fwlib, exported.model_bytes)
-    assert fwlib.shim_start(INPUT_ADC, ctypes.byref(adc.classifier), OUT_BEATS,
-                            adc.write) == 0
+    assert fwlib.shim_start(INPUT_ADC, ctypes.byref(adc.classifier), OUT_BEATS, adc.write) == 0
     for v in (x[:720].astype(np.int64) * 2).clip(0, 4095):  # samples from the timer
         fwlib.shim_adc(int(v), 0)
     fwlib.shim_poll()
@@ -854,18 +1088,18 @@ def test_failed_selftest_disables_the_classifier(fwlib, exported):
     the boot self-test (tolerance 0) and is disabled: beats become "# classify-error <r>",
     never labels of the wrong model. "#qemu selftest"'s re-run reports the difference again."""
     host = Host(fwlib, exported.model_bytes, offset=1)
-    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS,
-                            host.write) == 0
+    assert fwlib.shim_start(INPUT_SERIAL, ctypes.byref(host.classifier), OUT_BEATS, host.write) == 0
     lines = host.lines()
     assert fwlib.shim_state() == 4  # started, self-test failed, disabled
     assert any(x.startswith("# selftest FAIL 0/") for x in lines)
-    assert "# error: golden self-test failed, classifier disabled (TINYECG_SELFTEST_STRICT)" \
-        in lines
+    assert (
+        "# error: golden self-test failed, classifier disabled (TINYECG_SELFTEST_STRICT)" in lines
+    )
     calls = len(host.seen)
     x = _record("208", 20)
     text = ("\n".join(str(int(v)) for v in x) + "\n#end\n").encode()
     fwlib.shim_serial(text, len(text))
-    after = host.lines()[len(lines):]
+    after = host.lines()[len(lines) :]
     errors = [ln for ln in after if ln.startswith("# classify-error ")]
     assert len(errors) >= 15 and not any(ln.startswith("B ") for ln in after)
     assert len(host.seen) == calls  # the gate never calls the classifier
@@ -885,8 +1119,9 @@ def c_export(tmp_path_factory):
 
 
 @pytest.mark.parametrize("classifier", ["CBACKEND", "NONE"])
-def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, strict_c_flags,
-                                             classifier):
+def test_boot_with_the_builds_own_classifier(
+    exported, c_export, tmp_path, strict_c_flags, classifier
+):
     """tinyecg_firmware_boot() as a board calls it, with the classifier chosen at build time:
     the C backend (tinyecg_nn + the generated tinyecg_model.c, strict C99 too) passes the
     golden self-test bit for bit and classifies a replay exactly as the Python reference;
@@ -894,11 +1129,20 @@ def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, stric
     from tinyecg.device import firmware_files
 
     nn = firmware_files.nn_dir()
-    extra = [c_export.lib / "tinyecg_model.c", *sorted((nn / "src").glob("*.c"))] \
-        if classifier == "CBACKEND" else []
-    so = _shared_library(exported.project, tmp_path, c_export.lib, strict_c_flags,
-                         defines=[f"TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}"],
-                         extra_sources=extra, extra_includes=[nn / "include"])
+    extra = (
+        [c_export.lib / "tinyecg_model.c", *sorted((nn / "src").glob("*.c"))]
+        if classifier == "CBACKEND"
+        else []
+    )
+    so = _shared_library(
+        exported.project,
+        tmp_path,
+        c_export.lib,
+        strict_c_flags,
+        defines=[f"TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}"],
+        extra_sources=extra,
+        extra_includes=[nn / "include"],
+    )
     lib = _bind(ctypes.CDLL(str(so)))
     text = []
     write = WRITE(lambda ctx, t: text.append(t.decode()))
@@ -910,7 +1154,7 @@ def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, stric
     x = _record("208", 30)
     body = ("\n".join(str(int(v)) for v in x) + "\n#end\n#stats\n").encode()
     lib.shim_serial(body, len(body))
-    out = "".join(text).splitlines()[len(lines):]
+    out = "".join(text).splitlines()[len(lines) :]
     if classifier == "NONE":
         assert lines[1] == "# classifier none: detection only"
         assert lines[-2].startswith(f"# selftest pass {n}/{n} tolerance=0 maxdiff=- ")
@@ -920,8 +1164,10 @@ def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, stric
         assert len(peaks) > 30 and not any(ln.startswith("B ") for ln in out)
         return
     assert lines[1].startswith("# cbackend tinyecg_nn arena=")
-    assert lines[-2] == (f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
-                         f"output={n} classifier=cbackend")
+    assert lines[-2] == (
+        f"# selftest pass {n}/{n} tolerance=0 maxdiff=0 input={n} rhythm={n} "
+        f"output={n} classifier=cbackend"
+    )
     assert "classifier=cbackend" in info[0] and lib.shim_state() == 7
     from tinyecg.device import firmware as fq
 
@@ -933,8 +1179,19 @@ def test_boot_with_the_builds_own_classifier(exported, c_export, tmp_path, stric
     from tinyecg.device import detect
 
     harness = detect.build_host_harness(tmp_path / "harness")
-    want = fq.parse_lines(detect.run_harness(harness, detect.samples_text(x), "--peaks", "--rr",
-                                             "--adc-min", "0", "--adc-max", "2047"))
-    ref = fq.reference_beats(exported.model_bytes, x, want.rr, labels=list(
-        c_export.summary["labels"]))
+    want = fq.parse_lines(
+        detect.run_harness(
+            harness,
+            detect.samples_text(x),
+            "--peaks",
+            "--rr",
+            "--adc-min",
+            "0",
+            "--adc-max",
+            "2047",
+        )
+    )
+    ref = fq.reference_beats(
+        exported.model_bytes, x, want.rr, labels=list(c_export.summary["labels"])
+    )
     assert beats == ref

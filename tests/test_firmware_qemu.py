@@ -12,6 +12,7 @@ device prints is compared with sides that share none of its cross-compiled code:
 The model: the shipped default model if there is one, else the student-cnn of
 tests/helpers.build_models (200 steps on the bundled excerpt, full int8), built once per session.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,8 @@ GOLDEN = 8
 pytestmark = pytest.mark.skipif(
     bool(qemu.missing_tools()),
     reason=f"needs the ARM toolchain and QEMU (missing: {', '.join(qemu.missing_tools())}); "
-           "install gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm")
+    "install gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm",
+)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -93,8 +95,9 @@ def samples_of(record: str, seconds: float | None = None):
 
 def host_lines(fq, host: Path, x):
     """Peaks and RR rows of the host harness (x86-64 build of the same core)."""
-    out = detect.run_harness(host, detect.samples_text(x), "--peaks", "--rr",
-                             "--adc-min", "0", "--adc-max", "2047")
+    out = detect.run_harness(
+        host, detect.samples_text(x), "--peaks", "--rr", "--adc-min", "0", "--adc-max", "2047"
+    )
     return fq.parse_lines(out)
 
 
@@ -107,6 +110,7 @@ def runs(fq, fw_semihost):
             x = samples_of(record)
             cache[record] = (x, fq.run_samples(fw_semihost, x, timeout=120))
         return cache[record]
+
     return get
 
 
@@ -118,15 +122,21 @@ def test_golden_selftest_is_bit_exact_on_cortex_m4(runs, export_dir):
     assert run.returncode == 0, run.stderr
     assert lines.selftest_summary["passed"], lines.selftest
     assert len(lines.selftest) == manifest["golden"]["count"] == GOLDEN
-    assert (lines.selftest_summary["input"], lines.selftest_summary["output"],
-            lines.selftest_summary["tolerance"], lines.selftest_summary["maxdiff"]) == \
-        (GOLDEN, GOLDEN, 0, 0)
+    assert (
+        lines.selftest_summary["input"],
+        lines.selftest_summary["output"],
+        lines.selftest_summary["tolerance"],
+        lines.selftest_summary["maxdiff"],
+    ) == (GOLDEN, GOLDEN, 0, 0)
     assert lines.selftest_summary["classifier"] == "cbackend"
-    assert lines.firmware == {"board": "mps2-an386", "input": "serial", "model": "0.1.0",
-                              "export": "c"}
+    assert lines.firmware == {
+        "board": "mps2-an386",
+        "input": "serial",
+        "model": "0.1.0",
+        "export": "c",
+    }
     for vec, item in zip(lines.selftest, manifest["golden"]["items"]):
-        assert (vec["input"], vec["rhythm"], vec["output"], vec["maxdiff"]) == \
-            ("ok", "ok", "ok", 0)
+        assert (vec["input"], vec["rhythm"], vec["output"], vec["maxdiff"]) == ("ok", "ok", "ok", 0)
         assert (str(vec["record"]), vec["r"]) == (str(item["record"]), item["sample"])
         assert vec["pre_instr"] > 0 and vec["inf_instr"] > 0
 
@@ -197,8 +207,9 @@ def test_uart_board_serves_the_protocol(fq, fw_uart, host, model):
         assert all(us > 0 for *_, us in lines.beats)
         # "#qemu " lines are the target's; a line that only starts alike goes to the core
         before = lines.stats["unknown_commands"]
-        reply = fq._session(url.port, b"#qemu bogus\n#qemux\n#stats\n",
-                            fq._line_after(b"# stats"), 30).decode()
+        reply = fq._session(
+            url.port, b"#qemu bogus\n#qemux\n#stats\n", fq._line_after(b"# stats"), 30
+        ).decode()
         assert "# qemu unknown command" in reply
         assert fq.parse_lines(reply).stats["unknown_commands"] == before + 1
         again = fq.device_command(url, "selftest")
@@ -223,16 +234,20 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
     assert res["device"]["selftest_summary"]["passed"]
     x = samples_of("100", seconds=seconds)
     want = host_lines(fq, host, x)
-    ann = records.read_annotations(str(EXCERPT / "100"), "atr", sampto=seconds * 360,
-                                   source_fs=360, required=True)
+    ann = records.read_annotations(
+        str(EXCERPT / "100"), "atr", sampto=seconds * 360, source_fs=360, required=True
+    )
     is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
     ref, symbols = ann.samples[is_beat], [str(v) for v in ann.symbols[is_beat]]
     assert res["qrs"] == detect.score_detections(ref, want.peaks)
     beats = fq.reference_beats(model, x, want.rr, labels=fw_uart.labels)
     labels = fq.label_map(fw_uart.labels)
     cmp = compare_annotations(ref, np.array([b[0] for b in beats]), 54)
-    pairs = [(labels[symbols[i]], beats[j][1]) for i, j in enumerate(cmp.matching_sample_nums)
-             if j >= 0 and symbols[i] in labels]
+    pairs = [
+        (labels[symbols[i]], beats[j][1])
+        for i, j in enumerate(cmp.matching_sample_nums)
+        if j >= 0 and symbols[i] in labels
+    ]
     names = list(dict.fromkeys(list(labels.values()) + sorted({p for _, p in pairs})))
     idx = {n: i for i, n in enumerate(names)}
     expected = metrics.report([idx[t] for t, _ in pairs], [idx[p] for _, p in pairs], names)
@@ -244,11 +259,16 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
 def test_bad_builds_and_runs_are_one_line_errors(fq, work, export_dir, fw_uart, model):
     from tinyecg.export.exporter import export
 
-    for kwargs, msg in (({"io": "spi"}, "io must be"), ({"runtime": "onnx"}, "runtime must"),
-                        ({"classifier": "tvm"}, "classifier must"), ({"arch": "m7"}, "arch must"),
-                        ({"opt": "fast"}, "opt must"), ({"adc_range": (5, 5)}, "adc_range"),
-                        ({"calibration": (0, 0)}, "calibration"),
-                        ({"instr_per_us": 0}, "instr_per_us")):
+    for kwargs, msg in (
+        ({"io": "spi"}, "io must be"),
+        ({"runtime": "onnx"}, "runtime must"),
+        ({"classifier": "tvm"}, "classifier must"),
+        ({"arch": "m7"}, "arch must"),
+        ({"opt": "fast"}, "opt must"),
+        ({"adc_range": (5, 5)}, "adc_range"),
+        ({"calibration": (0, 0)}, "calibration"),
+        ({"instr_per_us": 0}, "instr_per_us"),
+    ):
         with pytest.raises(TinyECGError, match=msg):
             fq.build_firmware(work / "bad", export_dir=export_dir, **kwargs)
     tflm = work / "tflm_export"
@@ -269,18 +289,38 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_fl
     from tinyecg.device import firmware_files
 
     sources = [fq.board_main(), *firmware_files.app_sources()]
-    includes = [qemu.target_dir(), *firmware_files.includes(), export_dir,
-                firmware_files.nn_dir() / "include"]
-    for cpu in (["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-                ["-mcpu=cortex-m0plus", "-mfloat-abi=soft"]):
-        flags = [*cpu, "-mthumb", *strict_c_flags, "-Wsign-conversion", "-fsyntax-only",
-                 *(f"-I{p}" for p in includes)]
+    includes = [
+        qemu.target_dir(),
+        *firmware_files.includes(),
+        export_dir,
+        firmware_files.nn_dir() / "include",
+    ]
+    for cpu in (
+        ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+        ["-mcpu=cortex-m0plus", "-mfloat-abi=soft"],
+    ):
+        flags = [
+            *cpu,
+            "-mthumb",
+            *strict_c_flags,
+            "-Wsign-conversion",
+            "-fsyntax-only",
+            *(f"-I{p}" for p in includes),
+        ]
         for io in (0, 1):
             for classifier in ("CBACKEND", "NONE"):
-                r = subprocess.run([qemu.CROSS + "gcc", *flags, f"-DTINYECG_QEMU_IO={io}",
-                                    f"-DTINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}",
-                                    *map(str, sources)], capture_output=True, text=True,
-                                   timeout=60)
+                r = subprocess.run(
+                    [
+                        qemu.CROSS + "gcc",
+                        *flags,
+                        f"-DTINYECG_QEMU_IO={io}",
+                        f"-DTINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}",
+                        *map(str, sources),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
                 assert r.returncode == 0, r.stderr
 
 
@@ -303,13 +343,15 @@ def test_silent_replay_is_reported_once(fq, fw_uart):
     x = samples_of("208", seconds=20)
     body = detect.samples_text(x)
     with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
-        first = fq._session(url.port, b"#reset\n" + body, fq._line_after(b"# input stopped"),
-                            timeout=60)
+        first = fq._session(
+            url.port, b"#reset\n" + body, fq._line_after(b"# input stopped"), timeout=60
+        )
         lines = fq.parse_lines(first.decode())
         assert lines.status.count("# input stopped") == 1
         assert len(lines.beats) >= 15
-        again = fq._session(url.port, body + b"#end\n#stats\n", fq._line_after(b"# stats"),
-                            timeout=60).decode()
+        again = fq._session(
+            url.port, body + b"#end\n#stats\n", fq._line_after(b"# stats"), timeout=60
+        ).decode()
         assert "# input resumed" in again and "# input stopped" not in again
         fq.stop(url)
 
@@ -320,8 +362,7 @@ def test_tinyecg_stream_scores_the_c_image_as_firmware_stream(fq, fw_uart):
     from tinyecg.device.stream import stream_record
 
     with qemu.serial_tcp(fw_uart.elf, timeout=120) as url:
-        official = stream_record(url, str(EXCERPT / "119"), speed=0, seconds=20,
-                                 reply_timeout=60)
+        official = stream_record(url, str(EXCERPT / "119"), speed=0, seconds=20, reply_timeout=60)
         fq.stop(url)
     ours = fq.stream(fw_uart, EXCERPT / "119", seconds=20, timeout=120)
     assert official["qrs"] == ours["qrs"]

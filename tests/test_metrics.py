@@ -1,5 +1,6 @@
 """EC57 beat matching and QRS detection scores (tinyecg.metrics): the one matching every
 scorer uses, checked on hand-worked cases and against wfdb's own counts."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ output must equal the integer reference of tests/nn_reference.py, written from T
 reference kernels. The driver is built for the host with the strict flags and every build
 option, and for Cortex-M4 (SMLAD path and portable C) and Cortex-M0+ under QEMU.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,19 @@ def _pad(padding: str, n: int, k: int, s: int, out: int) -> int:
 # cases: (driver text, expected outputs)
 # ------------------------------------------------------------------------------------------
 
-def conv_case(rng, hw=(4, 9), c=3, oc=4, k=(3, 3), stride=(2, 1), padding="SAME",
-              bias=True, depthwise=False, depth_mult=2):
+
+def conv_case(
+    rng,
+    hw=(4, 9),
+    c=3,
+    oc=4,
+    k=(3, 3),
+    stride=(2, 1),
+    padding="SAME",
+    bias=True,
+    depthwise=False,
+    depth_mult=2,
+):
     h, w = hw
     oh, ow = _out_len(padding, h, k[0], stride[0]), _out_len(padding, w, k[1], stride[1])
     ph, pw = _pad(padding, h, k[0], stride[0], oh), _pad(padding, w, k[1], stride[1], ow)
@@ -64,15 +76,20 @@ def conv_case(rng, hw=(4, 9), c=3, oc=4, k=(3, 3), stride=(2, 1), padding="SAME"
     b = rng.integers(-5000, 5000, oc) if bias else None
     mult, shift = _requant_params(rng, oc, (-12, 1))
     if depthwise:
-        want = ref.depthwise_conv_per_channel(x, wt, b, mult, shift, stride, (ph, pw),
-                                              depth_mult, -in_zp, out_zp, *act, (oh, ow))
+        want = ref.depthwise_conv_per_channel(
+            x, wt, b, mult, shift, stride, (ph, pw), depth_mult, -in_zp, out_zp, *act, (oh, ow)
+        )
         head = ["depthwise", h, w, c, oh, ow, oc, *k, *stride, ph, pw, depth_mult]
     else:
-        want = ref.conv_per_channel(x, wt, b, mult, shift, stride, (ph, pw), -in_zp, out_zp,
-                                    *act, (oh, ow))
+        want = ref.conv_per_channel(
+            x, wt, b, mult, shift, stride, (ph, pw), -in_zp, out_zp, *act, (oh, ow)
+        )
         head = ["conv", h, w, c, oh, ow, oc, *k, *stride, ph, pw]
-    text = " ".join(map(str, head + [-in_zp, out_zp, *act, int(bias)])) + "\n" + "\n".join(
-        _ints(v) for v in (wt, *([b] if bias else []), mult, shift, x))
+    text = (
+        " ".join(map(str, head + [-in_zp, out_zp, *act, int(bias)]))
+        + "\n"
+        + "\n".join(_ints(v) for v in (wt, *([b] if bias else []), mult, shift, x))
+    )
     return text, want
 
 
@@ -84,10 +101,12 @@ def fc_case(rng, batches=2, depth=19, units=5, per_channel=True, w_zp=0, bias=Tr
     b = rng.integers(-5000, 5000, units) if bias else None
     mult, shift = _requant_params(rng, units if per_channel else 1, (-12, 0))
     want = ref.fully_connected(x, wt, b, mult, shift, -in_zp, -w_zp, out_zp, *act)
-    head = ["fc", batches, depth, units, -in_zp, -w_zp, out_zp, *act, int(per_channel),
-            int(bias)]
-    text = " ".join(map(str, head)) + "\n" + "\n".join(
-        _ints(v) for v in (wt, *([b] if bias else []), mult, shift, x))
+    head = ["fc", batches, depth, units, -in_zp, -w_zp, out_zp, *act, int(per_channel), int(bias)]
+    text = (
+        " ".join(map(str, head))
+        + "\n"
+        + "\n".join(_ints(v) for v in (wt, *([b] if bias else []), mult, shift, x))
+    )
     return text, want
 
 
@@ -96,8 +115,14 @@ def _output_stage(rng, n: int, out_zp: int, act, one_multiply: bool, shifts=(-14
     add = [(1 << (-s - 1)) + out_zp * (1 << -s) for s in shift]
     if one_multiply:
         assert all(abs(a) < 1 << 30 for a in add) and all(-30 <= s <= -1 for s in shift)
-    return (f"{out_zp} {act[0]} {act[1]} {int(one_multiply)}\n"
-            f"{_ints(mult)}\n{_ints(shift)}\n{_ints(add)}"), mult, shift
+    return (
+        (
+            f"{out_zp} {act[0]} {act[1]} {int(one_multiply)}\n"
+            f"{_ints(mult)}\n{_ints(shift)}\n{_ints(add)}"
+        ),
+        mult,
+        shift,
+    )
 
 
 def smlad_blocks(rows: np.ndarray, taps4: int) -> np.ndarray:
@@ -111,13 +136,23 @@ def smlad_blocks(rows: np.ndarray, taps4: int) -> np.ndarray:
         ru = np.concatenate([rows[u], np.zeros(taps4 - taps, np.int64)])
         rv = np.concatenate([rows[v], np.zeros(taps4 - taps, np.int64)])
         for g in range(0, taps4, 4):
-            out += [ru[g], ru[g + 2], rv[g], rv[g + 2], ru[g + 1], ru[g + 3], rv[g + 1],
-                    rv[g + 3]]
+            out += [ru[g], ru[g + 2], rv[g], rv[g + 2], ru[g + 1], ru[g + 3], rv[g + 1], rv[g + 3]]
     return np.array(out)
 
 
-def conv_1_x_n_case(rng, w=37, c=3, oc=5, k=5, stride=2, padding="SAME", one_multiply=True,
-                    act=None, in_zp=None, out_zp=None):
+def conv_1_x_n_case(
+    rng,
+    w=37,
+    c=3,
+    oc=5,
+    k=5,
+    stride=2,
+    padding="SAME",
+    one_multiply=True,
+    act=None,
+    in_zp=None,
+    out_zp=None,
+):
     ow = _out_len(padding, w, k, stride)
     pad = _pad(padding, w, k, stride, ow)
     taps = k * c
@@ -130,17 +165,30 @@ def conv_1_x_n_case(rng, w=37, c=3, oc=5, k=5, stride=2, padding="SAME", one_mul
     b = rng.integers(-5000, 5000, oc)
     rows = wt.reshape(oc, taps)
     folded = b - in_zp * rows.sum(axis=1)
-    inside = [o for o in range(ow) if o * stride - pad >= 0
-              and (o * stride - pad) * c + taps4 <= w * c]
+    inside = [
+        o for o in range(ow) if o * stride - pad >= 0 and (o * stride - pad) * c + taps4 <= w * c
+    ]
     first, end = (inside[0], inside[-1] + 1) if inside else (0, 0)
-    stage, mult, shift = _output_stage(rng, oc, out_zp, act, one_multiply,
-                                       (-14, -4) if one_multiply else (-3, 1))
-    want = ref.conv_per_channel(x, wt, b, mult, shift, (1, stride), (0, pad), -in_zp, out_zp,
-                                *act, (1, ow))
+    stage, mult, shift = _output_stage(
+        rng, oc, out_zp, act, one_multiply, (-14, -4) if one_multiply else (-3, 1)
+    )
+    want = ref.conv_per_channel(
+        x, wt, b, mult, shift, (1, stride), (0, pad), -in_zp, out_zp, *act, (1, ow)
+    )
     head = ["conv_1_x_n", w, c, ow, oc, stride, pad, taps, taps4, first, end, in_zp]
-    text = (" ".join(map(str, head)) + "\n" + _ints(rows) + "\n"
-            + _ints(smlad_blocks(rows, taps4)) + "\n" + _ints(folded) + "\n" + stage + "\n"
-            + _ints(x))
+    text = (
+        " ".join(map(str, head))
+        + "\n"
+        + _ints(rows)
+        + "\n"
+        + _ints(smlad_blocks(rows, taps4))
+        + "\n"
+        + _ints(folded)
+        + "\n"
+        + stage
+        + "\n"
+        + _ints(x)
+    )
     return text, want
 
 
@@ -155,11 +203,20 @@ def fc_folded_case(rng, batches=3, depth=10, units=5, per_channel=True, one_mult
     padded = np.zeros((units, depth4), np.int64)
     padded[:, :depth] = wt
     n = units if per_channel else 1
-    stage, mult, shift = _output_stage(rng, n, out_zp, act, one_multiply,
-                                       (-14, -4) if one_multiply else (-2, 1))
+    stage, mult, shift = _output_stage(
+        rng, n, out_zp, act, one_multiply, (-14, -4) if one_multiply else (-2, 1)
+    )
     want = ref.fully_connected(x, wt, b, mult, shift, -in_zp, 0, out_zp, *act)
-    text = (f"fc_folded {batches} {depth} {depth4} {units} {int(per_channel)}\n"
-            + _ints(padded) + "\n" + _ints(folded) + "\n" + stage + "\n" + _ints(x))
+    text = (
+        f"fc_folded {batches} {depth} {depth4} {units} {int(per_channel)}\n"
+        + _ints(padded)
+        + "\n"
+        + _ints(folded)
+        + "\n"
+        + stage
+        + "\n"
+        + _ints(x)
+    )
     return text, want
 
 
@@ -209,9 +266,11 @@ def concat_case(rng, outer=3, copy=4, out_stride=10, out_pos=5, requantize=True)
     before = rng.integers(-128, 128, (outer, out_stride))
     want = before.copy()
     part = ref.requantize(x, in_zp, mult, shift, out_zp) if requantize else x
-    want[:, out_pos:out_pos + copy] = part
-    text = (f"concat {outer} {copy} {out_stride} {out_pos} {int(requantize)} {in_zp} {mult} "
-            f"{shift} {out_zp}\n{_ints(x)}\n{_ints(before)}")
+    want[:, out_pos : out_pos + copy] = part
+    text = (
+        f"concat {outer} {copy} {out_stride} {out_pos} {int(requantize)} {in_zp} {mult} "
+        f"{shift} {out_zp}\n{_ints(x)}\n{_ints(before)}"
+    )
     return text, want
 
 
@@ -220,19 +279,39 @@ def scalar_cases(rng, n=400):
     out = []
     edges = [ref.INT32_MIN, ref.INT32_MAX, -1, 0, 1, 1 << 30, -(1 << 30), 65535, -65536]
     xs = np.concatenate([rng.integers(ref.INT32_MIN, ref.INT32_MAX, n), edges])
-    ms = np.concatenate([rng.integers(1 << 30, 1 << 31, n), [1 << 30, ref.INT32_MAX] * 4,
-                         [ref.INT32_MIN]])
+    ms = np.concatenate(
+        [rng.integers(1 << 30, 1 << 31, n), [1 << 30, ref.INT32_MAX] * 4, [ref.INT32_MIN]]
+    )
     pairs = list(zip(xs.tolist(), ms.tolist()))
-    out.append(("srdhm", [(x, m) for x, m in pairs] + [(ref.INT32_MIN, ref.INT32_MIN)],
-                lambda x, m: ref.srdhm(x, m)))
+    out.append(
+        (
+            "srdhm",
+            [(x, m) for x, m in pairs] + [(ref.INT32_MIN, ref.INT32_MIN)],
+            lambda x, m: ref.srdhm(x, m),
+        )
+    )
     small = [(int(x) >> int(rng.integers(0, 12)), int(rng.integers(-31, 4))) for x in xs]
-    out.append(("mbqm", [(x, int(m), s) for (x, s), m in zip(small, ms)],
-                lambda x, m, s: ref.mbqm(x, m, s)))
-    out.append(("rdbpot", [(x, int(e)) for x, e in zip(xs.tolist(),
-                                                       rng.integers(0, 32, len(xs)))],
-                lambda x, e: ref.rdbpot(x, e)))
-    out.append(("mulhi16", [(x, m) for x, m in pairs if m >= 1 << 30],
-                lambda x, m: (x * m + (1 << 31)) >> 32))
+    out.append(
+        (
+            "mbqm",
+            [(x, int(m), s) for (x, s), m in zip(small, ms)],
+            lambda x, m, s: ref.mbqm(x, m, s),
+        )
+    )
+    out.append(
+        (
+            "rdbpot",
+            [(x, int(e)) for x, e in zip(xs.tolist(), rng.integers(0, 32, len(xs)))],
+            lambda x, e: ref.rdbpot(x, e),
+        )
+    )
+    out.append(
+        (
+            "mulhi16",
+            [(x, m) for x, m in pairs if m >= 1 << 30],
+            lambda x, m: (x * m + (1 << 31)) >> 32,
+        )
+    )
     rows = []
     for _ in range(n):
         r = int(rng.integers(1, 31))
@@ -242,8 +321,14 @@ def scalar_cases(rng, n=400):
         x = int(rng.integers(-(1 << 29), 1 << 29))
         if abs(add) < 1 << 30:
             rows.append((x, m, add, -r, zp))
-    out.append(("one_multiply", [row[:4] for row in rows], None,
-                [ref.mbqm(x, m, s) + zp for x, m, _, s, zp in rows]))
+    out.append(
+        (
+            "one_multiply",
+            [row[:4] for row in rows],
+            None,
+            [ref.mbqm(x, m, s) + zp for x, m, _, s, zp in rows],
+        )
+    )
     cases = []
     for item in out:
         name, args, fn = item[:3]
@@ -259,14 +344,29 @@ def all_cases(seed: int = 0, small: bool = False) -> list[tuple[str, str, np.nda
     rng = np.random.default_rng(seed)
     cases = [
         ("conv same stride 2x1", *conv_case(rng)),
-        ("conv valid 2x5 stride 1x3 no bias", *conv_case(rng, (4, 12), 5, 3, (2, 5), (1, 3),
-                                                        "VALID", bias=False)),
+        (
+            "conv valid 2x5 stride 1x3 no bias",
+            *conv_case(rng, (4, 12), 5, 3, (2, 5), (1, 3), "VALID", bias=False),
+        ),
         ("conv 1x1", *conv_case(rng, (2, 6), 9, 5, (1, 1), (1, 1))),
         ("conv kernel wider than input", *conv_case(rng, (2, 3), 2, 3, (3, 7), (1, 1))),
-        ("depthwise mult 2 same", *conv_case(rng, (4, 10), 3, k=(3, 3), stride=(1, 2),
-                                             depthwise=True)),
-        ("depthwise mult 1 valid", *conv_case(rng, (3, 11), 4, k=(2, 4), stride=(1, 1),
-                                              padding="VALID", depthwise=True, depth_mult=1)),
+        (
+            "depthwise mult 2 same",
+            *conv_case(rng, (4, 10), 3, k=(3, 3), stride=(1, 2), depthwise=True),
+        ),
+        (
+            "depthwise mult 1 valid",
+            *conv_case(
+                rng,
+                (3, 11),
+                4,
+                k=(2, 4),
+                stride=(1, 1),
+                padding="VALID",
+                depthwise=True,
+                depth_mult=1,
+            ),
+        ),
         ("fc per channel", *fc_case(rng)),
         ("fc per tensor no bias", *fc_case(rng, 1, 33, 3, per_channel=False, bias=False)),
         ("fc weight zero point", *fc_case(rng, 2, 7, 4, w_zp=3)),
@@ -276,8 +376,7 @@ def all_cases(seed: int = 0, small: bool = False) -> list[tuple[str, str, np.nda
         ("conv_1_x_n wider than input", *conv_1_x_n_case(rng, 3, 2, 3, 7, 1)),
         ("conv_1_x_n one column", *conv_1_x_n_case(rng, 1, 5, 1, 1, 1)),
         ("conv_1_x_n two-step requantization", *conv_1_x_n_case(rng, one_multiply=False)),
-        ("conv_1_x_n no clamp", *conv_1_x_n_case(rng, act=(-128, 127), in_zp=-128,
-                                                 out_zp=127)),
+        ("conv_1_x_n no clamp", *conv_1_x_n_case(rng, act=(-128, 127), in_zp=-128, out_zp=127)),
         ("fc_folded per channel", *fc_folded_case(rng)),
         ("fc_folded per tensor depth 3", *fc_folded_case(rng, 1, 3, 4, per_channel=False)),
         ("fc_folded two-step", *fc_folded_case(rng, 2, 37, 7, one_multiply=False)),
@@ -311,24 +410,46 @@ def run_driver(run, cases) -> None:
         want = np.asarray(want, dtype=np.int64).reshape(-1)
         assert got.shape == want.shape, (label, got.shape, want.shape)
         bad = np.flatnonzero(got != want)
-        assert not len(bad), f"{label}: {len(bad)} of {len(want)} differ, first at " \
-                             f"{bad[0]}: C {got[bad[0]]} reference {want[bad[0]]}"
+        assert not len(bad), (
+            f"{label}: {len(bad)} of {len(want)} differ, first at "
+            f"{bad[0]}: C {got[bad[0]]} reference {want[bad[0]]}"
+        )
 
 
 def _host_driver(tmp: Path, flags) -> Path:
     exe = tmp / "nn_check"
-    subprocess.run(["gcc", *STRICT, *flags, "-I", str(library_include()), str(DRIVER),
-                    *map(str, library_sources()), "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            *STRICT,
+            *flags,
+            "-I",
+            str(library_include()),
+            str(DRIVER),
+            *map(str, library_sources()),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     return exe
 
 
-@pytest.mark.parametrize("flags", [["-O2"], ["-Os", "-DTINYECG_NO_INLINE"],
-                                   ["-O2", "-DTINYECG_MULHI16"], ["-O0", "-DTINYECG_NO_ASM"]],
-                         ids=["O2", "no-inline", "mulhi16", "O0-no-asm"])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["-O2"],
+        ["-Os", "-DTINYECG_NO_INLINE"],
+        ["-O2", "-DTINYECG_MULHI16"],
+        ["-O0", "-DTINYECG_NO_ASM"],
+    ],
+    ids=["O2", "no-inline", "mulhi16", "O0-no-asm"],
+)
 def test_kernels_match_the_reference_on_the_host(flags, tmp_path):
     exe = _host_driver(tmp_path, flags)
-    run = lambda data: subprocess.run([str(exe)], input=data, capture_output=True,
-                                      check=True).stdout.decode()
+    run = lambda data: subprocess.run(
+        [str(exe)], input=data, capture_output=True, check=True
+    ).stdout.decode()
     run_driver(run, all_cases(seed=1))
 
 
@@ -342,9 +463,10 @@ def test_reference_agrees_with_the_generator_arithmetic():
         assert (mult, shift) == quantize_multiplier(min(scale * (1 << 26), (1 << 31) - 1.0))
 
 
-@pytest.mark.parametrize("label,arch,defs", [("m4-dsp", "m4", {}),
-                                             ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}),
-                                             ("m0", "m0", {})])
+@pytest.mark.parametrize(
+    "label,arch,defs",
+    [("m4-dsp", "m4", {}), ("m4-portable", "m4", {"TINYECG_NO_DSP": 1}), ("m0", "m0", {})],
+)
 def test_kernels_match_the_reference_under_qemu(label, arch, defs, tmp_path):
     """The SMLAD/SMMLAR path (M4), the portable C on the same core and the ARMv6-M assembly
     loop and multiply-high (M0+), each on every case."""
@@ -352,11 +474,18 @@ def test_kernels_match_the_reference_under_qemu(label, arch, defs, tmp_path):
 
     if not qemu.toolchain_available():
         pytest.skip(f"Cortex-M toolchain or QEMU missing: {', '.join(qemu.missing_tools())}")
-    elf = qemu.build([DRIVER, *library_sources()], includes=[library_include()], defs=defs,
-                     out_dir=tmp_path / label, arch=arch, app="nn_check",
-                     extra_cflags=["-Wconversion"])
-    disasm = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True,
-                            text=True).stdout
+    elf = qemu.build(
+        [DRIVER, *library_sources()],
+        includes=[library_include()],
+        defs=defs,
+        out_dir=tmp_path / label,
+        arch=arch,
+        app="nn_check",
+        extra_cflags=["-Wconversion"],
+    )
+    disasm = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True
+    ).stdout
     assert ("smlad" in disasm) == (label == "m4-dsp"), label
 
     def run(data: bytes) -> str:

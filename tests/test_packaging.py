@@ -1,5 +1,6 @@
 """The wheel carries the templates, the default model and the excerpts: a non-editable
 install exports the default model without the source tree."""
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,23 @@ from helpers import ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                           "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0 and "hatchling" in proc.stderr:
         pytest.skip("hatchling (the build backend) is not installed")
     assert proc.returncode == 0, proc.stderr
@@ -25,8 +40,9 @@ def wheel(tmp_path_factory):
 
 def test_wheel_contains_templates_model_and_excerpts(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    templates = {p.relative_to(ROOT / "templates").as_posix()
-                 for p in (ROOT / "templates").rglob("*.j2")}
+    templates = {
+        p.relative_to(ROOT / "templates").as_posix() for p in (ROOT / "templates").rglob("*.j2")
+    }
     assert templates and {f"tinyecg/templates/{t}" for t in templates} <= names
     for f in ("model.tflite", "config.json"):
         assert f"tinyecg/assets/default_model/{f}" in names
@@ -39,26 +55,56 @@ def test_installed_wheel_exports_and_detects(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     out = tmp_path / "exported"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(py), "-m", "tinyecg", "export", "--out", str(out), "-q"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [str(py), "-m", "tinyecg", "export", "--out", str(out), "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     # the package imported from the venv, not from the source tree
-    where = subprocess.run([str(py), "-c", "import tinyecg; print(tinyecg.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, env=env).stdout
+    where = subprocess.run(
+        [str(py), "-c", "import tinyecg; print(tinyecg.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
     assert str(venv) in where
-    for name in ("tinyecg_model_data.c", "tinyecg_preprocess_params.h", "tinyecg_golden.c",
-                 "tinyecg_op_resolver.h", "manifest.json"):
+    for name in (
+        "tinyecg_model_data.c",
+        "tinyecg_preprocess_params.h",
+        "tinyecg_golden.c",
+        "tinyecg_op_resolver.h",
+        "manifest.json",
+    ):
         assert (out / name).is_file()
     # detect compiles the core it carries (no source tree) and scores a bundled excerpt
-    record = subprocess.run([str(py), "-c", "from tinyecg import paths; "
-                             "print(paths.excerpts_dir() / '100')"], cwd=tmp_path,
-                            capture_output=True, text=True, env=env).stdout.strip()
+    record = subprocess.run(
+        [str(py), "-c", "from tinyecg import paths; print(paths.excerpts_dir() / '100')"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout.strip()
     assert str(venv) in record
-    proc = subprocess.run([str(py), "-m", "tinyecg", "detect", record], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [str(py), "-m", "tinyecg", "detect", record],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "beats detected" in proc.stdout and "Se 100.00 %" in proc.stdout, proc.stdout

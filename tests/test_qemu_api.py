@@ -1,5 +1,6 @@
 """tinyecg.device.qemu input checking: user mistakes raise TinyECGError before any tool runs,
 and a compiler error (warnings are errors) is reported with its log."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,16 +16,19 @@ def test_target_dir_has_the_makefile():
     assert (qemu.target_dir() / "platform.h").is_file()
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"app_srcs": []}, "app_srcs is empty"),
-    ({"app_srcs": ["/nonexistent/x.c"]}, "no such C source"),
-    ({"arch": "m7"}, "arch must be"),
-    ({"defs": {"N": "1; rm"}}, "define"),
-    ({"defs": "N=1"}, "not one string"),
-    ({"includes": ["/nonexistent/include"]}, "include folder"),
-    ({"stack_size": 1001}, "multiple of 8"),
-    ({"app": "a b"}, "app name"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"app_srcs": []}, "app_srcs is empty"),
+        ({"app_srcs": ["/nonexistent/x.c"]}, "no such C source"),
+        ({"arch": "m7"}, "arch must be"),
+        ({"defs": {"N": "1; rm"}}, "define"),
+        ({"defs": "N=1"}, "not one string"),
+        ({"includes": ["/nonexistent/include"]}, "include folder"),
+        ({"stack_size": 1001}, "multiple of 8"),
+        ({"app": "a b"}, "app name"),
+    ],
+)
 def test_build_rejects_bad_input(tmp_path, kwargs, message):
     source = tmp_path / "main.c"
     source.write_text("int main(void) { return 0; }\n")
@@ -55,8 +59,10 @@ def test_run_rejects_bad_input(tmp_path):
         qemu.size(tmp_path / "missing.elf")
 
 
-@pytest.mark.skipif(not qemu.toolchain_available(),
-                    reason=f"ARM toolchain or QEMU missing: {', '.join(qemu.missing_tools())}")
+@pytest.mark.skipif(
+    not qemu.toolchain_available(),
+    reason=f"ARM toolchain or QEMU missing: {', '.join(qemu.missing_tools())}",
+)
 def test_compile_warning_is_a_build_error(tmp_path):
     source = tmp_path / "main.c"
     source.write_text("int main(void) { int unused; return 0; }\n")

@@ -5,6 +5,7 @@ Expectations come from outside the code under test: the disassembly (objdump) fo
 instruction counts and fault addresses, the section table (readelf) for sizes and
 the .data load address, Python for the UART transformation.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ from tinyecg.device import qemu
 pytestmark = pytest.mark.skipif(
     not qemu.toolchain_available(),
     reason=f"ARM bare-metal toolchain or QEMU missing: {', '.join(qemu.missing_tools())} "
-           "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)")
+    "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)",
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "firmware/targets/mps2-an386/examples"
 
@@ -38,22 +40,33 @@ def _build(tmp_path_factory, example: str, **kwargs) -> Path:
 
 def _sections(elf: Path) -> dict[str, dict]:
     """name -> {addr, size, flags} from arm-none-eabi-readelf -S -W."""
-    text = subprocess.run(["arm-none-eabi-readelf", "-S", "-W", str(elf)],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["arm-none-eabi-readelf", "-S", "-W", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
     sections = {}
-    row = re.compile(r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+"
-                     r"([A-Z]*)")
+    row = re.compile(
+        r"\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{8})\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+"
+        r"([A-Z]*)"
+    )
     for match in row.finditer(text):
         name, kind, addr, size, flags = match.groups()
-        sections[name] = {"type": kind, "addr": int(addr, 16), "size": int(size, 16),
-                          "flags": flags}
+        sections[name] = {
+            "type": kind,
+            "addr": int(addr, 16),
+            "size": int(size, 16),
+            "flags": flags,
+        }
     return sections
 
 
 def _function_disassembly(elf: Path, name: str) -> list[tuple[int, str, str]]:
     """(address, mnemonic, operands) of one function, from arm-none-eabi-objdump."""
-    text = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     block = re.search(rf"^[0-9a-f]+ <{re.escape(name)}>:\n(.*?)(?:\n\n|\Z)", text, re.S | re.M)
     assert block, f"{name} not in the disassembly"
     rows = []
@@ -77,9 +90,11 @@ def _loop_body_length(rows: list[tuple[int, str, str]]) -> int:
     control flow from the target of the backward branch until that branch comes
     round again, taking at each conditional branch the side that stays in the loop
     (the other side leaves it: a return or a jump out of the loop's range)."""
-    backs = [(addr, _branch_target(ops)) for addr, mnem, ops in rows
-             if (mnem in _UNCONDITIONAL or _CONDITIONAL.match(mnem))
-             and _branch_target(ops) <= addr]
+    backs = [
+        (addr, _branch_target(ops))
+        for addr, mnem, ops in rows
+        if (mnem in _UNCONDITIONAL or _CONDITIONAL.match(mnem)) and _branch_target(ops) <= addr
+    ]
     assert len(backs) == 1, f"expected one backward branch, found {backs}"
     back, head = backs[0]
     order = [addr for addr, _, _ in rows]
@@ -97,8 +112,11 @@ def _loop_body_length(rows: list[tuple[int, str, str]]) -> int:
         if mnem in _UNCONDITIONAL:
             return walk(_branch_target(ops), steps + 1)
         if _CONDITIONAL.match(mnem):
-            paths = [p for p in (walk(_branch_target(ops), steps + 1), walk(following, steps + 1))
-                     if p is not None]
+            paths = [
+                p
+                for p in (walk(_branch_target(ops), steps + 1), walk(following, steps + 1))
+                if p is not None
+            ]
             assert len(paths) == 1, f"branch at {addr:#x}: both sides stay in the loop"
             return paths[0]
         assert not mnem.startswith("bl"), "the loop must not call functions"
@@ -128,8 +146,9 @@ def test_data_is_copied_from_code_memory(tmp_path_factory):
     """.data runs from SRAM but is stored in code memory: only the startup copy puts
     the initial values where the program reads them (QEMU loads the LMA only)."""
     elf = _build(tmp_path_factory, "hello")
-    headers = subprocess.run(["arm-none-eabi-objdump", "-h", str(elf)],
-                             capture_output=True, text=True, check=True).stdout
+    headers = subprocess.run(
+        ["arm-none-eabi-objdump", "-h", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
     match = re.search(r"\.data\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", headers)
     assert match
     vma, lma = int(match.group(2), 16), int(match.group(3), 16)
@@ -182,11 +201,17 @@ def test_instruction_count_matches_disassembly(tmp_path_factory, arch, reload):
     assert len(got["spins"]) == 3 and len(got["masked"]) == 4
     for n, measured in list(got["spins"].items()) + got["masked"]:
         expected = body * n
-        assert abs(measured - expected) <= max(0.01 * expected, 3 * qemu.INSTRUCTIONS_PER_TICK), \
-            (n, measured, expected)
+        assert abs(measured - expected) <= max(0.01 * expected, 3 * qemu.INSTRUCTIONS_PER_TICK), (
+            n,
+            measured,
+            expected,
+        )
         if reload is None:
-            assert abs(measured - expected) <= 3 * qemu.INSTRUCTIONS_PER_TICK, \
-                (n, measured, expected)
+            assert abs(measured - expected) <= 3 * qemu.INSTRUCTIONS_PER_TICK, (
+                n,
+                measured,
+                expected,
+            )
         assert measured % qemu.INSTRUCTIONS_PER_TICK == 0
 
 
@@ -206,7 +231,7 @@ def test_uart_echo_over_tcp_serial(tmp_path_factory):
             assert port.readline() == b"READY\n"
             echoed = bytearray()
             for start in range(0, len(payload), 64):
-                chunk = payload[start:start + 64]
+                chunk = payload[start : start + 64]
                 port.write(chunk)
                 echoed += port.read(len(chunk))
             assert bytes(echoed) == expected
@@ -252,13 +277,17 @@ def test_hardfault_reports_and_exits_nonzero(tmp_path_factory, kind):
     assert not result.timed_out
     assert result.returncode == qemu.FAULT_EXIT_BASE + 3  # HardFault is exception 3
     assert "still running" not in result.stdout
-    report = re.search(r"FAULT: HardFault .* pc=0x([0-9a-f]{8}) .* cfsr=0x([0-9a-f]{8}) "
-                       r".* bfar=0x([0-9a-f]{8})", result.stderr)
+    report = re.search(
+        r"FAULT: HardFault .* pc=0x([0-9a-f]{8}) .* cfsr=0x([0-9a-f]{8}) "
+        r".* bfar=0x([0-9a-f]{8})",
+        result.stderr,
+    )
     assert report, result.stderr
     pc, cfsr, bfar = (int(group, 16) for group in report.groups())
     if kind == 2:
-        udf = [addr for addr, mnemonic, _ in _function_disassembly(elf, "main")
-               if mnemonic == "udf"]
+        udf = [
+            addr for addr, mnemonic, _ in _function_disassembly(elf, "main") if mnemonic == "udf"
+        ]
         assert pc == udf[0]
         assert cfsr & (1 << 16), "UNDEFINSTR must be set in the UsageFault status"
     else:
@@ -270,8 +299,9 @@ def test_stack_high_water_mark(tmp_path_factory):
     elf = _build(tmp_path_factory, "stack", defs={"STACK_USE": use}, stack_size=32768)
     result = qemu.run(elf, timeout=20)
     assert result.returncode == 0
-    before, after, size = (int(v) for v in re.search(r"before=(\d+) after=(\d+) size=(\d+)",
-                                                     result.stdout).groups())
+    before, after, size = (
+        int(v) for v in re.search(r"before=(\d+) after=(\d+) size=(\d+)", result.stdout).groups()
+    )
     assert size == 32768
     assert before < 1024
     assert use <= after < use + 1024
@@ -295,12 +325,17 @@ def test_qemu_dies_with_a_killed_parent(tmp_path_factory):
 
     elf = _build(tmp_path_factory, "uart_echo")
     parent = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\nfrom tinyecg.device import qemu\n"
-         f"with qemu.serial_tcp({str(elf)!r}, timeout=600) as url:\n"
-         "    print(url.process.pid, flush=True)\n"
-         "    time.sleep(600)\n"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom tinyecg.device import qemu\n"
+            f"with qemu.serial_tcp({str(elf)!r}, timeout=600) as url:\n"
+            "    print(url.process.pid, flush=True)\n"
+            "    time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         wrapper = int(parent.stdout.readline())
         children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()

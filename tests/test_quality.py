@@ -2,6 +2,7 @@
 reference (tinyecg/dsp/quality.py), bit for bit, on real and noisy records; its protocol
 lines; that it is off on the clean bundled excerpts; and that it changes nothing on clean
 signal (the detector's noise mode only acts where the index says poor)."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,17 @@ def _lines(out: str, tag: str) -> np.ndarray:
 def check_bit_exact(exe, x, lo, hi):
     """Every scored segment (S lines) and every beat's score and flag (Q lines) of the C
     core equal the Python reference's; returns the parsed output."""
-    out = detect.run_harness(exe, detect.samples_text(x), "--segments", "--quality", "--rr",
-                             "--adc-min", str(lo), "--adc-max", str(hi))
+    out = detect.run_harness(
+        exe,
+        detect.samples_text(x),
+        "--segments",
+        "--quality",
+        "--rr",
+        "--adc-min",
+        str(lo),
+        "--adc-max",
+        str(hi),
+    )
     seg, beats, rr = _lines(out, "S"), _lines(out, "Q"), _lines(out, "R")
     q = Q.device_quality(x, lo, hi)
     k = seg[:, 0]
@@ -91,10 +101,10 @@ def test_bit_exact_with_clipping_lead_off_and_flat(exe):
     """Saturated samples count; lead-off and flat episodes pause and restart the index."""
     x, _, (lo, hi) = detect.read_record(EXCERPTS / "208")
     x = x.copy()
-    x[5000:5004] = hi            # a short clip: two railed sub-blocks in one second
+    x[5000:5004] = hi  # a short clip: two railed sub-blocks in one second
     x[5100:5103] = hi
-    x[20000:23000] = hi          # lead-off
-    x[40000:46000] = 1000        # flat
+    x[20000:23000] = hi  # lead-off
+    x[40000:46000] = 1000  # flat
     out, seg, _ = check_bit_exact(exe, x, lo, hi)
     status = [ln for ln in out.splitlines() if ln.startswith("# ") and "stats" not in ln]
     assert "# lead-off" in status and "# flat" in status
@@ -116,14 +126,24 @@ def test_protocol_lines(exe):
     samples = np.concatenate([ann.sample + i * n for i in range(3)])
     sr = nz.make_stress_record(x, samples, list(ann.symbol) * 3, "ma", 0, seed=1)
     lo, hi = nz.INT16_RANGE
-    out = detect.run_harness(exe, detect.samples_text(sr.samples) + b"#stats\n", "--beats",
-                             "--quality", "--adc-min", str(lo), "--adc-max", str(hi))
+    out = detect.run_harness(
+        exe,
+        detect.samples_text(sr.samples) + b"#stats\n",
+        "--beats",
+        "--quality",
+        "--adc-min",
+        str(lo),
+        "--adc-max",
+        str(hi),
+    )
     lines = out.splitlines()
     beats = [ln.split() for ln in lines if ln[:2] in ("B ", "U ")]
     assert all(len(b) == 5 for b in beats)
     u = [int(b[1]) for b in beats if b[0] == "U"]
-    q = {int(w[1]): (int(w[2]), int(w[3])) for w in (ln.split() for ln in lines
-                                                     if ln.startswith("Q "))}
+    q = {
+        int(w[1]): (int(w[2]), int(w[3]))
+        for w in (ln.split() for ln in lines if ln.startswith("Q "))
+    }
     assert u and all(q[r][1] == 1 for r in u)
     assert all(q[int(b[1])][1] == 0 for b in beats if b[0] == "B")
     a, b = sr.blocks[0]
@@ -173,8 +193,9 @@ def test_flag_is_off_on_the_clean_excerpts(exe):
     for hea in sorted(EXCERPTS.glob("*.hea")):
         base = hea.with_suffix("")
         x, ch, (lo, hi) = detect.read_record(base)
-        out = detect.run_harness(exe, detect.samples_text(x), "--quality", "--adc-min", str(lo),
-                                 "--adc-max", str(hi))
+        out = detect.run_harness(
+            exe, detect.samples_text(x), "--quality", "--adc-min", str(lo), "--adc-max", str(hi)
+        )
         q = _lines(out, "Q")
         r, f = q[:, 0], q[:, 2].astype(bool)
         total += len(f)
@@ -192,12 +213,12 @@ def test_flag_is_off_on_the_clean_excerpts(exe):
 def test_annotated_noise_is_flagged(exe):
     """Where the annotators marked the lead noisy (201 from 98.9 s, 207 from 20.7 s and
     118.7 s), the device reports beats unreadable."""
-    for name, (a, b) in (("201", (35610, 37228)), ("207", (7469, 12774)),
-                         ("207", (42744, 43602))):
+    for name, (a, b) in (("201", (35610, 37228)), ("207", (7469, 12774)), ("207", (42744, 43602))):
         x, ch, (lo, hi) = detect.read_record(EXCERPTS / name)
         assert (a, b) in annotated_noise(EXCERPTS / name, ch)
-        out = detect.run_harness(exe, detect.samples_text(x), "--quality", "--adc-min", str(lo),
-                                 "--adc-max", str(hi))
+        out = detect.run_harness(
+            exe, detect.samples_text(x), "--quality", "--adc-min", str(lo), "--adc-max", str(hi)
+        )
         q = _lines(out, "Q")
         inside = (q[:, 0] >= a) & (q[:, 0] < b)
         assert inside.any() and q[inside, 2].any(), (name, a, b)
@@ -217,16 +238,25 @@ def test_clean_detections_unchanged_where_the_signal_is_readable(exe, exe_plain)
         if not Path(str(base) + ".hea").is_file():
             continue
         x, _, (lo, hi) = detect.read_record(base)
-        out = detect.run_harness(exe, detect.samples_text(x), "--peaks", "--segments",
-                                 "--adc-min", str(lo), "--adc-max", str(hi))
+        out = detect.run_harness(
+            exe,
+            detect.samples_text(x),
+            "--peaks",
+            "--segments",
+            "--adc-min",
+            str(lo),
+            "--adc-max",
+            str(hi),
+        )
         plain = detect.detect_samples(x, exe=exe_plain, adc_min=lo, adc_max=hi)
-        got = detect.parse_peaks("\n".join(ln for ln in out.splitlines()
-                                           if not ln.startswith("S ")))
+        got = detect.parse_peaks(
+            "\n".join(ln for ln in out.splitlines() if not ln.startswith("S "))
+        )
         seg = _lines(out, "S")
         noisy_k = seg[(seg[:, 6] >= 256) | (seg[:, 7] == 1), 0]
         near = np.zeros(len(x) + 1, bool)
         for k in noisy_k:  # the segment's second and the detector's decision delay after it
-            near[max(0, (k - 9) * 36 - 1080):min(len(x), (k + 1) * 36 + 1080)] = True
+            near[max(0, (k - 9) * 36 - 1080) : min(len(x), (k + 1) * 36 + 1080)] = True
         diff = np.setxor1d(got, plain)
         away = diff[~near[diff]]
         assert np.all(np.isin(away, plain)), (name, away[~np.isin(away, plain)][:10])

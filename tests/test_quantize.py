@@ -1,5 +1,6 @@
 """Quantization: full-integer PTQ (checked tensor by tensor), TFLM vs LiteRT-REF agreement,
 QAT without requantize ops, pruning sparsity read back from the flatbuffer, clean failures."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,11 @@ def _tensors(path):
 def test_ptq_model_is_integer_in_every_tensor(qrun):
     m = _tensors(qrun / "student_int8.tflite")
     assert set(m.op_names()) <= INT8_OPS, m.op_names()
-    bias_inputs = {op.inputs[2] for op in m.ops
-                   if op.opcode in ("CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 2}
+    bias_inputs = {
+        op.inputs[2]
+        for op in m.ops
+        if op.opcode in ("CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 2
+    }
     shape_inputs = {op.inputs[1] for op in m.ops if op.opcode == "RESHAPE" and len(op.inputs) > 1}
     for t in m.tensors:
         if t.index in bias_inputs:
@@ -76,8 +80,9 @@ def test_tflm_and_litert_ref_agree_and_track_the_float_student(qrun, held_out):
     from tinyecg.stages.evaluate import load_keras
 
     data = (qrun / "student_int8.tflite").read_bytes()
-    idx = np.random.default_rng(0).choice(len(held_out), size=min(300, len(held_out)),
-                                          replace=False)
+    idx = np.random.default_rng(0).choice(
+        len(held_out), size=min(300, len(held_out)), replace=False
+    )
     x, rr, y = held_out.x[idx], held_out.beats.rhythm[idx], held_out.beats.y[idx]
     tflm = capture_c_stdout(lambda: TFLMModel(data))[0]
     ref = LiteRTModel(data)
@@ -109,8 +114,9 @@ def test_qat_and_pruning_give_integer_models_at_the_requested_sparsity(qrun):
         assert set(m.op_names()) <= INT8_OPS, m.op_names()  # QAT: no requantize (QUANTIZE)
     # sparsity read back from the int8 weights: every pruned kernel is at least half zeros
     m = _tensors(qrun / "student_pruned_int8.tflite")
-    kernels = [m.tensors[op.inputs[1]] for op in m.ops
-               if op.opcode in ("CONV_2D", "FULLY_CONNECTED")]
+    kernels = [
+        m.tensors[op.inputs[1]] for op in m.ops if op.opcode in ("CONV_2D", "FULLY_CONNECTED")
+    ]
     pruned = [t for t in kernels if "logits" not in t.name]  # the output layer is not pruned
     assert len(pruned) == 5
     for t in pruned:
@@ -143,11 +149,11 @@ def test_representative_set_of_the_wrong_shape_fails_cleanly(qrun):
     beat = np.zeros((4, 1, 360, 1), np.float32)
     rr = np.ones((4, 5), np.float32)
     with pytest.raises(TinyECGError, match="shape"):
-        convert_int8(student, [np.zeros((4, 360), np.float32), rr])   # beat not (1, 360, 1)
+        convert_int8(student, [np.zeros((4, 360), np.float32), rr])  # beat not (1, 360, 1)
     with pytest.raises(TinyECGError, match="shape"):
-        convert_int8(student, [beat, np.ones((4, 4), np.float32)])    # 4 rhythm features
+        convert_int8(student, [beat, np.ones((4, 4), np.float32)])  # 4 rhythm features
     with pytest.raises(TinyECGError, match="input"):
-        convert_int8(student, [beat])                                 # rhythm missing
+        convert_int8(student, [beat])  # rhythm missing
     with pytest.raises(TinyECGError, match="differ in length"):
         convert_int8(student, [beat, rr[:3]])
     with pytest.raises(TinyECGError, match="NaN"):
@@ -164,5 +170,5 @@ def test_stratified_representative_indices_keep_rare_classes():
     counts = np.bincount(y[idx], minlength=4)
     assert len(idx) == len(set(idx.tolist())) == 500
     assert counts[2] == 4 and counts[1] >= 10  # floor of 10 (or all there are)
-    assert counts[0] > counts[3] > counts[1]   # otherwise proportional
-    assert len(stratified_indices(y, 10 ** 6)) == len(y)
+    assert counts[0] > counts[3] > counts[1]  # otherwise proportional
+    assert len(stratified_indices(y, 10**6)) == len(y)

@@ -1,5 +1,6 @@
 """tinyecg.data.records: any WFDB database in (lead by name or index, any sampling rate),
 and every problem with a record's files a one-line error naming the file."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,14 +23,29 @@ def _rewrite(src: Path, name: str, out: Path, fs: int, lead_name: str) -> None:
     rec = wfdb.rdrecord(str(src / name), physical=False)
     ann = wfdb.rdann(str(src / name), "atr")
     g = np.gcd(fs, 360)
-    sig = np.round(resample_poly(rec.d_signal.astype(np.float64), fs // g, 360 // g, axis=0,
-                                 padtype="edge")).astype(np.int64)
+    sig = np.round(
+        resample_poly(rec.d_signal.astype(np.float64), fs // g, 360 // g, axis=0, padtype="edge")
+    ).astype(np.int64)
     names = [lead_name if s == "MLII" else f"OTHER{i}" for i, s in enumerate(rec.sig_name)]
-    wfdb.wrsamp(name, fs=fs, units=rec.units, sig_name=names, d_signal=sig,
-                fmt=["16"] * sig.shape[1], adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(out))
-    wfdb.wrann(name, "atr", np.round(ann.sample * fs / 360).astype(np.int64),
-               np.array(ann.symbol), aux_note=ann.aux_note, write_dir=str(out))
+    wfdb.wrsamp(
+        name,
+        fs=fs,
+        units=rec.units,
+        sig_name=names,
+        d_signal=sig,
+        fmt=["16"] * sig.shape[1],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(out),
+    )
+    wfdb.wrann(
+        name,
+        "atr",
+        np.round(ann.sample * fs / 360).astype(np.int64),
+        np.array(ann.symbol),
+        aux_note=ann.aux_note,
+        write_dir=str(out),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +66,9 @@ def _detector_scores(folder: Path, harness) -> tuple[int, int, int]:
     tp = fp = fn = 0
     for name in RECORDS:
         sig = records.read_signal(folder / name)
-        peaks = detect.detect_samples(sig.adc, exe=harness, adc_min=sig.adc_range[0],
-                                      adc_max=sig.adc_range[1])
+        peaks = detect.detect_samples(
+            sig.adc, exe=harness, adc_min=sig.adc_range[0], adc_max=sig.adc_range[1]
+        )
         ann = records.read_annotations(folder / name, source_fs=sig.source_fs)
         beats = ann.samples[np.isin(ann.symbols, list(detect.BEAT_SYMBOLS))]
         s = detect.score_detections(beats, peaks)
@@ -68,8 +85,7 @@ def _accuracy(folder: Path) -> tuple[int, float]:
     data = (paths.default_model_dir() / "model.tflite").read_bytes()
     ds = build_dataset(folder, labels="nlrav", records=list(RECORDS), use_cache=False)
     tflm = capture_c_stdout(lambda: TFLMModel(data))[0]
-    q = tflm.invoke_batch(*Int8Model.load(data).quantize_inputs(beat=ds.x,
-                                                                 rhythm=ds.beats.rhythm))
+    q = tflm.invoke_batch(*Int8Model.load(data).quantize_inputs(beat=ds.x, rhythm=ds.beats.rhythm))
     return len(ds), float(np.mean(q.argmax(1) == ds.beats.y))
 
 
@@ -116,6 +132,7 @@ def test_the_360_hz_path_is_unchanged():
 
 
 # --------------------------------------------------------------------------- bad records
+
 
 @pytest.fixture
 def rec100(tmp_path) -> Path:
@@ -183,22 +200,46 @@ def test_garbage_and_empty_annotations(rec100):
 def test_flat_and_invalid_records_are_recognised(rec100, tmp_path):
     rec = wfdb.rdrecord(str(rec100), physical=False)
     flat = np.full_like(rec.d_signal, 1000)
-    wfdb.wrsamp("flat", fs=360, units=rec.units, sig_name=rec.sig_name, d_signal=flat,
-                fmt=["16", "16"], adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "flat",
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=flat,
+        fmt=["16", "16"],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(tmp_path),
+    )
     assert records.read_signal(tmp_path / "flat").flat
     invalid = np.full_like(rec.d_signal, -32768)
-    wfdb.wrsamp("bad", fs=360, units=rec.units, sig_name=rec.sig_name, d_signal=invalid,
-                fmt=["16", "16"], adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "bad",
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=invalid,
+        fmt=["16", "16"],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(tmp_path),
+    )
     sig = records.read_signal(tmp_path / "bad")
     assert sig.flat and sig.invalid == len(invalid)
     # a few invalid samples are held at the last valid one, as the device core does
     some = rec.d_signal.copy()
     some[100:110, 0] = -32768
-    wfdb.wrsamp("some", fs=360, units=rec.units, sig_name=rec.sig_name, d_signal=some,
-                fmt=["16", "16"], adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "some",
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=some,
+        fmt=["16", "16"],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(tmp_path),
+    )
     sig = records.read_signal(tmp_path / "some")
     assert sig.invalid == 10 and np.all(sig.adc[100:110] == some[99, 0])
     assert not sig.flat
@@ -212,15 +253,22 @@ def test_dataset_skips_flat_records_and_counts_unmapped_codes(tmp_path):
             shutil.copy(EXCERPT / f"{name}.{ext}", tmp_path / f"{name}.{ext}")
     rec = wfdb.rdrecord(str(tmp_path / "100"), physical=False)
     flat = np.full_like(rec.d_signal, 1024)
-    wfdb.wrsamp("300", fs=360, units=rec.units, sig_name=rec.sig_name, d_signal=flat,
-                fmt=["212", "212"], adc_gain=rec.adc_gain, baseline=rec.baseline,
-                write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "300",
+        fs=360,
+        units=rec.units,
+        sig_name=rec.sig_name,
+        d_signal=flat,
+        fmt=["212", "212"],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(tmp_path),
+    )
     shutil.copy(tmp_path / "100.atr", tmp_path / "300.atr")
     ann = wfdb.rdann(str(tmp_path / "232"), "atr")
     symbols = np.array(ann.symbol)
     symbols[10:15] = "B"  # a bundle branch block beat nlrav does not map
-    wfdb.wrann("232", "atr", ann.sample, symbols, aux_note=ann.aux_note,
-               write_dir=str(tmp_path))
+    wfdb.wrann("232", "atr", ann.sample, symbols, aux_note=ann.aux_note, write_dir=str(tmp_path))
     ds = build_dataset(tmp_path, labels="nlrav", use_cache=False)
     assert ds.skipped["300"].startswith("flat signal")
     assert ds.records == ["100", "232"]

@@ -2,6 +2,7 @@
 side (tinyecg.dsp.rhythm_frontend): labels from synthetic annotations, the window classes
 of real vfdb / cudb / mitdb records (figures checked against the research round's
 independent labelling), folds by record, and the front end's arithmetic."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,9 +27,12 @@ def shared_record(db: str, name: str) -> Path:
 
 def ann(events, subtypes=None):
     """Annotations from (second, symbol, aux) triples, positions at 360 Hz."""
-    return Annotations(np.array([round(t * 360) for t, _, _ in events], np.int64),
-                       np.array([s for _, s, _ in events]), np.array([a for _, _, a in events]),
-                       np.array(subtypes if subtypes is not None else [0] * len(events)))
+    return Annotations(
+        np.array([round(t * 360) for t, _, _ in events], np.int64),
+        np.array([s for _, s, _ in events]),
+        np.array([a for _, _, a in events]),
+        np.array(subtypes if subtypes is not None else [0] * len(events)),
+    )
 
 
 def at(codes, t):
@@ -36,9 +40,20 @@ def at(codes, t):
 
 
 def test_rhythm_codes_follow_plus_brackets_and_noise():
-    a = ann([(1, "+", "(N"), (10, "+", "(AFIB"), (20, "[", ""), (20.1, "+", "(VFL"),
-             (30, "]", ""), (40, "+", "(VT"), (50, "~", ""), (55, "~", ""), (60, "+", "(XYZ")],
-            [0, 0, 0, 0, 0, 0, -1, 0, 0])
+    a = ann(
+        [
+            (1, "+", "(N"),
+            (10, "+", "(AFIB"),
+            (20, "[", ""),
+            (20.1, "+", "(VFL"),
+            (30, "]", ""),
+            (40, "+", "(VT"),
+            (50, "~", ""),
+            (55, "~", ""),
+            (60, "+", "(XYZ"),
+        ],
+        [0, 0, 0, 0, 0, 0, -1, 0, 0],
+    )
     c = rh.rhythm_codes(70 * RHYTHM_FS, a)
     assert at(c, 0.5) == rh.UNSPEC  # before any rhythm annotation
     assert at(c, 5) == rh.NSR and at(c, 15) == rh.OTHER
@@ -64,15 +79,22 @@ def test_window_ends_are_one_per_second_after_the_warm_up():
 
 
 # the research round's labelling (independent code, /work/scratch/rhythm2) gave these counts
-@pytest.mark.parametrize("db,name,expect", [
-    ("cudb", "cu01", {"VF_coarse": 286, "UNSPEC": 205, "MIXED": 8}),
-    ("vfdb", "424", {"VF_coarse": 148, "NSR": 1453, "OTHER": 96, "ASYS": 45, "MIXED": 89,
-                     "NOISE": 260}),
-])
+@pytest.mark.parametrize(
+    "db,name,expect",
+    [
+        ("cudb", "cu01", {"VF_coarse": 286, "UNSPEC": 205, "MIXED": 8}),
+        (
+            "vfdb",
+            "424",
+            {"VF_coarse": 148, "NSR": 1453, "OTHER": 96, "ASYS": 45, "MIXED": 89, "NOISE": 260},
+        ),
+    ],
+)
 def test_window_classes_of_real_records(db, name, expect):
     r = rh.load_rhythm_record(shared_record(db, name))
-    got = {rh.WINDOW_CLASSES[k]: int(n) for k, n in zip(*np.unique(r.score_class,
-                                                                      return_counts=True))}
+    got = {
+        rh.WINDOW_CLASSES[k]: int(n) for k, n in zip(*np.unique(r.score_class, return_counts=True))
+    }
     assert got == expect
     assert len(r.stream) == len(r.codes) == len(r.vt_rate)
     assert r.shockable_truth.any()
@@ -91,8 +113,9 @@ def test_folds_keep_records_whole_and_spread_each_kind():
         cls = np.full(20, rh.WC["NSR"], np.int8)
         if i < 5:
             cls[:3] = rh.WC["VF_coarse"]
-        recs.append(rh.RhythmRecord(f"r{i}", "db", 200.0, *(np.zeros(0),) * 4, cls, cls,
-                                    np.zeros(0)))
+        recs.append(
+            rh.RhythmRecord(f"r{i}", "db", 200.0, *(np.zeros(0),) * 4, cls, cls, np.zeros(0))
+        )
     folds = rh.folds_by_record(recs, k=5, seed=0)
     assert sorted(folds) == sorted(f"db/r{i}" for i in range(10))
     vf_folds = {folds[f"db/r{i}"] for i in range(5)}

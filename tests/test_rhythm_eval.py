@@ -1,6 +1,7 @@
 """Scoring of the shockable-rhythm task (tinyecg.aed_metrics), the TCSC baseline
 (tinyecg.dsp.vf_detectors) and `tinyecg evaluate --task rhythm` end to end on real cudb /
 mitdb records, with its one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -27,14 +28,23 @@ def synthetic_record(codes_by_second, vt_rate=np.nan):
     ends = rh.window_ends(len(codes))
     rate = np.where(codes == rh.VT, vt_rate, np.nan).astype(np.float32)
     cls = np.zeros(len(ends), np.int8)
-    return rh.RhythmRecord("r", "db", 200.0, np.zeros(len(codes), np.int16), codes, rate,
-                           ends, cls, cls, np.zeros(len(ends), np.float32))
+    return rh.RhythmRecord(
+        "r",
+        "db",
+        200.0,
+        np.zeros(len(codes), np.int16),
+        codes,
+        rate,
+        ends,
+        cls,
+        cls,
+        np.zeros(len(ends), np.float32),
+    )
 
 
 def test_alarm_needs_n_consecutive_decisions():
     shock = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1], bool)
-    np.testing.assert_array_equal(am.alarm_active(shock, 3),
-                                  [0, 0, 0, 0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(am.alarm_active(shock, 3), [0, 0, 0, 0, 0, 1, 1, 0, 0])
 
 
 def test_alarm_latency_from_onset_and_false_alarms():
@@ -44,8 +54,15 @@ def test_alarm_latency_from_onset_and_false_alarms():
     shock = (t >= 64) & (t < 95)  # the detector follows VF from 4 s after onset
     shock |= (t >= 120) & (t < 124)  # and fires 4 s in NSR: a false alarm
     res = am.record_alarms(rec, shock, 3)
-    assert res["episodes"] == [{"onset_s": 60.0, "duration_s": 30.0, "kind": "VF",
-                                "latency_s": 6.0, "alarm_on_at_onset": False}]  # 64, 65, 66 s
+    assert res["episodes"] == [
+        {
+            "onset_s": 60.0,
+            "duration_s": 30.0,
+            "kind": "VF",
+            "latency_s": 6.0,
+            "alarm_on_at_onset": False,
+        }
+    ]  # 64, 65, 66 s
     early = am.record_alarms(rec, (t >= 50) & (t < 95), 3)  # set off 10 s before onset
     assert early["episodes"][0]["latency_s"] == 0.0 and early["episodes"][0]["alarm_on_at_onset"]
     assert res["false_alarms_s"] == [122.0]
@@ -91,8 +108,14 @@ def test_tcsc_separates_vf_like_from_beats():
 
 
 def tinyecg(*args):
-    return subprocess.run([sys.executable, "-m", "tinyecg", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "tinyecg", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 def one_line_error(proc, fragment):
@@ -122,7 +145,7 @@ def test_evaluate_rhythm_cli_writes_the_report(folder, tmp_path):
     assert "skipped cu05" in proc.stdout and "coarse VF/VFL" in proc.stdout
     rep = json.loads((out / "rhythm_report.json").read_text())
     assert rep["n_records"] == 2 and "cu05" in rep["skipped"]
-    (name, res), = rep["detectors"].items()
+    ((name, res),) = rep["detectors"].items()
     assert name.startswith("TCSC")
     vf = res["classes"]["VF_coarse"]
     assert vf["n"] == 286 + 101 and vf["value"] > 90  # cu01's and 207's flutter windows
@@ -134,12 +157,25 @@ def test_evaluate_rhythm_cli_writes_the_report(folder, tmp_path):
 
 def test_evaluate_rhythm_one_line_errors(folder, tmp_path):
     one_line_error(tinyecg("evaluate", "--task", "rhythm"), "--records")
-    one_line_error(tinyecg("evaluate", "--task", "rhythm", "--records", tmp_path / "none"),
-                   "not found")
+    one_line_error(
+        tinyecg("evaluate", "--task", "rhythm", "--records", tmp_path / "none"), "not found"
+    )
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")
-    one_line_error(tinyecg("evaluate", "--task", "rhythm", "--records", folder, "--model", bad,
-                           "--out", tmp_path / "o"), "bad.tflite")
+    one_line_error(
+        tinyecg(
+            "evaluate",
+            "--task",
+            "rhythm",
+            "--records",
+            folder,
+            "--model",
+            bad,
+            "--out",
+            tmp_path / "o",
+        ),
+        "bad.tflite",
+    )
     assert not (tmp_path / "o").exists()  # nothing half-written
     one_line_error(tinyecg("evaluate"), "RUN_DIR")
 
@@ -151,8 +187,10 @@ def test_committed_bench_is_consistent_and_quoted():
     d = json.loads((ROOT / "docs" / "bench" / "rhythm.json").read_text())
     assert d["databases"] == {"vfdb": 17, "cudb": 30, "mitdb": 44}
     assert len(d["folds"]) == d["records"] == 91 and set(d["folds"].values()) == set(range(5))
-    windows = {name: {row: c["n"] for row, c in det["classes"].items()}
-               for name, det in d["detectors"].items()}
+    windows = {
+        name: {row: c["n"] for row, c in det["classes"].items()}
+        for name, det in d["detectors"].items()
+    }
     assert len({tuple(sorted(w.items())) for w in windows.values()}) == 1
     for det in d["detectors"].values():
         for c in det["classes"].values():

@@ -4,6 +4,7 @@ strict flags (tinyecg.device.cbuild.STRICT_C_FLAGS), fed real vfdb / cudb / mitd
 (VF onsets, asystole, NSR) and full-scale stress input; every 90 Hz stream sample, every
 int8 window and every amplitude-gate decision must match. Plus its constants against
 tinyecg.spec, and a Cortex-M4 build without floating point."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,13 @@ SOURCE = LIB / "src" / "tinyecg_rhythm_frontend.c"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # (database, record, start s, seconds): 424 VF onset ~ 1325 s and asystole, cu01's VF onset
 # at 214 s, 207's flutter at 40 s, 421's rapid VT, mitdb 100 NSR
-EXCERPTS = [("vfdb", "424", 1300, 90), ("cudb", "cu01", 190, 60), ("mitdb", "207", 20, 60),
-            ("vfdb", "421", 1420, 40), ("mitdb", "100", 0, 30)]
+EXCERPTS = [
+    ("vfdb", "424", 1300, 90),
+    ("cudb", "cu01", 190, 60),
+    ("mitdb", "207", 20, 60),
+    ("vfdb", "421", 1420, 40),
+    ("mitdb", "100", 0, 30),
+]
 
 MAIN_C = r"""
 #include <stdio.h>
@@ -80,15 +86,18 @@ def harness(tmp_path_factory):
     d = tmp_path_factory.mktemp("rhythm_c")
     main = d / "main.c"
     main.write_text(MAIN_C)
-    return compile_c([main, SOURCE], d / "rhythm_frontend", includes=[LIB / "include"],
-                     what="rhythm front end harness"), d
+    return compile_c(
+        [main, SOURCE],
+        d / "rhythm_frontend",
+        includes=[LIB / "include"],
+        what="rhythm front end harness",
+    ), d
 
 
 def run_c(harness, x: np.ndarray, gain: int):
     exe, d = harness
     (d / "in.bin").write_bytes(np.uint16(gain).tobytes() + np.asarray(x, "<i4").tobytes())
-    subprocess.run([str(exe), str(d / "in.bin"), str(d / "st.bin"), str(d / "wn.bin")],
-                   check=True)
+    subprocess.run([str(exe), str(d / "in.bin"), str(d / "st.bin"), str(d / "wn.bin")], check=True)
     stream = np.fromfile(d / "st.bin", "<i2")
     rows = np.fromfile(d / "wn.bin", np.int8).reshape(-1, spec.RHYTHM_WINDOW + 1)
     return stream, rows[:, :-1], rows[:, -1].astype(bool)
@@ -145,11 +154,13 @@ def test_c_constants_are_the_python_ones():
     assert h["TINYECG_RHYTHM_WARMUP_S"] == spec.RHYTHM_WARMUP_S
     assert h["TINYECG_RHYTHM_FIR_TAPS"] == fe.FIR_TAPS
     assert (c["FIR_BITS"], c["DC_SHIFT"], c["DC_FRAC"]) == (fe.FIR_BITS, fe.DC_SHIFT, fe.DC_FRAC)
-    assert (c["Q_PER_STD"], c["STD_FLOOR_UV"], c["AMP_GATE_UV"]) == \
-        (spec.RHYTHM_Q_PER_STD, spec.RHYTHM_STD_FLOOR_UV, spec.AMP_GATE_UV)
+    assert (c["Q_PER_STD"], c["STD_FLOOR_UV"], c["AMP_GATE_UV"]) == (
+        spec.RHYTHM_Q_PER_STD,
+        spec.RHYTHM_STD_FLOOR_UV,
+        spec.AMP_GATE_UV,
+    )
     table = re.search(r"fir_q15\[[^]]*\] = \{([^}]*)\}", SOURCE.read_text())[1]
-    assert [int(v) for v in table.replace("\n", " ").split(",") if v.strip()] == \
-        fe.FIR_Q15.tolist()
+    assert [int(v) for v in table.replace("\n", " ").split(",") if v.strip()] == fe.FIR_Q15.tolist()
 
 
 def test_cortex_m4_build_has_no_floating_point(tmp_path):
@@ -157,14 +168,31 @@ def test_cortex_m4_build_has_no_floating_point(tmp_path):
     if gcc is None:
         pytest.skip("needs arm-none-eabi-gcc")
     obj = tmp_path / "rf.o"
-    subprocess.run([gcc, *STRICT_C_FLAGS, "-Os", "-mcpu=cortex-m4", "-mthumb",
-                    "-mfloat-abi=soft", f"-I{LIB / 'include'}", "-c", str(SOURCE), "-o",
-                    str(obj)], check=True)
-    nm = subprocess.run(["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True,
-                        check=True).stdout
+    subprocess.run(
+        [
+            gcc,
+            *STRICT_C_FLAGS,
+            "-Os",
+            "-mcpu=cortex-m4",
+            "-mthumb",
+            "-mfloat-abi=soft",
+            f"-I{LIB / 'include'}",
+            "-c",
+            str(SOURCE),
+            "-o",
+            str(obj),
+        ],
+        check=True,
+    )
+    nm = subprocess.run(
+        ["arm-none-eabi-nm", "-u", str(obj)], capture_output=True, text=True, check=True
+    ).stdout
     assert not re.search(r"__aeabi_[fd]|__(add|sub|mul|div)[sd]f3", nm), nm
-    size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True,
-                          check=True).stdout.splitlines()[1].split()
+    size = (
+        subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True)
+        .stdout.splitlines()[1]
+        .split()
+    )
     text, data, bss = map(int, size[:3])
     assert text < 2048 and data == 0 and bss == 0  # code and const table only: no state
 
@@ -229,11 +257,15 @@ def test_cortex_m4_under_qemu_is_bit_exact_and_counts_instructions(tmp_path):
     gain = round(sig.gain)
     (tmp_path / "rhythm_samples.h").write_text(
         f"#define N_SAMPLES {len(x)}u\n#define K_GAIN {gain}u\n"
-        "static const int16_t k_samples[N_SAMPLES] = {" + ",".join(map(str, x.tolist()))
-        + "};\n")
+        "static const int16_t k_samples[N_SAMPLES] = {" + ",".join(map(str, x.tolist())) + "};\n"
+    )
     (tmp_path / "main.c").write_text(QEMU_MAIN_C)
-    elf = qemu.build([tmp_path / "main.c", SOURCE], includes=[LIB / "include", tmp_path],
-                     out_dir=tmp_path / "build", app="rhythm_count")
+    elf = qemu.build(
+        [tmp_path / "main.c", SOURCE],
+        includes=[LIB / "include", tmp_path],
+        out_dir=tmp_path / "build",
+        app="rhythm_count",
+    )
     run = qemu.run(elf, timeout=120)
     assert run.returncode == 0, run.stderr
     rows = [ln.split() for ln in run.stdout.splitlines() if ln.startswith("d ")]
@@ -243,7 +275,9 @@ def test_cortex_m4_under_qemu_is_bit_exact_and_counts_instructions(tmp_path):
     assert [r[2] == "1" for r in rows] == p_gate.tolist()
     window_instr = max(int(r[1]) for r in rows)
     push_per_second = int(push[1]) * spec.FS / int(push[2])
-    print(f"Cortex-M4 -Os: tinyecg_rhythm_window <= {window_instr} instructions, pushes "
-          f"{push_per_second:.0f} instructions per second of input")
+    print(
+        f"Cortex-M4 -Os: tinyecg_rhythm_window <= {window_instr} instructions, pushes "
+        f"{push_per_second:.0f} instructions per second of input"
+    )
     # measured 35,760 + 54,111: the issue allows 300k per decision for the model and all
     assert window_instr + push_per_second < 120_000

@@ -2,6 +2,7 @@
 student -> int8 on synthetic VF-like and beat-like records, small and fast; the int8
 model takes the front end's bytes unchanged (input scale 1/16, zero point 0), runs in TFLM
 through the evaluation harness and separates the two rhythms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ def synthetic(name: str, vf: bool, seconds: int = 40, seed: int = 0) -> rh.Rhyth
         x = np.zeros_like(t)
         period = int(FS * 60 / rng.uniform(60, 100))
         for p in range(0, len(t) - 20, period):
-            x[p:p + 20] += 400 * np.hanning(20)
+            x[p : p + 20] += 400 * np.hanning(20)
     x = np.round(x + rng.normal(0, 5, len(t))).astype(np.int64)
     from tinyecg.dsp.rhythm_frontend import stream_int
 
@@ -31,9 +32,18 @@ def synthetic(name: str, vf: bool, seconds: int = 40, seed: int = 0) -> rh.Rhyth
     codes = np.full(len(stream), rh.VF if vf else rh.NSR, np.int8)
     ends = rh.window_ends(len(stream))
     cls = np.full(len(ends), rh.WC["VF_coarse" if vf else "NSR"], np.int8)
-    return rh.RhythmRecord(name, "syn", 200.0, stream, codes,
-                           np.full(len(stream), np.nan, np.float32), ends, cls, cls,
-                           np.ones(len(ends), np.float32))
+    return rh.RhythmRecord(
+        name,
+        "syn",
+        200.0,
+        stream,
+        codes,
+        np.full(len(stream), np.nan, np.float32),
+        ends,
+        cls,
+        cls,
+        np.ones(len(ends), np.float32),
+    )
 
 
 def test_teacher_student_int8_on_synthetic_rhythms(tmp_path, monkeypatch):
@@ -45,8 +55,15 @@ def test_teacher_student_int8_on_synthetic_rhythms(tmp_path, monkeypatch):
     from tinyecg.stages.rhythm_train import train_rhythm_models
 
     records = [synthetic(f"r{i}", vf=i % 2 == 0, seed=i) for i in range(8)]
-    out = train_rhythm_models(records, teacher_epochs=1, student_epochs=1, batch_size=16,
-                              representative=64, validation_every=4, non_shockable_step_s=1)
+    out = train_rhythm_models(
+        records,
+        teacher_epochs=1,
+        student_epochs=1,
+        batch_size=16,
+        representative=64,
+        validation_every=4,
+        non_shockable_step_s=1,
+    )
     info = out["info"]
     assert info["student_params"] == 3034 and info["student_macs"] == 114688
     assert info["int8_bytes"] <= 16 * 1024  # issue 15: model <= 16 KB int8

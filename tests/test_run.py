@@ -1,5 +1,6 @@
 """The run directory's one model resolver (tinyecg.run.run_model / find_run_model), which
 export, evaluate, the demo and the benchmarks all use."""
+
 from __future__ import annotations
 
 import pytest

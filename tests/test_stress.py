@@ -3,6 +3,7 @@ harness (tinyecg.device.stress), `tinyecg stress` and scripts/bench_stress.py en
 
 Records longer than nst's five-minute clean start are built from the bundled excerpts by
 tiling one (its annotations shifted with it), so the tests need no full database."""
+
 from __future__ import annotations
 
 import json
@@ -43,16 +44,30 @@ def long_record(tmp_path_factory):
 
     x, samples, symbols, _ = tiled("100", 3)
     folder = tmp_path_factory.mktemp("long")
-    wfdb.wrsamp("long100", fs=FS, units=["mV"], sig_name=["MLII"],
-                d_signal=x.astype(np.int64).reshape(-1, 1), fmt=["212"], adc_gain=[200.0],
-                baseline=[1024], write_dir=str(folder))
+    wfdb.wrsamp(
+        "long100",
+        fs=FS,
+        units=["mV"],
+        sig_name=["MLII"],
+        d_signal=x.astype(np.int64).reshape(-1, 1),
+        fmt=["212"],
+        adc_gain=[200.0],
+        baseline=[1024],
+        write_dir=str(folder),
+    )
     keep = [(s, c) for s, c in zip(samples, symbols)]
-    wfdb.wrann("long100", "atr", np.asarray([s for s, _ in keep]), [c for _, c in keep],
-               write_dir=str(folder))
+    wfdb.wrann(
+        "long100",
+        "atr",
+        np.asarray([s for s, _ in keep]),
+        [c for _, c in keep],
+        write_dir=str(folder),
+    )
     return folder / "long100"
 
 
 # ------------------------------------------------------------------------ the protocol
+
 
 def test_blocks_are_placed_as_nst_places_them():
     n = (30 * 60 + 5) * FS  # a MIT-BIH record: 30:05
@@ -76,9 +91,9 @@ def test_offsets_keep_the_output_continuous_and_the_start_clean():
     blocks = nz.nst_blocks(n)
     y = nz.add_noise(x, noise, blocks, 5.0)
     d = y - x
-    assert np.all(d[:300 * FS] == 0)
+    assert np.all(d[: 300 * FS] == 0)
     a, b = blocks[0]
-    assert np.ptp(d[b:blocks[1][0]]) <= 1  # constant (rounding) between the blocks
+    assert np.ptp(d[b : blocks[1][0]]) <= 1  # constant (rounding) between the blocks
     assert abs(int(y[a]) - int(y[a - 1]) - (int(x[a]) - int(x[a - 1]))) <= 5 * 6 * 3 + 1
     assert np.std(d[a:b]) == pytest.approx(15.0, rel=0.05)
 
@@ -99,7 +114,7 @@ def test_sigamp_measurements():
         x[t + 19] = -500.0  # just outside it
     amps = [100.0 + i + 1 for i, s in enumerate(symbols) if s != "V"]
     k = len(amps) // 20
-    want = np.mean(sorted(amps)[k:len(amps) - k])
+    want = np.mean(sorted(amps)[k : len(amps) - k])
     assert nz.qrs_amplitude(x, beats, symbols) == pytest.approx(want)
     assert nz.trimmed_mean(list(range(40))) == pytest.approx(np.mean(range(2, 38)))
     chunk = np.r_[np.full(180, 2.0), np.full(180, -2.0)] + 7.0  # RMS 2 about the mean 7
@@ -114,7 +129,7 @@ def test_synthetic_noise_is_deterministic_and_unit_rms(kind):
     a = nz.synthesize(kind, 60 * FS, seed=4)
     assert np.array_equal(a, nz.synthesize(kind, 60 * FS, seed=4))
     assert not np.allclose(a, nz.synthesize(kind, 60 * FS, seed=5))
-    assert abs(a.mean()) < 1e-9 and np.sqrt(np.mean(a ** 2)) == pytest.approx(1.0)
+    assert abs(a.mean()) < 1e-9 and np.sqrt(np.mean(a**2)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="unknown noise kind"):
         nz.synthesize("hum", 10)
 
@@ -148,11 +163,11 @@ def test_achieved_snr_equals_the_requested(kind, snr):
     added = [(sr.samples[a:b] - x[a:b]).astype(float) for a, b in sr.blocks]
     assert abs(nz.snr_db(s, nz.noise_amplitude(added)) - snr) < 0.1
     assert abs(sr.achieved_snr_db - snr) < 0.1 and sr.clipped == 0
-    assert np.array_equal(sr.samples[:300 * FS], x[:300 * FS])
+    assert np.array_equal(sr.samples[: 300 * FS], x[: 300 * FS])
     # the same seed scales the same noise
     again = nz.make_stress_record(x, samples, symbols, kind, snr - 6, seed=2)
-    d1 = (sr.samples - x)[sr.blocks[0][0]:sr.blocks[0][1]].astype(float)
-    d2 = (again.samples - x)[sr.blocks[0][0]:sr.blocks[0][1]].astype(float)
+    d1 = (sr.samples - x)[sr.blocks[0][0] : sr.blocks[0][1]].astype(float)
+    d2 = (again.samples - x)[sr.blocks[0][0] : sr.blocks[0][1]].astype(float)
     assert np.corrcoef(d1, d2)[0, 1] > 0.99
 
 
@@ -164,12 +179,21 @@ def test_short_record_is_refused():
 
 # ------------------------------------------------------------------------ the harness
 
+
 def test_counts_add_up_and_rates():
-    a = {"noisy": {"detector": {"tp": 9, "fp": 1, "fn": 1, "tp_unflagged": 5,
-                                "fp_unflagged": 0},
-                   "classes": {"right": 4, "wrong": 1, "flagged": 5, "false_unflagged": 0,
-                               "false_flagged": 1},
-                   "flag": {"beats": 10, "flagged": 5}}}
+    a = {
+        "noisy": {
+            "detector": {"tp": 9, "fp": 1, "fn": 1, "tp_unflagged": 5, "fp_unflagged": 0},
+            "classes": {
+                "right": 4,
+                "wrong": 1,
+                "flagged": 5,
+                "false_unflagged": 0,
+                "false_flagged": 1,
+            },
+            "flag": {"beats": 10, "flagged": 5},
+        }
+    }
     s = stress.add_counts(None, a)
     s = stress.add_counts(s, a)
     assert s["noisy"]["detector"]["tp"] == 18
@@ -183,8 +207,9 @@ def test_stress_record_end_to_end(long_record, tmp_path):
     """One short record, two kinds, two SNRs, through the C core, the fixed-point
     preprocessing and the shipped int8 model: the clean run flags nothing and is right,
     heavy muscle noise is flagged, and the counts are consistent."""
-    res = stress.stress_record(long_record, kinds=["ma", "bw"], snrs=[24, -6], seed=1,
-                               build_dir=tmp_path)
+    res = stress.stress_record(
+        long_record, kinds=["ma", "bw"], snrs=[24, -6], seed=1, build_dir=tmp_path
+    )
     assert res["record"] == "long100" and res["labels"] == "nlrav"
     clean = stress.rates(res["clean"]["noisy"])
     assert clean["flagged"] == 0 and clean["wrong"] < 0.02 and clean["se"] > 0.99
@@ -211,23 +236,61 @@ def test_stress_record_end_to_end(long_record, tmp_path):
 
 def test_stress_cli(long_record, tmp_path):
     out = tmp_path / "s.json"
-    proc = subprocess.run([sys.executable, "-m", "tinyecg.app.cli", "stress", str(long_record),
-                           "--noise", "em", "--snr", "12", "--out", str(out), "-q"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyecg.app.cli",
+            "stress",
+            str(long_record),
+            "--noise",
+            "em",
+            "--snr",
+            "12",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "em" in proc.stdout and "flag clean" in proc.stdout
     assert set(json.loads(out.read_text())["runs"]) == {"em"}
-    bad = subprocess.run([sys.executable, "-m", "tinyecg.app.cli", "stress", str(long_record),
-                          "--snr", "six"], capture_output=True, text=True, cwd=tmp_path)
+    bad = subprocess.run(
+        [sys.executable, "-m", "tinyecg.app.cli", "stress", str(long_record), "--snr", "six"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2 and "error: --snr" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_bench_stress_script_end_to_end(long_record, tmp_path):
     out, img = tmp_path / "stress.json", tmp_path / "stress.png"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_stress.py"), "--data",
-                           str(long_record.parent), "--records", "long100", "--kinds", "ma",
-                           "--snrs", "6", "--jobs", "1", "--json", str(out), "--plot", str(img)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_stress.py"),
+            "--data",
+            str(long_record.parent),
+            "--records",
+            "long100",
+            "--kinds",
+            "ma",
+            "--snrs",
+            "6",
+            "--jobs",
+            "1",
+            "--json",
+            str(out),
+            "--plot",
+            str(img),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
     assert set(res["stress"]["summary"]) == {"clean_record", "ma"}

@@ -1,4 +1,5 @@
 """tinyecg.models.tflite against LiteRT's own reading of the same flatbuffers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,10 @@ def _litert(data: bytes):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     # without the default XNNPACK delegate, which would replace ops by a DELEGATE node
-    interp = Interpreter(model_content=data, experimental_op_resolver_type=(
-        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    interp = Interpreter(
+        model_content=data,
+        experimental_op_resolver_type=(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+    )
     interp.allocate_tensors()
     return interp
 
@@ -176,7 +179,7 @@ def test_bad_files_raise_one_line_errors(tmp_path, model_files):
 def test_truncated_files_raise(fraction, model_files):
     data = model_files["student"].read_bytes()
     with pytest.raises(TinyECGError, match="corrupt or truncated|too short"):
-        load_model(data[:int(len(data) * fraction)])
+        load_model(data[: int(len(data) * fraction)])
 
 
 def test_corrupt_offsets_raise(model_files):

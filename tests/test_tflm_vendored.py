@@ -23,6 +23,7 @@ pipeline does, beat by beat.
 Skips, with the reason: no archive, no toolchain; the per-channel case also without
 TensorFlow or the full MIT-BIH database.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,6 +71,7 @@ shutil.copy(src / "config.json", out / "config.json")
 
 # --------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="session")
 def vendored() -> tflm_lib.VendoredLibrary:
     try:
@@ -77,8 +79,10 @@ def vendored() -> tflm_lib.VendoredLibrary:
     except TinyECGError as exc:
         pytest.skip(str(exc))
     if archive is None:
-        pytest.skip("no vendored TFLM library (../shared/vendor/tflite-micro-arduino-examples-"
-                    f"*.tar.gz or ${tflm_lib.ARCHIVE_ENV})")
+        pytest.skip(
+            "no vendored TFLM library (../shared/vendor/tflite-micro-arduino-examples-"
+            f"*.tar.gz or ${tflm_lib.ARCHIVE_ENV})"
+        )
     return tflm_lib.vendored_library(archive)
 
 
@@ -100,8 +104,9 @@ def _per_channel_dense(model: Path) -> bool:
     from tinyecg.models.tflite import load_model
 
     m = load_model(model)
-    return any(op.opcode == "FULLY_CONNECTED" and m.tensors[op.inputs[1]].per_channel
-               for op in m.ops)
+    return any(
+        op.opcode == "FULLY_CONNECTED" and m.tensors[op.inputs[1]].per_channel for op in m.ops
+    )
 
 
 @pytest.fixture(scope="session")
@@ -124,10 +129,18 @@ def per_channel_export(mitdb_dir, tmp_path_factory) -> Path:
     """A fresh export of the default student re-quantized with per-channel dense layers."""
     pytest.importorskip("tensorflow")
     out = tmp_path_factory.mktemp("per-channel-model")
-    env = dict(os.environ, TINYECG_CACHE=str(tmp_path_factory.mktemp("dataset-cache")),
-               TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", PER_CHANNEL_REQUANTIZE, str(mitdb_dir), str(out)],
-                          capture_output=True, text=True, timeout=900, env=env)
+    env = dict(
+        os.environ,
+        TINYECG_CACHE=str(tmp_path_factory.mktemp("dataset-cache")),
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PER_CHANNEL_REQUANTIZE, str(mitdb_dir), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, f"re-quantization failed:\n{proc.stderr[-3000:]}"
     assert _per_channel_dense(out / "model.tflite")
     return _export(out / "model.tflite", tmp_path_factory.mktemp("export-per-channel"))
@@ -144,8 +157,7 @@ def selftest_run(tflm_library, tmp_path_factory):
         if key not in runs:
             lib = tflm_library(target)
             out = tmp_path_factory.mktemp(f"selftest-{target}-{export.name}")
-            program = tflm_selftest.build_selftest(target, export, out, lib,
-                                                   extra_defines=defines)
+            program = tflm_selftest.build_selftest(target, export, out, lib, extra_defines=defines)
             runs[key] = tflm_selftest.run_selftest(program, target, timeout=300), program
         return runs[key]
 
@@ -154,11 +166,13 @@ def selftest_run(tflm_library, tmp_path_factory):
 
 # ------------------------------------------------------------------ the pin and the file list
 
+
 def test_platformio_pins_the_vendored_commit(vendored):
     pinned = tflm_lib.pinned_commit()
     if len(vendored.commit) == 40:
-        assert pinned == vendored.commit, \
+        assert pinned == vendored.commit, (
             f"platformio.ini pins {pinned}, the vendored library is {vendored.commit}"
+        )
     else:  # no README beside the archive: only the abbreviated hash of its name is known
         assert len(pinned) == 40 and pinned.startswith(vendored.short_commit)
     # the boot line and the project's comments name that commit and its date
@@ -199,8 +213,10 @@ class _FakeSConsEnv:
 def _filter_script_patterns(project_dir: Path) -> list[str]:
     env = _FakeSConsEnv(project_dir)
     script = FIRMWARE / "scripts" / "tflm_arduino_filter.py"
-    exec(compile(script.read_text(), str(script), "exec"),  # noqa: S102 (our own script)
-         {"Import": lambda name: None, "env": env, "__name__": "SCons"})
+    exec(
+        compile(script.read_text(), str(script), "exec"),  # noqa: S102 (our own script)
+        {"Import": lambda name: None, "env": env, "__name__": "SCons"},
+    )
     return env.middlewares
 
 
@@ -208,16 +224,21 @@ def test_filter_script_and_build_module_read_one_skip_list(tmp_path):
     patterns = tflm_lib.read_skip_list()
     assert tflm_lib.skip_list_path() == FIRMWARE / "scripts" / "tflm_arduino_skip.txt"
     assert _filter_script_patterns(FIRMWARE) == ["*/" + p for p in patterns]
-    for needed in ("src/peripherals/*", "src/tensorflow/lite/micro/system_setup.cpp",
-                   "src/tensorflow/lite/micro/micro_time.cpp"):
+    for needed in (
+        "src/peripherals/*",
+        "src/tensorflow/lite/micro/system_setup.cpp",
+        "src/tensorflow/lite/micro/micro_time.cpp",
+    ):
         assert needed in patterns
     # the script reads the file rather than a copy of its own: change the file, and both change
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "tflm_arduino_skip.txt").write_text(
-        "# test\nsrc/only_this/*  # trailing comment\n\n")
+        "# test\nsrc/only_this/*  # trailing comment\n\n"
+    )
     assert _filter_script_patterns(tmp_path) == ["*/src/only_this/*"]
-    assert tflm_lib.read_skip_list(tmp_path / "scripts" / "tflm_arduino_skip.txt") == \
-        ["src/only_this/*"]
+    assert tflm_lib.read_skip_list(tmp_path / "scripts" / "tflm_arduino_skip.txt") == [
+        "src/only_this/*"
+    ]
 
 
 def test_library_sources_are_what_platformio_compiles(vendored, tflm_cache):
@@ -234,8 +255,11 @@ def test_library_sources_are_what_platformio_compiles(vendored, tflm_cache):
     assert not any("/peripherals/" in p or "/test_over_serial/" in p for p in sources)
     # the defines PlatformIO gives the Arm boards, plus ARDUINO for the off-board build
     defines = tflm_lib.library_defines()
-    for want in ("TF_LITE_STATIC_MEMORY", "TINYECG_TFLM_DIST=TINYECG_TFLM_ARDUINO_EXAMPLES",
-                 "ARDUINO=10819"):
+    for want in (
+        "TF_LITE_STATIC_MEMORY",
+        "TINYECG_TFLM_DIST=TINYECG_TFLM_ARDUINO_EXAMPLES",
+        "ARDUINO=10819",
+    ):
         assert want in defines
 
 
@@ -290,8 +314,11 @@ def test_adapter_refuses_per_channel_dense_layers(target, selftest_run, per_chan
     res, _ = selftest_run(target, per_channel_export)
     assert not res.timed_out, res.stdout[-2000:]
     assert res.library is not None, f"{target}: the interpreter did not start\n{res.stdout}"
-    assert len(res.errors) == 1 and "FULLY_CONNECTED operator" in res.errors[0] \
-        and "per-channel weights (" in res.errors[0], res.stdout
+    assert (
+        len(res.errors) == 1
+        and "FULLY_CONNECTED operator" in res.errors[0]
+        and "per-channel weights (" in res.errors[0]
+    ), res.stdout
     assert res.returncode == 1 and not res.selftest_passed and res.selftest_count == 0
     assert "classifier=disabled" in res.stdout
     assert not res.outputs and len(res.classify_errors) >= 8
@@ -322,12 +349,14 @@ def test_m4_figures(selftest_run, fresh_export, tflm_library):
     size = qemu.size(elf)
     per_inference = sorted(res.instructions.values())
     libraries = tflm_library.libraries
-    line = (f"m4: instructions/inference median {per_inference[len(per_inference) // 2]} "
-            f"(min {per_inference[0]}, max {per_inference[-1]}); arena {res.arena_used}/"
-            f"{res.arena_bytes}; stack peak {res.stack_peak}; text {size['text']} data "
-            f"{size['data']} bss {size['bss']}; library compile seconds "
-            f"{ {t: round(b.compile_seconds) for t, b in libraries.built.items()} }, "
-            f"waited {libraries.waited}")
+    line = (
+        f"m4: instructions/inference median {per_inference[len(per_inference) // 2]} "
+        f"(min {per_inference[0]}, max {per_inference[-1]}); arena {res.arena_used}/"
+        f"{res.arena_bytes}; stack peak {res.stack_peak}; text {size['text']} data "
+        f"{size['data']} bss {size['bss']}; library compile seconds "
+        f"{ {t: round(b.compile_seconds) for t, b in libraries.built.items()} }, "
+        f"waited {libraries.waited}"
+    )
     print(line)
     assert size["text"] < 512 * 1024
 
@@ -353,9 +382,14 @@ def tflm_images(fq, fresh_export, tflm_library, tmp_path_factory):
     def get(io: str, arch: str = "m4"):
         if (io, arch) not in built:
             work = tmp_path_factory.mktemp(f"tflm-fw-{io}-{arch}")
-            built[io, arch] = fq.build_firmware(work, export_dir=fresh_export, io=io,
-                                                runtime="tflm", arch=arch,
-                                                tflm_library=tflm_library(arch))
+            built[io, arch] = fq.build_firmware(
+                work,
+                export_dir=fresh_export,
+                io=io,
+                runtime="tflm",
+                arch=arch,
+                tflm_library=tflm_library(arch),
+            )
         return built[io, arch]
 
     return get
@@ -374,8 +408,18 @@ def _host_reference(fq, harness, x, labels):
     TFLM host interpreter; and the harness's peaks."""
     from tinyecg.device import detect
 
-    want = fq.parse_lines(detect.run_harness(harness, detect.samples_text(x), "--peaks", "--rr",
-                                             "--adc-min", "0", "--adc-max", "2047"))
+    want = fq.parse_lines(
+        detect.run_harness(
+            harness,
+            detect.samples_text(x),
+            "--peaks",
+            "--rr",
+            "--adc-min",
+            "0",
+            "--adc-max",
+            "2047",
+        )
+    )
     model = paths.default_model_dir() / "model.tflite"
     return fq.reference_beats(model, x, want.rr, labels=labels), want
 
@@ -388,7 +432,8 @@ def test_linked_sources_list_is_the_m4_firmwares_link(tflm_images, tflm_library)
     assert not lib.subset
     linked = tflm_lib.linked_sources(fw.elf.with_suffix(".map"), lib.library)
     assert linked == tflm_lib.read_linked_sources(), (
-        "regenerate firmware/scripts/tflm_linked_sources.txt from tflm_lib.linked_sources()")
+        "regenerate firmware/scripts/tflm_linked_sources.txt from tflm_lib.linked_sources()"
+    )
 
 
 @pytest.mark.parametrize("record", STREAMED)
@@ -455,9 +500,25 @@ def test_tinyecg_stream_scores_the_tflm_image(fq, tflm_images):
 
     fw = tflm_images("uart")
     with qemu.serial_tcp(fw.elf, timeout=300) as url:
-        proc = subprocess.run([sys.executable, "-m", "tinyecg", "stream", "--port", str(url),
-                               "--record", str(EXCERPTS / "208"), "--seconds", "30",
-                               "--speed", "0"], capture_output=True, text=True, timeout=280)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tinyecg",
+                "stream",
+                "--port",
+                str(url),
+                "--record",
+                str(EXCERPTS / "208"),
+                "--seconds",
+                "30",
+                "--speed",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=280,
+        )
         fq.stop(url)
     assert proc.returncode == 0, proc.stderr
     assert "labels: nlrav (N,L,R,A,V; from the device's #info)" in proc.stdout

@@ -1,5 +1,6 @@
 """Import TensorFlow once with its C++ start-up chatter (absl/oneDNN/CUDA notices written to
 fd 2 before logging is configured) silenced, so command output stays readable."""
+
 from __future__ import annotations
 
 import os

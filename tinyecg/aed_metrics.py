@@ -7,6 +7,7 @@ Windows are scored when one rhythm covers all of them (tinyecg.data.rhythm.WINDO
 intermediate rhythms (fine VF, VT below the rate threshold) are reported as the share of
 windows decided shockable, outside the goals, as Kerber does.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,15 +48,20 @@ def class_table(score_class: np.ndarray, shock: np.ndarray) -> dict:
     shock = np.asarray(shock, bool)
     out = {}
     for row, (metric, goal, target, label) in ROWS.items():
-        m = np.isin(sc, [WC["VF_coarse"], WC["VT_rapid"]]) if row == "shockable" \
-            else sc == WC[row]
+        m = np.isin(sc, [WC["VF_coarse"], WC["VT_rapid"]]) if row == "shockable" else sc == WC[row]
         n = int(m.sum())
         pos = int(shock[m].sum())
         value = None if n == 0 else 100.0 * (pos if metric != "Sp" else n - pos) / n
-        out[row] = {"label": label, "metric": metric, "value": value, "n": n,
-                    "aha_goal": goal, "issue_target": target,
-                    "aha_met": None if goal is None or value is None else value > goal,
-                    "issue_met": None if target is None or value is None else value >= target}
+        out[row] = {
+            "label": label,
+            "metric": metric,
+            "value": value,
+            "n": n,
+            "aha_goal": goal,
+            "issue_target": target,
+            "aha_met": None if goal is None or value is None else value > goal,
+            "issue_met": None if target is None or value is None else value >= target,
+        }
     return out
 
 
@@ -98,9 +104,15 @@ def record_alarms(rec: RhythmRecord, shock: np.ndarray, n: int = ALARM_CONSECUTI
         before = active[t < s]
         # an alarm already sounding at onset (set off by what preceded it) has latency ~0:
         # counted apart so the latency is not mistaken for detection speed
-        episodes.append({"onset_s": round(s, 2), "duration_s": round(e - s, 2), "kind": kind,
-                         "latency_s": round(float(hit[0] - s), 2) if len(hit) else None,
-                         "alarm_on_at_onset": bool(before[-1]) if len(before) else False})
+        episodes.append(
+            {
+                "onset_s": round(s, 2),
+                "duration_s": round(e - s, 2),
+                "kind": kind,
+                "latency_s": round(float(hit[0] - s), 2) if len(hit) else None,
+                "alarm_on_at_onset": bool(before[-1]) if len(before) else False,
+            }
+        )
     slow = _seconds(runs_of((rec.codes == VT) & ~truth))
     noise = _seconds(runs_of(rec.codes == NOISE))
     false, in_slow, in_noise = [], 0, 0
@@ -113,8 +125,13 @@ def record_alarms(rec: RhythmRecord, shock: np.ndarray, n: int = ALARM_CONSECUTI
             in_noise += 1
         else:
             false.append(round(a, 1))
-    return {"episodes": episodes, "false_alarms_s": false, "alarms_in_slow_vt": in_slow,
-            "alarms_in_noise": in_noise, "hours": len(t) * 1.0 / 3600}
+    return {
+        "episodes": episodes,
+        "false_alarms_s": false,
+        "alarms_in_slow_vt": in_slow,
+        "alarms_in_noise": in_noise,
+        "hours": len(t) * 1.0 / 3600,
+    }
 
 
 def alarm_summary(per_record: dict[str, dict]) -> dict:
@@ -127,12 +144,15 @@ def alarm_summary(per_record: dict[str, dict]) -> dict:
         return None if not sel else 100.0 * len(ok) / len(sel)
 
     lat = [e["latency_s"] for e in eps if e["latency_s"] is not None]
-    fresh = [e["latency_s"] for e in eps
-             if e["latency_s"] is not None and not e["alarm_on_at_onset"]]
+    fresh = [
+        e["latency_s"] for e in eps if e["latency_s"] is not None and not e["alarm_on_at_onset"]
+    ]
     return {
         "n_consecutive": ALARM_CONSECUTIVE,
-        "episodes": {"VF": sum(e["kind"] == "VF" for e in eps),
-                     "VT": sum(e["kind"] == "VT" for e in eps)},
+        "episodes": {
+            "VF": sum(e["kind"] == "VF" for e in eps),
+            "VT": sum(e["kind"] == "VT" for e in eps),
+        },
         "alarmed_within_10s_pct": {"VF": within("VF"), "VT": within("VT"), "all": within(None)},
         "target_within_10s_pct": ALARM_TARGET_PCT,
         "median_latency_s": float(np.median(lat)) if lat else None,
@@ -140,24 +160,29 @@ def alarm_summary(per_record: dict[str, dict]) -> dict:
         "median_latency_new_alarm_s": float(np.median(fresh)) if fresh else None,
         "missed": sum(e["latency_s"] is None for e in eps),
         "false_alarms": sum(len(r["false_alarms_s"]) for r in per_record.values()),
-        "false_alarms_per_record": {k: len(r["false_alarms_s"]) for k, r in per_record.items()
-                                    if r["false_alarms_s"]},
+        "false_alarms_per_record": {
+            k: len(r["false_alarms_s"]) for k, r in per_record.items() if r["false_alarms_s"]
+        },
         "alarms_in_slow_vt": sum(r["alarms_in_slow_vt"] for r in per_record.values()),
         "alarms_in_noise": sum(r["alarms_in_noise"] for r in per_record.values()),
         "hours": round(sum(r["hours"] for r in per_record.values()), 2),
     }
 
 
-def score(records: list[RhythmRecord], decisions: dict[str, np.ndarray],
-          n: int = ALARM_CONSECUTIVE) -> dict:
+def score(
+    records: list[RhythmRecord], decisions: dict[str, np.ndarray], n: int = ALARM_CONSECUTIVE
+) -> dict:
     """The table and the alarm figures of one detector: `decisions` maps "database/name" to
     its shockable decision per window of that record."""
     keys = [f"{r.database}/{r.name}" for r in records]
     sc = np.concatenate([r.score_class for r in records]) if records else np.zeros(0)
     shock = np.concatenate([decisions[k] for k in keys]) if records else np.zeros(0, bool)
     per_record = {k: record_alarms(r, decisions[k], n) for k, r in zip(keys, records)}
-    return {"classes": class_table(sc, shock), "alarm": alarm_summary(per_record),
-            "alarm_per_record": per_record}
+    return {
+        "classes": class_table(sc, shock),
+        "alarm": alarm_summary(per_record),
+        "alarm_per_record": per_record,
+    }
 
 
 def markdown_table(results: dict[str, dict]) -> str:
@@ -174,9 +199,12 @@ def markdown_table(results: dict[str, dict]) -> str:
             miss = (c["aha_met"] is False) or (c["issue_met"] is False)
             v = f"**{v}**" if miss else v
             vals.append(v if same_n else f"{v} ({c['n']})")
-        lines.append(f"| {label} | {metric} | {cells[0]['n'] if same_n else '(per cell)'} | "
-                     + " | ".join(vals) + f" | {f'> {goal:g}' if goal else ''} | "
-                     f"{f'>= {target:g}' if target else ''} |")
+        lines.append(
+            f"| {label} | {metric} | {cells[0]['n'] if same_n else '(per cell)'} | "
+            + " | ".join(vals)
+            + f" | {f'> {goal:g}' if goal else ''} | "
+            f"{f'>= {target:g}' if target else ''} |"
+        )
     lines.append("")
     lines.append("Bold: below the AHA goal or the issue's target.")
     lines.append("")
@@ -190,16 +218,22 @@ def markdown_table(results: dict[str, dict]) -> str:
         ("episodes VF / VT", lambda a: f"{a['episodes']['VF']} / {a['episodes']['VT']}"),
         ("alarmed <= 10 s, VF (%)", lambda a: fmt(a["alarmed_within_10s_pct"]["VF"])),
         ("alarmed <= 10 s, VT (%)", lambda a: fmt(a["alarmed_within_10s_pct"]["VT"])),
-        ("alarmed <= 10 s, all (%; target >= 95)",
-         lambda a: fmt(a["alarmed_within_10s_pct"]["all"])),
+        (
+            "alarmed <= 10 s, all (%; target >= 95)",
+            lambda a: fmt(a["alarmed_within_10s_pct"]["all"]),
+        ),
         ("median latency from onset (s)", lambda a: fmt(a["median_latency_s"])),
         ("episodes with the alarm already on at onset", lambda a: str(a["alarm_on_at_onset"])),
         ("median latency, the others (s)", lambda a: fmt(a["median_latency_new_alarm_s"])),
         ("episodes never alarmed", lambda a: str(a["missed"])),
-        ("false alarms (records with any)",
-         lambda a: f"{a['false_alarms']} ({len(a['false_alarms_per_record'])})"),
-        ("alarms in slow VT / in noise",
-         lambda a: f"{a['alarms_in_slow_vt']} / {a['alarms_in_noise']}"),
+        (
+            "false alarms (records with any)",
+            lambda a: f"{a['false_alarms']} ({len(a['false_alarms_per_record'])})",
+        ),
+        (
+            "alarms in slow VT / in noise",
+            lambda a: f"{a['alarms_in_slow_vt']} / {a['alarms_in_noise']}",
+        ),
     ):
         lines.append(f"| {label} | " + " | ".join(get(results[n]["alarm"]) for n in names) + " |")
     return "\n".join(lines) + "\n"

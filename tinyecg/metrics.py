@@ -2,6 +2,7 @@
 predictivity (PPV, +P) and F1, not only accuracy; and beat matching for QRS detection
 (ANSI/AAMI EC57: a detection matches a reference beat within 150 ms), the one matching
 every scorer uses (the detector's, the device path's, the stream's, the demo's)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ def markdown_table(rep: dict) -> str:
     lines = ["| class | support | Se | +P (PPV) | F1 |", "|---|---:|---:|---:|---:|"]
     for lab, m in rep["per_class"].items():
         fmt = lambda v: "–" if v is None else f"{100 * v:.2f} %"  # noqa: E731
-        lines.append(f"| {lab} | {m['support']} | {fmt(m['se'])} | {fmt(m['ppv'])} | "
-                     f"{fmt(m['f1'])} |")
+        lines.append(
+            f"| {lab} | {m['support']} | {fmt(m['se'])} | {fmt(m['ppv'])} | {fmt(m['f1'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -65,13 +67,18 @@ def match_beats(ref, test, window: int = MATCH_WINDOW) -> np.ndarray:
 
 
 def _detection_scores(tp: int, fp: int, fn: int) -> dict:
-    return {"tp": tp, "fp": fp, "fn": fn,
-            "se": tp / (tp + fn) if tp + fn else None,
-            "ppv": tp / (tp + fp) if tp + fp else None}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "se": tp / (tp + fn) if tp + fn else None,
+        "ppv": tp / (tp + fp) if tp + fp else None,
+    }
 
 
-def score_detections(ref_samples, test_samples, fs: float = FS,
-                     exclude: list[tuple[int, int]] | None = None) -> dict:
+def score_detections(
+    ref_samples, test_samples, fs: float = FS, exclude: list[tuple[int, int]] | None = None
+) -> dict:
     """QRS detection scores with a 150 ms matching window (match_beats). exclude: sample
     intervals (e.g. flutter episodes) where neither reference beats nor detections count.
     Returns tp, fp, fn and se, ppv as fractions (None when undefined)."""
@@ -86,5 +93,6 @@ def score_detections(ref_samples, test_samples, fs: float = FS,
 
 def add_scores(scores) -> dict:
     """Sum of several score dicts (tp/fp/fn) with se/ppv recomputed."""
-    return _detection_scores(sum(s["tp"] for s in scores), sum(s["fp"] for s in scores),
-                             sum(s["fn"] for s in scores))
+    return _detection_scores(
+        sum(s["tp"] for s in scores), sum(s["fp"] for s in scores), sum(s["fn"] for s in scores)
+    )

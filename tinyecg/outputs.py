@@ -12,6 +12,7 @@ JSON) goes through here:
   removes what a killed run left behind (entries whose process is gone) the next time
   anything is written beside them.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,7 @@ def sweep(folder: Path) -> list[Path]:
     for entry in entries:
         if not entry.name.startswith(PARTIAL):
             continue
-        pid_text = entry.name[len(PARTIAL):].split("-", 1)[0]
+        pid_text = entry.name[len(PARTIAL) :].split("-", 1)[0]
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             _remove(entry)
             removed.append(entry)
@@ -172,8 +173,13 @@ def check_set(folder: Path, names, force: bool) -> None:
             raise TinyECGError(f"{target}: is a folder, cannot be replaced by a file")
 
 
-def write_set(folder: Path, files: Mapping[str, str | bytes], force: bool = False,
-              require_empty: bool = True, remove: Iterable[str] = ()) -> Path:
+def write_set(
+    folder: Path,
+    files: Mapping[str, str | bytes],
+    force: bool = False,
+    require_empty: bool = True,
+    remove: Iterable[str] = (),
+) -> Path:
     """Replace the files `files` (name -> content) in `folder` all at once; its other files
     are kept, except the names in `remove` (what an earlier version of the set had). With
     require_empty, a non-empty folder needs `force`."""
@@ -183,8 +189,7 @@ def write_set(folder: Path, files: Mapping[str, str | bytes], force: bool = Fals
     with staged(folder, folder=True) as tmp:
         if folder.is_dir():
             for entry in folder.iterdir():
-                if entry.name in files or entry.name in dropped \
-                        or entry.name.startswith(PARTIAL):
+                if entry.name in files or entry.name in dropped or entry.name.startswith(PARTIAL):
                     continue
                 _link_or_copy(entry, tmp / entry.name)
         for name, content in files.items():

@@ -5,6 +5,7 @@ excerpts inside the package (pyproject.toml force-includes templates/ and firmwa
 tinyecg/templates and tinyecg/firmware); a source checkout has templates/ and firmware/ at
 the repository's top level. Every lookup tries the packaged copy first.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,10 @@ def _first_dir(name: str, marker: str) -> Path:
     for candidate in (PACKAGE_DIR / name, _CHECKOUT_DIR / name):
         if (candidate / marker).exists():
             return candidate
-    raise TinyECGError(f"tinyecg's {name}/ folder is missing from this installation "
-                       f"(looked in {PACKAGE_DIR} and {_CHECKOUT_DIR})")
+    raise TinyECGError(
+        f"tinyecg's {name}/ folder is missing from this installation "
+        f"(looked in {PACKAGE_DIR} and {_CHECKOUT_DIR})"
+    )
 
 
 def templates_dir() -> Path:
@@ -67,5 +70,6 @@ def build_dir(name: str) -> Path:
             return folder
         except OSError:
             continue
-    raise TinyECGError(f"no writable folder for {name} (tried {cache_dir()} and the temporary "
-                       "folder)")
+    raise TinyECGError(
+        f"no writable folder for {name} (tried {cache_dir()} and the temporary folder)"
+    )

@@ -5,6 +5,7 @@ multiplier is stored as a Q31 integer `q` in [2**30, 2**31) and an exponent `shi
 real = q * 2**(shift - 31). The preprocessing writes the same thing as a right shift
 k = 31 - shift (real = q * 2**-k); `right_shift_multiplier` gives that form.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,10 @@ def right_shift_multiplier(value: float, what: str, max_shift: int) -> tuple[int
     m, shift = quantize_multiplier(value)
     k = 31 - shift
     if m == 0 or not 1 <= k <= max_shift:
-        raise TinyECGError(f"{what}: multiplier {value:.6g} needs a shift of {k}, outside "
-                           f"1..{max_shift} (the scale is implausible for this input)")
+        raise TinyECGError(
+            f"{what}: multiplier {value:.6g} needs a shift of {k}, outside "
+            f"1..{max_shift} (the scale is implausible for this input)"
+        )
     return m, k
 
 

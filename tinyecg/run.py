@@ -16,6 +16,7 @@ The model shipped with tinyecg (tinyecg/assets/default_model) is laid out as a r
 one model: config.json, model.tflite (int8), model.keras (float). run_model() finds a run's
 model the same way for every caller (export, evaluate, the demo, the benchmarks).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,15 +31,20 @@ CONFIG = "config.json"
 # A run's models of each kind, in the order run_model() takes them: the shipped model's
 # name, then the stage outputs (the PTQ student first: it is the one quantize always writes).
 RUN_MODELS = {
-    "int8": ("model.tflite", "student_int8.tflite", "student_qat_int8.tflite",
-             "student_pruned_int8.tflite", "student_clustered_int8.tflite"),
+    "int8": (
+        "model.tflite",
+        "student_int8.tflite",
+        "student_qat_int8.tflite",
+        "student_pruned_int8.tflite",
+        "student_clustered_int8.tflite",
+    ),
     "float": ("model.keras", "student.keras", "teacher.keras"),
 }
 MODEL_SUFFIXES = (".keras", ".tflite")
 _MISSING = {
     "int8": "no int8 model in the run (expected student_int8.tflite; run tinyecg quantize first)",
     "float": "no float model in the run (expected student.keras or teacher.keras; run tinyecg "
-             "train first)",
+    "train first)",
 }
 
 
@@ -101,8 +107,14 @@ def _preferred(run_dir: Path, kind: str, config: dict | None, notes: list | None
     return None
 
 
-def find_run_model(run_dir, kind: str = "int8", *, config: dict | None = None,
-                   notes: list | None = None, suffixes=MODEL_SUFFIXES) -> Path | None:
+def find_run_model(
+    run_dir,
+    kind: str = "int8",
+    *,
+    config: dict | None = None,
+    notes: list | None = None,
+    suffixes=MODEL_SUFFIXES,
+) -> Path | None:
     """The model file of a run directory (or of the shipped default model's folder), or None.
 
     kind "int8": config.json's export.model when it names a file of the run (config: the
@@ -118,17 +130,26 @@ def find_run_model(run_dir, kind: str = "int8", *, config: dict | None = None,
     named = Path(kind)
     if named.suffix in MODEL_SUFFIXES and named.is_file():
         return named
-    return next((run_dir / f"{kind}{ext}" for ext in suffixes
-                 if (run_dir / f"{kind}{ext}").is_file()), None)
+    return next(
+        (run_dir / f"{kind}{ext}" for ext in suffixes if (run_dir / f"{kind}{ext}").is_file()), None
+    )
 
 
-def run_model(run_dir, kind: str = "int8", *, config: dict | None = None,
-              notes: list | None = None, suffixes=MODEL_SUFFIXES) -> Path:
+def run_model(
+    run_dir,
+    kind: str = "int8",
+    *,
+    config: dict | None = None,
+    notes: list | None = None,
+    suffixes=MODEL_SUFFIXES,
+) -> Path:
     """find_run_model, or a TinyECGError that says what is missing and which stage makes it."""
     path = find_run_model(run_dir, kind, config=config, notes=notes, suffixes=suffixes)
     if path is not None:
         return path
     if kind in RUN_MODELS:
         raise TinyECGError(f"{run_dir}: {_MISSING[kind]}")
-    raise TinyECGError(f"{Path(run_dir) / kind}: no such model in the run "
-                       "(.keras or .tflite; train, distill or quantize first)")
+    raise TinyECGError(
+        f"{Path(run_dir) / kind}: no such model in the run "
+        "(.keras or .tflite; train, distill or quantize first)"
+    )

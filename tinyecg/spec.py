@@ -6,6 +6,7 @@ side gets them from firmware/lib/tinyecg_core/include/tinyecg_spec.h, which is r
 from this module (`tinyecg.export.spec_header`; a test keeps the committed header equal
 to a fresh rendering).
 """
+
 from __future__ import annotations
 
 from typing import TypedDict
@@ -33,6 +34,7 @@ BEAT = "beat"  # the preprocessed window, WINDOW int8 values
 RHYTHM = "rhythm"  # the RR features (tinyecg.dsp.rhythm.FEATURES)
 INPUT_ROLES = (BEAT, RHYTHM)
 
+
 # --- label sets ---------------------------------------------------------------------------
 class LabelSet(TypedDict):
     labels: list[str]  # the classes, in the model's output order
@@ -41,13 +43,31 @@ class LabelSet(TypedDict):
 
 LABEL_SETS: dict[str, LabelSet] = {
     # the seed's five classes
-    "nlrav": {"labels": ["N", "L", "R", "A", "V"],
-              "map": {"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"}},
+    "nlrav": {
+        "labels": ["N", "L", "R", "A", "V"],
+        "map": {"N": "N", "L": "L", "R": "R", "A": "A", "V": "V"},
+    },
     # ANSI/AAMI EC57 classes, in which inter-patient results are reported
-    "aami": {"labels": ["N", "S", "V", "F", "Q"],
-             "map": {"N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
-                     "A": "S", "a": "S", "J": "S", "S": "S",
-                     "V": "V", "E": "V", "F": "F", "/": "Q", "f": "Q", "Q": "Q"}},
+    "aami": {
+        "labels": ["N", "S", "V", "F", "Q"],
+        "map": {
+            "N": "N",
+            "L": "N",
+            "R": "N",
+            "e": "N",
+            "j": "N",
+            "A": "S",
+            "a": "S",
+            "J": "S",
+            "S": "S",
+            "V": "V",
+            "E": "V",
+            "F": "F",
+            "/": "Q",
+            "f": "Q",
+            "Q": "Q",
+        },
+    },
 }
 DEFAULT_LABEL_SET = "nlrav"
 # a five-class (nlrav) prediction as an AAMI class, to score such a model on AAMI labels

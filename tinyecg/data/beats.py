@@ -1,4 +1,5 @@
 """Beats: label sets, windows of 360 samples around annotated R-peaks, rhythm context."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ def label_set(name: str, label_map: dict[str, str] | None = None) -> LabelSet:
     bad = {s: lab for s, lab in label_map.items() if lab not in spec["labels"]}
     if bad:
         s, lab = next(iter(bad.items()))
-        raise TinyECGError(f"label map: {s!r} -> {lab!r} is not a class of {name} "
-                           f"({', '.join(spec['labels'])})")
+        raise TinyECGError(
+            f"label map: {s!r} -> {lab!r} is not a class of {name} ({', '.join(spec['labels'])})"
+        )
     return {"labels": spec["labels"], "map": {**spec["map"], **label_map}}
 
 
@@ -38,8 +40,9 @@ def read_label_map(path) -> dict[str, str]:
         raise TinyECGError(f"{path}: cannot read ({exc.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TinyECGError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                            for k, v in obj.items()):
+    if not isinstance(obj, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in obj.items()
+    ):
         raise TinyECGError(f"{path}: expected a JSON object of symbol -> class strings")
     return obj
 
@@ -60,21 +63,45 @@ def unmapped_beats(symbols: np.ndarray, spec: LabelSet) -> dict[str, int]:
 # WFDB's standard non-beat annotation codes (wfdb.io.annotation.ann_label_table): rhythm and
 # signal-quality changes, comments, waves. Anything neither a beat code nor one of these is
 # an unknown code and is counted by unmapped_beats.
-NON_BEAT_SYMBOLS = frozenset(["~", "|", "s", "T", "*", "D", '"', "=", "p", "^", "t", "+", "u",
-                              "!", "[", "]", "@", "x", "(", ")", ""])
+NON_BEAT_SYMBOLS = frozenset(
+    [
+        "~",
+        "|",
+        "s",
+        "T",
+        "*",
+        "D",
+        '"',
+        "=",
+        "p",
+        "^",
+        "t",
+        "+",
+        "u",
+        "!",
+        "[",
+        "]",
+        "@",
+        "x",
+        "(",
+        ")",
+        "",
+    ]
+)
 
 
 @dataclass
 class Beats:
     """Beats of one or more records; row i of every array describes beat i."""
-    raw: np.ndarray      # int16 (n, 360) ADC counts
+
+    raw: np.ndarray  # int16 (n, 360) ADC counts
     baseline: np.ndarray  # int32 (n,) ADC counts at 0 mV
-    gain: np.ndarray     # float32 (n,) ADC counts per mV
-    rhythm: np.ndarray   # float32 (n, 5)
-    y: np.ndarray        # int64 (n,) index into labels
-    record: np.ndarray   # str (n,)
-    sample: np.ndarray   # int64 (n,) R-peak sample index in its record
-    rr: np.ndarray       # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
+    gain: np.ndarray  # float32 (n,) ADC counts per mV
+    rhythm: np.ndarray  # float32 (n, 5)
+    y: np.ndarray  # int64 (n,) index into labels
+    record: np.ndarray  # str (n,)
+    sample: np.ndarray  # int64 (n,) R-peak sample index in its record
+    rr: np.ndarray  # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
 
     def __len__(self) -> int:
         return len(self.y)
@@ -95,6 +122,7 @@ class Beats:
 def rr_context(r_peaks: np.ndarray, local_beats: int = 8) -> np.ndarray:
     """Integer RR context per beat (pre, post, local sum, local count), as the device keeps it."""
     from tinyecg.dsp.rhythm import DEFAULT_RR, LOCAL_BEATS
+
     r = np.asarray(r_peaks, dtype=np.int64)
     n = len(r)
     out = np.zeros((n, 4), dtype=np.int64)
@@ -128,8 +156,11 @@ def beats_from_record(record, labels: str = "nlrav", label_map: dict | None = No
     keep &= (r_all - PRE_R >= 0) & (r_all - PRE_R + WINDOW <= len(record.adc))
     idx = np.flatnonzero(keep)
     starts = r_all[idx] - PRE_R
-    raw = record.adc[starts[:, None] + np.arange(WINDOW)[None, :]] if len(idx) else \
-        np.zeros((0, WINDOW), np.int16)
+    raw = (
+        record.adc[starts[:, None] + np.arange(WINDOW)[None, :]]
+        if len(idx)
+        else np.zeros((0, WINDOW), np.int16)
+    )
     y = np.array([names.index(spec["map"][s]) for s in sym_all[idx]], dtype=np.int64)
     n = len(idx)
     return Beats(

@@ -1,4 +1,5 @@
 """The beat dataset of a WFDB folder: built once, cached on disk keyed by its parameters."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,11 +26,11 @@ ENV_CACHE = paths.ENV_CACHE
 @dataclass
 class Dataset:
     beats: Beats
-    x: np.ndarray          # float32 (n, 360): preprocessed windows (denoised, z-scored)
+    x: np.ndarray  # float32 (n, 360): preprocessed windows (denoised, z-scored)
     labels: list[str]
     label_set: str
-    records: list[str]     # records that contributed beats
-    skipped: dict          # record -> reason
+    records: list[str]  # records that contributed beats
+    skipped: dict  # record -> reason
     key: str
     unmapped: dict | None = None  # beat annotation symbol -> count not in the label set
 
@@ -37,8 +38,16 @@ class Dataset:
         return len(self.beats)
 
     def subset(self, idx) -> Dataset:
-        return Dataset(self.beats.subset(idx), self.x[idx], self.labels, self.label_set,
-                       self.records, self.skipped, self.key, self.unmapped)
+        return Dataset(
+            self.beats.subset(idx),
+            self.x[idx],
+            self.labels,
+            self.label_set,
+            self.records,
+            self.skipped,
+            self.key,
+            self.unmapped,
+        )
 
 
 def cache_dir() -> Path:
@@ -55,8 +64,15 @@ def _fingerprint(data_dir: Path, names: list[str], annotator: str) -> list:
     return out
 
 
-def dataset_key(data_dir: Path, names: list[str], labels: str, include_paced: bool,
-                annotator: str, lead=None, label_map: dict | None = None) -> str:
+def dataset_key(
+    data_dir: Path,
+    names: list[str],
+    labels: str,
+    include_paced: bool,
+    annotator: str,
+    lead=None,
+    label_map: dict | None = None,
+) -> str:
     params = {
         "lead": None if lead is None else str(lead),
         "label_map": label_map or {},
@@ -72,10 +88,16 @@ def dataset_key(data_dir: Path, names: list[str], labels: str, include_paced: bo
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = False,
-                  records: list[str] | None = None, annotator: str = "atr",
-                  use_cache: bool = True, lead: str | int | None = None,
-                  label_map: dict[str, str] | None = None) -> Dataset:
+def build_dataset(
+    data_dir: Path,
+    labels: str = "nlrav",
+    include_paced: bool = False,
+    records: list[str] | None = None,
+    annotator: str = "atr",
+    use_cache: bool = True,
+    lead: str | int | None = None,
+    label_map: dict[str, str] | None = None,
+) -> Dataset:
     """The labelled beats of a WFDB folder (MLII-like lead, or `lead`), preprocessed.
     Records without such a lead, flat records and paced ones (unless include_paced) are
     skipped with a reason; beat codes the label set does not map are counted in
@@ -121,10 +143,11 @@ def build_dataset(data_dir: Path, labels: str = "nlrav", include_paced: bool = F
     log.info("preprocessing %d windows (wavelet denoise + z-score)", len(beats))
     x = np.empty(beats.raw.shape, np.float32)
     for s in range(0, len(beats), 8192):
-        x[s:s + 8192] = denoise.preprocess(_mv(beats, s, s + 8192))
+        x[s : s + 8192] = denoise.preprocess(_mv(beats, s, s + 8192))
     ds = Dataset(beats, x, spec["labels"], labels, used, skipped, key, unmapped)
-    log.info("built %d beats from %d records in %.1f s", len(beats), len(used),
-             time.perf_counter() - t0)
+    log.info(
+        "built %d beats from %d records in %.1f s", len(beats), len(used), time.perf_counter() - t0
+    )
     if use_cache:
         _save(path, ds)
     return ds
@@ -137,15 +160,30 @@ def _mv(beats: Beats, lo: int, hi: int) -> np.ndarray:
 
 def _save(path: Path, ds: Dataset) -> None:
     """Write the cache file; a cache location that cannot be used costs only the cache."""
-    meta = json.dumps({"labels": ds.labels, "label_set": ds.label_set, "records": ds.records,
-                       "skipped": ds.skipped, "key": ds.key, "unmapped": ds.unmapped})
+    meta = json.dumps(
+        {
+            "labels": ds.labels,
+            "label_set": ds.label_set,
+            "records": ds.records,
+            "skipped": ds.skipped,
+            "key": ds.key,
+            "unmapped": ds.unmapped,
+        }
+    )
     try:
         with outputs.staged(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, x=ds.x, meta=np.array(meta),
-                     **{f: getattr(ds.beats, f) for f in Beats.__dataclass_fields__})
+            np.savez(
+                fh,
+                x=ds.x,
+                meta=np.array(meta),
+                **{f: getattr(ds.beats, f) for f in Beats.__dataclass_fields__},
+            )
     except (OSError, TinyECGError) as exc:
-        log.warning("warning: dataset cache not written (%s); set %s to a writable folder",
-                    str(exc).removeprefix(f"{path}: "), ENV_CACHE)
+        log.warning(
+            "warning: dataset cache not written (%s); set %s to a writable folder",
+            str(exc).removeprefix(f"{path}: "),
+            ENV_CACHE,
+        )
 
 
 def _load(path: Path, key: str) -> Dataset:
@@ -154,8 +192,16 @@ def _load(path: Path, key: str) -> Dataset:
         if meta["key"] != key:
             raise ValueError("key mismatch")
         beats = Beats(*(z[f] for f in Beats.__dataclass_fields__))
-        return Dataset(beats, z["x"], meta["labels"], meta["label_set"], meta["records"],
-                       meta["skipped"], key, meta.get("unmapped"))
+        return Dataset(
+            beats,
+            z["x"],
+            meta["labels"],
+            meta["label_set"],
+            meta["records"],
+            meta["skipped"],
+            key,
+            meta.get("unmapped"),
+        )
 
 
 def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
@@ -165,25 +211,38 @@ def dataset_from_config(cfg: dict) -> tuple[Dataset, dict[str, np.ndarray]]:
 
     d = cfg["data"]
     data_dir = resolve_data_dir(d["dir"])
-    ds = build_dataset(data_dir, labels=d["labels"], include_paced=d["include_paced"],
-                       records=d.get("records"))
+    ds = build_dataset(
+        data_dir, labels=d["labels"], include_paced=d["include_paced"], records=d.get("records")
+    )
     split = make_split(cfg["split"]["name"], ds.beats.y, ds.beats.record, cfg["split"]["seed"])
     return ds, split
 
 
-def dataset_summary(data=None, labels: str = "nlrav", include_paced: bool = False, lead=None,
-                    label_map: str | Path | None = None) -> list[str]:
+def dataset_summary(
+    data=None,
+    labels: str = "nlrav",
+    include_paced: bool = False,
+    lead=None,
+    label_map: str | Path | None = None,
+) -> list[str]:
     """`tinyecg data info`: the dataset's class counts, skipped records and unmapped codes."""
     from tinyecg.data.beats import read_label_map
     from tinyecg.data.records import resolve_data_dir
 
     mapping = read_label_map(label_map) if label_map else None
-    ds = build_dataset(resolve_data_dir(data), labels=labels, include_paced=include_paced,
-                       lead=lead, label_map=mapping)
+    ds = build_dataset(
+        resolve_data_dir(data),
+        labels=labels,
+        include_paced=include_paced,
+        lead=lead,
+        label_map=mapping,
+    )
     counts = np.bincount(ds.beats.y, minlength=len(ds.labels))
     lines = [f"{len(ds)} beats from {len(ds.records)} records (cache key {ds.key})"]
     lines += [f"  {lab}: {n}" for lab, n in zip(ds.labels, counts)]
     lines += [f"  skipped {rec}: {why}" for rec, why in sorted(ds.skipped.items())]
-    lines += [f"  not in the label set: {n} beats annotated {sym!r}"
-              for sym, n in (ds.unmapped or {}).items()]
+    lines += [
+        f"  not in the label set: {n} beats annotated {sym!r}"
+        for sym, n in (ds.unmapped or {}).items()
+    ]
     return lines

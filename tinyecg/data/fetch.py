@@ -1,4 +1,5 @@
 """Downloading the MIT-BIH Arrhythmia Database from PhysioNet (through wfdb)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -41,6 +41,7 @@ R. G. Mark, "A noise stress test for arrhythmia detectors", Computers in Cardiol
   format 16), clipped to the int16 range, not to the record's 11-bit ADC range: at low SNR
   the wander leaves MIT-BIH's +-5 mV, which a modern 16-24 bit front end still digitises.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,7 +82,7 @@ def trimmed_mean(values) -> float:
     """sigamp's trimmed mean: sort, drop n//20 values at each end, average the rest."""
     v = np.sort(np.asarray(values, dtype=np.float64))
     lo = len(v) // 20
-    keep = v[lo:len(v) - lo]
+    keep = v[lo : len(v) - lo]
     if len(keep) == 0:
         raise ValueError("no measurements to average")
     return float(keep.mean())
@@ -102,7 +103,7 @@ def qrs_amplitude(x, ann_samples, ann_symbols, fs: int = FS, nmax: int = SIGAMP_
         t = int(t)
         if t - h < 0 or t + h >= len(x):
             break
-        seg = x[t - h:t + h + 1]
+        seg = x[t - h : t + h + 1]
         amps.append(float(seg.max()) - float(seg.min()))
     if not amps:
         raise ValueError("no normal QRS complexes to measure the signal amplitude on")
@@ -115,7 +116,7 @@ def chunk_rms(noise, fs: int = FS) -> np.ndarray:
     w = int(round(SIGAMP_CHUNK_S * fs))
     v = np.asarray(noise, dtype=np.float64)
     n = len(v) // w
-    c = v[:n * w].reshape(n, w)
+    c = v[: n * w].reshape(n, w)
     return np.sqrt(np.mean((c - c.mean(axis=1, keepdims=True)) ** 2, axis=1))
 
 
@@ -130,7 +131,7 @@ def noise_amplitude(noise_blocks, fs: int = FS) -> float:
 
 def snr_db(qrs_ptp: float, noise_rms: float) -> float:
     """nst's SNR: 10 log10(S / N) with S = qrs_ptp**2 / 8 and N = noise_rms**2."""
-    return 10.0 * math.log10((qrs_ptp ** 2 / 8.0) / (noise_rms ** 2))
+    return 10.0 * math.log10((qrs_ptp**2 / 8.0) / (noise_rms**2))
 
 
 def gain_for_snr(snr: float, qrs_ptp: float, noise_rms: float) -> float:
@@ -139,8 +140,9 @@ def gain_for_snr(snr: float, qrs_ptp: float, noise_rms: float) -> float:
     return 10.0 ** (snr / -20.0) * math.sqrt(2.0) / 4.0 * qrs_ptp / noise_rms
 
 
-def add_noise(x, noise, blocks, gain: float, lo: int | None = None,
-              hi: int | None = None) -> np.ndarray:
+def add_noise(
+    x, noise, blocks, gain: float, lo: int | None = None, hi: int | None = None
+) -> np.ndarray:
     """x + gain * noise inside the blocks, with nst's offsets: at every gain change (a block's
     start and end) an offset is recomputed so that the output does not step, and it stays
     until the next change. Rounded to integers, clipped to [lo, hi]."""
@@ -165,6 +167,7 @@ def add_noise(x, noise, blocks, gain: float, lo: int | None = None,
 
 # --- synthesis -------------------------------------------------------------------------
 
+
 def _rng(kind: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), KINDS.index(kind) + 1])
 
@@ -174,8 +177,8 @@ def _smooth_random(n: int, rng, cutoff_hz: float, fs: int = FS) -> np.ndarray:
     from scipy.signal import butter, sosfiltfilt
 
     sos = butter(2, cutoff_hz, fs=fs, output="sos")
-    v = sosfiltfilt(sos, rng.standard_normal(n + 2 * fs))[fs:fs + n]
-    return v / max(float(np.sqrt(np.mean(v ** 2))), 1e-12)
+    v = sosfiltfilt(sos, rng.standard_normal(n + 2 * fs))[fs : fs + n]
+    return v / max(float(np.sqrt(np.mean(v**2))), 1e-12)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -232,9 +235,9 @@ def muscle_artefact(n: int, seed: int = 0, fs: int = FS) -> np.ndarray:
         e = min(edge, d // 2)
         if e > 0:
             ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(e) / e)
-            shape[:e], shape[d - e:] = ramp, ramp[::-1]
+            shape[:e], shape[d - e :] = ramp, ramp[::-1]
         end = min(n, s + d)
-        env[s:end] += a * shape[:end - s]
+        env[s:end] += a * shape[: end - s]
     return _unit(v * env)
 
 
@@ -267,8 +270,9 @@ def electrode_motion(n: int, seed: int = 0, fs: int = FS) -> np.ndarray:
                 continue
             u = (t[lo_:hi_] - s) / sig
             amp = rng.normal(0, 4.0)
-            out[lo_:hi_] += amp * (u * np.exp(0.5 - 0.5 * u * u)
-                                   if rng.random() < 0.6 else np.exp(-0.5 * u * u))
+            out[lo_:hi_] += amp * (
+                u * np.exp(0.5 - 0.5 * u * u) if rng.random() < 0.6 else np.exp(-0.5 * u * u)
+            )
     # low-frequency transients: raised-cosine bumps
     starts, durs = _bursts(n, rng, 0.3, (0.25, 1.5), fs)
     for s, d in zip(starts, durs):
@@ -292,27 +296,37 @@ def synthesize(kind: str, n: int, seed: int = 0, fs: int = FS) -> np.ndarray:
 
 # --- a noise-stress record ------------------------------------------------------------------
 
+
 @dataclass
 class StressRecord:
-    samples: np.ndarray          # int64 noisy ADC samples (the record's length)
+    samples: np.ndarray  # int64 noisy ADC samples (the record's length)
     kind: str
-    snr_db: float                # requested
+    snr_db: float  # requested
     seed: int
-    blocks: list = field(default_factory=list)        # noisy [start, end)
-    clean: list = field(default_factory=list)         # noise-free [start, end) after 5:00
-    qrs_ptp: float = 0.0         # S amplitude (ADC counts, peak to peak)
-    noise_rms: float = 0.0       # N amplitude of the unscaled noise in the blocks
+    blocks: list = field(default_factory=list)  # noisy [start, end)
+    clean: list = field(default_factory=list)  # noise-free [start, end) after 5:00
+    qrs_ptp: float = 0.0  # S amplitude (ADC counts, peak to peak)
+    noise_rms: float = 0.0  # N amplitude of the unscaled noise in the blocks
     gain: float = 0.0
     achieved_snr_db: float | None = None  # measured on the output (after rounding, clipping)
-    clipped: int = 0             # samples at the ADC's rails inside the blocks
+    clipped: int = 0  # samples at the ADC's rails inside the blocks
 
 
 INT16_RANGE = (-32768, 32767)  # nst's default output format 16
 
 
-def make_stress_record(x, ann_samples, ann_symbols, kind: str, snr: float, seed: int = 0,
-                       lo: int = INT16_RANGE[0], hi: int = INT16_RANGE[1], fs: int = FS,
-                       noise: np.ndarray | None = None) -> StressRecord:
+def make_stress_record(
+    x,
+    ann_samples,
+    ann_symbols,
+    kind: str,
+    snr: float,
+    seed: int = 0,
+    lo: int = INT16_RANGE[0],
+    hi: int = INT16_RANGE[1],
+    fs: int = FS,
+    noise: np.ndarray | None = None,
+) -> StressRecord:
     """Clean integer samples x -> nstdb-style noise-stress record at the requested SNR,
     clipped to [lo, hi] (default int16, see the module doc). noise: a precomputed
     synthesize(kind, len(x), seed) (reused across SNRs)."""
@@ -320,8 +334,9 @@ def make_stress_record(x, ann_samples, ann_symbols, kind: str, snr: float, seed:
     n = len(x)
     blocks = nst_blocks(n, fs)
     if not blocks:
-        raise ValueError(f"a noise-stress record needs more than {LEARN_S // 60} minutes "
-                         f"({n / fs:.0f} s given)")
+        raise ValueError(
+            f"a noise-stress record needs more than {LEARN_S // 60} minutes ({n / fs:.0f} s given)"
+        )
     if noise is None:
         noise = synthesize(kind, n, seed, fs)
     s_ptp = qrs_amplitude(x, ann_samples, ann_symbols, fs)
@@ -331,6 +346,16 @@ def make_stress_record(x, ann_samples, ann_symbols, kind: str, snr: float, seed:
     added = [(y[a:b] - x[a:b]).astype(np.float64) for a, b in blocks]
     achieved = snr_db(s_ptp, noise_amplitude(added, fs))
     clipped = int(sum(np.sum((y[a:b] <= lo) | (y[a:b] >= hi)) for a, b in blocks))
-    return StressRecord(samples=y, kind=kind, snr_db=float(snr), seed=int(seed), blocks=blocks,
-                        clean=clean_blocks(n, fs), qrs_ptp=s_ptp, noise_rms=n_rms, gain=g,
-                        achieved_snr_db=achieved, clipped=clipped)
+    return StressRecord(
+        samples=y,
+        kind=kind,
+        snr_db=float(snr),
+        seed=int(seed),
+        blocks=blocks,
+        clean=clean_blocks(n, fs),
+        qrs_ptp=s_ptp,
+        noise_rms=n_rms,
+        gain=g,
+        achieved_snr_db=achieved,
+        clipped=clipped,
+    )

@@ -7,6 +7,7 @@ scipy.signal.resample_poly, on the ADC integers, then rounded), and annotation p
 are mapped to the new rate. `tinyecg detect`, `stream`, `evaluate --records`, the demo and
 the dataset all read records through read_signal / read_annotations / load_record.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,10 +26,54 @@ log = logging.getLogger("tinyecg.data")
 
 PACED = ("102", "104", "107", "217")
 # de Chazal et al. 2004 inter-patient split
-DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
-       "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
-DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
-       "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
+DS1 = (
+    "101",
+    "106",
+    "108",
+    "109",
+    "112",
+    "114",
+    "115",
+    "116",
+    "118",
+    "119",
+    "122",
+    "124",
+    "201",
+    "203",
+    "205",
+    "207",
+    "208",
+    "209",
+    "215",
+    "220",
+    "223",
+    "230",
+)
+DS2 = (
+    "100",
+    "103",
+    "105",
+    "111",
+    "113",
+    "117",
+    "121",
+    "123",
+    "200",
+    "202",
+    "210",
+    "212",
+    "213",
+    "214",
+    "219",
+    "221",
+    "222",
+    "228",
+    "231",
+    "232",
+    "233",
+    "234",
+)
 
 # Leads tried in this order when none is asked for: MIT-BIH's modified lead II first, then
 # the names other PhysioNet databases give a lead-II-like or single ECG channel (svdb and
@@ -39,16 +84,37 @@ BUNDLED = paths.excerpts_dir()
 ENV_DATA = "TINYECG_DATA"
 
 # WFDB's "invalid sample" value of each storage format (signal.py, wfdb-python)
-_INVALID = {"8": -128, "16": -32768, "61": -32768, "80": -128, "160": -32768, "212": -2048,
-            "310": -512, "311": -512, "24": -(1 << 23), "32": -(1 << 31)}
+_INVALID = {
+    "8": -128,
+    "16": -32768,
+    "61": -32768,
+    "80": -128,
+    "160": -32768,
+    "212": -2048,
+    "310": -512,
+    "311": -512,
+    "24": -(1 << 23),
+    "32": -(1 << 31),
+}
 # bits per stored sample of each format, to check a .dat's size against its header
-_BITS = {"8": 8, "16": 16, "61": 16, "80": 8, "160": 16, "212": 12, "310": 32 / 3,
-         "311": 32 / 3, "24": 24, "32": 32}
+_BITS = {
+    "8": 8,
+    "16": 16,
+    "61": 16,
+    "80": 8,
+    "160": 16,
+    "212": 12,
+    "310": 32 / 3,
+    "311": 32 / 3,
+    "24": 24,
+    "32": 32,
+}
 
 
 @dataclass
 class Signal:
     """One lead of a record, as ADC integers at spec.FS."""
+
     name: str
     base: Path  # the record's path without extension
     adc: np.ndarray  # int64 ADC counts at FS, clipped to adc_range
@@ -69,6 +135,7 @@ class Signal:
 @dataclass
 class Record:
     """One ECG lead of a record with its annotations, at spec.FS (the dataset's view)."""
+
     name: str
     adc: np.ndarray  # int16 raw ADC counts of the chosen lead, at FS
     baseline: int
@@ -170,8 +237,9 @@ def _lead_or_error(header, base: Path, lead: str | int | None, fallback_first: b
         ch = 0
     if ch is None:
         have = ", ".join(f"{i}:{n}" for i, n in enumerate(names))
-        want = f"lead {lead!r}" if lead is not None else \
-            f"a lead named {', '.join(LEAD_PREFERENCE)}"
+        want = (
+            f"lead {lead!r}" if lead is not None else f"a lead named {', '.join(LEAD_PREFERENCE)}"
+        )
         raise TinyECGError(f"{base}.hea: no {want} (leads {have}; choose one with --lead)")
     return ch
 
@@ -179,18 +247,23 @@ def _lead_or_error(header, base: Path, lead: str | int | None, fallback_first: b
 def _check_signal_file(header, base: Path, ch: int) -> Path:
     dat = base.parent / str(header.file_name[ch])
     if not dat.is_file():
-        raise TinyECGError(f"{dat}: missing (the signal file {base.name}.hea names for "
-                           f"lead {header.sig_name[ch]})")
+        raise TinyECGError(
+            f"{dat}: missing (the signal file {base.name}.hea names for lead {header.sig_name[ch]})"
+        )
     fmt = str(header.fmt[ch])
     if header.sig_len and fmt in _BITS:
-        frame = sum((header.samps_per_frame or [1] * header.n_sig)[i]
-                    for i in range(header.n_sig) if header.file_name[i] == header.file_name[ch])
+        frame = sum(
+            (header.samps_per_frame or [1] * header.n_sig)[i]
+            for i in range(header.n_sig)
+            if header.file_name[i] == header.file_name[ch]
+        )
         offset = int((header.byte_offset or [0] * header.n_sig)[ch] or 0)
         want = offset + math.ceil(header.sig_len * frame * _BITS[fmt] / 8)
         have = dat.stat().st_size
         if have < want:
-            raise TinyECGError(f"{dat}: truncated ({have} of {want} bytes for "
-                               f"{header.sig_len} samples)")
+            raise TinyECGError(
+                f"{dat}: truncated ({have} of {want} bytes for {header.sig_len} samples)"
+            )
     return dat
 
 
@@ -240,8 +313,9 @@ def resample_to_fs(x: np.ndarray, source_fs: float) -> np.ndarray:
 
     # padded with its own edge values: zero padding would make the start and end of a
     # record fall to 0 ADC counts, a step that the detector learns its thresholds on
-    return np.round(resample_poly(np.asarray(x, np.float64), up, down, padtype="edge")
-                    ).astype(np.int64)
+    return np.round(resample_poly(np.asarray(x, np.float64), up, down, padtype="edge")).astype(
+        np.int64
+    )
 
 
 def _ratio(source_fs: float) -> tuple[int, int]:
@@ -255,8 +329,13 @@ def _ratio(source_fs: float) -> tuple[int, int]:
     return FS // g, int(round(fs)) // g
 
 
-def read_signal(path, lead: str | int | None = None, sampfrom: int = 0,
-                sampto: int | None = None, fallback_first: bool = True) -> Signal:
+def read_signal(
+    path,
+    lead: str | int | None = None,
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    fallback_first: bool = True,
+) -> Signal:
     """One lead of a record as ADC integers at spec.FS. sampfrom/sampto count samples at
     spec.FS. Without `lead`, the first of LEAD_PREFERENCE, else (fallback_first) channel 0.
     Raises TinyECGError naming the file for every problem with the record."""
@@ -272,21 +351,31 @@ def read_signal(path, lead: str | int | None = None, sampfrom: int = 0,
     if header.sig_len is not None and stop is not None:
         stop = min(stop, header.sig_len)
     try:
-        rec = wfdb.rdrecord(str(base), channels=[ch], physical=False, sampfrom=start,
-                            sampto=stop)
+        rec = wfdb.rdrecord(str(base), channels=[ch], physical=False, sampfrom=start, sampto=stop)
     except Exception as exc:
         raise TinyECGError(f"{base}: unreadable signal ({_short(exc)})") from None
     if rec.d_signal is None or rec.d_signal.size == 0:
         raise TinyECGError(f"{base}.dat: no samples")
-    raw, invalid = _hold_invalid(rec.d_signal[:, 0].astype(np.int64),
-                                 _INVALID.get(str(header.fmt[ch])))
+    raw, invalid = _hold_invalid(
+        rec.d_signal[:, 0].astype(np.int64), _INVALID.get(str(header.fmt[ch]))
+    )
     lo, hi = adc_range(header, ch)
     adc = np.clip(resample_to_fs(raw, fs), lo, hi)
     if invalid == raw.size:
         adc = np.full(adc.shape, (lo + hi) // 2, np.int64)
     gain = float(rec.adc_gain[0]) or 200.0
-    return Signal(base.name, base, adc, (lo, hi), int(rec.baseline[0]), gain,
-                  str(header.sig_name[ch]), ch, fs, invalid)
+    return Signal(
+        base.name,
+        base,
+        adc,
+        (lo, hi),
+        int(rec.baseline[0]),
+        gain,
+        str(header.sig_name[ch]),
+        ch,
+        fs,
+        invalid,
+    )
 
 
 @dataclass
@@ -299,9 +388,14 @@ class Annotations:
     subtypes: np.ndarray | None = None
 
 
-def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
-                     sampto: int | None = None, source_fs: float | None = None,
-                     required: bool = False) -> Annotations | None:
+def read_annotations(
+    path,
+    annotator: str = "atr",
+    sampfrom: int = 0,
+    sampto: int | None = None,
+    source_fs: float | None = None,
+    required: bool = False,
+) -> Annotations | None:
     """A record's annotations with positions at spec.FS (relative to sampfrom), or None when
     the record has no such file (TinyECGError if `required`). An empty file gives no
     annotations; an unreadable one raises TinyECGError naming it."""
@@ -315,8 +409,9 @@ def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
         return None
     if source_fs is None:
         source_fs = float(read_header(base).fs)
-    empty = Annotations(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros(0, "<U1"),
-                        np.zeros(0, np.int64))
+    empty = Annotations(
+        np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros(0, "<U1"), np.zeros(0, np.int64)
+    )
     if f.stat().st_size == 0:
         return empty
     try:
@@ -328,8 +423,9 @@ def read_annotations(path, annotator: str = "atr", sampfrom: int = 0,
     samples = np.round(np.asarray(ann.sample, np.float64) * FS / float(source_fs)).astype(np.int64)
     symbols = np.asarray(ann.symbol if ann.symbol is not None else [""] * len(samples))
     aux = np.asarray([a or "" for a in (ann.aux_note or [""] * len(samples))])
-    subtypes = np.asarray(ann.subtype if ann.subtype is not None else np.zeros(len(samples)),
-                          np.int64)
+    subtypes = np.asarray(
+        ann.subtype if ann.subtype is not None else np.zeros(len(samples)), np.int64
+    )
     keep = samples >= sampfrom
     if sampto is not None:
         keep &= samples < sampto
@@ -343,8 +439,9 @@ def check_record_files(data_dir: Path, name: str, annotator: str = "atr") -> Non
             raise TinyECGError(f"{path}: missing (record {name} needs .hea, .dat and .{annotator})")
 
 
-def load_record(data_dir: Path, name: str, annotator: str = "atr",
-                lead: str | int | None = None) -> Record | None:
+def load_record(
+    data_dir: Path, name: str, annotator: str = "atr", lead: str | int | None = None
+) -> Record | None:
     """One record's lead (MLII-like by default) and annotations, at spec.FS; None (with a
     logged reason) when the record has no such lead. Raises TinyECGError for missing or
     corrupt files."""
@@ -352,11 +449,24 @@ def load_record(data_dir: Path, name: str, annotator: str = "atr",
     base = Path(data_dir) / name
     header = read_header(base)
     if lead is None and choose_lead([str(n) for n in (header.sig_name or [])]) is None:
-        log.info("record %s skipped: no MLII-like lead (leads %s)", name,
-                 ", ".join(str(n) for n in header.sig_name or []))
+        log.info(
+            "record %s skipped: no MLII-like lead (leads %s)",
+            name,
+            ", ".join(str(n) for n in header.sig_name or []),
+        )
         return None
     sig = read_signal(base, lead=lead, fallback_first=False)
     ann = read_annotations(base, annotator, source_fs=sig.source_fs, required=True)
     assert ann is not None
-    return Record(name, np.clip(sig.adc, -32768, 32767).astype(np.int16), sig.baseline,
-                  sig.gain, FS, sig.lead, ann.samples, ann.symbols, ann.aux, sig.flat)
+    return Record(
+        name,
+        np.clip(sig.adc, -32768, 32767).astype(np.int16),
+        sig.baseline,
+        sig.gain,
+        FS,
+        sig.lead,
+        ann.samples,
+        ann.symbols,
+        ann.aux,
+        sig.flat,
+    )

@@ -18,6 +18,7 @@ coarse VF (median 1-s peak to peak >= 200 uV) or fine VF; rapid VT (>= VT_SHOCKA
 or slow VT; NSR; other organised rhythms; asystole; and cudb's unlabelled non-VF. A
 training window takes the rhythm covering >= 75 % of it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,26 +47,59 @@ log = logging.getLogger("tinyecg.data")
 # per-sample rhythm codes
 NSR, OTHER, ASYS, VF, VT, NOISE, UNSPEC, PACED = range(8)
 AUX_RHYTHM = {
-    "(N": NSR, "(NSR": NSR,
-    "(VF": VF, "(VFIB": VF, "(VFL": VF,
+    "(N": NSR,
+    "(NSR": NSR,
+    "(VF": VF,
+    "(VFIB": VF,
+    "(VFL": VF,
     "(VT": VT,
     "(ASYS": ASYS,
     "(NOISE": NOISE,
     "(P": PACED,
     # other organised, non-shockable rhythms (mitdb, vfdb); an unknown note is OTHER too
-    "(AFIB": OTHER, "(AF": OTHER, "(AFL": OTHER, "(B": OTHER, "(BI": OTHER, "(BII": OTHER,
-    "(T": OTHER, "(NOD": OTHER, "(SVTA": OTHER, "(IVR": OTHER, "(SBR": OTHER, "(AB": OTHER,
-    "(PREX": OTHER, "(HGEA": OTHER, "(VER": OTHER, "(PM": OTHER,
+    "(AFIB": OTHER,
+    "(AF": OTHER,
+    "(AFL": OTHER,
+    "(B": OTHER,
+    "(BI": OTHER,
+    "(BII": OTHER,
+    "(T": OTHER,
+    "(NOD": OTHER,
+    "(SVTA": OTHER,
+    "(IVR": OTHER,
+    "(SBR": OTHER,
+    "(AB": OTHER,
+    "(PREX": OTHER,
+    "(HGEA": OTHER,
+    "(VER": OTHER,
+    "(PM": OTHER,
 }
 
 # window classes: the AHA goals' classes first, then the intermediate and unscored ones
-WINDOW_CLASSES = ("VF_coarse", "VT_rapid", "NSR", "OTHER", "ASYS",
-                  "VF_fine", "VT_slow", "UNSPEC", "MIXED", "NOISE", "PACED")
+WINDOW_CLASSES = (
+    "VF_coarse",
+    "VT_rapid",
+    "NSR",
+    "OTHER",
+    "ASYS",
+    "VF_fine",
+    "VT_slow",
+    "UNSPEC",
+    "MIXED",
+    "NOISE",
+    "PACED",
+)
 WC = {name: i for i, name in enumerate(WINDOW_CLASSES)}
 SHOCKABLE = ("VF_coarse", "VT_rapid", "VF_fine")  # trained as shockable
 NON_SHOCKABLE = ("NSR", "OTHER", "ASYS", "UNSPEC", "VT_slow")  # trained as non-shockable
-_CODE_CLASS = {NSR: "NSR", OTHER: "OTHER", ASYS: "ASYS", NOISE: "NOISE", UNSPEC: "UNSPEC",
-               PACED: "PACED"}
+_CODE_CLASS = {
+    NSR: "NSR",
+    OTHER: "OTHER",
+    ASYS: "ASYS",
+    NOISE: "NOISE",
+    UNSPEC: "UNSPEC",
+    PACED: "PACED",
+}
 _UNREADABLE_ALL = -1  # '~' subtype: every signal unreadable
 _UNREADABLE_BIT = 0x10  # '~' subtype bit 4 + k: signal k unreadable
 
@@ -87,7 +121,7 @@ def rhythm_codes(n: int, ann, lead_channel: int = 0) -> np.ndarray:
             # after a VF episode the rhythm is unknown unless annotated (cudb)
             events.append((p, UNSPEC if last in (VF, VT) else last))
     for i, (p, c) in enumerate(events):
-        codes[p:events[i + 1][0] if i + 1 < len(events) else n] = c
+        codes[p : events[i + 1][0] if i + 1 < len(events) else n] = c
     is_vf = np.zeros(n, bool)
     start = None
     for p, s in zip(at, symbols):
@@ -158,7 +192,7 @@ def vt_episode_rates(codes: np.ndarray, stream: np.ndarray, beat_pos: np.ndarray
             r = 60.0 * RHYTHM_FS * (len(beats) - 1) / (beats[-1] - beats[0])
         elif e - a >= 2 * RHYTHM_FS:
             starts = range(a, max(a, e - stretch) + 1, RHYTHM_FS)
-            ests = [peak_rate_bpm(stream[s:min(s + stretch, e)]) for s in starts]
+            ests = [peak_rate_bpm(stream[s : min(s + stretch, e)]) for s in starts]
             if np.isfinite(ests).any():
                 r = float(np.nanmedian(ests))
         rate[a:e] = r
@@ -168,6 +202,7 @@ def vt_episode_rates(codes: np.ndarray, stream: np.ndarray, beat_pos: np.ndarray
 @dataclass
 class RhythmRecord:
     """One record's lead on the device's 90 Hz stream, its labels and its scored windows."""
+
     name: str
     database: str  # the folder's name (vfdb, cudb, mitdb, ...)
     gain: float  # ADC counts per mV
@@ -214,7 +249,7 @@ def classify_windows(codes, vt_rate, stream, gain, ends, need: float):
         if k == VF:
             out[i] = WC["VF_coarse"] if amp[i] * 1000 >= COARSE_VF_UV else WC["VF_fine"]
         elif k == VT:
-            rates = vt_rate[ends[i] - RHYTHM_WINDOW:ends[i]][c[i] == VT]
+            rates = vt_rate[ends[i] - RHYTHM_WINDOW : ends[i]][c[i] == VT]
             rapid = np.isfinite(rates).any() and np.nanmedian(rates) >= VT_SHOCKABLE_BPM
             out[i] = WC["VT_rapid"] if rapid else WC["VT_slow"]
         else:
@@ -230,18 +265,21 @@ def load_rhythm_record(base: Path, lead: str | int | None = None) -> RhythmRecor
     assert ann is not None  # required=True raises instead of returning None
     stream = stream_int(sig.adc - sig.baseline)
     codes = rhythm_codes(len(stream), ann, sig.channel)
-    beats = np.asarray([p for p, s in zip(ann.samples, ann.symbols) if s in BEAT_SYMBOLS],
-                       np.int64) // RHYTHM_DECIMATION
+    beats = (
+        np.asarray([p for p, s in zip(ann.samples, ann.symbols) if s in BEAT_SYMBOLS], np.int64)
+        // RHYTHM_DECIMATION
+    )
     vt_rate = vt_episode_rates(codes, stream, beats)
     ends = window_ends(len(stream))
     score, amp = classify_windows(codes, vt_rate, stream, sig.gain, ends, 1.0)
     train, _ = classify_windows(codes, vt_rate, stream, sig.gain, ends, RHYTHM_TRAIN_MAJORITY)
-    return RhythmRecord(sig.name, Path(base).parent.name, sig.gain, stream, codes, vt_rate,
-                        ends, score, train, amp)
+    return RhythmRecord(
+        sig.name, Path(base).parent.name, sig.gain, stream, codes, vt_rate, ends, score, train, amp
+    )
 
 
 def folds_by_record(records: list[RhythmRecord], k: int = 5, seed: int = 0) -> dict[str, int]:
-    """"database/name" -> fold: records grouped by database and content (>= 5 asystole windows,
+    """ "database/name" -> fold: records grouped by database and content (>= 5 asystole windows,
     else coarse VF, else rapid VT, else none), each group shuffled (seeded) and dealt
     round-robin, continuing where the last group stopped, so every fold gets its share of
     each. Windows of one record are never in two folds."""
@@ -249,9 +287,15 @@ def folds_by_record(records: list[RhythmRecord], k: int = 5, seed: int = 0) -> d
     groups: dict[tuple[str, str], list[str]] = {}
     for r in records:
         cls = r.train_class
-        kind = ("ASYS" if (cls == WC["ASYS"]).sum() >= 5 else
-                "VF" if (cls == WC["VF_coarse"]).any() else
-                "VT" if (cls == WC["VT_rapid"]).any() else "none")
+        kind = (
+            "ASYS"
+            if (cls == WC["ASYS"]).sum() >= 5
+            else "VF"
+            if (cls == WC["VF_coarse"]).any()
+            else "VT"
+            if (cls == WC["VT_rapid"]).any()
+            else "none"
+        )
         groups.setdefault((r.database, kind), []).append(f"{r.database}/{r.name}")
     fold, start = {}, 0
     for key in sorted(groups):
@@ -261,4 +305,3 @@ def folds_by_record(records: list[RhythmRecord], k: int = 5, seed: int = 0) -> d
             fold[name] = (start + i) % k
         start = (start + len(members)) % k
     return fold
-

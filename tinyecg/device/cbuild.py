@@ -7,6 +7,7 @@ of them would reject fails all of them.
     exe = compile_c([*core_sources(), main], build / "prog", includes=[core_include()],
                     what="host harness")
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ def define_items(defs: Mapping[str, object] | Iterable[str] | None) -> list[str]
     if defs is None:
         return []
     if isinstance(defs, str):
-        raise TinyECGError("defs must be a mapping or a list of NAME[=VALUE] strings, "
-                           "not one string")
+        raise TinyECGError(
+            "defs must be a mapping or a list of NAME[=VALUE] strings, not one string"
+        )
     if isinstance(defs, Mapping):
         items = [name if value is None else f"{name}={value}" for name, value in defs.items()]
     else:
@@ -54,26 +56,42 @@ def define_items(defs: Mapping[str, object] | Iterable[str] | None) -> list[str]
         if not _DEF_RE.match(item):
             raise TinyECGError(
                 f"define {item!r}: use NAME or NAME=VALUE with a plain value "
-                "(letters, digits, _ . + -)")
+                "(letters, digits, _ . + -)"
+            )
     return items
 
 
-def compile_c(sources: Iterable[Path | str], out: Path | str, includes: Iterable[Path | str] = (),
-              defines: Mapping[str, object] | Iterable[str] | None = None,
-              extra_flags: Iterable[str] = (), *, cc: str | None = None,
-              what: str = "C program") -> Path:
+def compile_c(
+    sources: Iterable[Path | str],
+    out: Path | str,
+    includes: Iterable[Path | str] = (),
+    defines: Mapping[str, object] | Iterable[str] | None = None,
+    extra_flags: Iterable[str] = (),
+    *,
+    cc: str | None = None,
+    what: str = "C program",
+) -> Path:
     """Compile and link sources into the executable `out` with STRICT_C_FLAGS and -O2
     (extra_flags come after, so they may override the level). A compiler error raises
     TinyECGError "<what> does not compile: <the compiler's first error line>"."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [compiler(cc), *STRICT_C_FLAGS, HOST_OPT, *extra_flags,
-           *(f"-D{item}" for item in define_items(defines)), *(f"-I{inc}" for inc in includes),
-           *map(str, sources), "-o", str(out)]
+    cmd = [
+        compiler(cc),
+        *STRICT_C_FLAGS,
+        HOST_OPT,
+        *extra_flags,
+        *(f"-D{item}" for item in define_items(defines)),
+        *(f"-I{inc}" for inc in includes),
+        *map(str, sources),
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         first = next((line for line in lines if "error" in line), lines[0] if lines else "")
-        raise TinyECGError(f"{what} does not compile: {first.strip()}" if first
-                           else f"{what} does not compile")
+        raise TinyECGError(
+            f"{what} does not compile: {first.strip()}" if first else f"{what} does not compile"
+        )
     return out

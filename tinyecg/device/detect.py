@@ -5,6 +5,7 @@ The harness is the board's C code compiled for the PC, so these numbers are the 
 `detect_record` replays a record's raw ADC integers (wfdb ``d_signal``) through the same
 protocol the board reads on its serial port.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -49,9 +50,14 @@ def build_host_harness(build_dir, cc: str | None = None, extra_flags=()) -> Path
     """Compile firmware/host with the project's strict flags into build_dir; returns the
     executable. Compiler errors raise TinyECGError with the compiler's message."""
     host = firmware_dir() / "host"
-    return compile_c([*core_sources(), *(host / s for s in HOST_SOURCES)],
-                     Path(build_dir) / "tinyecg_host", includes=[core_include(), host],
-                     extra_flags=extra_flags, cc=cc, what="host harness")
+    return compile_c(
+        [*core_sources(), *(host / s for s in HOST_SOURCES)],
+        Path(build_dir) / "tinyecg_host",
+        includes=[core_include(), host],
+        extra_flags=extra_flags,
+        cc=cc,
+        what="host harness",
+    )
 
 
 def samples_text(samples) -> bytes:
@@ -66,8 +72,10 @@ def run_harness(exe, data: bytes, *args: str, timeout: float = 120.0) -> str:
     """Run the harness with protocol text on stdin; returns its stdout."""
     proc = subprocess.run([str(exe), *args], input=data, capture_output=True, timeout=timeout)
     if proc.returncode != 0:
-        raise TinyECGError(f"host harness failed ({proc.returncode}): "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
+        raise TinyECGError(
+            f"host harness failed ({proc.returncode}): "
+            f"{proc.stderr.decode(errors='replace').strip()}"
+        )
     return proc.stdout.decode()
 
 
@@ -83,8 +91,9 @@ def record_base(record_path) -> str:
     return str(records.record_base(record_path))
 
 
-def read_record(record_path, lead: str | int | None = None, sampfrom: int = 0,
-                sampto: int | None = None):
+def read_record(
+    record_path, lead: str | int | None = None, sampfrom: int = 0, sampto: int | None = None
+):
     """Raw ADC integers of one lead at spec.FS (resampled if the record is not), the channel
     read, and its ADC range. The lead is MLII-like by default (records.LEAD_PREFERENCE),
     else channel 0; sampfrom/sampto count samples at spec.FS."""
@@ -118,31 +127,53 @@ def flutter_intervals(record_path) -> list[tuple[int, int]]:
 def parse_unreadable(text: str, peaks) -> np.ndarray:
     """Which peaks the core reports unreadable, from --quality's ``Q <r> <score> <poor>``
     lines (a peak without a beat line, at the very start or end, counts as readable)."""
-    poor = {int(w[1]) for w in (ln.split() for ln in text.splitlines() if ln.startswith("Q "))
-            if len(w) == 4 and w[3] == "1"}
+    poor = {
+        int(w[1])
+        for w in (ln.split() for ln in text.splitlines() if ln.startswith("Q "))
+        if len(w) == 4 and w[3] == "1"
+    }
     return np.asarray([int(p) in poor for p in peaks], dtype=bool)
 
 
-def detect_samples(samples, exe=None, adc_min: int = -32768, adc_max: int = 32767,
-                   build_dir=None, quality: bool = False):
+def detect_samples(
+    samples,
+    exe=None,
+    adc_min: int = -32768,
+    adc_max: int = 32767,
+    build_dir=None,
+    quality: bool = False,
+):
     """R-peak indices the C detector finds in a sequence of raw integer samples; with
     quality=True also a bool array: the beats the core reports unreadable (U lines)."""
     if exe is None:
         exe = build_host_harness(build_dir or paths.build_dir("host"))
-    out = run_harness(exe, samples_text(samples), "--peaks", *(["--quality"] if quality else []),
-                      "--adc-min", str(adc_min), "--adc-max", str(adc_max))
+    out = run_harness(
+        exe,
+        samples_text(samples),
+        "--peaks",
+        *(["--quality"] if quality else []),
+        "--adc-min",
+        str(adc_min),
+        "--adc-max",
+        str(adc_max),
+    )
     peaks = parse_peaks("\n".join(ln for ln in out.splitlines() if not ln.startswith("Q ")))
     return (peaks, parse_unreadable(out, peaks)) if quality else peaks
 
 
-def detect_record(record_path, lead: str | int | None = None, exe=None,
-                  sampto: int | None = None, build_dir=None, quality: bool = False):
+def detect_record(
+    record_path,
+    lead: str | int | None = None,
+    exe=None,
+    sampto: int | None = None,
+    build_dir=None,
+    quality: bool = False,
+):
     """Run the C detector on a WFDB record's raw ADC integers at spec.FS (read_record picks
     the lead). Returns R-peak sample indices (and, with quality=True, which of them the core
     reports unreadable)."""
     x, _, (lo, hi) = read_record(record_path, lead, sampto=sampto)
-    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir,
-                          quality=quality)
+    return detect_samples(x, exe=exe, adc_min=lo, adc_max=hi, build_dir=build_dir, quality=quality)
 
 
 def score_record(record_path, lead: str | int | None = None, exe=None, build_dir=None) -> dict:
@@ -156,12 +187,26 @@ def score_record(record_path, lead: str | int | None = None, exe=None, build_dir
     sig = records.read_signal(record_path, lead=lead)
     base = str(sig.base)
     ann = records.read_annotations(base, "atr", source_fs=sig.source_fs)
-    peaks, unreadable = detect_samples(sig.adc, exe=exe, adc_min=sig.adc_range[0],
-                                       adc_max=sig.adc_range[1], build_dir=build_dir,
-                                       quality=True)
-    out: dict[str, Any] = {"base": base, "peaks": peaks, "unreadable": unreadable,
-                           "lead": sig.lead, "source_fs": sig.source_fs, "flat": sig.flat,
-                           "qrs": None, "flutter": [], "qrs_ec57": None, "qrs_readable": None}
+    peaks, unreadable = detect_samples(
+        sig.adc,
+        exe=exe,
+        adc_min=sig.adc_range[0],
+        adc_max=sig.adc_range[1],
+        build_dir=build_dir,
+        quality=True,
+    )
+    out: dict[str, Any] = {
+        "base": base,
+        "peaks": peaks,
+        "unreadable": unreadable,
+        "lead": sig.lead,
+        "source_fs": sig.source_fs,
+        "flat": sig.flat,
+        "qrs": None,
+        "flutter": [],
+        "qrs_ec57": None,
+        "qrs_readable": None,
+    }
     if ann is not None:
         ref = ann.samples[np.isin(ann.symbols, list(BEAT_SYMBOLS))]
         flutter = flutter_intervals(base) if len(ann.samples) else []

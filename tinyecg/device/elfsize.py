@@ -5,6 +5,7 @@ the size of one symbol.
     size(elf)                  {"text", "data", "bss"} (Berkeley)
     size_by_component(elf)     {"core": {"flash", "ram"}, "model": ..., "libraries": ...}
 """
+
 from __future__ import annotations
 
 import re
@@ -14,21 +15,50 @@ from pathlib import Path
 from tinyecg.device.toolchain import CROSS, require_tools
 from tinyecg.errors import TinyECGError
 
-_SECTION = re.compile(r"^ \.(text|rodata|data|bss)\S*"
-                      r"(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*))?$")
+_SECTION = re.compile(
+    r"^ \.(text|rodata|data|bss)\S*"
+    r"(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*))?$"
+)
 _CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 COMPONENTS = (  # (component, file names) for size_by_component
     ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c", "tinyecg_quality.c")),
-    ("preprocessing", ("tinyecg_preprocess.c", "tinyecg_denoise.c", "tinyecg_rhythm.c",
-                       "tinyecg_preprocess_params.c")),
-    ("model", ("tinyecg_model.c", "tinyecg_model_data.c", "tinyecg_nn_concatenation.c",
-               "tinyecg_nn_conv.c", "tinyecg_nn_fully_connected.c", "tinyecg_nn_pooling.c",
-               "tinyecg_nn_reduce.c")),
+    (
+        "preprocessing",
+        (
+            "tinyecg_preprocess.c",
+            "tinyecg_denoise.c",
+            "tinyecg_rhythm.c",
+            "tinyecg_preprocess_params.c",
+        ),
+    ),
+    (
+        "model",
+        (
+            "tinyecg_model.c",
+            "tinyecg_model_data.c",
+            "tinyecg_nn_concatenation.c",
+            "tinyecg_nn_conv.c",
+            "tinyecg_nn_fully_connected.c",
+            "tinyecg_nn_pooling.c",
+            "tinyecg_nn_reduce.c",
+        ),
+    ),
     ("golden", ("tinyecg_golden.c",)),
-    ("app", ("tinyecg_firmware.c", "tinyecg_selftest.c", "tinyecg_exported.c", "tinyecg_text.c",
-             "tinyecg_model_check.c", "tinyecg_sample_ring.c", "tinyecg_command_filter.c",
-             "tinyecg_classifier_none.c", "tinyecg_classifier_cbackend.c")),
+    (
+        "app",
+        (
+            "tinyecg_firmware.c",
+            "tinyecg_selftest.c",
+            "tinyecg_exported.c",
+            "tinyecg_text.c",
+            "tinyecg_model_check.c",
+            "tinyecg_sample_ring.c",
+            "tinyecg_command_filter.c",
+            "tinyecg_classifier_none.c",
+            "tinyecg_classifier_cbackend.c",
+        ),
+    ),
     ("tflm", ("tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp")),
     ("board", ("main.c", "main.cpp", "tflm_selftest_main.c")),
     ("target", ("startup.c", "platform.c", "cmsdk_uart.c", "semihost.c", "cxx_support.cpp")),

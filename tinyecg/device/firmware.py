@@ -23,6 +23,7 @@ Two builds of the same sources (``io``):
   "semihost"  measurement build: samples on QEMU's stdin, peaks / RR / beat lines and
               per-beat instruction counts on its stdout, exit code 0 when the self-test passed.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,9 @@ from tinyecg.device import detect, elfsize, firmware_files, qemu
 from tinyecg.errors import TinyECGError
 from tinyecg.spec import LABEL_SETS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
-IOS = {"uart": 0, "semihost": 1}                     # TINYECG_QEMU_IO
-RUNTIMES = tuple(firmware_files.CLASSIFIERS)         # "c", "tflm", "none"
-ARCHES = tuple(qemu.MACHINES)                        # "m4", "m0"
+IOS = {"uart": 0, "semihost": 1}  # TINYECG_QEMU_IO
+RUNTIMES = tuple(firmware_files.CLASSIFIERS)  # "c", "tflm", "none"
+ARCHES = tuple(qemu.MACHINES)  # "m4", "m0"
 OPTS = ("s", "2", "3")
 MITDB_CALIBRATION = (MITDB_ADC_BASELINE, MITDB_ADC_GAIN)
 #: the old classifier names of build_firmware(classifier=...) and `tinyecg qemu --classifier`
@@ -60,16 +61,17 @@ def board_main() -> Path:
 @dataclass
 class Firmware:
     """One built image and what went into it."""
+
     elf: Path
     io: str
-    runtime: str           # "c", "tflm" or "none"
-    arch: str              # "m4" or "m0"
+    runtime: str  # "c", "tflm" or "none"
+    arch: str  # "m4" or "m0"
     export_dir: Path
-    model: Path | None     # the source given to build_firmware; None when built from an export
+    model: Path | None  # the source given to build_firmware; None when built from an export
     labels: list[str]
     defs: list[str]
     opt: str
-    sizes: dict            # arm-none-eabi-size: text (code + rodata), data, bss
+    sizes: dict  # arm-none-eabi-size: text (code + rodata), data, bss
     manifest: dict = field(repr=False, default_factory=dict)
     tflm: object = field(repr=False, default=None)  # tflm_lib.LibraryBuild with runtime "tflm"
 
@@ -116,11 +118,23 @@ def _check_build_args(io, runtime, arch, opt, adc_range, calibration, instr_per_
     return lo, hi, base, gain
 
 
-def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
-                   arch: str = "m4", golden: int = 8, export_dir=None,
-                   adc_range=MITDB_ADC_RANGE, calibration=MITDB_CALIBRATION,
-                   instr_per_us: int = 64, opt: str = "s", tflm_library=None,
-                   classifier: str | None = None, timeout: float = 900) -> Firmware:
+def build_firmware(
+    out_dir,
+    model=None,
+    *,
+    io: str = "uart",
+    runtime: str = "c",
+    arch: str = "m4",
+    golden: int = 8,
+    export_dir=None,
+    adc_range=MITDB_ADC_RANGE,
+    calibration=MITDB_CALIBRATION,
+    instr_per_us: int = 64,
+    opt: str = "s",
+    tflm_library=None,
+    classifier: str | None = None,
+    timeout: float = 900,
+) -> Firmware:
     """Export `model` (a .tflite or run directory; None: the model shipped with tinyecg) for
     `runtime` and build the QEMU firmware in out_dir; returns the Firmware (ELF, sizes, ...).
 
@@ -134,26 +148,33 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
     instructions). classifier: the old name of runtime ("cbackend", "tflm", "none")."""
     if classifier is not None:
         if classifier not in CLASSIFIER_RUNTIMES:
-            raise TinyECGError(f"classifier must be one of {', '.join(CLASSIFIER_RUNTIMES)}, "
-                               f"not {classifier!r}")
+            raise TinyECGError(
+                f"classifier must be one of {', '.join(CLASSIFIER_RUNTIMES)}, not {classifier!r}"
+            )
         runtime = CLASSIFIER_RUNTIMES[classifier]
-    lo, hi, base, gain = _check_build_args(io, runtime, arch, opt, adc_range, calibration,
-                                           instr_per_us)
+    lo, hi, base, gain = _check_build_args(
+        io, runtime, arch, opt, adc_range, calibration, instr_per_us
+    )
     out = Path(out_dir)
     if export_dir is None:
         export_dir = out / f"model-{'c' if runtime == 'none' else runtime}"
-        export_model(model, export_dir, golden=golden,
-                     runtime="c" if runtime == "none" else runtime)
+        export_model(
+            model, export_dir, golden=golden, runtime="c" if runtime == "none" else runtime
+        )
     export_dir = Path(export_dir)
     manifest = firmware_files.export_manifest(export_dir)
     export_srcs, export_incs = firmware_files.runtime_sources(runtime, export_dir)
     srcs = [*firmware_files.c_sources(), board_main(), *export_srcs]
     includes = [*firmware_files.includes(), *export_incs]
-    defs = [f"TINYECG_QEMU_IO={IOS[io]}",
-            f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
-            f"TINYECG_REPLAY_ADC_MIN={lo}", f"TINYECG_REPLAY_ADC_MAX={hi}",
-            f"TINYECG_REPLAY_BASELINE={base}", f"TINYECG_REPLAY_GAIN_ADU_PER_MV={gain}",
-            f"TINYECG_QEMU_INSTR_PER_US={instr_per_us}"]
+    defs = [
+        f"TINYECG_QEMU_IO={IOS[io]}",
+        f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
+        f"TINYECG_REPLAY_ADC_MIN={lo}",
+        f"TINYECG_REPLAY_ADC_MAX={hi}",
+        f"TINYECG_REPLAY_BASELINE={base}",
+        f"TINYECG_REPLAY_GAIN_ADU_PER_MV={gain}",
+        f"TINYECG_QEMU_INSTR_PER_US={instr_per_us}",
+    ]
     cxx: list[Path] = []
     libs: list[Path] = []
     system: list[Path] = []
@@ -168,15 +189,37 @@ def build_firmware(out_dir, model=None, *, io: str = "uart", runtime: str = "c",
         libs = [lib.archive_file]
         system = [lib.include_dir]
         # the library's definitions (platformio.ini's [arduino_tflm]) but the board layer's own
-        defs += [d for d in lib.defines
-                 if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))]
-    elf = qemu.build(srcs, includes=includes, defs=defs, arch=arch,
-                     out_dir=out / f"{io}-{runtime}-{arch}-O{opt}", app="tinyecg_fw",
-                     extra_cflags=[f"-O{opt}"], cxx_srcs=cxx, libs=libs,
-                     system_includes=system, extra_cxxflags=[f"-O{opt}"], timeout=timeout)
-    return Firmware(elf=elf, io=io, runtime=runtime, arch=arch, export_dir=export_dir,
-                    model=None if model is None else Path(model), labels=list(manifest["labels"]),
-                    defs=defs, opt=opt, sizes=qemu.size(elf), manifest=manifest, tflm=lib)
+        defs += [
+            d for d in lib.defines if not d.startswith(("TINYECG_INPUT_MODE", "TINYECG_CLASSIFIER"))
+        ]
+    elf = qemu.build(
+        srcs,
+        includes=includes,
+        defs=defs,
+        arch=arch,
+        out_dir=out / f"{io}-{runtime}-{arch}-O{opt}",
+        app="tinyecg_fw",
+        extra_cflags=[f"-O{opt}"],
+        cxx_srcs=cxx,
+        libs=libs,
+        system_includes=system,
+        extra_cxxflags=[f"-O{opt}"],
+        timeout=timeout,
+    )
+    return Firmware(
+        elf=elf,
+        io=io,
+        runtime=runtime,
+        arch=arch,
+        export_dir=export_dir,
+        model=None if model is None else Path(model),
+        labels=list(manifest["labels"]),
+        defs=defs,
+        opt=opt,
+        sizes=qemu.size(elf),
+        manifest=manifest,
+        tflm=lib,
+    )
 
 
 # --------------------------------------------------------------------------- output parsing
@@ -190,19 +233,20 @@ def _kv(text: str) -> dict:
 @dataclass
 class DeviceLines:
     """The protocol lines a device printed, sorted by kind."""
-    firmware: dict | None = None                           # "# tinyecg firmware ..." fields
-    selftest: list[dict] = field(default_factory=list)   # one per golden vector
-    selftest_diffs: dict = field(default_factory=dict)    # index -> (got, want) when they differ
-    selftest_summary: dict | None = None                  # {"passed": bool, input=, ...}
-    info: str | None = None                                # the core's "# tinyecg <version> ..."
+
+    firmware: dict | None = None  # "# tinyecg firmware ..." fields
+    selftest: list[dict] = field(default_factory=list)  # one per golden vector
+    selftest_diffs: dict = field(default_factory=dict)  # index -> (got, want) when they differ
+    selftest_summary: dict | None = None  # {"passed": bool, input=, ...}
+    info: str | None = None  # the core's "# tinyecg <version> ..."
     peaks: list[int] = field(default_factory=list)
     rr: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     beats: list[tuple[int, str, int, int]] = field(default_factory=list)  # r, label, score, us
-    unreadable: list[int] = field(default_factory=list)   # r of the beats sent as "U" lines
-    perf: list[dict] = field(default_factory=list)         # per beat: pre, rhythm, inf
-    qemu: dict | None = None                               # "# qemu ..." key=values
+    unreadable: list[int] = field(default_factory=list)  # r of the beats sent as "U" lines
+    perf: list[dict] = field(default_factory=list)  # per beat: pre, rhythm, inf
+    qemu: dict | None = None  # "# qemu ..." key=values
     stats: dict | None = None
-    status: list[str] = field(default_factory=list)        # every other "#" line
+    status: list[str] = field(default_factory=list)  # every other "#" line
     other: list[str] = field(default_factory=list)
 
 
@@ -219,8 +263,10 @@ def parse_lines(text: str) -> DeviceLines:
         if line.startswith("# selftest ") and len(words) > 2:
             if words[2].isdigit() and len(words) > 3 and words[3] == "got":
                 got, _, want = line.split(" got ", 1)[1].partition(" want ")
-                out.selftest_diffs[int(words[2])] = ([int(v) for v in got.split()],
-                                                     [int(v) for v in want.split()])
+                out.selftest_diffs[int(words[2])] = (
+                    [int(v) for v in got.split()],
+                    [int(v) for v in want.split()],
+                )
             elif words[2].isdigit():
                 out.selftest.append(dict(_kv(line), index=int(words[2])))
             else:
@@ -267,15 +313,20 @@ def run_samples(fw: Firmware, samples, timeout: float = 300) -> SemihostRun:
     """Run a semihost build on raw ADC samples (one channel of integers) under QEMU."""
     if fw.io != "semihost":
         raise TinyECGError("run_samples needs a firmware built with io='semihost'")
-    result = qemu.run(fw.elf, timeout=timeout, stdin_bytes=detect.samples_text(samples),
-                      machine=qemu.MACHINES[fw.arch])
+    result = qemu.run(
+        fw.elf,
+        timeout=timeout,
+        stdin_bytes=detect.samples_text(samples),
+        machine=qemu.MACHINES[fw.arch],
+    )
     if result.timed_out:
         raise TinyECGError(f"{fw.elf.name}: QEMU did not finish in {timeout:g} s")
     lines = parse_lines(result.stdout)
     if lines.qemu is None:
         first = (result.stderr.strip().splitlines() or ["no output"])[0]
-        raise TinyECGError(f"{fw.elf.name}: the firmware stopped early (exit "
-                           f"{result.returncode}: {first})")
+        raise TinyECGError(
+            f"{fw.elf.name}: the firmware stopped early (exit {result.returncode}: {first})"
+        )
     return SemihostRun(result.returncode, lines, result.seconds, result.stdout, result.stderr)
 
 
@@ -305,6 +356,7 @@ def _session(port: int, data: bytes, done, timeout: float) -> bytes:
 
 def _line_after(marker: bytes, start: bytes | None = None):
     """done() for _session: a complete line beginning with marker (after `start`)."""
+
     def done(got: bytearray) -> bool:
         at = 0
         if start is not None:
@@ -313,6 +365,7 @@ def _line_after(marker: bytes, start: bytes | None = None):
                 return False
         at = got.find(marker, at)
         return at >= 0 and got.find(b"\n", at) >= 0
+
     return done
 
 
@@ -323,8 +376,9 @@ def device_command(url, command: str, timeout: float = 30) -> DeviceLines:
     if marker is None:
         raise TinyECGError(f"unknown device command {command!r} (perf, selftest)")
     if command == "selftest":
-        done = lambda got: _line_after(b"# selftest pass")(got) or \
-            _line_after(b"# selftest FAIL")(got)  # noqa: E731
+        done = lambda got: (
+            _line_after(b"# selftest pass")(got) or _line_after(b"# selftest FAIL")(got)
+        )  # noqa: E731
     else:
         done = _line_after(marker)
     reply = _session(url.port, f"#qemu {command}\n".encode(), done, timeout)
@@ -385,8 +439,9 @@ def score_beats(beats, record, labels: list[str], seconds: float | None = None) 
     base = records.record_base(str(record))
     sampto = None if seconds is None else max(1, int(round(seconds * FS)))
     sig = records.read_signal(base, sampto=sampto)
-    ann = records.read_annotations(base, "atr", sampto=sampto, source_fs=sig.source_fs,
-                                   required=True)
+    ann = records.read_annotations(
+        base, "atr", sampto=sampto, source_fs=sig.source_fs, required=True
+    )
     assert ann is not None
     is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
     ref, symbols = ann.samples[is_beat], [str(s) for s in ann.symbols[is_beat]]
@@ -399,9 +454,10 @@ def score_beats(beats, record, labels: list[str], seconds: float | None = None) 
             y_pred.append(beats[ti][1])
     names = list(dict.fromkeys(used["labels"] + sorted(set(y_pred) | set(y_true))))
     index = {lab: i for i, lab in enumerate(names)}
-    return {"qrs": metrics.score_detections(ref, test),
-            "classes": metrics.report([index[t] for t in y_true], [index[p] for p in y_pred],
-                                      names)}
+    return {
+        "qrs": metrics.score_detections(ref, test),
+        "classes": metrics.report([index[t] for t in y_true], [index[p] for p in y_pred], names),
+    }
 
 
 def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 3600) -> dict:
@@ -426,20 +482,31 @@ def stream(fw: Firmware, record, seconds: float | None = None, timeout: float = 
         elapsed = time.monotonic() - t0
         perf = device_command(url, "perf").qemu
         done = stop(url)
-    result = {"record": Path(base).name, "samples": int(len(x)), "seconds": round(elapsed, 3),
-              "beats": lines.beats, "unreadable": lines.unreadable,
-              "beats_reported": len(lines.beats),
-              **score_beats(lines.beats, base, fw.labels, seconds),
-              "device": {"firmware": lines.firmware, "selftest": lines.selftest,
-                         "selftest_summary": lines.selftest_summary, "perf": perf,
-                         "info": lines.info},
-              "status": lines.status, "exit_code": done.returncode}
+    result = {
+        "record": Path(base).name,
+        "samples": int(len(x)),
+        "seconds": round(elapsed, 3),
+        "beats": lines.beats,
+        "unreadable": lines.unreadable,
+        "beats_reported": len(lines.beats),
+        **score_beats(lines.beats, base, fw.labels, seconds),
+        "device": {
+            "firmware": lines.firmware,
+            "selftest": lines.selftest,
+            "selftest_summary": lines.selftest_summary,
+            "perf": perf,
+            "info": lines.info,
+        },
+        "status": lines.status,
+        "exit_code": done.returncode,
+    }
     return result
 
 
 # --------------------------------------------------------------------------- the host pipeline
-def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
-                    labels: list[str] | None = None) -> list[tuple[int, str, int]]:
+def reference_beats(
+    model, samples, rr_rows, calibration=MITDB_CALIBRATION, labels: list[str] | None = None
+) -> list[tuple[int, str, int]]:
     """What the device should print for each beat, computed on the host without its C:
     the Python integer preprocessing (tinyecg.dsp.fixedpoint) on raw[r-180 .. r+179] and the
     RR context of each "R r pre post sum count" row, then the TFLM host interpreter (the
@@ -453,8 +520,14 @@ def reference_beats(model, samples, rr_rows, calibration=MITDB_CALIBRATION,
     if len(rr) == 0:
         return []
     clf = Int8Classifier(data)
-    beat_q, rhythm_q = fixed_inputs(clf, clf.preprocess_params(), windows_at(x, rr[:, 0]),
-                                    rr[:, 1:], calibration[0], calibration[1])
+    beat_q, rhythm_q = fixed_inputs(
+        clf,
+        clf.preprocess_params(),
+        windows_at(x, rr[:, 0]),
+        rr[:, 1:],
+        calibration[0],
+        calibration[1],
+    )
     out = clf.scores(beat_q, rhythm_q).astype(np.int64)
     if labels is None:
         labels = [f"class{i}" for i in range(out.shape[1])]
@@ -468,8 +541,12 @@ def core_figures(fw: Firmware) -> dict:
     --gc-sections), the bytes it keeps after it, and its state (the app's tinyecg_app_t,
     the only RAM the core uses besides the stack)."""
     objdir = fw.elf.parent / f"obj-{fw.arch}"
-    objects = {src.name: elfsize.size(objdir / (str(src.resolve()).lstrip("/") + ".o"))
-               for src in detect.core_sources()}
-    return {"objects": objects,
-            "flash_after_gc": elfsize.size_by_component(fw.elf)["core"]["flash"],
-            "state_bytes": elfsize.symbol_size(fw.elf, "app")}
+    objects = {
+        src.name: elfsize.size(objdir / (str(src.resolve()).lstrip("/") + ".o"))
+        for src in detect.core_sources()
+    }
+    return {
+        "objects": objects,
+        "flash_after_gc": elfsize.size_by_component(fw.elf)["core"]["flash"],
+        "state_bytes": elfsize.symbol_size(fw.elf, "app"),
+    }

@@ -11,6 +11,7 @@ The QEMU firmware (tinyecg.device.firmware), the TFLM self-test programs
 (tinyecg.device.tflm_selftest) and the host tests take their file lists from here, so a new
 source file of the application reaches every build at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,19 @@ from tinyecg import paths
 from tinyecg.errors import TinyECGError
 
 #: TINYECG_CLASSIFIER of ecg_config.h per runtime (the value is a macro of that header)
-CLASSIFIERS = {"c": "TINYECG_CLASSIFIER_CBACKEND", "tflm": "TINYECG_CLASSIFIER_TFLM",
-               "none": "TINYECG_CLASSIFIER_NONE"}
+CLASSIFIERS = {
+    "c": "TINYECG_CLASSIFIER_CBACKEND",
+    "tflm": "TINYECG_CLASSIFIER_TFLM",
+    "none": "TINYECG_CLASSIFIER_NONE",
+}
 #: the classifier's name in the firmware's lines ("classifier=...")
 CLASSIFIER_NAMES = {"c": "cbackend", "tflm": "tflm", "none": "none"}
 #: generated .c files each runtime compiles (an export for "none" may be either kind)
-EXPORT_SOURCES = {"c": ("tinyecg_preprocess_params.c", "tinyecg_golden.c", "tinyecg_model.c"),
-                  "tflm": ("tinyecg_preprocess_params.c", "tinyecg_golden.c",
-                           "tinyecg_model_data.c"),
-                  "none": ("tinyecg_preprocess_params.c", "tinyecg_golden.c")}
+EXPORT_SOURCES = {
+    "c": ("tinyecg_preprocess_params.c", "tinyecg_golden.c", "tinyecg_model.c"),
+    "tflm": ("tinyecg_preprocess_params.c", "tinyecg_golden.c", "tinyecg_model_data.c"),
+    "none": ("tinyecg_preprocess_params.c", "tinyecg_golden.c"),
+}
 
 
 def app_dir() -> Path:
@@ -48,15 +53,22 @@ def app_sources(cxx: bool = False) -> list[Path]:
 def includes() -> list[Path]:
     """Include folders: the application's, ecg_config.h's, the core's, the preprocessing's."""
     fw = paths.firmware_dir()
-    return [app_dir() / "include", fw / "include", fw / "lib" / "tinyecg_core" / "include",
-            fw / "lib" / "tinyecg_dsp" / "include"]
+    return [
+        app_dir() / "include",
+        fw / "include",
+        fw / "lib" / "tinyecg_core" / "include",
+        fw / "lib" / "tinyecg_dsp" / "include",
+    ]
 
 
 def c_sources() -> list[Path]:
     """The application, the core and the preprocessing library."""
     fw = paths.firmware_dir()
-    return [*app_sources(), *sorted((fw / "lib" / "tinyecg_core" / "src").glob("*.c")),
-            *sorted((fw / "lib" / "tinyecg_dsp" / "src").glob("*.c"))]
+    return [
+        *app_sources(),
+        *sorted((fw / "lib" / "tinyecg_core" / "src").glob("*.c")),
+        *sorted((fw / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
+    ]
 
 
 def nn_dir() -> Path:
@@ -81,8 +93,10 @@ def runtime_sources(runtime: str, export_dir: Path | str) -> tuple[list[Path], l
     export_dir = Path(export_dir)
     made_for = export_manifest(export_dir).get("runtime")
     if runtime != "none" and made_for != runtime:
-        raise TinyECGError(f"{export_dir}: exported with runtime {made_for!r}; this build needs "
-                           f"--runtime {runtime}")
+        raise TinyECGError(
+            f"{export_dir}: exported with runtime {made_for!r}; this build needs "
+            f"--runtime {runtime}"
+        )
     names = EXPORT_SOURCES[runtime]
     srcs = [export_dir / name for name in names]
     for src in srcs:

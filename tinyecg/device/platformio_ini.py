@@ -1,6 +1,7 @@
 """firmware/platformio.ini as the off-board builds read it: PlatformIO's ${section.option}
 references expanded, the -D definitions of a section's build_flags, and the commit the Arm
 boards pin their TFLM library at (tinyecg.device.tflm_lib builds that library with them)."""
+
 from __future__ import annotations
 
 import configparser
@@ -22,8 +23,9 @@ def ini_path() -> Path:
 
 def _platformio_config(ini: Path | str | None = None) -> configparser.ConfigParser:
     path = Path(ini) if ini is not None else ini_path()
-    parser = configparser.ConfigParser(interpolation=None, comment_prefixes=(";", "#"),
-                                       inline_comment_prefixes=None, strict=False)
+    parser = configparser.ConfigParser(
+        interpolation=None, comment_prefixes=(";", "#"), inline_comment_prefixes=None, strict=False
+    )
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)

@@ -13,6 +13,7 @@ so platform_instructions() on the target counts instructions, 40 per SysTick tic
 and always under a timeout: a program that hangs is killed and reported with
 ``timed_out=True`` and return code 124.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,13 +77,22 @@ def _plain_path(path: Path, what: str) -> str:
     return text
 
 
-def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
-          defs: Mapping[str, object] | Iterable[str] | None = None,
-          out_dir: Path | str = "build/mps2-an386", arch: str = "m4", *,
-          app: str = "app", stack_size: int | None = None,
-          extra_cflags: Iterable[str] = (), cxx_srcs: Iterable[Path | str] = (),
-          libs: Iterable[Path | str] = (), system_includes: Iterable[Path | str] = (),
-          extra_cxxflags: Iterable[str] = (), timeout: float = 600) -> Path:
+def build(
+    app_srcs: Iterable[Path | str],
+    includes: Iterable[Path | str] = (),
+    defs: Mapping[str, object] | Iterable[str] | None = None,
+    out_dir: Path | str = "build/mps2-an386",
+    arch: str = "m4",
+    *,
+    app: str = "app",
+    stack_size: int | None = None,
+    extra_cflags: Iterable[str] = (),
+    cxx_srcs: Iterable[Path | str] = (),
+    libs: Iterable[Path | str] = (),
+    system_includes: Iterable[Path | str] = (),
+    extra_cxxflags: Iterable[str] = (),
+    timeout: float = 600,
+) -> Path:
     """Compile app_srcs (and cxx_srcs) with the target's startup and platform code into
     out_dir/<app>.elf, linking the static libraries libs after them.
 
@@ -120,16 +130,21 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     args = [
-        "make", "-C", str(target_dir()), "--no-print-directory",
-        f"OUT={_plain_path(out, 'out_dir')}", f"APP={app}", f"ARCH={arch}",
+        "make",
+        "-C",
+        str(target_dir()),
+        "--no-print-directory",
+        f"OUT={_plain_path(out, 'out_dir')}",
+        f"APP={app}",
+        f"ARCH={arch}",
         "APP_SRCS=" + " ".join(_plain_path(src, "source") for src in srcs),
         "INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder") for inc in includes),
         "DEFS=" + " ".join(define_items(defs)),
         "EXTRA_CFLAGS=" + " ".join(extra_cflags),
         "APP_CXX_SRCS=" + " ".join(_plain_path(src, "source") for src in cxx),
         "LIBS=" + " ".join(_plain_path(lib, "library") for lib in archives),
-        "SYSTEM_INCLUDES=" + " ".join(_plain_path(Path(inc), "include folder")
-                                      for inc in system_includes),
+        "SYSTEM_INCLUDES="
+        + " ".join(_plain_path(Path(inc), "include folder") for inc in system_includes),
         "EXTRA_CXXFLAGS=" + " ".join(extra_cxxflags),
     ]
     if stack_size is not None:
@@ -143,8 +158,9 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
     elf = out / f"{app}.elf"
     if proc.returncode != 0 or not elf.is_file():
         lines = (proc.stderr + proc.stdout).splitlines()
-        first = next((line for line in lines if "error" in line.lower()),
-                     lines[-1] if lines else "")
+        first = next(
+            (line for line in lines if "error" in line.lower()), lines[-1] if lines else ""
+        )
         raise TinyECGError(f"build failed ({first.strip()}); full log: {log}")
     return elf
 
@@ -153,6 +169,7 @@ def build(app_srcs: Iterable[Path | str], includes: Iterable[Path | str] = (),
 class CompletedRun:
     """Outcome of one QEMU run. stdout: the semihosting console (printf); stderr:
     QEMU's messages and the target's fault reports; serial: bytes UART0 sent."""
+
     returncode: int
     stdout: str
     stderr: str = ""
@@ -161,13 +178,31 @@ class CompletedRun:
     seconds: float = 0.0
 
 
-def qemu_command(elf: Path | str, machine: str = "mps2-an386",
-                 serial_args: Iterable[str] = ("-serial", "none"),
-                 timeout: float | None = None, extra_args: Iterable[str] = ()) -> list[str]:
+def qemu_command(
+    elf: Path | str,
+    machine: str = "mps2-an386",
+    serial_args: Iterable[str] = ("-serial", "none"),
+    timeout: float | None = None,
+    extra_args: Iterable[str] = (),
+) -> list[str]:
     """The qemu-system-arm command line run() uses (wrapped in coreutils timeout if given)."""
-    cmd = [QEMU, "-M", machine, "-display", "none", "-monitor", "none",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
-           *serial_args, *extra_args, "-kernel", str(elf)]
+    cmd = [
+        QEMU,
+        "-M",
+        machine,
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
+        *serial_args,
+        *extra_args,
+        "-kernel",
+        str(elf),
+    ]
     if timeout is not None and shutil.which("timeout"):
         cmd = ["timeout", "--kill-after=5", f"{float(timeout):g}", *cmd]
     return cmd
@@ -220,9 +255,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
-        serial: str = "semihosting", machine: str | None = None,
-        extra_args: Iterable[str] = ()) -> CompletedRun:
+def run(
+    elf: Path | str,
+    timeout: float = 60,
+    stdin_bytes: bytes | None = None,
+    serial: str = "semihosting",
+    machine: str | None = None,
+    extra_args: Iterable[str] = (),
+) -> CompletedRun:
     """Run elf under QEMU until it exits (semihosting) or timeout seconds pass.
 
     serial:
@@ -243,9 +283,11 @@ def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
 
     with tempfile.TemporaryDirectory(prefix="tinyecg-qemu-") as tmp:
         uart_log = Path(tmp) / "uart0.bin"
-        serial_args = {"semihosting": ["-serial", f"file:{uart_log}"],
-                       "stdio": ["-serial", "stdio"],
-                       "none": ["-serial", "none"]}[serial]
+        serial_args = {
+            "semihosting": ["-serial", f"file:{uart_log}"],
+            "stdio": ["-serial", "stdio"],
+            "none": ["-serial", "none"],
+        }[serial]
         cmd = qemu_command(elf, machine, serial_args, timeout + _BACKSTOP_S, extra_args)
         start = time.monotonic()
         stdin = subprocess.PIPE if stdin_bytes is not None else subprocess.DEVNULL
@@ -261,15 +303,20 @@ def run(elf: Path | str, timeout: float = 60, stdin_bytes: bytes | None = None,
             _kill_group(proc)
         seconds = time.monotonic() - start
         uart = uart_log.read_bytes() if uart_log.exists() else b""
-    return CompletedRun(returncode=TIMEOUT_EXIT if timed_out else proc.returncode,
-                        stdout=out.decode("utf-8", "replace"),
-                        stderr=err.decode("utf-8", "replace"), serial=uart,
-                        timed_out=timed_out, seconds=seconds)
+    return CompletedRun(
+        returncode=TIMEOUT_EXIT if timed_out else proc.returncode,
+        stdout=out.decode("utf-8", "replace"),
+        stderr=err.decode("utf-8", "replace"),
+        serial=uart,
+        timed_out=timed_out,
+        seconds=seconds,
+    )
 
 
 class SerialURL(str):
     """The ``socket://127.0.0.1:<port>`` URL of a running QEMU's UART0 (usable as a
     plain string, e.g. by serial.serial_for_url), plus .port, .process and wait()."""
+
     port: int
     process: subprocess.Popen
     _session: _Session
@@ -302,7 +349,8 @@ class _Session:
         self.listening = threading.Event()
         self._threads = [
             threading.Thread(target=self._pump, args=(proc.stdout, self.stdout), daemon=True),
-            threading.Thread(target=self._pump_stderr, daemon=True)]
+            threading.Thread(target=self._pump_stderr, daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -336,10 +384,13 @@ class _Session:
         self._watchdog.cancel()
         for thread in self._threads:
             thread.join(timeout=5)
-        return CompletedRun(returncode=TIMEOUT_EXIT if self.timed_out else code,
-                            stdout=self.stdout.decode("utf-8", "replace"),
-                            stderr=self.stderr.decode("utf-8", "replace"),
-                            timed_out=self.timed_out, seconds=time.monotonic() - self.start)
+        return CompletedRun(
+            returncode=TIMEOUT_EXIT if self.timed_out else code,
+            stdout=self.stdout.decode("utf-8", "replace"),
+            stderr=self.stderr.decode("utf-8", "replace"),
+            timed_out=self.timed_out,
+            seconds=time.monotonic() - self.start,
+        )
 
 
 def _free_port() -> int:
@@ -349,8 +400,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serial_tcp(elf: Path | str, timeout: float = 60, machine: str | None = None,
-               extra_args: Iterable[str] = ()) -> Iterator[SerialURL]:
+def serial_tcp(
+    elf: Path | str, timeout: float = 60, machine: str | None = None, extra_args: Iterable[str] = ()
+) -> Iterator[SerialURL]:
     """Start QEMU with UART0 on ``-serial tcp:127.0.0.1:<free port>,server=on,wait=on``
     and yield its socket:// URL. The target does not start executing until a client
     connects (like a board reset on port open). QEMU is killed on leaving the block;
@@ -366,8 +418,9 @@ def serial_tcp(elf: Path | str, timeout: float = 60, machine: str | None = None,
         port = _free_port()
         serial_args = ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=on"]
         cmd = qemu_command(elf, machine, serial_args, timeout + _BACKSTOP_S, extra_args)
-        proc = _popen_qemu(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+        proc = _popen_qemu(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         session = _Session(proc, timeout)
         if session.listening.wait(timeout=min(timeout, 30)) and proc.poll() is None:
             try:
@@ -383,8 +436,9 @@ def serial_tcp(elf: Path | str, timeout: float = 60, machine: str | None = None,
     raise TinyECGError(f"QEMU did not open its TCP serial port: {last_error or 'no message'}")
 
 
-def _run_tcp(elf: Path, timeout: float, stdin_bytes: bytes | None, machine: str,
-             extra_args: Iterable[str]) -> CompletedRun:
+def _run_tcp(
+    elf: Path, timeout: float, stdin_bytes: bytes | None, machine: str, extra_args: Iterable[str]
+) -> CompletedRun:
     received = bytearray()
     with serial_tcp(elf, timeout, machine, extra_args) as url:
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ Which label set the class scores use: by default ("auto") the one the device nam
 the AAMI map, any other list -> its own labels when every annotation of the replayed excerpt
 maps to one of them), else the AAMI classes; an explicit set or symbol map always wins.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ def parse_info(line: str) -> dict | None:
     None when the line is not an info line."""
     if not line.startswith(INFO_PREFIX):
         return None
-    words = line[len(INFO_PREFIX):].split()
+    words = line[len(INFO_PREFIX) :].split()
     info: dict = {"version": words[0] if words and "=" not in words[0] else None}
     for w in words:
         key, eq, val = w.partition("=")
@@ -82,45 +83,76 @@ def resolve_labels(spec, dev: list[str] | None, symbols: list[str]) -> dict:
     out: dict[str, Any] = {"device_labels": dev, "warning": None, "mapped_as": None}
     if isinstance(spec, dict):
         m = dict(spec)
-        out.update({"set": "custom", "source": "option", "map": m,
-                    "labels": list(dict.fromkeys(m.values()))})
+        out.update(
+            {
+                "set": "custom",
+                "source": "option",
+                "map": m,
+                "labels": list(dict.fromkeys(m.values())),
+            }
+        )
     elif spec is not None and spec != "auto":
         if not isinstance(spec, str):
-            raise TinyECGError(f"labels must be 'auto', a label set name or a symbol map "
-                               f"(got {spec!r})")
+            raise TinyECGError(
+                f"labels must be 'auto', a label set name or a symbol map (got {spec!r})"
+            )
         ls = label_set(spec)
-        out.update({"set": spec, "source": "option", "map": dict(ls["map"]),
-                    "labels": list(ls["labels"])})
+        out.update(
+            {"set": spec, "source": "option", "map": dict(ls["map"]), "labels": list(ls["labels"])}
+        )
         if dev is not None and set(dev) != set(ls["labels"]):
-            out["warning"] = (f"labels {spec} ({','.join(ls['labels'])}) chosen, but the "
-                              f"device reports {','.join(dev)}")
+            out["warning"] = (
+                f"labels {spec} ({','.join(ls['labels'])}) chosen, but the "
+                f"device reports {','.join(dev)}"
+            )
     elif dev is None:
         ls = LABEL_SETS["aami"]
-        out.update({"set": "aami", "source": "default", "map": dict(ls["map"]),
-                    "labels": list(ls["labels"])})
+        out.update(
+            {
+                "set": "aami",
+                "source": "default",
+                "map": dict(ls["map"]),
+                "labels": list(ls["labels"]),
+            }
+        )
     else:
         for name, ls in LABEL_SETS.items():
             if set(dev) == set(ls["labels"]) and len(dev) == len(ls["labels"]):
-                out.update({"set": name, "source": "device", "map": dict(ls["map"]),
-                            "labels": list(dev)})
+                out.update(
+                    {"set": name, "source": "device", "map": dict(ls["map"]), "labels": list(dev)}
+                )
                 return out
         present = set(symbols)
         candidates = _symbol_maps(dev)
         for how, m in candidates:
             if present <= set(m):
-                out.update({"set": "device", "source": "device", "map": m,
-                            "labels": list(dev), "mapped_as": how})
+                out.update(
+                    {
+                        "set": "device",
+                        "source": "device",
+                        "map": m,
+                        "labels": list(dev),
+                        "mapped_as": how,
+                    }
+                )
                 return out
         ls = LABEL_SETS["aami"]
-        out.update({"set": "aami", "source": "fallback", "map": dict(ls["map"]),
-                    "labels": list(ls["labels"])})
+        out.update(
+            {
+                "set": "aami",
+                "source": "fallback",
+                "map": dict(ls["map"]),
+                "labels": list(ls["labels"]),
+            }
+        )
         if candidates:
             best = max((m for _, m in candidates), key=lambda m: len(present & set(m)))
             why = f"annotation(s) {','.join(sorted(present - set(best)))} map to none of them"
         else:
             why = "they are neither AAMI classes nor annotation symbols"
-        out["warning"] = (f"device labels {','.join(dev)}: {why}; scored with the aami "
-                          f"classes instead")
+        out["warning"] = (
+            f"device labels {','.join(dev)}: {why}; scored with the aami classes instead"
+        )
     return out
 
 
@@ -221,10 +253,16 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def stream_record(port: str, record_path: str, speed: float = 1.0,
-                  labels: str | dict | None = "auto", lead: str | int | None = None,
-                  seconds: float | None = None, baudrate: int = 115200,
-                  reply_timeout: float = 10.0) -> dict:
+def stream_record(
+    port: str,
+    record_path: str,
+    speed: float = 1.0,
+    labels: str | dict | None = "auto",
+    lead: str | int | None = None,
+    seconds: float | None = None,
+    baudrate: int = 115200,
+    reply_timeout: float = 10.0,
+) -> dict:
     """Replay a WFDB record's raw samples to the device at `port` (pyserial URL: a serial
     device, `socket://host:port`, `loop://`) at real time x speed (0: as fast as the line
     allows), read its beat lines, and score them.
@@ -256,8 +294,9 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
         label_set(labels)  # an unknown name fails before the replay
     sampto = None if seconds is None else max(1, int(round(seconds * FS)))
     sig = records.read_signal(base, lead=lead, sampto=sampto)
-    ann = records.read_annotations(base, "atr", sampto=sampto, source_fs=sig.source_fs,
-                                   required=True)
+    ann = records.read_annotations(
+        base, "atr", sampto=sampto, source_fs=sig.source_fs, required=True
+    )
     assert ann is not None
     is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
     ref, symbols = ann.samples[is_beat], [str(s) for s in ann.symbols[is_beat]]
@@ -279,7 +318,7 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
             for i in range(0, len(lines), CHUNK):
                 if reader.error is not None:
                     break
-                ser.write(("\n".join(lines[i:i + CHUNK]) + "\n").encode())
+                ser.write(("\n".join(lines[i : i + CHUNK]) + "\n").encode())
                 sent = min(i + CHUNK, len(lines))
                 if speed > 0:
                     due = t0 + (i + CHUNK) / (FS * speed)
@@ -305,11 +344,15 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     if lost is None and reader.error is not None and not reader.done.is_set():
         lost = _first_line(reader.error)
     if lost is not None:
-        raise TinyECGError(f"{port}: connection lost after {sent} of {len(x)} samples sent "
-                           f"and {len(reader.beats)} beats received ({lost})")
+        raise TinyECGError(
+            f"{port}: connection lost after {sent} of {len(x)} samples sent "
+            f"and {len(reader.beats)} beats received ({lost})"
+        )
     if not reader.done.is_set():
-        raise TinyECGError(f"{port}: no '# stats' reply within {reply_timeout:g} s after the "
-                           f"record (is a tinyecg device on this port?)")
+        raise TinyECGError(
+            f"{port}: no '# stats' reply within {reply_timeout:g} s after the "
+            f"record (is a tinyecg device on this port?)"
+        )
 
     used = resolve_labels(labels, device_labels(reader.status), symbols)
     label_map = used["map"]
@@ -329,10 +372,13 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
     ok = [i for i, r in enumerate(y_readable) if r]
     readable = {
         "beats": int(len(test) - len(reader.unreadable)),
-        "qrs": metrics.score_detections(ref, [b[0] for b in reader.beats
-                                              if b[0] not in reader.unreadable]),
-        "classes": metrics.report([index[y_true[i]] for i in ok], [index[y_pred[i]] for i in ok],
-                                  label_list)}
+        "qrs": metrics.score_detections(
+            ref, [b[0] for b in reader.beats if b[0] not in reader.unreadable]
+        ),
+        "classes": metrics.report(
+            [index[y_true[i]] for i in ok], [index[y_pred[i]] for i in ok], label_list
+        ),
+    }
     us = np.asarray([b[3] for b in reader.beats], dtype=np.int64)
     return {
         "record": Path(base).name,
@@ -346,8 +392,10 @@ def stream_record(port: str, record_path: str, speed: float = 1.0,
         "qrs": qrs,
         "classes": classes,
         "readable": readable,
-        "inference_us": {"mean": float(us.mean()) if len(us) else None,
-                         "max": int(us.max()) if len(us) else None},
+        "inference_us": {
+            "mean": float(us.mean()) if len(us) else None,
+            "max": int(us.max()) if len(us) else None,
+        },
         "status": reader.status,
         "unparsed_lines": reader.other[:20],
     }

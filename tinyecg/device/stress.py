@@ -25,6 +25,7 @@ five-minute start:
 Counts are kept (not only rates) so that runs over several records add up
 (:func:`add_counts`, :func:`rates`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,18 +51,28 @@ CLEAN = "none"  # the kind of the reference run: the record without noise
 @dataclass
 class CoreRun:
     """What the core reported for one signal."""
-    peaks: np.ndarray        # R-peaks (detector output)
-    beat_r: np.ndarray       # beats completed (each has a full window)
-    beat_rr: np.ndarray      # (n, 4) pre, post, local sum, local count
-    beat_score: np.ndarray   # quality score of each beat
-    beat_poor: np.ndarray    # the device reports it unreadable (a U line)
+
+    peaks: np.ndarray  # R-peaks (detector output)
+    beat_r: np.ndarray  # beats completed (each has a full window)
+    beat_rr: np.ndarray  # (n, 4) pre, post, local sum, local count
+    beat_score: np.ndarray  # quality score of each beat
+    beat_poor: np.ndarray  # the device reports it unreadable (a U line)
     status: list
 
 
 def run_core(samples, exe, adc_min: int = -32768, adc_max: int = 32767) -> CoreRun:
     """Replay integer samples through the host harness: peaks, beats, RR and quality."""
-    out = detect.run_harness(exe, detect.samples_text(samples), "--peaks", "--rr", "--quality",
-                             "--adc-min", str(int(adc_min)), "--adc-max", str(int(adc_max)))
+    out = detect.run_harness(
+        exe,
+        detect.samples_text(samples),
+        "--peaks",
+        "--rr",
+        "--quality",
+        "--adc-min",
+        str(int(adc_min)),
+        "--adc-max",
+        str(int(adc_max)),
+    )
     peaks, r, rr, q, status = [], [], [], {}, []
     for line in out.splitlines():
         if not line:
@@ -79,14 +90,20 @@ def run_core(samples, exe, adc_min: int = -32768, adc_max: int = 32767) -> CoreR
             peaks.append(int(line))
     r_arr = np.asarray(r, np.int64)
     qs = [q.get(int(v), (0, 0)) for v in r_arr]
-    return CoreRun(np.asarray(peaks, np.int64), r_arr, np.asarray(rr, np.int64).reshape(-1, 4),
-                   np.asarray([a for a, _ in qs], np.int64), np.asarray([b for _, b in qs], bool),
-                   status)
+    return CoreRun(
+        np.asarray(peaks, np.int64),
+        r_arr,
+        np.asarray(rr, np.int64).reshape(-1, 4),
+        np.asarray([a for a, _ in qs], np.int64),
+        np.asarray([b for _, b in qs], bool),
+        status,
+    )
 
 
 @dataclass
 class Reference:
     """A clean record: samples, annotations, calibration."""
+
     name: str
     x: np.ndarray
     adc: tuple[int, int]
@@ -97,8 +114,9 @@ class Reference:
 
     @property
     def beats(self) -> tuple[np.ndarray, list]:
-        keep = [(int(s), c) for s, c in zip(self.ann_samples, self.ann_symbols)
-                if c in BEAT_SYMBOLS]
+        keep = [
+            (int(s), c) for s, c in zip(self.ann_samples, self.ann_symbols) if c in BEAT_SYMBOLS
+        ]
         return np.asarray([s for s, _ in keep], np.int64), [c for _, c in keep]
 
 
@@ -108,15 +126,16 @@ def load_reference(record_path, channel: int | None = None) -> Reference:
     x, ch, adc = detect.read_record(record_path, channel)
     base = str(record_path)
     for ext in (".hea", ".dat", ".atr"):
-        base = base[:-len(ext)] if base.endswith(ext) else base
+        base = base[: -len(ext)] if base.endswith(ext) else base
     if not Path(base + ".atr").is_file():
         raise TinyECGError(f"{record_path}: no beat annotations (missing {Path(base).name}.atr)")
     hdr = wfdb.rdheader(base)
     ann = wfdb.rdann(base, "atr")
     baseline = int((hdr.baseline or [0] * hdr.n_sig)[ch] or 0)
     gain = int(round(float((hdr.adc_gain or [200.0] * hdr.n_sig)[ch] or 200.0)))
-    return Reference(Path(base).name, x, adc, baseline, gain, np.asarray(ann.sample, np.int64),
-                     list(ann.symbol))
+    return Reference(
+        Path(base).name, x, adc, baseline, gain, np.asarray(ann.sample, np.int64), list(ann.symbol)
+    )
 
 
 def _region_masks(samples: np.ndarray, n: int) -> dict:
@@ -130,8 +149,14 @@ def _region_masks(samples: np.ndarray, n: int) -> dict:
     return out
 
 
-def score_run(ref: Reference, y: np.ndarray, core: CoreRun, pred: np.ndarray | None,
-              labels: list[str], label_map: dict) -> dict:
+def score_run(
+    ref: Reference,
+    y: np.ndarray,
+    core: CoreRun,
+    pred: np.ndarray | None,
+    labels: list[str],
+    label_map: dict,
+) -> dict:
     """Counts per region (see the module doc) of one replay."""
     ref_s, ref_c = ref.beats
     n = len(y)
@@ -146,8 +171,13 @@ def score_run(ref: Reference, y: np.ndarray, core: CoreRun, pred: np.ndarray | N
     for reg in REGIONS:
         all_ = score_detections(ref_s[rm[reg]], core.peaks[pm[reg]])
         unfl = score_detections(ref_s[rm[reg]], core.peaks[pm[reg] & ~peak_flag])
-        det = {"tp": all_["tp"], "fp": all_["fp"], "fn": all_["fn"],
-               "tp_unflagged": unfl["tp"], "fp_unflagged": unfl["fp"]}
+        det = {
+            "tp": all_["tp"],
+            "fp": all_["fp"],
+            "fn": all_["fn"],
+            "tp_unflagged": unfl["tp"],
+            "fp_unflagged": unfl["fp"],
+        }
         cls = {"right": 0, "wrong": 0, "flagged": 0}
         if pred is not None:
             for i in np.flatnonzero(rm[reg] & (match >= 0)):
@@ -220,8 +250,10 @@ class Classifier:
         self.model = path
         self.clf = Int8Classifier(path.read_bytes())
         if self.clf.n_classes != len(self.labels):
-            raise TinyECGError(f"{path}: {self.clf.n_classes} outputs, but label set "
-                               f"{self.label_set} has {len(self.labels)}")
+            raise TinyECGError(
+                f"{path}: {self.clf.n_classes} outputs, but label set "
+                f"{self.label_set} has {len(self.labels)}"
+            )
         self.params = self.clf.preprocess_params()
 
     def predict(self, y, r, rr, baseline: int, gain: int) -> np.ndarray:
@@ -233,9 +265,16 @@ class Classifier:
         return self.clf.predict(beat, rhythm)
 
 
-def stress_record(record_path, kinds=nz.KINDS, snrs=DEFAULT_SNRS, seed: int = 0,
-                  classifier: Classifier | None = None, exe=None, build_dir=None,
-                  channel: int | None = None) -> dict:
+def stress_record(
+    record_path,
+    kinds=nz.KINDS,
+    snrs=DEFAULT_SNRS,
+    seed: int = 0,
+    classifier: Classifier | None = None,
+    exe=None,
+    build_dir=None,
+    channel: int | None = None,
+) -> dict:
     """The noise stress test of one record: {"record", "meta", "runs": {kind: {snr: counts}},
     "clean": counts}, counts per region (see score_run). The clean run replays the record
     without noise through the same path (its "noisy" region is where the noise would be)."""
@@ -246,8 +285,10 @@ def stress_record(record_path, kinds=nz.KINDS, snrs=DEFAULT_SNRS, seed: int = 0,
     ref = load_reference(record_path, channel)
     n = len(ref.x)
     if n <= nz.LEARN_S * 360:
-        raise TinyECGError(f"{record_path}: {n / 360:.0f} s; a noise stress test needs more than "
-                           f"the {nz.LEARN_S // 60}-minute clean start")
+        raise TinyECGError(
+            f"{record_path}: {n / 360:.0f} s; a noise stress test needs more than "
+            f"the {nz.LEARN_S // 60}-minute clean start"
+        )
     clf = classifier if classifier is not None else Classifier()
     tmp = None
     if exe is None:
@@ -257,6 +298,7 @@ def stress_record(record_path, kinds=nz.KINDS, snrs=DEFAULT_SNRS, seed: int = 0,
         exe = detect.build_host_harness(Path(build_dir) / "host")
     wide = nz.INT16_RANGE
     try:
+
         def one(y, lo, hi):
             core = run_core(y, exe, lo, hi)
             pred = clf.predict(y, core.beat_r, core.beat_rr, ref.baseline, ref.gain)
@@ -269,40 +311,61 @@ def stress_record(record_path, kinds=nz.KINDS, snrs=DEFAULT_SNRS, seed: int = 0,
             noise = nz.synthesize(kind, n, seed)
             runs[kind], meta[kind] = {}, {}
             for snr in snrs:
-                sr = nz.make_stress_record(ref.x, ref.ann_samples, ref.ann_symbols, kind, snr,
-                                           seed, noise=noise)
+                sr = nz.make_stress_record(
+                    ref.x, ref.ann_samples, ref.ann_symbols, kind, snr, seed, noise=noise
+                )
                 counts, core = one(sr.samples, *wide)
                 runs[kind][f"{float(snr):g}"] = counts
                 meta[kind][f"{float(snr):g}"] = {
-                    "gain": sr.gain, "achieved_snr_db": sr.achieved_snr_db,
+                    "gain": sr.gain,
+                    "achieved_snr_db": sr.achieved_snr_db,
                     "clipped": sr.clipped,
-                    "quality_poor_episodes": sum(s == "# quality poor" for s in core.status)}
+                    "quality_poor_episodes": sum(s == "# quality poor" for s in core.status),
+                }
                 r = rates(counts["noisy"])
-                log.info("%s %s %+5.1f dB: Se %.3f +P %.3f (unflagged %.3f) wrong %.3f "
-                         "flagged %.3f", ref.name, kind, snr, r["se"] or 0, r["ppv"] or 0,
-                         r["ppv_unflagged"] or 0, r["wrong"] or 0, r["flagged"] or 0)
+                log.info(
+                    "%s %s %+5.1f dB: Se %.3f +P %.3f (unflagged %.3f) wrong %.3f flagged %.3f",
+                    ref.name,
+                    kind,
+                    snr,
+                    r["se"] or 0,
+                    r["ppv"] or 0,
+                    r["ppv_unflagged"] or 0,
+                    r["wrong"] or 0,
+                    r["flagged"] or 0,
+                )
     finally:
         if tmp is not None:
             tmp.cleanup()
-    return {"record": ref.name, "seed": int(seed), "model": str(clf.model),
-            "labels": clf.label_set, "qrs_ptp": nz.qrs_amplitude(ref.x, ref.ann_samples,
-                                                                 ref.ann_symbols),
-            "clean": clean, "runs": runs, "meta": meta}
+    return {
+        "record": ref.name,
+        "seed": int(seed),
+        "model": str(clf.model),
+        "labels": clf.label_set,
+        "qrs_ptp": nz.qrs_amplitude(ref.x, ref.ann_samples, ref.ann_symbols),
+        "clean": clean,
+        "runs": runs,
+        "meta": meta,
+    }
 
 
 def table(result: dict, region: str = "noisy") -> str:
     """A text table of one stress_record() result (or of summed counts in the same shape)."""
-    head = (f"{'noise':>5} {'SNR dB':>6} {'Se %':>6} {'+P %':>6} {'+P unfl':>7} "
-            f"{'right %':>7} {'wrong %':>7} {'flag %':>6} {'flag clean %':>12}")
+    head = (
+        f"{'noise':>5} {'SNR dB':>6} {'Se %':>6} {'+P %':>6} {'+P unfl':>7} "
+        f"{'right %':>7} {'wrong %':>7} {'flag %':>6} {'flag clean %':>12}"
+    )
     rows = [head]
 
     def row(kind, snr, counts):
         r, c = rates(counts[region]), rates(counts["clean"])
         pct = lambda v: f"{100 * v:.1f}" if v is not None else "-"  # noqa: E731
         pct2 = lambda v: f"{100 * v:.2f}" if v is not None else "-"  # noqa: E731
-        rows.append(f"{kind:>5} {snr:>6} {pct2(r['se']):>6} {pct2(r['ppv']):>6} "
-                    f"{pct2(r['ppv_unflagged']):>7} {pct(r['right']):>7} {pct(r['wrong']):>7} "
-                    f"{pct(r['flagged']):>6} {pct(c['flagged']):>12}")
+        rows.append(
+            f"{kind:>5} {snr:>6} {pct2(r['se']):>6} {pct2(r['ppv']):>6} "
+            f"{pct2(r['ppv_unflagged']):>7} {pct(r['right']):>7} {pct(r['wrong']):>7} "
+            f"{pct(r['flagged']):>6} {pct(c['flagged']):>12}"
+        )
 
     row("clean", "-", result["clean"])
     for kind, per in result["runs"].items():

@@ -34,6 +34,7 @@ version, the flags and every compiled source file's path and content. <cache> is
 $TINYECG_TFLM_CACHE, else $TINYECG_CACHE/tflm, else ~/.cache/tinyecg/tflm; never the
 repository.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -94,6 +95,7 @@ _HEX40 = re.compile(r"\b[0-9a-f]{40}\b")
 
 # --------------------------------------------------------------------------- where things are
 
+
 def repo_root() -> Path:
     """The folder holding the tinyecg package: a source checkout's top level, beside which
     ../shared/vendor is looked for."""
@@ -128,6 +130,7 @@ def cache_root() -> Path:
 
 # --------------------------------------------------------------------------- the skip list
 
+
 def read_skip_list(path: Path | str | None = None) -> list[str]:
     """The globs of the skip list, relative to the library's folder (the one holding
     library.properties); '#' starts a comment. scripts/tflm_arduino_filter.py parses the
@@ -152,15 +155,17 @@ def is_skipped(relative: str, patterns: Sequence[str]) -> bool:
 
 # --------------------------------------------------------------------------- the archive
 
+
 @dataclass(frozen=True)
 class VendoredLibrary:
     """The vendored tarball and what is known of it."""
+
     archive: Path
     sha256: str
-    short_commit: str          # from the file name, e.g. "bd7e861"
-    commit: str                # the full hash from the README beside it, else short_commit
-    date: str | None           # the commit's date from that README (YYYY-MM-DD)
-    verified: bool             # a SHA256SUMS beside it listed the archive (and matched)
+    short_commit: str  # from the file name, e.g. "bd7e861"
+    commit: str  # the full hash from the README beside it, else short_commit
+    date: str | None  # the commit's date from that README (YYYY-MM-DD)
+    verified: bool  # a SHA256SUMS beside it listed the archive (and matched)
 
     @property
     def key(self) -> str:
@@ -175,13 +180,18 @@ def find_archive(path: Path | str | None = None) -> Path | None:
     if explicit is not None:
         candidate = Path(explicit)
         if not candidate.is_file():
-            raise TinyECGError(f"{candidate}: no such TFLM archive"
-                               + (f" (${ARCHIVE_ENV})" if path is None else ""))
+            raise TinyECGError(
+                f"{candidate}: no such TFLM archive"
+                + (f" (${ARCHIVE_ENV})" if path is None else "")
+            )
         return candidate
     found = sorted((repo_root().parent / "shared" / "vendor").glob(ARCHIVE_GLOB))
     if len(found) > 1:
-        raise TinyECGError("several TFLM archives in ../shared/vendor: "
-                           + ", ".join(p.name for p in found) + f"; choose one with ${ARCHIVE_ENV}")
+        raise TinyECGError(
+            "several TFLM archives in ../shared/vendor: "
+            + ", ".join(p.name for p in found)
+            + f"; choose one with ${ARCHIVE_ENV}"
+        )
     return found[0] if found else None
 
 
@@ -198,8 +208,10 @@ def vendored_library(archive: Path | str | None = None) -> VendoredLibrary:
     its commit from its name, and the full hash and date from the README beside it."""
     path = find_archive(archive)
     if path is None:
-        raise TinyECGError("no vendored TFLM library: put tflite-micro-arduino-examples-<commit>"
-                           f".tar.gz in ../shared/vendor or set ${ARCHIVE_ENV}")
+        raise TinyECGError(
+            "no vendored TFLM library: put tflite-micro-arduino-examples-<commit>"
+            f".tar.gz in ../shared/vendor or set ${ARCHIVE_ENV}"
+        )
     match = _COMMIT_IN_NAME.search(path.name)
     if not match:
         raise TinyECGError(f"{path.name}: expected tflite-micro-arduino-examples-<commit>.tar.gz")
@@ -224,8 +236,9 @@ def vendored_library(archive: Path | str | None = None) -> VendoredLibrary:
                 when = re.search(re.escape(full) + r"`?\s*\((\d{4}-\d{2}-\d{2})", text)
                 date = when.group(1) if when else None
                 break
-    return VendoredLibrary(archive=path, sha256=sha, short_commit=short, commit=commit,
-                           date=date, verified=verified)
+    return VendoredLibrary(
+        archive=path, sha256=sha, short_commit=short, commit=commit, date=date, verified=verified
+    )
 
 
 def unpack(vendored: VendoredLibrary, cache: Path | str | None = None) -> Path:
@@ -252,8 +265,9 @@ def unpack(vendored: VendoredLibrary, cache: Path | str | None = None) -> Path:
                 tar.extractall(tmp, members=members)
         tops = [p for p in tmp.iterdir() if p.is_dir()]
         if len(tops) != 1 or not (tops[0] / "library.properties").is_file():
-            raise TinyECGError(f"{vendored.archive}: expected one folder holding "
-                               "library.properties and src/")
+            raise TinyECGError(
+                f"{vendored.archive}: expected one folder holding library.properties and src/"
+            )
         try:
             os.rename(tops[0], done)
         except OSError:
@@ -265,6 +279,7 @@ def unpack(vendored: VendoredLibrary, cache: Path | str | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------- library sources
+
 
 def library_sources(library: Path, skip: Sequence[str] | None = None) -> list[str]:
     """Source files PlatformIO compiles for the library (paths relative to its folder,
@@ -289,6 +304,7 @@ def library_sources(library: Path, skip: Sequence[str] | None = None) -> list[st
 
 
 # --------------------------------------------------------------------------- compiling
+
 
 def _tools(target: str) -> tuple[str, str, str]:
     if target not in TARGETS:
@@ -323,29 +339,34 @@ def library_defines(ini: Path | str | None = None) -> list[str]:
 @dataclass
 class LibraryBuild:
     """One target's compiled library."""
+
     target: str
-    archive_file: Path         # libtflm.a
-    library: Path              # the unpacked library folder
+    archive_file: Path  # libtflm.a
+    library: Path  # the unpacked library folder
     defines: list[str]
     opt: str
     key: str
-    sources: int               # files compiled into it
-    subset: bool               # only some of the library's files (build_library(sources=...))
-    compile_seconds: float     # what compiling took when the cache entry was made
-    cached: bool               # taken from the cache by this call
+    sources: int  # files compiled into it
+    subset: bool  # only some of the library's files (build_library(sources=...))
+    compile_seconds: float  # what compiling took when the cache entry was made
+    cached: bool  # taken from the cache by this call
 
     @property
     def include_dir(self) -> Path:
         return self.library / "src"
 
 
-def _compile_commands(target: str, library: Path, sources: Sequence[str], defines: Sequence[str],
-                      opt: str) -> tuple[list[list[str]], dict]:
+def _compile_commands(
+    target: str, library: Path, sources: Sequence[str], defines: Sequence[str], opt: str
+) -> tuple[list[list[str]], dict]:
     cc, cxx, _ = _tools(target)
-    common = CPU_FLAGS[target] + [opt, "-ffunction-sections", "-fdata-sections", "-w"] \
-        + [f"-D{d}" for d in defines] + [f"-I{library / 'src'}"]
-    flags = {"c": [cc, *C_FLAGS, *common], "cxx": [cxx, *CXX_FLAGS, *common],
-             "asm": [cc, *common]}
+    common = (
+        CPU_FLAGS[target]
+        + [opt, "-ffunction-sections", "-fdata-sections", "-w"]
+        + [f"-D{d}" for d in defines]
+        + [f"-I{library / 'src'}"]
+    )
+    flags = {"c": [cc, *C_FLAGS, *common], "cxx": [cxx, *CXX_FLAGS, *common], "asm": [cc, *common]}
     commands = []
     for rel in sources:
         kind = "c" if rel.endswith(C_EXTS) else "cxx" if rel.endswith(CXX_EXTS) else "asm"
@@ -353,11 +374,11 @@ def _compile_commands(target: str, library: Path, sources: Sequence[str], define
     return commands, flags
 
 
-def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str,
-                  stop=None) -> None:
+def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str, stop=None) -> None:
     """Run compiler commands (each gets -o <object>) on `jobs` workers; raise with the first
     failure's first error lines. stop: a threading.Event; once set, no further file starts
     and the build ends with TinyECGError (a background build abandoned at exit)."""
+
     def one(item):
         command, obj = item
         if stop is not None and stop.is_set():
@@ -378,14 +399,22 @@ def _run_compiles(jobs_list: list[tuple[list[str], Path]], jobs: int, what: str,
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln] or lines
         source = next((a for a in command if a.endswith(C_EXTS + CXX_EXTS + ASM_EXTS)), "?")
-        raise TinyECGError(f"{what}: {len(failures)} file(s) failed to compile; first {source}: "
-                           + " | ".join(errors[:3]))
+        raise TinyECGError(
+            f"{what}: {len(failures)} file(s) failed to compile; first {source}: "
+            + " | ".join(errors[:3])
+        )
 
 
-def build_library(target: str, vendored: VendoredLibrary | None = None, *,
-                  cache: Path | str | None = None, jobs: int = DEFAULT_JOBS,
-                  opt: str = "-Os", sources: Sequence[str] | None = None,
-                  stop=None) -> LibraryBuild:
+def build_library(
+    target: str,
+    vendored: VendoredLibrary | None = None,
+    *,
+    cache: Path | str | None = None,
+    jobs: int = DEFAULT_JOBS,
+    opt: str = "-Os",
+    sources: Sequence[str] | None = None,
+    stop=None,
+) -> LibraryBuild:
     """The vendored library compiled for `target` ("host", "m4", "m0") into a static
     library, from the cache when an entry with the same key exists. sources: compile only
     these files of library_sources() (e.g. read_linked_sources()), else all of them. The key
@@ -402,28 +431,49 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
     else:
         unknown = sorted(set(sources) - set(every))
         if unknown:
-            raise TinyECGError(f"not sources PlatformIO compiles for this library: "
-                               f"{', '.join(unknown[:3])}" + (" ..." if len(unknown) > 3 else ""))
+            raise TinyECGError(
+                f"not sources PlatformIO compiles for this library: "
+                f"{', '.join(unknown[:3])}" + (" ..." if len(unknown) > 3 else "")
+            )
         sources = sorted(set(sources))
     subset = len(sources) < len(every)
     defines = library_defines()
     commands, flags = _compile_commands(target, library, sources, defines, opt)
     digest = hashlib.sha256()
-    digest.update(json.dumps({"target": target, "flags": flags,
-                              "compiler": [_compiler_identity(flags["c"][0]),
-                                           _compiler_identity(flags["cxx"][0])]},
-                             sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {
+                "target": target,
+                "flags": flags,
+                "compiler": [
+                    _compiler_identity(flags["c"][0]),
+                    _compiler_identity(flags["cxx"][0]),
+                ],
+            },
+            sort_keys=True,
+        ).encode()
+    )
     for rel in sources:
         digest.update(rel.encode() + b"\0" + (library / rel).read_bytes() + b"\0")
     key = digest.hexdigest()[:16]
     home = library.parent
     final = home / f"lib-{target}-{key}"
-    result = LibraryBuild(target=target, archive_file=final / "libtflm.a", library=library,
-                          defines=defines, opt=opt, key=key, sources=len(sources),
-                          subset=subset, compile_seconds=0.0, cached=True)
+    result = LibraryBuild(
+        target=target,
+        archive_file=final / "libtflm.a",
+        library=library,
+        defines=defines,
+        opt=opt,
+        key=key,
+        sources=len(sources),
+        subset=subset,
+        compile_seconds=0.0,
+        cached=True,
+    )
     if (final / "build.json").is_file() and result.archive_file.is_file():
-        result.compile_seconds = float(json.loads((final / "build.json").read_text())
-                                       .get("compile_seconds", 0.0))
+        result.compile_seconds = float(
+            json.loads((final / "build.json").read_text()).get("compile_seconds", 0.0)
+        )
         return result
 
     tmp = Path(tempfile.mkdtemp(prefix=f"tmp-lib-{target}-", dir=home))
@@ -433,17 +483,32 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
         items = [(command, objdir / object_name(rel)) for command, rel in zip(commands, sources)]
         _run_compiles(items, jobs, f"TFLM library ({target})", stop)
         ar = _tools(target)[2]
-        proc = subprocess.run([ar, "rcs", str(tmp / "libtflm.a")] + [str(o) for _, o in items],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [ar, "rcs", str(tmp / "libtflm.a")] + [str(o) for _, o in items],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise TinyECGError(f"{ar} failed: {proc.stderr.strip()[:300]}")
         shutil.rmtree(objdir)
         seconds = time.monotonic() - start
-        (tmp / "build.json").write_text(json.dumps({
-            "target": target, "key": key, "archive": vendored.archive.name,
-            "archive_sha256": vendored.sha256, "commit": vendored.commit, "sources": sources,
-            "subset": subset, "flags": flags, "compile_seconds": round(seconds, 2),
-            "jobs": jobs}, indent=1))
+        (tmp / "build.json").write_text(
+            json.dumps(
+                {
+                    "target": target,
+                    "key": key,
+                    "archive": vendored.archive.name,
+                    "archive_sha256": vendored.sha256,
+                    "commit": vendored.commit,
+                    "sources": sources,
+                    "subset": subset,
+                    "flags": flags,
+                    "compile_seconds": round(seconds, 2),
+                    "jobs": jobs,
+                },
+                indent=1,
+            )
+        )
         try:
             os.rename(tmp, final)
         except OSError:
@@ -457,6 +522,7 @@ def build_library(target: str, vendored: VendoredLibrary | None = None, *,
 
 
 # --------------------------------------------------------------------------- what a program links
+
 
 def object_name(relative: str) -> str:
     """The archive member a library source compiles to ('src/a/b.cpp' -> 'src__a__b.cpp.o')."""
@@ -475,10 +541,10 @@ def linked_sources(map_file: Path | str, library: Path) -> list[str]:
     start = text.find("Archive member included")
     if start < 0:
         raise TinyECGError(f"{map_file}: no archive members in this linker map")
-    body = text[text.index("\n", start):].lstrip("\n")  # the heading, then a blank line
+    body = text[text.index("\n", start) :].lstrip("\n")  # the heading, then a blank line
     end = body.find("\n\n")
     found = set()
-    for line in body[:end if end >= 0 else None].splitlines():
+    for line in body[: end if end >= 0 else None].splitlines():
         m = _MEMBER.match(line.strip())
         if m:
             member = m["member"]

@@ -15,6 +15,7 @@ On the host every C file of the program compiles with the project's strict flags
 target's Makefile builds it (tinyecg.device.qemu.build). TFLM's headers come in through
 -isystem, so the library's own warnings do not count.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,9 +39,16 @@ def selftest_main() -> Path:
     return paths.firmware_dir() / "targets" / "selftest" / "tflm_selftest_main.c"
 
 
-def build_selftest(target: str, model_dir: Path | str, out_dir: Path | str,
-                   lib: LibraryBuild, *, jobs: int = 2, stack_size: int = 16384,
-                   extra_defines: Iterable[str] = ()) -> Path:
+def build_selftest(
+    target: str,
+    model_dir: Path | str,
+    out_dir: Path | str,
+    lib: LibraryBuild,
+    *,
+    jobs: int = 2,
+    stack_size: int = 16384,
+    extra_defines: Iterable[str] = (),
+) -> Path:
     """Link the application with the TFLM adapter, an exported model folder and the
     self-test main with `lib` (same target) into out_dir/tflm_selftest (host) or
     out_dir/tflm_selftest.elf (QEMU). Returns the program's path."""
@@ -57,45 +65,85 @@ def build_selftest(target: str, model_dir: Path | str, out_dir: Path | str,
     includes = [*firmware_files.includes(), *export_incs]
     defines = [*lib.defines, "TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_TFLM", *extra_defines]
     if target != "host":
-        elf = qemu.build(c_sources, includes=includes, defs=[*defines, "TINYECG_SELFTEST_QEMU"],
-                         out_dir=out, arch=target, app="tflm_selftest", stack_size=stack_size,
-                         extra_cflags=[lib.opt], cxx_srcs=cxx_sources, libs=[lib.archive_file],
-                         system_includes=[lib.include_dir], extra_cxxflags=[lib.opt])
+        elf = qemu.build(
+            c_sources,
+            includes=includes,
+            defs=[*defines, "TINYECG_SELFTEST_QEMU"],
+            out_dir=out,
+            arch=target,
+            app="tflm_selftest",
+            stack_size=stack_size,
+            extra_cflags=[lib.opt],
+            cxx_srcs=cxx_sources,
+            libs=[lib.archive_file],
+            system_includes=[lib.include_dir],
+            extra_cxxflags=[lib.opt],
+        )
         return elf
-    common = [lib.opt, "-ffunction-sections", "-fdata-sections", "-g",
-              *(f"-D{d}" for d in defines), *(f"-I{p}" for p in includes),
-              "-isystem", str(lib.include_dir)]
+    common = [
+        lib.opt,
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-g",
+        *(f"-D{d}" for d in defines),
+        *(f"-I{p}" for p in includes),
+        "-isystem",
+        str(lib.include_dir),
+    ]
     items = [(["gcc", *STRICT_C_FLAGS, *common, "-c", str(src)], src) for src in c_sources]
-    items += [(["g++", *CXX_FLAGS, *PROJECT_WARNINGS, *common, "-c", str(src)], src)
-              for src in cxx_sources]
+    items += [
+        (["g++", *CXX_FLAGS, *PROJECT_WARNINGS, *common, "-c", str(src)], src)
+        for src in cxx_sources
+    ]
     objdir = out / "obj-host"
     shutil.rmtree(objdir, ignore_errors=True)
-    jobs_list = [(command, objdir / f"{i:02d}-{src.name}.o")
-                 for i, (command, src) in enumerate(items)]
+    jobs_list = [
+        (command, objdir / f"{i:02d}-{src.name}.o") for i, (command, src) in enumerate(items)
+    ]
     _run_compiles(jobs_list, jobs, "TFLM self-test program (host)")
     program = out / "tflm_selftest"
-    link = ["g++", "-Wl,--gc-sections", *(str(obj) for _, obj in jobs_list),
-            str(lib.archive_file), "-lm", "-o", str(program)]
+    link = [
+        "g++",
+        "-Wl,--gc-sections",
+        *(str(obj) for _, obj in jobs_list),
+        str(lib.archive_file),
+        "-lm",
+        "-o",
+        str(program),
+    ]
     proc = subprocess.run(link, capture_output=True, text=True)
     (out / "link.log").write_text(" ".join(link) + "\n" + proc.stdout + proc.stderr)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-        raise TinyECGError("TFLM self-test program (host) did not link: "
-                           + " | ".join(lines[:4]) + f" (full log: {out / 'link.log'})")
+        raise TinyECGError(
+            "TFLM self-test program (host) did not link: "
+            + " | ".join(lines[:4])
+            + f" (full log: {out / 'link.log'})"
+        )
     return program
 
 
 # --------------------------------------------------------------------------- running it
 
 _TFLM_LINE = re.compile(r"^# tflm (?P<name>.+?) arena=(?P<used>\d+)/(?P<size>\d+)", re.M)
-_SUMMARY = re.compile(r"^# selftest (?P<verdict>pass|FAIL) (?P<ok>\d+)/(?P<n>\d+) "
-                      r"tolerance=(?P<tol>\d+) maxdiff=(?P<maxdiff>-?\d+)", re.M)
-_GOLDEN = re.compile(r"^# golden (?P<i>\d+) (?:out=(?P<out>[-\d,]+)"
-                     r"(?: instructions=(?P<instr>\d+))?|classify-error=(?P<err>-?\d+))", re.M)
-_GOT_WANT = re.compile(r"^# selftest (?P<i>\d+) got (?P<got>[-\d ]+?) want (?P<want>[-\d ]+)$",
-                       re.M)
-_MEMORY = re.compile(r"^# memory arena_used=(?P<used>\d+) arena_bytes=(?P<size>\d+)"
-                     r"(?: stack_peak=(?P<stack>\d+))?", re.M)
+_SUMMARY = re.compile(
+    r"^# selftest (?P<verdict>pass|FAIL) (?P<ok>\d+)/(?P<n>\d+) "
+    r"tolerance=(?P<tol>\d+) maxdiff=(?P<maxdiff>-?\d+)",
+    re.M,
+)
+_GOLDEN = re.compile(
+    r"^# golden (?P<i>\d+) (?:out=(?P<out>[-\d,]+)"
+    r"(?: instructions=(?P<instr>\d+))?|classify-error=(?P<err>-?\d+))",
+    re.M,
+)
+_GOT_WANT = re.compile(
+    r"^# selftest (?P<i>\d+) got (?P<got>[-\d ]+?) want (?P<want>[-\d ]+)$", re.M
+)
+_MEMORY = re.compile(
+    r"^# memory arena_used=(?P<used>\d+) arena_bytes=(?P<size>\d+)"
+    r"(?: stack_peak=(?P<stack>\d+))?",
+    re.M,
+)
 _ERROR = re.compile(r"^# tflm error: .*$", re.M)
 
 
@@ -105,6 +153,7 @@ class SelftestResult:
     int8 outputs (absent when classify failed, e.g. disabled after a failed self-test);
     mismatches: golden index -> (got, want) as the self-test printed them; errors: the
     "# tflm error: ..." lines (a model the adapter refused)."""
+
     target: str
     returncode: int
     stdout: str
@@ -149,8 +198,10 @@ def parse_selftest(target: str, stdout: str, returncode: int, **extra) -> Selfte
         if m["instr"] is not None:
             res.instructions[i] = int(m["instr"])
     for m in _GOT_WANT.finditer(stdout):
-        res.mismatches[int(m["i"])] = ([int(v) for v in m["got"].split()],
-                                       [int(v) for v in m["want"].split()])
+        res.mismatches[int(m["i"])] = (
+            [int(v) for v in m["got"].split()],
+            [int(v) for v in m["want"].split()],
+        )
     res.errors = _ERROR.findall(stdout)
     if m := _MEMORY.search(stdout):
         res.arena_used = int(m["used"])
@@ -165,17 +216,31 @@ def run_selftest(program: Path | str, target: str, timeout: float = 120) -> Self
     if target == "host":
         start = time.monotonic()
         try:
-            proc = subprocess.run([str(program)], capture_output=True, text=True,
-                                  timeout=timeout)
+            proc = subprocess.run([str(program)], capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) \
+            out = (
+                exc.stdout.decode("utf-8", "replace")
+                if isinstance(exc.stdout, bytes)
                 else (exc.stdout or "")
-            return parse_selftest(target, out, qemu.TIMEOUT_EXIT, timed_out=True,
-                                  seconds=time.monotonic() - start)
-        return parse_selftest(target, proc.stdout, proc.returncode, stderr=proc.stderr,
-                              seconds=time.monotonic() - start)
+            )
+            return parse_selftest(
+                target, out, qemu.TIMEOUT_EXIT, timed_out=True, seconds=time.monotonic() - start
+            )
+        return parse_selftest(
+            target,
+            proc.stdout,
+            proc.returncode,
+            stderr=proc.stderr,
+            seconds=time.monotonic() - start,
+        )
     if target not in qemu.MACHINES:
         raise TinyECGError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     run = qemu.run(program, timeout=timeout, serial="none", machine=qemu.MACHINES[target])
-    return parse_selftest(target, run.stdout, run.returncode, stderr=run.stderr,
-                          timed_out=run.timed_out, seconds=run.seconds)
+    return parse_selftest(
+        target,
+        run.stdout,
+        run.returncode,
+        stderr=run.stderr,
+        timed_out=run.timed_out,
+        seconds=run.seconds,
+    )

@@ -1,5 +1,6 @@
 """The Arm bare-metal toolchain and QEMU: which programs the QEMU builds need, whether they
 are installed, and their versions (recorded beside every benchmark made with them)."""
+
 from __future__ import annotations
 
 import shutil
@@ -29,7 +30,8 @@ def require_tools(names: Iterable[str]) -> None:
     if missing:
         raise TinyECGError(
             f"{', '.join(missing)} not found; install gcc-arm-none-eabi, "
-            "libnewlib-arm-none-eabi and qemu-system-arm")
+            "libnewlib-arm-none-eabi and qemu-system-arm"
+        )
 
 
 def toolchain_versions() -> dict[str, str]:

@@ -48,34 +48,36 @@ All arithmetic is integer: sums in int32 (36 x 65535), products and divisions in
 divisions floor non-negative values, the median of an even count is the floored mean of the
 two middle values.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-SUB = 36              # samples per sub-block: 0.1 s at 360 Hz
-SEG = 10              # sub-blocks per scored segment: 1 s
-BASE_MEDIAN = 7       # sub-block sums in the baseline median: 0.7 s
-HF_RANK = 3           # H is the (HF_RANK+1)-th smallest hf of the segment
-REF_HIST = 8          # A values in the A_ref median
-RING = 50             # scores kept (sub-blocks): 5 s; a beat is looked up within 48 (C only)
-SCORE_ONE = 256       # the threshold in Q8
-SCORE_MAX = 32767     # scores are kept in 15 bits (the 16th holds the state)
-STRIDE = 2            # a segment is scored every second sub-block (0.2 s)
+SUB = 36  # samples per sub-block: 0.1 s at 360 Hz
+SEG = 10  # sub-blocks per scored segment: 1 s
+BASE_MEDIAN = 7  # sub-block sums in the baseline median: 0.7 s
+HF_RANK = 3  # H is the (HF_RANK+1)-th smallest hf of the segment
+REF_HIST = 8  # A values in the A_ref median
+RING = 50  # scores kept (sub-blocks): 5 s; a beat is looked up within 48 (C only)
+SCORE_ONE = 256  # the threshold in Q8
+SCORE_MAX = 32767  # scores are kept in 15 bits (the 16th holds the state)
+STRIDE = 2  # a segment is scored every second sub-block (0.2 s)
 
 
 @dataclass(frozen=True)
 class QualityParams:
     """Thresholds (the C's TINYECG_Q_* macros); ratios in Q8 of A_ref (256 = 1.0)."""
-    th_h: int = 260          # H > 1.02 A_ref (H is a sum over 36 samples)
-    th_b: int = 140          # B > 0.55 A_ref (B in amplitude units: range of sums / 36)
-    th_a: int = 1024         # A > 4 A_ref
-    rail_min: int = 2        # 2 sub-blocks of a second at the ADC's ends
-    grey: int = 160          # a doubtful segment: score >= 160 ...
-    early: int = 8           # ... and RR before or after under 8/10 of the local mean RR
-    poor_relearn: int = 50   # scored segments of poor signal after which A_ref learns anyway
-    ok_run: int = 5          # scored segments not poor before "# quality ok"
+
+    th_h: int = 260  # H > 1.02 A_ref (H is a sum over 36 samples)
+    th_b: int = 140  # B > 0.55 A_ref (B in amplitude units: range of sums / 36)
+    th_a: int = 1024  # A > 4 A_ref
+    rail_min: int = 2  # 2 sub-blocks of a second at the ADC's ends
+    grey: int = 160  # a doubtful segment: score >= 160 ...
+    early: int = 8  # ... and RR before or after under 8/10 of the local mean RR
+    poor_relearn: int = 50  # scored segments of poor signal after which A_ref learns anyway
+    ok_run: int = 5  # scored segments not poor before "# quality ok"
 
 
 DEFAULT = QualityParams()
@@ -90,13 +92,18 @@ def subblock_features(x, adc_min: int = -32768, adc_max: int = 32767) -> dict:
     arrays. The samples before the first count as 0 in the second difference."""
     x = np.asarray(x, dtype=np.int64)
     n = len(x) // SUB * SUB
-    prev1 = np.r_[0, x[:-1]][:len(x)]
-    prev2 = np.r_[0, 0, x[:-2]][:len(x)]
+    prev1 = np.r_[0, x[:-1]][: len(x)]
+    prev2 = np.r_[0, 0, x[:-2]][: len(x)]
     d2 = np.abs(x - 2 * prev1 + prev2)
     xs = x[:n].reshape(-1, SUB)
     lo, hi = xs.min(1), xs.max(1)
-    return {"hf": d2[:n].reshape(-1, SUB).sum(1), "sum": xs.sum(1), "lo": lo, "hi": hi,
-            "rail": ((lo <= adc_min) | (hi >= adc_max)).astype(np.int64)}
+    return {
+        "hf": d2[:n].reshape(-1, SUB).sum(1),
+        "sum": xs.sum(1),
+        "lo": lo,
+        "hi": hi,
+        "rail": ((lo <= adc_min) | (hi >= adc_max)).astype(np.int64),
+    }
 
 
 def segment_features(sb: dict) -> dict:
@@ -111,12 +118,12 @@ def segment_features(sb: dict) -> dict:
     out["base"] = base
     if k < SEG:
         return out
-    out["H"][SEG - 1:] = np.sort(_windows(sb["hf"], SEG), axis=1)[:, HF_RANK]
+    out["H"][SEG - 1 :] = np.sort(_windows(sb["hf"], SEG), axis=1)[:, HF_RANK]
     bw = _windows(base, SEG)
-    out["B"][SEG - 1:] = bw.max(1) - bw.min(1)
+    out["B"][SEG - 1 :] = bw.max(1) - bw.min(1)
     pair = np.maximum(sb["hi"][1:], sb["hi"][:-1]) - np.minimum(sb["lo"][1:], sb["lo"][:-1])
-    out["A"][SEG - 1:] = _windows(pair, SEG - 1).max(1)  # pairs (j-1, j), j = k-8..k
-    out["R"][SEG - 1:] = _windows(sb["rail"], SEG).sum(1)
+    out["A"][SEG - 1 :] = _windows(pair, SEG - 1).max(1)  # pairs (j-1, j), j = k-8..k
+    out["R"][SEG - 1 :] = _windows(sb["rail"], SEG).sum(1)
     return out
 
 
@@ -176,8 +183,11 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
         poor = sc >= SCORE_ONE
         poor_run = poor_run + 1 if poor else 0
         learning = len(hist) < REF_HIST
-        if (fill - SEG) % SEG == 0 and fill > SEG and (
-                learning or not poor or poor_run >= p.poor_relearn):
+        if (
+            (fill - SEG) % SEG == 0
+            and fill > SEG
+            and (learning or not poor or poor_run >= p.poor_relearn)
+        ):
             if learning:
                 hist.append(max(a, a_prev))
             else:
@@ -195,8 +205,9 @@ def score_segments(feat: dict, params: QualityParams = DEFAULT, breaks_k=()) -> 
     return {"score": score, "aref": aref_out, "state": state, "scored": scored}
 
 
-def quality(x, adc_min: int = -32768, adc_max: int = 32767, breaks=(),
-            params: QualityParams = DEFAULT) -> dict:
+def quality(
+    x, adc_min: int = -32768, adc_max: int = 32767, breaks=(), params: QualityParams = DEFAULT
+) -> dict:
     """Everything the core computes from samples x (as they came, railed ones included), with
     relearns before the samples in breaks: per sub-block features, A_ref, score and printed
     state. Returns a dict of int64 arrays (one entry per complete sub-block)."""
@@ -242,9 +253,9 @@ def param_names() -> list[str]:
 
 # --- what the core's index sees (tinyecg_app.c's lead-off and flat monitor) ----------------
 
-RAIL_RUN = 90      # TINYECG_RAIL_RUN: railed samples that make a lead-off
-RECOVER = 360      # TINYECG_RECOVER: unrailed samples that end it
-FLAT_BLOCK = 360   # TINYECG_FLAT_BLOCK
+RAIL_RUN = 90  # TINYECG_RAIL_RUN: railed samples that make a lead-off
+RECOVER = 360  # TINYECG_RECOVER: unrailed samples that end it
+FLAT_BLOCK = 360  # TINYECG_FLAT_BLOCK
 
 
 def pauses(x, adc_min: int, adc_max: int, flat_tolerance: int = 2) -> np.ndarray:
@@ -256,7 +267,7 @@ def pauses(x, adc_min: int, adc_max: int, flat_tolerance: int = 2) -> np.ndarray
     railed = (x <= adc_min) | (x >= adc_max)
     n = len(x)
     nb = n // FLAT_BLOCK
-    blocks = x[:nb * FLAT_BLOCK].reshape(-1, FLAT_BLOCK)
+    blocks = x[: nb * FLAT_BLOCK].reshape(-1, FLAT_BLOCK)
     may_flat = bool(np.any(blocks.max(1) - blocks.min(1) <= flat_tolerance)) if nb else False
     if not railed.any() and not may_flat:
         return np.zeros(0, np.int64)
@@ -298,7 +309,8 @@ def pauses(x, adc_min: int, adc_max: int, flat_tolerance: int = 2) -> np.ndarray
     return np.asarray(breaks, np.int64)
 
 
-def device_quality(x, adc_min: int, adc_max: int, flat_tolerance: int = 2,
-                   params: QualityParams = DEFAULT) -> dict:
+def device_quality(
+    x, adc_min: int, adc_max: int, flat_tolerance: int = 2, params: QualityParams = DEFAULT
+) -> dict:
     """quality() of a record replayed to the core in one go (no input gaps)."""
     return quality(x, adc_min, adc_max, pauses(x, adc_min, adc_max, flat_tolerance), params)

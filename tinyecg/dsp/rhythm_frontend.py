@@ -12,6 +12,7 @@ Rounding everywhere is explicit: round half up after the FIR (add 2^14, arithmet
 floor shifts in the DC blocker (arithmetic right shift, as C on every target we build for),
 round half away from zero for divisions (div_round), rounded integer square root.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,12 +29,59 @@ from tinyecg.spec import (
 # already sum to 2^15 (unit DC gain). Symmetric (linear phase, 23.5 samples = 65 ms delay).
 # 25 Hz keeps VF (2-10 Hz) and QRS energy and is below the 45 Hz Nyquist of 90 Hz.
 # sum |h| = 44016 < 2^16, so an int16 input keeps the accumulator below 2^31.
-FIR_Q15 = np.array([
-    -26, -15, 2, 27, 61, 98, 128, 134, 99, 12, -128, -304, -480, -607, -626, -483,
-    -143, 404, 1128, 1968, 2829, 3605, 4192, 4509,
-    4509, 4192, 3605, 2829, 1968, 1128, 404, -143,
-    -483, -626, -607, -480, -304, -128, 12, 99, 134, 128, 98, 61, 27, 2, -15, -26,
-], dtype=np.int64)
+FIR_Q15 = np.array(
+    [
+        -26,
+        -15,
+        2,
+        27,
+        61,
+        98,
+        128,
+        134,
+        99,
+        12,
+        -128,
+        -304,
+        -480,
+        -607,
+        -626,
+        -483,
+        -143,
+        404,
+        1128,
+        1968,
+        2829,
+        3605,
+        4192,
+        4509,
+        4509,
+        4192,
+        3605,
+        2829,
+        1968,
+        1128,
+        404,
+        -143,
+        -483,
+        -626,
+        -607,
+        -480,
+        -304,
+        -128,
+        12,
+        99,
+        134,
+        128,
+        98,
+        61,
+        27,
+        2,
+        -15,
+        -26,
+    ],
+    dtype=np.int64,
+)
 FIR_TAPS = len(FIR_Q15)
 FIR_BITS = 15
 DC_SHIFT = 4  # DC blocker pole 1 - 2^-4 at 90 Hz: -3 dB at about 0.9 Hz

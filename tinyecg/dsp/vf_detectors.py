@@ -8,6 +8,7 @@ choice of its threshold on training records only.
 This is the host-side reference baseline (float, as published); the device is to run the
 learned model (its firmware path is still to come); both are scored on the same windows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,7 @@ def tcsc(windows: np.ndarray) -> np.ndarray:
     total = np.zeros(n)
     starts = range(0, length - block + 1, RHYTHM_FS)
     for s in starts:
-        seg = w[:, s:s + block]
+        seg = w[:, s : s + block]
         seg = (seg - seg.mean(1, keepdims=True)) * taper
         peak = np.abs(seg).max(1, keepdims=True)
         total += 100.0 * (np.abs(seg) > TCSC_LEVEL * np.maximum(peak, 1e-9)).mean(1)

@@ -3,16 +3,47 @@
 Shared by every generator: keep them free of model knowledge. Add functions, do not change
 the behaviour of existing ones.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
 _C_KEYWORDS = {
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
 }
 
 
@@ -26,8 +57,9 @@ def identifier(name: str) -> str:
     return ident
 
 
-def int_array_body(values: Iterable[int], per_line: int = 12, indent: str = "    ",
-                   hex_bytes: bool = False) -> str:
+def int_array_body(
+    values: Iterable[int], per_line: int = 12, indent: str = "    ", hex_bytes: bool = False
+) -> str:
     """The comma-separated body of a C array initialiser, wrapped at per_line values.
 
     With hex_bytes, values are formatted as 0xNN (for uint8_t byte arrays)."""
@@ -35,7 +67,7 @@ def int_array_body(values: Iterable[int], per_line: int = 12, indent: str = "   
     fmt = (lambda v: f"0x{v & 0xFF:02x}") if hex_bytes else str
     lines = []
     for i in range(0, len(vals), per_line):
-        lines.append(indent + ", ".join(fmt(v) for v in vals[i:i + per_line]) + ",")
+        lines.append(indent + ", ".join(fmt(v) for v in vals[i : i + per_line]) + ",")
     return "\n".join(lines)
 
 
@@ -43,7 +75,7 @@ def c_string(text: str) -> str:
     """A C string literal for text (escapes quotes, backslashes and control characters)."""
     out = []
     for ch in text:
-        if ch in "\\\"":
+        if ch in '\\"':
             out.append("\\" + ch)
         elif ch == "\n":
             out.append("\\n")

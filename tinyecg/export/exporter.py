@@ -18,6 +18,7 @@ docs/export.md.
 Every user mistake raises TinyECGError (one line) before anything is written, and the set is
 written all at once: files of an earlier export that this one does not write are removed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,8 +44,14 @@ def _precheck_out(out_dir: Path, force: bool) -> None:
             break
 
 
-def export(source, out_dir, board: str | None = None, golden: int = 8, force: bool = False,
-           runtime: str = "tflm") -> dict:
+def export(
+    source,
+    out_dir,
+    board: str | None = None,
+    golden: int = 8,
+    force: bool = False,
+    runtime: str = "tflm",
+) -> dict:
     """Export an int8 model (run directory, .tflite, or None for the packaged default model)
     to C files in out_dir; returns the manifest (also written as manifest.json) with the
     output folder and the files written."""
@@ -64,18 +71,24 @@ def export(source, out_dir, board: str | None = None, golden: int = 8, force: bo
 def describe(summary: dict) -> list[str]:
     """What `tinyecg export` prints about an export."""
     m = summary["model"]
-    lines = [f"exported {m['file']} ({m['bytes']} bytes, {m['operators']} operators: "
-             f"{', '.join(m['ops'])}) to {summary['out_dir']}/ ({len(summary['written'])} files)"]
+    lines = [
+        f"exported {m['file']} ({m['bytes']} bytes, {m['operators']} operators: "
+        f"{', '.join(m['ops'])}) to {summary['out_dir']}/ ({len(summary['written'])} files)"
+    ]
     if summary["removed"]:
         lines.append(f"removed files of an earlier export: {', '.join(summary['removed'])}")
     a = summary["arena"]
     if summary["runtime"] == "tflm":
-        lines.append(f"arena: TINYECG_ARENA_BYTES {a['total']} (TFLM host {a['host']} "
-                     f"+ margin {a['margin']})")
+        lines.append(
+            f"arena: TINYECG_ARENA_BYTES {a['total']} (TFLM host {a['host']} "
+            f"+ margin {a['margin']})"
+        )
     g = summary["golden"]
     agree = sum(item["predicted"] == item["label"] for item in g["items"])
-    lines.append(f"golden: {g['count']} beats from the {g['origin']}; TFLM agrees with the "
-                 f"annotation on {agree}")
+    lines.append(
+        f"golden: {g['count']} beats from the {g['origin']}; TFLM agrees with the "
+        f"annotation on {agree}"
+    )
     if summary["board"] is not None:
         lines.append("board " + boards_mod.describe(summary["board"]))
     lines += [f"note: {note}" for note in summary["notes"]]

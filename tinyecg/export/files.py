@@ -3,6 +3,7 @@
 Generated files name their inputs by file name and SHA-256, never by machine path, and carry
 no time stamp: exporting the same model twice gives identical bytes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,12 @@ from tinyecg.export.render import render
 from tinyecg.quantmath import float32_parts
 from tinyecg.spec import BEAT, RHYTHM
 
-TFLM_FILES = ("tinyecg_model_data.h", "tinyecg_model_data.c", "tinyecg_op_resolver.h",
-              "tinyecg_arena.h")
+TFLM_FILES = (
+    "tinyecg_model_data.h",
+    "tinyecg_model_data.c",
+    "tinyecg_op_resolver.h",
+    "tinyecg_arena.h",
+)
 COMMON_FILES = ("tinyecg_model_meta.h", "tinyecg_golden.h", "tinyecg_golden.c")
 
 
@@ -37,19 +42,39 @@ def tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
     elif role == BEAT:
         comment = ": the z-scored, denoised window (tinyecg_preprocess_window())"
     elif role == RHYTHM:
-        comment = (": pre/post/local RR in seconds, pre/local, post/local "
-                   "(tinyecg_rhythm_features())")
-    return {"index": index, "role": role or "output", "name": t.name,
-            "shape": list(t.shape), "elements": int(np.prod(t.shape)),
-            "macro": identifier(role).upper() if role else "OUTPUT",
-            "scale": scale, "scale_text": f"{scale:.9g}", "scale_c": c_float(scale),
-            "zero_point": zp, "mant": mant, "exp": exp, "comment": comment}
+        comment = (
+            ": pre/post/local RR in seconds, pre/local, post/local (tinyecg_rhythm_features())"
+        )
+    return {
+        "index": index,
+        "role": role or "output",
+        "name": t.name,
+        "shape": list(t.shape),
+        "elements": int(np.prod(t.shape)),
+        "macro": identifier(role).upper() if role else "OUTPUT",
+        "scale": scale,
+        "scale_text": f"{scale:.9g}",
+        "scale_c": c_float(scale),
+        "zero_point": zp,
+        "mant": mant,
+        "exp": exp,
+        "comment": comment,
+    }
 
 
 def params_count(model) -> int:
     """Weights and biases (constant tensors that are not shapes or axes)."""
-    skip = {"RESHAPE", "EXPAND_DIMS", "SQUEEZE", "PAD", "PADV2", "MEAN", "TRANSPOSE",
-            "STRIDED_SLICE", "SLICE"}
+    skip = {
+        "RESHAPE",
+        "EXPAND_DIMS",
+        "SQUEEZE",
+        "PAD",
+        "PADV2",
+        "MEAN",
+        "TRANSPOSE",
+        "STRIDED_SLICE",
+        "SLICE",
+    }
     shape_inputs = {i for op in model.ops if op.opcode in skip for i in op.inputs[1:] if i >= 0}
     return int(sum(t.size for t in model.tensors if t.is_constant and t.index not in shape_inputs))
 
@@ -60,29 +85,52 @@ def context(plan: ExportPlan) -> dict:
     roles = plan.roles
     model_name = Path(model.source).name
     owner = src.run_dir.name if src.run_dir else model_name
-    config_origin = (f"{src.config_path.name} of {owner}" if src.config_path is not None
-                     else "defaults (no config.json)")
+    config_origin = (
+        f"{src.config_path.name} of {owner}"
+        if src.config_path is not None
+        else "defaults (no config.json)"
+    )
     ctx = {
-        "version": __version__, "model_name": model_name, "model_bytes": len(model.data),
-        "sha256": model.sha256, "runtime": plan.runtime, "config_origin": config_origin,
-        "fs": s["fs"], "window": s["window"], "pre_r": s["pre_r"],
+        "version": __version__,
+        "model_name": model_name,
+        "model_bytes": len(model.data),
+        "sha256": model.sha256,
+        "runtime": plan.runtime,
+        "config_origin": config_origin,
+        "fs": s["fs"],
+        "window": s["window"],
+        "pre_r": s["pre_r"],
         "post_r": s["window"] - s["pre_r"],
-        "local_beats": rhythm_mod.LOCAL_BEATS, "default_rr": rhythm_mod.DEFAULT_RR,
+        "local_beats": rhythm_mod.LOCAL_BEATS,
+        "default_rr": rhythm_mod.DEFAULT_RR,
         "labels": s["labels"],
         "label_macros": [identifier(x).upper() for x in s["labels"]],
-        "labels_origin": (f"label set {s['label_set']}" if s["label_set"]
-                          else "config.json data.label_names"),
+        "labels_origin": (
+            f"label set {s['label_set']}" if s["label_set"] else "config.json data.label_names"
+        ),
         "inputs": [tensor_meta(model, ti, k, roles[k]) for k, ti in enumerate(model.inputs)],
         "output": tensor_meta(model, model.outputs[0], 0, None),
-        "ops": model.op_names(), "n_operators": len(model.ops),
+        "ops": model.op_names(),
+        "n_operators": len(model.ops),
         "params": params_count(model),
-        "prep": {"wavelet": denoise.WAVELET, "level": denoise.LEVEL, "mode": denoise.MODE,
-                 "threshold": denoise.PARAMS["threshold"], "zscore": denoise.PARAMS["zscore"],
-                 "std_floor_mv": denoise.STD_FLOOR_MV,
-                 "std_floor_uv": int(round(denoise.STD_FLOOR_MV * 1000))},
-        "golden": [dict(g.as_dict(), raw=g.raw.tolist(), beat=g.beat.tolist(),
-                        rhythm=None if g.rhythm is None else g.rhythm.tolist())
-                   for g in plan.vectors],
+        "prep": {
+            "wavelet": denoise.WAVELET,
+            "level": denoise.LEVEL,
+            "mode": denoise.MODE,
+            "threshold": denoise.PARAMS["threshold"],
+            "zscore": denoise.PARAMS["zscore"],
+            "std_floor_mv": denoise.STD_FLOOR_MV,
+            "std_floor_uv": int(round(denoise.STD_FLOOR_MV * 1000)),
+        },
+        "golden": [
+            dict(
+                g.as_dict(),
+                raw=g.raw.tolist(),
+                beat=g.beat.tolist(),
+                rhythm=None if g.rhythm is None else g.rhythm.tolist(),
+            )
+            for g in plan.vectors
+        ],
         "golden_origin": plan.golden_origin,
         "rhythm": plan.has_rhythm,
     }
@@ -102,10 +150,18 @@ def render_files(plan: ExportPlan) -> dict[str, str | bytes]:
         files["tinyecg_arena.h"] = render("tflm/tinyecg_arena.h.j2", **ctx)
         ops = plan.ops
         files["tinyecg_op_resolver.h"] = render(
-            "tflm/tinyecg_op_resolver.h.j2", **dict(
-                ctx, ops=ops, all_2023=all(o.arduino_2023 for o in ops),
-                changed=[f"{o.op}: {tflm_files.CHANGED_SINCE_2023[o.op]}" for o in ops
-                         if o.op in tflm_files.CHANGED_SINCE_2023]))
+            "tflm/tinyecg_op_resolver.h.j2",
+            **dict(
+                ctx,
+                ops=ops,
+                all_2023=all(o.arduino_2023 for o in ops),
+                changed=[
+                    f"{o.op}: {tflm_files.CHANGED_SINCE_2023[o.op]}"
+                    for o in ops
+                    if o.op in tflm_files.CHANGED_SINCE_2023
+                ],
+            ),
+        )
     else:
         files.update(plan.c_files)
     files["tinyecg_model_meta.h"] = render("tflm/tinyecg_model_meta.h.j2", **ctx)

@@ -8,6 +8,7 @@ the integer reference (:func:`tinyecg.dsp.fixedpoint.preprocess_windows_int` and
 and the int8 output of the TFLM host runtime (:class:`tinyecg.runtime.tflm.TFLMModel`) on
 those inputs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,24 +26,31 @@ from tinyecg.spec import BEAT, RHYTHM
 @dataclass
 class Golden:
     record: str
-    sample: int            # R-peak sample index in the record (360 Hz)
-    label: int             # annotated class (index into the labels)
-    baseline: int          # ADC counts at 0 mV
-    gain: int              # ADC counts per mV
+    sample: int  # R-peak sample index in the record (360 Hz)
+    label: int  # annotated class (index into the labels)
+    baseline: int  # ADC counts at 0 mV
+    gain: int  # ADC counts per mV
     rr: tuple[int, int, int, int]  # pre_rr, post_rr, local_rr_sum, local_rr_count (samples)
-    raw: np.ndarray        # int16 (360,)
-    beat: np.ndarray       # int8 (360,): expected "beat" input
+    raw: np.ndarray  # int16 (360,)
+    beat: np.ndarray  # int8 (360,): expected "beat" input
     rhythm: np.ndarray | None  # int8 (5,): expected "rhythm" input, None without rhythm input
-    output: np.ndarray     # int8 (n_classes,): TFLM output on beat/rhythm
+    output: np.ndarray  # int8 (n_classes,): TFLM output on beat/rhythm
 
     @property
     def predicted(self) -> int:
         return int(np.argmax(self.output))
 
     def as_dict(self) -> dict:
-        return {"record": self.record, "sample": self.sample, "label": self.label,
-                "predicted": self.predicted, "baseline": self.baseline, "gain": self.gain,
-                "rr": list(self.rr), "output": self.output.tolist()}
+        return {
+            "record": self.record,
+            "sample": self.sample,
+            "label": self.label,
+            "predicted": self.predicted,
+            "baseline": self.baseline,
+            "gain": self.gain,
+            "rr": list(self.rr),
+            "output": self.output.tolist(),
+        }
 
 
 def excerpt_beats(labels: str, data_dir: Path = BUNDLED) -> Beats:
@@ -64,8 +72,9 @@ def excerpt_beats(labels: str, data_dir: Path = BUNDLED) -> Beats:
     return Beats.concat(parts)
 
 
-def choose(y: np.ndarray, candidates: np.ndarray, n: int, n_classes: int,
-           seed: int = 0) -> np.ndarray:
+def choose(
+    y: np.ndarray, candidates: np.ndarray, n: int, n_classes: int, seed: int = 0
+) -> np.ndarray:
     """n indices from candidates covering the classes: one beat of every class present in
     turn (class order), then again, until n are chosen; random within a class (seeded)."""
     rng = np.random.default_rng(seed)
@@ -89,8 +98,9 @@ def _whole(value, what: str) -> int:
     return int(v)
 
 
-def make_golden(beats: Beats, idx: np.ndarray, params: dict, model,
-                roles: list[str]) -> list[Golden]:
+def make_golden(
+    beats: Beats, idx: np.ndarray, params: dict, model, roles: list[str]
+) -> list[Golden]:
     """Golden vectors of beats[idx]: integer-reference inputs, TFLM outputs.
 
     model: a tinyecg.runtime.tflm.TFLMModel; roles: "beat" or "rhythm" for each of its inputs in
@@ -109,13 +119,20 @@ def make_golden(beats: Beats, idx: np.ndarray, params: dict, model,
     for k, i in enumerate(idx):
         inputs = [rows[role][k] for role in roles]
         y = np.asarray(model.invoke(*inputs), dtype=np.int8)
-        out.append(Golden(record=str(beats.record[i]), sample=int(beats.sample[i]),
-                          label=int(beats.y[i]), baseline=int(baseline[k]), gain=int(gain[k]),
-                          rr=(int(rr[k, 0]), int(rr[k, 1]), int(rr[k, 2]), int(rr[k, 3])),
-                          raw=raw[k].copy(),
-                          beat=np.asarray(q_beat[k], np.int8).copy(),
-                          rhythm=None if q_rhythm is None else np.asarray(q_rhythm[k], np.int8),
-                          output=y.copy()))
+        out.append(
+            Golden(
+                record=str(beats.record[i]),
+                sample=int(beats.sample[i]),
+                label=int(beats.y[i]),
+                baseline=int(baseline[k]),
+                gain=int(gain[k]),
+                rr=(int(rr[k, 0]), int(rr[k, 1]), int(rr[k, 2]), int(rr[k, 3])),
+                raw=raw[k].copy(),
+                beat=np.asarray(q_beat[k], np.int8).copy(),
+                rhythm=None if q_rhythm is None else np.asarray(q_rhythm[k], np.int8),
+                output=y.copy(),
+            )
+        )
     return out
 
 

@@ -4,6 +4,7 @@ It names the model and its configuration by file name and SHA-256, lists every g
 file with its hash, and has no time stamp or machine path, so the same model exported twice
 gives the same manifest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,31 +56,58 @@ def manifest(plan: ExportPlan, files: dict[str, str | bytes], command_line: str)
     return {
         "tinyecg_version": __version__,
         "command": command_line,
-        "source": {"kind": src.kind, "model": {"file": src.model.name, "sha256": model.sha256},
-                   "config": config},
+        "source": {
+            "kind": src.kind,
+            "model": {"file": src.model.name, "sha256": model.sha256},
+            "config": config,
+        },
         "runtime": plan.runtime,
         "files": {name: _digest(text) for name, text in sorted(files.items())},
         "model": {
-            "file": src.model.name, "sha256": model.sha256, "bytes": len(model.data),
-            "ops": model.op_names(), "operators": len(model.ops),
+            "file": src.model.name,
+            "sha256": model.sha256,
+            "bytes": len(model.data),
+            "ops": model.op_names(),
+            "operators": len(model.ops),
             "params": params_count(model),
             "op_counts": {o.op: o.count for o in plan.ops} if plan.ops else None,
-            "resolver": [{"op": o.op, "method": o.method, "arduino_2023": o.arduino_2023}
-                         for o in plan.ops],
-            "inputs": [{k: t[k] for k in ("index", "role", "name", "shape", "scale",
-                                          "zero_point", "mant", "exp")} for t in inputs],
-            "output": {k: output[k] for k in ("name", "shape", "scale", "zero_point", "mant",
-                                              "exp")},
+            "resolver": [
+                {"op": o.op, "method": o.method, "arduino_2023": o.arduino_2023} for o in plan.ops
+            ],
+            "inputs": [
+                {
+                    k: t[k]
+                    for k in (
+                        "index",
+                        "role",
+                        "name",
+                        "shape",
+                        "scale",
+                        "zero_point",
+                        "mant",
+                        "exp",
+                    )
+                }
+                for t in inputs
+            ],
+            "output": {
+                k: output[k] for k in ("name", "shape", "scale", "zero_point", "mant", "exp")
+            },
         },
         "arena": plan.arena,
         "labels": plan.settings["labels"],
-        "preprocessing": {"params": dict(denoise.PARAMS), "stack_bytes": STACK_BYTES,
-                          "beat_quant": {"mult": plan.params["quant_mult"],
-                                         "shift": plan.params["quant_shift"]}},
+        "preprocessing": {
+            "params": dict(denoise.PARAMS),
+            "stack_bytes": STACK_BYTES,
+            "beat_quant": {"mult": plan.params["quant_mult"], "shift": plan.params["quant_shift"]},
+        },
         "board": plan.board,
-        "golden": {"count": len(plan.vectors), "origin": plan.golden_origin,
-                   "table_bytes": plan.golden_bytes,
-                   "items": [g.as_dict() for g in plan.vectors]},
+        "golden": {
+            "count": len(plan.vectors),
+            "origin": plan.golden_origin,
+            "table_bytes": plan.golden_bytes,
+            "items": [g.as_dict() for g in plan.vectors],
+        },
         "notes": plan.notes,
     }
 

@@ -6,6 +6,7 @@ TFLM, derives the preprocessing parameters, measures the arena, picks and comput
 golden vectors, lowers the model to C for --runtime c and checks the board's budget. Every
 problem is a one-line TinyECGError, raised before anything is written.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,26 +56,34 @@ class ExportPlan:
 
 
 def check_golden_count(golden) -> int:
-    if isinstance(golden, bool) or not isinstance(golden, (int, np.integer)) \
-            or not 1 <= int(golden) <= MAX_GOLDEN:
-        raise TinyECGError(f"--golden must be a whole number from 1 to {MAX_GOLDEN} "
-                           f"(got {golden!r})")
+    if (
+        isinstance(golden, bool)
+        or not isinstance(golden, (int, np.integer))
+        or not 1 <= int(golden) <= MAX_GOLDEN
+    ):
+        raise TinyECGError(
+            f"--golden must be a whole number from 1 to {MAX_GOLDEN} (got {golden!r})"
+        )
     return int(golden)
 
 
 def _checked_model(src: Source) -> TFLiteModel:
     model = load_model(src.model)
     if model.num_subgraphs != 1:
-        raise TinyECGError(f"{model.source}: {model.num_subgraphs} subgraphs; tinyecg exports "
-                           "single-graph models")
+        raise TinyECGError(
+            f"{model.source}: {model.num_subgraphs} subgraphs; tinyecg exports single-graph models"
+        )
     ok, reasons = model.is_fully_int8()
     if not ok:
         more = f" (+{len(reasons) - 2} more)" if len(reasons) > 2 else ""
-        raise TinyECGError(f"{model.source}: not a fully int8 model ({'; '.join(reasons[:2])}"
-                           f"{more}): export needs full-integer quantization (tinyecg quantize)")
+        raise TinyECGError(
+            f"{model.source}: not a fully int8 model ({'; '.join(reasons[:2])}"
+            f"{more}): export needs full-integer quantization (tinyecg quantize)"
+        )
     if len(model.outputs) != 1:
-        raise TinyECGError(f"{model.source}: {len(model.outputs)} outputs, expected 1 "
-                           "(class scores)")
+        raise TinyECGError(
+            f"{model.source}: {len(model.outputs)} outputs, expected 1 (class scores)"
+        )
     return model
 
 
@@ -83,9 +92,11 @@ def _int8_with_window(model: TFLiteModel, window: int) -> Int8Model:
     int8 = Int8Model(model)
     beat = int8.input(BEAT)
     if beat is not None and beat.size != window:
-        raise TinyECGError(f"{model.source}: input {beat.position} {beat.name!r} takes "
-                           f"{beat.size} samples (shape {list(beat.shape)}), but the window "
-                           f"is {window} samples (config.json data.window)")
+        raise TinyECGError(
+            f"{model.source}: input {beat.position} {beat.name!r} takes "
+            f"{beat.size} samples (shape {list(beat.shape)}), but the window "
+            f"is {window} samples (config.json data.window)"
+        )
     return int8
 
 
@@ -115,6 +126,7 @@ def _golden_beats(src: Source, s: dict, notes: list[str]):
     """(Beats, candidate indices, description) for the golden vectors."""
     if src.kind == "run":
         from tinyecg.data.dataset import dataset_from_config
+
         assert src.config is not None, "resolve_source gives a run its config.json"
         try:
             ds, split = dataset_from_config(src.config)
@@ -125,16 +137,23 @@ def _golden_beats(src: Source, s: dict, notes: list[str]):
             test = np.asarray(split.get("test", []), dtype=np.int64)
             cfg = src.config or {}
             if len(test):
-                return ds.beats, test, (f"test split ({cfg['split']['name']}, seed "
-                                        f"{cfg['split']['seed']}) of the run's data")
+                return (
+                    ds.beats,
+                    test,
+                    (
+                        f"test split ({cfg['split']['name']}, seed "
+                        f"{cfg['split']['seed']}) of the run's data"
+                    ),
+                )
             notes.append("the run's test split is empty: golden beats from all its beats")
             return ds.beats, np.arange(len(ds.beats)), "all beats of the run's data"
     beats = golden_mod.excerpt_beats(s["label_set"] or "nlrav")
     return beats, np.arange(len(beats)), "MIT-BIH excerpt bundled with tinyecg"
 
 
-def plan_export(src: Source, board: str | None = None, golden: int = 8,
-                runtime: str = "tflm") -> ExportPlan:
+def plan_export(
+    src: Source, board: str | None = None, golden: int = 8, runtime: str = "tflm"
+) -> ExportPlan:
     from tinyecg.export.preprocess import STACK_BYTES
 
     if runtime not in RUNTIMES:
@@ -153,19 +172,24 @@ def plan_export(src: Source, board: str | None = None, golden: int = 8,
         if board_obj is not None:
             boards_mod.check_library(board_obj, model)
         for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
-            notes.append(f"{problem}: the Arm boards' firmware would fail its self-test "
-                         "(export --board refuses such a model)")
+            notes.append(
+                f"{problem}: the Arm boards' firmware would fail its self-test "
+                "(export --board refuses such a model)"
+            )
     for op in model.op_names():
         if op in tflm_files.CHANGED_SINCE_2023:
-            notes.append(f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
-                         "on boards using the 2023 Arduino TFLM export")
+            notes.append(
+                f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
+                "on boards using the 2023 Arduino TFLM export"
+            )
     # the C backend first: it names an op it lacks, where TFLM would only fail to allocate
     c_files, c_arena = _c_backend(model) if runtime == "c" else ({}, 0)
 
     beat, rhythm = int8.input(BEAT), int8.input(RHYTHM)
     assert beat is not None
-    params = fp.preprocess_params(beat.scale, beat.zero_point,
-                                  *((rhythm.scale, rhythm.zero_point) if rhythm else ()))
+    params = fp.preprocess_params(
+        beat.scale, beat.zero_point, *((rhythm.scale, rhythm.zero_point) if rhythm else ())
+    )
     tflm = _tflm(model)
     arena = tflm_files.arena_budget(tflm.arena_bytes(), model)
     if runtime == "c":
@@ -176,14 +200,33 @@ def plan_export(src: Source, board: str | None = None, golden: int = 8,
     vectors = golden_mod.make_golden(beats, chosen, params, tflm, [i.role for i in int8.inputs])
     if len(vectors) < golden:
         notes.append(f"only {len(vectors)} golden beats available (asked for {golden})")
-    golden_bytes = golden_mod.table_bytes(len(vectors), s["window"],
-                                          N_RHYTHM_FEATURES if rhythm else 0, int8.n_classes)
+    golden_bytes = golden_mod.table_bytes(
+        len(vectors), s["window"], N_RHYTHM_FEATURES if rhythm else 0, int8.n_classes
+    )
     report = None
     if board_obj is not None:
-        report = boards_mod.budget(board_obj, model_bytes=len(model.data),
-                                   arena_bytes=arena["total"] if runtime == "tflm" else c_arena,
-                                   golden_bytes=golden_bytes, preprocess_stack=STACK_BYTES,
-                                   runtime=runtime)
+        report = boards_mod.budget(
+            board_obj,
+            model_bytes=len(model.data),
+            arena_bytes=arena["total"] if runtime == "tflm" else c_arena,
+            golden_bytes=golden_bytes,
+            preprocess_stack=STACK_BYTES,
+            runtime=runtime,
+        )
         boards_mod.check_budget(report)
-    return ExportPlan(src, model, int8, runtime, s, params, ops, arena, vectors, golden_origin,
-                      golden_bytes, c_files, report, notes)
+    return ExportPlan(
+        src,
+        model,
+        int8,
+        runtime,
+        s,
+        params,
+        ops,
+        arena,
+        vectors,
+        golden_origin,
+        golden_bytes,
+        c_files,
+        report,
+        notes,
+    )

@@ -1,4 +1,5 @@
 """Jinja rendering of the C templates and atomic writing of generated file sets."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ resolve_source() turns a run directory, a .tflite file or None (the model shippe
 tinyecg) into a Source; settings() reads what the configuration says about sampling,
 window, labels and preprocessing, and refuses what the fixed-point C does not implement.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,10 @@ def resolve_source(source) -> Source:
         model = find_run_model(default_model_dir(), "int8")
         if model is None:
             shipped = default_model_dir() / "model.tflite"
-            raise TinyECGError(f"no default model in this tinyecg ({shipped} is missing): "
-                               "give a run directory or a .tflite file")
+            raise TinyECGError(
+                f"no default model in this tinyecg ({shipped} is missing): "
+                "give a run directory or a .tflite file"
+            )
         kind = "default"
     else:
         path = Path(source)
@@ -64,8 +67,10 @@ def resolve_source(source) -> Source:
     cfg_path = model.parent / "config.json"
     cfg = read_json(cfg_path) if cfg_path.is_file() else None
     if cfg is None:
-        notes.append("no config.json beside the model: default preprocessing (sym4, 3 levels, "
-                     "360-sample window at 360 Hz) and labels assumed")
+        notes.append(
+            "no config.json beside the model: default preprocessing (sym4, 3 levels, "
+            "360-sample window at 360 Hz) and labels assumed"
+        )
     return Source(kind, model, cfg, cfg_path if cfg is not None else None, None, notes)
 
 
@@ -92,31 +97,47 @@ def settings(cfg: dict | None, n_classes: int, notes: list[str]) -> dict:
     if label_set_name is None:
         label_set_name = next((k for k, v in LABEL_SETS.items() if v["labels"] == labels), None)
     if len(labels) != n_classes:
-        raise TinyECGError(f"config.json names {len(labels)} labels but the model has "
-                           f"{n_classes} outputs")
+        raise TinyECGError(
+            f"config.json names {len(labels)} labels but the model has {n_classes} outputs"
+        )
     prep = (cfg or {}).get("preprocessing") or dict(denoise.PARAMS)
     if not isinstance(prep, dict):
         raise TinyECGError("config.json: preprocessing is not an object")
-    return {"fs": fs, "window": window, "pre_r": pre_r, "labels": labels,
-            "label_set": label_set_name, "preprocessing": prep}
+    return {
+        "fs": fs,
+        "window": window,
+        "pre_r": pre_r,
+        "labels": labels,
+        "label_set": label_set_name,
+        "preprocessing": prep,
+    }
 
 
 def check_fixed_design(s: dict) -> None:
     """The fixed-point C is built for spec.FS, spec.WINDOW-sample windows with the R-peak at
     spec.PRE_R, and for exactly the preprocessing of tinyecg.dsp.denoise."""
     if s["fs"] != FS:
-        raise TinyECGError(f"config.json: sampling rate {s['fs']} Hz, but the fixed-point "
-                           f"preprocessing and rhythm features are for {FS} Hz")
+        raise TinyECGError(
+            f"config.json: sampling rate {s['fs']} Hz, but the fixed-point "
+            f"preprocessing and rhythm features are for {FS} Hz"
+        )
     if s["window"] != WINDOW:
-        raise TinyECGError(f"config.json: window of {s['window']} samples, but the "
-                           f"fixed-point preprocessing takes {WINDOW}")
+        raise TinyECGError(
+            f"config.json: window of {s['window']} samples, but the "
+            f"fixed-point preprocessing takes {WINDOW}"
+        )
     if s["pre_r"] != PRE_R:
-        raise TinyECGError(f"config.json: R-peak at sample {s['pre_r']} of the window, but the "
-                           f"firmware and golden windows put it at {PRE_R}")
+        raise TinyECGError(
+            f"config.json: R-peak at sample {s['pre_r']} of the window, but the "
+            f"firmware and golden windows put it at {PRE_R}"
+        )
     prep = s["preprocessing"]
     for key, want in denoise.PARAMS.items():
         have = prep.get(key, want)
-        if have != want and not (isinstance(want, float) and isinstance(have, (int, float))
-                                 and math.isclose(have, want)):
-            raise TinyECGError(f"config.json: preprocessing {key} = {have!r}, but the "
-                               f"fixed-point C implements {want!r}")
+        if have != want and not (
+            isinstance(want, float) and isinstance(have, (int, float)) and math.isclose(have, want)
+        ):
+            raise TinyECGError(
+                f"config.json: preprocessing {key} = {have!r}, but the "
+                f"fixed-point C implements {want!r}"
+            )

@@ -1,7 +1,8 @@
 """Render tinyecg_spec.h, the C face of tinyecg.spec, into the core library.
 
-    python -m tinyecg.export.spec_header          # rewrite the committed header
+python -m tinyecg.export.spec_header          # rewrite the committed header
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ HEADER = Path("lib") / "tinyecg_core" / "include" / "tinyecg_spec.h"
 
 
 def render_spec_header() -> str:
-    return render("core/tinyecg_spec.h.j2", fs=spec.FS, window=spec.WINDOW, pre_r=spec.PRE_R,
-                  local_beats=spec.LOCAL_BEATS, default_rr=spec.DEFAULT_RR)
+    return render(
+        "core/tinyecg_spec.h.j2",
+        fs=spec.FS,
+        window=spec.WINDOW,
+        pre_r=spec.PRE_R,
+        local_beats=spec.LOCAL_BEATS,
+        default_rr=spec.DEFAULT_RR,
+    )
 
 
 def main() -> None:

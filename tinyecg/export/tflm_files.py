@@ -8,6 +8,7 @@ names were read from that header in today's TFLM (2025) and in the late-2022 sou
 Arduino export of 2023-02 (tflite-micro-arduino-examples, eloquentarduino/tflm_cortexm) was cut
 from; ``arduino_2023`` says whether the method exists there too.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,7 +79,7 @@ class ResolverOp:
     op: str
     method: str
     arduino_2023: bool
-    count: int          # how many operators of the graph use it
+    count: int  # how many operators of the graph use it
 
 
 def resolver_ops(model) -> list[ResolverOp]:
@@ -90,14 +91,19 @@ def resolver_ops(model) -> list[ResolverOp]:
     unknown = []
     for name in model.op_names():
         if name not in TFLM_OPS:
-            custom = next((o.custom_code for o in model.ops if o.opcode == name and o.custom_code),
-                          None)
+            custom = next(
+                (o.custom_code for o in model.ops if o.opcode == name and o.custom_code), None
+            )
             unknown.append(f"{name} ({custom!r})" if custom else name)
     if unknown:
-        raise TinyECGError(f"{model.source}: op {', '.join(unknown)} is outside the TFLM resolver "
-                           f"vocabulary of tinyecg export (supported: {len(TFLM_OPS)} builtin ops)")
-    return [ResolverOp(name, TFLM_OPS[name][0], TFLM_OPS[name][1], counts[name])
-            for name in model.op_names()]
+        raise TinyECGError(
+            f"{model.source}: op {', '.join(unknown)} is outside the TFLM resolver "
+            f"vocabulary of tinyecg export (supported: {len(TFLM_OPS)} builtin ops)"
+        )
+    return [
+        ResolverOp(name, TFLM_OPS[name][0], TFLM_OPS[name][1], counts[name])
+        for name in model.op_names()
+    ]
 
 
 # --------------------------------------------------------------------------- arena
@@ -121,12 +127,12 @@ def cmsis_nn_extra(model) -> dict[str, int]:
     persistent = 0
     for op in model.ops:
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(op.inputs) > 1:
-            w = model.tensors[op.inputs[1]].shape          # [out, kh, kw, in] / [1, kh, kw, out]
+            w = model.tensors[op.inputs[1]].shape  # [out, kh, kw, in] / [1, kh, kw, out]
             x = model.tensors[op.inputs[0]].shape
             if len(w) == 4 and len(x) == 4:
                 scratch = max(scratch, 2 * 2 * w[1] * w[2] * x[3])
         elif op.opcode == "FULLY_CONNECTED" and len(op.inputs) > 1:
-            w = model.tensors[op.inputs[1]].shape          # [units, input depth]
+            w = model.tensors[op.inputs[1]].shape  # [units, input depth]
             if w:
                 persistent += 4 * int(w[0])
     return {"scratch": scratch, "persistent": persistent}
@@ -144,9 +150,15 @@ def arena_budget(host_bytes: int, model) -> dict[str, int]:
     version = max(ARENA_MARGIN_MIN, math.ceil(host_bytes * ARENA_MARGIN_FRACTION))
     margin = extra["scratch"] + extra["persistent"] + version + ARENA_ALIGN
     total = _round_up(host_bytes + margin, ARENA_ALIGN)
-    return {"host": int(host_bytes), "cmsis_nn_scratch": extra["scratch"],
-            "cmsis_nn_persistent": extra["persistent"], "version_margin": version,
-            "alignment": ARENA_ALIGN, "margin": total - host_bytes, "total": total}
+    return {
+        "host": int(host_bytes),
+        "cmsis_nn_scratch": extra["scratch"],
+        "cmsis_nn_persistent": extra["persistent"],
+        "version_margin": version,
+        "alignment": ARENA_ALIGN,
+        "margin": total - host_bytes,
+        "total": total,
+    }
 
 
 # --------------------------------------------------------------------------- model bytes
@@ -155,7 +167,7 @@ def byte_lines(data: bytes, per_line: int = 12) -> list[str]:
     lines = []
     width = max(4, len(f"{max(len(data) - 1, 0):x}"))
     for off in range(0, len(data), per_line):
-        chunk = data[off:off + per_line]
+        chunk = data[off : off + per_line]
         body = ", ".join(f"0x{b:02x}" for b in chunk) + ","
         pad = " " * (6 * (per_line - len(chunk)))
         lines.append(f"    {body}{pad} /* 0x{off:0{width}x} */")

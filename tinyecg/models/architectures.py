@@ -7,6 +7,7 @@ context take a second input of shape (5,) (see tinyecg.dsp.rhythm). Every model 
 Dense layer producing logits followed by a separate softmax, so distillation can read the
 logits (model.get_layer("logits")).
 """
+
 from __future__ import annotations
 
 from tinyecg._tf import import_quietly
@@ -25,8 +26,14 @@ def _inputs(rhythm: bool):
 
 
 def _conv_bn_relu(x, filters, kernel, stride=1, name=None):
-    x = keras.layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same",
-                            use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        filters,
+        (1, kernel),
+        strides=(1, stride),
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
@@ -47,8 +54,9 @@ def seed_cnn(n_classes: int = 5, rhythm: bool = False) -> keras.Model:
     beat, rr = _inputs(rhythm)
     x = beat
     for i, (filters, kernel) in enumerate([(16, 13), (32, 15), (64, 17), (128, 19)]):
-        x = keras.layers.Conv2D(filters, (1, kernel), padding="same", activation="relu",
-                                name=f"c{i}_conv")(x)
+        x = keras.layers.Conv2D(
+            filters, (1, kernel), padding="same", activation="relu", name=f"c{i}_conv"
+        )(x)
         x = keras.layers.AveragePooling2D((1, 3), strides=(1, 2), name=f"c{i}_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(0.5, name="flatten_dropout")(x)

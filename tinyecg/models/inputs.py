@@ -1,4 +1,5 @@
 """Feeding beats to a model: a (1, 360, 1) image per beat, plus rhythm features if taken."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
     for t in model.inputs:
         role = input_role(t.name, int(np.prod(t.shape[1:])))
         if role is None:
-            raise TinyECGError(f"model input {t.name!r} is neither the beat window nor the "
-                               "rhythm features")
+            raise TinyECGError(
+                f"model input {t.name!r} is neither the beat window nor the rhythm features"
+            )
         ordered.append(feeds[role])
     return ordered
 

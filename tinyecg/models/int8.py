@@ -10,6 +10,7 @@ from shapes each in their own way:
     q = m.quantize_inputs(beat=x, rhythm=rr)   # int8 arrays, in the flatbuffer's order
     m.output.dequantize(scores_q)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ ROLE_SIZES = {spec.BEAT: spec.WINDOW, spec.RHYTHM: len(RHYTHM_FEATURES)}
 @dataclass(frozen=True)
 class TensorSpec:
     """One model input (or the output): where it is, what it holds, how it is quantized."""
+
     position: int  # index among the flatbuffer's inputs (0 for the output)
     tensor: int  # tensor index in the flatbuffer
     name: str
@@ -79,20 +81,24 @@ class Int8Model:
             size = int(np.prod(t.shape[1:])) if len(t.shape) > 1 else t.size
             role = input_role(t.name, size)
             if role is None:
-                raise TinyECGError(f"{where}: input {k} {t.name!r} ({size} values) is neither "
-                                   f"the beat window ({spec.WINDOW}) nor the rhythm features "
-                                   f"({ROLE_SIZES[spec.RHYTHM]})")
+                raise TinyECGError(
+                    f"{where}: input {k} {t.name!r} ({size} values) is neither "
+                    f"the beat window ({spec.WINDOW}) nor the rhythm features "
+                    f"({ROLE_SIZES[spec.RHYTHM]})"
+                )
             if size != ROLE_SIZES[role]:
-                raise TinyECGError(f"{where}: input {k} {t.name!r} is the {role} input but "
-                                   f"holds {size} values, not {ROLE_SIZES[role]}")
+                raise TinyECGError(
+                    f"{where}: input {k} {t.name!r} is the {role} input but "
+                    f"holds {size} values, not {ROLE_SIZES[role]}"
+                )
             inputs.append(TensorSpec(k, ti, t.name, role, tuple(t.shape), scale, zp))
         roles = [i.role for i in inputs]
         if roles.count(spec.BEAT) != 1 or roles.count(spec.RHYTHM) > 1:
-            raise TinyECGError(f"{where}: expected one beat input and at most one rhythm "
-                               f"input, found {roles}")
+            raise TinyECGError(
+                f"{where}: expected one beat input and at most one rhythm input, found {roles}"
+            )
         if len(flatbuffer.outputs) != 1:
-            raise TinyECGError(f"{where}: expected one output, found "
-                               f"{len(flatbuffer.outputs)}")
+            raise TinyECGError(f"{where}: expected one output, found {len(flatbuffer.outputs)}")
         to = flatbuffer.tensors[flatbuffer.outputs[0]]
         oscale, ozp = flatbuffer.output_quant(0)
         self.inputs: tuple[TensorSpec, ...] = tuple(inputs)

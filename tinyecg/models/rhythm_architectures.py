@@ -8,6 +8,7 @@ the whole width (not MEAN, which 2023 TFLM builds compute differently).
 The student is the research round's (/work/scratch/rhythm/REPORT-round1.md): 3,034
 parameters, 114,688 MACs per decision; the teacher has 13x its MACs.
 """
+
 from __future__ import annotations
 
 from tinyecg.models.architectures import _conv_bn_relu, keras
@@ -42,7 +43,6 @@ def rhythm_student() -> keras.Model:
     """Four blocks (8, 12, 16, 16 filters; strides 4, 2, 2, 2), hidden 16."""
     inp = keras.Input((1, RHYTHM_WINDOW, 1), name=INPUT_NAME)
     x = inp
-    for i, (filters, kernel, stride) in enumerate([(8, 7, 4), (12, 5, 2), (16, 5, 2),
-                                                   (16, 3, 2)]):
+    for i, (filters, kernel, stride) in enumerate([(8, 7, 4), (12, 5, 2), (16, 5, 2), (16, 3, 2)]):
         x = _conv_bn_relu(x, filters, kernel, stride, name=f"s{i}")
     return _pooled_head(x, 16, 0.0, inp)

@@ -12,6 +12,7 @@ converter emits one for our models; `TFLiteModel.num_subgraphs` tells if there a
 Bad input (missing, truncated, corrupt or non-TFLite file) raises TinyECGError with a one-line
 message.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,9 +49,17 @@ if schema is not None:
 
 # numpy dtype of each tensor type whose buffer we can view as an array
 _NUMPY_DTYPES = {
-    "FLOAT32": np.float32, "FLOAT16": np.float16, "FLOAT64": np.float64,
-    "INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "UINT16": np.uint16,
-    "INT32": np.int32, "UINT32": np.uint32, "INT64": np.int64, "UINT64": np.uint64,
+    "FLOAT32": np.float32,
+    "FLOAT16": np.float16,
+    "FLOAT64": np.float64,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT16": np.int16,
+    "UINT16": np.uint16,
+    "INT32": np.int32,
+    "UINT32": np.uint32,
+    "INT64": np.int64,
+    "UINT64": np.uint64,
     "BOOL": np.bool_,
 }
 # option fields holding an enum value, shown by name
@@ -97,11 +106,11 @@ class Tensor:
     index: int
     name: str
     shape: tuple[int, ...]
-    dtype: str                              # schema name: "INT8", "INT32", "FLOAT32", ...
-    scales: tuple[float, ...] = ()          # float32 values from the flatbuffer, as Python floats
+    dtype: str  # schema name: "INT8", "INT32", "FLOAT32", ...
+    scales: tuple[float, ...] = ()  # float32 values from the flatbuffer, as Python floats
     zero_points: tuple[int, ...] = ()
     quantized_dimension: int = 0
-    data: np.ndarray | None = None          # constant data (weights, biases, shapes) or None
+    data: np.ndarray | None = None  # constant data (weights, biases, shapes) or None
     buffer: int = 0
     is_variable: bool = False
     shape_signature: tuple[int, ...] | None = None
@@ -139,8 +148,8 @@ class Tensor:
 @dataclass
 class Op:
     index: int
-    opcode: str                              # builtin operator name, e.g. "CONV_2D"
-    inputs: list[int]                        # tensor indices; -1 marks an omitted optional input
+    opcode: str  # builtin operator name, e.g. "CONV_2D"
+    inputs: list[int]  # tensor indices; -1 marks an omitted optional input
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
@@ -174,8 +183,9 @@ class TFLiteModel:
     def _quant(self, tensor_index: int, what: str) -> tuple[float, int]:
         t = self.tensors[tensor_index]
         if not t.is_quantized:
-            raise TinyECGError(f"{self.source}: {what} tensor {t.name!r} is not quantized "
-                               f"({t.dtype})")
+            raise TinyECGError(
+                f"{self.source}: {what} tensor {t.name!r} is not quantized ({t.dtype})"
+            )
         return t.scales[0], t.zero_points[0] if t.zero_points else 0
 
     def input_quant(self, i: int = 0) -> tuple[float, int]:
@@ -210,10 +220,18 @@ class TFLiteModel:
         for t in self.tensors:
             if t.dtype.startswith("FLOAT") or t.dtype == "BFLOAT16":
                 reasons.append(f"tensor {t.index} {t.name!r} is {t.dtype}")
-        bias_slots = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2,
-                      "TRANSPOSE_CONV": 3}
-        weight_slots = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1,
-                        "TRANSPOSE_CONV": 1}
+        bias_slots = {
+            "CONV_2D": 2,
+            "DEPTHWISE_CONV_2D": 2,
+            "FULLY_CONNECTED": 2,
+            "TRANSPOSE_CONV": 3,
+        }
+        weight_slots = {
+            "CONV_2D": 1,
+            "DEPTHWISE_CONV_2D": 1,
+            "FULLY_CONNECTED": 1,
+            "TRANSPOSE_CONV": 1,
+        }
         checked: set[int] = set()
         for op in self.ops:
             w = weight_slots.get(op.opcode)
@@ -222,14 +240,16 @@ class TFLiteModel:
                 t = self.tensors[op.inputs[w]]
                 checked.add(t.index)
                 if t.dtype != "INT8":
-                    reasons.append(f"weights {t.name!r} of op {op.index} ({op.opcode}) are "
-                                   f"{t.dtype}, not INT8")
+                    reasons.append(
+                        f"weights {t.name!r} of op {op.index} ({op.opcode}) are {t.dtype}, not INT8"
+                    )
             if b is not None and b < len(op.inputs) and op.inputs[b] >= 0:
                 t = self.tensors[op.inputs[b]]
                 checked.add(t.index)
                 if t.dtype != "INT32":
-                    reasons.append(f"bias {t.name!r} of op {op.index} ({op.opcode}) is "
-                                   f"{t.dtype}, not INT32")
+                    reasons.append(
+                        f"bias {t.name!r} of op {op.index} ({op.opcode}) is {t.dtype}, not INT32"
+                    )
         activations = set(self.inputs) | set(self.outputs)
         for op in self.ops:
             activations.update(i for i in op.outputs if i >= 0)
@@ -243,11 +263,14 @@ class TFLiteModel:
         return (not reasons, reasons)
 
     def summary(self) -> str:
-        lines = [f"{self.source}: {len(self.ops)} ops, {len(self.tensors)} tensors, "
-                 f"sha256 {self.sha256[:12]}"]
+        lines = [
+            f"{self.source}: {len(self.ops)} ops, {len(self.tensors)} tensors, "
+            f"sha256 {self.sha256[:12]}"
+        ]
         for op in self.ops:
-            outs = ", ".join(f"{self.tensors[i].name} {list(self.tensors[i].shape)}"
-                             for i in op.outputs)
+            outs = ", ".join(
+                f"{self.tensors[i].name} {list(self.tensors[i].shape)}" for i in op.outputs
+            )
             lines.append(f"  {op.index:3d} {op.opcode:<20s} -> {outs}")
         return "\n".join(lines)
 
@@ -277,7 +300,7 @@ def _buffer_bytes(buf, data: bytes, where: str) -> bytes | None:
         end = buf.offset + buf.size
         if end > len(data):
             raise ValueError(f"{where}: buffer [{buf.offset}, {end}) beyond end of file")
-        return data[buf.offset:end]
+        return data[buf.offset : end]
     return None
 
 
@@ -294,10 +317,10 @@ def _parse(data: bytes, source: str) -> TFLiteModel:
         dtype = _TYPE_NAMES.get(int(t.type), f"UNKNOWN_{int(t.type)}")
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         q = t.quantization
-        scales = tuple(float(s) for s in (q.scale if q is not None and q.scale is not None
-                                          else []))
-        zps = tuple(int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None
-                                     else []))
+        scales = tuple(float(s) for s in (q.scale if q is not None and q.scale is not None else []))
+        zps = tuple(
+            int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])
+        )
         qdim = int(q.quantizedDimension) if q is not None else 0
         if not 0 <= t.buffer < max(len(buffers), 1):
             raise ValueError(f"tensor {i} refers to buffer {t.buffer} of {len(buffers)}")
@@ -309,17 +332,31 @@ def _parse(data: bytes, source: str) -> TFLiteModel:
                 raise ValueError(f"tensor {i} has constant data of unsupported type {dtype}")
             count = int(np.prod(shape, dtype=np.int64)) if shape else 1
             if len(payload) != count * np.dtype(np_dtype).itemsize:
-                raise ValueError(f"tensor {i} ({t.name!r}): {len(payload)} bytes of data for "
-                                 f"shape {list(shape)} {dtype}")
+                raise ValueError(
+                    f"tensor {i} ({t.name!r}): {len(payload)} bytes of data for "
+                    f"shape {list(shape)} {dtype}"
+                )
             array = np.frombuffer(payload, dtype=np.dtype(np_dtype).newbyteorder("<"))
             array = array.astype(np_dtype).reshape(shape)
         name = t.name.decode("utf-8", "replace") if isinstance(t.name, bytes) else (t.name or "")
-        signature = (tuple(int(d) for d in t.shapeSignature)
-                     if t.shapeSignature is not None else None)
-        tensors.append(Tensor(index=i, name=name, shape=shape, dtype=dtype, scales=scales,
-                              zero_points=zps, quantized_dimension=qdim, data=array,
-                              buffer=int(t.buffer), is_variable=bool(t.isVariable),
-                              shape_signature=signature))
+        signature = (
+            tuple(int(d) for d in t.shapeSignature) if t.shapeSignature is not None else None
+        )
+        tensors.append(
+            Tensor(
+                index=i,
+                name=name,
+                shape=shape,
+                dtype=dtype,
+                scales=scales,
+                zero_points=zps,
+                quantized_dimension=qdim,
+                data=array,
+                buffer=int(t.buffer),
+                is_variable=bool(t.isVariable),
+                shape_signature=signature,
+            )
+        )
 
     n = len(tensors)
 
@@ -340,26 +377,40 @@ def _parse(data: bytes, source: str) -> TFLiteModel:
         custom = code.customCode
         if isinstance(custom, bytes):
             custom = custom.decode("utf-8", "replace")
-        ops.append(Op(index=k, opcode=name, inputs=check_indices(op.inputs, f"op {k}"),
-                      outputs=check_indices(op.outputs, f"op {k}"),
-                      options=_options_dict(op.builtinOptions), version=int(code.version),
-                      custom_code=custom))
+        ops.append(
+            Op(
+                index=k,
+                opcode=name,
+                inputs=check_indices(op.inputs, f"op {k}"),
+                outputs=check_indices(op.outputs, f"op {k}"),
+                options=_options_dict(op.builtinOptions),
+                version=int(code.version),
+                custom_code=custom,
+            )
+        )
     desc = raw.description
     if isinstance(desc, bytes):
         desc = desc.decode("utf-8", "replace")
-    return TFLiteModel(data=data, ops=ops, tensors=tensors,
-                       inputs=check_indices(sub.inputs, "subgraph inputs"),
-                       outputs=check_indices(sub.outputs, "subgraph outputs"),
-                       version=int(raw.version), description=desc or "",
-                       num_subgraphs=len(raw.subgraphs), source=source)
+    return TFLiteModel(
+        data=data,
+        ops=ops,
+        tensors=tensors,
+        inputs=check_indices(sub.inputs, "subgraph inputs"),
+        outputs=check_indices(sub.outputs, "subgraph outputs"),
+        version=int(raw.version),
+        description=desc or "",
+        num_subgraphs=len(raw.subgraphs),
+        source=source,
+    )
 
 
 def load_model(path_or_bytes) -> TFLiteModel:
     """Parse a .tflite file (path) or its bytes. Raises TinyECGError for a missing, truncated,
     corrupt or non-TFLite file."""
     if schema is None:  # pragma: no cover
-        raise TinyECGError(f"cannot read .tflite files: tflite-micro is not installed "
-                           f"({_SCHEMA_ERROR})")
+        raise TinyECGError(
+            f"cannot read .tflite files: tflite-micro is not installed ({_SCHEMA_ERROR})"
+        )
     data, source = _read_source(path_or_bytes)
     if len(data) < 8:
         raise TinyECGError(f"{source}: too short to be a TFLite model ({len(data)} bytes)")

@@ -4,6 +4,7 @@ so every stage measures int8 models the same way: outputs, arena bytes, latency.
 LiteRT with the BUILTIN_REF op resolver is offered beside it for speed on large test sets; it
 usually matches TFLM bit for bit but not always, so callers report the mismatch rate.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,9 @@ def _quant(details: dict) -> TensorQuant:
     qp = details.get("quantization_parameters") or {}
     scales = list(qp.get("scales", [])) or [details.get("quantization", (0.0, 0))[0]]
     zps = list(qp.get("zero_points", [])) or [details.get("quantization", (0.0, 0))[1]]
-    return TensorQuant(tuple(int(s) for s in details["shape"]), details["dtype"],
-                       float(scales[0]), int(zps[0]))
+    return TensorQuant(
+        tuple(int(s) for s in details["shape"]), details["dtype"], float(scales[0]), int(zps[0])
+    )
 
 
 def capture_c_stdout(fn):
@@ -119,8 +121,9 @@ class TFLMModel:
         self.model_bytes = bytes(model_bytes)
         try:
             with _c_stderr() as said:
-                self._interp = runtime.Interpreter.from_bytes(self.model_bytes,
-                                                              arena_size=arena_size)
+                self._interp = runtime.Interpreter.from_bytes(
+                    self.model_bytes, arena_size=arena_size
+                )
         except Exception as exc:
             why = str(exc).splitlines()[0][:200]
             raise TinyECGError(f"TFLM cannot load the model: {_tflm_reason(said, why)}") from None
@@ -128,8 +131,9 @@ class TFLMModel:
 
         graph = load_model(self.model_bytes)  # input/output counts without probing the runtime
         self.inputs = [_quant(self._interp.get_input_details(i)) for i in range(len(graph.inputs))]
-        self.outputs = [_quant(self._interp.get_output_details(i))
-                        for i in range(len(graph.outputs))]
+        self.outputs = [
+            _quant(self._interp.get_output_details(i)) for i in range(len(graph.outputs))
+        ]
 
     def invoke(self, *inputs: np.ndarray) -> np.ndarray:
         """One beat: quantized inputs (without batch dimension) -> quantized output row."""
@@ -140,8 +144,11 @@ class TFLMModel:
 
     def invoke_batch(self, *inputs: np.ndarray) -> np.ndarray:
         n = len(inputs[0])
-        return np.stack([self.invoke(*(x[i] for x in inputs)) for i in range(n)]) if n else \
-            np.zeros((0, int(np.prod(self.outputs[0].shape))), self.outputs[0].dtype)
+        return (
+            np.stack([self.invoke(*(x[i] for x in inputs)) for i in range(n)])
+            if n
+            else np.zeros((0, int(np.prod(self.outputs[0].shape))), self.outputs[0].dtype)
+        )
 
     def arena_bytes(self) -> int:
         """Arena bytes the recording allocator reports (after one invoke)."""
@@ -164,8 +171,10 @@ class LiteRTModel:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         try:
-            self._interp = Interpreter(model_content=bytes(model_bytes),
-                                       experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+            self._interp = Interpreter(
+                model_content=bytes(model_bytes),
+                experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+            )
             self._interp.allocate_tensors()
         except Exception as exc:
             why = str(exc).splitlines()[0][:200]

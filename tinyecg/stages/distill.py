@@ -16,6 +16,7 @@ train/test step) through the stage-1 `fit()` (Adam, cosine decay, early stopping
 validation distillation loss). The same student is also trained on hard labels only
 (`student_nokd.keras`, same epochs and seed), so the gain of distillation is visible.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,6 +30,7 @@ from tinyecg.errors import TinyECGError
 from tinyecg.run import read_config, staged_file, write_json
 
 log = logging.getLogger("tinyecg.stages.distill")
+
 
 # temperature, alpha and jitter chosen on the intra validation split of the full database
 # (docs/compression.md): T=2, alpha=0.5 with 4-sample jitter beat T=4, alpha=0.1 with or
@@ -46,9 +48,18 @@ class DistillDefaults(TypedDict):
     jitter: int
 
 
-DEFAULTS: DistillDefaults = {"arch": "student-cnn", "temperature": 2.0, "alpha": 0.5,
-                             "epochs": 16, "batch_size": 256, "learning_rate": 4e-3,
-                             "patience": 4, "class_weight_power": 0.5, "seed": 0, "jitter": 4}
+DEFAULTS: DistillDefaults = {
+    "arch": "student-cnn",
+    "temperature": 2.0,
+    "alpha": 0.5,
+    "epochs": 16,
+    "batch_size": 256,
+    "learning_rate": 4e-3,
+    "patience": 4,
+    "class_weight_power": 0.5,
+    "seed": 0,
+    "jitter": 4,
+}
 
 
 def _tf():
@@ -59,8 +70,14 @@ def _tf():
     return tf
 
 
-def distillation_loss(y_true, teacher_logits, student_logits, temperature: float = 4.0,
-                      alpha: float = 0.1, sample_weight=None):
+def distillation_loss(
+    y_true,
+    teacher_logits,
+    student_logits,
+    temperature: float = 4.0,
+    alpha: float = 0.1,
+    sample_weight=None,
+):
     """Hinton et al. 2015 loss, averaged over the batch (a scalar tensor).
 
     y_true: integer class labels (n,); teacher_logits, student_logits: (n, classes);
@@ -81,7 +98,7 @@ def distillation_loss(y_true, teacher_logits, student_logits, temperature: float
     log_pt = tf.nn.log_softmax(zt / temperature, axis=-1)
     log_ps = tf.nn.log_softmax(zs / temperature, axis=-1)
     kl = tf.reduce_sum(tf.exp(log_pt) * (log_pt - log_ps), axis=-1)
-    per_sample = alpha * ce + (1.0 - alpha) * temperature ** 2 * kl
+    per_sample = alpha * ce + (1.0 - alpha) * temperature**2 * kl
     return tf.reduce_mean(per_sample)
 
 
@@ -133,10 +150,15 @@ def make_distiller(student, temperature: float, alpha: float):
             ins = x[:n_inputs]
             if len(zt.shape) == 3:
                 n, k = tf.shape(zt)[0], tf.shape(zt)[1]
-                pick = tf.random.uniform([n], 0, k, dtype=tf.int32) if random \
+                pick = (
+                    tf.random.uniform([n], 0, k, dtype=tf.int32)
+                    if random
                     else tf.zeros([n], tf.int32)
-                ins = [tf.gather(v, pick, axis=1, batch_dims=1) if len(v.shape) == r + 1 else v
-                       for v, r in zip(ins, ranks)]
+                )
+                ins = [
+                    tf.gather(v, pick, axis=1, batch_dims=1) if len(v.shape) == r + 1 else v
+                    for v, r in zip(ins, ranks)
+                ]
                 zt = tf.gather(zt, pick, axis=1, batch_dims=1)
             ins = [tf.cast(v, tf.float32) for v in ins]
             return (ins if n_inputs > 1 else ins[0]), zt
@@ -146,8 +168,11 @@ def make_distiller(student, temperature: float, alpha: float):
 
         def _kd_losses(self, y, zt, zs, sw):
             loss = distillation_loss(y, zt, zs, self.temperature, self.alpha, sw)
-            hard = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=tf.cast(tf.reshape(y, [-1]), tf.int32), logits=zs))
+            hard = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=tf.cast(tf.reshape(y, [-1]), tf.int32), logits=zs
+                )
+            )
             return loss, hard
 
         def _kd_update(self, loss, hard, y, zs):
@@ -207,8 +232,9 @@ def shifted_windows(data_dir: Path, beats, shifts: list[int]) -> np.ndarray:
     from tinyecg.dsp import denoise
 
     out = np.empty((len(beats), len(shifts), WINDOW), np.float16)
-    base = denoise.preprocess((beats.raw.astype(np.float64) - beats.baseline[:, None])
-                              / beats.gain[:, None])
+    base = denoise.preprocess(
+        (beats.raw.astype(np.float64) - beats.baseline[:, None]) / beats.gain[:, None]
+    )
     for name in sorted(set(beats.record.tolist())):
         rec = load_record(Path(data_dir), name)
         if rec is None:
@@ -249,12 +275,20 @@ def training_set(cfg: dict, student, teacher, tr, shifts: list[int]):
     return inputs, np.repeat(zt[:, None, :], len(shifts), axis=1)
 
 
-def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
-            alpha: float = DEFAULTS["alpha"], arch: str = DEFAULTS["arch"],
-            epochs: int = DEFAULTS["epochs"], batch_size: int = DEFAULTS["batch_size"],
-            learning_rate: float = DEFAULTS["learning_rate"], seed: int = DEFAULTS["seed"],
-            jitter: int = DEFAULTS["jitter"], class_weight_power: float | None = None,
-            nokd: bool = True, quiet: bool = False) -> dict:
+def distill(
+    run_dir: Path,
+    temperature: float = DEFAULTS["temperature"],
+    alpha: float = DEFAULTS["alpha"],
+    arch: str = DEFAULTS["arch"],
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    learning_rate: float = DEFAULTS["learning_rate"],
+    seed: int = DEFAULTS["seed"],
+    jitter: int = DEFAULTS["jitter"],
+    class_weight_power: float | None = None,
+    nokd: bool = True,
+    quiet: bool = False,
+) -> dict:
     """Distil the run's teacher into `arch`; writes student.keras (+ student_nokd.keras),
     their histories and the config's "student" section. Returns that section.
 
@@ -271,8 +305,9 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     if arch not in ARCHITECTURES:
-        raise TinyECGError(f"unknown architecture {arch!r} "
-                           f"(choose from {', '.join(ARCHITECTURES)})")
+        raise TinyECGError(
+            f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})"
+        )
     if epochs < 1:
         raise TinyECGError(f"epochs must be >= 1 (got {epochs})")
     if temperature <= 0 or not 0.0 <= alpha <= 1.0:
@@ -287,16 +322,25 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     n_classes = len(ds.labels)
     keras.utils.set_random_seed(seed)
     student = build(arch, n_classes=n_classes)
-    if any(isinstance(layer, (keras.layers.GlobalAveragePooling1D,
-                              keras.layers.GlobalAveragePooling2D)) for layer in student.layers):
-        raise TinyECGError(f"{arch}: has GlobalAveragePooling (MEAN), which 2023 TFLM builds "
-                           "compute differently; not usable as the student")
+    if any(
+        isinstance(
+            layer, (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D)
+        )
+        for layer in student.layers
+    ):
+        raise TinyECGError(
+            f"{arch}: has GlobalAveragePooling (MEAN), which 2023 TFLM builds "
+            "compute differently; not usable as the student"
+        )
     if len(student.outputs[0].shape) != 2 or student.outputs[0].shape[-1] != n_classes:
         raise TinyECGError(f"{arch}: output does not have {n_classes} classes")
 
     shifts = jitter_shifts(jitter)
-    cw_power = TRAIN_DEFAULTS["class_weight_power"] if class_weight_power is None \
+    cw_power = (
+        TRAIN_DEFAULTS["class_weight_power"]
+        if class_weight_power is None
         else float(class_weight_power)
+    )
     if not 0.0 <= cw_power <= 2.0:
         raise TinyECGError(f"class weight power must be between 0 and 2 (got {cw_power})")
     t0 = time.perf_counter()
@@ -304,17 +348,34 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     zt_va = teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm))
     t_teacher = time.perf_counter() - t0
     val_in = model_inputs(student, va.x, va.beats.rhythm)
-    common = dict(n_classes=n_classes, epochs=epochs, batch_size=batch_size,
-                  learning_rate=learning_rate, patience=DEFAULTS["patience"],
-                  class_weight_power=cw_power, quiet=quiet,
-                  # compile() needs a loss; the Distiller's own train step replaces it
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    common = dict(
+        n_classes=n_classes,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=DEFAULTS["patience"],
+        class_weight_power=cw_power,
+        quiet=quiet,
+        # compile() needs a loss; the Distiller's own train step replaces it
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
 
-    log.info("distilling into %s (%d params, T=%g, alpha=%g) on %d beats", arch,
-             student.count_params(), temperature, alpha, len(tr))
-    hist_kd, sec_kd = fit(make_distiller(student, temperature, alpha),
-                          with_teacher(train_in, zt_tr), tr.beats.y,
-                          with_teacher(val_in, zt_va), va.beats.y, **common)
+    log.info(
+        "distilling into %s (%d params, T=%g, alpha=%g) on %d beats",
+        arch,
+        student.count_params(),
+        temperature,
+        alpha,
+        len(tr),
+    )
+    hist_kd, sec_kd = fit(
+        make_distiller(student, temperature, alpha),
+        with_teacher(train_in, zt_tr),
+        tr.beats.y,
+        with_teacher(val_in, zt_va),
+        va.beats.y,
+        **common,
+    )
 
     student_nokd = None
     hist_nokd, sec_nokd = None, 0.0
@@ -324,26 +385,47 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
         log.info("training the same student on hard labels only (no distillation)")
         keras.utils.set_random_seed(seed)
         student_nokd = build(arch, n_classes=n_classes)
-        hist_nokd, sec_nokd = fit(make_distiller(student_nokd, temperature, 1.0),
-                                  with_teacher(train_in, zt_tr), tr.beats.y,
-                                  with_teacher(val_in, zt_va), va.beats.y, **common)
+        hist_nokd, sec_nokd = fit(
+            make_distiller(student_nokd, temperature, 1.0),
+            with_teacher(train_in, zt_tr),
+            tr.beats.y,
+            with_teacher(val_in, zt_va),
+            va.beats.y,
+            **common,
+        )
 
     val_acc = {"student": _accuracy(student, va), "teacher": _accuracy(teacher, va)}
     if student_nokd is not None:
         val_acc["student_nokd"] = _accuracy(student_nokd, va)
-    section = {"arch": arch, "params": int(student.count_params()),
-               "macs": count_macs(student), "rhythm": len(student.inputs) > 1,
-               "temperature": float(temperature), "alpha": float(alpha),
-               "epochs": int(epochs), "epochs_run": len(hist_kd["loss"]),
-               "batch_size": int(batch_size), "learning_rate": float(learning_rate),
-               "seed": int(seed), "class_weight_power": cw_power,
-               "jitter": int(jitter), "jitter_shifts": shifts,
-               "teacher_logits_seconds": round(t_teacher, 1),
-               "train_seconds": round(sec_kd, 1), "file": "student.keras",
-               "val_accuracy": val_acc,
-               "nokd": ({"file": "student_nokd.keras", "epochs_run": len(hist_nokd["loss"]),
-                         "train_seconds": round(sec_nokd, 1)}
-                        if hist_nokd is not None else None)}
+    section = {
+        "arch": arch,
+        "params": int(student.count_params()),
+        "macs": count_macs(student),
+        "rhythm": len(student.inputs) > 1,
+        "temperature": float(temperature),
+        "alpha": float(alpha),
+        "epochs": int(epochs),
+        "epochs_run": len(hist_kd["loss"]),
+        "batch_size": int(batch_size),
+        "learning_rate": float(learning_rate),
+        "seed": int(seed),
+        "class_weight_power": cw_power,
+        "jitter": int(jitter),
+        "jitter_shifts": shifts,
+        "teacher_logits_seconds": round(t_teacher, 1),
+        "train_seconds": round(sec_kd, 1),
+        "file": "student.keras",
+        "val_accuracy": val_acc,
+        "nokd": (
+            {
+                "file": "student_nokd.keras",
+                "epochs_run": len(hist_nokd["loss"]),
+                "train_seconds": round(sec_nokd, 1),
+            }
+            if hist_nokd is not None
+            else None
+        ),
+    }
 
     # save everything before touching config.json, each file atomically
     with staged_file(run_dir / "student.keras") as tmp:
@@ -356,10 +438,13 @@ def distill(run_dir: Path, temperature: float = DEFAULTS["temperature"],
     cfg = read_config(run_dir)
     cfg["student"] = section
     write_json(run_dir / "config.json", cfg)
-    log.info("student: validation accuracy %.4f (teacher %.4f%s) after %.0f s",
-             val_acc["student"], val_acc["teacher"],
-             f", without distillation {val_acc['student_nokd']:.4f}" if nokd else "",
-             sec_kd + sec_nokd)
+    log.info(
+        "student: validation accuracy %.4f (teacher %.4f%s) after %.0f s",
+        val_acc["student"],
+        val_acc["teacher"],
+        f", without distillation {val_acc['student_nokd']:.4f}" if nokd else "",
+        sec_kd + sec_nokd,
+    )
     return section
 
 

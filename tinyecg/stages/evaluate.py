@@ -1,5 +1,6 @@
 """Evaluation of a run's model (float Keras or int8 TFLite in TFLM) on its test split, or on
 another WFDB folder; writes report.json, report.md and a confusion-matrix PNG."""
+
 from __future__ import annotations
 
 import logging
@@ -15,14 +16,18 @@ from tinyecg.spec import NLRAV_TO_AAMI
 
 log = logging.getLogger("tinyecg.stages.evaluate")
 
+
 def load_keras(path: Path):
     import tensorflow_model_optimization as tfmot
 
     from tinyecg.models.architectures import keras
 
     try:
-        with tfmot.quantization.keras.quantize_scope(), tfmot.clustering.keras.cluster_scope(), \
-                tfmot.sparsity.keras.prune_scope():
+        with (
+            tfmot.quantization.keras.quantize_scope(),
+            tfmot.clustering.keras.cluster_scope(),
+            tfmot.sparsity.keras.prune_scope(),
+        ):
             return keras.models.load_model(path, compile=False)
     except Exception as exc:
         why = str(exc).splitlines()[0][:160]
@@ -48,9 +53,9 @@ def predict_proba(model_path: Path, x: np.ndarray, rhythm: np.ndarray, runtime: 
     return model.predict(model_inputs(model, x, rhythm), batch_size=1024, verbose=0)
 
 
-def plot_confusion(cm: np.ndarray, labels: list[str], title: str,
-                   path: Path | BinaryIO) -> None:
+def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path | BinaryIO) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -60,8 +65,15 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str,
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(labels)), labels)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
@@ -72,9 +84,15 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str,
     plt.close(fig)
 
 
-def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
-             runtime: str = "tflm", write: bool = True, lead=None,
-             label_map: str | Path | None = None) -> dict:
+def evaluate(
+    run_dir: Path,
+    model: str = "teacher",
+    records: str | None = None,
+    runtime: str = "tflm",
+    write: bool = True,
+    lead=None,
+    label_map: str | Path | None = None,
+) -> dict:
     """Score a model of the run on its test split, or on every beat of another WFDB folder
     (`records`, AAMI classes; `lead` and `label_map` for databases that differ). Writes
     report.json, report.md and confusion.png as one set: all three or none."""
@@ -89,9 +107,13 @@ def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
     path = run_model(run_dir, model)
     run_labels = cfg["data"]["label_names"]
     if records:
-        ds = build_dataset(resolve_data_dir(records), labels="aami",
-                           include_paced=cfg["data"]["include_paced"], lead=lead,
-                           label_map=read_label_map(label_map) if label_map else None)
+        ds = build_dataset(
+            resolve_data_dir(records),
+            labels="aami",
+            include_paced=cfg["data"]["include_paced"],
+            lead=lead,
+            label_map=read_label_map(label_map) if label_map else None,
+        )
         test = ds
         scope = f"all beats of {records}"
     else:
@@ -106,29 +128,53 @@ def evaluate(run_dir: Path, model: str = "teacher", records: str | None = None,
     if records and cfg["data"]["labels"] != "aami":
         pred = np.array([labels.index(NLRAV_TO_AAMI[run_labels[p]]) for p in pred])
     rep = metrics.report(test.beats.y, pred, labels)
-    rep.update({"split": cfg["split"]["name"] if not records else "external",
-                "scope": scope, "model": path.stem, "model_file": path.name,
-                "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
-                if path.suffix == ".tflite" else "keras-float",
-                "label_set": "aami" if records else cfg["data"]["labels"]})
+    rep.update(
+        {
+            "split": cfg["split"]["name"] if not records else "external",
+            "scope": scope,
+            "model": path.stem,
+            "model_file": path.name,
+            "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
+            if path.suffix == ".tflite"
+            else "keras-float",
+            "label_set": "aami" if records else cfg["data"]["labels"],
+        }
+    )
     if records:
         rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
     if write:
         png = io.BytesIO()
-        plot_confusion(np.array(rep["confusion"]), labels,
-                       f"{rep['model']} ({rep['runtime']}) – {scope}", png)
-        outputs.write_set(run_dir, {"report.json": outputs.json_text(rep),
-                                    "report.md": report_markdown(rep),
-                                    "confusion.png": png.getvalue()}, require_empty=False)
+        plot_confusion(
+            np.array(rep["confusion"]), labels, f"{rep['model']} ({rep['runtime']}) – {scope}", png
+        )
+        outputs.write_set(
+            run_dir,
+            {
+                "report.json": outputs.json_text(rep),
+                "report.md": report_markdown(rep),
+                "confusion.png": png.getvalue(),
+            },
+            require_empty=False,
+        )
     return rep
 
 
 def report_markdown(rep: dict) -> str:
-    return (f"# Evaluation: {rep['model']} ({rep['runtime']})\n\n"
-            f"Scope: {rep['scope']} ({rep['n']} beats, labels {rep['label_set']}).\n\n"
-            f"- accuracy: {100 * rep['accuracy']:.2f} %\n"
-            f"- macro F1: {100 * rep['macro_f1']:.2f} %\n\n"
-            + metrics.markdown_table(rep) + "\n\nConfusion (rows annotated, columns predicted):\n\n"
-            + "| | " + " | ".join(rep["labels"]) + " |\n|---|" + "---:|" * len(rep["labels"]) + "\n"
-            + "\n".join(f"| {lab} | " + " | ".join(str(v) for v in row) + " |"
-                        for lab, row in zip(rep["labels"], rep["confusion"])) + "\n")
+    return (
+        f"# Evaluation: {rep['model']} ({rep['runtime']})\n\n"
+        f"Scope: {rep['scope']} ({rep['n']} beats, labels {rep['label_set']}).\n\n"
+        f"- accuracy: {100 * rep['accuracy']:.2f} %\n"
+        f"- macro F1: {100 * rep['macro_f1']:.2f} %\n\n"
+        + metrics.markdown_table(rep)
+        + "\n\nConfusion (rows annotated, columns predicted):\n\n"
+        + "| | "
+        + " | ".join(rep["labels"])
+        + " |\n|---|"
+        + "---:|" * len(rep["labels"])
+        + "\n"
+        + "\n".join(
+            f"| {lab} | " + " | ".join(str(v) for v in row) + " |"
+            for lab, row in zip(rep["labels"], rep["confusion"])
+        )
+        + "\n"
+    )

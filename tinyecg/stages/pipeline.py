@@ -4,6 +4,7 @@ already exist (so an interrupted pipeline picks up where it stopped).
 Budget: the defaults are chosen so the whole pipeline on the full MIT-BIH database (about
 99k beats) takes at most 20 minutes on a 2-core PC (measured in docs/compression.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,6 +17,7 @@ from tinyecg.run import read_config, write_json
 
 log = logging.getLogger("tinyecg.stages.pipeline")
 
+
 class PipelineDefaults(TypedDict):
     teacher_epochs: int
     student_epochs: int
@@ -23,26 +25,42 @@ class PipelineDefaults(TypedDict):
     finetune_epochs: int
 
 
-PIPELINE_DEFAULTS: PipelineDefaults = {"teacher_epochs": 12, "student_epochs": 16,
-                                       "qat": True, "finetune_epochs": 3}
+PIPELINE_DEFAULTS: PipelineDefaults = {
+    "teacher_epochs": 12,
+    "student_epochs": 16,
+    "qat": True,
+    "finetune_epochs": 3,
+}
 
 
 def _newest(paths) -> float:
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
-def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = None,
-             quiet: bool = False, arch: str = "teacher-cnn", student_arch: str = "student-cnn",
-             teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
-             student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
-             temperature: float | None = None, alpha: float | None = None,
-             jitter: int | None = None, qat: bool = PIPELINE_DEFAULTS["qat"],
-             prune: float | None = None,
-             clusters: int | None = None,
-             finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
-             representative_size: int = 500, runtime_sample: int | None = None,
-             bench_shifts: tuple[int, ...] = (-5, -2, 2, 5),
-             seed: int = 0, include_paced: bool = False, force: bool = False) -> dict:
+def pipeline(
+    out: Path,
+    data=None,
+    split: str = "intra",
+    labels: str | None = None,
+    quiet: bool = False,
+    arch: str = "teacher-cnn",
+    student_arch: str = "student-cnn",
+    teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
+    student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
+    temperature: float | None = None,
+    alpha: float | None = None,
+    jitter: int | None = None,
+    qat: bool = PIPELINE_DEFAULTS["qat"],
+    prune: float | None = None,
+    clusters: int | None = None,
+    finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
+    representative_size: int = 500,
+    runtime_sample: int | None = None,
+    bench_shifts: tuple[int, ...] = (-5, -2, 2, 5),
+    seed: int = 0,
+    include_paced: bool = False,
+    force: bool = False,
+) -> dict:
     """Run every stage into `out`; returns {"run_dir", "stages": {name: "ran"|"kept"},
     "seconds": {...}, "bench": rows}. labels default: nlrav for the intra split, aami for
     inter. An existing run directory is resumed if it was made with the same split, labels
@@ -76,63 +94,114 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
         # without data, a resumed run keeps the data it was made with
         data_dir = Path(cfg["data"]["dir"]) if data is None else resolve_data_dir(data).resolve()
         mine = {"data": str(data_dir), "split": split, "labels": labels}
-        theirs = {"data": cfg["data"]["dir"], "split": cfg["split"]["name"],
-                  "labels": cfg["data"]["labels"]}
+        theirs = {
+            "data": cfg["data"]["dir"],
+            "split": cfg["split"]["name"],
+            "labels": cfg["data"]["labels"],
+        }
         if mine != theirs:
-            diff = ", ".join(f"{k} {theirs[k]} (asked {mine[k]})" for k in mine
-                             if mine[k] != theirs[k])
-            raise TinyECGError(f"{out}: an existing run with {diff}; use another folder or "
-                               "--force to start again")
+            diff = ", ".join(
+                f"{k} {theirs[k]} (asked {mine[k]})" for k in mine if mine[k] != theirs[k]
+            )
+            raise TinyECGError(
+                f"{out}: an existing run with {diff}; use another folder or --force to start again"
+            )
         stages["train"] = "kept"
     else:
         t0 = time.perf_counter()
         log.info("== train: %s teacher, %s split, labels %s", arch, split, labels)
-        train(out, data=data, split=split, labels=labels, arch=arch, epochs=teacher_epochs,
-              seed=seed, include_paced=include_paced, force=force, quiet=quiet)
+        train(
+            out,
+            data=data,
+            split=split,
+            labels=labels,
+            arch=arch,
+            epochs=teacher_epochs,
+            seed=seed,
+            include_paced=include_paced,
+            force=force,
+            quiet=quiet,
+        )
         stages["train"] = "ran"
         seconds["train"] = round(time.perf_counter() - t0, 1)
 
     # 2. students (stale if the teacher is newer)
     cfg = read_config(out)
     students = [out / "student.keras", out / "student_nokd.keras"]
-    if cfg.get("student") and all(p.is_file() for p in students) and \
-            min(p.stat().st_mtime for p in students) >= (out / "teacher.keras").stat().st_mtime:
+    if (
+        cfg.get("student")
+        and all(p.is_file() for p in students)
+        and min(p.stat().st_mtime for p in students) >= (out / "teacher.keras").stat().st_mtime
+    ):
         stages["distill"] = "kept"
     else:
         t0 = time.perf_counter()
-        log.info("== distill: %s, T=%g, alpha=%g, jitter %d, %d epochs", student_arch,
-                 temperature, alpha, jitter, student_epochs)
-        distill(out, temperature=temperature, alpha=alpha, arch=student_arch,
-                epochs=student_epochs, seed=seed, jitter=jitter, quiet=quiet)
+        log.info(
+            "== distill: %s, T=%g, alpha=%g, jitter %d, %d epochs",
+            student_arch,
+            temperature,
+            alpha,
+            jitter,
+            student_epochs,
+        )
+        distill(
+            out,
+            temperature=temperature,
+            alpha=alpha,
+            arch=student_arch,
+            epochs=student_epochs,
+            seed=seed,
+            jitter=jitter,
+            quiet=quiet,
+        )
         stages["distill"] = "ran"
         seconds["distill"] = round(time.perf_counter() - t0, 1)
 
     # 3. int8 models (quantize keeps outputs newer than the student, re-makes stale ones)
-    wanted = [OUTPUTS["ptq"]] + ([OUTPUTS["qat"]] if qat else []) + \
-        ([OUTPUTS["pruned"]] if prune is not None else []) + \
-        ([OUTPUTS["clustered"]] if clusters is not None else [])
+    wanted = (
+        [OUTPUTS["ptq"]]
+        + ([OUTPUTS["qat"]] if qat else [])
+        + ([OUTPUTS["pruned"]] if prune is not None else [])
+        + ([OUTPUTS["clustered"]] if clusters is not None else [])
+    )
     student_time = (out / "student.keras").stat().st_mtime
     if all((out / f).is_file() and (out / f).stat().st_mtime >= student_time for f in wanted):
         stages["quantize"] = "kept"
     else:
         t0 = time.perf_counter()
-        log.info("== quantize: PTQ%s%s%s", " + QAT" if qat else "",
-                 f" + pruning {prune}" if prune is not None else "",
-                 f" + {clusters} clusters" if clusters is not None else "")
-        stale = any((out / f).is_file() and (out / f).stat().st_mtime < student_time
-                    for f in wanted)
-        quantize(out, qat=qat, prune=prune, clusters=clusters,
-                 representative_size=representative_size, seed=seed, force=stale,
-                 finetune_epochs=finetune_epochs, quiet=quiet)
+        log.info(
+            "== quantize: PTQ%s%s%s",
+            " + QAT" if qat else "",
+            f" + pruning {prune}" if prune is not None else "",
+            f" + {clusters} clusters" if clusters is not None else "",
+        )
+        stale = any(
+            (out / f).is_file() and (out / f).stat().st_mtime < student_time for f in wanted
+        )
+        quantize(
+            out,
+            qat=qat,
+            prune=prune,
+            clusters=clusters,
+            representative_size=representative_size,
+            seed=seed,
+            force=stale,
+            finetune_epochs=finetune_epochs,
+            quiet=quiet,
+        )
         stages["quantize"] = "ran"
         seconds["quantize"] = round(time.perf_counter() - t0, 1)
 
     # 4. benchmark (again whenever a model is newer than bench.json)
     models = list(out.glob("*.keras")) + list(out.glob("*.tflite"))
     bench_json = out / "bench.json"
-    if bench_json.is_file() and bench_json.stat().st_mtime >= _newest(models) \
-            and all(stages[s] == "kept" for s in stages):
+    if (
+        bench_json.is_file()
+        and bench_json.stat().st_mtime >= _newest(models)
+        and all(stages[s] == "kept" for s in stages)
+    ):
         import json
+
         rows = json.loads(bench_json.read_text())
         stages["bench"] = "kept"
     else:
@@ -145,14 +214,29 @@ def pipeline(out: Path, data=None, split: str = "intra", labels: str | None = No
     seconds["total"] = round(time.perf_counter() - t_all, 1)
     cfg = read_config(out)
     runs = list((cfg.get("pipeline") or {}).get("runs") or [])
-    runs.append({"stages": stages, "seconds": seconds,
-                 "settings": {"teacher_epochs": teacher_epochs, "student_epochs": student_epochs,
-                              "student_arch": student_arch, "temperature": temperature,
-                              "alpha": alpha, "jitter": jitter, "qat": qat, "prune": prune,
-                              "clusters": clusters,
-                              "finetune_epochs": finetune_epochs}})
+    runs.append(
+        {
+            "stages": stages,
+            "seconds": seconds,
+            "settings": {
+                "teacher_epochs": teacher_epochs,
+                "student_epochs": student_epochs,
+                "student_arch": student_arch,
+                "temperature": temperature,
+                "alpha": alpha,
+                "jitter": jitter,
+                "qat": qat,
+                "prune": prune,
+                "clusters": clusters,
+                "finetune_epochs": finetune_epochs,
+            },
+        }
+    )
     cfg["pipeline"] = {"runs": runs}
     write_json(cfg_path, cfg)
-    log.info("pipeline done in %.0f s (%s)", seconds["total"],
-             ", ".join(f"{k} {v}" for k, v in stages.items()))
+    log.info(
+        "pipeline done in %.0f s (%s)",
+        seconds["total"],
+        ", ".join(f"{k} {v}" for k, v in stages.items()),
+    )
     return {"run_dir": str(out), "stages": stages, "seconds": seconds, "bench": rows}

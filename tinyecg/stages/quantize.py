@@ -19,6 +19,7 @@ teacher and the student's R-peak jitter, at a lower learning rate, for `finetune
 epochs, without early stopping (pruning's schedule must run to its end; the last epoch is
 kept).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,6 +35,7 @@ from tinyecg.run import read_config, staged_file, write_json
 
 log = logging.getLogger("tinyecg.stages.quantize")
 
+
 class QuantizeDefaults(TypedDict):
     representative_size: int
     finetune_epochs: int
@@ -43,18 +45,29 @@ class QuantizeDefaults(TypedDict):
     seed: int
 
 
-DEFAULTS: QuantizeDefaults = {"representative_size": 500, "finetune_epochs": 3,
-                              "finetune_learning_rate": 5e-4, "batch_size": 256,
-                              "min_per_class": 10, "seed": 0}
+DEFAULTS: QuantizeDefaults = {
+    "representative_size": 500,
+    "finetune_epochs": 3,
+    "finetune_learning_rate": 5e-4,
+    "batch_size": 256,
+    "min_per_class": 10,
+    "seed": 0,
+}
 
-OUTPUTS = {"ptq": "student_int8.tflite", "qat": "student_qat_int8.tflite",
-           "pruned": "student_pruned_int8.tflite", "clustered": "student_clustered_int8.tflite"}
+OUTPUTS = {
+    "ptq": "student_int8.tflite",
+    "qat": "student_qat_int8.tflite",
+    "pruned": "student_pruned_int8.tflite",
+    "clustered": "student_clustered_int8.tflite",
+}
 
 
 # --------------------------------------------------------------------------- representative set
 
-def stratified_indices(y: np.ndarray, size: int, seed: int = 0,
-                       min_per_class: int = DEFAULTS["min_per_class"]) -> np.ndarray:
+
+def stratified_indices(
+    y: np.ndarray, size: int, seed: int = 0, min_per_class: int = DEFAULTS["min_per_class"]
+) -> np.ndarray:
     """`size` indices into y, drawn without replacement: each class in proportion to its
     frequency but at least min(min_per_class, its count), so the calibration sees the rare
     classes' extreme shapes too. Sorted."""
@@ -67,14 +80,16 @@ def stratified_indices(y: np.ndarray, size: int, seed: int = 0,
     floor = np.minimum(min_per_class, counts)
     if floor.sum() > size:  # too small for the floor: proportional only
         floor = np.zeros_like(counts)
-    take = np.minimum(np.maximum(np.round(size * counts / counts.sum()).astype(int), floor),
-                      counts)
+    take = np.minimum(np.maximum(np.round(size * counts / counts.sum()).astype(int), floor), counts)
     while take.sum() > size:  # trim the class furthest above its floor
         take[np.argmax(take - floor)] -= 1
     while take.sum() < size:  # fill from the class with the most beats left
         take[np.argmax(counts - take)] += 1
-    picked = [rng.choice(np.flatnonzero(y == c), size=int(k), replace=False)
-              for c, k in zip(classes, take) if k > 0]
+    picked = [
+        rng.choice(np.flatnonzero(y == c), size=int(k), replace=False)
+        for c, k in zip(classes, take)
+        if k > 0
+    ]
     return np.sort(np.concatenate(picked))
 
 
@@ -92,16 +107,20 @@ def _check_representative(model, rep: list[np.ndarray]) -> list[np.ndarray]:
         rep = [rep]
     names = [t.name.split(":")[0] for t in model.inputs]
     if len(rep) != len(model.inputs):
-        raise TinyECGError(f"representative set has {len(rep)} input(s); the model takes "
-                           f"{len(model.inputs)} ({', '.join(names)})")
+        raise TinyECGError(
+            f"representative set has {len(rep)} input(s); the model takes "
+            f"{len(model.inputs)} ({', '.join(names)})"
+        )
     out = []
     n = None
     for arr, t, name in zip(rep, model.inputs, names):
         arr = np.asarray(arr, np.float32)
         want = tuple(int(d) for d in t.shape[1:])
         if arr.ndim != len(want) + 1 or tuple(arr.shape[1:]) != want:
-            raise TinyECGError(f"representative input {name!r} has shape {list(arr.shape)}; "
-                               f"the model needs [n, {', '.join(map(str, want))}]")
+            raise TinyECGError(
+                f"representative input {name!r} has shape {list(arr.shape)}; "
+                f"the model needs [n, {', '.join(map(str, want))}]"
+            )
         if len(arr) == 0:
             raise TinyECGError("representative set is empty")
         if n is not None and len(arr) != n:
@@ -115,8 +134,8 @@ def _check_representative(model, rep: list[np.ndarray]) -> list[np.ndarray]:
 
 # --------------------------------------------------------------------------- conversion
 
-def convert_int8(model, representative: list[np.ndarray],
-                 per_channel_dense: bool = False) -> bytes:
+
+def convert_int8(model, representative: list[np.ndarray], per_channel_dense: bool = False) -> bytes:
     """Full-integer TFLite flatbuffer of a Keras model (plain or tfmot QAT).
 
     Convolutions get per-channel weight scales (every TFLM computes them); dense layers get
@@ -140,7 +159,7 @@ def convert_int8(model, representative: list[np.ndarray],
         # samples as {input name: batch of one}: the converter matches names, not positions
         # (its flatbuffer input order is not the Keras one)
         for i in range(len(rep[0])):
-            yield {name: arr[i:i + 1] for name, arr in zip(names, rep)}
+            yield {name: arr[i : i + 1] for name, arr in zip(names, rep)}
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -158,8 +177,11 @@ def convert_int8(model, representative: list[np.ndarray],
         raise TinyECGError(f"int8 conversion failed: {first[:200]}") from None
     ok, reasons = load_model(bytes(data)).is_fully_int8()
     if not ok:
-        raise TinyECGError("int8 conversion left non-integer parts: " + "; ".join(reasons[:4])
-                           + (f" (and {len(reasons) - 4} more)" if len(reasons) > 4 else ""))
+        raise TinyECGError(
+            "int8 conversion left non-integer parts: "
+            + "; ".join(reasons[:4])
+            + (f" (and {len(reasons) - 4} more)" if len(reasons) > 4 else "")
+        )
     return bytes(data)
 
 
@@ -177,6 +199,7 @@ def _tflm_check(data: bytes) -> int:
 
 
 # --------------------------------------------------------------------------- tfmot variants
+
 
 def _wrap_layers(model, wrap, which=("Conv2D", "Dense"), skip=("logits",)):
     """A copy of `model` whose Conv2D/Dense layers (not the final "logits") are wrapped with
@@ -201,8 +224,11 @@ def _wrap_layers(model, wrap, which=("Conv2D", "Dense"), skip=("logits",)):
 def _kernel_layers(model):
     from tinyecg.models.architectures import keras
 
-    return [layer for layer in model.layers
-            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
 
 
 def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet=False) -> dict:
@@ -215,16 +241,24 @@ def _finetune(model, ctx, epochs: int, learning_rate: float, callbacks=(), quiet
     distiller = make_distiller(model, ctx["temperature"], ctx["alpha"])
     steps = max(1, int(np.ceil(len(tr.beats.y) / DEFAULTS["batch_size"]))) * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.1)
-    distiller.compile(optimizer=keras.optimizers.Adam(schedule),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    hist = distiller.fit(with_teacher(ctx["train_in"], ctx["zt_train"]), tr.beats.y,
-                         validation_data=(with_teacher(
-                             representative_inputs(model, va.x, va.beats.rhythm),
-                             ctx["zt_val"]), va.beats.y),
-                         epochs=epochs, batch_size=DEFAULTS["batch_size"], shuffle=True,
-                         verbose=0 if quiet else 2, callbacks=list(callbacks),
-                         class_weight=class_weights(tr.beats.y, len(ctx["labels"]),
-                                                    ctx["class_weight_power"]))
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    hist = distiller.fit(
+        with_teacher(ctx["train_in"], ctx["zt_train"]),
+        tr.beats.y,
+        validation_data=(
+            with_teacher(representative_inputs(model, va.x, va.beats.rhythm), ctx["zt_val"]),
+            va.beats.y,
+        ),
+        epochs=epochs,
+        batch_size=DEFAULTS["batch_size"],
+        shuffle=True,
+        verbose=0 if quiet else 2,
+        callbacks=list(callbacks),
+        class_weight=class_weights(tr.beats.y, len(ctx["labels"]), ctx["class_weight_power"]),
+    )
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
 
 
@@ -257,8 +291,9 @@ def tie_concat_ranges(qmodel) -> list[str]:
         mins, maxs = _range_vars(layer)
         group = [layer.name]
         node = layer.inbound_nodes[0]
-        feeders = node.inbound_layers if isinstance(node.inbound_layers, list) \
-            else [node.inbound_layers]
+        feeders = (
+            node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
+        )
         for src in feeders:
             while src is not None:  # walk back over layers without their own range (Flatten)
                 smin, smax = _range_vars(src)
@@ -307,15 +342,30 @@ def pruned_model(student, ctx, sparsity: float, epochs: int, learning_rate: floa
     frequency = max(1, steps // 30)
     end_step = frequency * max(1, int(steps * 2 / 3) // frequency)
     schedule = tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=float(sparsity), begin_step=0,
-        end_step=end_step, frequency=frequency)
-    wrapped = _wrap_layers(student, lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
-        layer, pruning_schedule=schedule))
-    hist = _finetune(wrapped, ctx, epochs, learning_rate,
-                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep()], quiet=quiet)
+        initial_sparsity=0.0,
+        final_sparsity=float(sparsity),
+        begin_step=0,
+        end_step=end_step,
+        frequency=frequency,
+    )
+    wrapped = _wrap_layers(
+        student,
+        lambda layer: tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule),
+    )
+    hist = _finetune(
+        wrapped,
+        ctx,
+        epochs,
+        learning_rate,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+        quiet=quiet,
+    )
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
-    measured = {layer.name: float(np.mean(layer.get_weights()[0] == 0))
-                for layer in _kernel_layers(stripped) if layer.name != "logits"}
+    measured = {
+        layer.name: float(np.mean(layer.get_weights()[0] == 0))
+        for layer in _kernel_layers(stripped)
+        if layer.name != "logits"
+    }
     return stripped, hist, measured
 
 
@@ -326,13 +376,21 @@ def clustered_model(student, ctx, clusters: int, epochs: int, learning_rate: flo
     import tensorflow_model_optimization as tfmot
 
     cl = tfmot.clustering.keras
-    wrapped = _wrap_layers(student, lambda layer: cl.cluster_weights(
-        layer, number_of_clusters=int(clusters),
-        cluster_centroids_init=cl.CentroidInitialization.KMEANS_PLUS_PLUS))
+    wrapped = _wrap_layers(
+        student,
+        lambda layer: cl.cluster_weights(
+            layer,
+            number_of_clusters=int(clusters),
+            cluster_centroids_init=cl.CentroidInitialization.KMEANS_PLUS_PLUS,
+        ),
+    )
     hist = _finetune(wrapped, ctx, epochs, learning_rate, quiet=quiet)
     stripped = cl.strip_clustering(wrapped)
-    distinct = {layer.name: int(np.unique(layer.get_weights()[0]).size)
-                for layer in _kernel_layers(stripped) if layer.name != "logits"}
+    distinct = {
+        layer.name: int(np.unique(layer.get_weights()[0]).size)
+        for layer in _kernel_layers(stripped)
+        if layer.name != "logits"
+    }
     return stripped, hist, distinct
 
 
@@ -349,20 +407,29 @@ def int8_weight_stats(data: bytes) -> dict:
             if t.data is None:
                 continue
             w = t.data.reshape(t.shape[0], -1) if t.data.ndim > 1 else t.data.reshape(1, -1)
-            out[t.name] = {"size": int(t.data.size), "zeros": float(np.mean(t.data == 0)),
-                           "max_distinct_per_channel": int(max(np.unique(r).size for r in w))}
+            out[t.name] = {
+                "size": int(t.data.size),
+                "zeros": float(np.mean(t.data == 0)),
+                "max_distinct_per_channel": int(max(np.unique(r).size for r in w)),
+            }
     return out
 
 
 # --------------------------------------------------------------------------- the stage
 
-def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
-             clusters: int | None = None,
-             representative_size: int = DEFAULTS["representative_size"],
-             seed: int = DEFAULTS["seed"], force: bool = False,
-             finetune_epochs: int = DEFAULTS["finetune_epochs"],
-             finetune_learning_rate: float = DEFAULTS["finetune_learning_rate"],
-             quiet: bool = False) -> dict:
+
+def quantize(
+    run_dir: Path,
+    qat: bool = False,
+    prune: float | None = None,
+    clusters: int | None = None,
+    representative_size: int = DEFAULTS["representative_size"],
+    seed: int = DEFAULTS["seed"],
+    force: bool = False,
+    finetune_epochs: int = DEFAULTS["finetune_epochs"],
+    finetune_learning_rate: float = DEFAULTS["finetune_learning_rate"],
+    quiet: bool = False,
+) -> dict:
     """Write student_int8.tflite (full-integer PTQ) and the requested tfmot variants; returns
     the config's "quantize" section. Existing outputs newer than student.keras are kept
     unless force=True."""
@@ -378,8 +445,9 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     cfg = read_config(run_dir)
     student_path = run_dir / (cfg.get("student") or {}).get("file", "student.keras")
     if not student_path.is_file():
-        raise TinyECGError(f"{run_dir}: no distilled student (student.keras) to quantize; "
-                           "run distill first")
+        raise TinyECGError(
+            f"{run_dir}: no distilled student (student.keras) to quantize; run distill first"
+        )
     if prune is not None and not 0.0 < float(prune) < 1.0:
         raise TinyECGError(f"prune sparsity must be between 0 and 1 (got {prune})")
     if clusters is not None and not 2 <= int(clusters) <= 256:
@@ -389,16 +457,21 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     if (qat or prune is not None or clusters is not None) and finetune_epochs < 1:
         raise TinyECGError(f"finetune epochs must be >= 1 (got {finetune_epochs})")
 
-    wanted = ["ptq"] + (["qat"] if qat else []) + (["pruned"] if prune is not None else []) \
+    wanted = (
+        ["ptq"]
+        + (["qat"] if qat else [])
+        + (["pruned"] if prune is not None else [])
         + (["clustered"] if clusters is not None else [])
+    )
     student_mtime = student_path.stat().st_mtime
     todo, kept = [], []
     for kind in wanted:
         path = run_dir / OUTPUTS[kind]
         if path.exists() and not force:
             if path.stat().st_mtime < student_mtime:
-                raise TinyECGError(f"{path}: older than {student_path.name} (use --force to "
-                                   "re-quantize)")
+                raise TinyECGError(
+                    f"{path}: older than {student_path.name} (use --force to re-quantize)"
+                )
             kept.append(kind)
         else:
             todo.append(kind)
@@ -414,10 +487,15 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
     rep_idx = stratified_indices(tr.beats.y, representative_size, seed)
     rep = representative_inputs(student, tr.x[rep_idx], tr.beats.rhythm[rep_idx])
     rep_counts = np.bincount(tr.beats.y[rep_idx], minlength=len(ds.labels))
-    common = {"representative": {"size": int(len(rep_idx)), "from": "train split, stratified",
-                                 "seed": int(seed),
-                                 "per_class": dict(zip(ds.labels, rep_counts.tolist()))},
-              "weight_scales": {"convolutions": "per-channel", "dense": "per-tensor"}}
+    common = {
+        "representative": {
+            "size": int(len(rep_idx)),
+            "from": "train split, stratified",
+            "seed": int(seed),
+            "per_class": dict(zip(ds.labels, rep_counts.tolist())),
+        },
+        "weight_scales": {"convolutions": "per-channel", "dense": "per-tensor"},
+    }
 
     ctx = None
     if any(k != "ptq" for k in todo):
@@ -427,15 +505,21 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
         teacher = load_keras(teacher_path)
         va = ds.subset(split["val"])
         st = cfg.get("student") or {}
-        ctx = {"train": tr, "val": va, "labels": ds.labels,
-               "temperature": st.get("temperature", KD["temperature"]),
-               "alpha": st.get("alpha", KD["alpha"]),
-               "class_weight_power": st.get("class_weight_power",
-                                             TRAIN_DEFAULTS["class_weight_power"]),
-               "zt_val": teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm))}
+        ctx = {
+            "train": tr,
+            "val": va,
+            "labels": ds.labels,
+            "temperature": st.get("temperature", KD["temperature"]),
+            "alpha": st.get("alpha", KD["alpha"]),
+            "class_weight_power": st.get(
+                "class_weight_power", TRAIN_DEFAULTS["class_weight_power"]
+            ),
+            "zt_val": teacher_logits(teacher, model_inputs(teacher, va.x, va.beats.rhythm)),
+        }
         # the student's training set again, with its R-peak jitter
         ctx["train_in"], ctx["zt_train"] = training_set(
-            cfg, student, teacher, tr, jitter_shifts(st.get("jitter", 0)))
+            cfg, student, teacher, tr, jitter_shifts(st.get("jitter", 0))
+        )
 
     # build every requested model in memory first; write only when all succeeded
     made: dict[str, tuple[bytes, dict]] = {}
@@ -450,45 +534,66 @@ def quantize(run_dir: Path, qat: bool = False, prune: float | None = None,
             log.info("quantization-aware training (%d epochs)", finetune_epochs)
             q, hist = qat_model(student, ctx, finetune_epochs, finetune_learning_rate, quiet)
             data = convert_int8(q, rep)
-            info.update(method="tfmot quantize_model, distillation fine-tuning",
-                        epochs=finetune_epochs, val_loss=hist.get("val_loss"),
-                        tied_ranges=hist.get("tied_ranges"))
+            info.update(
+                method="tfmot quantize_model, distillation fine-tuning",
+                epochs=finetune_epochs,
+                val_loss=hist.get("val_loss"),
+                tied_ranges=hist.get("tied_ranges"),
+            )
         elif kind == "pruned":
             assert prune is not None, "'pruned' is wanted only when prune is given"
-            log.info("magnitude pruning to %.0f %% sparsity (%d epochs)", 100 * prune,
-                     finetune_epochs)
-            m, hist, measured = pruned_model(student, ctx, float(prune), finetune_epochs,
-                                             finetune_learning_rate, quiet)
-            total = sum(layer.get_weights()[0].size for layer in _kernel_layers(m)
-                        if layer.name in measured)
-            zeros = sum(float(np.sum(layer.get_weights()[0] == 0))
-                        for layer in _kernel_layers(m) if layer.name in measured)
+            log.info(
+                "magnitude pruning to %.0f %% sparsity (%d epochs)", 100 * prune, finetune_epochs
+            )
+            m, hist, measured = pruned_model(
+                student, ctx, float(prune), finetune_epochs, finetune_learning_rate, quiet
+            )
+            total = sum(
+                layer.get_weights()[0].size for layer in _kernel_layers(m) if layer.name in measured
+            )
+            zeros = sum(
+                float(np.sum(layer.get_weights()[0] == 0))
+                for layer in _kernel_layers(m)
+                if layer.name in measured
+            )
             achieved = zeros / total
             if achieved < float(prune) - 0.01:
-                raise TinyECGError(f"pruning reached {achieved:.3f} sparsity, not the "
-                                   f"requested {prune}")
+                raise TinyECGError(
+                    f"pruning reached {achieved:.3f} sparsity, not the requested {prune}"
+                )
             data = convert_int8(m, rep)
-            info.update(method="tfmot prune_low_magnitude (PolynomialDecay), distillation "
-                        "fine-tuning, strip_pruning, PTQ", target_sparsity=float(prune),
-                        achieved_sparsity=round(achieved, 4), sparsity_per_layer=measured,
-                        epochs=finetune_epochs, val_loss=hist.get("val_loss"))
+            info.update(
+                method="tfmot prune_low_magnitude (PolynomialDecay), distillation "
+                "fine-tuning, strip_pruning, PTQ",
+                target_sparsity=float(prune),
+                achieved_sparsity=round(achieved, 4),
+                sparsity_per_layer=measured,
+                epochs=finetune_epochs,
+                val_loss=hist.get("val_loss"),
+            )
         else:
             assert clusters is not None, "'clustered' is wanted only when clusters is given"
             log.info("weight clustering to %d centroids (%d epochs)", clusters, finetune_epochs)
-            m, hist, distinct = clustered_model(student, ctx, int(clusters), finetune_epochs,
-                                                finetune_learning_rate, quiet)
+            m, hist, distinct = clustered_model(
+                student, ctx, int(clusters), finetune_epochs, finetune_learning_rate, quiet
+            )
             data = convert_int8(m, rep)
-            info.update(method="tfmot cluster_weights (k-means++), distillation fine-tuning, "
-                        "strip_clustering, PTQ", clusters=int(clusters),
-                        distinct_values_per_kernel=distinct, epochs=finetune_epochs,
-                        val_loss=hist.get("val_loss"))
+            info.update(
+                method="tfmot cluster_weights (k-means++), distillation fine-tuning, "
+                "strip_clustering, PTQ",
+                clusters=int(clusters),
+                distinct_values_per_kernel=distinct,
+                epochs=finetune_epochs,
+                val_loss=hist.get("val_loss"),
+            )
         info["flatbuffer_bytes"] = len(data)
         info["tflm_arena_bytes"] = _tflm_check(data)
         info["int8_weights"] = int8_weight_stats(data)
         info["seconds"] = round(time.perf_counter() - t0, 1)
         made[kind] = (data, info)
-        log.info("%s: %d bytes, TFLM arena %d bytes", OUTPUTS[kind], len(data),
-                 info["tflm_arena_bytes"])
+        log.info(
+            "%s: %d bytes, TFLM arena %d bytes", OUTPUTS[kind], len(data), info["tflm_arena_bytes"]
+        )
 
     for kind, (data, info) in made.items():
         _write_tflite(run_dir / OUTPUTS[kind], data)

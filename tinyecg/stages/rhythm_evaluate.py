@@ -6,6 +6,7 @@ an int8 model (.tflite: one input of RHYTHM_WINDOW int8 values, two outputs: non
 shockable) is run in TFLM on the same windows when given, its decision gated as the
 device gates it. Writes rhythm_report.json and rhythm_report.md as one set.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,8 +79,10 @@ class RhythmModel:
             raise TinyECGError(f"{path}: a rhythm model has one input and one output")
         t = graph.tensors[graph.inputs[0]]
         if t.size != RHYTHM_WINDOW or t.dtype != "INT8":
-            raise TinyECGError(f"{path}: input {t.name!r} is {t.size} {t.dtype} values, not "
-                               f"{RHYTHM_WINDOW} INT8 (8 s at 90 Hz)")
+            raise TinyECGError(
+                f"{path}: input {t.name!r} is {t.size} {t.dtype} values, not "
+                f"{RHYTHM_WINDOW} INT8 (8 s at 90 Hz)"
+            )
         if graph.tensors[graph.outputs[0]].size != 2:
             raise TinyECGError(f"{path}: output must hold 2 classes (non-shockable, shockable)")
         self.scale, self.zero_point = graph.input_quant(0)
@@ -98,8 +101,15 @@ class RhythmModel:
         return (out.argmax(1) == SHOCKABLE_OUTPUT) & fe.amplitude_gate(w, rec.gain)
 
 
-def evaluate_rhythm(records, model=None, out=None, lead=None, write: bool = True,
-                    threshold: float = vfd.TCSC_FITTED, runtime: str = "tflm") -> dict:
+def evaluate_rhythm(
+    records,
+    model=None,
+    out=None,
+    lead=None,
+    write: bool = True,
+    threshold: float = vfd.TCSC_FITTED,
+    runtime: str = "tflm",
+) -> dict:
     """Score the TCSC baseline (and `model`) on every record of the folder `records`;
     write the report set into `out`."""
     m = RhythmModel(model, runtime) if model else None  # a bad model fails before any work
@@ -113,24 +123,39 @@ def evaluate_rhythm(records, model=None, out=None, lead=None, write: bool = True
     results = {name: aed_metrics.score(recs, baseline)}
     if m is not None:
         results[f"{m.name} (int8, {m.runtime_name}) + gate"] = aed_metrics.score(
-            recs, {k: m.decisions(r) for k, r in zip(keys, recs)})
-    rep = {"task": "rhythm", "records_dir": str(records), "n_records": len(recs),
-           "skipped": skipped, "tcsc_threshold": threshold,
-           "threshold_origin": "fitted on vfdb + cudb + mitdb by scripts/bench_rhythm.py",
-           "detectors": results}
+            recs, {k: m.decisions(r) for k, r in zip(keys, recs)}
+        )
+    rep = {
+        "task": "rhythm",
+        "records_dir": str(records),
+        "n_records": len(recs),
+        "skipped": skipped,
+        "tcsc_threshold": threshold,
+        "threshold_origin": "fitted on vfdb + cudb + mitdb by scripts/bench_rhythm.py",
+        "detectors": results,
+    }
     if write:
         out = Path(out)
-        outputs.write_set(out, {"rhythm_report.json": outputs.json_text(rep),
-                                "rhythm_report.md": report_markdown(rep)},
-                          require_empty=False)
+        outputs.write_set(
+            out,
+            {
+                "rhythm_report.json": outputs.json_text(rep),
+                "rhythm_report.md": report_markdown(rep),
+            },
+            require_empty=False,
+        )
     return rep
 
 
 def report_markdown(rep: dict) -> str:
-    lines = ["# Shockable-rhythm evaluation", "",
-             f"Records: {rep['n_records']} of {rep['records_dir']} (8-s windows, one decision "
-             f"per second; scored windows hold one rhythm). TCSC threshold "
-             f"{rep['tcsc_threshold']:g} ({rep['threshold_origin']}).", ""]
+    lines = [
+        "# Shockable-rhythm evaluation",
+        "",
+        f"Records: {rep['n_records']} of {rep['records_dir']} (8-s windows, one decision "
+        f"per second; scored windows hold one rhythm). TCSC threshold "
+        f"{rep['tcsc_threshold']:g} ({rep['threshold_origin']}).",
+        "",
+    ]
     for name, why in rep["skipped"].items():
         lines.append(f"- skipped {name}: {why}")
     lines += ["", aed_metrics.markdown_table(rep["detectors"])]
@@ -151,8 +176,10 @@ def summary_lines(rep: dict) -> list[str]:
             lines.append(f"  {c['label']}: {c['metric']} {c['value']:.1f} n={c['n']}{goal}")
         a = res["alarm"]
         within = a["alarmed_within_10s_pct"]["all"]
-        lines.append(f"  alarm after {a['n_consecutive']} shockable decisions: "
-                     f"{a['episodes']['VF']} VF / {a['episodes']['VT']} VT episodes, "
-                     f"{'-' if within is None else f'{within:.1f}'} % within 10 s, median "
-                     f"latency {a['median_latency_s']} s, {a['false_alarms']} false alarms")
+        lines.append(
+            f"  alarm after {a['n_consecutive']} shockable decisions: "
+            f"{a['episodes']['VF']} VF / {a['episodes']['VT']} VT episodes, "
+            f"{'-' if within is None else f'{within:.1f}'} % within 10 s, median "
+            f"latency {a['median_latency_s']} s, {a['false_alarms']} false alarms"
+        )
     return lines

@@ -8,6 +8,7 @@ float models as q / 16, so float and int8 models see the same numbers; the int8 
 input scale is pinned to 1/16 and its zero point to 0 (the representative set holds the
 int8 range's two ends), so the device feeds the front end's bytes to the model unchanged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,11 +22,21 @@ from tinyecg.spec import RHYTHM_FS, RHYTHM_Q_PER_STD, RHYTHM_WINDOW
 
 log = logging.getLogger("tinyecg.stages.rhythm")
 
-DEFAULTS = {"teacher_epochs": 5, "student_epochs": 8, "batch_size": 256,
-            "learning_rate": 2e-3, "patience": 2, "class_weight_power": 0.5,
-            "temperature": 4.0, "alpha": 0.3, "seed": 0,
-            # non-shockable windows 1 s apart share 7/8 of their samples; every 2nd is kept
-            "non_shockable_step_s": 2, "representative": 2000, "validation_every": 8}
+DEFAULTS = {
+    "teacher_epochs": 5,
+    "student_epochs": 8,
+    "batch_size": 256,
+    "learning_rate": 2e-3,
+    "patience": 2,
+    "class_weight_power": 0.5,
+    "temperature": 4.0,
+    "alpha": 0.3,
+    "seed": 0,
+    # non-shockable windows 1 s apart share 7/8 of their samples; every 2nd is kept
+    "non_shockable_step_s": 2,
+    "representative": 2000,
+    "validation_every": 8,
+}
 
 
 def model_input(records: list[RhythmRecord], classes=None, step_s: int = 1):
@@ -69,16 +80,26 @@ def train_rhythm_models(records: list[RhythmRecord], quiet: bool = True, **overr
 
     p = {**DEFAULTS, **overrides}
     ordered = sorted(records, key=lambda r: (r.database, r.name))
-    val = ordered[::p["validation_every"]]
+    val = ordered[:: p["validation_every"]]
     held = {id(r) for r in val}
     train = [r for r in ordered if id(r) not in held]
     x, y = model_input(train, step_s=p["non_shockable_step_s"])
     xv, yv = model_input(val, step_s=p["non_shockable_step_s"])
-    log.info("training on %d windows (%d shockable) of %d records, validating on %d",
-             len(y), int(y.sum()), len(train), len(yv))
-    common = dict(n_classes=N_CLASSES, batch_size=p["batch_size"],
-                  learning_rate=p["learning_rate"], patience=p["patience"],
-                  class_weight_power=p["class_weight_power"], quiet=quiet)
+    log.info(
+        "training on %d windows (%d shockable) of %d records, validating on %d",
+        len(y),
+        int(y.sum()),
+        len(train),
+        len(yv),
+    )
+    common = dict(
+        n_classes=N_CLASSES,
+        batch_size=p["batch_size"],
+        learning_rate=p["learning_rate"],
+        patience=p["patience"],
+        class_weight_power=p["class_weight_power"],
+        quiet=quiet,
+    )
     t0 = time.perf_counter()
     keras.utils.set_random_seed(p["seed"])
     teacher = rhythm_teacher()
@@ -87,21 +108,38 @@ def train_rhythm_models(records: list[RhythmRecord], quiet: bool = True, **overr
     keras.utils.set_random_seed(p["seed"])
     student = rhythm_student()
     zt, ztv = teacher_logits(teacher, x), teacher_logits(teacher, xv)
-    fit(make_distiller(student, p["temperature"], p["alpha"]), with_teacher(x, zt), y,
-        with_teacher(xv, ztv), yv, epochs=p["student_epochs"],
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **common)
+    fit(
+        make_distiller(student, p["temperature"], p["alpha"]),
+        with_teacher(x, zt),
+        y,
+        with_teacher(xv, ztv),
+        yv,
+        epochs=p["student_epochs"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        **common,
+    )
     t_student = time.perf_counter() - t0 - t_teacher
     int8 = convert_int8(student, [pinned_representative(x, p["representative"], p["seed"])])
-    return {"teacher": teacher, "student": student, "int8": int8,
-            "info": {"train_windows": int(len(y)), "train_shockable": int(y.sum()),
-                     "train_records": len(train), "validation_records": len(val),
-                     "teacher_params": int(teacher.count_params()),
-                     "teacher_macs": count_macs(teacher),
-                     "student_params": int(student.count_params()),
-                     "student_macs": count_macs(student), "int8_bytes": len(int8),
-                     "tflm_arena_bytes": _tflm_check(int8),
-                     "teacher_seconds": round(t_teacher, 1),
-                     "student_seconds": round(t_student, 1), "params": p}}
+    return {
+        "teacher": teacher,
+        "student": student,
+        "int8": int8,
+        "info": {
+            "train_windows": int(len(y)),
+            "train_shockable": int(y.sum()),
+            "train_records": len(train),
+            "validation_records": len(val),
+            "teacher_params": int(teacher.count_params()),
+            "teacher_macs": count_macs(teacher),
+            "student_params": int(student.count_params()),
+            "student_macs": count_macs(student),
+            "int8_bytes": len(int8),
+            "tflm_arena_bytes": _tflm_check(int8),
+            "teacher_seconds": round(t_teacher, 1),
+            "student_seconds": round(t_student, 1),
+            "params": p,
+        },
+    }
 
 
 def float_decisions(model, rec: RhythmRecord) -> np.ndarray:

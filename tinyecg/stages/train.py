@@ -1,4 +1,5 @@
 """Stage 1: train the float teacher and write the run directory's config."""
+
 from __future__ import annotations
 
 import logging
@@ -19,6 +20,7 @@ from tinyecg.run import new_run_dir, write_json
 
 log = logging.getLogger("tinyecg.stages.train")
 
+
 class TrainDefaults(TypedDict):
     arch: str
     epochs: int
@@ -29,14 +31,34 @@ class TrainDefaults(TypedDict):
     seed: int
 
 
-DEFAULTS: TrainDefaults = {"arch": "teacher-cnn", "epochs": 12, "batch_size": 256,
-                           "learning_rate": 2e-3, "patience": 3, "class_weight_power": 0.5,
-                           "seed": 0}
+DEFAULTS: TrainDefaults = {
+    "arch": "teacher-cnn",
+    "epochs": 12,
+    "batch_size": 256,
+    "learning_rate": 2e-3,
+    "patience": 3,
+    "class_weight_power": 0.5,
+    "seed": 0,
+}
 MIN_STEPS = 400  # optimiser steps a training run takes at least
 
 
-def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, learning_rate,
-        patience, class_weight_power, quiet=False, loss=None, monitor="val_loss"):
+def fit(
+    model,
+    inputs,
+    y,
+    val_inputs,
+    y_val,
+    n_classes,
+    epochs,
+    batch_size,
+    learning_rate,
+    patience,
+    class_weight_power,
+    quiet=False,
+    loss=None,
+    monitor="val_loss",
+):
     """Adam with cosine decay, damped class weights, early stopping on the validation set
     (restoring the best weights)."""
     from tinyecg.models.architectures import keras
@@ -48,30 +70,51 @@ def fit(model, inputs, y, val_inputs, y_val, n_classes, epochs, batch_size, lear
     epochs = max(epochs, int(np.ceil(MIN_STEPS / per_epoch)))
     steps = per_epoch * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=loss or keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=["accuracy"] if loss is None else None)
-    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
-                                         restore_best_weights=True)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"] if loss is None else None,
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor=monitor, patience=patience, restore_best_weights=True
+    )
     t0 = time.perf_counter()
-    hist = model.fit(inputs, y, validation_data=(val_inputs, y_val), epochs=epochs,
-                     batch_size=batch_size, shuffle=True, verbose=0 if quiet else 2,
-                     class_weight=class_weights(y, n_classes, class_weight_power),
-                     callbacks=[stop])
-    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}, \
-        time.perf_counter() - t0
+    hist = model.fit(
+        inputs,
+        y,
+        validation_data=(val_inputs, y_val),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0 if quiet else 2,
+        class_weight=class_weights(y, n_classes, class_weight_power),
+        callbacks=[stop],
+    )
+    return {
+        k: [float(v) for v in vals] for k, vals in hist.history.items()
+    }, time.perf_counter() - t0
 
 
-def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
-          arch: str = DEFAULTS["arch"], epochs: int = DEFAULTS["epochs"],
-          batch_size: int = DEFAULTS["batch_size"], seed: int = DEFAULTS["seed"],
-          include_paced: bool = False, force: bool = False, quiet: bool = False) -> Path:
+def train(
+    out: Path,
+    data=None,
+    split: str = "intra",
+    labels: str = "nlrav",
+    arch: str = DEFAULTS["arch"],
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    seed: int = DEFAULTS["seed"],
+    include_paced: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+) -> Path:
     from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
     from tinyecg.models.inputs import model_inputs
 
     if arch not in ARCHITECTURES:
-        raise TinyECGError(f"unknown architecture {arch!r} "
-                           f"(choose from {', '.join(ARCHITECTURES)})")
+        raise TinyECGError(
+            f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})"
+        )
     label_set(labels)
     data_dir = resolve_data_dir(data)
     t0 = time.perf_counter()
@@ -84,27 +127,59 @@ def train(out: Path, data=None, split: str = "intra", labels: str = "nlrav",
     keras.utils.set_random_seed(seed)
     model = build(arch, n_classes=len(ds.labels))
     tr, va = ds.subset(idx["train"]), ds.subset(idx["val"])
-    log.info("training %s on %d beats (validation %d, test %d)", arch, len(tr), len(va),
-             len(idx["test"]))
-    history, seconds = fit(model, model_inputs(model, tr.x, tr.beats.rhythm), tr.beats.y,
-                           model_inputs(model, va.x, va.beats.rhythm), va.beats.y,
-                           len(ds.labels), epochs, batch_size, DEFAULTS["learning_rate"],
-                           DEFAULTS["patience"], DEFAULTS["class_weight_power"], quiet)
+    log.info(
+        "training %s on %d beats (validation %d, test %d)", arch, len(tr), len(va), len(idx["test"])
+    )
+    history, seconds = fit(
+        model,
+        model_inputs(model, tr.x, tr.beats.rhythm),
+        tr.beats.y,
+        model_inputs(model, va.x, va.beats.rhythm),
+        va.beats.y,
+        len(ds.labels),
+        epochs,
+        batch_size,
+        DEFAULTS["learning_rate"],
+        DEFAULTS["patience"],
+        DEFAULTS["class_weight_power"],
+        quiet,
+    )
     config = {
         "tinyecg_version": __version__,
-        "data": {"dir": str(data_dir.resolve()), "labels": labels, "label_names": ds.labels,
-                 "include_paced": include_paced, "records": ds.records, "skipped": ds.skipped,
-                 "dataset_key": ds.key, "n_beats": len(ds), "fs": 360, "window": 360,
-                 "pre_r": 180},
+        "data": {
+            "dir": str(data_dir.resolve()),
+            "labels": labels,
+            "label_names": ds.labels,
+            "include_paced": include_paced,
+            "records": ds.records,
+            "skipped": ds.skipped,
+            "dataset_key": ds.key,
+            "n_beats": len(ds),
+            "fs": 360,
+            "window": 360,
+            "pre_r": 180,
+        },
         "preprocessing": denoise.PARAMS,
-        "split": {"name": split, "seed": seed,
-                  "sizes": {k: int(len(v)) for k, v in idx.items()},
-                  "records": {k: sorted(set(ds.beats.record[v].tolist())) for k, v in idx.items()}
-                  if split == "inter" else None},
-        "teacher": {"arch": arch, "params": int(model.count_params()), "macs": count_macs(model),
-                    "rhythm": len(model.inputs) > 1, "epochs_run": len(history["loss"]),
-                    "epochs": epochs, "batch_size": batch_size, "train_seconds": round(seconds, 1),
-                    "dataset_seconds": round(t_data, 1), "file": "teacher.keras"},
+        "split": {
+            "name": split,
+            "seed": seed,
+            "sizes": {k: int(len(v)) for k, v in idx.items()},
+            "records": {k: sorted(set(ds.beats.record[v].tolist())) for k, v in idx.items()}
+            if split == "inter"
+            else None,
+        },
+        "teacher": {
+            "arch": arch,
+            "params": int(model.count_params()),
+            "macs": count_macs(model),
+            "rhythm": len(model.inputs) > 1,
+            "epochs_run": len(history["loss"]),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "train_seconds": round(seconds, 1),
+            "dataset_seconds": round(t_data, 1),
+            "file": "teacher.keras",
+        },
     }
     with new_run_dir(out, force=force) as tmp:
         model.save(tmp / "teacher.keras")

@@ -24,6 +24,7 @@ classified by the int8 model in TFLM (:mod:`tinyecg.device.device_path`'s classi
 inputs), and a per-class count and confusion summary against the reference annotations (a
 detection matches an annotated beat within 150 ms, ANSI/AAMI EC57: tinyecg.metrics).
 """
+
 from __future__ import annotations
 
 from tinyecg.app.demo.analysis import (
@@ -58,10 +59,33 @@ from tinyecg.app.demo.ui import (
 )
 
 __all__ = [
-    "BeatInput", "BeatResult", "DemoModel", "RecordResult", "analyse_record", "beat_figure",
-    "beat_handler", "beat_markdown", "build_app", "bundled_record", "bundled_records",
-    "classify_beat", "default_model_dir", "detail_handler", "detector_error",
-    "detector_executable", "example_beats", "launch", "load_model", "neutral_rr",
-    "parse_beat", "parse_numbers", "read_text_file", "record_figure", "record_from_uploads",
-    "record_handler", "record_markdown", "serve", "training_note",
+    "BeatInput",
+    "BeatResult",
+    "DemoModel",
+    "RecordResult",
+    "analyse_record",
+    "beat_figure",
+    "beat_handler",
+    "beat_markdown",
+    "build_app",
+    "bundled_record",
+    "bundled_records",
+    "classify_beat",
+    "default_model_dir",
+    "detail_handler",
+    "detector_error",
+    "detector_executable",
+    "example_beats",
+    "launch",
+    "load_model",
+    "neutral_rr",
+    "parse_beat",
+    "parse_numbers",
+    "read_text_file",
+    "record_figure",
+    "record_from_uploads",
+    "record_handler",
+    "record_markdown",
+    "serve",
+    "training_note",
 ]

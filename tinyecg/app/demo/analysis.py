@@ -3,6 +3,7 @@ the float preprocessing, int8 on the fixed-point preprocessing the generated C r
 whole record through the device layer (the firmware's C detector from
 tinyecg.device.detect, the int8 model and the fixed-point inputs from
 tinyecg.device.device_path), matched to the annotations as EC57 does (tinyecg.metrics)."""
+
 from __future__ import annotations
 
 import threading
@@ -106,16 +107,32 @@ def classify_beat(dm: DemoModel, beat: BeatInput, rr: np.ndarray | None = None) 
         q_float = qb[0]
         probs_int8 = _int8_probs(dm, qb, qr)[0]
         if dm.fixed_params is not None:
-            fb, fr = fixed_inputs(dm.int8, dm.fixed_params, beat.raw_adc[None], rr[None],
-                                  beat.baseline, beat.gain)
+            fb, fr = fixed_inputs(
+                dm.int8, dm.fixed_params, beat.raw_adc[None], rr[None], beat.baseline, beat.gain
+            )
             q_fixed = fb[0]
             probs_fixed = _int8_probs(dm, fb, fr)[0]
-    note = ("No rhythm context for a single beat: neutral features used (RR before, after "
-            "and local mean = 1 s, ratios 1)." if neutral else "Rhythm context from the record.")
+    note = (
+        "No rhythm context for a single beat: neutral features used (RR before, after "
+        "and local mean = 1 s, ratios 1)."
+        if neutral
+        else "Rhythm context from the record."
+    )
     if not dm.takes_rhythm:
         note = "This model takes no rhythm features."
-    return BeatResult(beat, x, rhythm, note, probs_float, probs_int8, probs_fixed, q_float,
-                      q_fixed, dm.labels, dm.beat_quant)
+    return BeatResult(
+        beat,
+        x,
+        rhythm,
+        note,
+        probs_float,
+        probs_int8,
+        probs_fixed,
+        q_float,
+        q_fixed,
+        dm.labels,
+        dm.beat_quant,
+    )
 
 
 # --------------------------------------------------------------------------- one record
@@ -192,8 +209,7 @@ class RecordResult:
         cols = list(self.labels) + ["not classified", "missed"]
         m = np.zeros((len(rows_all), len(cols)), dtype=np.int64)
         for a, sym in enumerate(self.ann_symbols):
-            r = rows.index(self.label_map.get(sym, "other")) if self.label_map else \
-                rows.index(sym)
+            r = rows.index(self.label_map.get(sym, "other")) if self.label_map else rows.index(sym)
             k = self.match[a]
             c = len(cols) - 1 if k < 0 else (self.pred[k] if self.pred[k] >= 0 else len(cols) - 2)
             m[r, c] += 1
@@ -215,8 +231,9 @@ def _read_annotations(base: Path, source_fs: float):
     return samples[order], symbols[order]
 
 
-def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
-                   name: str | None = None) -> RecordResult:
+def analyse_record(
+    dm: DemoModel, record_base, detector: str = "auto", name: str | None = None
+) -> RecordResult:
     """Detect, classify (int8 model in TFLM) and score one WFDB record at 360 Hz.
     detector: "auto" (the C detector, else the annotated R-peaks, said in notes), "c" (the C
     detector or an error) or "annotations"."""
@@ -231,14 +248,17 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     name = name or base.name
     header = records.read_header(records.record_base(base))
     if header.sig_len and header.sig_len / header.fs > MAX_RECORD_SECONDS:
-        raise TinyECGError(f"{name}: {header.sig_len / header.fs / 60:.0f} minutes is longer "
-                           f"than the demo's {MAX_RECORD_SECONDS // 60}-minute limit")
+        raise TinyECGError(
+            f"{name}: {header.sig_len / header.fs / 60:.0f} minutes is longer "
+            f"than the demo's {MAX_RECORD_SECONDS // 60}-minute limit"
+        )
     sig = records.read_signal(base)
     adc, ch = sig.adc, sig.channel
     notes = []
     if sig.lead != "MLII":
-        notes.append(f"No MLII lead: channel {ch} ({sig.lead}) used; the model was trained on "
-                     "MLII.")
+        notes.append(
+            f"No MLII lead: channel {ch} ({sig.lead}) used; the model was trained on MLII."
+        )
     if sig.source_fs != FS:
         notes.append(f"Sampled at {sig.source_fs:g} Hz: resampled to {FS} Hz.")
     if sig.flat:
@@ -265,8 +285,10 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
         peaks = ann_samples.copy()
         used = "taken from the annotations"
         if detector == "auto":
-            used += (f", because the C detector could not be built ({detector_error()}); "
-                     "so detection is not tested here")
+            used += (
+                f", because the C detector could not be built ({detector_error()}); "
+                "so detection is not tested here"
+            )
     peaks = np.unique(np.asarray(peaks, np.int64))
 
     n = len(peaks)
@@ -280,10 +302,15 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
         qb, qr = float_inputs(dm.int8, raw, rhythm_features(peaks, FS)[idx], baseline, gain)
         probs[idx] = _int8_probs(dm, qb, qr)
         pred[idx] = np.argmax(probs[idx], axis=1)
-        if dm.fixed_params is not None and gain == round(gain) and 1 <= gain <= 65535 \
-                and -32768 <= baseline <= 32767:
-            fb, fr = fixed_inputs(dm.int8, dm.fixed_params, raw, rr_context(peaks)[idx],
-                                  baseline, int(gain))
+        if (
+            dm.fixed_params is not None
+            and gain == round(gain)
+            and 1 <= gain <= 65535
+            and -32768 <= baseline <= 32767
+        ):
+            fb, fr = fixed_inputs(
+                dm.int8, dm.fixed_params, raw, rr_context(peaks)[idx], baseline, int(gain)
+            )
             fixed_agree = int((np.argmax(_int8_probs(dm, fb, fr), axis=1) == pred[idx]).sum())
     label_map: dict[str, str] | None = None
     if dm.label_set:
@@ -293,6 +320,21 @@ def analyse_record(dm: DemoModel, record_base, detector: str = "auto",
     match = metrics.match_beats(ann_samples, peaks) if ann_samples is not None else None
     if ann_samples is None:
         notes.append("No annotations (.atr): no comparison with a reference.")
-    return RecordResult(name, adc, baseline, gain, sig.lead, peaks, used, pred, probs,
-                        list(dm.labels), ann_samples, ann_symbols, match, fixed_agree, notes,
-                        label_map)
+    return RecordResult(
+        name,
+        adc,
+        baseline,
+        gain,
+        sig.lead,
+        peaks,
+        used,
+        pred,
+        probs,
+        list(dm.labels),
+        ann_samples,
+        ann_symbols,
+        match,
+        fixed_agree,
+        notes,
+        label_map,
+    )

@@ -1,6 +1,7 @@
 """What the demo reads: a pasted or uploaded beat (text/CSV), an uploaded WFDB record, the
 bundled MIT-BIH excerpts and real example beats from them. Every mistake raises
 TinyECGError with one readable line."""
+
 from __future__ import annotations
 
 import math
@@ -42,6 +43,7 @@ def short_error(exc: Exception) -> str:
 @dataclass
 class BeatInput:
     """One 360-sample window: ADC counts (int64) and millivolts, and what was assumed."""
+
     raw_adc: np.ndarray
     mv: np.ndarray
     units: str  # "adc" or "mv"
@@ -57,16 +59,20 @@ def parse_numbers(text: str) -> tuple[np.ndarray, bool]:
     if not isinstance(text, str):
         raise TinyECGError("expected text")
     if len(text) > MAX_TEXT_CHARS:
-        raise TinyECGError(f"input too long ({len(text):,} characters; a beat needs about 2,000, "
-                           f"limit {MAX_TEXT_CHARS:,})")
+        raise TinyECGError(
+            f"input too long ({len(text):,} characters; a beat needs about 2,000, "
+            f"limit {MAX_TEXT_CHARS:,})"
+        )
     text = text.strip().lstrip("\ufeff")
     lines = text.splitlines()
     if len(lines) > 1 and not re.search(r"\d", lines[0]):
         lines = lines[1:]  # a CSV header such as "mV" or "sample"
     tokens = [t for t in _SEPARATORS.split("\n".join(lines)) if t]
     if not tokens:
-        raise TinyECGError("no numbers given: paste 360 samples of one beat "
-                           "(separated by commas, spaces or new lines)")
+        raise TinyECGError(
+            "no numbers given: paste 360 samples of one beat "
+            "(separated by commas, spaces or new lines)"
+        )
     for i, tok in enumerate(tokens, 1):
         if _NUMBER.fullmatch(tok):
             continue
@@ -104,11 +110,18 @@ def parse_beat(text: str, units: str = "auto", gain=ADC_GAIN, baseline=ADC_BASEL
         hint = ""
         if len(values) % WINDOW == 0 and len(values) > WINDOW:
             hint = f" (a table of {len(values) // WINDOW} columns? give one column)"
-        raise TinyECGError(f"got {len(values)} numbers; a beat is {WINDOW} samples (1 s at "
-                           f"{FS} Hz with the R-peak at sample {PRE_R}){hint}")
+        raise TinyECGError(
+            f"got {len(values)} numbers; a beat is {WINDOW} samples (1 s at "
+            f"{FS} Hz with the R-peak at sample {PRE_R}){hint}"
+        )
     chosen = ("adc" if all_int else "mv") if units == "auto" else units
-    why = " (all whole numbers)" if units == "auto" and all_int else \
-        " (not all whole numbers)" if units == "auto" else " (as chosen)"
+    why = (
+        " (all whole numbers)"
+        if units == "auto" and all_int
+        else " (not all whole numbers)"
+        if units == "auto"
+        else " (as chosen)"
+    )
     if chosen == "adc":
         if not np.all(values == np.round(values)):
             raise TinyECGError("ADC counts must be whole numbers (choose millivolts instead)")
@@ -116,19 +129,25 @@ def parse_beat(text: str, units: str = "auto", gain=ADC_GAIN, baseline=ADC_BASEL
             raise TinyECGError("ADC counts must fit 16 bits (-32768..32767)")
         raw = values.astype(np.int64)
         mv = (raw - baseline) / float(gain)
-        note = (f"Taken as ADC counts{why}: mV = (x - {baseline}) / {gain}.")
+        note = f"Taken as ADC counts{why}: mV = (x - {baseline}) / {gain}."
     else:
         mv = values
         counts = np.round(mv * gain) + baseline
         if counts.min() < -32768 or counts.max() > 32767:
-            raise TinyECGError(f"values up to {np.abs(mv).max():.4g} mV do not fit a 16-bit ADC "
-                               f"at {gain} counts/mV: are these ADC counts?")
+            raise TinyECGError(
+                f"values up to {np.abs(mv).max():.4g} mV do not fit a 16-bit ADC "
+                f"at {gain} counts/mV: are these ADC counts?"
+            )
         raw = counts.astype(np.int64)
-        note = (f"Taken as millivolts{why}; the fixed-point path sees them as ADC counts "
-                f"round(mV x {gain}) + {baseline}.")
+        note = (
+            f"Taken as millivolts{why}; the fixed-point path sees them as ADC counts "
+            f"round(mV x {gain}) + {baseline}."
+        )
     if np.ptp(raw) == 0:
-        raise TinyECGError(f"the beat is flat (all {WINDOW} samples are {int(raw[0])}): there "
-                           "is no ECG to classify (lead off?)")
+        raise TinyECGError(
+            f"the beat is flat (all {WINDOW} samples are {int(raw[0])}): there "
+            "is no ECG to classify (lead off?)"
+        )
     return BeatInput(raw, mv, chosen, baseline, gain, note)
 
 
@@ -140,8 +159,9 @@ def read_text_file(path, limit: int = MAX_BEAT_FILE_BYTES) -> str:
     except OSError:
         raise TinyECGError(f"{path.name}: cannot read the uploaded file") from None
     if size > limit:
-        raise TinyECGError(f"{path.name}: {size:,} bytes is too large for one beat "
-                           f"(limit {limit:,})")
+        raise TinyECGError(
+            f"{path.name}: {size:,} bytes is too large for one beat (limit {limit:,})"
+        )
     data = path.read_bytes()
     if b"\x00" in data:
         raise TinyECGError(f"{path.name}: a binary file; give a CSV or text file of numbers")
@@ -157,8 +177,11 @@ def bundled_records() -> list[str]:
     listing = EXCERPTS / "RECORDS"
     if not listing.is_file():
         return []
-    return [n.strip() for n in listing.read_text().splitlines()
-            if n.strip() and (EXCERPTS / f"{n.strip()}.hea").is_file()]
+    return [
+        n.strip()
+        for n in listing.read_text().splitlines()
+        if n.strip() and (EXCERPTS / f"{n.strip()}.hea").is_file()
+    ]
 
 
 def bundled_record(name: str) -> Path:
@@ -174,8 +197,9 @@ def record_from_uploads(files, workdir) -> Path:
 
     uploaded = [Path(p) for p in (files or []) if p]
     if not uploaded:
-        raise TinyECGError("no files uploaded: give a .hea and its .dat (and a .atr for the "
-                           "reference annotations)")
+        raise TinyECGError(
+            "no files uploaded: give a .hea and its .dat (and a .atr for the reference annotations)"
+        )
     if len(uploaded) > MAX_UPLOAD_FILES:
         raise TinyECGError(f"{len(uploaded)} files uploaded; give one record: .hea, .dat, .atr")
     by_ext: dict[str, list[Path]] = {}
@@ -185,8 +209,10 @@ def record_from_uploads(files, workdir) -> Path:
             raise TinyECGError(f"{p.name}: not a WFDB record file (expected .hea, .dat, .atr)")
         size = p.stat().st_size
         if size > MAX_RECORD_FILE_BYTES:
-            raise TinyECGError(f"{p.name}: {size / 2**20:.1f} MB is over the "
-                               f"{MAX_RECORD_FILE_BYTES // 2**20} MB limit per file")
+            raise TinyECGError(
+                f"{p.name}: {size / 2**20:.1f} MB is over the "
+                f"{MAX_RECORD_FILE_BYTES // 2**20} MB limit per file"
+            )
         by_ext.setdefault(ext, []).append(p)
     for ext in (".hea", ".atr"):
         if len(by_ext.get(ext, [])) > 1:
@@ -209,8 +235,10 @@ def record_from_uploads(files, workdir) -> Path:
     dats = {p.name: p for p in by_ext.get(".dat", [])}
     for fname in wanted:
         if fname not in dats:
-            raise TinyECGError(f"{hea.name} names the signal file {fname}, which was not "
-                               f"uploaded (got {', '.join(sorted(dats)) or 'no .dat'})")
+            raise TinyECGError(
+                f"{hea.name} names the signal file {fname}, which was not "
+                f"uploaded (got {', '.join(sorted(dats)) or 'no .dat'})"
+            )
         shutil.copyfile(dats[fname], workdir / fname)
     if ".atr" in by_ext:
         shutil.copyfile(by_ext[".atr"][0], workdir / f"{name}.atr")
@@ -227,8 +255,9 @@ def upload_path(file) -> Path:
     return Path(getattr(file, "name", str(file)))
 
 
-def example_beats(per_symbol=(("100", "N"), ("109", "L"), ("118", "R"), ("232", "A"),
-                              ("208", "V"))) -> dict[str, str]:
+def example_beats(
+    per_symbol=(("100", "N"), ("109", "L"), ("118", "R"), ("232", "A"), ("208", "V")),
+) -> dict[str, str]:
     """Label -> pasteable text (360 ADC counts) of one real beat from the bundled excerpts."""
     import wfdb
 
@@ -243,8 +272,9 @@ def example_beats(per_symbol=(("100", "N"), ("109", "L"), ("118", "R"), ("232", 
         ann = wfdb.rdann(str(base), "atr")
         for s, a in zip(ann.sample, ann.symbol):
             if a == sym and PRE_R <= s <= len(adc) - WINDOW + PRE_R and s > 10 * FS:
-                window = adc[s - PRE_R:s - PRE_R + WINDOW]
-                out[f"record {rec}, beat at {s / FS:.1f} s (annotated {sym})"] = \
-                    ", ".join(str(int(v)) for v in window)
+                window = adc[s - PRE_R : s - PRE_R + WINDOW]
+                out[f"record {rec}, beat at {s / FS:.1f} s (annotated {sym})"] = ", ".join(
+                    str(int(v)) for v in window
+                )
                 break
     return out

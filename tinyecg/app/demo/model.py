@@ -1,6 +1,7 @@
 """The models the demo runs: the int8 model in the TFLM host interpreter (fed and read
 through tinyecg.models.int8.Int8Model, as the device path does) and, when there is one, the
 float Keras model, from a run directory, one model file, or the model shipped with tinyecg."""
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ def default_model_dir() -> Path:
 @dataclass
 class DemoModel:
     """The models the demo runs: int8 (TFLM) and, when available, the float Keras model."""
+
     labels: list[str]
     label_set: str | None  # "nlrav" / "aami" when the config says, else None
     source: str  # where the models came from, for the page
@@ -57,8 +59,9 @@ class DemoModel:
             parts.append(f"int8 `{self.tflite_path.name}` (TFLM)")
         if self.keras_path:
             parts.append(f"float `{self.keras_path.name}` (Keras)")
-        return (f"Model: {', '.join(parts)} from {self.source}; classes "
-                f"{' '.join(self.labels)}" + (f" ({self.label_set})" if self.label_set else ""))
+        return f"Model: {', '.join(parts)} from {self.source}; classes {' '.join(self.labels)}" + (
+            f" ({self.label_set})" if self.label_set else ""
+        )
 
 
 def _read_json(path: Path) -> dict:
@@ -72,8 +75,9 @@ def _labels_from_config(cfg: dict | None) -> tuple[list[str] | None, str | None]
     data = (cfg or {}).get("data") or {}
     names = data.get("label_names")
     set_name = data.get("labels")
-    if names is not None and (not isinstance(names, list) or
-                              not all(isinstance(n, str) for n in names)):
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+    ):
         raise TinyECGError("config.json: data.label_names must be a list of class names")
     return names, set_name if isinstance(set_name, str) else None
 
@@ -84,14 +88,19 @@ def training_note(cfg: dict | None) -> str | None:
     records = ((cfg or {}).get("data") or {}).get("records") or []
     name = split.get("name")
     if name == "intra" and records:
-        return (f"Trained on the intra-patient split (random beats of {len(records)} MIT-BIH "
-                "records): the bundled excerpts' records were in its training data, so results "
-                "on them are optimistic.")
+        return (
+            f"Trained on the intra-patient split (random beats of {len(records)} MIT-BIH "
+            "records): the bundled excerpts' records were in its training data, so results "
+            "on them are optimistic."
+        )
     if name == "inter":
         test = ((split.get("records") or {}).get("test")) or []
         if test:
-            return ("Trained on the inter-patient split: records never seen in training are "
-                    + " ".join(str(r) for r in test) + ".")
+            return (
+                "Trained on the inter-patient split: records never seen in training are "
+                + " ".join(str(r) for r in test)
+                + "."
+            )
     return None
 
 
@@ -121,8 +130,10 @@ def load_model(run_dir=None, model=None, float_model: bool = True) -> DemoModel:
         source = str(folder) if run_dir is not None else "the package's default model"
         if not folder.is_dir():
             if run_dir is None:
-                raise TinyECGError(f"{folder}: no model shipped in the package; give a run "
-                                   "directory or --model MODEL.tflite")
+                raise TinyECGError(
+                    f"{folder}: no model shipped in the package; give a run "
+                    "directory or --model MODEL.tflite"
+                )
             raise TinyECGError(f"{folder}: run directory not found")
         cfg = _config(folder)
         tflite = find_run_model(folder, "int8", config=cfg, notes=notes)
@@ -130,9 +141,14 @@ def load_model(run_dir=None, model=None, float_model: bool = True) -> DemoModel:
         if tflite is None and keras_path is None:
             raise TinyECGError(f"{folder}: no model found (.tflite or .keras)")
     labels, set_name = _labels_from_config(cfg)
-    dm = DemoModel(labels=labels or [], label_set=set_name, source=source,
-                   tflite_path=tflite, keras_path=keras_path if float_model else None,
-                   notes=notes)
+    dm = DemoModel(
+        labels=labels or [],
+        label_set=set_name,
+        source=source,
+        tflite_path=tflite,
+        keras_path=keras_path if float_model else None,
+        notes=notes,
+    )
     note = training_note(cfg)
     if note:
         dm.notes.append(note)
@@ -144,11 +160,14 @@ def load_model(run_dir=None, model=None, float_model: bool = True) -> DemoModel:
         dm.notes.append("float model not loaded (int8 only)")
     if not dm.labels:
         dm.labels = [f"class {i}" for i in range(_n_outputs(dm))]
-        dm.notes.append("no config.json beside the model: classes are shown by number and "
-                        "annotations cannot be mapped to them")
+        dm.notes.append(
+            "no config.json beside the model: classes are shown by number and "
+            "annotations cannot be mapped to them"
+        )
     elif len(dm.labels) != _n_outputs(dm):
-        raise TinyECGError(f"config.json names {len(dm.labels)} classes but the model has "
-                           f"{_n_outputs(dm)} outputs")
+        raise TinyECGError(
+            f"config.json names {len(dm.labels)} classes but the model has {_n_outputs(dm)} outputs"
+        )
     if tflite is None:
         dm.notes.append("no int8 model: TFLM and fixed-point results are not available")
     return dm
@@ -179,5 +198,7 @@ def _load_float(dm: DemoModel) -> None:
     dm.keras = load_keras(dm.keras_path)
     n_in = len(dm.keras.inputs)
     if dm.int8 is not None and n_in != len(dm.int8.int8.inputs):
-        dm.notes.append(f"float model {dm.keras_path.name} takes {n_in} inputs, the int8 "
-                        f"model {len(dm.int8.int8.inputs)}: they are different models")
+        dm.notes.append(
+            f"float model {dm.keras_path.name} takes {n_in} inputs, the int8 "
+            f"model {len(dm.int8.int8.inputs)}: they are different models"
+        )

@@ -1,6 +1,7 @@
 """The demo's page: Gradio components wired to the plain functions of the other modules,
 and the local server (`tinyecg demo`). Callbacks never raise: a mistake is one line of
 Markdown, an unexpected error a line that points to the server's log."""
+
 from __future__ import annotations
 
 import html
@@ -30,23 +31,28 @@ from tinyecg.spec import MITDB_ADC_GAIN as ADC_GAIN
 
 log = logging.getLogger("tinyecg.app.demo")
 
-DISCLAIMER = ("**Research and teaching tool, not a medical device.** Its output is not a "
-              "diagnosis and must not be used for any clinical decision.")
+DISCLAIMER = (
+    "**Research and teaching tool, not a medical device.** Its output is not a "
+    "diagnosis and must not be used for any clinical decision."
+)
 
 
 def _error_markdown(exc: Exception) -> str:
     if isinstance(exc, TinyECGError):
         return f"**Error:** {html.escape(str(exc))}"
     log.exception("demo: unexpected error")
-    return (f"**Error:** something went wrong inside the demo ({type(exc).__name__}); the "
-            "details are in the server's log.")
+    return (
+        f"**Error:** something went wrong inside the demo ({type(exc).__name__}); the "
+        "details are in the server's log."
+    )
 
 
 def beat_handler(dm: DemoModel, text: str, file, units_label: str, gain, baseline):
     """Page callback for one beat: (markdown, figure or None)."""
     try:
-        units = {"auto": "auto", "ADC counts": "adc", "millivolts": "mv"}.get(units_label,
-                                                                               units_label)
+        units = {"auto": "auto", "ADC counts": "adc", "millivolts": "mv"}.get(
+            units_label, units_label
+        )
         source = None
         if file:
             path = upload_path(file)
@@ -55,8 +61,10 @@ def beat_handler(dm: DemoModel, text: str, file, units_label: str, gain, baselin
             raise TinyECGError("paste a beat (360 numbers) or upload a CSV file first")
         beat = parse_beat(text, units, gain, baseline)
         if source:
-            beat.note = f"From the uploaded file {source} (it takes precedence over the text " \
-                        f"box). {beat.note}"
+            beat.note = (
+                f"From the uploaded file {source} (it takes precedence over the text "
+                f"box). {beat.note}"
+            )
         res = classify_beat(dm, beat)
         return beat_markdown(res), beat_figure(res)
     except Exception as exc:  # the page shows one line, never a traceback
@@ -70,11 +78,13 @@ def record_handler(dm: DemoModel, bundled: str | None, files, detector: str = "a
             with tempfile.TemporaryDirectory(prefix="tinyecg-demo-upload-") as work:
                 base = record_from_uploads([upload_path(f) for f in files], work)
                 res = analyse_record(dm, base, detector)
-                res.notes.insert(0, "Uploaded record (it takes precedence over the bundled "
-                                 "excerpt menu).")
+                res.notes.insert(
+                    0, "Uploaded record (it takes precedence over the bundled excerpt menu)."
+                )
         elif bundled:
-            res = analyse_record(dm, bundled_record(bundled), detector,
-                                 name=f"{bundled} (bundled MIT-BIH excerpt)")
+            res = analyse_record(
+                dm, bundled_record(bundled), detector, name=f"{bundled} (bundled MIT-BIH excerpt)"
+            )
         else:
             raise TinyECGError("choose a bundled excerpt or upload a record (.hea + .dat)")
         return record_markdown(res), record_figure(res), res
@@ -123,16 +133,31 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
         with gr.Tab("One beat", id="tab-beat"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    text = gr.Textbox(label=f"One beat: {WINDOW} samples at {FS} Hz, R-peak at "
-                                      f"sample {PRE_R} (commas, spaces or new lines)",
-                                      lines=5, max_lines=8, elem_id="beat-text")
-                    file = gr.File(label="...or a CSV / text file", file_types=[".csv", ".txt"],
-                                   elem_id="beat-file")
+                    text = gr.Textbox(
+                        label=f"One beat: {WINDOW} samples at {FS} Hz, R-peak at "
+                        f"sample {PRE_R} (commas, spaces or new lines)",
+                        lines=5,
+                        max_lines=8,
+                        elem_id="beat-text",
+                    )
+                    file = gr.File(
+                        label="...or a CSV / text file",
+                        file_types=[".csv", ".txt"],
+                        elem_id="beat-file",
+                    )
                 with gr.Column(scale=1):
-                    example = gr.Dropdown(list(examples), label="Real beats to try",
-                                          value=None, elem_id="beat-example")
-                    units = gr.Radio(["auto", "ADC counts", "millivolts"], value="auto",
-                                     label="Units", elem_id="beat-units")
+                    example = gr.Dropdown(
+                        list(examples),
+                        label="Real beats to try",
+                        value=None,
+                        elem_id="beat-example",
+                    )
+                    units = gr.Radio(
+                        ["auto", "ADC counts", "millivolts"],
+                        value="auto",
+                        label="Units",
+                        elem_id="beat-units",
+                    )
                     gain = gr.Number(ADC_GAIN, label="ADC counts per mV", precision=0)
                     baseline = gr.Number(ADC_BASELINE, label="ADC counts at 0 mV", precision=0)
             run = gr.Button("Classify beat", variant="primary", elem_id="beat-run")
@@ -141,21 +166,32 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
                 plot = gr.Plot(label="beat", elem_id="beat-plot")
         with gr.Tab("Record", id="tab-record"):
             with gr.Row():
-                bundled = gr.Dropdown(records, value=records[0] if records else None,
-                                      label="Bundled MIT-BIH excerpt", elem_id="record-bundled")
-                files = gr.File(label="...or upload a WFDB record (.hea + .dat [+ .atr])",
-                                file_count="multiple", file_types=[".hea", ".dat", ".atr"],
-                                elem_id="record-files")
+                bundled = gr.Dropdown(
+                    records,
+                    value=records[0] if records else None,
+                    label="Bundled MIT-BIH excerpt",
+                    elem_id="record-bundled",
+                )
+                files = gr.File(
+                    label="...or upload a WFDB record (.hea + .dat [+ .atr])",
+                    file_count="multiple",
+                    file_types=[".hea", ".dat", ".atr"],
+                    elem_id="record-files",
+                )
             rrun = gr.Button("Analyse record", variant="primary", elem_id="record-run")
             rresult = gr.Markdown(elem_id="record-result")
-            start = gr.Slider(0, 180, value=0, step=1, label="detail view from (s)",
-                              elem_id="record-start")
+            start = gr.Slider(
+                0, 180, value=0, step=1, label="detail view from (s)", elem_id="record-start"
+            )
             rplot = gr.Plot(label="record", elem_id="record-plot")
             state = gr.State(None)
 
         example.change(lambda k: examples.get(k, ""), inputs=example, outputs=text)
-        run.click(lambda *a: beat_handler(dm, *a), inputs=[text, file, units, gain, baseline],
-                  outputs=[result, plot])
+        run.click(
+            lambda *a: beat_handler(dm, *a),
+            inputs=[text, file, units, gain, baseline],
+            outputs=[result, plot],
+        )
 
         def on_record(b, f):
             md, fig, res = record_handler(dm, b, f)
@@ -163,8 +199,9 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
             return md, fig, res, gr.Slider(minimum=0, maximum=max(1.0, round(top)), value=0)
 
         rrun.click(on_record, inputs=[bundled, files], outputs=[rresult, rplot, state, start])
-        start.input(detail_handler, inputs=[state, start], outputs=rplot,
-                    trigger_mode="always_last")
+        start.input(
+            detail_handler, inputs=[state, start], outputs=rplot, trigger_mode="always_last"
+        )
     return app
 
 
@@ -174,10 +211,18 @@ def launch(app, port: int = 7860, block: bool = True):
     import inspect
 
     gr = _gradio()
-    kwargs = {"server_name": "127.0.0.1", "server_port": int(port), "share": False,
-              "inbrowser": False, "show_error": False, "quiet": True,
-              "max_file_size": MAX_RECORD_FILE_BYTES, "prevent_thread_lock": not block,
-              "ssr_mode": False, "mcp_server": False}
+    kwargs = {
+        "server_name": "127.0.0.1",
+        "server_port": int(port),
+        "share": False,
+        "inbrowser": False,
+        "show_error": False,
+        "quiet": True,
+        "max_file_size": MAX_RECORD_FILE_BYTES,
+        "prevent_thread_lock": not block,
+        "ssr_mode": False,
+        "mcp_server": False,
+    }
     accepted = inspect.signature(gr.Blocks.launch).parameters
     kwargs = {k: v for k, v in kwargs.items() if k in accepted}
     try:

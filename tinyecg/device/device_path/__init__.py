@@ -38,6 +38,7 @@ Modules, in the order of the path:
     summary     reports over records
     evaluate    evaluate_device_path: the whole run
 """
+
 from __future__ import annotations
 
 from tinyecg.device.device_path.beats import (
@@ -67,9 +68,24 @@ from tinyecg.device.device_path.record import RecordResult, evaluate_record
 from tinyecg.device.device_path.summary import offset_summary
 
 __all__ = [
-    "BEAT_TIMEOUT", "BEATS_PENDING", "BEATS_RING", "DeviceBeats", "DeviceEvents",
-    "Int8Classifier", "RecordResult", "annotated_inputs", "build_event_driver",
-    "device_beats", "device_events", "evaluate_device_path", "evaluate_record",
-    "fixed_inputs", "float_inputs", "harness_beats", "offset_summary", "parse_rr_lines",
-    "quantize_float", "windows_at",
+    "BEAT_TIMEOUT",
+    "BEATS_PENDING",
+    "BEATS_RING",
+    "DeviceBeats",
+    "DeviceEvents",
+    "Int8Classifier",
+    "RecordResult",
+    "annotated_inputs",
+    "build_event_driver",
+    "device_beats",
+    "device_events",
+    "evaluate_device_path",
+    "evaluate_record",
+    "fixed_inputs",
+    "float_inputs",
+    "harness_beats",
+    "offset_summary",
+    "parse_rr_lines",
+    "quantize_float",
+    "windows_at",
 ]

@@ -1,5 +1,6 @@
 """The firmware core's beat assembly (tinyecg_beats.c with tinyecg_app.c) restated in
 Python, to check the C's beats and RR context against its rules."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -10,17 +11,17 @@ import numpy as np
 from tinyecg.errors import TinyECGError
 from tinyecg.spec import DEFAULT_RR, LOCAL_BEATS, PRE_R, WINDOW
 
-BEAT_TIMEOUT = 1480    # TINYECG_BEAT_TIMEOUT: 2 s + the detector's worst report delay
-BEATS_RING = 2048      # TINYECG_BEATS_RING: raw samples the core keeps
-BEATS_PENDING = 16     # TINYECG_BEATS_PENDING
+BEAT_TIMEOUT = 1480  # TINYECG_BEAT_TIMEOUT: 2 s + the detector's worst report delay
+BEATS_RING = 2048  # TINYECG_BEATS_RING: raw samples the core keeps
+BEATS_PENDING = 16  # TINYECG_BEATS_PENDING
 
 
 @dataclass
 class DeviceBeats:
-    r: np.ndarray        # int64 (n,) R-peaks of the beats the device classifies
-    rr: np.ndarray       # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
+    r: np.ndarray  # int64 (n,) R-peaks of the beats the device classifies
+    rr: np.ndarray  # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
     done_at: np.ndarray  # int64 (n,) sample count when each beat completed
-    skipped: int         # peaks that kept their RR place but gave no beat
+    skipped: int  # peaks that kept their RR place but gave no beat
 
 
 def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
@@ -63,8 +64,14 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
                 state["skipped"] += 1
                 queue.popleft()
                 continue
-            if (nxt is None and len(queue) == 1 and state["have_last"]
-                    and state["last_r"] == p[0] and n < p[0] + BEAT_TIMEOUT and not final):
+            if (
+                nxt is None
+                and len(queue) == 1
+                and state["have_last"]
+                and state["last_r"] == p[0]
+                and n < p[0] + BEAT_TIMEOUT
+                and not final
+            ):
                 return
             pre, post = p[1], (nxt[1] if nxt is not None else -1)
             if pre < 0 and post < 0:
@@ -124,8 +131,12 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
     if i < len(rep):
         raise TinyECGError("peaks reported after the end of the stream")
     drain(n_total, True)
-    return DeviceBeats(np.asarray(out_r, np.int64), np.asarray(out_rr, np.int64).reshape(-1, 4),
-                       np.asarray(out_t, np.int64), state["skipped"])
+    return DeviceBeats(
+        np.asarray(out_r, np.int64),
+        np.asarray(out_rr, np.int64).reshape(-1, 4),
+        np.asarray(out_t, np.int64),
+        state["skipped"],
+    )
 
 
 def windows_at(samples, r) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The int8 model fed as the board feeds it, and the two ways its inputs are computed:
 the integer reference of the generated C (fixed point) and the float reference quantized
 (what `tinyecg evaluate` feeds)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,10 @@ class Int8Classifier:
         self.int8 = Int8Model.load(source)
         ok, reasons = self.int8.flatbuffer.is_fully_int8()
         if not ok:
-            raise TinyECGError(f"{self.int8.source}: not a full-int8 model (int8 inputs and "
-                               "output): " + "; ".join(reasons[:3]))
+            raise TinyECGError(
+                f"{self.int8.source}: not a full-int8 model (int8 inputs and "
+                "output): " + "; ".join(reasons[:3])
+            )
         self.model, _ = capture_c_stdout(lambda: TFLMModel(self.int8.data))
         self.beat_q = self.int8.input(spec.BEAT)
         self.rhythm_q = self.int8.input(spec.RHYTHM)
@@ -37,8 +40,9 @@ class Int8Classifier:
 
         if self.rhythm_q is None:
             return fp.preprocess_params(self.beat_q.scale, self.beat_q.zero_point)
-        return fp.preprocess_params(self.beat_q.scale, self.beat_q.zero_point,
-                                    self.rhythm_q.scale, self.rhythm_q.zero_point)
+        return fp.preprocess_params(
+            self.beat_q.scale, self.beat_q.zero_point, self.rhythm_q.scale, self.rhythm_q.zero_point
+        )
 
     def scores(self, beat_q: np.ndarray, rhythm_q: np.ndarray | None) -> np.ndarray:
         """int8 inputs (n, 360) and (n, 5) -> int8 output scores (n, classes)."""
@@ -53,8 +57,9 @@ class Int8Classifier:
         return self.int8.output.dequantize(self.scores(beat_q, rhythm_q))
 
     def predict(self, beat_q, rhythm_q) -> np.ndarray:
-        return self.scores(beat_q, rhythm_q).argmax(axis=1) if len(beat_q) else \
-            np.zeros(0, np.int64)
+        return (
+            self.scores(beat_q, rhythm_q).argmax(axis=1) if len(beat_q) else np.zeros(0, np.int64)
+        )
 
 
 def fixed_inputs(clf: Int8Classifier, params: dict, windows, rr, baseline: int, gain: int):
@@ -63,8 +68,9 @@ def fixed_inputs(clf: Int8Classifier, params: dict, windows, rr, baseline: int, 
 
     if len(windows) == 0:
         return np.zeros((0, WINDOW), np.int8), np.zeros((0, 5), np.int8)
-    beat = fp.preprocess_windows_int(np.asarray(windows, np.int16), int(baseline), int(gain),
-                                     params)
+    beat = fp.preprocess_windows_int(
+        np.asarray(windows, np.int16), int(baseline), int(gain), params
+    )
     rhythm = None
     if clf.rhythm_q is not None:
         rr = np.asarray(rr, np.int64)
@@ -77,8 +83,11 @@ def quantize_float(clf: Int8Classifier, x, rhythm_float):
     Int8Model.quantize_inputs does (rhythm None when the model takes none)."""
     x = np.asarray(x)
     beat = clf.beat_q.quantize(x).reshape(len(x), WINDOW)
-    rhythm = clf.rhythm_q.quantize(rhythm_float).reshape(len(x), clf.rhythm_q.size) \
-        if clf.rhythm_q is not None else None
+    rhythm = (
+        clf.rhythm_q.quantize(rhythm_float).reshape(len(x), clf.rhythm_q.size)
+        if clf.rhythm_q is not None
+        else None
+    )
     return beat, rhythm
 
 
@@ -101,5 +110,8 @@ def annotated_inputs(clf: Int8Classifier, rec, labels: str, params: dict | None 
     params = params or clf.preprocess_params()
     ann = beats_from_record(rec, labels)
     gain = int(round(rec.gain))
-    return (ann, fixed_inputs(clf, params, ann.raw, ann.rr, rec.baseline, gain),
-            float_inputs(clf, ann.raw, ann.rhythm, rec.baseline, rec.gain))
+    return (
+        ann,
+        fixed_inputs(clf, params, ann.raw, ann.rr, rec.baseline, gain),
+        float_inputs(clf, ann.raw, ann.rhythm, rec.baseline, rec.gain),
+    )

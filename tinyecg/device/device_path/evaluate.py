@@ -1,4 +1,5 @@
 """Score the board's beat path on whole records (see the package's docstring)."""
+
 from __future__ import annotations
 
 import logging
@@ -39,9 +40,15 @@ def _test_split_keys(config: dict, data_dir: Path) -> set | None:
     return set(zip(b.record[idx].tolist(), b.sample[idx].tolist()))
 
 
-def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
-                         labels: str = "nlrav", config: dict | None = None,
-                         shifts=(), build_dir=None) -> dict:
+def evaluate_device_path(
+    model_tflite: Path,
+    records: list[str],
+    data_dir=None,
+    labels: str = "nlrav",
+    config: dict | None = None,
+    shifts=(),
+    build_dir=None,
+) -> dict:
     """Score the board's beat path (C detector -> C beat assembly -> fixed-point
     preprocessing -> int8 model in TFLM) on whole records, beside the same model on the
     annotated R-peaks (fixed-point and float preprocessing).
@@ -68,8 +75,10 @@ def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
     pred_map = None
     if model_labels != labels:
         if (model_labels, labels) != ("nlrav", "aami"):
-            raise TinyECGError(f"a model trained on {model_labels!r} classes cannot be scored "
-                               f"in {labels!r} classes")
+            raise TinyECGError(
+                f"a model trained on {model_labels!r} classes cannot be scored "
+                f"in {labels!r} classes"
+            )
         nlrav, _ = labels_map("nlrav")
         pred_map = np.array([label_names.index(NLRAV_TO_AAMI[c]) for c in nlrav], np.int64)
     clf = Int8Classifier(model_tflite)
@@ -86,15 +95,21 @@ def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
         driver = build_event_driver(Path(build_dir) / "events")
         parts = []
         for i, name in enumerate(records, 1):
-            res = evaluate_record(clf, data_dir, str(name), labels, harness, driver,
-                                  pred_map, tuple(shifts))
+            res = evaluate_record(
+                clf, data_dir, str(name), labels, harness, driver, pred_map, tuple(shifts)
+            )
             if res is None:
                 log.info("[%d/%d] %s: no MLII lead, skipped", i, len(records), name)
                 continue
-            log.info("[%d/%d] %s: %d device beats, accuracy %.4f (annotated %.4f)", i,
-                     len(records), name, res.n_device_beats,
-                     accuracy(res.det_y, res.det_pred) or 0.0,
-                     accuracy(res.ann_y, res.ann_fixed) or 0.0)
+            log.info(
+                "[%d/%d] %s: %d device beats, accuracy %.4f (annotated %.4f)",
+                i,
+                len(records),
+                name,
+                res.n_device_beats,
+                accuracy(res.det_y, res.det_pred) or 0.0,
+                accuracy(res.ann_y, res.ann_fixed) or 0.0,
+            )
             parts.append(res)
     finally:
         if tmp is not None:
@@ -112,15 +127,19 @@ def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
     total["offset_effect"] = offset_effect(parts)
     if shifts:
         total["shift_effect"] = shift_effect(parts, label_names)
-    total["rr_check"] = {k: sum(p.rr_check[k] for p in parts)
-                         for k in ("beats", "python_beats", "mismatches", "timeouts")}
+    total["rr_check"] = {
+        k: sum(p.rr_check[k] for p in parts)
+        for k in ("beats", "python_beats", "mismatches", "timeouts")
+    }
     total["device_beats"] = sum(p.n_device_beats for p in parts)
     total["false_beats"] = sum(len(p.false_pred) for p in parts)
     total["unlabelled_matched"] = sum(p.unlabelled for p in parts)
     if test_keys is not None:
+
         def in_test(p, kind):
             samples = p.det_sample if kind == "det" else p.ann_sample
             return np.array([(p.name, int(s)) in test_keys for s in samples], bool)
+
         total["test_split_only"] = summaries(parts, label_names, in_test)
     meta = {
         "model": str(model_tflite),
@@ -131,10 +150,14 @@ def evaluate_device_path(model_tflite: Path, records: list[str], data_dir=None,
         "split": (config or {}).get("split", {}).get("name"),
         "match_window_samples": MATCH_WINDOW,
         "shifts": [int(s) for s in shifts],
-        "preprocess_params": {k: v for k, v in clf.preprocess_params().items()
-                              if k in ("input_scale", "input_zero_point", "quant_mult",
-                                       "quant_shift")},
+        "preprocess_params": {
+            k: v
+            for k, v in clf.preprocess_params().items()
+            if k in ("input_scale", "input_zero_point", "quant_mult", "quant_shift")
+        },
     }
-    return {"meta": meta,
-            "per_record": {p.name: record_summary(p, label_names) for p in parts},
-            "total": total}
+    return {
+        "meta": meta,
+        "per_record": {p.name: record_summary(p, label_names) for p in parts},
+        "total": total,
+    }

@@ -2,6 +2,7 @@
 fixed-point preprocessing -> int8 model), and the same model on the annotated R-peaks
 through the fixed-point and the float preprocessing; detections matched to the
 annotations (EC57)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,23 +30,23 @@ class RecordResult:
     skipped: int
     rr_check: dict
     status: list
-    offsets: np.ndarray            # detected - annotated of every matched peak
+    offsets: np.ndarray  # detected - annotated of every matched peak
     # detected path: labelled device beats that match an annotation
     det_y: np.ndarray
     det_pred: np.ndarray
     det_offset: np.ndarray
-    det_sample: np.ndarray         # the annotation's sample
-    det_pair: np.ndarray           # index into the annotated arrays, or -1
-    det_hybrid: np.ndarray         # detected window + annotated RR (-1 without a pair)
-    false_pred: np.ndarray         # predictions of device beats matching no annotation
-    unlabelled: int                # device beats matching a beat outside the label set
+    det_sample: np.ndarray  # the annotation's sample
+    det_pair: np.ndarray  # index into the annotated arrays, or -1
+    det_hybrid: np.ndarray  # detected window + annotated RR (-1 without a pair)
+    false_pred: np.ndarray  # predictions of device beats matching no annotation
+    unlabelled: int  # device beats matching a beat outside the label set
     # annotated paths: every labelled beat with a full window
     ann_y: np.ndarray
     ann_sample: np.ndarray
     ann_fixed: np.ndarray
     ann_float: np.ndarray
     input_agreement: dict
-    shifted: dict                  # shift -> (mask over annotated beats, predictions)
+    shifted: dict  # shift -> (mask over annotated beats, predictions)
 
 
 def labels_map(labels: str) -> tuple[list[str], dict]:
@@ -55,8 +56,16 @@ def labels_map(labels: str) -> tuple[list[str], dict]:
     return list(spec["labels"]), dict(spec["map"])
 
 
-def evaluate_record(clf: Int8Classifier, data_dir: Path, name: str, labels: str,
-                    harness, driver, pred_map=None, shifts=()) -> RecordResult | None:
+def evaluate_record(
+    clf: Int8Classifier,
+    data_dir: Path,
+    name: str,
+    labels: str,
+    harness,
+    driver,
+    pred_map=None,
+    shifts=(),
+) -> RecordResult | None:
     """Every path for one record (None when the record has no MLII lead)."""
     from tinyecg.data.records import load_record
 
@@ -81,8 +90,11 @@ def evaluate_record(clf: Int8Classifier, data_dir: Path, name: str, labels: str,
         raise TinyECGError(f"{name}: event driver and harness disagree on the R-peaks")
     py = device_beats(ev.peaks, ev.reported_at, ev.n_samples, ev.breaks)
     same = len(py.r) == len(c_r) and np.array_equal(py.r, c_r) and np.array_equal(py.rr, c_rr)
-    mismatches = 0 if same else int(len(set(map(tuple, np.c_[py.r, py.rr])) ^
-                                        set(map(tuple, np.c_[c_r, c_rr]))))
+    mismatches = (
+        0
+        if same
+        else int(len(set(map(tuple, np.c_[py.r, py.rr])) ^ set(map(tuple, np.c_[c_r, c_rr]))))
+    )
     # beats completed by the 2 s rule although the detector found a next beat later
     nxt = np.searchsorted(peaks, c_r, side="right")
     has_next = nxt < len(peaks)
@@ -107,8 +119,11 @@ def evaluate_record(clf: Int8Classifier, data_dir: Path, name: str, labels: str,
     ann_fixed = predict(*ann_fixed_q)
     ann_float = predict(*ann_float_q)
     eq_beat = float(np.mean(ann_fixed_q[0] == ann_float_q[0])) if len(ann) else None
-    eq_rhythm = float(np.mean(ann_fixed_q[1] == ann_float_q[1])) \
-        if len(ann) and ann_fixed_q[1] is not None else None
+    eq_rhythm = (
+        float(np.mean(ann_fixed_q[1] == ann_float_q[1]))
+        if len(ann) and ann_fixed_q[1] is not None
+        else None
+    )
 
     # device beats -> annotation symbol (label) of the matched reference beat
     import wfdb
@@ -130,8 +145,9 @@ def evaluate_record(clf: Int8Classifier, data_dir: Path, name: str, labels: str,
         if sym not in symbol_map:
             unlabelled += 1
             continue
-        det_rows.append((k, label_names.index(symbol_map[sym]), int(ref[ri]),
-                         ann_index.get(int(ref[ri]), -1)))
+        det_rows.append(
+            (k, label_names.index(symbol_map[sym]), int(ref[ri]), ann_index.get(int(ref[ri]), -1))
+        )
     det = np.asarray(det_rows, np.int64).reshape(-1, 4)
     rows = det[:, 0]
     pair = det[:, 3]
@@ -154,19 +170,35 @@ def evaluate_record(clf: Int8Classifier, data_dir: Path, name: str, labels: str,
             shifted[int(s)] = (keep, predict(bq, rq))
 
     return RecordResult(
-        name=name, n_samples=int(len(x)), qrs=qrs, qrs_ec57=qrs_ec57, n_peaks=int(len(peaks)),
-        n_device_beats=int(len(dev_r)), skipped=int(py.skipped),
-        rr_check={"beats": int(len(c_r)), "python_beats": int(len(py.r)),
-                  "mismatches": mismatches, "timeouts": timeouts},
+        name=name,
+        n_samples=int(len(x)),
+        qrs=qrs,
+        qrs_ec57=qrs_ec57,
+        n_peaks=int(len(peaks)),
+        n_device_beats=int(len(dev_r)),
+        skipped=int(py.skipped),
+        rr_check={
+            "beats": int(len(c_r)),
+            "python_beats": int(len(py.r)),
+            "mismatches": mismatches,
+            "timeouts": timeouts,
+        },
         status=[s for _, s in ev.status if not s.startswith("# tinyecg")],
         offsets=offsets.astype(np.int64),
-        det_y=det[:, 1], det_pred=dev_pred[rows] if len(rows) else np.zeros(0, np.int64),
+        det_y=det[:, 1],
+        det_pred=dev_pred[rows] if len(rows) else np.zeros(0, np.int64),
         det_offset=(dev_r[rows] - det[:, 2]) if len(rows) else np.zeros(0, np.int64),
-        det_sample=det[:, 2], det_pair=pair, det_hybrid=hybrid,
-        false_pred=dev_pred[np.asarray(false_rows, np.int64)] if false_rows else
-        np.zeros(0, np.int64),
+        det_sample=det[:, 2],
+        det_pair=pair,
+        det_hybrid=hybrid,
+        false_pred=dev_pred[np.asarray(false_rows, np.int64)]
+        if false_rows
+        else np.zeros(0, np.int64),
         unlabelled=unlabelled,
-        ann_y=ann.y, ann_sample=ann.sample, ann_fixed=ann_fixed, ann_float=ann_float,
+        ann_y=ann.y,
+        ann_sample=ann.sample,
+        ann_fixed=ann_fixed,
+        ann_float=ann_float,
         input_agreement={"beat_int8_equal": eq_beat, "rhythm_int8_equal": eq_rhythm},
         shifted=shifted,
     )

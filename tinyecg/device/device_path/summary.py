@@ -1,5 +1,6 @@
 """Reports of the device path over records: class reports of each path, the paired
 comparison, the R-peak offsets and their effect, the shift experiment."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,11 +18,18 @@ def offset_summary(offsets) -> dict:
     if len(o) == 0:
         return {"n": 0}
     a = np.abs(o)
-    return {"n": int(len(o)), "mean": float(o.mean()), "median": float(np.median(o)),
-            "std": float(o.std()), "mean_abs": float(a.mean()),
-            "p95_abs": float(np.percentile(a, 95)), "max_abs": int(a.max()),
-            "within_1": float(np.mean(a <= 1)), "within_2": float(np.mean(a <= 2)),
-            "within_5": float(np.mean(a <= 5))}
+    return {
+        "n": int(len(o)),
+        "mean": float(o.mean()),
+        "median": float(np.median(o)),
+        "std": float(o.std()),
+        "mean_abs": float(a.mean()),
+        "p95_abs": float(np.percentile(a, 95)),
+        "max_abs": int(a.max()),
+        "within_1": float(np.mean(a <= 1)),
+        "within_2": float(np.mean(a <= 2)),
+        "within_5": float(np.mean(a <= 5)),
+    }
 
 
 def accuracy(y, p) -> float | None:
@@ -37,6 +45,7 @@ def changed(a, b) -> float | None:
 def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dict:
     """Reports over several records; mask_fn(part, kind) -> boolean mask selects beats
     (kind "det" or "ann"), e.g. the test split's beats."""
+
     def cat(attr, kind):
         vals = []
         for p in parts:
@@ -59,10 +68,14 @@ def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dic
     correct = np.bincount(det_y[paired & (det_y == det_pred)], minlength=len(labels))
     found = np.bincount(det_y[paired], minlength=len(labels))
     out["detected"]["end_to_end"] = {
-        lab: {"annotated": int(support[i]), "classified": int(found[i]),
-              "correct": int(correct[i]),
-              "se": float(correct[i] / support[i]) if support[i] else None}
-        for i, lab in enumerate(labels)}
+        lab: {
+            "annotated": int(support[i]),
+            "classified": int(found[i]),
+            "correct": int(correct[i]),
+            "se": float(correct[i] / support[i]) if support[i] else None,
+        }
+        for i, lab in enumerate(labels)
+    }
     if mask_fn is None:
         false = cat("false_pred", "false")
         fc = np.bincount(false, minlength=len(labels)) if len(false) else np.zeros(len(labels), int)
@@ -70,7 +83,8 @@ def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dic
         out["detected"]["false_beats"] = {lab: int(fc[i]) for i, lab in enumerate(labels)}
         out["detected"]["ppv_with_false_beats"] = {
             lab: float(cm[i, i] / (cm[:, i].sum() + fc[i])) if cm[:, i].sum() + fc[i] else None
-            for i, lab in enumerate(labels)}
+            for i, lab in enumerate(labels)
+        }
     # paired: matched beats whose annotation is in the annotated set
     pair_y, pair_det, pair_hyb, pair_ann = [], [], [], []
     for p in parts:
@@ -81,8 +95,10 @@ def summaries(parts: list[RecordResult], labels: list[str], mask_fn=None) -> dic
         pair_det.append(p.det_pred[sel])
         pair_hyb.append(p.det_hybrid[sel])
         pair_ann.append(p.ann_fixed[p.det_pair[sel]])
-    py_, pd_, ph_, pa_ = (np.concatenate(v) if v else np.zeros(0, np.int64)
-                          for v in (pair_y, pair_det, pair_hyb, pair_ann))
+    py_, pd_, ph_, pa_ = (
+        np.concatenate(v) if v else np.zeros(0, np.int64)
+        for v in (pair_y, pair_det, pair_hyb, pair_ann)
+    )
     out["paired"] = {
         "n": int(len(py_)),
         "accuracy_annotated_fixed": accuracy(py_, pa_),
@@ -102,15 +118,29 @@ def offset_effect(parts: list[RecordResult]) -> list[dict]:
     y = np.concatenate([p.det_y for p in parts]) if parts else np.zeros(0, np.int64)
     pd_ = np.concatenate([p.det_pred for p in parts]) if parts else np.zeros(0, np.int64)
     pair = np.concatenate([p.det_pair >= 0 for p in parts]) if parts else np.zeros(0, bool)
-    pa_ = np.concatenate([np.where(p.det_pair >= 0, p.ann_fixed[np.maximum(p.det_pair, 0)], -1)
-                          if len(p.det_pair) else np.zeros(0, np.int64) for p in parts]) \
-        if parts else np.zeros(0, np.int64)
+    pa_ = (
+        np.concatenate(
+            [
+                np.where(p.det_pair >= 0, p.ann_fixed[np.maximum(p.det_pair, 0)], -1)
+                if len(p.det_pair)
+                else np.zeros(0, np.int64)
+                for p in parts
+            ]
+        )
+        if parts
+        else np.zeros(0, np.int64)
+    )
     rows = []
     for lo, hi in OFFSET_BINS:
         sel = (np.abs(off) >= lo) & (np.abs(off) <= hi) & pair
-        rows.append({"abs_offset": f"{lo}" if lo == hi else f"{lo}-{hi}", "n": int(sel.sum()),
-                     "accuracy_detected": accuracy(y[sel], pd_[sel]),
-                     "accuracy_annotated_fixed": accuracy(y[sel], pa_[sel])})
+        rows.append(
+            {
+                "abs_offset": f"{lo}" if lo == hi else f"{lo}-{hi}",
+                "n": int(sel.sum()),
+                "accuracy_detected": accuracy(y[sel], pd_[sel]),
+                "accuracy_annotated_fixed": accuracy(y[sel], pa_[sel]),
+            }
+        )
     return rows
 
 
@@ -126,12 +156,18 @@ def shift_effect(parts: list[RecordResult], labels: list[str]) -> list[dict]:
             bs.append(p.ann_fixed[keep])
         y, pr, base = np.concatenate(ys), np.concatenate(ps), np.concatenate(bs)
         rep = metrics.report(y, pr, labels)
-        rows.append({"shift": s, "n": int(len(y)), "accuracy": rep["accuracy"],
-                     "accuracy_unshifted": accuracy(y, base),
-                     "macro_f1": rep["macro_f1"],
-                     "macro_f1_unshifted": metrics.report(y, base, labels)["macro_f1"],
-                     "prediction_changed": changed(pr, base),  # pr is one per beat of y
-                     "per_class_se": {k: v["se"] for k, v in rep["per_class"].items()}})
+        rows.append(
+            {
+                "shift": s,
+                "n": int(len(y)),
+                "accuracy": rep["accuracy"],
+                "accuracy_unshifted": accuracy(y, base),
+                "macro_f1": rep["macro_f1"],
+                "macro_f1_unshifted": metrics.report(y, base, labels)["macro_f1"],
+                "prediction_changed": changed(pr, base),  # pr is one per beat of y
+                "per_class_se": {k: v["se"] for k, v in rep["per_class"].items()},
+            }
+        )
     return rows
 
 

@@ -16,6 +16,7 @@ reimplement, tested on their own); this package writes only what depends on the 
 
 Unsupported ops, types or shapes raise TinyECGError naming the op. See docs/c-backend.md.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,15 @@ from tinyecg.models.int8 import input_role
 from tinyecg.models.tflite import TFLiteModel, load_model
 
 __all__ = [
-    "SUPPORTED_OPS", "STACK_BOUND_BYTES", "ArenaBuffer", "MemoryPlan", "plan_memory",
-    "generate_c_backend", "write_c_backend", "library_dir", "library_include",
+    "SUPPORTED_OPS",
+    "STACK_BOUND_BYTES",
+    "ArenaBuffer",
+    "MemoryPlan",
+    "plan_memory",
+    "generate_c_backend",
+    "write_c_backend",
+    "library_dir",
+    "library_include",
     "library_sources",
 ]
 
@@ -44,7 +52,7 @@ STACK_BOUND_BYTES = 512
 ROLE_TEXT = {
     "beat": "the beat window: 360 preprocessed samples around the R peak",
     "rhythm": "the rhythm features: pre_rr_s, post_rr_s, local_rr_s, pre_ratio, post_ratio "
-              "(tinyecg.dsp.rhythm)",
+    "(tinyecg.dsp.rhythm)",
 }
 
 
@@ -72,10 +80,19 @@ def _inputs(model: TFLiteModel) -> list[dict]:
         size = tensor.size // int(tensor.shape[0]) if len(tensor.shape) > 1 else tensor.size
         role = input_role(tensor.name, size) or ""
         scale, zp = model.input_quant(k)
-        inputs.append(dict(index=k, name=tensor.name, shape=list(tensor.shape),
-                           size=tensor.size, scale=scale, scale_c=cgen.c_float(scale),
-                           zero_point=zp, role=role.upper(),
-                           desc=ROLE_TEXT.get(role, "model input")))
+        inputs.append(
+            dict(
+                index=k,
+                name=tensor.name,
+                shape=list(tensor.shape),
+                size=tensor.size,
+                scale=scale,
+                scale_c=cgen.c_float(scale),
+                zero_point=zp,
+                role=role.upper(),
+                desc=ROLE_TEXT.get(role, "model input"),
+            )
+        )
     roles = [i["role"] for i in inputs if i["role"]]
     if len(set(roles)) != len(roles):  # two inputs look alike: name neither
         for i in inputs:
@@ -105,14 +122,27 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
     for op in model.ops:
         op_counts[op.opcode] = op_counts.get(op.opcode, 0) + 1
     context = dict(
-        prefix=prefix, PREFIX=prefix.upper(), guard=prefix.upper() + "_H",
-        source=Path(model.source).name, sha256=model.sha256, inputs=_inputs(model),
-        output=dict(name=out_t.name, shape=list(out_t.shape), size=out_t.size, scale=oscale,
-                    scale_c=cgen.c_float(oscale), zero_point=ozp),
+        prefix=prefix,
+        PREFIX=prefix.upper(),
+        guard=prefix.upper() + "_H",
+        source=Path(model.source).name,
+        sha256=model.sha256,
+        inputs=_inputs(model),
+        output=dict(
+            name=out_t.name,
+            shape=list(out_t.shape),
+            size=out_t.size,
+            scale=oscale,
+            scale_c=cgen.c_float(oscale),
+            zero_point=ozp,
+        ),
         graph=", ".join(f"{n} x{c}" if c > 1 else n for n, c in op_counts.items()),
-        plan=plan, plan_lines=emit.plan_lines(plan), arena=emit.ARENA,
+        plan=plan,
+        plan_lines=emit.plan_lines(plan),
+        arena=emit.ARENA,
         const_tables=[emit.table_text(t) for t in lowering.const_tables.values()],
-        blocks=emit.op_blocks(lowering), invoke=invoke,
+        blocks=emit.op_blocks(lowering),
+        invoke=invoke,
         copies=lowering.copy_out is not None,
         kernels=sorted({c.kernel for op in lowering.ops for c in op.calls}),
         weights_bytes=emit.weights_bytes(lowering, "portable"),

@@ -4,6 +4,7 @@ one comment per field, the memory plan, and the call sequence of invoke().
 
 Nothing here decides anything about the model: ops.py and plan.py did.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,14 +33,15 @@ def table_text(t: Table) -> str:
     for i in range(0, len(vals), t.per_line):
         if i in t.sections:
             lines.append(f"    /* {t.sections[i]} */")
-        line = "    " + ", ".join(vals[i:i + t.per_line]) + ","
+        line = "    " + ", ".join(vals[i : i + t.per_line]) + ","
         if t.line_comments is not None:
             line += f"  /* {t.line_comments[i // t.per_line]} */"
         lines.append(line)
     align = " TINYECG_NN_ALIGN4" if t.aligned else ""
-    text = ("/* " + "\n   ".join(t.comment) + " */\n"
-            f"static const {t.ctype} {t.name}[{len(vals)}]{align} = {{\n"
-            + "\n".join(lines) + "\n};\n")
+    text = (
+        "/* " + "\n   ".join(t.comment) + " */\n"
+        f"static const {t.ctype} {t.name}[{len(vals)}]{align} = {{\n" + "\n".join(lines) + "\n};\n"
+    )
     if t.build == "dsp":
         return "#if TINYECG_NN_DSP\n" + text + "#endif\n"
     if t.build == "portable":
@@ -86,8 +88,10 @@ class TensorNames:
         kind = self.plan.storage.get(b)
         if kind in ("input0", "input1"):
             if write:
-                raise TinyECGError(f"{self.model.source}: the graph writes into its input "
-                                   f"tensor {self.model.tensors[t].name!r}")
+                raise TinyECGError(
+                    f"{self.model.source}: the graph writes into its input "
+                    f"tensor {self.model.tensors[t].name!r}"
+                )
             return kind
         if kind == "output":
             return "output"
@@ -96,12 +100,15 @@ class TensorNames:
             return f"{ARENA}.bytes + {buffer.offset}"
         if kind == "const" and b in self.lowering.const_tables:
             return self.lowering.const_tables[b].name
-        raise TinyECGError(f"{self.model.source}: tensor {self.model.tensors[t].name!r} has "
-                           f"no storage (graph input/output/constant/intermediate)")
+        raise TinyECGError(
+            f"{self.model.source}: tensor {self.model.tensors[t].name!r} has "
+            f"no storage (graph input/output/constant/intermediate)"
+        )
 
 
-def call_text(call: Call, op_index: int, opcode: str, names: TensorNames,
-              plan: MemoryPlan, last: bool = False) -> str:
+def call_text(
+    call: Call, op_index: int, opcode: str, names: TensorNames, plan: MemoryPlan, last: bool = False
+) -> str:
     """One kernel call; the last one is returned (a sibling call: see tinyecg_nn.h)."""
     args = [f"&{call.params}", names(call.input), names(call.output, write=True)]
     if call.scratch:
@@ -125,8 +132,10 @@ def invoke_body(model: TFLiteModel, plan: MemoryPlan, lowering: Lowering) -> lis
             lines.append(call_text(call, op.index, op.opcode, names, plan, call is last))
     if lowering.copy_out is not None:
         c = lowering.copy_out
-        lines.append(f"    memcpy(output, {names(c.tensor)}, {c.size});  /* the output is a "
-                     f"view of {model.tensors[c.tensor].name!r}: copy it */")
+        lines.append(
+            f"    memcpy(output, {names(c.tensor)}, {c.size});  /* the output is a "
+            f"view of {model.tensors[c.tensor].name!r}: copy it */"
+        )
     if last is None:
         lines.append("    return 0;")
     return lines
@@ -151,5 +160,6 @@ def op_blocks(lowering: Lowering) -> list[dict]:
 def weights_bytes(lowering: Lowering, build: str) -> int:
     """Flash bytes of the tables one build ("portable" or "dsp") compiles."""
     skip = "dsp" if build == "portable" else "portable"
-    return sum(t.nbytes for op in lowering.ops for t in op.tables if t.build != skip) + \
-        sum(t.nbytes for t in lowering.const_tables.values())
+    return sum(t.nbytes for op in lowering.ops for t in op.tables if t.build != skip) + sum(
+        t.nbytes for t in lowering.const_tables.values()
+    )

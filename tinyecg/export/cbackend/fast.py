@@ -13,6 +13,7 @@
 * SMLAD lane order of the conv weights (the DSP build's int16 copy): per channel pair (u, v)
   and group of 4 taps, u0 u2 v0 v2 u1 u3 v1 v3.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,10 +47,11 @@ def folded_bias(bias, w_rows, in_zp: int) -> list[int] | None:
 @dataclass
 class RowConv:
     """A CONV_2D that runs in tinyecg_nn_conv_1_x_n."""
-    taps: int                # k_w * in_c
-    taps4: int               # rounded up to whole words
-    rows: np.ndarray         # [out_c][taps] int8: the flatbuffer's OHWI rows
-    folded: list[int]        # bias with the input zero point folded in
+
+    taps: int  # k_w * in_c
+    taps4: int  # rounded up to whole words
+    rows: np.ndarray  # [out_c][taps] int8: the flatbuffer's OHWI rows
+    folded: list[int]  # bias with the input zero point folded in
 
     @property
     def scratch_bytes(self) -> int:
@@ -63,12 +65,18 @@ def row_conv(model: TFLiteModel, op: Op) -> RowConv | None:
     if op.opcode != "CONV_2D" or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
         return None
     inp, w = model.tensors[op.inputs[0]], model.tensors[op.inputs[1]]
-    bias = (model.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0
-            else None)
-    if (len(inp.shape) != 4 or len(w.shape) != 4 or w.data is None or w.dtype != "INT8"
-            or not inp.is_quantized or inp.dtype != "INT8" or inp.per_channel
-            or any(z != 0 for z in w.zero_points)
-            or (bias is not None and (bias.data is None or bias.dtype != "INT32"))):
+    bias = model.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    if (
+        len(inp.shape) != 4
+        or len(w.shape) != 4
+        or w.data is None
+        or w.dtype != "INT8"
+        or not inp.is_quantized
+        or inp.dtype != "INT8"
+        or inp.per_channel
+        or any(z != 0 for z in w.zero_points)
+        or (bias is not None and (bias.data is None or bias.dtype != "INT32"))
+    ):
         return None
     if int(inp.shape[1]) != 1 or int(w.shape[1]) != 1 or int(w.shape[3]) != int(inp.shape[3]):
         return None
@@ -77,8 +85,9 @@ def row_conv(model: TFLiteModel, op: Op) -> RowConv | None:
     oc = int(w.shape[0])
     taps = int(w.shape[2]) * int(w.shape[3])
     rows = np.asarray(w.data).reshape(oc, taps)
-    folded = folded_bias(None if bias is None else np.asarray(bias.data).reshape(-1), rows,
-                         int(inp.zero_point or 0))
+    folded = folded_bias(
+        None if bias is None else np.asarray(bias.data).reshape(-1), rows, int(inp.zero_point or 0)
+    )
     return None if folded is None else RowConv(taps, round4(taps), rows, folded)
 
 
@@ -96,16 +105,20 @@ def smlad_weights(rows: np.ndarray, taps4: int) -> np.ndarray:
     padded = np.zeros((2 * pairs, taps4), np.int16)
     padded[:oc, :taps] = rows
     padded[oc:] = padded[oc - 1]
-    g = padded.reshape(pairs, 2, taps4 // 4, 2, 2)   # pair, u/v, group, t // 2, t % 2
+    g = padded.reshape(pairs, 2, taps4 // 4, 2, 2)  # pair, u/v, group, t // 2, t % 2
     return g.transpose(0, 2, 4, 1, 3).reshape(pairs, 2 * taps4)
 
 
-def interior_columns(out_w: int, stride: int, pad: int, in_w: int, in_c: int,
-                     taps4: int) -> tuple[int, int]:
+def interior_columns(
+    out_w: int, stride: int, pad: int, in_w: int, in_c: int, taps4: int
+) -> tuple[int, int]:
     """[first, end) of the output columns whose taps4 input values all lie inside the row
     (read in place); the others gather their taps with the zero point for the padding."""
-    inside = [x for x in range(out_w) if x * stride - pad >= 0
-              and (x * stride - pad) * in_c + taps4 <= in_w * in_c]
+    inside = [
+        x
+        for x in range(out_w)
+        if x * stride - pad >= 0 and (x * stride - pad) * in_c + taps4 <= in_w * in_c
+    ]
     first, end = (inside[0], inside[-1] + 1) if inside else (0, 0)
     assert inside == list(range(first, end))
     return first, end

@@ -4,6 +4,7 @@ order, each value with the comment that says where it came from), and the calls.
 
 emit.py turns these into C; nothing here knows C syntax beyond type and field names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,15 +18,16 @@ CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
 @dataclass
 class Table:
     """A const array in flash: weights, biases, multipliers, shifts, rounding constants."""
-    ctype: str                      # int8_t / int16_t / int32_t
+
+    ctype: str  # int8_t / int16_t / int32_t
     name: str
-    values: np.ndarray              # flat
-    comment: list[str]              # lines above the array: what it is, where it came from
+    values: np.ndarray  # flat
+    comment: list[str]  # lines above the array: what it is, where it came from
     per_line: int = 16
-    line_comments: list[str] | None = None   # one trailing comment per line of values
+    line_comments: list[str] | None = None  # one trailing comment per line of values
     sections: dict[int, str] = field(default_factory=dict)  # index -> comment line before it
-    aligned: bool = False           # starts on a word boundary (rows loaded as words)
-    build: str = ""                 # "dsp" / "portable": only in that build, "" in both
+    aligned: bool = False  # starts on a word boundary (rows loaded as words)
+    build: str = ""  # "dsp" / "portable": only in that build, "" in both
 
     @property
     def nbytes(self) -> int:
@@ -36,6 +38,7 @@ class Table:
 class Field:
     """One member of a parameter struct: its value (an int, a Table whose address it holds,
     or None for NULL) and its origin."""
+
     value: int | Table | None
     comment: str
 
@@ -43,6 +46,7 @@ class Field:
 @dataclass
 class Params:
     """Base of the parameter structs: CTYPE is the C typedef, KERNEL the function."""
+
     CTYPE: ClassVar[str] = ""
     KERNEL: ClassVar[str] = ""
 
@@ -122,6 +126,7 @@ class FullyConnectedParams(Params):
 @dataclass
 class OutputStage:
     """tinyecg_nn_output_stage_t, a member of the fast kernels' structs."""
+
     out_zp: Field
     act_min: Field
     act_max: Field
@@ -168,7 +173,7 @@ class FullyConnectedFoldedParams(Params):
 @dataclass
 class PoolParams(Params):
     CTYPE: ClassVar[str] = "tinyecg_nn_pool_params_t"
-    KERNEL: ClassVar[str] = ""      # tinyecg_nn_average_pool or tinyecg_nn_max_pool
+    KERNEL: ClassVar[str] = ""  # tinyecg_nn_average_pool or tinyecg_nn_max_pool
     in_h: Field
     in_w: Field
     channels: Field
@@ -211,6 +216,7 @@ class MeanParams(Params):
 @dataclass
 class RequantizeParams:
     """tinyecg_nn_requantize_params_t, a member of ConcatenationParams."""
+
     in_zp: Field
     mult: Field
     shift: Field
@@ -234,16 +240,18 @@ class Call:
     """One kernel call of invoke(): kernel(&params, input, output[, scratch]). Tensors are
     flatbuffer indices; emit.py turns them into the caller's buffers, arena slots or const
     tables through the memory plan."""
+
     kernel: str
-    params: str                     # C name of the const parameter object
+    params: str  # C name of the const parameter object
     input: int
     output: int
-    scratch: bool = False           # pass the op's arena scratch (MemoryPlan.scratch)
+    scratch: bool = False  # pass the op's arena scratch (MemoryPlan.scratch)
 
 
 @dataclass
 class CopyOut:
     """The model output is a view of an arena tensor: copy it into the caller's buffer."""
+
     tensor: int
     size: int
 
@@ -252,6 +260,7 @@ class CopyOut:
 class LoweredOp:
     """One flatbuffer op as C: its tables, its parameter objects and its calls (none for a
     view: RESHAPE / EXPAND_DIMS / SQUEEZE share their input's bytes)."""
+
     index: int
     opcode: str
     title: str

@@ -6,6 +6,7 @@ intersects its own (greedy first fit). Views (RESHAPE / EXPAND_DIMS / SQUEEZE) s
 source's bytes; model inputs are read in place from the caller's buffers, the last op writes
 straight into the caller's output, constants stay in flash.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,12 +20,12 @@ ARENA_ALIGNMENT = 4  # bytes; every arena buffer starts on a 32-bit boundary
 
 @dataclass
 class ArenaBuffer:
-    tensor: int        # index of the tensor that owns the bytes (views share them); -1: scratch
+    tensor: int  # index of the tensor that owns the bytes (views share them); -1: scratch
     name: str
-    size: int          # bytes
-    first: int         # index of the op that writes it
-    last: int          # index of the last op that reads it or one of its views
-    offset: int = -1   # byte offset in the arena
+    size: int  # bytes
+    first: int  # index of the op that writes it
+    last: int  # index of the last op that reads it or one of its views
+    offset: int = -1  # byte offset in the arena
 
     def overlaps_in_time(self, other: ArenaBuffer) -> bool:
         return self.first <= other.last and other.first <= self.last
@@ -35,8 +36,8 @@ class MemoryPlan:
     arena_bytes: int
     alignment: int
     buffers: list[ArenaBuffer]
-    base: dict[int, int]       # tensor -> tensor whose storage it uses (itself unless a view)
-    storage: dict[int, str]    # base tensor -> "input0" | "input1" | "output" | "arena" | "const"
+    base: dict[int, int]  # tensor -> tensor whose storage it uses (itself unless a view)
+    storage: dict[int, str]  # base tensor -> "input0" | "input1" | "output" | "arena" | "const"
     # kernel scratch inside the arena, live during one op only (tensor -1): op index -> slot
     scratch: dict[int, ArenaBuffer] = field(default_factory=dict)
 
@@ -81,8 +82,9 @@ def plan_memory(model: TFLiteModel, alignment: int = ARENA_ALIGNMENT) -> MemoryP
             if storage.get(t) is None:
                 storage[t] = "arena"
                 tensor = model.tensors[t]
-                buffers[t] = ArenaBuffer(tensor=t, name=tensor.name, size=tensor.nbytes,
-                                         first=op.index, last=op.index)
+                buffers[t] = ArenaBuffer(
+                    tensor=t, name=tensor.name, size=tensor.nbytes, first=op.index, last=op.index
+                )
     for op in model.ops:
         for t in op.inputs:
             if t >= 0 and base[t] in buffers:
@@ -96,14 +98,19 @@ def plan_memory(model: TFLiteModel, alignment: int = ARENA_ALIGNMENT) -> MemoryP
     for op in model.ops:
         size = fast.scratch_bytes(model, op)
         if size:
-            scratch[op.index] = ArenaBuffer(tensor=-1, name=f"scratch of op {op.index} "
-                                            f"({op.opcode})", size=size, first=op.index,
-                                            last=op.index)
+            scratch[op.index] = ArenaBuffer(
+                tensor=-1,
+                name=f"scratch of op {op.index} ({op.opcode})",
+                size=size,
+                first=op.index,
+                last=op.index,
+            )
 
     placed: list[ArenaBuffer] = []
     # an op's scratch is placed after the tensors it writes (same first op)
-    for b in sorted([*buffers.values(), *scratch.values()],
-                    key=lambda x: (x.first, x.tensor < 0, x.tensor)):
+    for b in sorted(
+        [*buffers.values(), *scratch.values()], key=lambda x: (x.first, x.tensor < 0, x.tensor)
+    ):
         live = sorted((p for p in placed if p.overlaps_in_time(b)), key=lambda p: p.offset)
         offset = 0
         for p in live:
@@ -113,6 +120,11 @@ def plan_memory(model: TFLiteModel, alignment: int = ARENA_ALIGNMENT) -> MemoryP
         b.offset = offset
         placed.append(b)
     arena = max((b.offset + b.size for b in placed), default=0)
-    return MemoryPlan(arena_bytes=arena, alignment=alignment,
-                      buffers=[b for b in placed if b.tensor >= 0], base=base,
-                      storage=storage, scratch=scratch)
+    return MemoryPlan(
+        arena_bytes=arena,
+        alignment=alignment,
+        buffers=[b for b in placed if b.tensor >= 0],
+        base=base,
+        storage=storage,
+        scratch=scratch,
+    )

@@ -5,6 +5,7 @@ every op makes on its tensors, with errors that name the op.
 The multiplier arithmetic itself lives in tinyecg.quantmath (one home for the reference and
 the C backend).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,7 @@ def fmt_scale(x: float) -> str:
     return f"{x:.9g}"
 
 
-def activation_range(activation: str, scale: float, zero_point: int,
-                     where: str) -> tuple[int, int]:
+def activation_range(activation: str, scale: float, zero_point: int, where: str) -> tuple[int, int]:
     """The int8 clamp of a fused activation: zero_point + round(f / scale) in float32 for the
     activation's real bounds f, intersected with [-128, 127]."""
     qmin, qmax = -128, 127
@@ -31,13 +31,19 @@ def activation_range(activation: str, scale: float, zero_point: int,
     if activation == "RELU":
         return max(qmin, quantize_f32(scale, zero_point, 0.0)), qmax
     if activation == "RELU6":
-        return (max(qmin, quantize_f32(scale, zero_point, 0.0)),
-                min(qmax, quantize_f32(scale, zero_point, 6.0)))
+        return (
+            max(qmin, quantize_f32(scale, zero_point, 0.0)),
+            min(qmax, quantize_f32(scale, zero_point, 6.0)),
+        )
     if activation == "RELU_N1_TO_1":
-        return (max(qmin, quantize_f32(scale, zero_point, -1.0)),
-                min(qmax, quantize_f32(scale, zero_point, 1.0)))
-    raise TinyECGError(f"{where}: fused activation {activation} is not supported "
-                       f"(supported: {', '.join(ACTIVATIONS)})")
+        return (
+            max(qmin, quantize_f32(scale, zero_point, -1.0)),
+            min(qmax, quantize_f32(scale, zero_point, 1.0)),
+        )
+    raise TinyECGError(
+        f"{where}: fused activation {activation} is not supported "
+        f"(supported: {', '.join(ACTIVATIONS)})"
+    )
 
 
 def out_size(padding: str, size: int, k: int, stride: int, dilation: int = 1) -> int:
@@ -58,6 +64,7 @@ def padding_before(size: int, k: int, stride: int, out: int, dilation: int = 1) 
 @dataclass(frozen=True)
 class Activation:
     """An int8 tensor quantized per tensor, as the kernels see it (checked by Graph)."""
+
     index: int
     name: str
     shape: tuple[int, ...]
@@ -97,31 +104,43 @@ class Graph:
     def activation(self, op: Op, t: Tensor, what: str) -> Activation:
         """t, checked to be an int8 tensor quantized per tensor."""
         if t.dtype != "INT8":
-            raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} is {t.dtype}; the C "
-                               f"backend runs int8 graphs only")
+            raise TinyECGError(
+                f"{self.where(op)}: {what} {t.name!r} is {t.dtype}; the C "
+                f"backend runs int8 graphs only"
+            )
         if not t.is_quantized:
             raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} has no quantization")
         if t.per_channel:
-            raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} is quantized per "
-                               f"channel; activations must be per tensor")
-        return Activation(t.index, t.name, tuple(t.shape), t.size, float(t.scales[0]),
-                          int(t.zero_points[0]) if t.zero_points else 0)
+            raise TinyECGError(
+                f"{self.where(op)}: {what} {t.name!r} is quantized per "
+                f"channel; activations must be per tensor"
+            )
+        return Activation(
+            t.index,
+            t.name,
+            tuple(t.shape),
+            t.size,
+            float(t.scales[0]),
+            int(t.zero_points[0]) if t.zero_points else 0,
+        )
 
     def shape4(self, t: Tensor | Activation, op: Op) -> tuple[int, int, int, int]:
         """(n, h, w, c) of a 4-D NHWC tensor with batch 1."""
         where = self.where(op)
         if len(t.shape) != 4:
-            raise TinyECGError(f"{where}: expects a 4-D NHWC tensor, {t.name!r} is "
-                               f"{list(t.shape)}")
+            raise TinyECGError(f"{where}: expects a 4-D NHWC tensor, {t.name!r} is {list(t.shape)}")
         if t.shape[0] != 1:
-            raise TinyECGError(f"{where}: batch {t.shape[0]} in {t.name!r} {list(t.shape)} "
-                               f"is not supported (batch 1 only)")
+            raise TinyECGError(
+                f"{where}: batch {t.shape[0]} in {t.name!r} {list(t.shape)} "
+                f"is not supported (batch 1 only)"
+            )
         n, h, w, c = (int(d) for d in t.shape)
         return n, h, w, c
 
     def constant(self, op: Op, t: Tensor, what: str, dtype: str) -> Tensor:
         """t, checked to be a constant of the given type."""
         if t.dtype != dtype or t.data is None:
-            raise TinyECGError(f"{self.where(op)}: {what} {t.name!r} must be constant "
-                               f"{dtype.lower()} ({t.dtype})")
+            raise TinyECGError(
+                f"{self.where(op)}: {what} {t.name!r} must be constant {dtype.lower()} ({t.dtype})"
+            )
         return t
