@@ -1,48 +1,16 @@
 """The `tinyecg` command line: thin click wrappers, one stage function per command."""
+
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from tinyecg import __version__
+from tinyecg.app import cli_device
+from tinyecg.app.cli_options import data_option, label_map_option, lead_option, run_dir_arg, stage
 from tinyecg.errors import TinyECGError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr, force=True)
-    for noisy in ("tensorflow", "absl", "h5py", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-
-
-def stage(fn):
-    """Common options of every command: --quiet."""
-    @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-    @functools.wraps(fn)
-    def wrapper(*args, quiet=False, **kwargs):
-        _setup_logging(quiet)
-        return fn(*args, quiet=quiet, **kwargs)
-    return wrapper
-
-
-data_option = click.option(
-    "--data", type=click.Path(file_okay=False), default=None,
-    help="WFDB folder (default: $TINYECG_DATA, else the bundled MIT-BIH excerpt).")
-run_dir_arg = click.argument("run_dir", type=click.Path(file_okay=False))
-lead_option = click.option(
-    "--lead", default=None,
-    help="Lead to read, by name or index (default: the first of MLII, ML2, II, ECG1, ECG, "
-         "ECG2; else channel 0).")
-label_map_option = click.option(
-    "--label-map", type=click.Path(dir_okay=False), default=None,
-    help="JSON file {annotation symbol: class} for a database whose beat codes differ.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,8 +48,9 @@ def data_info(data, labels, include_paced, lead, label_map, quiet):
     """Build (or load from cache) the beat dataset and print its class counts."""
     from tinyecg.data.dataset import dataset_summary
 
-    for line in dataset_summary(data, labels=labels, include_paced=include_paced, lead=lead,
-                                label_map=label_map):
+    for line in dataset_summary(
+        data, labels=labels, include_paced=include_paced, lead=lead, label_map=label_map
+    ):
         click.echo(line)
 
 
@@ -89,13 +58,15 @@ def data_info(data, labels, include_paced, lead, label_map, quiet):
 @data_option
 @click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
 @click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
-@click.option("--arch", default="teacher-cnn", show_default=True,
-              help="teacher-cnn, seed-cnn, student-cnn")
+@click.option(
+    "--arch", default="teacher-cnn", show_default=True, help="teacher-cnn, seed-cnn, student-cnn"
+)
 @click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--include-paced", is_flag=True,
-              help="Keep 102, 104, 107, 217 (AAMI leaves them out).")
+@click.option(
+    "--include-paced", is_flag=True, help="Keep 102, 104, 107, 217 (AAMI leaves them out)."
+)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @stage
@@ -103,30 +74,59 @@ def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, ou
     """Train the float teacher and start a run directory."""
     from tinyecg.stages.train import train as run_train
 
-    run_train(Path(out), data=data, split=split, labels=labels, arch=arch, epochs=epochs,
-              batch_size=batch_size, seed=seed, include_paced=include_paced, force=force,
-              quiet=quiet)
+    run_train(
+        Path(out),
+        data=data,
+        split=split,
+        labels=labels,
+        arch=arch,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        include_paced=include_paced,
+        force=force,
+        quiet=quiet,
+    )
     click.echo(f"teacher saved in {out}")
 
 
 @cli.command()
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
-@click.option("--task", type=click.Choice(["beats", "rhythm"]), default="beats",
-              show_default=True,
-              help="beats: a run's beat classifier; rhythm: the shockable-rhythm (VF/VT) "
-                   "detectors on --records (TCSC baseline, and --model if given).")
-@click.option("--model", default=None,
-              help="Model of the run (teacher, student, student_int8, ...; int8 or float: the "
-                   "run's preferred one of that kind) or a .keras/.tflite path [beats: default "
-                   "teacher]. With --task rhythm: an int8 rhythm .tflite.")
-@click.option("--records", type=click.Path(file_okay=False), default=None,
-              help="Evaluate on every record of another WFDB folder (beats: AAMI classes; "
-                   "rhythm: needed, with rhythm annotations).")
-@click.option("--runtime", type=click.Choice(["tflm", "litert-ref"]), default="tflm",
-              show_default=True, help="Runtime for int8 models.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="rhythm: folder for rhythm_report.json/.md (default RUN_DIR, else "
-                   "./rhythm_eval).")
+@click.option(
+    "--task",
+    type=click.Choice(["beats", "rhythm"]),
+    default="beats",
+    show_default=True,
+    help="beats: a run's beat classifier; rhythm: the shockable-rhythm (VF/VT) "
+    "detectors on --records (TCSC baseline, and --model if given).",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="Model of the run (teacher, student, student_int8, ...; int8 or float: the "
+    "run's preferred one of that kind) or a .keras/.tflite path [beats: default "
+    "teacher]. With --task rhythm: an int8 rhythm .tflite.",
+)
+@click.option(
+    "--records",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Evaluate on every record of another WFDB folder (beats: AAMI classes; "
+    "rhythm: needed, with rhythm annotations).",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["tflm", "litert-ref"]),
+    default="tflm",
+    show_default=True,
+    help="Runtime for int8 models.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="rhythm: folder for rhythm_report.json/.md (default RUN_DIR, else ./rhythm_eval).",
+)
 @lead_option
 @label_map_option
 @stage
@@ -137,8 +137,9 @@ def evaluate(run_dir, task, model, records, runtime, out, lead, label_map, quiet
         from tinyecg.stages.rhythm_evaluate import evaluate_rhythm, summary_lines
 
         if not records:
-            raise TinyECGError("--task rhythm needs --records DIR (a WFDB folder with rhythm "
-                               "annotations)")
+            raise TinyECGError(
+                "--task rhythm needs --records DIR (a WFDB folder with rhythm annotations)"
+            )
         dest = Path(out or run_dir or "rhythm_eval")
         rep = evaluate_rhythm(Path(records), model=model, out=dest, lead=lead, runtime=runtime)
         for line in summary_lines(rep):
@@ -149,30 +150,53 @@ def evaluate(run_dir, task, model, records, runtime, out, lead, label_map, quiet
         raise TinyECGError("evaluate needs RUN_DIR (the run whose beat model to score)")
     from tinyecg.stages.evaluate import evaluate as run_evaluate
 
-    rep = run_evaluate(Path(run_dir), model=model or "teacher", records=records,
-                       runtime=runtime, lead=lead, label_map=label_map)
-    click.echo(f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
-               f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}")
+    rep = run_evaluate(
+        Path(run_dir),
+        model=model or "teacher",
+        records=records,
+        runtime=runtime,
+        lead=lead,
+        label_map=label_map,
+    )
+    click.echo(
+        f"{rep['model']} ({rep['runtime']}) on {rep['scope']}: accuracy "
+        f"{rep['accuracy']:.4f}, macro-F1 {rep['macro_f1']:.4f}"
+    )
     for sym, n in (rep.get("unmapped") or {}).items():
-        click.echo(f"  not scored: {n} beats annotated {sym!r} (no class in the label set; "
-                   "--label-map maps them)")
+        click.echo(
+            f"  not scored: {n} beats annotated {sym!r} (no class in the label set; "
+            "--label-map maps them)"
+        )
     for rec, why in (rep.get("skipped") or {}).items():
         click.echo(f"  skipped {rec}: {why}")
     for lab, m in rep["per_class"].items():
         fmt = lambda v: "  -   " if v is None else f"{v:.4f}"  # noqa: E731
-        click.echo(f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  "
-                   f"n={m['support']}")
+        click.echo(
+            f"  {lab}: Se {fmt(m['se'])}  +P {fmt(m['ppv'])}  F1 {fmt(m['f1'])}  n={m['support']}"
+        )
 
 
 @cli.command()
 @run_dir_arg
-@click.option("--temperature", "-T", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Softmax temperature of the soft targets (default 2).")
-@click.option("--alpha", type=click.FloatRange(0, 1), default=None,
-              help="Weight of the hard-label loss (default 0.5); 1 - alpha goes to the "
-                   "T^2-scaled KL term.")
-@click.option("--jitter", type=click.IntRange(0), default=None,
-              help="Train on windows shifted up to this many samples off the R-peak (default 4).")
+@click.option(
+    "--temperature",
+    "-T",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Softmax temperature of the soft targets (default 2).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Weight of the hard-label loss (default 0.5); 1 - alpha goes to the T^2-scaled KL term.",
+)
+@click.option(
+    "--jitter",
+    type=click.IntRange(0),
+    default=None,
+    help="Train on windows shifted up to this many samples off the R-peak (default 4).",
+)
 @click.option("--arch", default=None, help="Student architecture (default student-cnn).")
 @click.option("--epochs", type=click.IntRange(1), default=None)
 @click.option("--no-baseline", is_flag=True, help="Skip the hard-label-only student.")
@@ -181,22 +205,43 @@ def distill(run_dir, temperature, alpha, jitter, arch, epochs, no_baseline, quie
     """Distil the run's teacher into a small student (Hinton et al. 2015)."""
     from tinyecg.stages.distill import distill as run_distill
 
-    kwargs = {k: v for k, v in dict(temperature=temperature, alpha=alpha, jitter=jitter,
-                                    arch=arch, epochs=epochs).items() if v is not None}
+    kwargs = {
+        k: v
+        for k, v in dict(
+            temperature=temperature, alpha=alpha, jitter=jitter, arch=arch, epochs=epochs
+        ).items()
+        if v is not None
+    }
     section = run_distill(Path(run_dir), nokd=not no_baseline, quiet=quiet, **kwargs)
-    click.echo(f"student saved in {run_dir}: " + ", ".join(
-        f"{k} {v}" for k, v in section.items() if isinstance(v, (int, float, str)))[:400])
+    click.echo(
+        f"student saved in {run_dir}: "
+        + ", ".join(f"{k} {v}" for k, v in section.items() if isinstance(v, (int, float, str)))[
+            :400
+        ]
+    )
 
 
 @cli.command()
 @run_dir_arg
 @click.option("--qat", is_flag=True, help="Also quantization-aware training (tfmot).")
-@click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Also magnitude pruning to this sparsity (tfmot), then int8.")
-@click.option("--clusters", type=click.IntRange(2, 256), default=None,
-              help="Also weight clustering to this many centroids (tfmot), then int8.")
-@click.option("--representative-size", type=click.IntRange(1), default=None,
-              help="Training windows (class-stratified) calibrating the int8 ranges.")
+@click.option(
+    "--prune",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Also magnitude pruning to this sparsity (tfmot), then int8.",
+)
+@click.option(
+    "--clusters",
+    type=click.IntRange(2, 256),
+    default=None,
+    help="Also weight clustering to this many centroids (tfmot), then int8.",
+)
+@click.option(
+    "--representative-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Training windows (class-stratified) calibrating the int8 ranges.",
+)
 @click.option("--force", is_flag=True, help="Replace int8 models that exist.")
 @stage
 def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
@@ -204,8 +249,9 @@ def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
     from tinyecg.stages.quantize import quantize as run_quantize
 
     kwargs = {"representative_size": representative_size} if representative_size else {}
-    section = run_quantize(Path(run_dir), qat=qat, prune=prune, clusters=clusters, force=force,
-                           quiet=quiet, **kwargs)
+    section = run_quantize(
+        Path(run_dir), qat=qat, prune=prune, clusters=clusters, force=force, quiet=quiet, **kwargs
+    )
     for name in sorted(p.name for p in Path(run_dir).glob("*_int8.tflite")):
         click.echo(f"  {name}")
     return section
@@ -213,10 +259,18 @@ def quantize(run_dir, qat, prune, clusters, representative_size, force, quiet):
 
 @cli.command()
 @run_dir_arg
-@click.option("--runtime-sample", type=click.IntRange(1), default=None,
-              help="Beats run in TFLM when the test split is too large (LiteRT-REF runs all).")
-@click.option("--shifts", default="", help="Also score windows cut this many samples off the "
-              "R-peak, e.g. -5,-2,2,5 (misalignment tolerance).")
+@click.option(
+    "--runtime-sample",
+    type=click.IntRange(1),
+    default=None,
+    help="Beats run in TFLM when the test split is too large (LiteRT-REF runs all).",
+)
+@click.option(
+    "--shifts",
+    default="",
+    help="Also score windows cut this many samples off the "
+    "R-peak, e.g. -5,-2,2,5 (misalignment tolerance).",
+)
 @stage
 def bench(run_dir, runtime_sample, shifts, quiet):
     """Benchmark every model of the run: size, arena, MACs, accuracy, latency."""
@@ -233,23 +287,38 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 @cli.command()
 @data_option
 @click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
-@click.option("--labels", type=click.Choice(["nlrav", "aami"]), default=None,
-              help="Default: nlrav for intra, aami for inter.")
+@click.option(
+    "--labels",
+    type=click.Choice(["nlrav", "aami"]),
+    default=None,
+    help="Default: nlrav for intra, aami for inter.",
+)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--qat/--no-qat", default=None, help="Quantization-aware training as well as PTQ.")
 @click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--clusters", type=click.IntRange(2, 256), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--force", is_flag=True,
-              help="Start again even if the run directory holds another run.")
+@click.option(
+    "--force", is_flag=True, help="Start again even if the run directory holds another run."
+)
 @stage
 def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
     """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
     from tinyecg.stages.pipeline import pipeline as run_pipeline
 
     kwargs = {"qat": qat} if qat is not None else {}
-    res = run_pipeline(Path(out), data=data, split=split, labels=labels, prune=prune,
-                       clusters=clusters, seed=seed, force=force, quiet=quiet, **kwargs)
+    res = run_pipeline(
+        Path(out),
+        data=data,
+        split=split,
+        labels=labels,
+        prune=prune,
+        clusters=clusters,
+        seed=seed,
+        force=force,
+        quiet=quiet,
+        **kwargs,
+    )
     click.echo("stages: " + ", ".join(f"{k} {v}" for k, v in res["stages"].items()))
     click.echo((Path(out) / "bench.md").read_text())
 
@@ -257,13 +326,25 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
 @cli.command()
 @click.argument("source", required=False, type=click.Path())
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--board", default=None,
-              help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, "
-                   "nucleo_f031k6.")
-@click.option("--golden", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Golden test beats to embed.")
-@click.option("--runtime", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
-              help="tflm: model array + op resolver for TFLite Micro; c: interpreter-free C.")
+@click.option(
+    "--board",
+    default=None,
+    help="Check flash/RAM budgets: nano33ble, esp32s3, nucleo_l432kc, pico, nucleo_f031k6.",
+)
+@click.option(
+    "--golden",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Golden test beats to embed.",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["tflm", "c"]),
+    default="tflm",
+    show_default=True,
+    help="tflm: model array + op resolver for TFLite Micro; c: interpreter-free C.",
+)
 @click.option("--force", is_flag=True, help="Write into a non-empty folder.")
 @stage
 def export(source, out, board, golden, runtime, force, quiet):
@@ -273,140 +354,22 @@ def export(source, out, board, golden, runtime, force, quiet):
     from tinyecg.export.exporter import describe
     from tinyecg.export.exporter import export as run_export
 
-    summary = run_export(source, Path(out), board=board, golden=golden, force=force,
-                         runtime=runtime)
+    summary = run_export(
+        source, Path(out), board=board, golden=golden, force=force, runtime=runtime
+    )
     if not quiet:
         for line in describe(summary):
             click.echo(line)
 
 
 @cli.command()
-@click.argument("source", required=False, type=click.Path())
-@click.option("--out", type=click.Path(file_okay=False), default="build/qemu", show_default=True,
-              help="Build folder.")
-@click.option("--runtime", type=click.Choice(["c", "tflm", "none"]), default=None,
-              help="Classifier: c (the interpreter-free C backend, default), tflm (TensorFlow "
-                   "Lite Micro, the library the Arm boards pin, from ../shared/vendor or "
-                   "$TINYECG_TFLM_ARCHIVE), none (detection only).")
-@click.option("--classifier", type=click.Choice(["cbackend", "none"]), default=None,
-              hidden=True, help="Old name of --runtime c|none.")
-@click.option("--arch", type=click.Choice(["m4", "m0"]), default="m4", show_default=True,
-              help="m4: Cortex-M4F on mps2-an386; m0: Cortex-M0+ code on mps2-an385.")
-@click.option("--opt", type=click.Choice(["s", "2", "3"]), default="s", show_default=True,
-              help="gcc optimisation level of the firmware's own code.")
-@click.option("--serve/--build-only", default=True, show_default=True,
-              help="Start QEMU with the UART on a local TCP port for `tinyecg stream`.")
-@click.option("--timeout", type=click.FloatRange(1), default=3600, show_default=True,
-              help="Seconds before the emulator is stopped.")
-@stage
-def qemu(source, out, runtime, classifier, arch, opt, serve, timeout, quiet):
-    """Build the board firmware for an emulated Cortex-M (QEMU) and serve it.
-
-    The same application as the boards (firmware/lib/tinyecg_app) with the QEMU board layer.
-    SOURCE is a run directory or .tflite (default: the model shipped with tinyecg). Then
-    `tinyecg stream --port socket://127.0.0.1:PORT --record ...` drives it like a board."""
-    from tinyecg.device import firmware
-
-    if runtime is None:
-        runtime = firmware.CLASSIFIER_RUNTIMES[classifier] if classifier else "c"
-    elif classifier is not None and firmware.CLASSIFIER_RUNTIMES[classifier] != runtime:
-        raise TinyECGError(f"--classifier {classifier} contradicts --runtime {runtime}")
-    if runtime == "tflm" and not quiet:
-        click.echo("building TensorFlow Lite Micro for the target (minutes the first time, "
-                   "then cached)", err=True)
-    fw = firmware.build_firmware(Path(out), source, io="uart", runtime=runtime, arch=arch,
-                                 opt=opt)
-    click.echo(f"built {fw.elf} ({fw.classifier}, {arch}): flash {fw.flash_bytes} B, text "
-               f"{fw.sizes['text']} B, data {fw.sizes['data']} B, bss {fw.sizes['bss']} B")
-    if serve:
-        firmware.serve(fw, timeout, on_ready=lambda url: click.echo(
-            f"serving on {url} (Ctrl-C stops)"))
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f} %"
-
-
-@cli.command()
-@click.argument("record", type=click.Path(dir_okay=False))
-@lead_option
-@click.option("--channel", "lead_index", type=int, default=None, hidden=True,
-              help="Old name of --lead INDEX.")
-@stage
-def detect(record, lead, lead_index, quiet):
-    """Run the firmware's C QRS detector on a WFDB record and score it against its annotations."""
-    from tinyecg.device.detect import score_record
-
-    res = score_record(record, lead=lead if lead is not None else lead_index)
-    rate = "" if res["source_fs"] == 360 else f", resampled from {res['source_fs']:g} Hz"
-    poor = int(res["unreadable"].sum())
-    click.echo(f"{len(res['peaks'])} beats detected in {res['base']} (lead {res['lead']}{rate}; "
-               f"{poor} in signal the device reports unreadable)")
-    if res["flat"]:
-        click.echo("warning: the signal is flat (no variation): nothing to detect", err=True)
-    if res["qrs"] is not None:
-        s = res["qrs"]
-        click.echo(f"QRS vs annotations (150 ms): TP {s['tp']} FP {s['fp']} FN {s['fn']}  "
-                   f"Se {_pct(s['se'])}  +P {_pct(s['ppv'])}")
-    if res["qrs_ec57"] is not None:
-        e = res["qrs_ec57"]
-        click.echo(f"without its {len(res['flutter'])} ventricular flutter episode(s), as EC57 "
-                   f"scores: TP {e['tp']} FP {e['fp']} FN {e['fn']}  "
-                   f"Se {_pct(e['se'])}  +P {_pct(e['ppv'])}")
-    if res["qrs_readable"] is not None:
-        u = res["qrs_readable"]
-        click.echo(f"readable beats only: {len(res['peaks']) - poor} beats, +P {_pct(u['ppv'])}")
-
-
-@cli.command()
-@click.option("--port", required=True, help="Serial port or pyserial URL (socket://host:port).")
-@click.option("--record", required=True, type=click.Path(dir_okay=False), help="WFDB record path.")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Replay speed (x real time; 0 = as fast as the line allows).")
-@click.option("--seconds", type=float, default=None,
-              help="Replay only the first seconds (a positive number).")
-@click.option("--labels", type=click.Choice(["auto", "aami", "nlrav"]), default="auto",
-              show_default=True,
-              help="Label set the device's model reports (auto: the labels= field of the "
-                   "device's #info reply, else aami).")
-@click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write the scores as JSON.")
-@lead_option
-@stage
-def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
-    """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
-    from tinyecg import metrics
-    from tinyecg.device.stream import stream_record
-    from tinyecg.run import write_json
-
-    res = stream_record(port, record, speed=speed, seconds=seconds, baudrate=baud, lead=lead,
-                        labels=labels)
-    q = res["qrs"]
-    click.echo(f"QRS: TP {q['tp']} FP {q['fp']} FN {q['fn']}  Se {_pct(q['se'])}  "
-               f"+P {_pct(q['ppv'])}")
-    if res["beats_unreadable"]:
-        click.echo(f"{res['beats_unreadable']} of {res['beats_reported']} beats reported in "
-                   f"unreadable signal (U lines)")
-    used = res["labels"]
-    origin = {"device": "from the device's #info", "option": "--labels",
-              "default": "default: the device's #info names none",
-              "fallback": "fallback"}[used["source"]]
-    click.echo(f"labels: {used['set']} ({','.join(used['labels'])}; {origin})")
-    if used["warning"]:
-        click.echo(f"warning: {used['warning']}", err=True)
-    rep = res["classes"]
-    if rep.get("accuracy") is not None:
-        click.echo(f"classes of matched beats: accuracy {rep['accuracy']:.4f}")
-        click.echo(metrics.markdown_table(rep))
-    if out:
-        write_json(Path(out), res)
-
-
-@cli.command()
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
-@click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="An int8 .tflite (its config.json beside it) instead of a run directory.")
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="An int8 .tflite (its config.json beside it) instead of a run directory.",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
 @stage
 def demo(run_dir, model, port, quiet):
@@ -416,41 +379,8 @@ def demo(run_dir, model, port, quiet):
     serve(run_dir=run_dir, model=model, port=port)
 
 
-@cli.command("stress")
-@click.argument("record", type=click.Path(dir_okay=False))
-@click.option("--noise", type=click.Choice(["bw", "ma", "em", "all"]), default="all",
-              show_default=True, help="Synthetic noise: baseline wander, muscle artefact, "
-                                      "electrode motion, or each of them.")
-@click.option("--snr", "snrs", default="24,18,12,6,0,-6", show_default=True,
-              help="SNRs in dB (nst's definition), comma-separated.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
-@click.option("--model", type=click.Path(dir_okay=False), default=None,
-              help="An int8 .tflite (default: the model shipped with tinyecg).")
-@click.option("--channel", type=int, default=None, help="Signal index (default: MLII, else 0).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Write the counts as JSON.")
-@stage
-def stress(record, noise, snrs, seed, model, channel, out, quiet):
-    """Noise stress test (MIT-BIH NST protocol, synthetic noise) of the device's detector,
-    classifier and quality flag on one record; scores are for the noisy blocks."""
-    from tinyecg.data.noise import KINDS
-    from tinyecg.device import stress as st
-    from tinyecg.run import write_json
-
-    try:
-        levels = [float(v) for v in snrs.split(",") if v.strip()]
-    except ValueError:
-        raise TinyECGError(f"--snr must be numbers separated by commas (got {snrs!r})") from None
-    if not levels:
-        raise TinyECGError("--snr: no SNR given")
-    kinds = list(KINDS) if noise == "all" else [noise]
-    res = st.stress_record(record, kinds=kinds, snrs=levels, seed=seed,
-                           classifier=st.Classifier(model), channel=channel)
-    click.echo(f"record {res['record']}: noise in 2-minute blocks from 5:00, seed {seed}; "
-               f"rates in the noisy blocks ('flag clean': share flagged in the clean blocks)")
-    click.echo(st.table(res))
-    if out:
-        write_json(Path(out), res)
+for _command in (cli_device.qemu, cli_device.detect, cli_device.stream, cli_device.stress):
+    cli.add_command(_command)
 
 
 def main() -> None:
