@@ -63,24 +63,17 @@ def test_installed_wheel_exports_and_detects(wheel, tmp_path):
     )
     out = tmp_path / "exported"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run(
-        [str(py), "-m", "tinyecg", "export", "--out", str(out), "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+
+    def venv_python(*args: str) -> subprocess.CompletedProcess:
+        """The venv's python, outside the source tree and without PYTHONPATH."""
+        return subprocess.run(
+            [str(py), *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300
+        )
+
+    proc = venv_python("-m", "tinyecg", "export", "--out", str(out), "-q")
     assert proc.returncode == 0, proc.stderr
     # the package imported from the venv, not from the source tree
-    where = subprocess.run(
-        [str(py), "-c", "import tinyecg; print(tinyecg.__file__)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    assert str(venv) in where
+    assert str(venv) in venv_python("-c", "import tinyecg; print(tinyecg.__file__)").stdout
     for name in (
         "tinyecg_model_data.c",
         "tinyecg_preprocess_params.h",
@@ -90,21 +83,9 @@ def test_installed_wheel_exports_and_detects(wheel, tmp_path):
     ):
         assert (out / name).is_file()
     # detect compiles the core it carries (no source tree) and scores a bundled excerpt
-    record = subprocess.run(
-        [str(py), "-c", "from tinyecg import paths; print(paths.excerpts_dir() / '100')"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
+    where = "from tinyecg import paths; print(paths.excerpts_dir() / '100')"
+    record = venv_python("-c", where).stdout.strip()
     assert str(venv) in record
-    proc = subprocess.run(
-        [str(py), "-m", "tinyecg", "detect", record],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    proc = venv_python("-m", "tinyecg", "detect", record)
     assert proc.returncode == 0, proc.stderr
     assert "beats detected" in proc.stdout and "Se 100.00 %" in proc.stdout, proc.stdout
