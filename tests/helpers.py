@@ -131,3 +131,15 @@ def build_models(cache: Path) -> dict[str, Path]:
             tmp.write_bytes(convert_keras(model, beats, rhythm, kind))
         tmp.replace(path)
     return paths
+
+
+def host_lines(harness: Path, x):
+    """Peaks and RR rows of the host harness (x86-64 build of the core) on MIT-BIH-scaled
+    samples (ADC 0..2047): the reference the firmware images are compared with."""
+    from tinyecg.device import detect
+    from tinyecg.device.firmware import parse_lines
+
+    out = detect.run_harness(
+        harness, detect.samples_text(x), "--peaks", "--rr", "--adc-min", "0", "--adc-max", "2047"
+    )
+    return parse_lines(out)

@@ -29,6 +29,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import host_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
@@ -1178,19 +1179,7 @@ def test_boot_with_the_builds_own_classifier(
     # (the host harness's RR rows for the same samples)
     from tinyecg.device import detect
 
-    harness = detect.build_host_harness(tmp_path / "harness")
-    want = fq.parse_lines(
-        detect.run_harness(
-            harness,
-            detect.samples_text(x),
-            "--peaks",
-            "--rr",
-            "--adc-min",
-            "0",
-            "--adc-max",
-            "2047",
-        )
-    )
+    want = host_lines(detect.build_host_harness(tmp_path / "harness"), x)
     ref = fq.reference_beats(
         exported.model_bytes, x, want.rr, labels=list(c_export.summary["labels"])
     )

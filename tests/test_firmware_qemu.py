@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import host_lines
 
 from tinyecg.device import detect, qemu
 from tinyecg.errors import TinyECGError
@@ -93,14 +94,6 @@ def samples_of(record: str, seconds: float | None = None):
     return x
 
 
-def host_lines(fq, host: Path, x):
-    """Peaks and RR rows of the host harness (x86-64 build of the same core)."""
-    out = detect.run_harness(
-        host, detect.samples_text(x), "--peaks", "--rr", "--adc-min", "0", "--adc-max", "2047"
-    )
-    return fq.parse_lines(out)
-
-
 @pytest.fixture(scope="module")
 def runs(fq, fw_semihost):
     cache = {}
@@ -144,7 +137,7 @@ def test_golden_selftest_is_bit_exact_on_cortex_m4(runs, export_dir):
 @pytest.mark.parametrize("record", ["208", "100"])
 def test_detection_equals_the_host_harness(fq, runs, host, record):
     x, run = runs(record)
-    want = host_lines(fq, host, x)
+    want = host_lines(host, x)
     got = run.lines
     assert len(want.peaks) > 150
     assert got.peaks == want.peaks
@@ -157,7 +150,7 @@ def test_detection_equals_the_host_harness(fq, runs, host, record):
 @pytest.mark.parametrize("record", ["208", "100"])
 def test_classes_equal_the_host_pipeline(fq, runs, host, model, fw_semihost, record):
     x, run = runs(record)
-    want = fq.reference_beats(model, x, host_lines(fq, host, x).rr, labels=fw_semihost.labels)
+    want = fq.reference_beats(model, x, host_lines(host, x).rr, labels=fw_semihost.labels)
     got = [(r, label, score) for r, label, score, _ in run.lines.beats]
     assert len(want) > 150
     assert got == want
@@ -192,7 +185,7 @@ def test_detection_only_build(fq, work, export_dir, host):
     assert all(v["input"] == "ok" and v["output"] == "-" for v in lines.selftest)
     assert "# classifier none: detection only" in lines.status
     assert "classifier=none adc=0..2047" in lines.info
-    assert lines.peaks == host_lines(fq, host, x).peaks
+    assert lines.peaks == host_lines(host, x).peaks
 
 
 # --------------------------------------------------------------------------- the UART board
@@ -202,7 +195,7 @@ def test_uart_board_serves_the_protocol(fq, fw_uart, host, model):
         lines = fq.replay(url, x, timeout=90)
         assert lines.selftest_summary["passed"], lines.selftest
         assert lines.info.startswith("# tinyecg ") and "classifier=cbackend" in lines.info
-        want = fq.reference_beats(model, x, host_lines(fq, host, x).rr, labels=fw_uart.labels)
+        want = fq.reference_beats(model, x, host_lines(host, x).rr, labels=fw_uart.labels)
         assert [(r, label, score) for r, label, score, _ in lines.beats] == want
         assert all(us > 0 for *_, us in lines.beats)
         # "#qemu " lines are the target's; a line that only starts alike goes to the core
@@ -233,7 +226,7 @@ def test_stream_record_scores_like_the_host(fq, fw_uart, host, model):
     assert res["exit_code"] == 0
     assert res["device"]["selftest_summary"]["passed"]
     x = samples_of("100", seconds=seconds)
-    want = host_lines(fq, host, x)
+    want = host_lines(host, x)
     ann = records.read_annotations(
         str(EXCERPT / "100"), "atr", sampto=seconds * 360, source_fs=360, required=True
     )

@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import host_lines
 
 from tinyecg import paths
 from tinyecg.device import tflm_lib, tflm_selftest
@@ -406,20 +407,7 @@ def _host_reference(fq, harness, x, labels):
     """(r, label, score) of every beat as the host pipeline computes it: the host harness's
     beats and RR rows (x86-64 build of the core), the Python integer preprocessing and the
     TFLM host interpreter; and the harness's peaks."""
-    from tinyecg.device import detect
-
-    want = fq.parse_lines(
-        detect.run_harness(
-            harness,
-            detect.samples_text(x),
-            "--peaks",
-            "--rr",
-            "--adc-min",
-            "0",
-            "--adc-max",
-            "2047",
-        )
-    )
+    want = host_lines(harness, x)
     model = paths.default_model_dir() / "model.tflite"
     return fq.reference_beats(model, x, want.rr, labels=labels), want
 
