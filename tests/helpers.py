@@ -143,3 +143,24 @@ def host_lines(harness: Path, x):
         harness, detect.samples_text(x), "--peaks", "--rr", "--adc-min", "0", "--adc-max", "2047"
     )
     return parse_lines(out)
+
+
+def write_like(
+    rec, folder, name: str, d_signal, *, fs: int = 360, fmt: str = "16", sig_name=None
+) -> Path:
+    """A WFDB record `name` in `folder` holding the digital samples `d_signal` with `rec`'s
+    units, lead names (unless sig_name), gain and baseline, every lead in format `fmt`."""
+    import wfdb
+
+    wfdb.wrsamp(
+        name,
+        fs=fs,
+        units=rec.units,
+        sig_name=sig_name if sig_name is not None else rec.sig_name,
+        d_signal=d_signal,
+        fmt=[fmt] * d_signal.shape[1],
+        adc_gain=rec.adc_gain,
+        baseline=rec.baseline,
+        write_dir=str(folder),
+    )
+    return Path(folder) / name

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
-from helpers import EXCERPT, ROOT
+from helpers import EXCERPT, ROOT, write_like
 
 
 def tinyecg(*args, cwd=ROOT, env=None):
@@ -95,17 +95,7 @@ def test_detect_empty_atr_and_flat_record(rec, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Se -  +P -" in proc.stdout or "Se - " in proc.stdout, proc.stdout
     r = wfdb.rdrecord(str(rec), physical=False)
-    wfdb.wrsamp(
-        "flat",
-        fs=360,
-        units=r.units,
-        sig_name=r.sig_name,
-        d_signal=np.full_like(r.d_signal, 1024),
-        fmt=["212", "212"],
-        adc_gain=r.adc_gain,
-        baseline=r.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(r, tmp_path, "flat", np.full_like(r.d_signal, 1024), fmt="212")
     shutil.copy(EXCERPT / "100.atr", tmp_path / "flat.atr")
     proc = tinyecg("detect", tmp_path / "flat")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
@@ -131,17 +121,7 @@ def test_detect_other_rates_and_leads(rec, tmp_path):
     from scipy.signal import resample_poly
 
     sig = np.round(resample_poly(r.d_signal.astype(float), 25, 36, axis=0, padtype="edge"))
-    wfdb.wrsamp(
-        "r250",
-        fs=250,
-        units=r.units,
-        sig_name=["ECG1", "ECG2"],
-        d_signal=sig.astype(np.int64),
-        fmt=["16", "16"],
-        adc_gain=r.adc_gain,
-        baseline=r.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(r, tmp_path, "r250", sig.astype(np.int64), fs=250, sig_name=["ECG1", "ECG2"])
     proc = tinyecg("detect", tmp_path / "r250", "--lead", "ECG2")
     assert proc.returncode == 0, proc.stderr
     assert "lead ECG2, resampled from 250 Hz" in proc.stdout

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import wfdb
+from helpers import write_like
 
 from tinyecg.data import records as rec_mod
 from tinyecg.data.beats import PRE_R, WINDOW, beats_from_record, rr_context
@@ -228,17 +229,7 @@ def test_resampled_record_lands_at_360_hz(excerpt_dir, tmp_path):
     from scipy.signal import resample_poly
 
     sig = np.round(resample_poly(src.d_signal.astype(float), 25, 36)).astype(int)  # 250 Hz
-    wfdb.wrsamp(
-        "r250",
-        fs=250,
-        units=src.units,
-        sig_name=src.sig_name,
-        d_signal=sig,
-        fmt=["16", "16"],
-        adc_gain=src.adc_gain,
-        baseline=src.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(src, tmp_path, "r250", sig, fs=250)
     wfdb.wrann(
         "r250",
         "atr",

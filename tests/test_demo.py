@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import write_like
 
 from tinyecg import spec
 from tinyecg.app import demo
@@ -104,17 +105,7 @@ def _write_record(src: Path, dest_dir: Path, name: str, start_s: float, seconds:
     a, b = int(start_s * 360), int((start_s + seconds) * 360)
     rec = wfdb.rdrecord(str(src), physical=False, sampfrom=a, sampto=b)
     ann = wfdb.rdann(str(src), "atr", sampfrom=a, sampto=b)
-    wfdb.wrsamp(
-        name,
-        fs=360,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=rec.d_signal,
-        fmt=["212"] * rec.n_sig,
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(dest_dir),
-    )
+    write_like(rec, dest_dir, name, rec.d_signal, fmt="212")
     wfdb.wrann(
         name, "atr", np.asarray(ann.sample) - a, symbol=list(ann.symbol), write_dir=str(dest_dir)
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
-from helpers import EXCERPT
+from helpers import EXCERPT, write_like
 from scipy.signal import resample_poly
 
 from tinyecg.data import records
@@ -27,17 +27,7 @@ def _rewrite(src: Path, name: str, out: Path, fs: int, lead_name: str) -> None:
         resample_poly(rec.d_signal.astype(np.float64), fs // g, 360 // g, axis=0, padtype="edge")
     ).astype(np.int64)
     names = [lead_name if s == "MLII" else f"OTHER{i}" for i, s in enumerate(rec.sig_name)]
-    wfdb.wrsamp(
-        name,
-        fs=fs,
-        units=rec.units,
-        sig_name=names,
-        d_signal=sig,
-        fmt=["16"] * sig.shape[1],
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(out),
-    )
+    write_like(rec, out, name, sig, fs=fs, sig_name=names)
     wfdb.wrann(
         name,
         "atr",
@@ -200,46 +190,16 @@ def test_garbage_and_empty_annotations(rec100):
 def test_flat_and_invalid_records_are_recognised(rec100, tmp_path):
     rec = wfdb.rdrecord(str(rec100), physical=False)
     flat = np.full_like(rec.d_signal, 1000)
-    wfdb.wrsamp(
-        "flat",
-        fs=360,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=flat,
-        fmt=["16", "16"],
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(rec, tmp_path, "flat", flat)
     assert records.read_signal(tmp_path / "flat").flat
     invalid = np.full_like(rec.d_signal, -32768)
-    wfdb.wrsamp(
-        "bad",
-        fs=360,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=invalid,
-        fmt=["16", "16"],
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(rec, tmp_path, "bad", invalid)
     sig = records.read_signal(tmp_path / "bad")
     assert sig.flat and sig.invalid == len(invalid)
     # a few invalid samples are held at the last valid one, as the device core does
     some = rec.d_signal.copy()
     some[100:110, 0] = -32768
-    wfdb.wrsamp(
-        "some",
-        fs=360,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=some,
-        fmt=["16", "16"],
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(rec, tmp_path, "some", some)
     sig = records.read_signal(tmp_path / "some")
     assert sig.invalid == 10 and np.all(sig.adc[100:110] == some[99, 0])
     assert not sig.flat
@@ -253,17 +213,7 @@ def test_dataset_skips_flat_records_and_counts_unmapped_codes(tmp_path):
             shutil.copy(EXCERPT / f"{name}.{ext}", tmp_path / f"{name}.{ext}")
     rec = wfdb.rdrecord(str(tmp_path / "100"), physical=False)
     flat = np.full_like(rec.d_signal, 1024)
-    wfdb.wrsamp(
-        "300",
-        fs=360,
-        units=rec.units,
-        sig_name=rec.sig_name,
-        d_signal=flat,
-        fmt=["212", "212"],
-        adc_gain=rec.adc_gain,
-        baseline=rec.baseline,
-        write_dir=str(tmp_path),
-    )
+    write_like(rec, tmp_path, "300", flat, fmt="212")
     shutil.copy(tmp_path / "100.atr", tmp_path / "300.atr")
     ann = wfdb.rdann(str(tmp_path / "232"), "atr")
     symbols = np.array(ann.symbol)
