@@ -85,8 +85,8 @@ RHYTHM_DECIMATION = 4
 RHYTHM_FS = FS // RHYTHM_DECIMATION  # 90 Hz
 # One decision per second on the last 8 s: VF detectors are scored on 1-s steps (Amann et
 # al. 2005); 8 s holds 8 beats of an NSR at 60 bpm, and in the research round 4-s windows
-# cost TCSC 2.6 points of coarse-VF Se (91.8 vs 94.4 %, same NSR Sp; results/baseline_w4.md
-# and baseline_w8.md of /work/scratch/rhythm); the price is up to 4 s more alarm latency.
+# cost TCSC 2.6 points of coarse-VF Se (91.8 vs 94.4 %, same NSR Sp; docs/rhythm.md); the
+# price is up to 4 s more alarm latency.
 RHYTHM_WINDOW_S = 8
 RHYTHM_STEP_S = 1
 RHYTHM_WINDOW = RHYTHM_WINDOW_S * RHYTHM_FS  # 720 samples at 90 Hz

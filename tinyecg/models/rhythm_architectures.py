@@ -5,7 +5,7 @@ kernels, a Dense "logits" layer then a softmax, so distillation and int8 convers
 the beat stages' own. Global average and max pooling are AVERAGE_POOL_2D / MAX_POOL_2D over
 the whole width (not MEAN, which 2023 TFLM builds compute differently).
 
-The student is the research round's (/work/scratch/rhythm/REPORT-round1.md): 3,034
+The student is the research round's (docs/rhythm.md): 3,034
 parameters, 114,688 MACs per decision; the teacher has 13x its MACs.
 """
 
