@@ -18,7 +18,7 @@ times every tinyecg_model_invoke() with platform_instructions() (resolution 40 i
 the cost of an empty measurement is subtracted) and prints the outputs, which must equal
 tflite_micro.runtime's byte for byte (any difference aborts: a wrong build is not measured).
 Beats: --beats real MIT-BIH beats spread over the records (--data, else $TINYECG_DATA, else
-/work/shared/data/mitdb, else the bundled excerpts), preprocessed with the float reference.
+../shared/data/mitdb, else the bundled excerpts), preprocessed with the float reference.
 
 Reported per build: median / min / max instructions per inference, code + rodata bytes of the
 model (the generated object file, arm-none-eabi-size text + data, which holds the weights,
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
         "--data",
         default=None,
         help="MIT-BIH folder (default: $TINYECG_DATA, "
-        "/work/shared/data/mitdb or the bundled excerpts)",
+        "../shared/data/mitdb or the bundled excerpts)",
     )
     ap.add_argument("--beats", type=int, default=32, help="real beats to run (default 32)")
     ap.add_argument(
