@@ -78,7 +78,7 @@ def test_window_ends_are_one_per_second_after_the_warm_up():
     assert ends[-1] == 60 * RHYTHM_FS
 
 
-# the research round's labelling (independent code, /work/scratch/rhythm2) gave these counts
+# the research round's labelling (independent code, not in this repository) gave these counts
 @pytest.mark.parametrize(
     "db,name,expect",
     [
