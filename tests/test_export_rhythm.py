@@ -312,3 +312,87 @@ def test_tasks_of_the_shipped_models():
     assert Int8Model.load(default_model_dir() / "model.tflite").task == spec.BEATS_TASK
     assert task_of([spec.BEAT, spec.RHYTHM_WINDOW_INPUT]) is None
     assert task_of([spec.RHYTHM, spec.RHYTHM]) is None
+
+
+# ---- --runtime tflm ------------------------------------------------------------------------
+
+RESOLVER_CHECK = r"""
+#include <cstdio>
+
+#include "tinyecg_rhythm_model_arena.h"
+#include "tinyecg_rhythm_model_data.h"
+#include "tinyecg_rhythm_model_golden.h"
+#include "tinyecg_rhythm_model_meta.h"
+#include "tinyecg_rhythm_model_op_resolver.h"
+
+int main()
+{
+    tinyecg_rhythm_model::OpResolver resolver;
+    const TfLiteStatus status = tinyecg_rhythm_model::RegisterOps(resolver);
+    std::printf("capacity %u meta %u\n", tinyecg_rhythm_model::OpResolver::kCapacity,
+                static_cast<unsigned>(TINYECG_RHYTHM_MODEL_OP_COUNT));
+    std::printf("arena %u len %u\n", static_cast<unsigned>(TINYECG_RHYTHM_MODEL_ARENA_BYTES),
+                static_cast<unsigned>(TINYECG_RHYTHM_MODEL_DATA_LEN));
+    for (unsigned int i = 0; i < resolver.GetRegistrationLength(); ++i) {
+        std::printf("op %s\n", resolver.Registered(i));
+    }
+    return status == kTfLiteOk ? 0 : 1;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def tflm_export(tmp_path_factory) -> Path:
+    pytest.importorskip("tflite_micro")
+    out = tmp_path_factory.mktemp("rhythm_tflm") / "tinyecg_rhythm_model"
+    export(None, out, runtime="tflm", task=spec.RHYTHM_TASK)
+    return out
+
+
+def test_tflm_file_set_and_model_bytes(tflm_export, tmp_path):
+    names = {p.name for p in tflm_export.iterdir()}
+    assert names == {
+        "manifest.json",
+        *(f"{P}_{n}" for n in ("data.h", "data.c", "op_resolver.h", "arena.h")),
+        *(f"{P}_{n}" for n in ("meta.h", "golden.h", "golden.c")),
+    }
+    man = json.loads((tflm_export / "manifest.json").read_text())
+    assert man["runtime"] == "tflm" and man["arena"]["total"] % 16 == 0
+    data = (rhythm_model_dir() / "model.tflite").read_bytes()
+    main = tmp_path / "main.c"
+    main.write_text(
+        "#include <stdio.h>\n#include <string.h>\n"
+        '#include "tinyecg_rhythm_model_data.h"\n#include "tinyecg_rhythm_model_golden.h"\n'
+        "int main(void)\n{\n    unsigned int i;\n"
+        "    for (i = 0; i < tinyecg_rhythm_model_data_len; ++i) {\n"
+        "        putchar(tinyecg_rhythm_model_data[i]);\n    }\n"
+        "    return strcmp(tinyecg_rhythm_model_sha256, TINYECG_RHYTHM_MODEL_HASH) != 0 ||\n"
+        "        TINYECG_RHYTHM_MODEL_GOLDEN_COUNT != 8;\n}\n"
+    )
+    exe = compile_c(
+        [tflm_export / f"{P}_data.c", tflm_export / f"{P}_golden.c", main],
+        tmp_path / "bytes",
+        includes=[tflm_export],
+        what="rhythm model data",
+    )
+    proc = subprocess.run([str(exe)], capture_output=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout == data
+
+
+def test_tflm_resolver_registers_exactly_the_model_ops(tflm_export, tmp_path):
+    from export_harness import CXXFLAGS, HARNESS, need, run
+
+    from tinyecg.models.tflite import load_model
+
+    src = tmp_path / "check.cpp"
+    src.write_text(RESOLVER_CHECK)
+    exe = tmp_path / "check"
+    r = run(
+        [need("g++"), *CXXFLAGS, "-I", tflm_export, "-I", HARNESS / "export_tflm", "-o", exe, src]
+    )
+    assert r.returncode == 0, r.stderr
+    r = run([exe])
+    assert r.returncode == 0, r.stdout + r.stderr
+    ops = load_model(rhythm_model_dir() / "model.tflite").op_names()
+    assert [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("op ")] == ops
+    assert f"capacity {len(ops)} meta {len(ops)}" in r.stdout

@@ -122,6 +122,24 @@ def _tflm(model: TFLiteModel):
         raise TinyECGError(f"{model.source}: {exc}{why}") from None
 
 
+def tflm_notes(model: TFLiteModel, runtime: str) -> list[str]:
+    """What to know about the model in the boards' TFLM builds."""
+    notes = []
+    if runtime == "tflm":
+        for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
+            notes.append(
+                f"{problem}: the Arm boards' firmware would fail its self-test "
+                "(export --board refuses such a model)"
+            )
+    for op in model.op_names():
+        if op in tflm_files.CHANGED_SINCE_2023:
+            notes.append(
+                f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
+                "on boards using the 2023 Arduino TFLM export"
+            )
+    return notes
+
+
 def _c_backend(model: TFLiteModel) -> tuple[dict[str, str], int]:
     """The interpreter-free C of tinyecg.export.cbackend and its static arena bytes."""
     from tinyecg.export import cbackend
@@ -179,17 +197,7 @@ def plan_export(
         ops = tflm_files.resolver_ops(model)
         if board_obj is not None:
             boards_mod.check_library(board_obj, model)
-        for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
-            notes.append(
-                f"{problem}: the Arm boards' firmware would fail its self-test "
-                "(export --board refuses such a model)"
-            )
-    for op in model.op_names():
-        if op in tflm_files.CHANGED_SINCE_2023:
-            notes.append(
-                f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
-                "on boards using the 2023 Arduino TFLM export"
-            )
+    notes += tflm_notes(model, runtime)
     # the C backend first: it names an op it lacks, where TFLM would only fail to allocate
     c_files, c_arena = _c_backend(model) if runtime == "c" else ({}, 0)
 

@@ -29,7 +29,8 @@ from tinyecg.data import rhythm_golden
 from tinyecg.data.rhythm import SHOCKABLE
 from tinyecg.errors import TinyECGError
 from tinyecg.export import tflm_files
-from tinyecg.export.plan import ExportPlan, _checked_model, _tflm
+from tinyecg.export.files import params_count, render_tflm, tensor_meta, tflm_names
+from tinyecg.export.plan import ExportPlan, _checked_model, _tflm, tflm_notes
 from tinyecg.export.render import render
 from tinyecg.export.source import Source, resolve_source
 from tinyecg.models.int8 import Int8Model
@@ -37,6 +38,7 @@ from tinyecg.paths import rhythm_model_dir
 
 PREFIX = "tinyecg_rhythm_model"
 INPUT_SCALE = 1.0 / spec.RHYTHM_Q_PER_STD
+RHYTHM_TFLM_NAMES = tflm_names(PREFIX, PREFIX, "the int8 shockable-rhythm model")
 
 
 @dataclass
@@ -170,6 +172,7 @@ def plan_rhythm_export(
         )
     ops: list = []
     c_files: dict[str, str] = {}
+    notes += tflm_notes(model, runtime)
     if runtime == "tflm":
         ops = tflm_files.resolver_ops(model)
     else:
@@ -209,7 +212,6 @@ def plan_rhythm_export(
 
 def render_rhythm_files(plan: ExportPlan) -> dict[str, str | bytes]:
     """name -> content of every generated file of a rhythm export (the manifest apart)."""
-    from tinyecg.export.files import params_count, tensor_meta
 
     model = plan.model
     p = PREFIX
@@ -244,14 +246,9 @@ def render_rhythm_files(plan: ExportPlan) -> dict[str, str | bytes]:
     }
     files: dict[str, str | bytes] = {}
     if plan.runtime == "tflm":
-        files.update(render_tflm_files(plan, ctx))
+        files.update(render_tflm(plan, ctx, RHYTHM_TFLM_NAMES))
     else:
         files.update(plan.c_files)
     for name in ("meta.h", "golden.h", "golden.c"):
         files[f"{p}_{name}"] = render(f"rhythm/model_{name}.j2", **ctx)
     return files
-
-
-def render_tflm_files(plan: ExportPlan, ctx: dict) -> dict[str, str]:
-    """The TFLM runtime's files with the rhythm prefix (step 3 of issue 15)."""
-    raise TinyECGError("--runtime tflm for --task rhythm is not implemented yet")
