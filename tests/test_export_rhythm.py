@@ -11,8 +11,10 @@ a one-line TinyECGError.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +121,7 @@ def test_c_equals_tflm_on_every_golden_window(harness):
     assert proc.returncode == 0, f"golden window {proc.returncode - 5} differs"
     count, sha, label = proc.stdout.split()
     assert int(count) == 16 and label == "shockable"
-    assert (
-        sha
-        == __import__("hashlib")
-        .sha256((rhythm_model_dir() / "model.tflite").read_bytes())
-        .hexdigest()
-    )
+    assert sha == hashlib.sha256((rhythm_model_dir() / "model.tflite").read_bytes()).hexdigest()
 
 
 def _real_windows(per_record: int = 100) -> np.ndarray:
@@ -396,3 +393,41 @@ def test_tflm_resolver_registers_exactly_the_model_ops(tflm_export, tmp_path):
     ops = load_model(rhythm_model_dir() / "model.tflite").op_names()
     assert [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("op ")] == ops
     assert f"capacity {len(ops)} meta {len(ops)}" in r.stdout
+
+
+def test_qemu_bench_of_the_rhythm_model(tmp_path):
+    """scripts/bench_cbackend_qemu.py --task rhythm (docs/bench/cbackend_qemu_rhythm.json):
+    the Cortex-M4 build under QEMU gives TFLM's outputs (the script aborts otherwise) and
+    stays within the issue's 300k instructions for the model alone."""
+    pytest.importorskip("tflite_micro")
+    from tinyecg.device import qemu
+
+    if qemu.missing_tools():
+        pytest.skip(f"missing {', '.join(qemu.missing_tools())}")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_cbackend_qemu.py"),
+            "--task",
+            "rhythm",
+            "--beats",
+            "3",
+            "--builds",
+            "m4-dsp:-Os",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    d = json.loads(out.read_text())
+    assert d["task"] == "rhythm" and d["windows"]["count"] == 3
+    assert (
+        d["model_sha256"]
+        == json.loads((COMMITTED / "manifest.json").read_text())["model"]["sha256"]
+    )
+    assert d["builds"][0]["instructions"]["median"] < 300_000
+    assert d["arena_bytes"] == 2680
