@@ -303,7 +303,7 @@ def test_tasks_of_the_shipped_models():
     from tinyecg.models.int8 import Int8Model, task_of
     from tinyecg.paths import default_model_dir
 
-    rhythm = Int8Model.load(rhythm_model_dir() / "model.tflite")
+    rhythm = Int8Model.load(rhythm_model_dir() / "model.tflite", task=None)
     assert rhythm.task == spec.RHYTHM_TASK
     assert [i.role for i in rhythm.inputs] == [spec.RHYTHM_WINDOW_INPUT]
     assert Int8Model.load(default_model_dir() / "model.tflite").task == spec.BEATS_TASK
@@ -431,3 +431,14 @@ def test_qemu_bench_of_the_rhythm_model(tmp_path):
     )
     assert d["builds"][0]["instructions"]["median"] < 300_000
     assert d["arena_bytes"] == 2680
+
+
+def test_beat_consumers_refuse_a_rhythm_model_in_one_line():
+    from tinyecg.models.int8 import Int8Model
+
+    with pytest.raises(TinyECGError) as exc:
+        Int8Model.load(rhythm_model_dir() / "model.tflite")  # the beat task by default
+    assert "a rhythm model (inputs rhythm_window), not a beats model" in _one_line(exc)
+    with pytest.raises(TinyECGError) as exc:
+        Int8Model.load(ROOT / "tinyecg" / "assets" / "default_model" / "model.tflite", "rhythm")
+    assert "not a rhythm model" in _one_line(exc)

@@ -92,7 +92,7 @@ def _checked_model(src: Source) -> TFLiteModel:
 
 def _int8_with_window(model: TFLiteModel, window: int) -> Int8Model:
     """The model's input roles, after checking the beat input against the run's window."""
-    int8 = Int8Model(model)
+    int8 = Int8Model(model, task=None)  # a rhythm model is named below
     if int8.task != BEATS_TASK:
         raise TinyECGError(
             f"{Path(model.source).name}: a {int8.task} model (input "

@@ -162,7 +162,7 @@ def plan_rhythm_export(
     golden = check_golden_count(golden)
     notes = list(src.notes)
     model = _checked_model(src)
-    int8 = Int8Model(model)
+    int8 = Int8Model(model, task=None)  # check_rhythm_model names a beat model
     check_rhythm_model(int8)
     labels = list(((src.config or {}).get("data") or {}).get("label_names", spec.RHYTHM_LABELS))
     if labels != list(spec.RHYTHM_LABELS):

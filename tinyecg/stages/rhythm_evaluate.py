@@ -83,7 +83,7 @@ class RhythmModel:
                 f"{path}: input {t.name!r} is {t.size} {t.dtype} values, not "
                 f"{RHYTHM_WINDOW} INT8 (8 s at 90 Hz)"
             )
-        int8 = Int8Model(graph)  # the one place that tells the tasks' inputs apart
+        int8 = Int8Model(graph, task=None)  # the one place that tells the tasks' inputs apart
         if int8.task != RHYTHM_TASK:
             raise TinyECGError(f"{path}: a {int8.task} model, not a rhythm model")
         if int8.n_classes != 2:
