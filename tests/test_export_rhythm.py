@@ -187,10 +187,15 @@ def test_committed_firmware_files_equal_a_fresh_export(tmp_path):
     export(None, fresh, runtime=man["runtime"], task="rhythm", golden=man["golden"]["count"])
     assert {p.name for p in COMMITTED.iterdir()} == {p.name for p in fresh.iterdir()}
     for p in fresh.iterdir():
+        if p.name == "manifest.json":  # its command says whether --force was given
+            continue
         assert (COMMITTED / p.name).read_bytes() == p.read_bytes(), (
             f"firmware/lib/tinyecg_rhythm_model/{p.name} is stale: run `tinyecg export "
             f"--task rhythm --runtime {man['runtime']} --golden {man['golden']['count']} --force`"
         )
+    current = json.loads((fresh / "manifest.json").read_text())
+    for key in ("files", "model", "arena", "golden", "runtime", "task", "source"):
+        assert man[key] == current[key], key
 
 
 # ---- one-line errors --------------------------------------------------------------------
