@@ -77,7 +77,7 @@ static int32_t isqrt_round(uint32_t v)
 void tinyecg_rhythm_frontend_init(tinyecg_rhythm_frontend_t *fe)
 {
     size_t i;
-    for (i = 0; i < TINYECG_RHYTHM_FIR_TAPS; i++) {
+    for (i = 0; i < 2u * TINYECG_RHYTHM_FIR_TAPS; i++) {
         fe->fir_history[i] = 0;
     }
     for (i = 0; i < TINYECG_RHYTHM_WINDOW; i++) {
@@ -98,20 +98,27 @@ int tinyecg_rhythm_frontend_push(tinyecg_rhythm_frontend_t *fe, int32_t x,
     int32_t y;
     int16_t z;
     unsigned k;
-    unsigned pos;
+    const int16_t *oldest, *newest;
+    int16_t v = clamp16(x);
 
-    fe->fir_newest = (uint8_t)((fe->fir_newest + 1u) % TINYECG_RHYTHM_FIR_TAPS);
-    fe->fir_history[fe->fir_newest] = clamp16(x);
+    fe->fir_newest = (uint8_t)(fe->fir_newest + 1u == TINYECG_RHYTHM_FIR_TAPS
+                                   ? 0u
+                                   : fe->fir_newest + 1u);
+    fe->fir_history[fe->fir_newest] = v;
+    fe->fir_history[fe->fir_newest + TINYECG_RHYTHM_FIR_TAPS] = v;
     fe->phase++;
     if (fe->phase < TINYECG_RHYTHM_DECIMATION) {
         return TINYECG_RHYTHM_NOTHING;
     }
     fe->phase = 0;
-    /* decimate_int: y = round_half_up(sum_k h[k] x[n - k] / 2^15), newest input first */
-    pos = fe->fir_newest;
-    for (k = 0; k < TINYECG_RHYTHM_FIR_TAPS; k++) {
-        acc += (int32_t)fir_q15[k] * fe->fir_history[pos];
-        pos = (pos == 0u) ? TINYECG_RHYTHM_FIR_TAPS - 1u : pos - 1u;
+    /* decimate_int: y = round_half_up(sum_k h[k] x[n - k] / 2^15). The last 48 inputs are
+     * fir_history[newest + 1 .. newest + 48], oldest first; the taps are symmetric
+     * (h[k] = h[47 - k]), so each product takes the pair x[n - k] + x[n - 47 + k]: 24
+     * multiplies, the same integer sum (|pair| < 2^16, and the sum of |h| bounds it as before) */
+    oldest = &fe->fir_history[fe->fir_newest + 1u];
+    newest = &fe->fir_history[fe->fir_newest + TINYECG_RHYTHM_FIR_TAPS];
+    for (k = 0; k < TINYECG_RHYTHM_FIR_TAPS / 2u; k++) {
+        acc += (int32_t)fir_q15[k] * ((int32_t)newest[-(int)k] + oldest[k]);
     }
     y = clamp16(floor_shift(acc + (1 << (FIR_BITS - 1)), FIR_BITS));
     /* dc_block_int: s = s - floor(s / 16) + 256 (y - y_prev); z = floor((s + 128) / 256) */
@@ -120,7 +127,8 @@ int tinyecg_rhythm_frontend_push(tinyecg_rhythm_frontend_t *fe, int32_t x,
     fe->dc_previous = (int16_t)y;
     z = clamp16(floor_shift(fe->dc_state + (1 << (DC_FRAC - 1)), DC_FRAC));
     fe->ring[fe->ring_next] = z;
-    fe->ring_next = (uint16_t)((fe->ring_next + 1u) % TINYECG_RHYTHM_WINDOW);
+    fe->ring_next = (uint16_t)(fe->ring_next + 1u == TINYECG_RHYTHM_WINDOW ? 0u
+                                                                          : fe->ring_next + 1u);
     if (fe->n_stream < UINT32_MAX) {
         fe->n_stream++;
     }
