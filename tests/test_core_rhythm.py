@@ -26,7 +26,7 @@ from tinyecg.device.rhythm_lines import (
 from tinyecg.spec import FS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MODEL = paths.PACKAGE_DIR / "assets" / "rhythm_model" / "model.tflite"
+MODEL = paths.rhythm_model_dir() / "model.tflite"
 EXPORT = detect.rhythm_model_dir()
 
 

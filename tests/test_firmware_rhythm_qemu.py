@@ -20,7 +20,7 @@ from tinyecg.device.rhythm_lines import RhythmReference, tflm_classifier
 from tinyecg.spec import FS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-RHYTHM_MODEL = paths.PACKAGE_DIR / "assets" / "rhythm_model" / "model.tflite"
+RHYTHM_MODEL = paths.rhythm_model_dir() / "model.tflite"
 VF = ("cudb", "cu01", 180, 80)  # database, record, start s, seconds: VF from 214.2 s
 
 pytestmark = pytest.mark.skipif(
