@@ -106,8 +106,7 @@ static TINYECG_NOINLINE void boot_rhythm(tinyecg_firmware_t *fw)
     }
     fw->rhythm_enabled = started && (fw->rhythm_selftest.passed || !TINYECG_SELFTEST_STRICT);
     if (started && !fw->rhythm_enabled) {
-        put(fw, "# error: rhythm golden self-test failed, rhythm classifier disabled "
-                "(TINYECG_SELFTEST_STRICT)\n");
+        put(fw, "# error: rhythm self-test failed, disabled (TINYECG_SELFTEST_STRICT)\n");
     }
     fw->rhythm_gate = *fw->rhythm_model; /* name, hash, shockable output; classify() gated */
     fw->rhythm_gate.classify = gated_rhythm_classify;

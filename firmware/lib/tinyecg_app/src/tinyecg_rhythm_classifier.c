@@ -57,8 +57,8 @@ const tinyecg_rhythm_classifier_t *tinyecg_rhythm_classifier_start(tinyecg_write
     /* both are 64 hex digits: the C of tinyecg_rhythm_model.h is the model of the metadata */
     *started = memcmp(TINYECG_RHYTHM_MODEL_SHA256, TINYECG_RHYTHM_MODEL_HASH, 64) == 0;
     if (!*started) {
-        tinyecg_text_put(write, ctx, "# rhythm-classifier error: tinyecg_rhythm_model.h is not "
-                                     "the model of tinyecg_rhythm_model_meta.h (export again)\n");
+        tinyecg_text_put(write, ctx, "# rhythm-classifier error: model C and metadata differ "
+                                     "(export again)\n");
     }
     return &cbackend_rhythm;
 }

@@ -8,12 +8,11 @@
 
 /* rhythm_frontend.FIR_Q15: scipy.signal.firwin(48, 25.0, fs=360, window="hamming") x 2^15,
  * rounded (the taps sum to 2^15: unit DC gain). sum |h| = 44016, so with int16 inputs the
- * accumulator stays below 32768 x 44016 < 2^31. */
-static const int16_t fir_q15[TINYECG_RHYTHM_FIR_TAPS] = {
+ * accumulator stays below 32768 x 44016 < 2^31. The taps are symmetric (linear phase:
+ * h[47 - k] = h[k]): the first half is all the folded FIR below reads. */
+static const int16_t fir_q15[TINYECG_RHYTHM_FIR_TAPS / 2u] = {
     -26, -15, 2, 27, 61, 98, 128, 134, 99, 12, -128, -304, -480, -607, -626, -483,
     -143, 404, 1128, 1968, 2829, 3605, 4192, 4509,
-    4509, 4192, 3605, 2829, 1968, 1128, 404, -143,
-    -483, -626, -607, -480, -304, -128, 12, 99, 134, 128, 98, 61, 27, 2, -15, -26,
 };
 
 #define FIR_BITS 15          /* rhythm_frontend.FIR_BITS: the taps are Q15 */

@@ -83,15 +83,21 @@ static tinyecg_firmware_t firmware;
 
 /* ---- instruction counts of the application's steps (its probes) ---- */
 
+/* the probe points this build calls: the rhythm model's only with the rhythm task (a
+ * beat-only image keeps its RAM as before) */
+#define PROBES (TINYECG_RHYTHM ? TINYECG_PROBE_POINTS : TINYECG_PROBE_RHYTHM_MODEL)
+
 typedef struct {
     uint64_t pre, rhythm, inf, write; /* instructions inside each step, summed */
-    uint64_t rmodel;                  /* ... in the rhythm model's classify() */
-    uint32_t rmodel_max;              /* the most one rhythm model call took */
     uint32_t beats;                   /* classify() calls */
-    uint32_t rdecisions;              /* rhythm model calls */
-    uint32_t beat[TINYECG_PROBE_POINTS];    /* the current beat's, per TINYECG_PROBE_* */
-    uint64_t entered[TINYECG_PROBE_POINTS]; /* platform_instructions() at the step's start */
+    uint32_t beat[PROBES];            /* the current beat's, per TINYECG_PROBE_* */
+    uint64_t entered[PROBES];         /* platform_instructions() at the step's start */
     int perf_pending;                 /* a "# perf" line is due after the current line */
+#if TINYECG_RHYTHM
+    uint64_t rmodel;                  /* instructions in the rhythm model's classify() */
+    uint32_t rmodel_max;              /* the most one rhythm model call took */
+    uint32_t rdecisions;              /* rhythm model calls */
+#endif
 } perf_t;
 
 static perf_t perf;
@@ -111,10 +117,12 @@ static void probe_leave(void *ctx, int point)
         perf.pre += spent;
     } else if (point == TINYECG_PROBE_RHYTHM) {
         perf.rhythm += spent;
+#if TINYECG_RHYTHM
     } else if (point == TINYECG_PROBE_RHYTHM_MODEL) {
         perf.rmodel += spent;
         perf.rmodel_max = spent > perf.rmodel_max ? spent : perf.rmodel_max;
         perf.rdecisions++;
+#endif
     } else {
         perf.inf += spent;
         perf.beats++;
@@ -260,8 +268,10 @@ static void perf_report(void)
     put_kv(" rhythm_instr=", perf.rhythm);
     put_kv(" inf_instr=", perf.inf);
     put_kv(" write_instr=", perf.write);
+#if TINYECG_RHYTHM
     put_kv(" rdecisions=", perf.rdecisions);
     put_kv(" rmodel_instr=", perf.rmodel);
+#endif
     put_kv(" stack_peak=", platform_stack_peak_bytes());
     put_kv(" stack_size=", platform_stack_size_bytes());
     put_kv(" instructions=", platform_instructions());
