@@ -289,6 +289,7 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_fl
         *firmware_files.includes(),
         export_dir,
         firmware_files.nn_dir() / "include",
+        firmware_files.rhythm_model_dir(),  # the rhythm task (on with a classifier)
     ]
     for cpu in (
         ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],

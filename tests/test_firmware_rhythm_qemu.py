@@ -177,3 +177,33 @@ def test_two_task_budget(fq, fw_uart, fw_semihost):
     assert q["rmodel_max"] + q["rwin_max"] + q["rfe_instr"] / (q["samples"] / FS) <= 300_000
     # the instruction count is the same whatever the input: a plain sanity bound below
     assert np.isfinite(per_decision) and per_decision > 100_000
+
+
+def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir, tflm_library):
+    """A TFLM firmware (the boards' default classifier) with the rhythm task: the beat model in
+    TFLM, the rhythm model on the C backend (no TFLM export of it): the rhythm self-test
+    passes and a VF excerpt's rhythm lines equal the reference's."""
+    db, name, start_s, _ = VF
+    sig = _signal(db, name, start_s, 40)
+    fw = fq.build_firmware(
+        work / "tflm",
+        export_dir=None,
+        io="semihost",
+        runtime="tflm",
+        rhythm=True,
+        tflm_library=tflm_library("m4"),
+        adc_range=sig.adc_range,
+        calibration=(sig.baseline, round(sig.gain)),
+    )
+    run = fq.run_samples(fw, sig.adc)
+    assert run.returncode == 0  # both golden self-tests passed
+    assert "classifier=tflm" in run.lines.info and "rhythm=cbackend" in run.lines.info
+    ref = RhythmReference(
+        tflm_classifier(RHYTHM_MODEL),
+        baseline=sig.baseline,
+        gain=round(sig.gain),
+        adc_range=sig.adc_range,
+    )
+    ref.push(sig.adc)
+    got = _rhythm_lines(run.lines.status)
+    assert got == ref.lines() and len(got) >= 40 - 10 + 1
