@@ -207,3 +207,28 @@ def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir,
     ref.push(sig.adc)
     got = _rhythm_lines(run.lines.status)
     assert got == ref.lines() and len(got) >= 40 - 10 + 1
+
+
+def test_committed_bench_is_consistent_and_quoted():
+    """docs/bench/rhythm_qemu.json (scripts/bench_rhythm_qemu.py): within the budget, every
+    excerpt's lines equal to the reference, the VF alarms within 10 s, and docs/rhythm.md
+    quoting its figures."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    d = json.loads((root / "docs" / "bench" / "rhythm_qemu.json").read_text())
+    assert all(d["met"].values())
+    assert d["image"]["flash_bytes"] <= 64 * 1024 and d["image"]["ram_bytes"] <= 20 * 1024
+    assert d["per_decision"]["total_worst"] <= 300_000
+    assert all(r["lines_equal_reference"] for r in d["excerpts"])
+    vf = [r for r in d["excerpts"] if r["vf_onset_s"] is not None]
+    assert vf and all(r["alarm_latency_s"] is not None and r["alarm_latency_s"] <= 10 for r in vf)
+    assert all(r["alarms"] == 0 for r in d["excerpts"] if r["record"].startswith("mitdb/"))
+    docs = (root / "docs" / "rhythm.md").read_text()
+    for v in (
+        d["image"]["flash_bytes"],
+        d["image"]["ram_bytes"],
+        d["per_decision"]["total_worst"],
+        d["beat_only_image"]["flash_bytes"],
+    ):
+        assert f"{v:,}" in docs, v

@@ -25,9 +25,9 @@
  * alarm is not withdrawn for lack of evidence); #reset forgets it without a line.
  *
  * The Python reference of these lines is tinyecg/device/rhythm_lines.py (tests compare them
- * byte for byte). State: one tinyecg_rhythm_task_t the caller owns (2,3 KB: the front end's
- * 1,552 bytes and the 720-byte model input), handed to the core through its configuration;
- * without it the core is beat-only. C99, no heap, no floating point.
+ * byte for byte). State: one tinyecg_rhythm_task_t the caller owns (2,412 bytes on a 32-bit
+ * core: the front end's 1,648 and the 720-byte model input), handed to the core through its
+ * configuration; without it the core is beat-only. C99, no heap, no floating point.
  */
 #ifndef TINYECG_RHYTHM_TASK_H
 #define TINYECG_RHYTHM_TASK_H
