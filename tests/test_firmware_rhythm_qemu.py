@@ -181,7 +181,7 @@ def test_two_task_budget(fq, fw_uart, fw_semihost):
 
 def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir, tflm_library):
     """A TFLM firmware (the boards' default classifier) with the rhythm task: the beat model in
-    TFLM, the rhythm model on the C backend (no TFLM export of it): the rhythm self-test
+    TFLM, the rhythm model on the C backend (the committed export's): the rhythm self-test
     passes and a VF excerpt's rhythm lines equal the reference's."""
     db, name, start_s, _ = VF
     sig = _signal(db, name, start_s, 40)

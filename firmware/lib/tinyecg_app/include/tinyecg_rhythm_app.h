@@ -5,7 +5,8 @@
  * The classifier is the C backend of the committed export firmware/lib/tinyecg_rhythm_model
  * (`tinyecg export --task rhythm --runtime c`: tinyecg_rhythm_model_invoke() over the kernels
  * of firmware/lib/tinyecg_nn) behind the core's tinyecg_rhythm_classifier_t, whatever
- * TINYECG_CLASSIFIER chose for the beats: the rhythm model has no TFLM export yet, so a TFLM
+ * TINYECG_CLASSIFIER chose for the beats: the committed rhythm export is the C backend's (a
+ * second TFLM interpreter on a `--runtime tflm` export is not written), so a TFLM
  * build runs the beats in TFLM and the rhythm model on the C backend (its start-up line
  * says "cbackend"). Lines:
  *
