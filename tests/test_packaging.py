@@ -46,6 +46,8 @@ def test_wheel_contains_templates_model_and_excerpts(wheel):
     assert templates and {f"tinyecg/templates/{t}" for t in templates} <= names
     for f in ("model.tflite", "config.json"):
         assert f"tinyecg/assets/default_model/{f}" in names
+    for f in ("model.tflite", "config.json", "README.md", "golden_windows.npz"):
+        assert f"tinyecg/assets/rhythm_model/{f}" in names
     assert "tinyecg/data/excerpts/mitdb/100.dat" in names
     assert "tinyecg/firmware/lib/tinyecg_dsp/src/tinyecg_preprocess.c" in names
     assert "tinyecg/firmware/lib/tinyecg_core/include/tinyecg_spec.h" in names
@@ -82,6 +84,14 @@ def test_installed_wheel_exports_and_detects(wheel, tmp_path):
         "manifest.json",
     ):
         assert (out / name).is_file()
+    # the shipped rhythm model exports from the wheel alone (its golden windows inside)
+    rhythm = tmp_path / "rhythm"
+    proc = venv_python(
+        "-m", "tinyecg", "export", "--task", "rhythm", "--runtime", "c", "--out", str(rhythm)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (rhythm / "tinyecg_rhythm_model.c").is_file()
+    assert (rhythm / "tinyecg_rhythm_model_golden.c").is_file()
     # detect compiles the core it carries (no source tree) and scores a bundled excerpt
     where = "from tinyecg import paths; print(paths.excerpts_dir() / '100')"
     record = venv_python("-c", where).stdout.strip()

@@ -43,6 +43,12 @@ def default_model_dir() -> Path:
     return PACKAGE_DIR / "assets" / "default_model"
 
 
+def rhythm_model_dir() -> Path:
+    """The shockable-rhythm model shipped with tinyecg (model.tflite, config.json, README.md,
+    golden_windows.npz)."""
+    return PACKAGE_DIR / "assets" / "rhythm_model"
+
+
 def excerpts_dir() -> Path:
     """The bundled MIT-BIH excerpts (WFDB records, a few minutes each)."""
     return PACKAGE_DIR / "data" / "excerpts" / "mitdb"

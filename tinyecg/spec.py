@@ -32,7 +32,15 @@ MITDB_ADC_RANGE = (0, 2047)
 # --- model inputs, by role (tinyecg.models.int8 finds each in a flatbuffer) ---------------
 BEAT = "beat"  # the preprocessed window, WINDOW int8 values
 RHYTHM = "rhythm"  # the RR features (tinyecg.dsp.rhythm.FEATURES)
-INPUT_ROLES = (BEAT, RHYTHM)
+# the shockable-rhythm model's only input: the front end's 8-s window, RHYTHM_WINDOW int8
+# values (Keras input name "rhythm_window"; a name holding "rhythm" alone is the RR features)
+RHYTHM_WINDOW_INPUT = "rhythm_window"
+INPUT_ROLES = (BEAT, RHYTHM, RHYTHM_WINDOW_INPUT)
+
+# --- tasks: what a model classifies, and the inputs a model of the task takes -------------
+BEATS_TASK = "beats"  # one class per beat: a beat window and optionally the RR features
+RHYTHM_TASK = "rhythm"  # one shockable/non-shockable decision per second of rhythm
+TASKS = (BEATS_TASK, RHYTHM_TASK)
 
 
 # --- label sets ---------------------------------------------------------------------------
@@ -109,6 +117,12 @@ RHYTHM_STD_FLOOR_UV = 50
 # An alarm after 3 consecutive shockable decisions (research: N = 3 gave a median 6 s
 # latency with 10 false alarms on 44 MIT-BIH records, N = 1 four times as many).
 ALARM_CONSECUTIVE = 3
+# The rhythm model: outputs [non-shockable, shockable]; its input is the front end's int8
+# window as it is, so its quantization is pinned to scale 1/RHYTHM_Q_PER_STD, zero point 0
+# (tinyecg.stages.rhythm_train.pinned_representative); the export refuses any other.
+RHYTHM_LABELS = ("non-shockable", "shockable")
+SHOCKABLE_OUTPUT = 1
+RHYTHM_INPUT_ZERO_POINT = 0
 # A training window takes the majority rhythm when it covers >= 75 % of it; scored windows
 # hold one rhythm only.
 RHYTHM_TRAIN_MAJORITY = 0.75

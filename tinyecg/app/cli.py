@@ -9,8 +9,17 @@ import click
 
 from tinyecg import __version__
 from tinyecg.app import cli_device
-from tinyecg.app.cli_options import data_option, label_map_option, lead_option, run_dir_arg, stage
+from tinyecg.app.cli_options import (
+    data_option,
+    label_map_option,
+    lead_option,
+    rhythm_training_options,
+    run_dir_arg,
+    stage,
+)
 from tinyecg.errors import TinyECGError
+
+RHYTHM_EXPORT_DIR = "firmware/lib/tinyecg_rhythm_model"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,6 +64,23 @@ def data_info(data, labels, include_paced, lead, label_map, quiet):
 
 
 @cli.command()
+@click.argument("more_records", nargs=-1, type=click.Path(file_okay=False), metavar="")
+@click.option(
+    "--task",
+    type=click.Choice(["beats", "rhythm"]),
+    default="beats",
+    show_default=True,
+    help="beats: the float beat teacher (a run for distill/quantize); rhythm: teacher -> "
+    "student -> int8 shockable-rhythm model on --records.",
+)
+@click.option(
+    "--records",
+    type=click.Path(file_okay=False),
+    multiple=True,
+    help="rhythm: WFDB folders with rhythm annotations (--records DIR [DIR ...]).",
+)
+@rhythm_training_options
+@lead_option
 @data_option
 @click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
 @click.option("--labels", type=click.Choice(["nlrav", "aami"]), default="nlrav", show_default=True)
@@ -70,20 +96,31 @@ def data_info(data, labels, include_paced, lead, label_map, quiet):
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @stage
-def train(data, split, labels, arch, epochs, batch_size, seed, include_paced, out, force, quiet):
-    """Train the float teacher and start a run directory."""
+def train(more_records, task, records, out, force, quiet, **opts):
+    """Train the float teacher and start a run directory (--task rhythm: the whole
+    shockable-rhythm model, int8 included)."""
+    dirs = [*records, *more_records]
+    rhythm_only = ("teacher_epochs", "student_epochs", "patience", "lead")
+    if task == "rhythm":
+        from tinyecg.stages.rhythm_train import describe_run, train_rhythm_run
+
+        picked = {k: opts[k] for k in (*rhythm_only, "seed")}
+        run = train_rhythm_run(Path(out), dirs, force=force, quiet=quiet, **picked)
+        for line in describe_run(run, out):
+            click.echo(line)
+        return
+    if dirs or any(opts[k] for k in rhythm_only):
+        raise TinyECGError(
+            "--records, --teacher-epochs, --student-epochs, --patience and --lead are for "
+            "--task rhythm (beats: --data DIR)"
+        )
     from tinyecg.stages.train import train as run_train
 
+    beat_opts = ("data", "split", "labels", "arch", "epochs", "batch_size", "seed")
     run_train(
         Path(out),
-        data=data,
-        split=split,
-        labels=labels,
-        arch=arch,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        include_paced=include_paced,
+        **{k: opts[k] for k in beat_opts},
+        include_paced=opts["include_paced"],
         force=force,
         quiet=quiet,
     )
@@ -285,6 +322,23 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 
 
 @cli.command()
+@click.argument("more_records", nargs=-1, type=click.Path(file_okay=False), metavar="")
+@click.option(
+    "--task",
+    type=click.Choice(["beats", "rhythm"]),
+    default="beats",
+    show_default=True,
+    help="beats: the float beat teacher (a run for distill/quantize); rhythm: teacher -> "
+    "student -> int8 shockable-rhythm model on --records.",
+)
+@click.option(
+    "--records",
+    type=click.Path(file_okay=False),
+    multiple=True,
+    help="rhythm: WFDB folders with rhythm annotations (--records DIR [DIR ...]).",
+)
+@rhythm_training_options
+@lead_option
 @data_option
 @click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
 @click.option(
@@ -325,7 +379,20 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
 
 @cli.command()
 @click.argument("source", required=False, type=click.Path())
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option(
+    "--task",
+    type=click.Choice(["beats", "rhythm"]),
+    default="beats",
+    show_default=True,
+    help="beats: the beat classifier (files tinyecg_model*); rhythm: the shockable-rhythm "
+    "model (files tinyecg_rhythm_model*, default SOURCE the shipped rhythm model).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder (needed for beats; rhythm: default " + RHYTHM_EXPORT_DIR + ").",
+)
 @click.option(
     "--board",
     default=None,
@@ -336,7 +403,7 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
     type=click.IntRange(1, 64),
     default=8,
     show_default=True,
-    help="Golden test beats to embed.",
+    help="Golden test beats (rhythm: 8-s windows) to embed.",
 )
 @click.option(
     "--runtime",
@@ -347,15 +414,19 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
 )
 @click.option("--force", is_flag=True, help="Write into a non-empty folder.")
 @stage
-def export(source, out, board, golden, runtime, force, quiet):
+def export(source, task, out, board, golden, runtime, force, quiet):
     """Export an int8 model as C for a firmware (default: the model shipped with tinyecg).
 
     SOURCE is a run directory or a .tflite file (its config.json beside it)."""
     from tinyecg.export.exporter import describe
     from tinyecg.export.exporter import export as run_export
 
+    if out is None:
+        if task != "rhythm":
+            raise TinyECGError("export needs --out DIR (e.g. firmware/lib/tinyecg_model)")
+        out = RHYTHM_EXPORT_DIR
     summary = run_export(
-        source, Path(out), board=board, golden=golden, force=force, runtime=runtime
+        source, Path(out), board=board, golden=golden, force=force, runtime=runtime, task=task
     )
     if not quiet:
         for line in describe(summary):

@@ -56,6 +56,15 @@ label_map_option = click.option(
 )
 
 
+def rhythm_training_options(fn):
+    """`tinyecg train --task rhythm`: the epochs and patience of tinyecg.stages.rhythm_train."""
+    for name, default in (("patience", 2), ("student-epochs", 8), ("teacher-epochs", 5)):
+        fn = click.option(
+            f"--{name}", type=click.IntRange(1), default=None, help=f"rhythm: default {default}."
+        )(fn)
+    return fn
+
+
 def pct(v) -> str:
     """A fraction as a percentage with two decimals, "-" when undefined."""
     return "-" if v is None else f"{100 * v:.2f} %"

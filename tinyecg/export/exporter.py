@@ -31,6 +31,7 @@ from tinyecg.export.files import render_files
 from tinyecg.export.plan import MAX_GOLDEN, PREFIX, RUNTIMES, plan_export  # noqa: F401
 from tinyecg.export.source import resolve_source  # noqa: F401 (part of this module's API)
 from tinyecg.paths import default_model_dir
+from tinyecg.spec import BEATS_TASK, RHYTHM_TASK, TASKS
 
 DEFAULT_MODEL_DIR = default_model_dir()
 
@@ -51,15 +52,25 @@ def export(
     golden: int = 8,
     force: bool = False,
     runtime: str = "tflm",
+    task: str = BEATS_TASK,
 ) -> dict:
-    """Export an int8 model (run directory, .tflite, or None for the packaged default model)
-    to C files in out_dir; returns the manifest (also written as manifest.json) with the
-    output folder and the files written."""
+    """Export an int8 model (run directory, .tflite, or None for the packaged default model
+    of the task) to C files in out_dir; returns the manifest (also written as manifest.json)
+    with the output folder and the files written. task: spec.BEATS_TASK or spec.RHYTHM_TASK
+    (tinyecg.export.rhythm: the shockable-rhythm model, files prefixed tinyecg_rhythm_model)."""
     out_dir = Path(out_dir)
     if runtime not in RUNTIMES:
         raise TinyECGError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
+    if task not in TASKS:
+        raise TinyECGError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
     _precheck_out(out_dir, force)
-    plan = plan_export(resolve_source(source), board=board, golden=golden, runtime=runtime)
+    if task == RHYTHM_TASK:
+        from tinyecg.export.rhythm import plan_rhythm_export, resolve_rhythm_source
+
+        src = resolve_rhythm_source(source)
+        plan = plan_rhythm_export(src, board=board, golden=golden, runtime=runtime)
+    else:
+        plan = plan_export(resolve_source(source), board=board, golden=golden, runtime=runtime)
     files = render_files(plan)
     info = manifest_mod.manifest(plan, files, manifest_mod.command(plan, out_dir, force, golden))
     files[manifest_mod.NAME] = outputs.json_text(info)
@@ -78,12 +89,22 @@ def describe(summary: dict) -> list[str]:
     if summary["removed"]:
         lines.append(f"removed files of an earlier export: {', '.join(summary['removed'])}")
     a = summary["arena"]
+    macro = (summary.get("prefix") or "tinyecg").upper() + "_ARENA_BYTES"
     if summary["runtime"] == "tflm":
-        lines.append(
-            f"arena: TINYECG_ARENA_BYTES {a['total']} (TFLM host {a['host']} "
-            f"+ margin {a['margin']})"
-        )
+        lines.append(f"arena: {macro} {a['total']} (TFLM host {a['host']} + margin {a['margin']})")
+    elif summary.get("task") == RHYTHM_TASK:
+        lines.append(f"arena: {macro} {a['c_backend_arena']} (static, the C backend's plan)")
     g = summary["golden"]
+    if summary.get("task") == RHYTHM_TASK:
+        items = g["items"]
+        agree = sum(item["predicted"] == item["label"] for item in items)
+        shock = sum(item["label"] for item in items)
+        lines.append(
+            f"golden: {g['count']} windows ({shock} annotated shockable) from the "
+            f"{g['origin']}; TFLM agrees with the annotation on {agree}"
+        )
+        lines += [f"note: {note}" for note in summary["notes"]]
+        return lines
     agree = sum(item["predicted"] == item["label"] for item in g["items"])
     lines.append(
         f"golden: {g['count']} beats from the {g['origin']}; TFLM agrees with the "

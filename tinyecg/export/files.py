@@ -20,7 +20,7 @@ from tinyecg.export.plan import ExportPlan
 from tinyecg.export.preprocess import render_preprocessing
 from tinyecg.export.render import render
 from tinyecg.quantmath import float32_parts
-from tinyecg.spec import BEAT, RHYTHM
+from tinyecg.spec import BEAT, RHYTHM, RHYTHM_TASK
 
 TFLM_FILES = (
     "tinyecg_model_data.h",
@@ -141,6 +141,10 @@ def context(plan: ExportPlan) -> dict:
 
 def render_files(plan: ExportPlan) -> dict[str, str | bytes]:
     """name -> content of every generated C file (the manifest comes apart)."""
+    if plan.task == RHYTHM_TASK:
+        from tinyecg.export.rhythm import render_rhythm_files
+
+        return render_rhythm_files(plan)
     ctx = context(plan)
     files: dict[str, str | bytes] = {}
     if plan.runtime == "tflm":

@@ -15,6 +15,7 @@ from pathlib import Path
 from tinyecg import __version__
 from tinyecg.dsp import denoise
 from tinyecg.export.plan import ExportPlan
+from tinyecg.spec import BEATS_TASK, RHYTHM_Q_PER_STD
 
 NAME = "manifest.json"
 
@@ -32,6 +33,8 @@ def command(plan: ExportPlan, out_dir: Path, force: bool, golden: int) -> str:
         parts.append(src.run_dir.name)
     elif src.kind == "tflite":
         parts.append(src.model.name)
+    if plan.task != BEATS_TASK:
+        parts += ["--task", plan.task]
     parts += ["--out", Path(out_dir).name]
     if plan.board is not None:
         parts += ["--board", plan.board["board"]]
@@ -53,8 +56,10 @@ def manifest(plan: ExportPlan, files: dict[str, str | bytes], command_line: str)
     roles = plan.roles
     inputs = [tensor_meta(model, ti, k, roles[k]) for k, ti in enumerate(model.inputs)]
     output = tensor_meta(model, model.outputs[0], 0, None)
+    task = {} if plan.task == BEATS_TASK else {"task": plan.task, "prefix": plan.prefix}
     return {
         "tinyecg_version": __version__,
+        **task,
         "command": command_line,
         "source": {
             "kind": src.kind,
@@ -96,11 +101,7 @@ def manifest(plan: ExportPlan, files: dict[str, str | bytes], command_line: str)
         },
         "arena": plan.arena,
         "labels": plan.settings["labels"],
-        "preprocessing": {
-            "params": dict(denoise.PARAMS),
-            "stack_bytes": STACK_BYTES,
-            "beat_quant": {"mult": plan.params["quant_mult"], "shift": plan.params["quant_shift"]},
-        },
+        "preprocessing": _preprocessing(plan, STACK_BYTES),
         "board": plan.board,
         "golden": {
             "count": len(plan.vectors),
@@ -109,6 +110,20 @@ def manifest(plan: ExportPlan, files: dict[str, str | bytes], command_line: str)
             "items": [g.as_dict() for g in plan.vectors],
         },
         "notes": plan.notes,
+    }
+
+
+def _preprocessing(plan: ExportPlan, stack_bytes: int) -> dict:
+    if plan.task != BEATS_TASK:
+        return {
+            "front_end": "tinyecg.dsp.rhythm_frontend (firmware/lib/tinyecg_rhythm)",
+            "input": f"the front end's int8 window as it is: scale 1/{RHYTHM_Q_PER_STD}, zero "
+            "point 0",
+        }
+    return {
+        "params": dict(denoise.PARAMS),
+        "stack_bytes": stack_bytes,
+        "beat_quant": {"mult": plan.params["quant_mult"], "shift": plan.params["quant_shift"]},
     }
 
 

@@ -10,6 +10,7 @@ problem is a one-line TinyECGError, raised before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from tinyecg.export import tflm_files
 from tinyecg.export.source import Source, check_fixed_design, settings
 from tinyecg.models.int8 import Int8Model
 from tinyecg.models.tflite import TFLiteModel, load_model
-from tinyecg.spec import BEAT, RHYTHM
+from tinyecg.spec import BEAT, BEATS_TASK, RHYTHM
 
 RUNTIMES = ("tflm", "c")
 MAX_GOLDEN = 64
@@ -45,6 +46,8 @@ class ExportPlan:
     c_files: dict[str, str]  # the C backend's generated files (runtime c)
     board: dict | None  # the board budget report
     notes: list[str] = field(default_factory=list)
+    task: str = BEATS_TASK  # spec.TASKS: what the model classifies (tinyecg.export.rhythm)
+    prefix: str = PREFIX  # the C names of the generated model
 
     @property
     def roles(self) -> list[str]:
@@ -90,6 +93,11 @@ def _checked_model(src: Source) -> TFLiteModel:
 def _int8_with_window(model: TFLiteModel, window: int) -> Int8Model:
     """The model's input roles, after checking the beat input against the run's window."""
     int8 = Int8Model(model)
+    if int8.task != BEATS_TASK:
+        raise TinyECGError(
+            f"{Path(model.source).name}: a {int8.task} model (input "
+            f"{int8.inputs[0].name!r}), not a beat model: export it with --task {int8.task}"
+        )
     beat = int8.input(BEAT)
     if beat is not None and beat.size != window:
         raise TinyECGError(

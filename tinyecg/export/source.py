@@ -41,13 +41,15 @@ def read_json(path: Path) -> dict:
     return cfg
 
 
-def resolve_source(source) -> Source:
-    """The model and configuration of a run directory, a .tflite file or None (default)."""
+def resolve_source(source, default_dir: Path | None = None) -> Source:
+    """The model and configuration of a run directory, a .tflite file or None (the model
+    shipped in default_dir, by default the beat model's folder)."""
     notes: list[str] = []
     if source is None:
-        model = find_run_model(default_model_dir(), "int8")
+        shipped_dir = default_model_dir() if default_dir is None else default_dir
+        model = find_run_model(shipped_dir, "int8")
         if model is None:
-            shipped = default_model_dir() / "model.tflite"
+            shipped = shipped_dir / "model.tflite"
             raise TinyECGError(
                 f"no default model in this tinyecg ({shipped} is missing): "
                 "give a run directory or a .tflite file"

@@ -26,7 +26,17 @@ from tinyecg.models.tflite import TFLiteModel, load_model
 OUTPUT = "output"
 
 # how many values each input role holds
-ROLE_SIZES = {spec.BEAT: spec.WINDOW, spec.RHYTHM: len(RHYTHM_FEATURES)}
+ROLE_SIZES = {
+    spec.BEAT: spec.WINDOW,
+    spec.RHYTHM: len(RHYTHM_FEATURES),
+    spec.RHYTHM_WINDOW_INPUT: spec.RHYTHM_WINDOW,
+}
+# what each role is, for messages
+ROLE_TEXT = {
+    spec.BEAT: "the beat window",
+    spec.RHYTHM: "the RR features",
+    spec.RHYTHM_WINDOW_INPUT: "the 8-s rhythm window",
+}
 
 
 @dataclass(frozen=True)
@@ -58,18 +68,31 @@ class TensorSpec:
 
 
 def input_role(name: str, size: int) -> str | None:
-    """The role of a model input: named after it (Keras input names "beat", "rhythm"), else
-    recognised by its size; None when neither tells."""
+    """The role of a model input: named after it (Keras input names "beat", "rhythm",
+    "rhythm_window"; the longest role name the tensor name holds wins, so "rhythm_window"
+    is never the RR features), else recognised by its size; None when neither tells."""
     lower = name.lower()
     named = [role for role in spec.INPUT_ROLES if role in lower]
-    if len(named) == 1:
-        return named[0]
+    widest = [r for r in named if not any(r != other and r in other for other in named)]
+    if len(widest) == 1:
+        return widest[0]
     sized = [role for role, n in ROLE_SIZES.items() if n == size]
     return sized[0] if len(sized) == 1 else None
 
 
+def task_of(roles: list[str]) -> str | None:
+    """The task a model with these input roles serves (spec.TASKS), None if none: beats = one
+    beat window and at most one RR-feature input; rhythm = the rhythm window alone."""
+    if roles == [spec.RHYTHM_WINDOW_INPUT]:
+        return spec.RHYTHM_TASK
+    if roles.count(spec.BEAT) == 1 and roles.count(spec.RHYTHM) == len(roles) - 1 <= 1:
+        return spec.BEATS_TASK
+    return None
+
+
 class Int8Model:
-    """A full-integer model with one beat input, at most one rhythm input and one output."""
+    """A full-integer model of one task (spec.TASKS) and one output: beats (one beat input,
+    at most one RR-feature input) or rhythm (one rhythm-window input)."""
 
     def __init__(self, flatbuffer: TFLiteModel):
         self.flatbuffer = flatbuffer
@@ -81,10 +104,9 @@ class Int8Model:
             size = int(np.prod(t.shape[1:])) if len(t.shape) > 1 else t.size
             role = input_role(t.name, size)
             if role is None:
+                known = ", ".join(f"{ROLE_TEXT[r]} ({n})" for r, n in ROLE_SIZES.items())
                 raise TinyECGError(
-                    f"{where}: input {k} {t.name!r} ({size} values) is neither "
-                    f"the beat window ({spec.WINDOW}) nor the rhythm features "
-                    f"({ROLE_SIZES[spec.RHYTHM]})"
+                    f"{where}: input {k} {t.name!r} ({size} values) is none of {known}"
                 )
             if size != ROLE_SIZES[role]:
                 raise TinyECGError(
@@ -93,10 +115,13 @@ class Int8Model:
                 )
             inputs.append(TensorSpec(k, ti, t.name, role, tuple(t.shape), scale, zp))
         roles = [i.role for i in inputs]
-        if roles.count(spec.BEAT) != 1 or roles.count(spec.RHYTHM) > 1:
+        task = task_of(roles)
+        if task is None:
             raise TinyECGError(
-                f"{where}: expected one beat input and at most one rhythm input, found {roles}"
+                f"{where}: inputs {roles} fit no task (beats: one beat input and at most one "
+                f"rhythm input; rhythm: one rhythm_window input)"
             )
+        self.task: str = task
         if len(flatbuffer.outputs) != 1:
             raise TinyECGError(f"{where}: expected one output, found {len(flatbuffer.outputs)}")
         to = flatbuffer.tensors[flatbuffer.outputs[0]]

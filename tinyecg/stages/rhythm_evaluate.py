@@ -20,12 +20,11 @@ from tinyecg.data.rhythm import PACED, RhythmRecord, load_rhythm_record
 from tinyecg.dsp import rhythm_frontend as fe
 from tinyecg.dsp import vf_detectors as vfd
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import RHYTHM_Q_PER_STD, RHYTHM_WINDOW
+from tinyecg.spec import RHYTHM_Q_PER_STD, RHYTHM_WINDOW, SHOCKABLE_OUTPUT
 
 log = logging.getLogger("tinyecg.stages.rhythm")
 
 REPORT_FILES = ("rhythm_report.json", "rhythm_report.md")
-SHOCKABLE_OUTPUT = 1  # a rhythm model's outputs: [non-shockable, shockable]
 
 
 def load_folder(folder, lead=None) -> tuple[list[RhythmRecord], dict[str, str]]:

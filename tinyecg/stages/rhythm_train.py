@@ -18,7 +18,8 @@ import numpy as np
 
 from tinyecg.data.rhythm import NON_SHOCKABLE, SHOCKABLE, WC, RhythmRecord
 from tinyecg.dsp import rhythm_frontend as fe
-from tinyecg.spec import RHYTHM_FS, RHYTHM_Q_PER_STD, RHYTHM_WINDOW
+from tinyecg.errors import TinyECGError
+from tinyecg.spec import RHYTHM_FS, RHYTHM_LABELS, RHYTHM_Q_PER_STD, RHYTHM_WINDOW
 
 log = logging.getLogger("tinyecg.stages.rhythm")
 
@@ -149,3 +150,124 @@ def float_decisions(model, rec: RhythmRecord) -> np.ndarray:
     x = fe.normalise_int(w, rec.gain).astype(np.float32) / RHYTHM_Q_PER_STD
     p = model.predict(x[:, None, :, None], batch_size=2048, verbose=0)
     return (p.argmax(1) == 1) & fe.amplitude_gate(w, rec.gain)
+
+
+RUN_FILES = (
+    "config.json",
+    "student_int8.tflite",
+    "teacher.keras",
+    "student.keras",
+    "golden_windows.npz",  # tinyecg.data.rhythm_golden.FILE
+)
+
+
+def _int_overrides(overrides: dict) -> dict:
+    """Check the overridable training parameters: unknown names and non-positive epochs
+    are one-line errors."""
+    unknown = sorted(set(overrides) - set(DEFAULTS))
+    if unknown:
+        raise TinyECGError(f"unknown rhythm training parameter(s): {', '.join(unknown)}")
+    for k in ("teacher_epochs", "student_epochs", "patience"):
+        v = overrides.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise TinyECGError(f"{k.replace('_', '-')} must be a whole number >= 1 (got {v!r})")
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def run_config(records: list[RhythmRecord], skipped: dict, info: dict) -> dict:
+    """config.json of a rhythm run: the task, the data, the training parameters and the
+    model's sizes; no date, no machine path, no timing (the same training states the same
+    config)."""
+    from tinyecg import __version__, spec
+
+    return {
+        "tinyecg_version": __version__,
+        "task": "rhythm",
+        "data": {
+            "records": sorted(f"{r.database}/{r.name}" for r in records),
+            "databases": {
+                db: sum(r.database == db for r in records)
+                for db in sorted({r.database for r in records})
+            },
+            "skipped": dict(sorted(skipped.items())),
+            "fs": spec.FS,
+            "stream_fs": spec.RHYTHM_FS,
+            "window": spec.RHYTHM_WINDOW,
+            "window_s": spec.RHYTHM_WINDOW_S,
+            "step_s": spec.RHYTHM_STEP_S,
+            "label_names": list(RHYTHM_LABELS),
+        },
+        "training": dict(info["params"]),
+        "model": {
+            k: info[k]
+            for k in (
+                "train_windows",
+                "train_shockable",
+                "train_records",
+                "validation_records",
+                "teacher_params",
+                "teacher_macs",
+                "student_params",
+                "student_macs",
+                "int8_bytes",
+                "tflm_arena_bytes",
+            )
+        },
+    }
+
+
+def train_rhythm_run(
+    out, record_dirs, force: bool = False, quiet: bool = True, lead=None, **overrides
+) -> dict:
+    """`tinyecg train --task rhythm`: teacher -> student -> int8 on every scorable record of
+    record_dirs, written as one run folder (RUN_FILES: the golden windows are real windows
+    of the records for the export's self-test vectors), all or nothing. Returns the config
+    plus the training times."""
+    from pathlib import Path
+
+    from tinyecg import outputs
+    from tinyecg.data.rhythm_golden import FILE as GOLDEN_FILE
+    from tinyecg.data.rhythm_golden import pick_golden, save_golden
+    from tinyecg.run import new_run_dir
+    from tinyecg.stages.rhythm_evaluate import load_folder
+
+    overrides = _int_overrides(overrides)
+    if not record_dirs:
+        raise TinyECGError("--task rhythm needs --records DIR (WFDB folders with rhythm notes)")
+    out = Path(out)
+    outputs.check_set(out, RUN_FILES, force)
+    records, skipped = [], {}
+    seen: set[str] = set()
+    for d in record_dirs:
+        recs, sk = load_folder(d, lead=lead)
+        for r in recs:
+            key = f"{r.database}/{r.name}"
+            if key in seen:
+                raise TinyECGError(f"{d}: record {key} is given twice")
+            seen.add(key)
+        records += recs
+        skipped.update({f"{Path(d).name}/{k}": why for k, why in sk.items()})
+    trained = train_rhythm_models(records, quiet=quiet, **overrides)
+    config = run_config(records, skipped, trained["info"])
+    with new_run_dir(out, force=force) as tmp:
+        (tmp / "student_int8.tflite").write_bytes(trained["int8"])
+        trained["teacher"].save(tmp / "teacher.keras")
+        trained["student"].save(tmp / "student.keras")
+        outputs.write_json(tmp / "config.json", config)
+        save_golden(tmp / GOLDEN_FILE, pick_golden(records))
+    times = {k: trained["info"][k] for k in ("teacher_seconds", "student_seconds")}
+    return dict(config, times=times)
+
+
+def describe_run(run: dict, out) -> list[str]:
+    """What `tinyecg train --task rhythm` prints."""
+    m, d, t = run["model"], run["data"], run["times"]
+    dbs = ", ".join(f"{db} {n}" for db, n in d["databases"].items())
+    return [
+        f"trained on {len(d['records'])} records ({dbs}): {m['train_windows']} windows, "
+        f"{m['train_shockable']} shockable; {len(d['skipped'])} records skipped",
+        f"teacher {m['teacher_params']} parameters ({t['teacher_seconds']} s), student "
+        f"{m['student_params']} parameters ({t['student_seconds']} s), int8 "
+        f"{m['int8_bytes']} bytes, TFLM arena {m['tflm_arena_bytes']} bytes",
+        f"run saved in {out}",
+    ]

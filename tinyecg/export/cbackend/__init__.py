@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyecg import paths
+from tinyecg import paths, spec
 from tinyecg.errors import TinyECGError
 from tinyecg.export import cgen
 from tinyecg.export.cbackend import emit
@@ -50,9 +50,11 @@ __all__ = [
 STACK_BOUND_BYTES = 512
 
 ROLE_TEXT = {
-    "beat": "the beat window: 360 preprocessed samples around the R peak",
-    "rhythm": "the rhythm features: pre_rr_s, post_rr_s, local_rr_s, pre_ratio, post_ratio "
+    spec.BEAT: "the beat window: 360 preprocessed samples around the R peak",
+    spec.RHYTHM: "the rhythm features: pre_rr_s, post_rr_s, local_rr_s, pre_ratio, post_ratio "
     "(tinyecg.dsp.rhythm)",
+    spec.RHYTHM_WINDOW_INPUT: "the rhythm window: 8 s of the front end's 90 Hz stream, "
+    "q = 16 (y - mean) / std (tinyecg_rhythm_window())",
 }
 
 
@@ -100,12 +102,17 @@ def _inputs(model: TFLiteModel) -> list[dict]:
     return inputs
 
 
-def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dict[str, str]:
+def generate_c_backend(
+    model: TFLiteModel, prefix: str = "tinyecg_model", input_args: int = 2
+) -> dict[str, str]:
     """C99 sources for `model`: {"<prefix>.h": ..., "<prefix>.c": ...}.
 
-    The header declares `int <prefix>_invoke(const int8_t *input0, const int8_t *input1,
-    int8_t *output)` (input order = the flatbuffer's; input1 is NULL for one-input models) and
-    the sizes, scales and zero points of the inputs and the output. The .c includes
+    With input_args=2 (the beat task's API) the header declares `int <prefix>_invoke(const
+    int8_t *input0, const int8_t *input1, int8_t *output)` (input order = the flatbuffer's;
+    input1 is NULL for one-input models), so the firmware calls one- and two-input beat
+    models alike; with input_args=1 (one-input models only, the rhythm task's API) it
+    declares `int <prefix>_invoke(const int8_t *input, int8_t *output)`. The header also
+    gives the sizes, scales and zero points of the inputs and the output. The .c includes
     tinyecg_nn.h (library_include()) and links with library_sources(). Raises TinyECGError
     for anything the kernels do not implement exactly."""
     if not isinstance(model, TFLiteModel):
@@ -113,9 +120,17 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
     ident = cgen.identifier(prefix)
     if ident != prefix:
         raise TinyECGError(f"prefix {prefix!r} is not a C identifier (try {ident!r})")
+    if input_args not in (1, 2):
+        raise TinyECGError(f"input_args must be 1 or 2 (got {input_args!r})")
+    if len(model.inputs) > input_args:
+        raise TinyECGError(
+            f"{Path(model.source).name}: {len(model.inputs)} inputs, but invoke() is to take "
+            f"{input_args}"
+        )
+    args = {"input0": "input"} if input_args == 1 else {}
     plan = plan_memory(model)
     lowering = lower(model, plan.base)
-    invoke = emit.invoke_body(model, plan, lowering)  # also checks every tensor's storage
+    invoke = emit.invoke_body(model, plan, lowering, args)  # also checks every tensor's storage
     out_t = model.tensors[model.outputs[0]]
     oscale, ozp = model.output_quant(0)
     op_counts: dict[str, int] = {}
@@ -148,6 +163,7 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
         weights_bytes=emit.weights_bytes(lowering, "portable"),
         dsp_weights_bytes=emit.weights_bytes(lowering, "dsp"),
         stack_bound=STACK_BOUND_BYTES,
+        input_args=input_args,
     )
     files: dict[str, str] = {
         f"{prefix}.h": render("cbackend/model.h.j2", **context),
@@ -156,10 +172,14 @@ def generate_c_backend(model: TFLiteModel, prefix: str = "tinyecg_model") -> dic
     return files
 
 
-def write_c_backend(model, out_dir, prefix: str = "tinyecg_model", force: bool = False):
+def write_c_backend(
+    model, out_dir, prefix: str = "tinyecg_model", force: bool = False, input_args: int = 2
+):
     """Generate the C for model (a TFLiteModel, a .tflite path or its bytes) into out_dir,
     all files or none (see render.write_atomically). Returns the folder."""
     if not isinstance(model, TFLiteModel):
         model = load_model(model)
-    files: dict[str, str | bytes] = dict(generate_c_backend(model, prefix=prefix))
+    files: dict[str, str | bytes] = dict(
+        generate_c_backend(model, prefix=prefix, input_args=input_args)
+    )
     return write_atomically(files, out_dir, force=force)

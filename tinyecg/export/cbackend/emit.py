@@ -80,8 +80,15 @@ class TensorNames:
     """The C expression of each tensor's bytes in invoke(): the caller's buffers, an arena
     slot, or a const table."""
 
-    def __init__(self, model: TFLiteModel, plan: MemoryPlan, lowering: Lowering):
+    def __init__(
+        self,
+        model: TFLiteModel,
+        plan: MemoryPlan,
+        lowering: Lowering,
+        args: dict[str, str] | None = None,
+    ):
         self.model, self.plan, self.lowering = model, plan, lowering
+        self.args = args or {}  # "input0" -> the name of invoke()'s parameter, if not input0
 
     def __call__(self, t: int, write: bool = False) -> str:
         b = self.plan.base[t]
@@ -92,7 +99,7 @@ class TensorNames:
                     f"{self.model.source}: the graph writes into its input "
                     f"tensor {self.model.tensors[t].name!r}"
                 )
-            return kind
+            return self.args.get(kind, kind)
         if kind == "output":
             return "output"
         buffer = self.plan.buffer_of(b)
@@ -118,10 +125,12 @@ def call_text(
     return f"    {head}{call.kernel}({', '.join(args)});  /* op {op_index}: {opcode} */"
 
 
-def invoke_body(model: TFLiteModel, plan: MemoryPlan, lowering: Lowering) -> list[str]:
+def invoke_body(
+    model: TFLiteModel, plan: MemoryPlan, lowering: Lowering, args: dict[str, str] | None = None
+) -> list[str]:
     """The statements of invoke() after the argument checks, one per kernel call; the last
-    statement returns."""
-    names = TensorNames(model, plan, lowering)
+    statement returns. args renames invoke()'s input parameters ("input0" -> "input")."""
+    names = TensorNames(model, plan, lowering, args)
     calls = [(op, call) for op in lowering.ops for call in op.calls]
     last = None if lowering.copy_out is not None or not calls else calls[-1][1]
     lines = []
