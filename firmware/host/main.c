@@ -22,6 +22,12 @@
  *   --idle-ms N   no input for N ms calls tinyecg_app_input_stalled(), as the board
  *                 does in replay mode (default 0 = never: batch runs from a pipe must not
  *                 depend on how fast the writer is)
+ *   --rhythm      the shockable-rhythm task beside the beats ("# rhythm ..." and
+ *                 "# alarm ..." lines, tinyecg_rhythm_task.h) with the rhythm model's C
+ *                 backend; only in a build with -DTINYECG_HOST_RHYTHM and the model's files
+ *                 (tinyecg.device.detect.build_host_harness(rhythm_model=...))
+ *   --baseline N, --gain N   the rhythm task's calibration: ADC counts at 0 mV and per mV
+ *                 (default 1024 and 200, MIT-BIH's)
  * At end of input the pending beats are reported (as #end). Exit status 0, or 2 on bad usage.
  */
 #define _POSIX_C_SOURCE 200112L
@@ -38,6 +44,23 @@
 
 #include "baseline_classifier.h"
 #include "tinyecg_app.h"
+
+#ifdef TINYECG_HOST_RHYTHM
+#include "tinyecg_rhythm_model.h"      /* tinyecg_rhythm_model_invoke(), its hash */
+#include "tinyecg_rhythm_model_meta.h" /* TINYECG_RHYTHM_MODEL_SHOCKABLE_OUTPUT */
+
+static int rhythm_classify(void *ctx, const int8_t *window_q, int8_t *scores_q)
+{
+    (void)ctx;
+    return tinyecg_rhythm_model_invoke(window_q, scores_q);
+}
+
+static const tinyecg_rhythm_classifier_t rhythm_classifier = {
+    rhythm_classify, NULL, TINYECG_RHYTHM_MODEL_SHOCKABLE_OUTPUT, "cbackend",
+    TINYECG_RHYTHM_MODEL_SHA256,
+};
+static tinyecg_rhythm_task_t rhythm_task;
+#endif
 
 #define PEAK_FILE_LAG 100u
 
@@ -92,7 +115,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: tinyecg_host [--peaks] [--rr] [--windows] [--beats] "
                     "[--quality] [--segments] [--adc-min N] [--adc-max N] [--flat-tol N] "
-                    "[--peak-file FILE] [--tcp PORT] [--idle-ms N]\n");
+                    "[--peak-file FILE] [--tcp PORT] [--idle-ms N] [--rhythm] "
+                    "[--baseline N] [--gain N]\n");
     exit(2);
 }
 
@@ -179,8 +203,8 @@ int main(int argc, char **argv)
 {
     tinyecg_app_config_t cfg;
     char buf[4096];
-    long tcp_port = -1, idle_ms = 0;
-    int i, in_fd;
+    long tcp_port = -1, idle_ms = 0, baseline = 1024, gain = 200;
+    int i, in_fd, rhythm = 0;
     memset(&cfg, 0, sizeof cfg);
     cfg.adc_min = -32768;
     cfg.adc_max = 32767;
@@ -208,6 +232,12 @@ int main(int argc, char **argv)
             tcp_port = int_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--idle-ms") == 0) {
             idle_ms = int_arg(argc, argv, &i);
+        } else if (strcmp(argv[i], "--rhythm") == 0) {
+            rhythm = 1;
+        } else if (strcmp(argv[i], "--baseline") == 0) {
+            baseline = int_arg(argc, argv, &i);
+        } else if (strcmp(argv[i], "--gain") == 0) {
+            gain = int_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--peak-file") == 0 && i + 1 < argc) {
             peak_file = fopen(argv[++i], "r");
             if (peak_file == NULL) {
@@ -227,6 +257,21 @@ int main(int argc, char **argv)
     cfg.rhythm_features = baseline_rhythm_features;
     cfg.write = write_text;
     cfg.clock_us = clock_us;
+    if (rhythm) {
+#ifdef TINYECG_HOST_RHYTHM
+        if (baseline < INT16_MIN || baseline > INT16_MAX || gain < 1 || gain > UINT16_MAX ||
+            tinyecg_rhythm_task_setup(&rhythm_task, &rhythm_classifier, (int32_t)baseline,
+                                      (uint16_t)gain) != 0) {
+            usage();
+        }
+        cfg.rhythm = &rhythm_task;
+#else
+        (void)baseline;
+        (void)gain;
+        fprintf(stderr, "tinyecg_host: built without the rhythm model (TINYECG_HOST_RHYTHM)\n");
+        return 2;
+#endif
+    }
     if (tcp_port >= 0 && serve_tcp(tcp_port) < 0) {
         return 2;
     }

@@ -29,11 +29,46 @@ def firmware_dir() -> Path:
 
 
 def core_sources() -> list[Path]:
-    return sorted((firmware_dir() / "lib" / "tinyecg_core" / "src").glob("*.c"))
+    """The portable core's C sources and those of the rhythm front end it runs
+    (firmware/lib/tinyecg_rhythm); they compile with core_includes()."""
+    lib = firmware_dir() / "lib"
+    return [
+        *sorted((lib / "tinyecg_core" / "src").glob("*.c")),
+        *sorted((lib / "tinyecg_rhythm" / "src").glob("*.c")),
+    ]
 
 
 def core_include() -> Path:
+    """The core's include folder (tinyecg_app.h, tinyecg_spec.h, ...)."""
     return firmware_dir() / "lib" / "tinyecg_core" / "include"
+
+
+def rhythm_include() -> Path:
+    """The rhythm front end's include folder (tinyecg_rhythm_frontend.h)."""
+    return firmware_dir() / "lib" / "tinyecg_rhythm" / "include"
+
+
+def core_includes() -> list[Path]:
+    """What core_sources() and programs including tinyecg_app.h compile with."""
+    return [core_include(), rhythm_include()]
+
+
+def rhythm_model_dir() -> Path:
+    """firmware/lib/tinyecg_rhythm_model: the committed export of the shipped rhythm model."""
+    return firmware_dir() / "lib" / "tinyecg_rhythm_model"
+
+
+def rhythm_model_sources(model_dir) -> tuple[list[Path], list[Path]]:
+    """(C sources, include folders) of a rhythm model's C backend export (`tinyecg export
+    --task rhythm --runtime c`) with the tinyecg_nn kernels it calls."""
+    from tinyecg.export import cbackend
+
+    model_dir = Path(model_dir)
+    model_c = model_dir / "tinyecg_rhythm_model.c"
+    for need in (model_c, model_dir / "tinyecg_rhythm_model_meta.h"):
+        if not need.is_file():
+            raise TinyECGError(f"{need}: missing (export the rhythm model with --runtime c)")
+    return [model_c, *cbackend.library_sources()], [model_dir, cbackend.library_include()]
 
 
 def dsp_sources() -> list[Path]:
@@ -46,14 +81,22 @@ def dsp_include() -> Path:
     return firmware_dir() / "lib" / "tinyecg_dsp" / "include"
 
 
-def build_host_harness(build_dir, cc: str | None = None, extra_flags=()) -> Path:
+def build_host_harness(build_dir, cc: str | None = None, extra_flags=(), rhythm_model=None) -> Path:
     """Compile firmware/host with the project's strict flags into build_dir; returns the
-    executable. Compiler errors raise TinyECGError with the compiler's message."""
+    executable. With rhythm_model (a C backend export folder, e.g. rhythm_model_dir()) the
+    harness takes --rhythm. Compiler errors raise TinyECGError with the compiler's message."""
     host = firmware_dir() / "host"
+    srcs = [*core_sources(), *(host / s for s in HOST_SOURCES)]
+    incs: list[Path] = []
+    defs: list[str] | None = None
+    if rhythm_model is not None:
+        more, incs = rhythm_model_sources(rhythm_model)
+        srcs, defs = [*srcs, *more], ["TINYECG_HOST_RHYTHM"]
     return compile_c(
-        [*core_sources(), *(host / s for s in HOST_SOURCES)],
-        Path(build_dir) / "tinyecg_host",
-        includes=[core_include(), host],
+        srcs,
+        Path(build_dir) / ("tinyecg_host_rhythm" if rhythm_model is not None else "tinyecg_host"),
+        includes=[*core_includes(), host, *incs],
+        defines=defs,
         extra_flags=extra_flags,
         cc=cc,
         what="host harness",

@@ -57,6 +57,7 @@ def includes() -> list[Path]:
         app_dir() / "include",
         fw / "include",
         fw / "lib" / "tinyecg_core" / "include",
+        fw / "lib" / "tinyecg_rhythm" / "include",
         fw / "lib" / "tinyecg_dsp" / "include",
     ]
 
@@ -67,6 +68,7 @@ def c_sources() -> list[Path]:
     return [
         *app_sources(),
         *sorted((fw / "lib" / "tinyecg_core" / "src").glob("*.c")),
+        *sorted((fw / "lib" / "tinyecg_rhythm" / "src").glob("*.c")),
         *sorted((fw / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
     ]
 

@@ -29,7 +29,7 @@ def build_event_driver(build_dir, cc: str | None = None) -> Path:
     return compile_c(
         [*detect.core_sources(), src],
         Path(build_dir) / EVENT_DRIVER,
-        includes=[detect.core_include()],
+        includes=detect.core_includes(),
         cc=cc,
         what="event driver",
     )

@@ -9,7 +9,8 @@
  *     #reset              forget everything; the next sample has index 0
  *     #end                end of a recording: report the beats still waiting for a next beat
  *     #stats              print a "# stats ..." line with the counters
- *     #info               print the "# tinyecg ..." start-up line again
+ *     #info               print the "# tinyecg ..." start-up line again (with the rhythm
+ *                         task: "... rhythm=<classifier> rhythm_sha256=<16 hex digits>")
  *   Invalid tokens, over-long lines and unknown commands are counted and skipped; a
  *   sample outside [adc_min, adc_max] is counted and replaced by the last good sample, so
  *   it keeps its time slot. Nothing in the input can crash the parser. The first bad
@@ -39,6 +40,10 @@
  *                                              "# bad-input <kind>", "# input stopped",
  *                                              "# input resumed", "# quality poor",
  *                                              "# quality ok"
+ *     # rhythm <decision> <end> <score_q>      with the rhythm task (cfg.rhythm), once a
+ *     # alarm shockable <end>                  second: see tinyecg_rhythm_task.h; "# stats"
+ *     # alarm cleared <end>                    then adds rhythm_decisions, rhythm_shockable,
+ *                                              rhythm_unreadable, rhythm_errors, alarms
  *   r is the R-peak sample index counted from the first sample after start or #reset.
  *   label and score_q are the arg-max class of the classifier's int8 scores and its score.
  *   inference_us is the classify() time from the configured clock (0 without one).
@@ -70,6 +75,7 @@
 #include "tinyecg_classifier.h"
 #include "tinyecg_detector.h"
 #include "tinyecg_quality.h"
+#include "tinyecg_rhythm_task.h"
 #include "tinyecg_rr.h"
 
 #ifdef __cplusplus
@@ -105,6 +111,9 @@ typedef struct {
     int32_t flat_tolerance;   /* a second with max - min <= this is flat (ADC counts) */
     unsigned outputs;         /* TINYECG_OUT_* flags */
     int external_peaks;       /* R-peaks come from tinyecg_app_peak(), not the detector */
+    /* the shockable-rhythm task (tinyecg_rhythm_task_setup), or NULL: beat path only. Its
+     * state is the caller's, so a beat-only build spends no RAM on it. */
+    tinyecg_rhythm_task_t *rhythm;
 } tinyecg_app_config_t;
 
 typedef struct {

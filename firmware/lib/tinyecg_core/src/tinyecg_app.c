@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "tinyecg_format.h"
+
 /* ---- output helpers ---- */
 
 static void put(tinyecg_app_t *app, const char *s)
@@ -15,51 +17,16 @@ static void put(tinyecg_app_t *app, const char *s)
     }
 }
 
-/* Decimal text of v into buf (at least 12 bytes); returns buf. */
-static char *fmt_i32(char *buf, int32_t v)
-{
-    char tmp[12];
-    size_t n = 0, i = 0;
-    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
-    do {
-        tmp[n++] = (char)('0' + (char)(u % 10u));
-        u /= 10u;
-    } while (u != 0u);
-    if (v < 0) {
-        buf[i++] = '-';
-    }
-    while (n > 0u) {
-        buf[i++] = tmp[--n];
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
-static char *fmt_u32(char *buf, uint32_t u)
-{
-    char tmp[11];
-    size_t n = 0, i = 0;
-    do {
-        tmp[n++] = (char)('0' + (char)(u % 10u));
-        u /= 10u;
-    } while (u != 0u);
-    while (n > 0u) {
-        buf[i++] = tmp[--n];
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 static void put_u32(tinyecg_app_t *app, uint32_t v)
 {
-    char buf[12];
-    put(app, fmt_u32(buf, v));
+    char buf[TINYECG_FORMAT_BUF];
+    put(app, tinyecg_format_u32(buf, v));
 }
 
 static void put_i32(tinyecg_app_t *app, int32_t v)
 {
-    char buf[12];
-    put(app, fmt_i32(buf, v));
+    char buf[TINYECG_FORMAT_BUF];
+    put(app, tinyecg_format_i32(buf, v));
 }
 
 static void put_kv(tinyecg_app_t *app, const char *key, uint32_t v)
@@ -89,6 +56,19 @@ static void info_line(tinyecg_app_t *app)
     put_i32(app, app->cfg.adc_min);
     put(app, "..");
     put_i32(app, app->cfg.adc_max);
+    if (app->cfg.rhythm != NULL) {
+        const tinyecg_rhythm_classifier_t *rc = app->cfg.rhythm->classifier;
+        char hash[17]; /* the first 16 hex digits, as the classifiers' own lines show it */
+        size_t i;
+        for (i = 0; i < 16u && rc->sha256 != NULL && rc->sha256[i] != '\0'; i++) {
+            hash[i] = rc->sha256[i];
+        }
+        hash[i] = '\0';
+        put(app, " rhythm=");
+        put(app, rc->name != NULL ? rc->name : "unnamed");
+        put(app, " rhythm_sha256=");
+        put(app, i > 0u ? hash : "unknown");
+    }
     put(app, "\n");
 }
 
@@ -108,6 +88,14 @@ void tinyecg_app_stats(tinyecg_app_t *app)
     put_kv(app, "flat", app->count.flat_events);
     put_kv(app, "unreadable", app->count.unreadable);
     put_kv(app, "quality_poor", app->count.quality_poor_events);
+    if (app->cfg.rhythm != NULL) {
+        const tinyecg_rhythm_counters_t *rc = &app->cfg.rhythm->count;
+        put_kv(app, "rhythm_decisions", rc->decisions);
+        put_kv(app, "rhythm_shockable", rc->shockable);
+        put_kv(app, "rhythm_unreadable", rc->unreadable);
+        put_kv(app, "rhythm_errors", rc->errors);
+        put_kv(app, "alarms", rc->alarms);
+    }
     put(app, "\n");
 }
 
@@ -296,6 +284,10 @@ static int16_t quality(tinyecg_app_t *app, int32_t x)
                 app->lead_off = 0;
                 app->good_run = 0;
                 signal_back(app);
+                if (app->cfg.rhythm != NULL) {
+                    /* this sample starts the rhythm front end's new stream */
+                    tinyecg_rhythm_task_restart(app->cfg.rhythm);
+                }
             }
         }
     }
@@ -345,6 +337,9 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     if (app->stalled) {
         app->stalled = 0;
         put(app, "# input resumed\n");
+        if (app->cfg.rhythm != NULL) {
+            tinyecg_rhythm_task_restart(app->cfg.rhythm); /* a gap is never in a window */
+        }
     }
     app->count.samples++;
     x = quality(app, sample);
@@ -359,6 +354,12 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
         }
     }
     drain_beats(app, 0);
+    if (app->cfg.rhythm != NULL) {
+        /* every sample, railed ones too (they make the decisions that see them unreadable) */
+        tinyecg_rhythm_task_push(app->cfg.rhythm, sample,
+                                 sample <= app->cfg.adc_min || sample >= app->cfg.adc_max,
+                                 app->count.samples - 1u, app->cfg.write, app->cfg.write_ctx);
+    }
 }
 
 int tinyecg_app_peak(tinyecg_app_t *app, uint32_t r)
@@ -414,6 +415,9 @@ static void clear_state(tinyecg_app_t *app)
     app->bad_input = 0;
     app->bad_in_block = 0;
     app->stalled = 0;
+    if (app->cfg.rhythm != NULL) {
+        tinyecg_rhythm_task_clear(app->cfg.rhythm);
+    }
 }
 
 void tinyecg_app_reset(tinyecg_app_t *app)
@@ -435,6 +439,11 @@ int tinyecg_app_init(tinyecg_app_t *app, const tinyecg_app_config_t *cfg)
             cfg->rhythm_features == NULL) {
             return -1;
         }
+    }
+    if (cfg->rhythm != NULL && tinyecg_rhythm_task_setup(cfg->rhythm, cfg->rhythm->classifier,
+                                                         cfg->rhythm->baseline,
+                                                         cfg->rhythm->gain_adu_per_mv) != 0) {
+        return -1; /* not set up (tinyecg_rhythm_task_setup) */
     }
     memset(app, 0, sizeof *app);
     app->cfg = *cfg;
