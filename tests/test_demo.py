@@ -488,7 +488,7 @@ def test_rhythm_view_without_annotations_and_errors(rmodel, tmp_path, monkeypatc
     )
     assert "choose a bundled excerpt" in error(rmodel, None, None)
     assert "model not found" in error(tmp_path / "none.tflite", "100", None)
-    monkeypatch.setattr("tinyecg.paths.PACKAGE_DIR", tmp_path)
+    monkeypatch.setattr("tinyecg.paths.rhythm_model_dir", lambda: tmp_path)
     assert "no rhythm model ships with this tinyecg" in error(None, "100", None)
     assert demo.rhythm_detail_handler(None, 3) is None
 

@@ -311,3 +311,80 @@ def test_start_errors_are_one_line(monkeypatch, capsys):
 
 def test_class_names_used_by_the_table():
     assert set(aed_metrics.ROWS) <= set(WC) | {"shockable"}
+
+
+# --------------------------------------------------------------------------- the real core
+@pytest.fixture(scope="module")
+def rhythm_harness(tmp_path_factory):
+    """The host harness (the portable core, x86-64) built with the rhythm task and the
+    committed C backend export of the shipped rhythm model."""
+    from tinyecg.device import detect
+
+    export = detect.rhythm_model_dir()
+    if not (export / "tinyecg_rhythm_model.c").is_file():
+        pytest.skip(f"{export}: the rhythm model's C backend export is missing")
+    return detect.build_host_harness(tmp_path_factory.mktemp("host"), rhythm_model=export)
+
+
+@pytest.fixture
+def rhythm_device(rhythm_harness):
+    """The harness serving the protocol on 127.0.0.1 with the rhythm task on (MIT-BIH
+    replay units: ADC 0..2047, 1024 at 0 mV, 200 per mV: what stream sends)."""
+    import subprocess
+
+    args = ["--tcp", "0", "--adc-min", "0", "--adc-max", "2047", "--rhythm"]
+    proc = subprocess.Popen([str(rhythm_harness), *args], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("listening "), line
+        yield f"socket://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_reference_lines_here_equal_the_cores_reference(model):
+    """This module's line maker and the device's Python reference (rhythm_lines, what the
+    core is tested against byte for byte) agree on an uninterrupted VF excerpt."""
+    from tinyecg.device.rhythm_lines import rhythm_lines, tflm_classifier
+
+    x = _excerpt(rhythm_data("vfdb", "423"), 870, 60)  # no railed sample in the replay
+    mine = [line for _, line in rhythm_reference_lines(x, model)]
+    assert mine == rhythm_lines(x, tflm_classifier(model))
+
+
+def test_stream_a_vf_episode_through_the_core(rhythm_device, monkeypatch, capsys, tmp_path):
+    """cudb cu01 from 180 s for 90 s (VF from 214.2 s; within MIT-BIH's +-5 mV, so the
+    replay rails no sample) streamed to the host harness's rhythm task: every decision
+    scored, the episode alarmed within 10 s, its latency the time of the first decision
+    with the core's alarm on minus the annotated onset."""
+    base = rhythm_data("cudb", "cu01")
+    out = tmp_path / "cu01.json"
+    code, text, err = _main(
+        monkeypatch,
+        capsys,
+        *("stream", "--port", rhythm_device, "--record", str(base), "--start", "180"),
+        *("--seconds", "90", "--speed", "0", "--out", str(out)),
+    )
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    r = res["rhythm"]
+    assert r["decisions"] == 90 - 10 + 1 and r["unreadable"] == 0 and r["scored"]
+    assert r["malformed_lines"] == 0 and r["alarm_lines_agree"]
+    assert r["alarm_lines"]["shockable"] >= 1
+    (ep,) = r["alarm"]["episodes"]
+    assert ep["kind"] == "VF" and ep["onset_s"] == pytest.approx(214.2, abs=0.05)
+    assert ep["latency_s"] is not None and 0 <= ep["latency_s"] <= 10  # issue 15's target
+    assert not ep["alarm_on_at_onset"]
+    (first,) = [e for w, e in r["device_alarms"] if w == "shockable"]
+    t_alarm = 180 + rs.window_end(first) / RHYTHM_FS
+    assert ep["latency_s"] == pytest.approx(t_alarm - ep["onset_s"], abs=0.011)
+    assert len(r["device_decisions"]) == r["decisions"]
+    stats = [s for s in res["status"] if s.startswith("# stats")]
+    assert stats and "rhythm" in stats[-1]
+    assert f"VF episode at 214.2 s ({ep['duration_s']:.0f} s replayed): alarm after" in text
+    assert r["classes"]["VF_coarse"]["n"] > 0 and r["classes"]["VF_coarse"]["value"] > 90
+    assert res["qrs"]["tp"] > 0  # the beat path ran beside it

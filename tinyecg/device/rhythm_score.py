@@ -133,7 +133,14 @@ def score_rhythm(lines: RhythmLines, base, lead, start: int, n_samples: int) -> 
     from tinyecg.data.records import read_annotations
     from tinyecg.data.rhythm import RhythmRecord, classify_windows, load_rhythm_record
 
-    out: dict = {**counts(lines), "scored": False, "why": None, "start_s": start / FS}
+    out: dict = {
+        **counts(lines),
+        "scored": False,
+        "why": None,
+        "start_s": start / FS,
+        "device_decisions": [list(d) for d in lines.decisions],  # [end, decision, score_q]
+        "device_alarms": [list(a) for a in lines.alarms],  # [shockable|cleared, end]
+    }
     ann = read_annotations(base, "atr")
     if ann is None or not has_rhythm_annotations(ann):
         out["why"] = "the record has no rhythm annotations"

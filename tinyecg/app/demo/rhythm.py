@@ -22,7 +22,14 @@ from tinyecg import aed_metrics, paths
 from tinyecg.data import records
 from tinyecg.data import rhythm as rh
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import ALARM_CONSECUTIVE, FS, RHYTHM_FS, RHYTHM_WARMUP_S, RHYTHM_WINDOW_S
+from tinyecg.spec import (
+    ALARM_CONSECUTIVE,
+    FS,
+    RHYTHM_FS,
+    RHYTHM_WARMUP_S,
+    RHYTHM_WINDOW_S,
+    SHOCKABLE_OUTPUT,
+)
 
 STRIP_SECONDS = 30.0  # span of the rhythm strip
 MAX_SECONDS = 40 * 60  # vfdb records are 35 min
@@ -44,7 +51,7 @@ ALARM_COLOUR = "#ff9896"
 
 def default_rhythm_model() -> Path:
     """The rhythm model shipped with tinyecg (tinyecg/assets/rhythm_model/model.tflite)."""
-    path = paths.PACKAGE_DIR / "assets" / "rhythm_model" / "model.tflite"
+    path = paths.rhythm_model_dir() / "model.tflite"
     if not path.is_file():
         raise TinyECGError(
             "no rhythm model ships with this tinyecg: give one (tinyecg demo --rhythm-model "
@@ -87,7 +94,7 @@ def analyse_rhythm(record_base, model=None, name: str | None = None, lead=None) 
     with its rhythm annotations when it has a .atr that marks rhythms."""
     from tinyecg.device.rhythm_score import has_rhythm_annotations
     from tinyecg.dsp import rhythm_frontend as fe
-    from tinyecg.stages.rhythm_evaluate import SHOCKABLE_OUTPUT, RhythmModel
+    from tinyecg.stages.rhythm_evaluate import RhythmModel
 
     m = RhythmModel(model if model is not None else default_rhythm_model())
     base = records.record_base(record_base)
