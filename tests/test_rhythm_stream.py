@@ -294,6 +294,23 @@ def test_beat_only_device_and_lines_outside_the_replay(monkeypatch, capsys):
     assert r["decisions_outside_the_replay"] == 1 and r["malformed_lines"] == 1
 
 
+def test_record_without_rhythm_notes_is_not_scored(monkeypatch, capsys):
+    """The bundled excerpts keep beat labels only: the decisions are counted, not scored."""
+    from helpers import EXCERPT
+
+    fake = ScriptedDevice(_nsr_lines())
+    code, out, err = _main(
+        monkeypatch,
+        capsys,
+        *("stream", "--port", fake.url, "--record", str(EXCERPT / "100"), "--seconds", "30"),
+        *("--speed", "0"),
+    )
+    assert code == 0, err
+    assert "rhythm: 12 decisions (3 shockable" in out
+    assert "rhythm decisions not scored: the record has no rhythm annotations" in out
+    assert "| rhythm (windows" not in out
+
+
 def test_start_errors_are_one_line(monkeypatch, capsys):
     base = str(_mitdb("100"))
     for start, msg in (
@@ -387,4 +404,4 @@ def test_stream_a_vf_episode_through_the_core(rhythm_device, monkeypatch, capsys
     assert stats and "rhythm" in stats[-1]
     assert f"VF episode at 214.2 s ({ep['duration_s']:.0f} s replayed): alarm after" in text
     assert r["classes"]["VF_coarse"]["n"] > 0 and r["classes"]["VF_coarse"]["value"] > 90
-    assert res["qrs"]["tp"] > 0  # the beat path ran beside it
+    assert res["qrs"]["se"] > 0.9  # the beat path ran beside it, on the same time base
