@@ -268,6 +268,16 @@ def test_stream_scores_scripted_lines_unreadable_and_a_false_alarm(monkeypatch, 
     assert "warning: the alarm lines disagree with the decisions at 1 of them" in out
 
 
+def test_a_device_without_alarm_lines_never_alarmed():
+    """Three shockable decisions in a row and no alarm line: the device sounded no alarm,
+    so none is scored, and the disagreement with the alarm rule is said."""
+    lines = rs.parse_rhythm_lines(x for _, x in _nsr_lines() if x.startswith("# rhythm"))
+    r = rs.score_rhythm(lines, _mitdb("100"), None, 0, 30 * FS)
+    assert r["scored"] and r["alarm"]["false_alarms_s"] == []
+    assert not r["alarm_lines_agree"] and r["alarm_disagreements"] == 1
+    assert any("disagree with the decisions at 1 of them" in x for x in rs.summary_lines(r))
+
+
 def test_stream_with_start_offset_maps_the_time_base():
     """The same lines replayed from 600 s: scored on the record's windows 600 s later."""
     base = _mitdb("100")

@@ -179,7 +179,9 @@ def score_rhythm(lines: RhythmLines, base, lead, start: int, n_samples: int) -> 
         amp,
     )
     derived = aed_metrics.alarm_active(shock)
-    active = alarm_from_lines(dev_ends, lines.alarms) if lines.alarms else derived
+    # the alarm the device sounded: its own lines (none sent: never on), checked below
+    # against the rule it should follow
+    active = alarm_from_lines(dev_ends, lines.alarms)
     per = aed_metrics.record_alarms(rec, shock, active=active)
     offset = first / RHYTHM_FS
     for ep in per["episodes"]:
@@ -224,7 +226,13 @@ def summary_lines(r: dict) -> list[str]:
     al = r["alarm"]
     for ep in al["episodes"]:
         lat = ep["latency_s"]
-        when = "under way when the replay began; " if ep["under_way_at_start"] else ""
+        when = (
+            "under way when the replay began; "
+            if ep["under_way_at_start"]
+            else "the alarm was already on at onset; "
+            if ep["alarm_on_at_onset"]
+            else ""
+        )
         lines.append(
             f"{ep['kind']} episode at {ep['onset_s']:.1f} s ({ep['duration_s']:.0f} s replayed): "
             + (
