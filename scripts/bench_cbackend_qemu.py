@@ -3,6 +3,14 @@
 
     python scripts/bench_cbackend_qemu.py [--model student.tflite] [--beats 32]
            [--builds m4-dsp:-Os m4-portable:-Os m0:-Os ...] [--json PATH]
+    python scripts/bench_cbackend_qemu.py --task rhythm [--model rhythm.tflite] [--beats 32]
+
+With --task rhythm the model is the shockable-rhythm model (default: the one shipped with
+tinyecg), generated with the rhythm export's prefix and API
+(tinyecg_rhythm_model_invoke(input, output)), and the inputs are --beats real 8-s windows
+(the integer front end's output) spread over vfdb, cudb and mitdb records (--data: the
+folder holding vfdb/, cudb/, mitdb/, default ../shared/data; else the shipped model's golden
+windows); default JSON docs/bench/cbackend_qemu_rhythm.json.
 
 The model is a fully int8 .tflite (--model; a run directory means its student_int8.tflite).
 Without --model the student architecture (tinyecg.models.build("student-cnn")) is trained for
@@ -47,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import qemu  # noqa: E402
-from tinyecg.device.firmware import size_by_object  # noqa: E402
+from tinyecg.device.elfsize import size_by_object  # noqa: E402
 from tinyecg.export.cbackend import (  # noqa: E402
     generate_c_backend,
     library_include,
@@ -58,7 +66,8 @@ from tinyecg.models.int8 import Int8Model  # noqa: E402
 from tinyecg.models.tflite import load_model  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
-PREFIX = "tinyecg_model"
+PREFIXES = {"beats": "tinyecg_model", "rhythm": "tinyecg_rhythm_model"}
+RHYTHM_RECORDS = (("cudb", "cu01"), ("vfdb", "421"), ("mitdb", "207"), ("mitdb", "100"))
 DEFAULT_BUILDS = ("m4-dsp:-Os", "m4-dsp:-O2", "m4-portable:-Os", "m0:-Os", "m0:-O2")
 ARCHES = {  # build name -> (qemu arch, defines, compiler flags for the size of the object)
     "m4-dsp": ("m4", {}, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]),
@@ -74,15 +83,14 @@ BENCH_C = r"""
 #include <stdio.h>
 #include <stdint.h>
 #include "platform.h"
-#include "tinyecg_model.h"
-#include "bench_inputs.h"
+#include "bench_inputs.h" /* the model's header, MODEL_OUTPUT_SIZE and INVOKE(k, out) */
 
 extern uint32_t __StackTop[];
 
 /* one line per beat: "b <index> <instructions> <output bytes...>" */
 int main(void)
 {
-    static int8_t out[TINYECG_MODEL_OUTPUT_SIZE];
+    static int8_t out[MODEL_OUTPUT_SIZE];
     uint32_t k;
     int i;
     uint64_t t0, t1, empty;
@@ -92,7 +100,7 @@ int main(void)
     platform_init();
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     stack_before = (size_t)((uintptr_t)__StackTop - sp); /* main's depth at the call */
-    if (tinyecg_model_invoke(k_in0[0], IN1(0), out) != 0) {
+    if (INVOKE(0, out) != 0) {
         return 3;
     }
     stack_after = platform_stack_peak_bytes();
@@ -102,13 +110,13 @@ int main(void)
     for (k = 0; k < N_BEATS; ++k) {
         int rc;
         t0 = platform_instructions();
-        rc = tinyecg_model_invoke(k_in0[k], IN1(k), out);
+        rc = INVOKE(k, out);
         t1 = platform_instructions();
         if (rc != 0) {
             return 3;
         }
         printf("b %lu %lu", (unsigned long)k, (unsigned long)(t1 - t0 - empty));
-        for (i = 0; i < TINYECG_MODEL_OUTPUT_SIZE; ++i) {
+        for (i = 0; i < MODEL_OUTPUT_SIZE; ++i) {
             printf(" %d", out[i]);
         }
         printf("\n");
@@ -197,16 +205,45 @@ def tflm_outputs(data: bytes, inputs: list[np.ndarray]) -> np.ndarray:
     return np.stack(out).astype(np.int8)
 
 
-def inputs_header(inputs: list[np.ndarray]) -> str:
-    text = f"#include <stdint.h>\n#define N_BEATS {len(inputs[0])}u\n"
+def inputs_header(inputs: list[np.ndarray], prefix: str, input_args: int) -> str:
+    text = f'#include <stdint.h>\n#include "{prefix}.h"\n#define N_BEATS {len(inputs[0])}u\n'
+    text += f"#define MODEL_OUTPUT_SIZE {prefix.upper()}_OUTPUT_SIZE\n"
     for k, x in enumerate(inputs):
         rows = ",\n".join("{" + ",".join(map(str, r)) + "}" for r in x.tolist())
         text += f"static const int8_t k_in{k}[N_BEATS][{x.shape[1]}] = {{\n{rows}}};\n"
-    text += "#define IN1(k) k_in1[k]\n" if len(inputs) > 1 else "#define IN1(k) NULL\n"
-    return text
+    if input_args == 1:
+        return text + f"#define INVOKE(k, out) {prefix}_invoke(k_in0[k], out)\n"
+    in1 = "k_in1[k]" if len(inputs) > 1 else "NULL"
+    return text + f"#define INVOKE(k, out) {prefix}_invoke(k_in0[k], {in1}, out)\n"
 
 
-def object_size(src: Path, build: str, opt: str, out: Path) -> dict:
+def real_rhythm_windows(data: str | None, n: int) -> tuple[np.ndarray, str]:
+    """n real 8-s windows (int8, the front end's output) spread over RHYTHM_RECORDS, or the
+    shipped rhythm model's golden windows when the databases are absent."""
+    from tinyecg.data.rhythm import load_rhythm_record
+    from tinyecg.dsp import rhythm_frontend as fe
+    from tinyecg.spec import RHYTHM_WINDOW
+
+    root = Path(data) if data else ROOT.parent / "shared" / "data"
+    recs = [root / db / name for db, name in RHYTHM_RECORDS]
+    recs = [r for r in recs if r.with_suffix(".hea").is_file()]
+    if not recs:
+        from tinyecg.data.rhythm_golden import FILE, load_golden
+        from tinyecg.paths import rhythm_model_dir
+
+        g = load_golden(rhythm_model_dir() / FILE)
+        return g["window"][:n], f"the shipped rhythm model's {FILE}"
+    per = max(1, -(-n // len(recs)))
+    out = []
+    for base in recs:
+        rec = load_rhythm_record(base)
+        ends = rec.ends[np.linspace(0, len(rec.ends) - 1, per).astype(int)]
+        out.append(fe.normalise_int(fe.windows_at(rec.stream, ends, RHYTHM_WINDOW), rec.gain))
+    names = ", ".join(f"{b.parent.name}/{b.name}" for b in recs)
+    return np.concatenate(out)[:n].astype(np.int8), f"{names} ({root.name}/)"
+
+
+def object_size(src: Path, build: str, opt: str, out: Path, prefix: str) -> dict:
     """text (code + const data), data and bss bytes of the model's object file alone."""
     obj = out / f"model-{build}{opt}.o"
     subprocess.run(
@@ -223,7 +260,7 @@ def object_size(src: Path, build: str, opt: str, out: Path) -> dict:
             "-I",
             str(library_include()),
             "-c",
-            str(src / f"{PREFIX}.c"),
+            str(src / f"{prefix}.c"),
             "-o",
             str(obj),
         ],
@@ -239,13 +276,13 @@ def object_size(src: Path, build: str, opt: str, out: Path) -> dict:
     return {"text": int(fields[0]), "data": int(fields[1]), "bss": int(fields[2])}
 
 
-def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
+def bench(spec: str, src: Path, out: Path, want: np.ndarray, prefix: str) -> dict:
     build, opt = spec.split(":")
     if build not in ARCHES:
         raise SystemExit(f"unknown build {build!r} (choose from {', '.join(ARCHES)})")
     arch, defs, _ = ARCHES[build]
     elf = qemu.build(
-        [src / "bench_main.c", src / f"{PREFIX}.c", *library_sources()],
+        [src / "bench_main.c", src / f"{prefix}.c", *library_sources()],
         includes=[src, library_include()],
         defs=defs,
         out_dir=out / f"{build}{opt}",
@@ -275,7 +312,7 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
         raise SystemExit(f"{spec}: {bad} of {len(want)} outputs differ from tflite_micro")
     stack = int(re.search(r"stack (\d+)", res.stdout).group(1))
     c = np.array(counts)
-    size = object_size(src, build, opt, out)
+    size = object_size(src, build, opt, out, prefix)
     kernels = sum(v["flash"] for k, v in size_by_object(elf).items() if k.startswith("tinyecg_nn_"))
     return {
         "build": build,
@@ -297,6 +334,12 @@ def bench(spec: str, src: Path, out: Path, want: np.ndarray) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
+        "--task",
+        choices=sorted(PREFIXES),
+        default="beats",
+        help="beats: the beat classifier; rhythm: the shockable-rhythm model",
+    )
+    ap.add_argument(
         "--model",
         default=None,
         help="int8 .tflite or a run directory with "
@@ -317,8 +360,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--json",
-        default=str(ROOT / "docs/bench/cbackend_qemu.json"),
-        help="JSON output (default docs/bench/cbackend_qemu.json); '' for none",
+        default=None,
+        help="JSON output (default docs/bench/cbackend_qemu.json, rhythm: "
+        "cbackend_qemu_rhythm.json); '' for none",
     )
     ap.add_argument("--keep", default=None, help="keep the sources and builds in this folder")
     args = ap.parse_args(argv)
@@ -328,19 +372,37 @@ def main(argv=None) -> int:
         return 2
 
     t0 = time.time()
-    x, rhythm, y, data_root = real_beats(args.data, max(args.beats, 1))
-    if args.model:
-        path = Path(args.model)
+    prefix = PREFIXES[args.task]
+    what = "windows" if args.task == "rhythm" else "beats"
+    if args.json is None:
+        name = "cbackend_qemu_rhythm.json" if args.task == "rhythm" else "cbackend_qemu.json"
+        args.json = str(ROOT / "docs" / "bench" / name)
+    if args.task == "rhythm":
+        from tinyecg.paths import rhythm_model_dir
+
+        path = Path(args.model) if args.model else rhythm_model_dir() / "model.tflite"
         if path.is_dir():
             path = path / "student_int8.tflite"
-        data, model_desc = path.read_bytes(), str(path)
+        data = path.read_bytes()
+        model_desc = str(path) if args.model else "the shipped rhythm model (tinyecg/assets)"
+        windows, data_root = real_rhythm_windows(args.data, max(args.beats, 1))
+        inputs = [windows.reshape(len(windows), -1)]
+        model = load_model(data)
     else:
-        tx, tr, ty, _ = real_beats(args.data, 600)
-        data, model_desc = quick_student(tx, tr, ty), "student-cnn trained 300 steps (quick)"
-    model = load_model(data)
-    inputs = [
-        q.reshape(len(q), -1) for q in Int8Model(model).quantize_inputs(beat=x, rhythm=rhythm)
-    ]
+        x, rhythm, y, data_root = real_beats(args.data, max(args.beats, 1))
+        if args.model:
+            path = Path(args.model)
+            if path.is_dir():
+                path = path / "student_int8.tflite"
+            data, model_desc = path.read_bytes(), str(path)
+        else:
+            tx, tr, ty, _ = real_beats(args.data, 600)
+            data, model_desc = quick_student(tx, tr, ty), "student-cnn trained 300 steps (quick)"
+        model = load_model(data)
+        inputs = [
+            q.reshape(len(q), -1) for q in Int8Model(model).quantize_inputs(beat=x, rhythm=rhythm)
+        ]
+    input_args = 1 if args.task == "rhythm" else 2
     want = tflm_outputs(data, inputs).astype(np.int64)
     plan = plan_memory(model)
 
@@ -349,18 +411,18 @@ def main(argv=None) -> int:
         work = Path(args.keep) if args.keep else Path(tmp)
         src = work / "src"
         src.mkdir(parents=True, exist_ok=True)
-        for name, text in generate_c_backend(model, PREFIX).items():
+        for name, text in generate_c_backend(model, prefix, input_args=input_args).items():
             (src / name).write_text(text)
         (src / "bench_main.c").write_text(BENCH_C)
-        (src / "bench_inputs.h").write_text(inputs_header(inputs))
+        (src / "bench_inputs.h").write_text(inputs_header(inputs, prefix, input_args))
         print(f"model: {model_desc} ({', '.join(model.op_names())})")
         print(
-            f"{len(x)} real beats from {data_root}; every build's outputs equal "
+            f"{len(inputs[0])} real {what} from {data_root}; every build's outputs equal "
             f"tflite_micro's; static arena {plan.arena_bytes} B"
         )
         print(f"{'build':<16} {'median':>9} {'min':>9} {'max':>9} {'code+ro B':>10} {'stack B':>8}")
         for spec in args.builds:
-            row = bench(spec, src, work, want)
+            row = bench(spec, src, work, want, prefix)
             rows.append(row)
             ins = row["instructions"]
             print(
@@ -377,7 +439,9 @@ def main(argv=None) -> int:
         "model": model_desc,
         "model_sha256": model.sha256,
         "ops": model.op_names(),
-        "beats": {"count": int(len(x)), "data": data_root},
+        "task": args.task,
+        "prefix": prefix,
+        what: {"count": int(len(inputs[0])), "data": data_root},
         "arena_bytes": plan.arena_bytes,
         **qemu.toolchain_versions(),
         "host": host_platform.machine(),

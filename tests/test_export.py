@@ -305,6 +305,7 @@ def test_resolver_vocabulary_uses_real_tflm_method_names(tmp_path):
     """Every op of the vocabulary renders to an Add* method that TFLM's resolver has (the
     test header declares TFLM's methods) and that method registers that very op."""
     from tinyecg.export import tflm_files
+    from tinyecg.export.files import BEAT_TFLM_NAMES
     from tinyecg.export.render import render
 
     names = list(tflm_files.TFLM_OPS)
@@ -316,6 +317,7 @@ def test_resolver_vocabulary_uses_real_tflm_method_names(tmp_path):
     ops = tflm_files.resolver_ops(fake)
     text = render(
         "tflm/tinyecg_op_resolver.h.j2",
+        n=BEAT_TFLM_NAMES,
         version="test",
         model_name="vocabulary",
         sha256="0" * 64,

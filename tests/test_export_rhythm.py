@@ -11,8 +11,10 @@ a one-line TinyECGError.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,12 +121,7 @@ def test_c_equals_tflm_on_every_golden_window(harness):
     assert proc.returncode == 0, f"golden window {proc.returncode - 5} differs"
     count, sha, label = proc.stdout.split()
     assert int(count) == 16 and label == "shockable"
-    assert (
-        sha
-        == __import__("hashlib")
-        .sha256((rhythm_model_dir() / "model.tflite").read_bytes())
-        .hexdigest()
-    )
+    assert sha == hashlib.sha256((rhythm_model_dir() / "model.tflite").read_bytes()).hexdigest()
 
 
 def _real_windows(per_record: int = 100) -> np.ndarray:
@@ -190,10 +187,15 @@ def test_committed_firmware_files_equal_a_fresh_export(tmp_path):
     export(None, fresh, runtime=man["runtime"], task="rhythm", golden=man["golden"]["count"])
     assert {p.name for p in COMMITTED.iterdir()} == {p.name for p in fresh.iterdir()}
     for p in fresh.iterdir():
+        if p.name == "manifest.json":  # its command says whether --force was given
+            continue
         assert (COMMITTED / p.name).read_bytes() == p.read_bytes(), (
             f"firmware/lib/tinyecg_rhythm_model/{p.name} is stale: run `tinyecg export "
             f"--task rhythm --runtime {man['runtime']} --golden {man['golden']['count']} --force`"
         )
+    current = json.loads((fresh / "manifest.json").read_text())
+    for key in ("files", "model", "arena", "golden", "runtime", "task", "source"):
+        assert man[key] == current[key], key
 
 
 # ---- one-line errors --------------------------------------------------------------------
@@ -306,9 +308,142 @@ def test_tasks_of_the_shipped_models():
     from tinyecg.models.int8 import Int8Model, task_of
     from tinyecg.paths import default_model_dir
 
-    rhythm = Int8Model.load(rhythm_model_dir() / "model.tflite")
+    rhythm = Int8Model.load(rhythm_model_dir() / "model.tflite", task=None)
     assert rhythm.task == spec.RHYTHM_TASK
     assert [i.role for i in rhythm.inputs] == [spec.RHYTHM_WINDOW_INPUT]
     assert Int8Model.load(default_model_dir() / "model.tflite").task == spec.BEATS_TASK
     assert task_of([spec.BEAT, spec.RHYTHM_WINDOW_INPUT]) is None
     assert task_of([spec.RHYTHM, spec.RHYTHM]) is None
+
+
+# ---- --runtime tflm ------------------------------------------------------------------------
+
+RESOLVER_CHECK = r"""
+#include <cstdio>
+
+#include "tinyecg_rhythm_model_arena.h"
+#include "tinyecg_rhythm_model_data.h"
+#include "tinyecg_rhythm_model_golden.h"
+#include "tinyecg_rhythm_model_meta.h"
+#include "tinyecg_rhythm_model_op_resolver.h"
+
+int main()
+{
+    tinyecg_rhythm_model::OpResolver resolver;
+    const TfLiteStatus status = tinyecg_rhythm_model::RegisterOps(resolver);
+    std::printf("capacity %u meta %u\n", tinyecg_rhythm_model::OpResolver::kCapacity,
+                static_cast<unsigned>(TINYECG_RHYTHM_MODEL_OP_COUNT));
+    std::printf("arena %u len %u\n", static_cast<unsigned>(TINYECG_RHYTHM_MODEL_ARENA_BYTES),
+                static_cast<unsigned>(TINYECG_RHYTHM_MODEL_DATA_LEN));
+    for (unsigned int i = 0; i < resolver.GetRegistrationLength(); ++i) {
+        std::printf("op %s\n", resolver.Registered(i));
+    }
+    return status == kTfLiteOk ? 0 : 1;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def tflm_export(tmp_path_factory) -> Path:
+    pytest.importorskip("tflite_micro")
+    out = tmp_path_factory.mktemp("rhythm_tflm") / "tinyecg_rhythm_model"
+    export(None, out, runtime="tflm", task=spec.RHYTHM_TASK)
+    return out
+
+
+def test_tflm_file_set_and_model_bytes(tflm_export, tmp_path):
+    names = {p.name for p in tflm_export.iterdir()}
+    assert names == {
+        "manifest.json",
+        *(f"{P}_{n}" for n in ("data.h", "data.c", "op_resolver.h", "arena.h")),
+        *(f"{P}_{n}" for n in ("meta.h", "golden.h", "golden.c")),
+    }
+    man = json.loads((tflm_export / "manifest.json").read_text())
+    assert man["runtime"] == "tflm" and man["arena"]["total"] % 16 == 0
+    data = (rhythm_model_dir() / "model.tflite").read_bytes()
+    main = tmp_path / "main.c"
+    main.write_text(
+        "#include <stdio.h>\n#include <string.h>\n"
+        '#include "tinyecg_rhythm_model_data.h"\n#include "tinyecg_rhythm_model_golden.h"\n'
+        "int main(void)\n{\n    unsigned int i;\n"
+        "    for (i = 0; i < tinyecg_rhythm_model_data_len; ++i) {\n"
+        "        putchar(tinyecg_rhythm_model_data[i]);\n    }\n"
+        "    return strcmp(tinyecg_rhythm_model_sha256, TINYECG_RHYTHM_MODEL_HASH) != 0 ||\n"
+        "        TINYECG_RHYTHM_MODEL_GOLDEN_COUNT != 8;\n}\n"
+    )
+    exe = compile_c(
+        [tflm_export / f"{P}_data.c", tflm_export / f"{P}_golden.c", main],
+        tmp_path / "bytes",
+        includes=[tflm_export],
+        what="rhythm model data",
+    )
+    proc = subprocess.run([str(exe)], capture_output=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout == data
+
+
+def test_tflm_resolver_registers_exactly_the_model_ops(tflm_export, tmp_path):
+    from export_harness import CXXFLAGS, HARNESS, need, run
+
+    from tinyecg.models.tflite import load_model
+
+    src = tmp_path / "check.cpp"
+    src.write_text(RESOLVER_CHECK)
+    exe = tmp_path / "check"
+    r = run(
+        [need("g++"), *CXXFLAGS, "-I", tflm_export, "-I", HARNESS / "export_tflm", "-o", exe, src]
+    )
+    assert r.returncode == 0, r.stderr
+    r = run([exe])
+    assert r.returncode == 0, r.stdout + r.stderr
+    ops = load_model(rhythm_model_dir() / "model.tflite").op_names()
+    assert [ln.split()[1] for ln in r.stdout.splitlines() if ln.startswith("op ")] == ops
+    assert f"capacity {len(ops)} meta {len(ops)}" in r.stdout
+
+
+def test_qemu_bench_of_the_rhythm_model(tmp_path):
+    """scripts/bench_cbackend_qemu.py --task rhythm (docs/bench/cbackend_qemu_rhythm.json):
+    the Cortex-M4 build under QEMU gives TFLM's outputs (the script aborts otherwise) and
+    stays within the issue's 300k instructions for the model alone."""
+    pytest.importorskip("tflite_micro")
+    from tinyecg.device import qemu
+
+    if qemu.missing_tools():
+        pytest.skip(f"missing {', '.join(qemu.missing_tools())}")
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_cbackend_qemu.py"),
+            "--task",
+            "rhythm",
+            "--beats",
+            "3",
+            "--builds",
+            "m4-dsp:-Os",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    d = json.loads(out.read_text())
+    assert d["task"] == "rhythm" and d["windows"]["count"] == 3
+    assert (
+        d["model_sha256"]
+        == json.loads((COMMITTED / "manifest.json").read_text())["model"]["sha256"]
+    )
+    assert d["builds"][0]["instructions"]["median"] < 300_000
+    assert d["arena_bytes"] == 2680
+
+
+def test_beat_consumers_refuse_a_rhythm_model_in_one_line():
+    from tinyecg.models.int8 import Int8Model
+
+    with pytest.raises(TinyECGError) as exc:
+        Int8Model.load(rhythm_model_dir() / "model.tflite")  # the beat task by default
+    assert "a rhythm model (inputs rhythm_window), not a beats model" in _one_line(exc)
+    with pytest.raises(TinyECGError) as exc:
+        Int8Model.load(ROOT / "tinyecg" / "assets" / "default_model" / "model.tflite", "rhythm")
+    assert "not a rhythm model" in _one_line(exc)

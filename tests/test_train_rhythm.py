@@ -72,7 +72,7 @@ def test_train_then_export_a_small_rhythm_run(tmp_path):
     assert str(tmp_path) not in (run / "config.json").read_text()
     from tinyecg.models.int8 import Int8Model
 
-    m = Int8Model.load(run / "student_int8.tflite")
+    m = Int8Model.load(run / "student_int8.tflite", task=spec.RHYTHM_TASK)
     assert m.task == spec.RHYTHM_TASK
     assert (m.inputs[0].scale, m.inputs[0].zero_point) == (1 / 16, 0)
     with np.load(run / "golden_windows.npz") as z:

@@ -31,6 +31,46 @@ TFLM_FILES = (
 COMMON_FILES = ("tinyecg_model_meta.h", "tinyecg_golden.h", "tinyecg_golden.c")
 
 
+def tflm_names(prefix: str, stem: str, what: str) -> dict[str, str]:
+    """The C names of a TFLM runtime export: <prefix>_data.h/.c (<prefix>_data[],
+    <PREFIX>_DATA_LEN), <stem>_op_resolver.h (namespace <stem>), <stem>_arena.h
+    (<STEM>_ARENA_BYTES)."""
+    return {
+        "data": prefix,
+        "DATA": prefix.upper(),
+        "stem": stem,
+        "STEM": stem.upper(),
+        "ns": stem,
+        "what": what,
+    }
+
+
+# the beat model's names, as firmware/src and the boards' builds know them
+BEAT_TFLM_NAMES = tflm_names("tinyecg_model", "tinyecg", "the int8 heartbeat classifier")
+
+
+def render_tflm(plan: ExportPlan, ctx: dict, n: dict[str, str]) -> dict[str, str]:
+    """The TFLM runtime's files (model bytes, op resolver, arena) with the names n."""
+    ctx = dict(ctx, n=n, a=plan.arena, lines=tflm_files.byte_lines(plan.model.data))
+    ops = plan.ops
+    resolver = dict(
+        ctx,
+        ops=ops,
+        all_2023=all(o.arduino_2023 for o in ops),
+        changed=[
+            f"{o.op}: {tflm_files.CHANGED_SINCE_2023[o.op]}"
+            for o in ops
+            if o.op in tflm_files.CHANGED_SINCE_2023
+        ],
+    )
+    return {
+        f"{n['data']}_data.h": render("tflm/tinyecg_model_data.h.j2", **ctx),
+        f"{n['data']}_data.c": render("tflm/tinyecg_model_data.c.j2", **ctx),
+        f"{n['stem']}_arena.h": render("tflm/tinyecg_arena.h.j2", **ctx),
+        f"{n['stem']}_op_resolver.h": render("tflm/tinyecg_op_resolver.h.j2", **resolver),
+    }
+
+
 def tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
     """How tinyecg_model_meta.h states one input or the output, its scale as exact integers."""
     t = model.tensors[ti]
@@ -148,24 +188,7 @@ def render_files(plan: ExportPlan) -> dict[str, str | bytes]:
     ctx = context(plan)
     files: dict[str, str | bytes] = {}
     if plan.runtime == "tflm":
-        ctx.update(a=plan.arena, lines=tflm_files.byte_lines(plan.model.data))
-        files["tinyecg_model_data.h"] = render("tflm/tinyecg_model_data.h.j2", **ctx)
-        files["tinyecg_model_data.c"] = render("tflm/tinyecg_model_data.c.j2", **ctx)
-        files["tinyecg_arena.h"] = render("tflm/tinyecg_arena.h.j2", **ctx)
-        ops = plan.ops
-        files["tinyecg_op_resolver.h"] = render(
-            "tflm/tinyecg_op_resolver.h.j2",
-            **dict(
-                ctx,
-                ops=ops,
-                all_2023=all(o.arduino_2023 for o in ops),
-                changed=[
-                    f"{o.op}: {tflm_files.CHANGED_SINCE_2023[o.op]}"
-                    for o in ops
-                    if o.op in tflm_files.CHANGED_SINCE_2023
-                ],
-            ),
-        )
+        files.update(render_tflm(plan, ctx, BEAT_TFLM_NAMES))
     else:
         files.update(plan.c_files)
     files["tinyecg_model_meta.h"] = render("tflm/tinyecg_model_meta.h.j2", **ctx)

@@ -92,7 +92,7 @@ def _checked_model(src: Source) -> TFLiteModel:
 
 def _int8_with_window(model: TFLiteModel, window: int) -> Int8Model:
     """The model's input roles, after checking the beat input against the run's window."""
-    int8 = Int8Model(model)
+    int8 = Int8Model(model, task=None)  # a rhythm model is named below
     if int8.task != BEATS_TASK:
         raise TinyECGError(
             f"{Path(model.source).name}: a {int8.task} model (input "
@@ -120,6 +120,24 @@ def _tflm(model: TFLiteModel):
         unknown = [op for op in model.op_names() if op not in tflm_files.TFLM_OPS]
         why = f" (ops TFLM lacks: {', '.join(unknown)})" if unknown else ""
         raise TinyECGError(f"{model.source}: {exc}{why}") from None
+
+
+def tflm_notes(model: TFLiteModel, runtime: str) -> list[str]:
+    """What to know about the model in the boards' TFLM builds."""
+    notes = []
+    if runtime == "tflm":
+        for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
+            notes.append(
+                f"{problem}: the Arm boards' firmware would fail its self-test "
+                "(export --board refuses such a model)"
+            )
+    for op in model.op_names():
+        if op in tflm_files.CHANGED_SINCE_2023:
+            notes.append(
+                f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
+                "on boards using the 2023 Arduino TFLM export"
+            )
+    return notes
 
 
 def _c_backend(model: TFLiteModel) -> tuple[dict[str, str], int]:
@@ -179,17 +197,7 @@ def plan_export(
         ops = tflm_files.resolver_ops(model)
         if board_obj is not None:
             boards_mod.check_library(board_obj, model)
-        for problem in boards_mod.library_problems(boards_mod.ARDUINO_TFLM, model):
-            notes.append(
-                f"{problem}: the Arm boards' firmware would fail its self-test "
-                "(export --board refuses such a model)"
-            )
-    for op in model.op_names():
-        if op in tflm_files.CHANGED_SINCE_2023:
-            notes.append(
-                f"{op}: {tflm_files.CHANGED_SINCE_2023[op]}; golden outputs may differ "
-                "on boards using the 2023 Arduino TFLM export"
-            )
+    notes += tflm_notes(model, runtime)
     # the C backend first: it names an op it lacks, where TFLM would only fail to allocate
     c_files, c_arena = _c_backend(model) if runtime == "c" else ({}, 0)
 

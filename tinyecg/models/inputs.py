@@ -23,7 +23,7 @@ def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
     ordered = []
     for t in model.inputs:
         role = input_role(t.name, int(np.prod(t.shape[1:])))
-        if role is None:
+        if role not in feeds:
             raise TinyECGError(
                 f"model input {t.name!r} is neither the beat window nor the rhythm features"
             )

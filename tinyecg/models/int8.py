@@ -92,9 +92,10 @@ def task_of(roles: list[str]) -> str | None:
 
 class Int8Model:
     """A full-integer model of one task (spec.TASKS) and one output: beats (one beat input,
-    at most one RR-feature input) or rhythm (one rhythm-window input)."""
+    at most one RR-feature input) or rhythm (one rhythm-window input). task: the task the
+    caller serves (a model of another task is a one-line TinyECGError); None takes either."""
 
-    def __init__(self, flatbuffer: TFLiteModel):
+    def __init__(self, flatbuffer: TFLiteModel, task: str | None = spec.BEATS_TASK):
         self.flatbuffer = flatbuffer
         where = flatbuffer.source
         inputs = []
@@ -115,13 +116,17 @@ class Int8Model:
                 )
             inputs.append(TensorSpec(k, ti, t.name, role, tuple(t.shape), scale, zp))
         roles = [i.role for i in inputs]
-        task = task_of(roles)
-        if task is None:
+        found = task_of(roles)
+        if found is None:
             raise TinyECGError(
                 f"{where}: inputs {roles} fit no task (beats: one beat input and at most one "
                 f"rhythm input; rhythm: one rhythm_window input)"
             )
-        self.task: str = task
+        if task is not None and found != task:
+            raise TinyECGError(
+                f"{where}: a {found} model (inputs {', '.join(roles)}), not a {task} model"
+            )
+        self.task: str = found
         if len(flatbuffer.outputs) != 1:
             raise TinyECGError(f"{where}: expected one output, found {len(flatbuffer.outputs)}")
         to = flatbuffer.tensors[flatbuffer.outputs[0]]
@@ -130,13 +135,15 @@ class Int8Model:
         self.output = TensorSpec(0, to.index, to.name, OUTPUT, tuple(to.shape), oscale, ozp)
 
     @classmethod
-    def load(cls, source) -> Int8Model:
-        """From a .tflite path, its bytes, or a parsed TFLiteModel."""
+    def load(cls, source, task: str | None = spec.BEATS_TASK) -> Int8Model:
+        """From a .tflite path, its bytes, or a parsed TFLiteModel (task: as for __init__)."""
         if isinstance(source, Int8Model):
+            if task is not None and source.task != task:
+                raise TinyECGError(f"{source.source}: a {source.task} model, not a {task} model")
             return source
         if not isinstance(source, TFLiteModel):
             source = load_model(source)
-        return cls(source)
+        return cls(source, task)
 
     @property
     def data(self) -> bytes:

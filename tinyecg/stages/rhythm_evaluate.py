@@ -20,7 +20,7 @@ from tinyecg.data.rhythm import PACED, RhythmRecord, load_rhythm_record
 from tinyecg.dsp import rhythm_frontend as fe
 from tinyecg.dsp import vf_detectors as vfd
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import RHYTHM_Q_PER_STD, RHYTHM_WINDOW, SHOCKABLE_OUTPUT
+from tinyecg.spec import RHYTHM_Q_PER_STD, RHYTHM_TASK, RHYTHM_WINDOW, SHOCKABLE_OUTPUT
 
 log = logging.getLogger("tinyecg.stages.rhythm")
 
@@ -67,6 +67,7 @@ class RhythmModel:
     """An int8 rhythm model in the TFLM host interpreter (or LiteRT's reference kernels)."""
 
     def __init__(self, path, runtime: str = "tflm"):
+        from tinyecg.models.int8 import Int8Model
         from tinyecg.models.tflite import load_model
         from tinyecg.runtime.tflm import LiteRTModel, TFLMModel
 
@@ -82,9 +83,12 @@ class RhythmModel:
                 f"{path}: input {t.name!r} is {t.size} {t.dtype} values, not "
                 f"{RHYTHM_WINDOW} INT8 (8 s at 90 Hz)"
             )
-        if graph.tensors[graph.outputs[0]].size != 2:
+        int8 = Int8Model(graph, task=None)  # the one place that tells the tasks' inputs apart
+        if int8.task != RHYTHM_TASK:
+            raise TinyECGError(f"{path}: a {int8.task} model, not a rhythm model")
+        if int8.n_classes != 2:
             raise TinyECGError(f"{path}: output must hold 2 classes (non-shockable, shockable)")
-        self.scale, self.zero_point = graph.input_quant(0)
+        self.scale, self.zero_point = int8.inputs[0].scale, int8.inputs[0].zero_point
         self.name = path.name
         self.runtime_name = "TFLM" if runtime == "tflm" else "LiteRT-REF"
         self.runtime = (TFLMModel if runtime == "tflm" else LiteRTModel)(path.read_bytes())
