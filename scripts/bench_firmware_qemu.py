@@ -226,7 +226,15 @@ def bench_build(
         lib = tflm_lib.build_library(
             arch, sources=None if arch == "m4" else tflm_lib.read_linked_sources()
         )
-    kw = dict(export_dir=export_dir, runtime=runtime, arch=arch, opt=args.opt, tflm_library=lib)
+    # the beat path alone (its figures; the two-task image is scripts/bench_rhythm_qemu.py's)
+    kw = dict(
+        export_dir=export_dir,
+        runtime=runtime,
+        arch=arch,
+        opt=args.opt,
+        tflm_library=lib,
+        rhythm=False,
+    )
     fw_uart = fq.build_firmware(work, io="uart", **kw)
     fw_sh = fq.build_firmware(work, io="semihost", **kw)
     sampto = None if args.seconds is None else int(round(args.seconds * FS))
@@ -300,8 +308,8 @@ def opt_levels(export_dir: Path, work: Path) -> dict:
     x = detect.read_record(EXCERPTS / "208", sampto=20 * FS)[0]
     out = {}
     for opt in fq.OPTS:
-        board = fq.build_firmware(work, export_dir=export_dir, io="uart", opt=opt)
-        sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=opt)
+        board = fq.build_firmware(work, export_dir=export_dir, io="uart", opt=opt, rhythm=False)
+        sh = fq.build_firmware(work, export_dir=export_dir, io="semihost", opt=opt, rhythm=False)
         run = fq.run_samples(sh, [1024] * 10)
         with qemu.serial_tcp(board.elf, timeout=120) as url:
             fq.replay(url, x, timeout=100)

@@ -26,7 +26,7 @@ from tinyecg.device.rhythm_lines import (
 from tinyecg.spec import FS
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MODEL = paths.PACKAGE_DIR / "assets" / "rhythm_model" / "model.tflite"
+MODEL = paths.rhythm_model_dir() / "model.tflite"
 EXPORT = detect.rhythm_model_dir()
 
 
@@ -230,3 +230,21 @@ def test_rhythm_flag_needs_a_rhythm_build(tmp_path):
     plain = detect.build_host_harness(tmp_path)
     proc = subprocess.run([str(plain), "--rhythm"], input=b"", capture_output=True)
     assert proc.returncode == 2 and b"without the rhythm model" in proc.stderr
+
+
+def test_core_constants_match_spec_and_reference():
+    """The task's constants are the spec's and the reference restates the core's own."""
+    from tinyecg import spec
+    from tinyecg.device import rhythm_lines
+
+    task_h = (detect.core_include() / "tinyecg_rhythm_task.h").read_text()
+    app_h = (detect.core_include() / "tinyecg_app.h").read_text()
+
+    def define(text: str, name: str) -> int:
+        return int(re.search(rf"#define {name} (\d+)u?\b", text).group(1))
+
+    assert define(task_h, "TINYECG_ALARM_CONSECUTIVE") == spec.ALARM_CONSECUTIVE
+    assert define(task_h, "TINYECG_RHYTHM_CLASSES") == 2
+    assert define(app_h, "TINYECG_RAIL_RUN") == rhythm_lines.RAIL_RUN
+    assert define(app_h, "TINYECG_RECOVER") == rhythm_lines.RECOVER
+    assert rhythm_lines.SPAN == spec.RHYTHM_WINDOW * spec.RHYTHM_DECIMATION

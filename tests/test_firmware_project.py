@@ -53,6 +53,7 @@ APP_SOURCES = (
     "tinyecg_text.c",
     "tinyecg_classifier_none.c",
     "tinyecg_classifier_cbackend.c",
+    "tinyecg_rhythm_classifier.c",
 )
 OUR_SOURCES = ("main.cpp", "tinyecg_classifier_tflm.cpp", "tinyecg_tflm_platform.cpp", *APP_SOURCES)
 CXX_WARN = ["-std=c++17", "-Wall", "-Wextra", "-Werror"]
@@ -407,8 +408,13 @@ def _includes(project: Path, model: Path | None = None, *extra: Path) -> list[st
         f"-I{project / 'include'}",
         f"-I{project / 'lib' / 'tinyecg_app' / 'include'}",
         f"-I{project / 'lib' / 'tinyecg_core' / 'include'}",
+        f"-I{project / 'lib' / 'tinyecg_rhythm' / 'include'}",
         f"-I{project / 'lib' / 'tinyecg_dsp' / 'include'}",
         f"-I{model}",
+        # the rhythm task (ecg_config.h TINYECG_RHYTHM, on with a classifier): its export
+        # and the C backend kernels its model calls
+        f"-I{project / 'lib' / 'tinyecg_rhythm_model'}",
+        f"-I{project / 'lib' / 'tinyecg_nn' / 'include'}",
         *(f"-I{p}" for p in extra),
     ]
 
@@ -546,8 +552,10 @@ def test_app_cross_compiles_for_cortex_m(exported, tmp_path, cpu, strict_c_flags
     sources = (
         _app_sources(project)
         + sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c"))
+        + sorted((project / "lib" / "tinyecg_rhythm" / "src").glob("*.c"))
         + sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c"))
         + sorted(exported.lib.glob("*.c"))
+        + sorted((project / "lib" / "tinyecg_rhythm_model").glob("*.c"))
     )
     for src in sources:
         obj = tmp_path / f"{src.parent.name}_{src.stem}.o"
@@ -594,6 +602,7 @@ def _shared_library(
         *_app_sources(project),
         ROOT / "tests" / "c" / "firmware_shim.c",
         *sorted((project / "lib" / "tinyecg_core" / "src").glob("*.c")),
+        *sorted((project / "lib" / "tinyecg_rhythm" / "src").glob("*.c")),
         *sorted((project / "lib" / "tinyecg_dsp" / "src").glob("*.c")),
         *(model_dir / n for n in ("tinyecg_preprocess_params.c", "tinyecg_golden.c")),
         *extra_sources,
@@ -1140,7 +1149,9 @@ def test_boot_with_the_builds_own_classifier(
         tmp_path,
         c_export.lib,
         strict_c_flags,
-        defines=[f"TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}"],
+        # the beat path as boards boot it; the rhythm task's boot and lines are tested on
+        # the QEMU firmware (tests/test_firmware_rhythm_qemu.py)
+        defines=[f"TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_{classifier}", "TINYECG_RHYTHM=0"],
         extra_sources=extra,
         extra_includes=[nn / "include"],
     )

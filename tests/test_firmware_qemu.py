@@ -11,6 +11,8 @@ device prints is compared with sides that share none of its cross-compiled code:
   * QRS and class scores of stream_record: wfdb's annotation matching of the host's beats.
 The model: the shipped default model if there is one, else the student-cnn of
 tests/helpers.build_models (200 steps on the bundled excerpt, full int8), built once per session.
+These images are the beat path alone (rhythm=False): the two-task image, with the
+shockable-rhythm task, is tests/test_firmware_rhythm_qemu.py's.
 """
 
 from __future__ import annotations
@@ -74,12 +76,12 @@ def export_dir(fq, model, work) -> Path:
 
 @pytest.fixture(scope="module")
 def fw_semihost(fq, work, export_dir):
-    return fq.build_firmware(work, export_dir=export_dir, io="semihost")
+    return fq.build_firmware(work, export_dir=export_dir, io="semihost", rhythm=False)
 
 
 @pytest.fixture(scope="module")
 def fw_uart(fq, work, export_dir):
-    return fq.build_firmware(work, export_dir=export_dir, io="uart")
+    return fq.build_firmware(work, export_dir=export_dir, io="uart", rhythm=False)
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +289,7 @@ def test_app_sources_are_clean_under_strict_warnings(fq, export_dir, strict_c_fl
         *firmware_files.includes(),
         export_dir,
         firmware_files.nn_dir() / "include",
+        firmware_files.rhythm_model_dir(),  # the rhythm task (on with a classifier)
     ]
     for cpu in (
         ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],

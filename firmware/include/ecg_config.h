@@ -154,6 +154,18 @@
 #define TINYECG_CLASSIFIER TINYECG_CLASSIFIER_TFLM
 #endif
 
+/* ---- the shockable-rhythm task ---- */
+
+/* 1: the core runs the shockable-rhythm (VF/VT) task beside the beats ("# rhythm ..." once a
+ * second, "# alarm ..."; tinyecg_rhythm_task.h) with the model of lib/tinyecg_rhythm_model
+ * (`tinyecg export --task rhythm --runtime c`, committed) on the C backend and its golden
+ * self-test at boot (tinyecg_rhythm_app.h). On by default whenever a beat classifier is built
+ * in; 0 (or TINYECG_CLASSIFIER_NONE) gives the beat path alone, without its 2.4 KB of state
+ * and the model's arena. */
+#ifndef TINYECG_RHYTHM
+#define TINYECG_RHYTHM (TINYECG_CLASSIFIER != TINYECG_CLASSIFIER_NONE)
+#endif
+
 /* ---- TFLite Micro ---- */
 
 /* Which distribution the environment links (set in platformio.ini; printed at boot). */

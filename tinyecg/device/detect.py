@@ -55,7 +55,9 @@ def core_includes() -> list[Path]:
 
 def rhythm_model_dir() -> Path:
     """firmware/lib/tinyecg_rhythm_model: the committed export of the shipped rhythm model."""
-    return firmware_dir() / "lib" / "tinyecg_rhythm_model"
+    from tinyecg.device import firmware_files
+
+    return firmware_files.rhythm_model_dir()
 
 
 def rhythm_model_sources(model_dir) -> tuple[list[Path], list[Path]]:

@@ -22,7 +22,27 @@ _SECTION = re.compile(
 _CONTINUED = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 COMPONENTS = (  # (component, file names) for size_by_component
-    ("core", ("tinyecg_app.c", "tinyecg_beats.c", "tinyecg_detector.c", "tinyecg_quality.c")),
+    (
+        "core",
+        (
+            "tinyecg_app.c",
+            "tinyecg_beats.c",
+            "tinyecg_detector.c",
+            "tinyecg_quality.c",
+            "tinyecg_format.c",
+        ),
+    ),
+    # the shockable-rhythm task: its core part, front end, model, golden windows, binding
+    (
+        "rhythm",
+        (
+            "tinyecg_rhythm_task.c",
+            "tinyecg_rhythm_frontend.c",
+            "tinyecg_rhythm_model.c",
+            "tinyecg_rhythm_model_golden.c",
+            "tinyecg_rhythm_classifier.c",
+        ),
+    ),
     (
         "preprocessing",
         (
@@ -42,6 +62,7 @@ COMPONENTS = (  # (component, file names) for size_by_component
             "tinyecg_nn_fully_connected.c",
             "tinyecg_nn_pooling.c",
             "tinyecg_nn_reduce.c",
+            "tinyecg_nn_arena.c",
         ),
     ),
     ("golden", ("tinyecg_golden.c",)),

@@ -133,6 +133,8 @@ def build_firmware(
     tflm_library=None,
     classifier: str | None = None,
     timeout: float = 900,
+    rhythm: bool | None = None,
+    rhythm_dir=None,
 ) -> Firmware:
     """Export `model` (a .tflite or run directory; None: the model shipped with tinyecg) for
     `runtime` and build the QEMU firmware in out_dir; returns the Firmware (ELF, sizes, ...).
@@ -144,7 +146,10 @@ def build_firmware(
     opt the gcc optimisation level of the firmware's own code ("s" = -Os, the default; "2";
     "3"). export_dir: reuse an export made earlier (made for that runtime). instr_per_us:
     divisor turning classify()'s instruction count into the protocol's inference_us (1:
-    instructions). classifier: the old name of runtime ("cbackend", "tflm", "none")."""
+    instructions). classifier: the old name of runtime ("cbackend", "tflm", "none").
+    rhythm: the shockable-rhythm task with the rhythm export rhythm_dir (default
+    firmware/lib/tinyecg_rhythm_model): None = when there is a classifier and the export is
+    there, True, False (firmware_files.rhythm_sources)."""
     if classifier is not None:
         if classifier not in CLASSIFIER_RUNTIMES:
             raise TinyECGError(
@@ -163,9 +168,13 @@ def build_firmware(
     export_dir = Path(export_dir)
     manifest = firmware_files.export_manifest(export_dir)
     export_srcs, export_incs = firmware_files.runtime_sources(runtime, export_dir)
-    srcs = [*firmware_files.c_sources(), board_main(), *export_srcs]
-    includes = [*firmware_files.includes(), *export_incs]
+    rhythm_srcs, rhythm_incs, rhythm_defs = firmware_files.rhythm_sources(
+        runtime, rhythm, rhythm_dir, export_dir
+    )
+    srcs = [*firmware_files.c_sources(), board_main(), *export_srcs, *rhythm_srcs]
+    includes = [*firmware_files.includes(), *export_incs, *rhythm_incs]
     defs = [
+        *rhythm_defs,
         f"TINYECG_QEMU_IO={IOS[io]}",
         f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
         f"TINYECG_REPLAY_ADC_MIN={lo}",

@@ -1,11 +1,13 @@
 """What every off-board build of the tinyecg firmware compiles: the one list of its sources.
 
     firmware/lib/tinyecg_app    the application (boot, self-test, model binding, classifiers)
-    firmware/lib/tinyecg_core   detector, beats, RR, line protocol
+    firmware/lib/tinyecg_core   detector, beats, RR, line protocol, the rhythm task
+    firmware/lib/tinyecg_rhythm the rhythm task's integer front end
     firmware/lib/tinyecg_dsp    the fixed-point preprocessing
     firmware/include            ecg_config.h
     an export folder            the generated files of `tinyecg export` (per runtime below)
-    firmware/lib/tinyecg_nn     the C backend's kernels (runtime "c" only)
+    firmware/lib/tinyecg_nn     the C backend's kernels (runtime "c", and the rhythm model)
+    firmware/lib/tinyecg_rhythm_model  the rhythm model's C backend export (TINYECG_RHYTHM)
 
 The QEMU firmware (tinyecg.device.firmware), the TFLM self-test programs
 (tinyecg.device.tflm_selftest) and the host tests take their file lists from here, so a new
@@ -109,3 +111,56 @@ def runtime_sources(runtime: str, export_dir: Path | str) -> tuple[list[Path], l
         srcs += sorted((nn_dir() / "src").glob("*.c"))
         incs.append(nn_dir() / "include")
     return srcs, incs
+
+
+def rhythm_model_dir() -> Path:
+    """firmware/lib/tinyecg_rhythm_model: the committed C backend export of the shipped
+    rhythm model (`tinyecg export --task rhythm --runtime c`)."""
+    return paths.firmware_dir() / "lib" / "tinyecg_rhythm_model"
+
+
+def c_arena_bytes(header: Path) -> int:
+    """<PREFIX>_ARENA_BYTES of a C backend model header (tinyecg_model.h, ...)."""
+    import re
+
+    found = re.search(r"^#define \w+_ARENA_BYTES (\d+)", Path(header).read_text(), re.M)
+    if found is None:
+        raise TinyECGError(f"{header}: no _ARENA_BYTES (not a C backend model header)")
+    return int(found.group(1))
+
+
+def rhythm_sources(
+    runtime: str, rhythm=None, rhythm_dir=None, export_dir=None
+) -> tuple[list[Path], list[Path], list[str]]:
+    """(C sources, include folders, defines) the rhythm task adds to a build of `runtime`.
+    rhythm None: on when there is a classifier and the export (rhythm_dir, default
+    rhythm_model_dir()) is there; True: on (TinyECGError when it cannot be); False: off.
+    The rhythm model runs on the C backend in every build, so its kernels come along. With
+    runtime "c" (export_dir: the beat model's export) the two models share one arena
+    (TINYECG_NN_SHARED_ARENA, tinyecg_nn.h): the core never runs them at the same time."""
+    folder = Path(rhythm_dir) if rhythm_dir is not None else rhythm_model_dir()
+    present = (folder / "tinyecg_rhythm_model.c").is_file()
+    on = (runtime != "none" and present) if rhythm is None else bool(rhythm)
+    if not on:
+        return [], [], ["TINYECG_RHYTHM=0"]
+    if runtime == "none":
+        raise TinyECGError("the rhythm task needs a classifier build (runtime c or tflm)")
+    made_for = export_manifest(folder).get("runtime")
+    if made_for != "c":
+        raise TinyECGError(f"{folder}: the rhythm model must be a --runtime c export")
+    srcs = [folder / "tinyecg_rhythm_model.c", folder / "tinyecg_rhythm_model_golden.c"]
+    for src in srcs:
+        if not src.is_file():
+            raise TinyECGError(f"{src}: missing from the rhythm export")
+    incs = [folder]
+    defs = ["TINYECG_RHYTHM=1"]
+    if runtime != "c":  # runtime "c" brings the kernels already (runtime_sources)
+        srcs += sorted((nn_dir() / "src").glob("*.c"))
+        incs.append(nn_dir() / "include")
+    elif export_dir is not None:
+        shared = max(
+            c_arena_bytes(Path(export_dir) / "tinyecg_model.h"),
+            c_arena_bytes(folder / "tinyecg_rhythm_model.h"),
+        )
+        defs.append(f"TINYECG_NN_SHARED_ARENA={shared}")
+    return srcs, incs, defs

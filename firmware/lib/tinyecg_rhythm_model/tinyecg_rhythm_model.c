@@ -33,10 +33,18 @@
  *        0     16    8..9    model_1/hidden/MatMul;model_1/hidden/Relu;model_1/hidden/BiasAdd
  *       16      2    9..10   model_1/logits/MatMul;model_1/logits/BiasAdd
  * ------------------------------------------------------------------------------------------ */
+#ifdef TINYECG_NN_SHARED_ARENA
+/* the build's one arena for all its models (tinyecg_nn.h), at least as large as this one's */
+#if TINYECG_NN_SHARED_ARENA < TINYECG_RHYTHM_MODEL_ARENA_BYTES
+#error "TINYECG_NN_SHARED_ARENA is smaller than TINYECG_RHYTHM_MODEL_ARENA_BYTES"
+#endif
+#define arena tinyecg_nn_shared_arena
+#else
 static union {
     int32_t words[(TINYECG_RHYTHM_MODEL_ARENA_BYTES + 3) / 4];  /* word view: kernel scratch */
     int8_t bytes[TINYECG_RHYTHM_MODEL_ARENA_BYTES];  /* slots are 4-byte aligned */
 } arena;
+#endif
 
 /* ------------------------------------------------------------------------------------------
  * op 0: CONV_2D 'model_1/s0_relu/Relu;model_1/s0_bn/FusedBatchNormV3;model_1/s0_conv/Conv2D1': [1, 1, 720, 1] -> [1, 1, 180, 8], 1x7 filter, stride 4, SAME, RELU (one row: tinyecg_nn_conv_1_x_n)

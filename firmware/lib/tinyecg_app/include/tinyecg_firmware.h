@@ -7,8 +7,9 @@
  *                              the build's classifier started and checked against the
  *                              export (tinyecg_classifiers.h), the golden self-test
  *                              (tinyecg_selftest.h; a failure disables the classifier with
- *                              TINYECG_SELFTEST_STRICT), then the core's protocol instance and
- *                              its "# tinyecg ..." line
+ *                              TINYECG_SELFTEST_STRICT), with TINYECG_RHYTHM the rhythm
+ *                              classifier and its self-test (tinyecg_rhythm_app.h), then the
+ *                              core's protocol instance and its "# tinyecg ..." line
  *   tinyecg_firmware_serial()  bytes from the serial port: the whole protocol in replay mode;
  *                              in ADC mode only the '#' command lines
  *   tinyecg_firmware_adc()     one ADC reading + the lead-off pins, from the sampling
@@ -35,6 +36,7 @@
 #include "tinyecg_app.h"
 #include "tinyecg_classifiers.h"
 #include "tinyecg_command_filter.h"
+#include "tinyecg_rhythm_app.h"
 #include "tinyecg_sample_ring.h"
 #include "tinyecg_selftest.h"
 #include "tinyecg_text.h"
@@ -44,10 +46,12 @@ extern "C" {
 #endif
 
 /* Where a probe is called: around the preprocessing of a window, of the RR features, and
- * around classify(). */
+ * around classify(); around the rhythm model's classify() (TINYECG_RHYTHM). */
 #define TINYECG_PROBE_WINDOW 0
 #define TINYECG_PROBE_RHYTHM 1
 #define TINYECG_PROBE_CLASSIFY 2
+#define TINYECG_PROBE_RHYTHM_MODEL 3
+#define TINYECG_PROBE_POINTS 4
 
 /* A board's measurement hooks (QEMU counts instructions in each step); optional. */
 typedef struct {
@@ -82,6 +86,13 @@ typedef struct {
     int16_t adc_baseline;              /* calibration of the input mode */
     uint16_t adc_gain_adu_per_mv;
     int32_t adc_min, adc_max;
+#if TINYECG_RHYTHM
+    tinyecg_rhythm_task_t rhythm;      /* the core's rhythm task (front end, model input) */
+    const tinyecg_rhythm_classifier_t *rhythm_model; /* the rhythm classifier that computes */
+    tinyecg_rhythm_classifier_t rhythm_gate; /* what the core calls: rhythm_model while enabled */
+    int rhythm_enabled;                /* started, and self-test passed or lax */
+    tinyecg_rhythm_selftest_t rhythm_selftest;
+#endif
     uint32_t overruns_reported;
     uint32_t last_input_ms;            /* tick time of the last serial input */
     uint8_t got_input;                 /* serial bytes since the last tick */
@@ -98,8 +109,12 @@ int tinyecg_firmware_boot(tinyecg_firmware_t *fw, const tinyecg_firmware_config_
 int tinyecg_firmware_start(tinyecg_firmware_t *fw, const tinyecg_firmware_config_t *cfg,
                            const tinyecg_classifier_t *classifier, int started);
 
-/* Run the golden self-test again (QEMU's "#qemu selftest"); returns 1 if it passed. */
+/* Run the golden self-tests again (QEMU's "#qemu selftest"): the beat model's and, with
+ * TINYECG_RHYTHM, the rhythm model's; returns 1 if they passed. */
 int tinyecg_firmware_selftest(tinyecg_firmware_t *fw);
+
+/* 1 when the boot's golden self-tests (beat and, with TINYECG_RHYTHM, rhythm) passed. */
+int tinyecg_firmware_selftests_passed(const tinyecg_firmware_t *fw);
 
 void tinyecg_firmware_serial(tinyecg_firmware_t *fw, const char *data, size_t len);
 void tinyecg_firmware_adc(tinyecg_firmware_t *fw, int32_t reading, int lead_off);

@@ -71,6 +71,49 @@ static void put(const tinyecg_firmware_t *fw, const char *text)
     tinyecg_text_put(fw->cfg->write, fw->cfg->write_ctx, text);
 }
 
+#if TINYECG_RHYTHM
+static int gated_rhythm_classify(void *ctx, const int8_t *window_q, int8_t *scores_q)
+{
+    tinyecg_firmware_t *fw = (tinyecg_firmware_t *)ctx;
+    int rc;
+    if (!fw->rhythm_enabled) {
+        return -1; /* the core prints "# rhythm unreadable" and counts a rhythm error */
+    }
+    probe(fw, TINYECG_PROBE_RHYTHM_MODEL, 1);
+    rc = fw->rhythm_model->classify(fw->rhythm_model->ctx, window_q, scores_q);
+    probe(fw, TINYECG_PROBE_RHYTHM_MODEL, 0);
+    return rc;
+}
+
+static int run_rhythm_selftest(tinyecg_firmware_t *fw)
+{
+    const tinyecg_firmware_config_t *cfg = fw->cfg;
+    return tinyecg_rhythm_selftest_run(fw->rhythm_model, TINYECG_GOLDEN_TOLERANCE, cfg->cost,
+                                       cfg->write, cfg->write_ctx, &fw->rhythm_selftest);
+}
+
+/* The rhythm classifier's start and golden self-test at boot, and what they decide: the same
+ * rule as the beat classifier's (a model that fails is disabled with TINYECG_SELFTEST_STRICT;
+ * its decisions are then "unreadable"). */
+static TINYECG_NOINLINE void boot_rhythm(tinyecg_firmware_t *fw)
+{
+    const tinyecg_firmware_config_t *cfg = fw->cfg;
+    int started = 0;
+    memset(&fw->rhythm_selftest, 0, sizeof fw->rhythm_selftest);
+    fw->rhythm_model = tinyecg_rhythm_classifier_start(cfg->write, cfg->write_ctx, &started);
+    if (started) {
+        (void)run_rhythm_selftest(fw);
+    }
+    fw->rhythm_enabled = started && (fw->rhythm_selftest.passed || !TINYECG_SELFTEST_STRICT);
+    if (started && !fw->rhythm_enabled) {
+        put(fw, "# error: rhythm self-test failed, disabled (TINYECG_SELFTEST_STRICT)\n");
+    }
+    fw->rhythm_gate = *fw->rhythm_model; /* name, hash, shockable output; classify() gated */
+    fw->rhythm_gate.classify = gated_rhythm_classify;
+    fw->rhythm_gate.ctx = fw;
+}
+#endif
+
 /* the self-test on the core's window buffer, free between beats and before the core starts
  * (inlined into its two callers: one frame less under the preprocessing's at boot) */
 static int run_selftest(tinyecg_firmware_t *fw)
@@ -83,11 +126,27 @@ static int run_selftest(tinyecg_firmware_t *fw)
 
 int tinyecg_firmware_selftest(tinyecg_firmware_t *fw)
 {
+    int passed;
     if (fw->model != NULL && !fw->classifier.started) {
         put(fw, "# selftest FAIL the classifier did not start\n");
+        passed = 0;
+    } else {
+        passed = run_selftest(fw);
+    }
+#if TINYECG_RHYTHM
+    passed = run_rhythm_selftest(fw) && passed;
+#endif
+    return passed;
+}
+
+int tinyecg_firmware_selftests_passed(const tinyecg_firmware_t *fw)
+{
+#if TINYECG_RHYTHM
+    if (!fw->rhythm_selftest.passed) {
         return 0;
     }
-    return run_selftest(fw);
+#endif
+    return fw->selftest.passed;
 }
 
 /* The golden self-test at boot, and what it decides. A function of its own, so that no
@@ -131,6 +190,13 @@ static TINYECG_NOINLINE int start_core(tinyecg_firmware_t *fw)
     } else {
         core.outputs |= TINYECG_OUT_PEAKS;
     }
+#if TINYECG_RHYTHM
+    /* the rhythm task reads the samples with the input mode's calibration, as the beats do */
+    if (tinyecg_rhythm_task_setup(&fw->rhythm, &fw->rhythm_gate, fw->adc_baseline,
+                                  fw->adc_gain_adu_per_mv) == 0) {
+        core.rhythm = &fw->rhythm;
+    }
+#endif
     if (tinyecg_app_init(&fw->core, &core) != 0) {
         put(fw, "# error: invalid core configuration (ADC range, classifier)\n");
         return -1;
@@ -173,6 +239,9 @@ static int begin(tinyecg_firmware_t *fw, const tinyecg_firmware_config_t *cfg,
         tinyecg_command_filter_init(cfg->commands);
     }
     boot_selftest(fw);
+#if TINYECG_RHYTHM
+    boot_rhythm(fw);
+#endif
     return start_core(fw);
 }
 

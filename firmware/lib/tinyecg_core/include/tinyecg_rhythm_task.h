@@ -25,9 +25,9 @@
  * alarm is not withdrawn for lack of evidence); #reset forgets it without a line.
  *
  * The Python reference of these lines is tinyecg/device/rhythm_lines.py (tests compare them
- * byte for byte). State: one tinyecg_rhythm_task_t the caller owns (2,3 KB: the front end's
- * 1,552 bytes and the 720-byte model input), handed to the core through its configuration;
- * without it the core is beat-only. C99, no heap, no floating point.
+ * byte for byte). State: one tinyecg_rhythm_task_t the caller owns (2,412 bytes on a 32-bit
+ * core: the front end's 1,648 and the 720-byte model input), handed to the core through its
+ * configuration; without it the core is beat-only. C99, no heap, no floating point.
  */
 #ifndef TINYECG_RHYTHM_TASK_H
 #define TINYECG_RHYTHM_TASK_H
@@ -62,7 +62,32 @@ typedef struct {
     uint32_t decisions, shockable, unreadable, alarms, errors;
 } tinyecg_rhythm_counters_t;
 
+/* Text output as the core does it: NUL-terminated pieces, '\n' ends a line (NULL: none). */
+typedef void (*tinyecg_rhythm_write_fn)(void *ctx, const char *text);
+
+typedef struct tinyecg_rhythm_task tinyecg_rhythm_task_t;
+
+/* What the core calls, through the task (tinyecg_rhythm_task_setup sets it): a beat-only image
+ * never calls setup, so the linker keeps none of this file's code (about 1.5 KB with the
+ * front end) in it. */
 typedef struct {
+    /* forget everything (start, #reset): front end, run, alarm, counters */
+    void (*clear)(tinyecg_rhythm_task_t *task);
+    /* the input is not contiguous with what came before (lead-off over, input resumed): the
+     * front end warms up again and the shockable run starts over; an alarm stands */
+    void (*restart)(tinyecg_rhythm_task_t *task);
+    /* one sample as the core took it (ADC counts), whether it was railed, and its index */
+    void (*push)(tinyecg_rhythm_task_t *task, int32_t sample, int railed, uint32_t index,
+                 tinyecg_rhythm_write_fn write, void *write_ctx);
+    /* the info line's " rhythm=<name> rhythm_sha256=<16 hex>" */
+    void (*info)(const tinyecg_rhythm_task_t *task, tinyecg_rhythm_write_fn write, void *ctx);
+    /* the stats line's " rhythm_decisions=.. rhythm_shockable=.. rhythm_unreadable=..
+     * rhythm_errors=.. alarms=.." */
+    void (*stats)(const tinyecg_rhythm_task_t *task, tinyecg_rhythm_write_fn write, void *ctx);
+} tinyecg_rhythm_ops_t;
+
+struct tinyecg_rhythm_task {
+    const tinyecg_rhythm_ops_t *ops; /* NULL until set up */
     const tinyecg_rhythm_classifier_t *classifier;
     int32_t baseline;          /* ADC counts at 0 mV (the beat path's calibration) */
     uint16_t gain_adu_per_mv;  /* ADC counts per mV, rounded (MIT-BIH: 200) */
@@ -73,29 +98,14 @@ typedef struct {
     uint8_t alarm;             /* "# alarm shockable" printed and not cleared since */
     uint32_t since_railed;     /* input samples since the last railed one, saturating */
     tinyecg_rhythm_counters_t count;
-} tinyecg_rhythm_task_t;
+};
 
 /* Fill the task's configuration; the core starts it (tinyecg_app_init) and owns it after.
- * Returns 0, or -1 if it cannot work (no classify(), shockable output not 0 or 1, gain 0). */
+ * Returns 0, or -1 if it cannot work (no classify(), shockable output not 0 or 1, gain 0;
+ * the task is then not set up and the core refuses it). */
 int tinyecg_rhythm_task_setup(tinyecg_rhythm_task_t *task,
                               const tinyecg_rhythm_classifier_t *classifier, int32_t baseline,
                               uint16_t gain_adu_per_mv);
-
-/* ---- used by the core (tinyecg_app.c) ---- */
-
-/* Text output as the core does it: NUL-terminated pieces, '\n' ends a line. */
-typedef void (*tinyecg_rhythm_write_fn)(void *ctx, const char *text);
-
-/* Forget everything (start, #reset): front end, run, alarm, counters. */
-void tinyecg_rhythm_task_clear(tinyecg_rhythm_task_t *task);
-
-/* The input is not contiguous with what came before (lead-off over, input resumed): the
- * front end warms up again and the shockable run starts over; an alarm stands. */
-void tinyecg_rhythm_task_restart(tinyecg_rhythm_task_t *task);
-
-/* One sample as the core took it (ADC counts), whether it was railed, and its index. */
-void tinyecg_rhythm_task_push(tinyecg_rhythm_task_t *task, int32_t sample, int railed,
-                              uint32_t index, tinyecg_rhythm_write_fn write, void *write_ctx);
 
 #ifdef __cplusplus
 }

@@ -57,17 +57,7 @@ static void info_line(tinyecg_app_t *app)
     put(app, "..");
     put_i32(app, app->cfg.adc_max);
     if (app->cfg.rhythm != NULL) {
-        const tinyecg_rhythm_classifier_t *rc = app->cfg.rhythm->classifier;
-        char hash[17]; /* the first 16 hex digits, as the classifiers' own lines show it */
-        size_t i;
-        for (i = 0; i < 16u && rc->sha256 != NULL && rc->sha256[i] != '\0'; i++) {
-            hash[i] = rc->sha256[i];
-        }
-        hash[i] = '\0';
-        put(app, " rhythm=");
-        put(app, rc->name != NULL ? rc->name : "unnamed");
-        put(app, " rhythm_sha256=");
-        put(app, i > 0u ? hash : "unknown");
+        app->cfg.rhythm->ops->info(app->cfg.rhythm, app->cfg.write, app->cfg.write_ctx);
     }
     put(app, "\n");
 }
@@ -89,12 +79,7 @@ void tinyecg_app_stats(tinyecg_app_t *app)
     put_kv(app, "unreadable", app->count.unreadable);
     put_kv(app, "quality_poor", app->count.quality_poor_events);
     if (app->cfg.rhythm != NULL) {
-        const tinyecg_rhythm_counters_t *rc = &app->cfg.rhythm->count;
-        put_kv(app, "rhythm_decisions", rc->decisions);
-        put_kv(app, "rhythm_shockable", rc->shockable);
-        put_kv(app, "rhythm_unreadable", rc->unreadable);
-        put_kv(app, "rhythm_errors", rc->errors);
-        put_kv(app, "alarms", rc->alarms);
+        app->cfg.rhythm->ops->stats(app->cfg.rhythm, app->cfg.write, app->cfg.write_ctx);
     }
     put(app, "\n");
 }
@@ -286,7 +271,7 @@ static int16_t quality(tinyecg_app_t *app, int32_t x)
                 signal_back(app);
                 if (app->cfg.rhythm != NULL) {
                     /* this sample starts the rhythm front end's new stream */
-                    tinyecg_rhythm_task_restart(app->cfg.rhythm);
+                    app->cfg.rhythm->ops->restart(app->cfg.rhythm);
                 }
             }
         }
@@ -338,7 +323,7 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
         app->stalled = 0;
         put(app, "# input resumed\n");
         if (app->cfg.rhythm != NULL) {
-            tinyecg_rhythm_task_restart(app->cfg.rhythm); /* a gap is never in a window */
+            app->cfg.rhythm->ops->restart(app->cfg.rhythm); /* a gap is never in a window */
         }
     }
     app->count.samples++;
@@ -356,9 +341,9 @@ void tinyecg_app_sample(tinyecg_app_t *app, int32_t sample)
     drain_beats(app, 0);
     if (app->cfg.rhythm != NULL) {
         /* every sample, railed ones too (they make the decisions that see them unreadable) */
-        tinyecg_rhythm_task_push(app->cfg.rhythm, sample,
-                                 sample <= app->cfg.adc_min || sample >= app->cfg.adc_max,
-                                 app->count.samples - 1u, app->cfg.write, app->cfg.write_ctx);
+        app->cfg.rhythm->ops->push(app->cfg.rhythm, sample,
+                                   sample <= app->cfg.adc_min || sample >= app->cfg.adc_max,
+                                   app->count.samples - 1u, app->cfg.write, app->cfg.write_ctx);
     }
 }
 
@@ -416,7 +401,7 @@ static void clear_state(tinyecg_app_t *app)
     app->bad_in_block = 0;
     app->stalled = 0;
     if (app->cfg.rhythm != NULL) {
-        tinyecg_rhythm_task_clear(app->cfg.rhythm);
+        app->cfg.rhythm->ops->clear(app->cfg.rhythm);
     }
 }
 
@@ -440,9 +425,7 @@ int tinyecg_app_init(tinyecg_app_t *app, const tinyecg_app_config_t *cfg)
             return -1;
         }
     }
-    if (cfg->rhythm != NULL && tinyecg_rhythm_task_setup(cfg->rhythm, cfg->rhythm->classifier,
-                                                         cfg->rhythm->baseline,
-                                                         cfg->rhythm->gain_adu_per_mv) != 0) {
+    if (cfg->rhythm != NULL && cfg->rhythm->ops == NULL) {
         return -1; /* not set up (tinyecg_rhythm_task_setup) */
     }
     memset(app, 0, sizeof *app);

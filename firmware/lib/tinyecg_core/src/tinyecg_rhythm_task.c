@@ -8,23 +8,7 @@
 
 #include "tinyecg_format.h"
 
-int tinyecg_rhythm_task_setup(tinyecg_rhythm_task_t *task,
-                              const tinyecg_rhythm_classifier_t *classifier, int32_t baseline,
-                              uint16_t gain_adu_per_mv)
-{
-    if (classifier == NULL || classifier->classify == NULL ||
-        classifier->shockable_output < 0 ||
-        classifier->shockable_output >= TINYECG_RHYTHM_CLASSES || gain_adu_per_mv == 0u) {
-        return -1;
-    }
-    task->classifier = classifier;
-    task->baseline = baseline;
-    task->gain_adu_per_mv = gain_adu_per_mv;
-    tinyecg_rhythm_task_clear(task);
-    return 0;
-}
-
-void tinyecg_rhythm_task_restart(tinyecg_rhythm_task_t *task)
+static void task_restart(tinyecg_rhythm_task_t *task)
 {
     tinyecg_rhythm_frontend_init(&task->fe);
     task->run = 0;
@@ -32,9 +16,9 @@ void tinyecg_rhythm_task_restart(tinyecg_rhythm_task_t *task)
     task->since_railed = TINYECG_RHYTHM_SPAN;
 }
 
-void tinyecg_rhythm_task_clear(tinyecg_rhythm_task_t *task)
+static void task_clear(tinyecg_rhythm_task_t *task)
 {
-    tinyecg_rhythm_task_restart(task);
+    task_restart(task);
     task->alarm = 0;
     task->count.decisions = 0;
     task->count.shockable = 0;
@@ -113,8 +97,8 @@ static void decide(tinyecg_rhythm_task_t *task, uint32_t index, tinyecg_rhythm_w
     }
 }
 
-void tinyecg_rhythm_task_push(tinyecg_rhythm_task_t *task, int32_t sample, int railed,
-                              uint32_t index, tinyecg_rhythm_write_fn write, void *write_ctx)
+static void task_push(tinyecg_rhythm_task_t *task, int32_t sample, int railed, uint32_t index,
+                      tinyecg_rhythm_write_fn write, void *write_ctx)
 {
     /* x = sample - baseline; the front end clamps it to int16 (both fit an int32) */
     int rc = tinyecg_rhythm_frontend_push(&task->fe, sample - task->baseline, NULL);
@@ -126,4 +110,67 @@ void tinyecg_rhythm_task_push(tinyecg_rhythm_task_t *task, int32_t sample, int r
     if (rc == TINYECG_RHYTHM_DECISION) {
         decide(task, index, write, write_ctx);
     }
+}
+
+static void put(tinyecg_rhythm_write_fn write, void *ctx, const char *text)
+{
+    if (write != NULL) {
+        write(ctx, text);
+    }
+}
+
+static void task_info(const tinyecg_rhythm_task_t *task, tinyecg_rhythm_write_fn write,
+                      void *ctx)
+{
+    const tinyecg_rhythm_classifier_t *c = task->classifier;
+    char hash[17]; /* the first 16 hex digits, as the classifiers' own lines show it */
+    size_t i;
+    for (i = 0; i < 16u && c->sha256 != NULL && c->sha256[i] != '\0'; i++) {
+        hash[i] = c->sha256[i];
+    }
+    hash[i] = '\0';
+    put(write, ctx, " rhythm=");
+    put(write, ctx, c->name != NULL ? c->name : "unnamed");
+    put(write, ctx, " rhythm_sha256=");
+    put(write, ctx, i > 0u ? hash : "unknown");
+}
+
+static void put_kv(tinyecg_rhythm_write_fn write, void *ctx, const char *key, uint32_t v)
+{
+    char buf[TINYECG_FORMAT_BUF];
+    put(write, ctx, key);
+    put(write, ctx, tinyecg_format_u32(buf, v));
+}
+
+static void task_stats(const tinyecg_rhythm_task_t *task, tinyecg_rhythm_write_fn write,
+                       void *ctx)
+{
+    put_kv(write, ctx, " rhythm_decisions=", task->count.decisions);
+    put_kv(write, ctx, " rhythm_shockable=", task->count.shockable);
+    put_kv(write, ctx, " rhythm_unreadable=", task->count.unreadable);
+    put_kv(write, ctx, " rhythm_errors=", task->count.errors);
+    put_kv(write, ctx, " alarms=", task->count.alarms);
+}
+
+/* constant: in flash, no RAM */
+static const tinyecg_rhythm_ops_t task_ops = {
+    task_clear, task_restart, task_push, task_info, task_stats,
+};
+
+int tinyecg_rhythm_task_setup(tinyecg_rhythm_task_t *task,
+                              const tinyecg_rhythm_classifier_t *classifier, int32_t baseline,
+                              uint16_t gain_adu_per_mv)
+{
+    task->ops = NULL;
+    if (classifier == NULL || classifier->classify == NULL ||
+        classifier->shockable_output < 0 ||
+        classifier->shockable_output >= TINYECG_RHYTHM_CLASSES || gain_adu_per_mv == 0u) {
+        return -1;
+    }
+    task->ops = &task_ops;
+    task->classifier = classifier;
+    task->baseline = baseline;
+    task->gain_adu_per_mv = gain_adu_per_mv;
+    task_clear(task);
+    return 0;
 }

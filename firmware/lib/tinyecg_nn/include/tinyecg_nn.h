@@ -36,6 +36,21 @@
 extern "C" {
 #endif
 
+/* ---- the shared arena ----------------------------------------------------------------------
+ * Each generated model keeps its intermediate tensors in a static arena of its own. A build
+ * that links several models which never run at the same time (the firmware's beat and
+ * rhythm models: the core calls one invoke() at a time, from one thread) defines
+ * TINYECG_NN_SHARED_ARENA as the largest model's arena in bytes: every model then uses this
+ * one buffer (src/tinyecg_nn_arena.c), and the image holds the largest arena, not their sum.
+ * A model whose arena is larger stops the build (#error in its .c). */
+#ifdef TINYECG_NN_SHARED_ARENA
+typedef union {
+    int32_t words[(TINYECG_NN_SHARED_ARENA + 3) / 4]; /* word view: kernel scratch */
+    int8_t bytes[TINYECG_NN_SHARED_ARENA];
+} tinyecg_nn_arena_t;
+extern tinyecg_nn_arena_t tinyecg_nn_shared_arena;
+#endif
+
 /* ---- CONV_2D (reference_integer_ops::ConvPerChannel) ------------------------------------ */
 typedef struct {
     int32_t in_h, in_w, in_c;

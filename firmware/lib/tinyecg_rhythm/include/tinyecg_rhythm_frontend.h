@@ -9,7 +9,7 @@
  * (tests/test_rhythm_frontend_c.py). Every constant below mirrors tinyecg/spec.py; the
  * test checks each one against it.
  *
- * RAM: sizeof(tinyecg_rhythm_frontend_t) = 1,552 bytes on a 32-bit target (96 FIR history,
+ * RAM: sizeof(tinyecg_rhythm_frontend_t) = 1,648 bytes on a 32-bit target (192 FIR history,
  * 1,440 ring, counters); the int8 window (720 bytes) is the caller's (the model's input).
  */
 #ifndef TINYECG_RHYTHM_FRONTEND_H
@@ -34,8 +34,11 @@ extern "C" {
 #define TINYECG_RHYTHM_DECISION 2 /* ... and a decision is due: call tinyecg_rhythm_window */
 
 typedef struct {
-    int16_t fir_history[TINYECG_RHYTHM_FIR_TAPS]; /* last inputs, circular */
-    uint8_t fir_newest;                           /* index of the newest input */
+    /* the last 48 inputs, circular, each stored twice (at i and i + 48): the FIR then reads
+     * them as one contiguous run, with no wrap test per tap (96 bytes for about a third of
+     * the front end's instructions) */
+    int16_t fir_history[2 * TINYECG_RHYTHM_FIR_TAPS];
+    uint8_t fir_newest;                           /* index (< 48) of the newest input */
     uint8_t phase;                                /* inputs since the last stream sample */
     int32_t dc_state;  /* DC blocker state, 8 fractional bits */
     int16_t dc_previous; /* the previous FIR output */

@@ -8,12 +8,11 @@
 
 /* rhythm_frontend.FIR_Q15: scipy.signal.firwin(48, 25.0, fs=360, window="hamming") x 2^15,
  * rounded (the taps sum to 2^15: unit DC gain). sum |h| = 44016, so with int16 inputs the
- * accumulator stays below 32768 x 44016 < 2^31. */
-static const int16_t fir_q15[TINYECG_RHYTHM_FIR_TAPS] = {
+ * accumulator stays below 32768 x 44016 < 2^31. The taps are symmetric (linear phase:
+ * h[47 - k] = h[k]): the first half is all the folded FIR below reads. */
+static const int16_t fir_q15[TINYECG_RHYTHM_FIR_TAPS / 2u] = {
     -26, -15, 2, 27, 61, 98, 128, 134, 99, 12, -128, -304, -480, -607, -626, -483,
     -143, 404, 1128, 1968, 2829, 3605, 4192, 4509,
-    4509, 4192, 3605, 2829, 1968, 1128, 404, -143,
-    -483, -626, -607, -480, -304, -128, 12, 99, 134, 128, 98, 61, 27, 2, -15, -26,
 };
 
 #define FIR_BITS 15          /* rhythm_frontend.FIR_BITS: the taps are Q15 */
@@ -77,7 +76,7 @@ static int32_t isqrt_round(uint32_t v)
 void tinyecg_rhythm_frontend_init(tinyecg_rhythm_frontend_t *fe)
 {
     size_t i;
-    for (i = 0; i < TINYECG_RHYTHM_FIR_TAPS; i++) {
+    for (i = 0; i < 2u * TINYECG_RHYTHM_FIR_TAPS; i++) {
         fe->fir_history[i] = 0;
     }
     for (i = 0; i < TINYECG_RHYTHM_WINDOW; i++) {
@@ -98,20 +97,27 @@ int tinyecg_rhythm_frontend_push(tinyecg_rhythm_frontend_t *fe, int32_t x,
     int32_t y;
     int16_t z;
     unsigned k;
-    unsigned pos;
+    const int16_t *oldest, *newest;
+    int16_t v = clamp16(x);
 
-    fe->fir_newest = (uint8_t)((fe->fir_newest + 1u) % TINYECG_RHYTHM_FIR_TAPS);
-    fe->fir_history[fe->fir_newest] = clamp16(x);
+    fe->fir_newest = (uint8_t)(fe->fir_newest + 1u == TINYECG_RHYTHM_FIR_TAPS
+                                   ? 0u
+                                   : fe->fir_newest + 1u);
+    fe->fir_history[fe->fir_newest] = v;
+    fe->fir_history[fe->fir_newest + TINYECG_RHYTHM_FIR_TAPS] = v;
     fe->phase++;
     if (fe->phase < TINYECG_RHYTHM_DECIMATION) {
         return TINYECG_RHYTHM_NOTHING;
     }
     fe->phase = 0;
-    /* decimate_int: y = round_half_up(sum_k h[k] x[n - k] / 2^15), newest input first */
-    pos = fe->fir_newest;
-    for (k = 0; k < TINYECG_RHYTHM_FIR_TAPS; k++) {
-        acc += (int32_t)fir_q15[k] * fe->fir_history[pos];
-        pos = (pos == 0u) ? TINYECG_RHYTHM_FIR_TAPS - 1u : pos - 1u;
+    /* decimate_int: y = round_half_up(sum_k h[k] x[n - k] / 2^15). The last 48 inputs are
+     * fir_history[newest + 1 .. newest + 48], oldest first; the taps are symmetric
+     * (h[k] = h[47 - k]), so each product takes the pair x[n - k] + x[n - 47 + k]: 24
+     * multiplies, the same integer sum (|pair| < 2^16, and the sum of |h| bounds it as before) */
+    oldest = &fe->fir_history[fe->fir_newest + 1u];
+    newest = &fe->fir_history[fe->fir_newest + TINYECG_RHYTHM_FIR_TAPS];
+    for (k = 0; k < TINYECG_RHYTHM_FIR_TAPS / 2u; k++) {
+        acc += (int32_t)fir_q15[k] * ((int32_t)newest[-(int)k] + oldest[k]);
     }
     y = clamp16(floor_shift(acc + (1 << (FIR_BITS - 1)), FIR_BITS));
     /* dc_block_int: s = s - floor(s / 16) + 256 (y - y_prev); z = floor((s + 128) / 256) */
@@ -120,7 +126,8 @@ int tinyecg_rhythm_frontend_push(tinyecg_rhythm_frontend_t *fe, int32_t x,
     fe->dc_previous = (int16_t)y;
     z = clamp16(floor_shift(fe->dc_state + (1 << (DC_FRAC - 1)), DC_FRAC));
     fe->ring[fe->ring_next] = z;
-    fe->ring_next = (uint16_t)((fe->ring_next + 1u) % TINYECG_RHYTHM_WINDOW);
+    fe->ring_next = (uint16_t)(fe->ring_next + 1u == TINYECG_RHYTHM_WINDOW ? 0u
+                                                                          : fe->ring_next + 1u);
     if (fe->n_stream < UINT32_MAX) {
         fe->n_stream++;
     }

@@ -18,7 +18,8 @@
  *     a replay silent for a second is reported ("# input stopped") as on a board.
  *     Lines starting with "#qemu " are this target's own and never reach the core:
  *         #qemu perf      -> "# qemu beats=.. pre_instr=.. rhythm_instr=.. inf_instr=..
- *                             write_instr=.. stack_peak=.. stack_size=.. instructions=.."
+ *                             write_instr=.. rdecisions=.. rmodel_instr=.. stack_peak=..
+ *                             stack_size=.. instructions=.."
  *         #qemu selftest  -> the golden self-test, run again
  *         #qemu exit      -> QEMU exits (code 0 if the boot self-test passed, else 1)
  *     inference_us of the "B" lines is classify()'s instruction count divided by
@@ -35,7 +36,12 @@
  *     own cost is known exactly; then the core, timed as a whole, minus the timed callbacks.
  *     At the end: "# qemu samples=.. det_peaks=.. det_instr=.. app_instr=.. pre_instr=..
  *     rhythm_instr=.. inf_instr=.. write_instr=.. beats=.. stack_peak=.. stack_size=..",
- *     the core's "# stats" line, and exit code 0 if the self-test passed, else 1.
+ *     with TINYECG_RHYTHM also "rdecisions=.. rmodel_instr=.. rmodel_max=.. rfe_instr=..
+ *     rwindows=.. rwin_instr=.. rwin_max=..": the rhythm model's classify() calls (timed by
+ *     the probe), and a stand-alone rhythm front end run over each block like the detector
+ *     (its pushes, and tinyecg_rhythm_window at each of its decisions, timed alone), so a
+ *     decision's cost = 1 s of pushes + one window + one model call; then the core's
+ *     "# stats" line, and exit code 0 if the self-tests passed, else 1.
  *
  * Instruction counts come from platform_instructions() (SysTick under -icount shift=0,
  * resolution 40; docs/qemu.md); the self-test prints each call's count (pre_instr=...).
@@ -77,12 +83,21 @@ static tinyecg_firmware_t firmware;
 
 /* ---- instruction counts of the application's steps (its probes) ---- */
 
+/* the probe points this build calls: the rhythm model's only with the rhythm task (a
+ * beat-only image keeps its RAM as before) */
+#define PROBES (TINYECG_RHYTHM ? TINYECG_PROBE_POINTS : TINYECG_PROBE_RHYTHM_MODEL)
+
 typedef struct {
     uint64_t pre, rhythm, inf, write; /* instructions inside each step, summed */
     uint32_t beats;                   /* classify() calls */
-    uint32_t beat[3];                 /* the current beat's, per TINYECG_PROBE_* */
-    uint64_t entered[3];              /* platform_instructions() at the step's start */
+    uint32_t beat[PROBES];            /* the current beat's, per TINYECG_PROBE_* */
+    uint64_t entered[PROBES];         /* platform_instructions() at the step's start */
     int perf_pending;                 /* a "# perf" line is due after the current line */
+#if TINYECG_RHYTHM
+    uint64_t rmodel;                  /* instructions in the rhythm model's classify() */
+    uint32_t rmodel_max;              /* the most one rhythm model call took */
+    uint32_t rdecisions;              /* rhythm model calls */
+#endif
 } perf_t;
 
 static perf_t perf;
@@ -102,6 +117,12 @@ static void probe_leave(void *ctx, int point)
         perf.pre += spent;
     } else if (point == TINYECG_PROBE_RHYTHM) {
         perf.rhythm += spent;
+#if TINYECG_RHYTHM
+    } else if (point == TINYECG_PROBE_RHYTHM_MODEL) {
+        perf.rmodel += spent;
+        perf.rmodel_max = spent > perf.rmodel_max ? spent : perf.rmodel_max;
+        perf.rdecisions++;
+#endif
     } else {
         perf.inf += spent;
         perf.beats++;
@@ -247,6 +268,10 @@ static void perf_report(void)
     put_kv(" rhythm_instr=", perf.rhythm);
     put_kv(" inf_instr=", perf.inf);
     put_kv(" write_instr=", perf.write);
+#if TINYECG_RHYTHM
+    put_kv(" rdecisions=", perf.rdecisions);
+    put_kv(" rmodel_instr=", perf.rmodel);
+#endif
     put_kv(" stack_peak=", platform_stack_peak_bytes());
     put_kv(" stack_size=", platform_stack_size_bytes());
     put_kv(" instructions=", platform_instructions());
@@ -279,7 +304,7 @@ static void qemu_command(void)
     } else if (cmd_is("selftest")) {
         (void)tinyecg_firmware_selftest(&firmware);
     } else if (cmd_is("exit")) {
-        platform_exit(firmware.selftest.passed ? 0 : 1);
+        platform_exit(tinyecg_firmware_selftests_passed(&firmware) ? 0 : 1);
     } else {
         raw_write("# qemu unknown command (perf, selftest, exit)\n");
     }
@@ -360,7 +385,36 @@ static tinyecg_detector_t lone_det; /* the stand-alone detector, timed on its ow
 
 typedef struct {
     uint64_t samples, det_instr, app_instr, det_peaks, bad_lines;
+    uint64_t rfe_instr, rwin_instr, rwindows; /* the stand-alone rhythm front end */
+    uint32_t rwin_max;
 } run_t;
+
+#if TINYECG_RHYTHM
+static tinyecg_rhythm_frontend_t lone_fe; /* the stand-alone rhythm front end */
+static int8_t lone_q[TINYECG_RHYTHM_WINDOW];
+
+/* The rhythm front end's own cost on a block: its pushes (the block timed as a whole, as the
+ * detector), and each window it makes (timed alone, and taken out of the pushes'). */
+static void run_lone_frontend(run_t *run, const int16_t *x, unsigned n)
+{
+    unsigned i;
+    uint64_t windows = 0, t0 = platform_instructions();
+    for (i = 0; i < n; i++) {
+        if (tinyecg_rhythm_frontend_push(&lone_fe, x[i] - TINYECG_REPLAY_BASELINE, NULL) ==
+            TINYECG_RHYTHM_DECISION) {
+            uint64_t w0 = platform_instructions();
+            uint32_t spent;
+            (void)tinyecg_rhythm_window(&lone_fe, TINYECG_REPLAY_GAIN_ADU_PER_MV, lone_q);
+            spent = (uint32_t)(platform_instructions() - w0);
+            windows += spent;
+            run->rwin_instr += spent;
+            run->rwin_max = spent > run->rwin_max ? spent : run->rwin_max;
+            run->rwindows++;
+        }
+    }
+    run->rfe_instr += platform_instructions() - t0 - windows;
+}
+#endif
 
 static uint64_t timed_total(void)
 {
@@ -379,6 +433,9 @@ static void run_block(run_t *run, const int16_t *x, unsigned n)
     }
     t1 = platform_instructions();
     run->det_instr += t1 - t0;
+#if TINYECG_RHYTHM
+    run_lone_frontend(run, x, n);
+#endif
     inside = timed_total();
     t0 = platform_instructions();
     for (i = 0; i < n; i++) {
@@ -400,6 +457,9 @@ int main(void)
     memset(&run, 0, sizeof run);
     platform_init();
     tinyecg_detector_init(&lone_det);
+#if TINYECG_RHYTHM
+    tinyecg_rhythm_frontend_init(&lone_fe);
+#endif
     if (tinyecg_firmware_boot(&firmware, &firmware_config) != 0) {
         return 2;
     }
@@ -433,12 +493,21 @@ int main(void)
     put_kv(" inf_instr=", perf.inf);
     put_kv(" write_instr=", perf.write);
     put_kv(" beats=", perf.beats);
+#if TINYECG_RHYTHM
+    put_kv(" rdecisions=", perf.rdecisions);
+    put_kv(" rmodel_instr=", perf.rmodel);
+    put_kv(" rmodel_max=", perf.rmodel_max);
+    put_kv(" rfe_instr=", run.rfe_instr);
+    put_kv(" rwindows=", run.rwindows);
+    put_kv(" rwin_instr=", run.rwin_instr);
+    put_kv(" rwin_max=", run.rwin_max);
+#endif
     put_kv(" stack_peak=", platform_stack_peak_bytes());
     put_kv(" stack_size=", platform_stack_size_bytes());
     raw_write("\n");
     tinyecg_app_stats(&firmware.core);
     fflush(stdout);
-    return firmware.selftest.passed ? 0 : 1;
+    return tinyecg_firmware_selftests_passed(&firmware) ? 0 : 1;
 }
 
 #endif
