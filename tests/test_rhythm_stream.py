@@ -415,3 +415,37 @@ def test_stream_a_vf_episode_through_the_core(rhythm_device, monkeypatch, capsys
     assert f"VF episode at 214.2 s ({ep['duration_s']:.0f} s replayed): alarm after" in text
     assert r["classes"]["VF_coarse"]["n"] > 0 and r["classes"]["VF_coarse"]["value"] > 90
     assert res["qrs"]["se"] > 0.9  # the beat path ran beside it, on the same time base
+
+
+def test_stream_a_vf_episode_to_the_qemu_board_image(tmp_path_factory):
+    """`tinyecg stream` on the two-task board image (Cortex-M4 on QEMU, C backend, MIT-BIH
+    replay calibration) over its UART: cudb cu01 from 180 s for 60 s scored as the host
+    harness's run is, one VF episode alarmed within 10 s."""
+    from tinyecg.device import detect, firmware, qemu
+
+    if qemu.missing_tools():
+        pytest.skip(f"needs the ARM toolchain and QEMU ({', '.join(qemu.missing_tools())})")
+    if not (detect.rhythm_model_dir() / "tinyecg_rhythm_model.c").is_file():
+        pytest.skip("firmware/lib/tinyecg_rhythm_model (the rhythm export) is missing")
+    base = rhythm_data("cudb", "cu01")
+    work = tmp_path_factory.mktemp("rhythm_stream_qemu")
+    export = work / "model"
+    firmware.export_model(None, export, golden=8)
+    fw = firmware.build_firmware(work, export_dir=export, io="uart", rhythm=True)
+    with qemu.serial_tcp(fw.elf, timeout=300) as url:
+        res = stream.stream_record(url, str(base), speed=0, start=180, seconds=60, reply_timeout=60)
+        firmware.stop(url)
+    r = res["rhythm"]
+    assert r["scored"] and r["decisions"] == 60 - 10 + 1 and r["unreadable"] == 0
+    assert r["alarm_lines_agree"] and r["malformed_lines"] == 0
+    (ep,) = r["alarm"]["episodes"]
+    assert ep["kind"] == "VF" and ep["latency_s"] is not None and ep["latency_s"] <= 10
+    # the same lines as the Python reference of the core on the samples streamed
+    from tinyecg.device.rhythm_lines import rhythm_lines, tflm_classifier
+    from tinyecg.paths import rhythm_model_dir
+
+    want = rhythm_lines(
+        _excerpt(base, 180, 60), tflm_classifier(rhythm_model_dir() / "model.tflite")
+    )
+    got = [f"# rhythm {d} {e} {s}" for e, d, s in r["device_decisions"]]
+    assert got == [w for w in want if w.startswith("# rhythm ")]
