@@ -140,7 +140,7 @@ def detect(record, lead, lead_index, quiet):
     help="Replay speed (x real time; 0 = as fast as the line allows).",
 )
 @click.option(
-    "--seconds", type=float, default=None, help="Replay only the first seconds (a positive number)."
+    "--seconds", type=float, default=None, help="Replay only this many seconds (a positive number)."
 )
 @click.option(
     "--start",
