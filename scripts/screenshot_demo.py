@@ -7,6 +7,8 @@ classifies one bundled beat) and saves the page:
     python scripts/screenshot_demo.py                       # the package's default model
     python scripts/screenshot_demo.py --run-dir runs/r1     # a run directory
     python scripts/screenshot_demo.py --tab beat --out /tmp/beat.png
+    python scripts/screenshot_demo.py --tab rhythm --rhythm-record ../shared/data/cudb/cu01 \
+        --out /tmp/rhythm.png                               # the rhythm view (uploads it)
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ def main() -> int:
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--run-dir", help="run directory (default: the package's default model)")
     src.add_argument("--model", help="one .tflite (or .keras) model file")
-    ap.add_argument("--tab", choices=("record", "beat"), default="record")
+    ap.add_argument("--tab", choices=("record", "beat", "rhythm"), default="record")
+    ap.add_argument("--rhythm-model", help="the rhythm view's .tflite (default: the shipped one)")
+    ap.add_argument(
+        "--rhythm-record",
+        help="WFDB record (path without extension, .atr beside it) the rhythm tab uploads "
+        "(default: the bundled excerpt --record)",
+    )
     ap.add_argument("--record", default="208", help="bundled excerpt to analyse (record tab)")
     ap.add_argument("--start", type=float, default=52.0, help="detail view start, seconds")
     ap.add_argument("--example", type=int, default=4, help="example beat number (beat tab)")
@@ -62,7 +70,7 @@ def main() -> int:
     from tinyecg.errors import TinyECGError
 
     try:
-        app = demo.build_app(args.run_dir, args.model)
+        app = demo.build_app(args.run_dir, args.model, rhythm_model=args.rhythm_model)
         url = demo.launch(app, free_port(), block=False)
     except TinyECGError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -88,6 +96,21 @@ def main() -> int:
                 page.locator("#beat-text textarea").fill(text)
                 page.locator("#beat-run").click()
                 expect(page.locator("#beat-result")).to_contain_text("Predicted", timeout=60_000)
+            elif args.tab == "rhythm":
+                page.get_by_role("tab", name="Rhythm (VF/VT alarm)").click()
+                if args.rhythm_record:
+                    base = Path(args.rhythm_record)
+                    page.locator("#rhythm-files input[type=file]").set_input_files(
+                        [str(base.with_name(base.name + e)) for e in (".hea", ".dat", ".atr")]
+                    )
+                    page.wait_for_timeout(500)
+                else:
+                    page.locator("#rhythm-bundled input").fill(args.record)
+                    page.keyboard.press("Enter")
+                page.locator("#rhythm-run").click()
+                expect(page.locator("#rhythm-result")).to_contain_text(
+                    "decisions shockable", timeout=60_000
+                )
             else:
                 page.get_by_role("tab", name="Record").click()
                 page.locator("#record-bundled input").fill(args.record)

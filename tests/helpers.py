@@ -164,3 +164,82 @@ def write_like(
         write_dir=str(folder),
     )
     return Path(folder) / name
+
+
+# --------------------------------------------------------------------------- a rhythm model
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SHIPPED_RHYTHM_MODEL = ROOT / "tinyecg" / "assets" / "rhythm_model" / "model.tflite"
+# cudb records the quick model learns from; cu01 (VF from 214 s) and vfdb stay unseen
+QUICK_RHYTHM_RECORDS = ("cu02", "cu03", "cu04", "cu06", "cu07")
+
+
+def rhythm_data(database: str, name: str) -> Path:
+    """A record of ../shared/data/<database>, or skip."""
+    base = SHARED_DATA / database / name
+    if not base.with_suffix(".hea").is_file():
+        pytest.skip(f"needs {database} record {name} (../shared/data/{database})")
+    return base
+
+
+def rhythm_model(tmp_path_factory) -> Path:
+    """The shipped rhythm model when the package has one, else an int8 student trained once
+    per session on five cudb records (teacher 2 epochs, student 3: about 40 s; a real model
+    of the real front end's windows, not a good one)."""
+    if SHIPPED_RHYTHM_MODEL.is_file():
+        return SHIPPED_RHYTHM_MODEL
+    pytest.importorskip("tflite_micro")
+    path = tmp_path_factory.getbasetemp() / "quick-rhythm" / "student_int8.tflite"
+    if path.is_file():
+        return path
+    from tinyecg.data.rhythm import load_rhythm_record
+    from tinyecg.stages.rhythm_train import train_rhythm_models
+
+    recs = [load_rhythm_record(rhythm_data("cudb", n)) for n in QUICK_RHYTHM_RECORDS]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("tinyecg.stages.train.MIN_STEPS", 150)
+        out = train_rhythm_models(
+            recs,
+            teacher_epochs=2,
+            student_epochs=3,
+            batch_size=64,
+            representative=200,
+            validation_every=5,
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out["int8"])
+    return path
+
+
+def rhythm_reference_lines(adc, model_path, baseline=1024, gain=200, rails=(0, 2047)):
+    """The `# rhythm` and `# alarm` lines the protocol (docs/rhythm.md) asks of a device
+    fed the ADC samples adc from the first one, as (input samples needed, line): computed
+    here from the Python front end and the int8 model in TFLM, written independently of
+    the device's own reference. A window holding a railed sample is unreadable."""
+    from tinyecg.data.rhythm import window_ends
+    from tinyecg.dsp import rhythm_frontend as fe
+    from tinyecg.runtime.tflm import TFLMModel
+    from tinyecg.spec import ALARM_CONSECUTIVE, RHYTHM_WINDOW
+
+    adc = np.asarray(adc, np.int64)
+    stream = fe.stream_int(adc - baseline)
+    ends = window_ends(len(stream))
+    w = fe.windows_at(stream, ends, RHYTHM_WINDOW)
+    out = TFLMModel(Path(model_path).read_bytes()).invoke_batch(fe.normalise_int(w, gain))
+    shock = (out.argmax(1) == 1) & fe.amplitude_gate(w, gain)
+    railed = np.isin(adc, rails)
+    lines, run, alarm = [], 0, False
+    for e, s, score in zip(ends.tolist(), shock.tolist(), out[:, 1].tolist()):
+        end = 4 * e - 1  # the input sample that completed stream sample e - 1
+        if railed[max(0, end + 1 - 4 * RHYTHM_WINDOW) : end + 1].any():
+            kind, score = "unreadable", 0
+        else:
+            kind = "shockable" if s else "non-shockable"
+        lines.append((end + 1, f"# rhythm {kind} {end} {int(score)}"))
+        run = run + 1 if kind == "shockable" else 0
+        if run >= ALARM_CONSECUTIVE and not alarm:
+            alarm = True
+            lines.append((end + 1, f"# alarm shockable {end}"))
+        elif run == 0 and alarm:
+            alarm = False
+            lines.append((end + 1, f"# alarm cleared {end}"))
+    return lines

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import write_like
+from helpers import full_mitdb, rhythm_data, rhythm_model, write_like
 
 from tinyecg import spec
 from tinyecg.app import demo
@@ -424,6 +424,90 @@ def test_training_note():
 
 
 # --------------------------------------------------------------------------- the page
+# --------------------------------------------------------------------------- rhythm view
+@pytest.fixture(scope="module")
+def rmodel(tmp_path_factory):
+    return rhythm_model(tmp_path_factory)
+
+
+def test_rhythm_view_on_a_vf_onset(rmodel, tmp_path):
+    """cudb cu01 (VF from 214.2 s): a decision per second equal to the evaluation API's on
+    the same windows, the alarm as aed_metrics sets it, the episode at its annotated onset,
+    and the strip rendered around the alarm."""
+    from tinyecg import aed_metrics
+    from tinyecg.data.rhythm import load_rhythm_record
+    from tinyecg.stages.rhythm_evaluate import RhythmModel
+
+    base = rhythm_data("cudb", "cu01")
+    files = [base.with_suffix(e) for e in (".hea", ".dat", ".atr")]
+    md, fig, res = demo.rhythm_handler(rmodel, None, files)
+    assert res is not None and fig is not None, md
+    rec = load_rhythm_record(base)
+    np.testing.assert_array_equal(res.seconds, rec.ends / spec.RHYTHM_FS)
+    np.testing.assert_array_equal(res.shockable, RhythmModel(rmodel).decisions(rec))
+    np.testing.assert_array_equal(res.alarm, aed_metrics.alarm_active(res.shockable))
+    assert not (res.gated & res.shockable).any()
+    (ep,) = res.scores["alarm"]["episodes"]
+    assert ep["kind"] == "VF" and ep["onset_s"] == pytest.approx(214.2, abs=0.05)
+    assert res.scores["classes"]["VF_coarse"]["n"] > 250
+    assert md.startswith(f"### Record cu01: {int(res.shockable.sum())} of 499 decisions")
+    assert "VF episode at 214 s" in md and "Sampled at 250 Hz" in md
+    for on, _ in res.alarm_spans():
+        i = int(np.searchsorted(res.seconds, on))
+        assert res.alarm[i] and (i == 0 or not res.alarm[i - 1])
+    assert len(fig.axes) == 4
+    strip = demo.rhythm_detail_handler(res, 200)
+    assert strip.axes[1].get_xlim() == (200.0, 230.0)
+    assert strip.axes[3].get_yticklabels()[0].get_text() == "annotated"
+    strip.savefig(tmp_path / "rhythm.png")
+    assert (tmp_path / "rhythm.png").stat().st_size > 20_000
+
+
+def test_rhythm_view_without_annotations_and_errors(rmodel, tmp_path, monkeypatch):
+    import wfdb
+
+    src = rhythm_data("vfdb", "424")
+    rec = wfdb.rdrecord(str(src), physical=False, sampfrom=1250 * 250, sampto=1310 * 250)
+    names = ["ECG", "ECG2"]  # vfdb names both leads ECG; WFDB writes unique names only
+    base = write_like(rec, tmp_path, "vf424", rec.d_signal, fs=250, sig_name=names)
+    res = demo.analyse_rhythm(base, rmodel)
+    assert res.codes is None and res.scores is None and len(res.seconds) == 60 - 10 + 1
+    md = demo.rhythm_markdown(res)
+    assert "No rhythm annotations" in md and "AHA goal" not in md
+    assert len(demo.rhythm_figure(res).axes) == 3
+
+    def error(*args):
+        md, fig, res = demo.rhythm_handler(*args)
+        assert md.startswith("**Error:**") and fig is None and res is None
+        assert "Traceback" not in md
+        return md
+
+    short = write_like(rec, tmp_path, "short", rec.d_signal[: 9 * 250], fs=250, sig_name=names)
+    assert "too short for a rhythm decision" in error(
+        rmodel, None, [short.with_suffix(".hea"), short.with_suffix(".dat")]
+    )
+    assert "choose a bundled excerpt" in error(rmodel, None, None)
+    assert "model not found" in error(tmp_path / "none.tflite", "100", None)
+    monkeypatch.setattr("tinyecg.paths.rhythm_model_dir", lambda: tmp_path)
+    assert "no rhythm model ships with this tinyecg" in error(None, "100", None)
+    assert demo.rhythm_detail_handler(None, 3) is None
+
+
+def test_rhythm_view_on_a_bundled_excerpt_and_full_mitdb(rmodel):
+    """The bundled excerpts keep beat labels only: decisions, not scored; the full 100 has
+    its rhythm notes: scored on its NSR windows."""
+    md, fig, res = demo.rhythm_handler(rmodel, "100", None)
+    assert res is not None and fig is not None, md
+    assert res.scores is None and "No rhythm annotations" in md
+    assert len(res.seconds) == 180 - 10 + 1
+    full = full_mitdb()
+    if full is None:
+        pytest.skip("needs the full MIT-BIH for a record with rhythm notes")
+    res = demo.analyse_rhythm(full / "100", rmodel)
+    assert res.scores["classes"]["NSR"]["n"] > 1500
+    assert "normal sinus rhythm" in demo.rhythm_markdown(res)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -502,3 +586,49 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
         app.close()
     assert (tmp_path / "demo_beat.png").stat().st_size > 10_000
     assert time.monotonic() - t0 < 60
+
+
+def test_rhythm_tab_in_headless_chromium(dm, rmodel, tmp_path):
+    """The rhythm tab, driven like a user: upload cudb cu01, analyse, read the heading."""
+    pytest.importorskip("gradio", reason="the demo needs gradio (pip install 'tinyecg[demo]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the browser test needs playwright (pip install playwright)"
+    )
+    if not CHROMIUM.is_file():
+        pytest.skip("the browser test needs Debian's chromium (/usr/bin/chromium)")
+    base = rhythm_data("cudb", "cu01")
+    expected = demo.analyse_rhythm(base, rmodel)
+    app = demo.build_app(dm=dm, rhythm_model=rmodel)
+    url = demo.launch(app, _free_port(), block=False)
+    try:
+        with sync_api.sync_playwright() as pw:
+            ctx = pw.chromium.launch_persistent_context(
+                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1280, "height": 1200},
+            )
+            try:
+                page = ctx.new_page()
+                page.goto(url)
+                page.get_by_role("tab", name="Rhythm (VF/VT alarm)").click()
+                page.locator("#rhythm-files input[type=file]").set_input_files(
+                    [str(base.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
+                )
+                page.wait_for_timeout(500)
+                page.locator("#rhythm-run").click()
+                result = page.locator("#rhythm-result")
+                expect = sync_api.expect
+                expect(result).to_contain_text("decisions shockable", timeout=30_000)
+                heading = result.locator("h3").inner_text()
+                k = int(expected.shockable.sum())
+                assert heading == f"Record cu01: {k} of 499 decisions shockable", heading
+                assert "VF episode at 214 s" in result.inner_text()
+                expect(page.locator("#rhythm-plot")).to_be_visible()
+                page.screenshot(path=str(tmp_path / "demo_rhythm.png"), full_page=True)
+            finally:
+                ctx.close()
+    finally:
+        app.close()
+    assert (tmp_path / "demo_rhythm.png").stat().st_size > 10_000

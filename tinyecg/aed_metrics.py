@@ -86,11 +86,18 @@ def _seconds(runs, merge_s=0.0):
     return out
 
 
-def record_alarms(rec: RhythmRecord, shock: np.ndarray, n: int = ALARM_CONSECUTIVE) -> dict:
+def record_alarms(
+    rec: RhythmRecord,
+    shock: np.ndarray,
+    n: int = ALARM_CONSECUTIVE,
+    active: np.ndarray | None = None,
+) -> dict:
     """One record's episodes (onset, duration, VF or VT, latency or None) and alarms that
-    no shockable rhythm explains: in slow VT, in noise, or false."""
+    no shockable rhythm explains: in slow VT, in noise, or false. active: whether the alarm
+    is on at each decision when known otherwise (a device's alarm lines), else
+    alarm_active(shock, n)."""
     t = rec.seconds
-    active = alarm_active(shock, n)
+    active = alarm_active(shock, n) if active is None else np.asarray(active, bool)
     rising = t[active & ~np.concatenate([[False], active[:-1]])]
     truth = rec.shockable_truth
     runs = _seconds(runs_of(truth))

@@ -441,13 +441,19 @@ def export(source, task, out, board, golden, runtime, force, quiet):
     default=None,
     help="An int8 .tflite (its config.json beside it) instead of a run directory.",
 )
+@click.option(
+    "--rhythm-model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The rhythm view's int8 .tflite (default: the rhythm model shipped with tinyecg).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
 @stage
-def demo(run_dir, model, port, quiet):
+def demo(run_dir, model, rhythm_model, port, quiet):
     """Serve the browser demo on localhost (default: the model shipped with tinyecg)."""
     from tinyecg.app.demo import serve
 
-    serve(run_dir=run_dir, model=model, port=port)
+    serve(run_dir=run_dir, model=model, port=port, rhythm_model=rhythm_model)
 
 
 for _command in (cli_device.qemu, cli_device.detect, cli_device.stream, cli_device.stress):

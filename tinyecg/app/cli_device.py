@@ -140,7 +140,13 @@ def detect(record, lead, lead_index, quiet):
     help="Replay speed (x real time; 0 = as fast as the line allows).",
 )
 @click.option(
-    "--seconds", type=float, default=None, help="Replay only the first seconds (a positive number)."
+    "--seconds", type=float, default=None, help="Replay only this many seconds (a positive number)."
+)
+@click.option(
+    "--start",
+    type=float,
+    default=None,
+    help="Start the replay this many seconds into the record (rounded down to 4 samples).",
 )
 @click.option(
     "--labels",
@@ -156,14 +162,23 @@ def detect(record, lead, lead_index, quiet):
 )
 @lead_option
 @stage
-def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
-    """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports."""
+def stream(port, record, speed, seconds, start, labels, baud, out, lead, quiet):
+    """Replay a WFDB record to a device (or the QEMU target) and score the beats it reports,
+    and its shockable-rhythm decisions and alarm when it sends them."""
     from tinyecg import metrics
+    from tinyecg.device.rhythm_score import summary_lines
     from tinyecg.device.stream import stream_record
     from tinyecg.run import write_json
 
     res = stream_record(
-        port, record, speed=speed, seconds=seconds, baudrate=baud, lead=lead, labels=labels
+        port,
+        record,
+        speed=speed,
+        seconds=seconds,
+        start=start,
+        baudrate=baud,
+        lead=lead,
+        labels=labels,
     )
     q = res["qrs"]
     click.echo(
@@ -188,6 +203,8 @@ def stream(port, record, speed, seconds, labels, baud, out, lead, quiet):
     if rep.get("accuracy") is not None:
         click.echo(f"classes of matched beats: accuracy {rep['accuracy']:.4f}")
         click.echo(metrics.markdown_table(rep))
+    if res["rhythm"] is not None:
+        click.echo("\n".join(summary_lines(res["rhythm"])))
     if out:
         write_json(Path(out), res)
 

@@ -25,8 +25,16 @@ import numpy as np
 
 from tinyecg import metrics
 from tinyecg.data import records
+from tinyecg.device.rhythm_score import RhythmLines, score_rhythm
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import BEAT_SYMBOLS, FS, MITDB_ADC_BASELINE, MITDB_ADC_GAIN, MITDB_ADC_RANGE
+from tinyecg.spec import (
+    BEAT_SYMBOLS,
+    FS,
+    MITDB_ADC_BASELINE,
+    MITDB_ADC_GAIN,
+    MITDB_ADC_RANGE,
+    RHYTHM_DECIMATION,
+)
 
 CHUNK = 36  # samples per write (0.1 s at 360 Hz)
 INFO_PREFIX = "# tinyecg "
@@ -190,6 +198,7 @@ class _Reader(threading.Thread):
         self.beats: list[tuple[int, str, int, int]] = []
         self.unreadable: set[int] = set()  # r of the U lines (beats in unreadable signal)
         self.status: list[str] = []
+        self.rhythm = RhythmLines()  # `# rhythm` and `# alarm` lines (rhythm_score)
         self.other: list[str] = []
         self.done = threading.Event()
         self.ended = threading.Event()  # run() returned: done, stopped, or the port failed
@@ -221,6 +230,8 @@ class _Reader(threading.Thread):
         if not line:
             return
         if line.startswith("#"):
+            if self.rhythm.add(line):
+                return
             self.status.append(line)
             if line.startswith("# stats") and any(s == "# end" for s in self.status):
                 self.done.set()
@@ -262,6 +273,7 @@ def stream_record(
     seconds: float | None = None,
     baudrate: int = 115200,
     reply_timeout: float = 10.0,
+    start: float | None = None,
 ) -> dict:
     """Replay a WFDB record's raw samples to the device at `port` (pyserial URL: a serial
     device, `socket://host:port`, `loop://`) at real time x speed (0: as fast as the line
@@ -271,11 +283,15 @@ def stream_record(
     `#info` reply (see resolve_labels), else the AAMI classes; a name in
     tinyecg.data.beats.LABEL_SETS or a dict annotation symbol -> device label overrides it.
     Beats whose symbol is not in the map are left out of the class confusion, not of QRS
-    scoring. seconds (> 0) limits the replay to the record's first seconds. Returns a dict
+    scoring. start (>= 0 s, rounded down to a multiple of 4 samples so the device's 90 Hz
+    rhythm stream lines up with the record's) skips the record's first seconds; seconds
+    (> 0) limits the replay to that many. Returns a dict
     with "qrs" (tp, fp, fn, se, ppv), "classes" (tinyecg.metrics.report of the matched
     beats), "beats_unreadable" (U lines) and "readable" (QRS and classes of the other beats
     alone), "labels" (the label set used, where it came from, a warning or None),
-    "inference_us" (mean, max), the device's status lines and counts. A port that cannot be
+    "inference_us" (mean, max), "rhythm" (the `# rhythm` / `# alarm` lines scored by
+    tinyecg.device.rhythm_score.score_rhythm; None when the device sent none), the
+    device's status lines and counts. A port that cannot be
     opened or is lost mid-replay, or a device that never answers, raises TinyECGError."""
     rule = "a number >= 0"
     speed = _number("speed", speed, rule)
@@ -285,6 +301,12 @@ def stream_record(
         seconds = _number("seconds", seconds, "a positive number")
         if seconds <= 0:
             raise TinyECGError(f"seconds must be a positive number (got {seconds:g})")
+    first = 0
+    if start is not None:
+        start = _number("start", start, "a number >= 0")
+        if start < 0:
+            raise TinyECGError(f"start must be a number >= 0 (got {start:g})")
+        first = int(start * FS) // RHYTHM_DECIMATION * RHYTHM_DECIMATION
     if not record_path:
         raise TinyECGError("no record given")
     base = records.record_base(record_path)
@@ -292,10 +314,15 @@ def stream_record(
         from tinyecg.data.beats import label_set
 
         label_set(labels)  # an unknown name fails before the replay
-    sampto = None if seconds is None else max(1, int(round(seconds * FS)))
-    sig = records.read_signal(base, lead=lead, sampto=sampto)
+    if first:
+        header = records.read_header(base)
+        length_s = (header.sig_len or 0) / float(header.fs)
+        if first >= length_s * FS:
+            raise TinyECGError(f"start {start:g} s is past the end of {base.name} ({length_s:g} s)")
+    sampto = None if seconds is None else first + max(1, int(round(seconds * FS)))
+    sig = records.read_signal(base, lead=lead, sampfrom=first, sampto=sampto)
     ann = records.read_annotations(
-        base, "atr", sampto=sampto, source_fs=sig.source_fs, required=True
+        base, "atr", sampfrom=first, sampto=sampto, source_fs=sig.source_fs, required=True
     )
     assert ann is not None
     is_beat = np.isin(ann.symbols, list(BEAT_SYMBOLS))
@@ -384,6 +411,7 @@ def stream_record(
         "record": Path(base).name,
         "channel": ch,
         "samples": int(len(x)),
+        "start_s": first / FS,
         "speed": speed,
         "seconds": round(elapsed, 3),
         "beats_reported": int(len(test)),
@@ -396,6 +424,7 @@ def stream_record(
             "mean": float(us.mean()) if len(us) else None,
             "max": int(us.max()) if len(us) else None,
         },
+        "rhythm": score_rhythm(reader.rhythm, base, lead, first, len(x)) if reader.rhythm else None,
         "status": reader.status,
         "unparsed_lines": reader.other[:20],
     }

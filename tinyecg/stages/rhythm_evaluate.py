@@ -94,14 +94,18 @@ class RhythmModel:
         self.runtime = (TFLMModel if runtime == "tflm" else LiteRTModel)(path.read_bytes())
 
     def decisions(self, rec: RhythmRecord) -> np.ndarray:
+        out, gate = self.outputs(rec)
+        return (out.argmax(1) == SHOCKABLE_OUTPUT) & gate
+
+    def outputs(self, rec: RhythmRecord) -> tuple[np.ndarray, np.ndarray]:
+        """The int8 outputs (n, 2) on every window of rec, and the amplitude gate."""
         w = record_windows(rec)
         q = fe.normalise_int(w, rec.gain)
         if (self.scale, self.zero_point) != (1.0 / RHYTHM_Q_PER_STD, 0):
             # the front end's scale is 1/16 std; another input scale is requantized
             x = q.astype(np.float64) / RHYTHM_Q_PER_STD
             q = np.clip(np.round(x / self.scale) + self.zero_point, -128, 127).astype(np.int8)
-        out = self.runtime.invoke_batch(q)
-        return (out.argmax(1) == SHOCKABLE_OUTPUT) & fe.amplitude_gate(w, rec.gain)
+        return self.runtime.invoke_batch(q), fe.amplitude_gate(w, rec.gain)
 
 
 def evaluate_rhythm(

@@ -11,6 +11,8 @@ readable line.
     analysis  one beat through every path; a record through the device layer
     report    the results as Markdown
     figures   the results as matplotlib figures
+    rhythm    the rhythm view: a record's shockable decision per second (the int8 rhythm
+              model in TFLM), its alarm and its annotated rhythm (analysis, figure, text)
     ui        the Gradio page, `serve`, `build_app`, `launch`
 
 For a beat: the float reference preprocessing (:mod:`tinyecg.dsp.denoise`), then the float
@@ -49,12 +51,21 @@ from tinyecg.app.demo.inputs import (
 )
 from tinyecg.app.demo.model import DemoModel, default_model_dir, load_model, training_note
 from tinyecg.app.demo.report import beat_markdown, record_markdown
+from tinyecg.app.demo.rhythm import (
+    RhythmResult,
+    analyse_rhythm,
+    default_rhythm_model,
+    rhythm_figure,
+    rhythm_markdown,
+)
 from tinyecg.app.demo.ui import (
     beat_handler,
     build_app,
     detail_handler,
     launch,
     record_handler,
+    rhythm_detail_handler,
+    rhythm_handler,
     serve,
 )
 
@@ -63,6 +74,13 @@ __all__ = [
     "BeatResult",
     "DemoModel",
     "RecordResult",
+    "RhythmResult",
+    "analyse_rhythm",
+    "default_rhythm_model",
+    "rhythm_detail_handler",
+    "rhythm_figure",
+    "rhythm_handler",
+    "rhythm_markdown",
     "analyse_record",
     "beat_figure",
     "beat_handler",

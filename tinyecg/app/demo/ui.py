@@ -24,6 +24,13 @@ from tinyecg.app.demo.inputs import (
 )
 from tinyecg.app.demo.model import DemoModel, load_model
 from tinyecg.app.demo.report import beat_markdown, record_markdown
+from tinyecg.app.demo.rhythm import (
+    STRIP_SECONDS,
+    RhythmResult,
+    analyse_rhythm,
+    rhythm_figure,
+    rhythm_markdown,
+)
 from tinyecg.errors import TinyECGError
 from tinyecg.spec import FS, PRE_R, WINDOW
 from tinyecg.spec import MITDB_ADC_BASELINE as ADC_BASELINE
@@ -92,6 +99,40 @@ def record_handler(dm: DemoModel, bundled: str | None, files, detector: str = "a
         return _error_markdown(exc), None, None
 
 
+def rhythm_handler(rhythm_model, bundled: str | None, files):
+    """Page callback for the rhythm view: (markdown, figure or None, RhythmResult or None).
+    rhythm_model: a .tflite path, or None for the shipped one."""
+    try:
+        if files:
+            with tempfile.TemporaryDirectory(prefix="tinyecg-demo-upload-") as work:
+                base = record_from_uploads([upload_path(f) for f in files], work)
+                res = analyse_rhythm(base, rhythm_model)
+        elif bundled:
+            res = analyse_rhythm(
+                bundled_record(bundled), rhythm_model, name=f"{bundled} (bundled MIT-BIH excerpt)"
+            )
+        else:
+            raise TinyECGError("choose a bundled excerpt or upload a record (.hea + .dat + .atr)")
+        first = first_alarm_or_shock(res)
+        return rhythm_markdown(res), rhythm_figure(res, first), res
+    except Exception as exc:
+        return _error_markdown(exc), None, None
+
+
+def first_alarm_or_shock(res: RhythmResult) -> float:
+    """Where the strip starts first: a little before the first alarm, else 0."""
+    spans = res.alarm_spans()
+    return max(0.0, spans[0][0] - STRIP_SECONDS / 2) if spans else 0.0
+
+
+def rhythm_detail_handler(res: RhythmResult | None, start_s):
+    try:
+        return None if res is None else rhythm_figure(res, float(start_s or 0))
+    except Exception as exc:  # a stale state must not break the page
+        log.warning("demo: rhythm view failed: %s", exc)
+        return None
+
+
 def detail_handler(res: RecordResult | None, start_s):
     try:
         return None if res is None else record_figure(res, float(start_s or 0))
@@ -121,8 +162,9 @@ interpreter, the same kernels a board runs.
 """
 
 
-def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
-    """The Gradio page (gr.Blocks) for a run directory, a model file, or the default model."""
+def build_app(run_dir=None, model=None, dm: DemoModel | None = None, rhythm_model=None):
+    """The Gradio page (gr.Blocks) for a run directory, a model file, or the default model;
+    rhythm_model: the rhythm view's .tflite (default: the one shipped with tinyecg)."""
     gr = _gradio()
     dm = dm or load_model(run_dir, model)
     examples = example_beats()
@@ -185,6 +227,28 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
             )
             rplot = gr.Plot(label="record", elem_id="record-plot")
             state = gr.State(None)
+        with gr.Tab("Rhythm (VF/VT alarm)", id="tab-rhythm"):
+            gr.Markdown(RHYTHM_INTRO, elem_id="rhythm-intro")
+            with gr.Row():
+                vbundled = gr.Dropdown(
+                    records,
+                    value=records[0] if records else None,
+                    label="Bundled MIT-BIH excerpt",
+                    elem_id="rhythm-bundled",
+                )
+                vfiles = gr.File(
+                    label="...or upload a WFDB record (.hea + .dat [+ .atr]): vfdb, cudb, mitdb",
+                    file_count="multiple",
+                    file_types=[".hea", ".dat", ".atr"],
+                    elem_id="rhythm-files",
+                )
+            vrun = gr.Button("Analyse rhythm", variant="primary", elem_id="rhythm-run")
+            vresult = gr.Markdown(elem_id="rhythm-result")
+            vstart = gr.Slider(
+                0, 180, value=0, step=1, label="strip from (s)", elem_id="rhythm-start"
+            )
+            vplot = gr.Plot(label="rhythm", elem_id="rhythm-plot")
+            vstate = gr.State(None)
 
         example.change(lambda k: examples.get(k, ""), inputs=example, outputs=text)
         run.click(
@@ -202,7 +266,29 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None):
         start.input(
             detail_handler, inputs=[state, start], outputs=rplot, trigger_mode="always_last"
         )
+
+        def on_rhythm(b, f):
+            md, fig, res = rhythm_handler(rhythm_model, b, f)
+            if res is None:
+                return md, fig, res, gr.Slider(minimum=0, maximum=1, value=0)
+            top = max(1.0, round(res.duration - STRIP_SECONDS))
+            return md, fig, res, gr.Slider(minimum=0, maximum=top, value=first_alarm_or_shock(res))
+
+        vrun.click(on_rhythm, inputs=[vbundled, vfiles], outputs=[vresult, vplot, vstate, vstart])
+        vstart.input(
+            rhythm_detail_handler,
+            inputs=[vstate, vstart],
+            outputs=vplot,
+            trigger_mode="always_last",
+        )
     return app
+
+
+RHYTHM_INTRO = """The shockable-rhythm alarm as a device runs it: every second, the 8 s before
+it through the integer front end and the int8 rhythm model (TFLM), a shockable decision only
+when the signal is large enough, and an alarm after three shockable decisions in a row. With
+rhythm annotations (MIT-BIH, vfdb, cudb) the annotated rhythm is drawn beneath and the
+decisions are scored as AED standards do."""
 
 
 def launch(app, port: int = 7860, block: bool = True):
@@ -232,11 +318,12 @@ def launch(app, port: int = 7860, block: bool = True):
     return getattr(app, "local_url", None) or f"http://127.0.0.1:{port}/"
 
 
-def serve(run_dir=None, model=None, port: int = 7860) -> None:
-    """`tinyecg demo [RUN_DIR | --model MODEL.tflite] [--port N]`: build and serve, blocking."""
+def serve(run_dir=None, model=None, port: int = 7860, rhythm_model=None) -> None:
+    """`tinyecg demo [RUN_DIR | --model MODEL.tflite] [--rhythm-model R.tflite] [--port N]`:
+    build and serve, blocking."""
     if not 1 <= int(port) <= 65535:
         raise TinyECGError(f"port {port} is not in 1..65535")
-    app = build_app(run_dir, model)
+    app = build_app(run_dir, model, rhythm_model=rhythm_model)
     url = launch(app, port, block=False)
     print(f"tinyecg demo on {url} (Ctrl-C stops it)", flush=True)
     try:
