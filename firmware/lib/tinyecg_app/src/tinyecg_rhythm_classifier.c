@@ -1,7 +1,8 @@
 /*
- * tinyecg_rhythm_classifier.c - the rhythm model's C backend as the core's rhythm classifier,
- * and its golden self-test (see tinyecg_rhythm_app.h). The one file of the application that
- * includes the rhythm export's generated headers.
+ * tinyecg_rhythm_classifier.c - the rhythm model's golden self-test and, with a C backend
+ * export (`tinyecg export --task rhythm --runtime c`), the C backend as the core's rhythm
+ * classifier (see tinyecg_rhythm_app.h). With a TFLM export (`--runtime tflm`) the classifier
+ * is a second TFLM interpreter, in tinyecg_classifier_tflm.cpp beside the beat model's.
  */
 #include "tinyecg_rhythm_app.h"
 
@@ -10,9 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "tinyecg_rhythm_model.h"        /* tinyecg_rhythm_model_invoke(), its SHA-256 */
 #include "tinyecg_rhythm_model_golden.h" /* tinyecg_rhythm_model_golden[] */
-#include "tinyecg_rhythm_model_meta.h"   /* labels, shockable output, quantization */
+#include "tinyecg_rhythm_export.h" /* the metadata (labels, shockable output, quantization), which export */
 
 /* What the core hands the model must be what it was trained on; the export checked these
  * against the .tflite, this checks the export against the front end it will read. */
@@ -22,6 +22,14 @@
 #if TINYECG_RHYTHM_MODEL_INPUT_ZERO_POINT != 0 || TINYECG_RHYTHM_MODEL_INPUT_Q_PER_STD != 16
 #error "the rhythm model's input is not the front end's (scale 1/16 std, zero point 0)"
 #endif
+
+#if TINYECG_RHYTHM_MODEL_IS_TFLM
+#if TINYECG_CLASSIFIER != TINYECG_CLASSIFIER_TFLM
+#error "lib/tinyecg_rhythm_model is a --runtime tflm export: this build has no TFLM (TINYECG_CLASSIFIER); export the rhythm model with --runtime c"
+#endif
+/* tinyecg_rhythm_classifier_start(): tinyecg_classifier_tflm.cpp */
+#else
+#include "tinyecg_rhythm_model.h" /* tinyecg_rhythm_model_invoke(), its SHA-256 */
 
 static int cbackend_rhythm_classify(void *ctx, const int8_t *window_q, int8_t *scores_q)
 {
@@ -62,6 +70,7 @@ const tinyecg_rhythm_classifier_t *tinyecg_rhythm_classifier_start(tinyecg_write
     }
     return &cbackend_rhythm;
 }
+#endif /* TINYECG_RHYTHM_MODEL_IS_TFLM */
 
 static uint32_t cost_now(const tinyecg_cost_counter_t *cost)
 {
