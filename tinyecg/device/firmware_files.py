@@ -152,7 +152,7 @@ def rhythm_sources(
     rhythm_model_dir()) is there; True: on (TinyECGError when it cannot be); False: off.
     A `--runtime c` export runs on the C backend in every build, so its kernels come along;
     a `--runtime tflm` export (TFLM builds only) runs in a second TFLM interpreter
-    (tinyecg_rhythm_export.h). With runtime "c" (export_dir: the beat model's export) the
+    (tinyecg_rhythm_app.h). With runtime "c" (export_dir: the beat model's export) the
     two C models share one arena (TINYECG_NN_SHARED_ARENA, tinyecg_nn.h): the core never
     runs them at the same time."""
     folder = Path(rhythm_dir) if rhythm_dir is not None else rhythm_model_dir()

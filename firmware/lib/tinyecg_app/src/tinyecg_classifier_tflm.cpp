@@ -31,9 +31,10 @@
  * 16-byte aligned array of TINYECG_ARENA_BYTES.
  *
  * The rhythm model (TINYECG_RHYTHM) with a `tinyecg export --task rhythm --runtime tflm`
- * export (tinyecg_rhythm_export.h) runs in a second interpreter of its own: its own static
- * arena (TINYECG_RHYTHM_MODEL_ARENA_BYTES), op resolver and interpreter buffer, so neither
- * model's persistent allocations touch the other's. tinyecg_rhythm_classifier_start() prints
+ * export (TINYECG_RHYTHM_MODEL_IS_TFLM below) runs in a second interpreter of its own: its
+ * own static arena (TINYECG_RHYTHM_MODEL_ARENA_BYTES), op resolver and interpreter buffer,
+ * so neither model's persistent allocations touch the other's.
+ * tinyecg_rhythm_classifier_start() prints
  *   # rhythm-classifier tflm arena=<used>/<TINYECG_RHYTHM_MODEL_ARENA_BYTES> model=<bytes>
  *     sha256=<16 hex> kernels=... labels=non-shockable,shockable
  * and refuses, with one "# rhythm-classifier error: ..." line each, what the beat model's
@@ -67,11 +68,21 @@
 
 #include "tinyecg_rhythm_app.h" /* TINYECG_RHYTHM, tinyecg_rhythm_classifier_start() */
 #if TINYECG_RHYTHM
-#include "tinyecg_rhythm_export.h" /* TINYECG_RHYTHM_MODEL_IS_TFLM, the rhythm metadata */
+#include "tinyecg_rhythm_model_meta.h" /* the rhythm metadata */
+/* Which export this build has (tinyecg_rhythm_app.h): a `--runtime tflm` export's metadata
+ * includes tinyecg_rhythm_model_arena.h, the only header that defines
+ * TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES; a `--runtime c` export's, tinyecg_rhythm_model.h. */
+#if defined(TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES)
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 1
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0
+#endif
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0 /* no rhythm task */
 #endif
 #if TINYECG_RHYTHM && TINYECG_RHYTHM_MODEL_IS_TFLM
 #define TINYECG_TFLM_RHYTHM 1
-#include "tinyecg_rhythm_model_data.h" /* tinyecg_rhythm_model_data[], TINYECG_RHYTHM_MODEL_SHA256 */
+#include "tinyecg_rhythm_model_data.h" /* tinyecg_rhythm_model_data[], its SHA-256 */
 #include "tinyecg_rhythm_model_op_resolver.h" /* tinyecg_rhythm_model::OpResolver (generated) */
 #else
 #define TINYECG_TFLM_RHYTHM 0 /* no rhythm task, or its C backend export */

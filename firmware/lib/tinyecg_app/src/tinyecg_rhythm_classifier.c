@@ -12,7 +12,16 @@
 #include <string.h>
 
 #include "tinyecg_rhythm_model_golden.h" /* tinyecg_rhythm_model_golden[] */
-#include "tinyecg_rhythm_export.h" /* the metadata (labels, shockable output, quantization), which export */
+#include "tinyecg_rhythm_model_meta.h"   /* labels, shockable output, quantization */
+
+/* Which export this build has (tinyecg_rhythm_app.h): a `--runtime tflm` export's metadata
+ * includes tinyecg_rhythm_model_arena.h, the only header that defines
+ * TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES; a `--runtime c` export's, tinyecg_rhythm_model.h. */
+#if defined(TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES)
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 1
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0
+#endif
 
 /* What the core hands the model must be what it was trained on; the export checked these
  * against the .tflite, this checks the export against the front end it will read. */
@@ -25,7 +34,7 @@
 
 #if TINYECG_RHYTHM_MODEL_IS_TFLM
 #if TINYECG_CLASSIFIER != TINYECG_CLASSIFIER_TFLM
-#error "lib/tinyecg_rhythm_model is a --runtime tflm export: this build has no TFLM (TINYECG_CLASSIFIER); export the rhythm model with --runtime c"
+#error "a --runtime tflm rhythm export needs TINYECG_CLASSIFIER_TFLM: export it with --runtime c"
 #endif
 /* tinyecg_rhythm_classifier_start(): tinyecg_classifier_tflm.cpp */
 #else
