@@ -381,6 +381,30 @@ def test_rhythm_model_in_a_second_interpreter_passes_its_selftest(
     assert f"rhythm=tflm rhythm_sha256={sha[:16]}" in out
 
 
+def test_rhythm_adapter_refuses_a_model_unlike_its_metadata(
+    selftest_run, fresh_export, rhythm_tflm_export, tmp_path_factory
+):
+    """The rhythm interpreter's tensor check: metadata that says another input scale (1/32
+    for the model's 1/16) is refused at start with one "# rhythm-classifier error" line; no
+    rhythm self-test runs on it and the beat model is untouched."""
+    import shutil
+
+    bad = tmp_path_factory.mktemp("rhythm-tflm-bad") / "export"
+    shutil.copytree(rhythm_tflm_export, bad)
+    meta = bad / "tinyecg_rhythm_model_meta.h"
+    text = meta.read_text()
+    assert "#define TINYECG_RHYTHM_MODEL_INPUT_SCALE_EXP (-4)" in text
+    meta.write_text(text.replace("INPUT_SCALE_EXP (-4)", "INPUT_SCALE_EXP (-5)"))
+    res, _ = selftest_run("host", fresh_export, rhythm=bad)
+    assert res.passed and res.max_diff == 0, res.stdout  # the beat model's self-test
+    errors = re.findall(r"^# rhythm-classifier error: .*$", res.stdout, re.M)
+    assert errors == [
+        "# rhythm-classifier error: the model's input is not int8[720] with the scale and zero "
+        "point of tinyecg_rhythm_model_meta.h (re-export?)"
+    ], res.stdout
+    assert "# rhythm-selftest" not in res.stdout
+
+
 def test_m4_figures(selftest_run, fresh_export, tflm_library):
     """Cost and size of the Cortex-M4F self-test program, printed for the record (pytest -s)."""
     res, elf = selftest_run("m4", fresh_export)
