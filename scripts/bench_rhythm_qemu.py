@@ -22,6 +22,12 @@ arena (TINYECG_NN_SHARED_ARENA). It writes:
                 whether every `# rhythm` / `# alarm` line equals the Python reference
                 (tinyecg.device.rhythm_lines with the shipped rhythm model in host TFLM)
 Targets (issue 15): flash <= 64 KB, RAM <= 20 KB, <= 300k instructions per decision.
+
+With --tflm it adds "tflm": the same figures for TFLM builds (the library the Arm boards pin,
+tinyecg.device.tflm_lib, CMSIS-NN), the beat model and the rhythm model each in an
+interpreter of its own (the rhythm model from a `--runtime tflm` export made for the build):
+the two-task and beat-only images, per decision, and every excerpt's lines against the same
+reference. The targets above are the C backend's; the TFLM figures are reported beside them.
 """
 
 from __future__ import annotations
@@ -78,7 +84,9 @@ def image_figures(fw, data: Path) -> dict:
     }
 
 
-def run_excerpt(work: Path, export_dir: Path, data: Path, classify, excerpt, images) -> dict:
+def run_excerpt(
+    work: Path, export_dir: Path, data: Path, classify, excerpt, images, tflm=None
+) -> dict:
     db, name, start, seconds = excerpt
     base = data / db / name
     sig = read_signal(base, sampfrom=start * FS, sampto=(start + seconds) * FS)
@@ -89,6 +97,8 @@ def run_excerpt(work: Path, export_dir: Path, data: Path, classify, excerpt, ima
             export_dir=export_dir,
             io="semihost",
             rhythm=True,
+            runtime="c" if tflm is None else "tflm",
+            tflm_library=tflm,
             adc_range=sig.adc_range,
             calibration=(sig.baseline, round(sig.gain)),
         )
@@ -137,6 +147,35 @@ def per_decision(runs: list[dict]) -> dict:
     }
 
 
+def tflm_figures(work: Path, data: Path, classify) -> dict:
+    """The TFLM builds: both models in TFLM (two interpreters) and the beat model alone."""
+    from tinyecg.device import tflm_lib
+
+    lib = tflm_lib.build_library("m4")
+    export_dir = work / "model-tflm"
+    fq.export_model(None, export_dir, golden=8, runtime="tflm")
+    kw = {"export_dir": export_dir, "io": "uart", "runtime": "tflm", "tflm_library": lib}
+    both = fq.build_firmware(work / "tflm-both", rhythm=True, **kw)
+    beat = fq.build_firmware(work / "tflm-beat", rhythm=False, **kw)
+    images: dict = {}
+    runs = [
+        run_excerpt(work / "tflm", export_dir, data, classify, e, images, tflm=lib)
+        for e in EXCERPTS
+    ]
+    return {
+        "library": lib.library.name,
+        "models": {
+            "beat": "tinyecg/assets/default_model/model.tflite (TFLM, 8 golden beats)",
+            "rhythm": "tinyecg/assets/rhythm_model/model.tflite (TFLM, --runtime tflm export "
+            "made for the build, 4 golden windows)",
+        },
+        "image": image_figures(both, data),
+        "beat_only_image": image_figures(beat, data),
+        "per_decision": per_decision(runs),
+        "excerpts": runs,
+    }
+
+
 def tool_version(cmd: list[str]) -> str:
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     return out.splitlines()[0].strip() if out else "unknown"
@@ -146,6 +185,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data", help="folder with mitdb, cudb, vfdb")
     ap.add_argument("--out", default="docs/bench/rhythm_qemu.json")
+    ap.add_argument("--tflm", action="store_true", help="add the TFLM builds' figures")
     args = ap.parse_args()
     data = Path(args.data)
     t0 = time.time()
@@ -160,6 +200,7 @@ def main() -> int:
         beat_only = image_figures(beat, data)
         images: dict = {}
         runs = [run_excerpt(work, export_dir, data, classify, e, images) for e in EXCERPTS]
+        tflm = tflm_figures(work, data, classify) if args.tflm else None
     cost = per_decision(runs)
     result = {
         "command": f"python scripts/bench_rhythm_qemu.py --data ../shared/data --out {args.out}",
@@ -184,6 +225,9 @@ def main() -> int:
         },
         "seconds": round(time.time() - t0, 1),
     }
+    if tflm is not None:
+        result["tflm"] = tflm
+        result["command"] += " --tflm"
     write_json(Path(args.out), result)
     print(
         f"flash {image['flash_bytes']} B, RAM {image['ram_bytes']} B, per decision "

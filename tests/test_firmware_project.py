@@ -293,6 +293,10 @@ def _macros(files) -> dict[str, str]:
     return out
 
 
+TFLM_ADAPTER = "tinyecg_classifier_tflm.cpp"
+TFLM_RHYTHM_HEADERS = ("tinyecg_rhythm_model_data.h", "tinyecg_rhythm_model_op_resolver.h")
+
+
 def test_every_compiled_file_exists_and_every_include_resolves(exported):
     project = exported.project
     libs = [_library(p) for p in sorted((project / "lib").iterdir()) if p.is_dir()]
@@ -353,6 +357,17 @@ def test_every_compiled_file_exists_and_every_include_resolves(exported):
                 if name.startswith(EXTERNAL):
                     continue
                 found = resolve(name, f)
+                if found is None and name in TFLM_RHYTHM_HEADERS and f.name == TFLM_ADAPTER:
+                    # the rhythm model's TFLM files: included only with a `--runtime tflm`
+                    # rhythm export (TINYECG_RHYTHM_MODEL_IS_TFLM); the project's is the C backend's
+                    body = f.read_text()
+                    guard = re.search(
+                        r"^#if TINYECG_RHYTHM && TINYECG_RHYTHM_MODEL_IS_TFLM$", body, re.M
+                    )
+                    assert guard and guard.start() < body.index(f'#include "{name}"')
+                    rhythm_export = project / "lib" / "tinyecg_rhythm_model" / "manifest.json"
+                    assert json.loads(rhythm_export.read_text())["runtime"] == "c"
+                    continue
                 if found is None:
                     if quote == '"':
                         unresolved.append(f'{f.relative_to(project)}: "{name}"')

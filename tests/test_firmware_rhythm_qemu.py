@@ -8,6 +8,7 @@ self-test at boot; and the image keeps the two-task budget (flash <= 64 KB, RAM 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -179,12 +180,14 @@ def test_two_task_budget(fq, fw_uart, fw_semihost):
     assert np.isfinite(per_decision) and per_decision > 100_000
 
 
-def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir, tflm_library):
-    """A TFLM firmware (the boards' default classifier) with the rhythm task: the beat model in
-    TFLM, the rhythm model on the C backend (the committed export's): the rhythm self-test
-    passes and a VF excerpt's rhythm lines equal the reference's."""
-    db, name, start_s, _ = VF
-    sig = _signal(db, name, start_s, 40)
+def test_tflm_build_runs_the_rhythm_model_in_tflm(fq, work, export_dir, tflm_library):
+    """A TFLM firmware (the boards' default classifier) with the rhythm task: both models in
+    TFLM, the rhythm model in a second interpreter on a `--runtime tflm` export made for the
+    build. Its boot self-test passes bit for bit (tolerance 0), and cudb cu01's VF onset
+    excerpt gives the reference's rhythm and alarm lines byte for byte (TFLM's int8 outputs
+    are the C backend's) with the alarm within 10 s of the onset."""
+    db, name, start_s, seconds = VF
+    sig = _signal(db, name, start_s, seconds)
     fw = fq.build_firmware(
         work / "tflm",
         export_dir=None,
@@ -195,9 +198,19 @@ def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir,
         adc_range=sig.adc_range,
         calibration=(sig.baseline, round(sig.gain)),
     )
+    assert "TINYECG_RHYTHM=1" in fw.defs
     run = fq.run_samples(fw, sig.adc)
     assert run.returncode == 0  # both golden self-tests passed
-    assert "classifier=tflm" in run.lines.info and "rhythm=cbackend" in run.lines.info
+    status = run.lines.status
+    sha = hashlib.sha256(RHYTHM_MODEL.read_bytes()).hexdigest()[:16]
+    assert "classifier=tflm" in run.lines.info
+    assert f"rhythm=tflm rhythm_sha256={sha}" in run.lines.info
+    start = [s for s in status if s.startswith("# rhythm-classifier ")]
+    assert len(start) == 1 and start[0].startswith("# rhythm-classifier tflm arena="), start
+    assert not [s for s in status if "error" in s]
+    rows = [s for s in status if s.startswith("# rhythm-selftest ")]
+    assert rows[-1] == "# rhythm-selftest pass 4/4 tolerance=0 maxdiff=0", rows
+    assert len(rows) == 5 and all("output=ok maxdiff=0" in r for r in rows[:-1])
     ref = RhythmReference(
         tflm_classifier(RHYTHM_MODEL),
         baseline=sig.baseline,
@@ -205,8 +218,14 @@ def test_tflm_build_runs_the_rhythm_model_on_the_c_backend(fq, work, export_dir,
         adc_range=sig.adc_range,
     )
     ref.push(sig.adc)
-    got = _rhythm_lines(run.lines.status)
-    assert got == ref.lines() and len(got) >= 40 - 10 + 1
+    got = _rhythm_lines(status)
+    assert got == ref.lines()
+    assert len([g for g in got if g.startswith("# rhythm ")]) == seconds - 10 + 1
+    onset_s = _vf_onset_s(db, name) - start_s
+    alarm = [int(g.split()[-1]) / FS for g in got if g.startswith("# alarm shockable ")]
+    assert alarm and onset_s <= alarm[0] <= onset_s + 10.0, (onset_s, alarm)
+    q = run.lines.qemu
+    assert q["rdecisions"] == q["rwindows"] == seconds - 10 + 1 and q["rmodel_max"] > 0
 
 
 def test_committed_bench_is_consistent_and_quoted():

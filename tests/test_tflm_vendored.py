@@ -149,16 +149,18 @@ def per_channel_export(mitdb_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def selftest_run(tflm_library, tmp_path_factory):
-    """(target, export folder[, extra defines]) -> (SelftestResult, program), each program
-    built and run once."""
+    """(target, export folder[, extra defines][, rhythm export]) -> (SelftestResult,
+    program), each program built and run once."""
     runs: dict = {}
 
-    def run(target: str, export: Path, defines: tuple[str, ...] = ()):
-        key = (target, export, defines)
+    def run(target: str, export: Path, defines: tuple[str, ...] = (), rhythm: Path | None = None):
+        key = (target, export, defines, rhythm)
         if key not in runs:
             lib = tflm_library(target)
             out = tmp_path_factory.mktemp(f"selftest-{target}-{export.name}")
-            program = tflm_selftest.build_selftest(target, export, out, lib, extra_defines=defines)
+            program = tflm_selftest.build_selftest(
+                target, export, out, lib, extra_defines=defines, rhythm_dir=rhythm
+            )
             runs[key] = tflm_selftest.run_selftest(program, target, timeout=300), program
         return runs[key]
 
@@ -341,6 +343,68 @@ def test_selftest_fails_with_per_channel_dense_layers(target, selftest_run, per_
         assert got != want
 
 
+@pytest.fixture(scope="session")
+def rhythm_tflm_export(tmp_path_factory) -> Path:
+    """`tinyecg export --task rhythm --runtime tflm` of the shipped rhythm model, now (what
+    build_firmware(runtime="tflm") gives the rhythm task)."""
+    from tinyecg.device import firmware_files
+
+    if not (paths.rhythm_model_dir() / "model.tflite").is_file():
+        pytest.skip("the shipped rhythm model is missing")
+    return firmware_files.export_rhythm_tflm(tmp_path_factory.mktemp("export-rhythm-tflm"))
+
+
+_RHYTHM_ROW = re.compile(
+    r"^# rhythm-selftest \d+ record=\S+ end=\d+ output=(\w+) maxdiff=(-?\d+)", re.M
+)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_rhythm_model_in_a_second_interpreter_passes_its_selftest(
+    target, selftest_run, fresh_export, rhythm_tflm_export
+):
+    """Both models in TFLM at boot (host, Cortex-M4F, Cortex-M0+): the rhythm model in an
+    interpreter and arena of its own passes the adapter's checks and its golden windows bit
+    for bit (tolerance 0), beside the beat model's self-test."""
+    res, _ = selftest_run(target, fresh_export, rhythm=rhythm_tflm_export)
+    assert res.passed, f"{target}: exit {res.returncode}\n{res.stdout}\n{res.stderr[-2000:]}"
+    assert res.max_diff == 0 and res.selftest_ok == res.selftest_count >= 8
+    out = res.stdout
+    sha = hashlib.sha256((paths.rhythm_model_dir() / "model.tflite").read_bytes()).hexdigest()
+    start = re.findall(r"^# rhythm-classifier .*$", out, re.M)
+    assert len(start) == 1 and start[0].startswith("# rhythm-classifier tflm arena="), out
+    used, size = (int(v) for v in re.search(r"arena=(\d+)/(\d+)", start[0]).groups())
+    assert 0 < used <= size and f"sha256={sha[:16]}" in start[0]
+    rows = _RHYTHM_ROW.findall(out)
+    assert len(rows) == 4 and all(r == ("ok", "0") for r in rows), out
+    assert "# rhythm-selftest pass 4/4 tolerance=0 maxdiff=0" in out
+    assert f"rhythm=tflm rhythm_sha256={sha[:16]}" in out
+
+
+def test_rhythm_adapter_refuses_a_model_unlike_its_metadata(
+    selftest_run, fresh_export, rhythm_tflm_export, tmp_path_factory
+):
+    """The rhythm interpreter's tensor check: metadata that says another input scale (1/32
+    for the model's 1/16) is refused at start with one "# rhythm-classifier error" line; no
+    rhythm self-test runs on it and the beat model is untouched."""
+    import shutil
+
+    bad = tmp_path_factory.mktemp("rhythm-tflm-bad") / "export"
+    shutil.copytree(rhythm_tflm_export, bad)
+    meta = bad / "tinyecg_rhythm_model_meta.h"
+    text = meta.read_text()
+    assert "#define TINYECG_RHYTHM_MODEL_INPUT_SCALE_EXP (-4)" in text
+    meta.write_text(text.replace("INPUT_SCALE_EXP (-4)", "INPUT_SCALE_EXP (-5)"))
+    res, _ = selftest_run("host", fresh_export, rhythm=bad)
+    assert res.passed and res.max_diff == 0, res.stdout  # the beat model's self-test
+    errors = re.findall(r"^# rhythm-classifier error: .*$", res.stdout, re.M)
+    assert errors == [
+        "# rhythm-classifier error: the model's input is not int8[720] with the scale and zero "
+        "point of tinyecg_rhythm_model_meta.h (re-export?)"
+    ], res.stdout
+    assert "# rhythm-selftest" not in res.stdout
+
+
 def test_m4_figures(selftest_run, fresh_export, tflm_library):
     """Cost and size of the Cortex-M4F self-test program, printed for the record (pytest -s)."""
     res, elf = selftest_run("m4", fresh_export)
@@ -380,19 +444,20 @@ def tflm_images(fq, fresh_export, tflm_library, tmp_path_factory):
     """(io, arch) -> the whole firmware built with TFLM for QEMU, from one export."""
     built = {}
 
-    def get(io: str, arch: str = "m4"):
-        if (io, arch) not in built:
+    def get(io: str, arch: str = "m4", rhythm: bool = False):
+        """rhythm False: the beat model in TFLM alone, as most tests here measure it."""
+        if (io, arch, rhythm) not in built:
             work = tmp_path_factory.mktemp(f"tflm-fw-{io}-{arch}")
-            built[io, arch] = fq.build_firmware(
+            built[io, arch, rhythm] = fq.build_firmware(
                 work,
                 export_dir=fresh_export,
                 io=io,
                 runtime="tflm",
                 arch=arch,
                 tflm_library=tflm_library(arch),
-                rhythm=False,  # the beat model in TFLM alone, as these tests measure it
+                rhythm=rhythm,
             )
-        return built[io, arch]
+        return built[io, arch, rhythm]
 
     return get
 
@@ -415,14 +480,18 @@ def _host_reference(fq, harness, x, labels):
 
 def test_linked_sources_list_is_the_m4_firmwares_link(tflm_images, tflm_library):
     """firmware/scripts/tflm_linked_sources.txt (what the host and M0+ builds compile) is
-    exactly what the Cortex-M4F firmware pulls out of the whole library."""
-    fw = tflm_images("uart")
+    exactly what the Cortex-M4F firmware with both models in TFLM pulls out of the whole
+    library (the beat-only image links a subset of it)."""
+    fw = tflm_images("uart", rhythm=True)
     lib = tflm_library("m4")
     assert not lib.subset
     linked = tflm_lib.linked_sources(fw.elf.with_suffix(".map"), lib.library)
     assert linked == tflm_lib.read_linked_sources(), (
         "regenerate firmware/scripts/tflm_linked_sources.txt from tflm_lib.linked_sources()"
     )
+    assert "src/tensorflow/lite/micro/kernels/cmsis_nn/pooling.cpp" in linked  # the rhythm's
+    beat_only = tflm_images("uart").elf.with_suffix(".map")
+    assert set(tflm_lib.linked_sources(beat_only, lib.library)) <= set(linked)
 
 
 @pytest.mark.parametrize("record", STREAMED)

@@ -158,8 +158,9 @@
 
 /* 1: the core runs the shockable-rhythm (VF/VT) task beside the beats ("# rhythm ..." once a
  * second, "# alarm ..."; tinyecg_rhythm_task.h) with the model of lib/tinyecg_rhythm_model
- * (`tinyecg export --task rhythm --runtime c`, committed) on the C backend and its golden
- * self-test at boot (tinyecg_rhythm_app.h). On by default whenever a beat classifier is built
+ * and its golden self-test at boot (tinyecg_rhythm_app.h): on the C backend with a
+ * `tinyecg export --task rhythm --runtime c` export (committed), in a second TFLM interpreter
+ * with a `--runtime tflm` one (TFLM builds only). On by default whenever a beat classifier is built
  * in; 0 (or TINYECG_CLASSIFIER_NONE) gives the beat path alone, without its 2.4 KB of state
  * and the model's arena. */
 #ifndef TINYECG_RHYTHM

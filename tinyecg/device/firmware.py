@@ -35,6 +35,7 @@ from typing import cast
 
 import numpy as np
 
+from tinyecg import paths
 from tinyecg.device import detect, elfsize, firmware_files, qemu
 from tinyecg.device.device_lines import DeviceLines, parse_lines  # noqa: F401 (part of this API)
 from tinyecg.errors import TinyECGError
@@ -147,9 +148,11 @@ def build_firmware(
     "3"). export_dir: reuse an export made earlier (made for that runtime). instr_per_us:
     divisor turning classify()'s instruction count into the protocol's inference_us (1:
     instructions). classifier: the old name of runtime ("cbackend", "tflm", "none").
-    rhythm: the shockable-rhythm task with the rhythm export rhythm_dir (default
-    firmware/lib/tinyecg_rhythm_model): None = when there is a classifier and the export is
-    there, True, False (firmware_files.rhythm_sources)."""
+    rhythm: the shockable-rhythm task with the rhythm export rhythm_dir (default: with
+    runtime "tflm" a `--runtime tflm` export of the shipped rhythm model made in out_dir, run
+    in a second TFLM interpreter; else firmware/lib/tinyecg_rhythm_model, the C backend's):
+    None = when there is a classifier and the export is there, True, False
+    (firmware_files.rhythm_sources)."""
     if classifier is not None:
         if classifier not in CLASSIFIER_RUNTIMES:
             raise TinyECGError(
@@ -168,6 +171,9 @@ def build_firmware(
     export_dir = Path(export_dir)
     manifest = firmware_files.export_manifest(export_dir)
     export_srcs, export_incs = firmware_files.runtime_sources(runtime, export_dir)
+    shipped = paths.rhythm_model_dir() / "model.tflite"
+    if runtime == "tflm" and rhythm is not False and rhythm_dir is None and shipped.is_file():
+        rhythm_dir = firmware_files.export_rhythm_tflm(out / "rhythm-model-tflm")
     rhythm_srcs, rhythm_incs, rhythm_defs = firmware_files.rhythm_sources(
         runtime, rhythm, rhythm_dir, export_dir
     )

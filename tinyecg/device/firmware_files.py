@@ -7,7 +7,8 @@
     firmware/include            ecg_config.h
     an export folder            the generated files of `tinyecg export` (per runtime below)
     firmware/lib/tinyecg_nn     the C backend's kernels (runtime "c", and the rhythm model)
-    firmware/lib/tinyecg_rhythm_model  the rhythm model's C backend export (TINYECG_RHYTHM)
+    firmware/lib/tinyecg_rhythm_model  the rhythm model's C backend export (TINYECG_RHYTHM);
+                                TFLM builds export it with --runtime tflm into their folder
 
 The QEMU firmware (tinyecg.device.firmware), the TFLM self-test programs
 (tinyecg.device.tflm_selftest) and the host tests take their file lists from here, so a new
@@ -129,31 +130,53 @@ def c_arena_bytes(header: Path) -> int:
     return int(found.group(1))
 
 
+#: golden windows of the rhythm exports the builds make (as the committed export has)
+RHYTHM_GOLDEN = 4
+
+
+def export_rhythm_tflm(out_dir: Path | str, golden: int = RHYTHM_GOLDEN) -> Path:
+    """`tinyecg export --task rhythm --runtime tflm` of the shipped rhythm model into out_dir
+    (what a TFLM build's rhythm task runs); returns out_dir."""
+    from tinyecg.export.exporter import export
+    from tinyecg.spec import RHYTHM_TASK
+
+    export(None, out_dir, golden=golden, force=True, runtime="tflm", task=RHYTHM_TASK)
+    return Path(out_dir)
+
+
 def rhythm_sources(
     runtime: str, rhythm=None, rhythm_dir=None, export_dir=None
 ) -> tuple[list[Path], list[Path], list[str]]:
     """(C sources, include folders, defines) the rhythm task adds to a build of `runtime`.
     rhythm None: on when there is a classifier and the export (rhythm_dir, default
     rhythm_model_dir()) is there; True: on (TinyECGError when it cannot be); False: off.
-    The rhythm model runs on the C backend in every build, so its kernels come along. With
-    runtime "c" (export_dir: the beat model's export) the two models share one arena
-    (TINYECG_NN_SHARED_ARENA, tinyecg_nn.h): the core never runs them at the same time."""
+    A `--runtime c` export runs on the C backend in every build, so its kernels come along;
+    a `--runtime tflm` export (TFLM builds only) runs in a second TFLM interpreter
+    (tinyecg_rhythm_app.h). With runtime "c" (export_dir: the beat model's export) the
+    two C models share one arena (TINYECG_NN_SHARED_ARENA, tinyecg_nn.h): the core never
+    runs them at the same time."""
     folder = Path(rhythm_dir) if rhythm_dir is not None else rhythm_model_dir()
-    present = (folder / "tinyecg_rhythm_model.c").is_file()
+    present = (folder / "manifest.json").is_file()
     on = (runtime != "none" and present) if rhythm is None else bool(rhythm)
     if not on:
         return [], [], ["TINYECG_RHYTHM=0"]
     if runtime == "none":
         raise TinyECGError("the rhythm task needs a classifier build (runtime c or tflm)")
     made_for = export_manifest(folder).get("runtime")
-    if made_for != "c":
-        raise TinyECGError(f"{folder}: the rhythm model must be a --runtime c export")
-    srcs = [folder / "tinyecg_rhythm_model.c", folder / "tinyecg_rhythm_model_golden.c"]
+    if made_for not in ("c", "tflm") or (made_for == "tflm" and runtime != "tflm"):
+        raise TinyECGError(
+            f"{folder}: the rhythm model must be a --runtime c export"
+            + (" or, in a TFLM build, a --runtime tflm one" if runtime == "tflm" else "")
+        )
+    model_c = "tinyecg_rhythm_model.c" if made_for == "c" else "tinyecg_rhythm_model_data.c"
+    srcs = [folder / model_c, folder / "tinyecg_rhythm_model_golden.c"]
     for src in srcs:
         if not src.is_file():
             raise TinyECGError(f"{src}: missing from the rhythm export")
     incs = [folder]
     defs = ["TINYECG_RHYTHM=1"]
+    if made_for == "tflm":
+        return srcs, incs, defs
     if runtime != "c":  # runtime "c" brings the kernels already (runtime_sources)
         srcs += sorted((nn_dir() / "src").glob("*.c"))
         incs.append(nn_dir() / "include")

@@ -48,10 +48,14 @@ def build_selftest(
     jobs: int = 2,
     stack_size: int = 16384,
     extra_defines: Iterable[str] = (),
+    rhythm_dir: Path | str | None = None,
 ) -> Path:
     """Link the application with the TFLM adapter, an exported model folder and the
     self-test main with `lib` (same target) into out_dir/tflm_selftest (host) or
-    out_dir/tflm_selftest.elf (QEMU). Returns the program's path."""
+    out_dir/tflm_selftest.elf (QEMU). Returns the program's path. rhythm_dir: a rhythm
+    model export (`--runtime tflm`: a second interpreter) whose start and golden self-test
+    the boot then runs too ("# rhythm-classifier ...", "# rhythm-selftest ..."); None: the
+    beat model alone."""
     if target not in TARGETS:
         raise TinyECGError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     if lib.target != target:
@@ -60,14 +64,16 @@ def build_selftest(
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     export_srcs, export_incs = firmware_files.runtime_sources("tflm", model_dir)
-    c_sources = [*firmware_files.c_sources(), selftest_main(), *export_srcs]
+    rhythm_srcs, rhythm_incs, rhythm_defs = firmware_files.rhythm_sources(
+        "tflm", rhythm_dir is not None, None if rhythm_dir is None else Path(rhythm_dir).resolve()
+    )
+    c_sources = [*firmware_files.c_sources(), selftest_main(), *export_srcs, *rhythm_srcs]
     cxx_sources = firmware_files.app_sources(cxx=True)
-    includes = [*firmware_files.includes(), *export_incs]
-    # the beat model's TFLM self-test program: the rhythm task is not part of it
+    includes = [*firmware_files.includes(), *export_incs, *rhythm_incs]
     defines = [
         *lib.defines,
         "TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_TFLM",
-        "TINYECG_RHYTHM=0",
+        *rhythm_defs,
         *extra_defines,
     ]
     if target != "host":

@@ -2,15 +2,22 @@
  * tinyecg_rhythm_app.h - the firmware's shockable-rhythm classifier and its golden self-test
  * (ecg_config.h TINYECG_RHYTHM, on by default with a classifier).
  *
- * The classifier is the C backend of the committed export firmware/lib/tinyecg_rhythm_model
- * (`tinyecg export --task rhythm --runtime c`: tinyecg_rhythm_model_invoke() over the kernels
- * of firmware/lib/tinyecg_nn) behind the core's tinyecg_rhythm_classifier_t, whatever
- * TINYECG_CLASSIFIER chose for the beats: the committed rhythm export is the C backend's (a
- * second TFLM interpreter on a `--runtime tflm` export is not written), so a TFLM
- * build runs the beats in TFLM and the rhythm model on the C backend (its start-up line
- * says "cbackend"). Lines:
+ * The classifier behind the core's tinyecg_rhythm_classifier_t follows the rhythm export the
+ * build has (TINYECG_RHYTHM_MODEL_IS_TFLM in the two files: a TFLM export's metadata includes
+ * tinyecg_rhythm_model_arena.h):
+ *   - a `tinyecg export --task rhythm --runtime c` export (the committed
+ *     firmware/lib/tinyecg_rhythm_model): its C backend, tinyecg_rhythm_model_invoke() over
+ *     the kernels of firmware/lib/tinyecg_nn (tinyecg_rhythm_classifier.c), in any build;
+ *   - a `--runtime tflm` export, in a TFLM build (TINYECG_CLASSIFIER_TFLM): a second TFLM
+ *     interpreter with its own arena and op resolver (tinyecg_classifier_tflm.cpp), checked
+ *     as the beat model is. The QEMU and host TFLM builds of tinyecg.device export the
+ *     shipped rhythm model so; a PlatformIO TFLM env takes whichever lib/tinyecg_rhythm_model
+ *     holds (committed: the C backend's).
+ * Lines:
  *
  *   # rhythm-classifier cbackend arena=<bytes> model=<bytes> sha256=<16 hex> labels=<a>,<b>
+ *   # rhythm-classifier tflm arena=<used>/<bytes> model=<bytes> sha256=<16 hex>
+ *       kernels=optimized|reference labels=<a>,<b>
  *   # rhythm-classifier error: <why>              (then every decision is "unreadable")
  *   # rhythm-selftest <i> record=<db/rec> end=<n> output=ok|DIFF|ERROR maxdiff=<d>
  *       [inf_<unit>=<n>]                          one per golden window

@@ -29,6 +29,19 @@
  *
  * No heap: the interpreter lives in a static buffer (placement new), the arena is a static
  * 16-byte aligned array of TINYECG_ARENA_BYTES.
+ *
+ * The rhythm model (TINYECG_RHYTHM) with a `tinyecg export --task rhythm --runtime tflm`
+ * export (TINYECG_RHYTHM_MODEL_IS_TFLM below) runs in a second interpreter of its own: its
+ * own static arena (TINYECG_RHYTHM_MODEL_ARENA_BYTES), op resolver and interpreter buffer,
+ * so neither model's persistent allocations touch the other's.
+ * tinyecg_rhythm_classifier_start() prints
+ *   # rhythm-classifier tflm arena=<used>/<TINYECG_RHYTHM_MODEL_ARENA_BYTES> model=<bytes>
+ *     sha256=<16 hex> kernels=... labels=non-shockable,shockable
+ * and refuses, with one "# rhythm-classifier error: ..." line each, what the beat model's
+ * start refuses (schema, arena or op, per-channel FULLY_CONNECTED) and tensors that do not
+ * match tinyecg_rhythm_model_meta.h: one int8 input of TINYECG_RHYTHM_MODEL_INPUT_ELEMENTS
+ * with the front end's scale and zero point, one int8 output per label with the metadata's
+ * scale. The golden self-test of tinyecg_rhythm_classifier.c then runs on it.
  */
 #include "tinyecg_classifiers.h"
 
@@ -52,6 +65,28 @@
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tensorflow/lite/schema/schema_utils.h"
 #include "tinyecg_op_resolver.h" /* tinyecg::OpResolver, tinyecg::RegisterOps() (generated) */
+
+#include "tinyecg_rhythm_app.h" /* TINYECG_RHYTHM, tinyecg_rhythm_classifier_start() */
+#if TINYECG_RHYTHM
+#include "tinyecg_rhythm_model_meta.h" /* the rhythm metadata */
+/* Which export this build has (tinyecg_rhythm_app.h): a `--runtime tflm` export's metadata
+ * includes tinyecg_rhythm_model_arena.h, the only header that defines
+ * TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES; a `--runtime c` export's, tinyecg_rhythm_model.h. */
+#if defined(TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES)
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 1
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0
+#endif
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0 /* no rhythm task */
+#endif
+#if TINYECG_RHYTHM && TINYECG_RHYTHM_MODEL_IS_TFLM
+#define TINYECG_TFLM_RHYTHM 1
+#include "tinyecg_rhythm_model_data.h" /* tinyecg_rhythm_model_data[], its SHA-256 */
+#include "tinyecg_rhythm_model_op_resolver.h" /* tinyecg_rhythm_model::OpResolver (generated) */
+#else
+#define TINYECG_TFLM_RHYTHM 0 /* no rhythm task, or its C backend export */
+#endif
 
 #ifndef TFLITE_SCHEMA_VERSION
 #define TFLITE_SCHEMA_VERSION 3 /* tensorflow/lite/version.h: the flatbuffer schema in use */
@@ -324,5 +359,171 @@ extern "C" const tinyecg_classifier_t *tinyecg_classifier_start(
     status->started = 1;
     return &g_classifier;
 }
+
+#if TINYECG_TFLM_RHYTHM
+
+/* TFLM's int8 SOFTMAX writes its output with zero point -128 and scale 1/256 (it refuses any
+ * other: tensorflow/lite/micro/kernels/softmax_common.cc); the rhythm metadata gives the
+ * scale (1 * 2^-8) but not the zero point, which the model's last op fixes. */
+#define TINYECG_RHYTHM_TFLM_OUTPUT_ZERO_POINT (-128)
+
+namespace {
+
+TINYECG_ALIGN16 uint8_t g_rhythm_arena[TINYECG_RHYTHM_MODEL_ARENA_BYTES];
+alignas(tflite::MicroInterpreter) unsigned char
+    g_rhythm_interp_mem[sizeof(tflite::MicroInterpreter)];
+tinyecg_rhythm_model::OpResolver g_rhythm_resolver;
+
+struct RhythmState {
+    tflite::MicroInterpreter *interp; /* nullptr until every check passed */
+    TfLiteTensor *input;
+    TfLiteTensor *output;
+};
+RhythmState g_rhythm;
+
+int rhythm_classify(void *ctx, const int8_t *window_q, int8_t *scores_q)
+{
+    RhythmState *s = static_cast<RhythmState *>(ctx);
+    if (s->interp == nullptr) {
+        return -1; /* never started */
+    }
+    memcpy(s->input->data.int8, window_q, TINYECG_RHYTHM_MODEL_INPUT_ELEMENTS);
+    if (s->interp->Invoke() != kTfLiteOk) {
+        return -2;
+    }
+    memcpy(scores_q, s->output->data.int8, TINYECG_RHYTHM_MODEL_OUTPUT_ELEMENTS);
+    return 0;
+}
+
+/* constant: in flash; classify() reads g_rhythm */
+const tinyecg_rhythm_classifier_t g_rhythm_classifier = {
+    rhythm_classify, &g_rhythm, TINYECG_RHYTHM_MODEL_SHOCKABLE_OUTPUT, "tflm",
+    TINYECG_RHYTHM_MODEL_SHA256,
+};
+
+void put_rhythm_banner(size_t arena_used)
+{
+    char hash[17];
+    put("# rhythm-classifier tflm arena=");
+    put_int(static_cast<int32_t>(arena_used));
+    put("/");
+    put_int(static_cast<int32_t>(TINYECG_RHYTHM_MODEL_ARENA_BYTES));
+    put(" model=");
+    put_int(static_cast<int32_t>(tinyecg_rhythm_model_data_len));
+    put(" sha256=");
+    memcpy(hash, TINYECG_RHYTHM_MODEL_SHA256, 16);
+    hash[16] = '\0';
+    put(hash);
+    put(" kernels=");
+    put(TINYECG_TFLM_OPTIMIZED_KERNELS ? "optimized" : "reference");
+    put(" labels=");
+    for (int i = 0; i < TINYECG_RHYTHM_MODEL_NUM_LABELS; i++) {
+        put(i > 0 ? "," : "");
+        put(tinyecg_rhythm_model_labels[i]);
+    }
+    put("\n");
+}
+
+/* 1 when t is an int8 tensor of `elements` values quantized exactly as the metadata says;
+ * otherwise one "# rhythm-classifier error: the model's <what> ..." line and 0. */
+int rhythm_tensor_ok(const TfLiteTensor *t, const char *what, int32_t elements,
+                     tinyecg_scale_t scale, int32_t zero_point)
+{
+    tinyecg_tensor_info_t d;
+    describe(t, &d);
+    if (d.type == TINYECG_TENSOR_TYPE_INT8 && tinyecg_tensor_elements(&d) == elements &&
+        tinyecg_scale_equal(d.scale, scale) && d.zero_point == zero_point) {
+        return 1;
+    }
+    put("# rhythm-classifier error: the model's ");
+    put(what);
+    put(" is not int8[");
+    put_int(elements);
+    put("] with the scale and zero point of tinyecg_rhythm_model_meta.h (re-export?)\n");
+    return 0;
+}
+
+} // namespace
+
+extern "C" const tinyecg_rhythm_classifier_t *tinyecg_rhythm_classifier_start(
+    tinyecg_write_fn write, void *ctx, int *started)
+{
+    const tinyecg_scale_t in_scale = {TINYECG_RHYTHM_MODEL_INPUT_SCALE_MANT,
+                                      TINYECG_RHYTHM_MODEL_INPUT_SCALE_EXP};
+    const tinyecg_scale_t out_scale = {TINYECG_RHYTHM_MODEL_OUTPUT_SCALE_MANT,
+                                       TINYECG_RHYTHM_MODEL_OUTPUT_SCALE_EXP};
+    int at, scales = 0, ok;
+
+    g_write = write;
+    g_write_ctx = ctx;
+    *started = 0;
+    memset(&g_rhythm, 0, sizeof g_rhythm);
+    const tflite::Model *model = tflite::GetModel(tinyecg_rhythm_model_data);
+    if (model->version() != TFLITE_SCHEMA_VERSION) {
+        put_rhythm_banner(0);
+        put("# rhythm-classifier error: model schema ");
+        put_int(static_cast<int32_t>(model->version()));
+        put(", this TFLM reads schema 3\n");
+        return &g_rhythm_classifier;
+    }
+    if (tinyecg_rhythm_model::RegisterOps(g_rhythm_resolver) != kTfLiteOk) {
+        put_rhythm_banner(0);
+        put("# rhythm-classifier error: op resolver registration failed\n");
+        return &g_rhythm_classifier;
+    }
+    tflite::MicroInterpreter *interp = ::new (static_cast<void *>(g_rhythm_interp_mem))
+        tflite::MicroInterpreter(model, g_rhythm_resolver, g_rhythm_arena, sizeof g_rhythm_arena);
+    if (interp->AllocateTensors() != kTfLiteOk) {
+        put_rhythm_banner(0);
+        put("# rhythm-classifier error: AllocateTensors failed (TINYECG_RHYTHM_MODEL_ARENA_BYTES ");
+        put_int(static_cast<int32_t>(TINYECG_RHYTHM_MODEL_ARENA_BYTES));
+        put(" too small, or an op is missing)\n");
+        return &g_rhythm_classifier;
+    }
+    put_rhythm_banner(interp->arena_used_bytes());
+    note_changed_ops(model);
+
+    at = TINYECG_TFLM_CHECK_PER_CHANNEL_FC ? per_channel_fully_connected(model, &scales) : -1;
+    if (at >= 0) {
+        put("# rhythm-classifier error: FULLY_CONNECTED operator ");
+        put_int(at);
+        put(" has per-channel weights (");
+        put_int(scales);
+        put(" scales), which this TFLM computes with channel 0's scale: disabled "
+            "(export a model with per-tensor dense layers)\n");
+        return &g_rhythm_classifier;
+    }
+    /* the flatbuffer is the model of the metadata (both 64 hex digits) */
+    ok = memcmp(TINYECG_RHYTHM_MODEL_SHA256, TINYECG_RHYTHM_MODEL_HASH, 64) == 0;
+    if (!ok) {
+        put("# rhythm-classifier error: model data and metadata differ (export again)\n");
+    }
+    if (interp->inputs_size() != 1 || interp->outputs_size() != 1) {
+        put("# rhythm-classifier error: the model has ");
+        put_int(static_cast<int32_t>(interp->inputs_size()));
+        put(" inputs and ");
+        put_int(static_cast<int32_t>(interp->outputs_size()));
+        put(" outputs (tinyecg_rhythm_model_meta.h: 1 and 1)\n");
+        return &g_rhythm_classifier;
+    }
+    ok = rhythm_tensor_ok(interp->input(0), "input",
+                          static_cast<int32_t>(TINYECG_RHYTHM_MODEL_INPUT_ELEMENTS), in_scale,
+                          TINYECG_RHYTHM_MODEL_INPUT_ZERO_POINT) &&
+         ok;
+    ok = rhythm_tensor_ok(interp->output(0), "output",
+                          static_cast<int32_t>(TINYECG_RHYTHM_MODEL_OUTPUT_ELEMENTS), out_scale,
+                          TINYECG_RHYTHM_TFLM_OUTPUT_ZERO_POINT) &&
+         ok;
+    if (!ok) {
+        return &g_rhythm_classifier;
+    }
+    g_rhythm.interp = interp;
+    g_rhythm.input = interp->input(0);
+    g_rhythm.output = interp->output(0);
+    *started = 1;
+    return &g_rhythm_classifier;
+}
+
+#endif /* TINYECG_TFLM_RHYTHM */
 
 #endif /* TINYECG_CLASSIFIER_TFLM */

@@ -1,7 +1,8 @@
 /*
- * tinyecg_rhythm_classifier.c - the rhythm model's C backend as the core's rhythm classifier,
- * and its golden self-test (see tinyecg_rhythm_app.h). The one file of the application that
- * includes the rhythm export's generated headers.
+ * tinyecg_rhythm_classifier.c - the rhythm model's golden self-test and, with a C backend
+ * export (`tinyecg export --task rhythm --runtime c`), the C backend as the core's rhythm
+ * classifier (see tinyecg_rhythm_app.h). With a TFLM export (`--runtime tflm`) the classifier
+ * is a second TFLM interpreter, in tinyecg_classifier_tflm.cpp beside the beat model's.
  */
 #include "tinyecg_rhythm_app.h"
 
@@ -10,9 +11,17 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "tinyecg_rhythm_model.h"        /* tinyecg_rhythm_model_invoke(), its SHA-256 */
 #include "tinyecg_rhythm_model_golden.h" /* tinyecg_rhythm_model_golden[] */
 #include "tinyecg_rhythm_model_meta.h"   /* labels, shockable output, quantization */
+
+/* Which export this build has (tinyecg_rhythm_app.h): a `--runtime tflm` export's metadata
+ * includes tinyecg_rhythm_model_arena.h, the only header that defines
+ * TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES; a `--runtime c` export's, tinyecg_rhythm_model.h. */
+#if defined(TINYECG_RHYTHM_MODEL_ARENA_HOST_BYTES)
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 1
+#else
+#define TINYECG_RHYTHM_MODEL_IS_TFLM 0
+#endif
 
 /* What the core hands the model must be what it was trained on; the export checked these
  * against the .tflite, this checks the export against the front end it will read. */
@@ -22,6 +31,14 @@
 #if TINYECG_RHYTHM_MODEL_INPUT_ZERO_POINT != 0 || TINYECG_RHYTHM_MODEL_INPUT_Q_PER_STD != 16
 #error "the rhythm model's input is not the front end's (scale 1/16 std, zero point 0)"
 #endif
+
+#if TINYECG_RHYTHM_MODEL_IS_TFLM
+#if TINYECG_CLASSIFIER != TINYECG_CLASSIFIER_TFLM
+#error "a --runtime tflm rhythm export needs TINYECG_CLASSIFIER_TFLM: export it with --runtime c"
+#endif
+/* tinyecg_rhythm_classifier_start(): tinyecg_classifier_tflm.cpp */
+#else
+#include "tinyecg_rhythm_model.h" /* tinyecg_rhythm_model_invoke(), its SHA-256 */
 
 static int cbackend_rhythm_classify(void *ctx, const int8_t *window_q, int8_t *scores_q)
 {
@@ -62,6 +79,7 @@ const tinyecg_rhythm_classifier_t *tinyecg_rhythm_classifier_start(tinyecg_write
     }
     return &cbackend_rhythm;
 }
+#endif /* TINYECG_RHYTHM_MODEL_IS_TFLM */
 
 static uint32_t cost_now(const tinyecg_cost_counter_t *cost)
 {
