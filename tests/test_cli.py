@@ -92,6 +92,11 @@ def test_inter_split_run_has_disjoint_records(tmp_path):
         (["train", "--arch", "nope-cnn", "--out", "{tmp}/r"], ["unknown architecture 'nope-cnn'"]),
         (["train", "--data", "{tmp}", "--out", "{tmp}/r"], ["no WFDB records"]),
         (["evaluate", "{tmp}"], ["config.json: not found"]),
+        # pipeline's own options reach it (no other command's decorators on it)
+        (
+            ["pipeline", "--data", "/nonexistent/db", "--out", "{tmp}/r"],
+            ["/nonexistent/db", "not found"],
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_no_run_dir(tmp_path, args, fragments):

@@ -322,23 +322,6 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 
 
 @cli.command()
-@click.argument("more_records", nargs=-1, type=click.Path(file_okay=False), metavar="")
-@click.option(
-    "--task",
-    type=click.Choice(["beats", "rhythm"]),
-    default="beats",
-    show_default=True,
-    help="beats: the float beat teacher (a run for distill/quantize); rhythm: teacher -> "
-    "student -> int8 shockable-rhythm model on --records.",
-)
-@click.option(
-    "--records",
-    type=click.Path(file_okay=False),
-    multiple=True,
-    help="rhythm: WFDB folders with rhythm annotations (--records DIR [DIR ...]).",
-)
-@rhythm_training_options
-@lead_option
 @data_option
 @click.option("--split", type=click.Choice(["intra", "inter"]), default="intra", show_default=True)
 @click.option(
