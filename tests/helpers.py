@@ -4,8 +4,10 @@ directory of the stage tests and the small exported models of the export tests."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +245,21 @@ def rhythm_reference_lines(adc, model_path, baseline=1024, gain=200, rails=(0, 2
             alarm = False
             lines.append((end + 1, f"# alarm cleared {end}"))
     return lines
+
+
+@contextlib.contextmanager
+def tcp_device(harness: Path, *extra_args: str):
+    """The host harness serving the protocol on 127.0.0.1 (port chosen by the OS) in MIT-BIH
+    replay units (ADC 0..2047: what `tinyecg stream` sends); yields its pyserial URL."""
+    args = ["--tcp", "0", "--adc-min", "0", "--adc-max", "2047", *extra_args]
+    proc = subprocess.Popen([str(harness), *args], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert line.startswith("listening "), line
+        yield f"socket://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tcp_device
 
 from tinyecg.device import detect, stream
 from tinyecg.errors import TinyECGError
@@ -47,21 +47,8 @@ def exe(tmp_path_factory):
 @pytest.fixture
 def device(exe):
     """The host harness listening on 127.0.0.1 (port chosen by the OS)."""
-    proc = subprocess.Popen(
-        [str(exe), "--tcp", "0", "--adc-min", "0", "--adc-max", "2047"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stderr.readline()
-        assert line.startswith("listening "), line
-        yield f"socket://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with tcp_device(exe) as url:
+        yield url
 
 
 def test_stream_scores_device_beats(device):

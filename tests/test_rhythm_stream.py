@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import full_mitdb, rhythm_data, rhythm_model, rhythm_reference_lines
+from helpers import full_mitdb, rhythm_data, rhythm_model, rhythm_reference_lines, tcp_device
 
 from tinyecg import aed_metrics
 from tinyecg.data import records
@@ -357,20 +357,8 @@ def rhythm_harness(tmp_path_factory):
 def rhythm_device(rhythm_harness):
     """The harness serving the protocol on 127.0.0.1 with the rhythm task on (MIT-BIH
     replay units: ADC 0..2047, 1024 at 0 mV, 200 per mV: what stream sends)."""
-    import subprocess
-
-    args = ["--tcp", "0", "--adc-min", "0", "--adc-max", "2047", "--rhythm"]
-    proc = subprocess.Popen([str(rhythm_harness), *args], stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()
-        assert line.startswith("listening "), line
-        yield f"socket://127.0.0.1:{int(line.split()[1])}"
-    finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with tcp_device(rhythm_harness, "--rhythm") as url:
+        yield url
 
 
 def test_reference_lines_here_equal_the_cores_reference(model):
