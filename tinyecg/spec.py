@@ -20,6 +20,26 @@ PRE_R = 180  # samples before the R-peak: a window is raw[r - PRE_R, r - PRE_R +
 LOCAL_BEATS = 8  # the local mean RR is over the last 8 intervals
 DEFAULT_RR = FS  # the RR of a lone beat: 1 s
 
+# --- the patient's own context (tinyecg.dsp.patient; docs/generalisation.md) -------------
+# Kept by the device over minutes, so a model compares each beat with this patient's rhythm
+# and morphology rather than with the training patients'. A: long-term mean RR, an
+# exponential average with alpha 2^-8 after a warm-up running mean (about 256 beats, 3.5 min
+# at 72 bpm); D: the same average of |pre_i - pre_(i-1)| with alpha 2^-5. Both are Q4.
+LONGTERM_RR_SHIFT = 8
+RR_IRREGULARITY_SHIFT = 5
+PATIENT_Q = 4  # A and D hold 16 x samples
+# Long-term features are clipped at 4 (an RR four times the patient's mean is a pause).
+LONGTERM_FEATURE_CLIP = 4
+# The template: the average of the patient's beats in the int8 beat-input domain (Q8), alpha
+# 2^-5 after a warm-up running mean; a beat updates it unless premature, pre < 85 % of A (in
+# the research, a stricter RR-regular gate froze the template where ectopy is frequent).
+TEMPLATE_SHIFT = 5
+TEMPLATE_Q = 8
+TEMPLATE_MIN_PRE_PERCENT = 85
+# A beat input holds the window alone (1 channel) or the window and the patient's template
+# (2 channels, interleaved per sample, one quantization).
+BEAT_CHANNELS = (1, 2)
+
 # --- scoring ----------------------------------------------------------------------------
 MATCH_WINDOW_S = 0.150  # ANSI/AAMI EC57: a detection matches a reference beat within 150 ms
 MATCH_WINDOW = round(MATCH_WINDOW_S * FS)  # 54 samples
