@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import qemu  # noqa: E402
+from tinyecg.device.cbuild import arm_object_size  # noqa: E402
 from tinyecg.device.elfsize import size_by_object  # noqa: E402
 from tinyecg.export.cbackend import (  # noqa: E402
     generate_c_backend,
@@ -69,14 +70,10 @@ from tinyecg.run import write_json  # noqa: E402
 PREFIXES = {"beats": "tinyecg_model", "rhythm": "tinyecg_rhythm_model"}
 RHYTHM_RECORDS = (("cudb", "cu01"), ("vfdb", "421"), ("mitdb", "207"), ("mitdb", "100"))
 DEFAULT_BUILDS = ("m4-dsp:-Os", "m4-dsp:-O2", "m4-portable:-Os", "m0:-Os", "m0:-O2")
-ARCHES = {  # build name -> (qemu arch, defines, compiler flags for the size of the object)
-    "m4-dsp": ("m4", {}, ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]),
-    "m4-portable": (
-        "m4",
-        {"TINYECG_NO_DSP": 1},
-        ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-DTINYECG_NO_DSP"],
-    ),
-    "m0": ("m0", {}, ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"]),
+ARCHES = {  # build name -> (qemu arch, defines)
+    "m4-dsp": ("m4", {}),
+    "m4-portable": ("m4", {"TINYECG_NO_DSP": 1}),
+    "m0": ("m0", {}),
 }
 
 BENCH_C = r"""
@@ -245,42 +242,17 @@ def real_rhythm_windows(data: str | None, n: int) -> tuple[np.ndarray, str]:
 
 def object_size(src: Path, build: str, opt: str, out: Path, prefix: str) -> dict:
     """text (code + const data), data and bss bytes of the model's object file alone."""
-    obj = out / f"model-{build}{opt}.o"
-    subprocess.run(
-        [
-            "arm-none-eabi-gcc",
-            *ARCHES[build][2],
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            opt,
-            "-ffunction-sections",
-            "-fdata-sections",
-            "-I",
-            str(library_include()),
-            "-c",
-            str(src / f"{prefix}.c"),
-            "-o",
-            str(obj),
-        ],
-        check=True,
+    arch, defs = ARCHES[build]
+    return arm_object_size(
+        src / f"{prefix}.c", out / f"model-{build}{opt}.o", arch, opt, [library_include()], defs
     )
-    fields = (
-        subprocess.run(
-            ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
-        )
-        .stdout.splitlines()[1]
-        .split()
-    )
-    return {"text": int(fields[0]), "data": int(fields[1]), "bss": int(fields[2])}
 
 
 def bench(spec: str, src: Path, out: Path, want: np.ndarray, prefix: str) -> dict:
     build, opt = spec.split(":")
     if build not in ARCHES:
         raise SystemExit(f"unknown build {build!r} (choose from {', '.join(ARCHES)})")
-    arch, defs, _ = ARCHES[build]
+    arch, defs = ARCHES[build]
     elf = qemu.build(
         [src / "bench_main.c", src / f"{prefix}.c", *library_sources()],
         includes=[src, library_include()],

@@ -30,7 +30,6 @@ import argparse
 import platform as host_platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tinyecg.device import detect, qemu  # noqa: E402
+from tinyecg.device.cbuild import arm_object_size  # noqa: E402
 from tinyecg.dsp import fixedpoint as fp  # noqa: E402
 from tinyecg.export import preprocess as pp  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
@@ -49,10 +49,6 @@ from tinyecg.run import write_json  # noqa: E402
 PARAMS = (0.05, -20, 0.02, -128)
 DEFAULT_BUILDS = ("m4:-O2", "m4:-Os", "m0:-O2", "m0:-Os")
 COUNT_PROGRAM = qemu.target_dir() / "examples" / "preprocess_count.c"
-CPU = {
-    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
-}
 
 
 def real_windows(data: str | None, n: int):
@@ -101,35 +97,14 @@ def code_size(lib: Path, arch: str, opt: str, out: Path) -> int:
     them; the generated parameters (40 bytes) not included."""
     total = 0
     for src in sorted(lib.glob("*.c")):
-        obj = out / f"lib-{arch}{opt}-{src.stem}.o"
-        subprocess.run(
-            [
-                "arm-none-eabi-gcc",
-                *CPU[arch],
-                "-std=c99",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                opt,
-                "-ffunction-sections",
-                "-fdata-sections",
-                f"-I{detect.dsp_include()}",
-                f"-I{detect.core_include()}",
-                "-c",
-                str(src),
-                "-o",
-                str(obj),
-            ],
-            check=True,
+        size = arm_object_size(
+            src,
+            out / f"lib-{arch}{opt}-{src.stem}.o",
+            arch,
+            opt,
+            [detect.dsp_include(), detect.core_include()],
         )
-        size = (
-            subprocess.run(
-                ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
-            )
-            .stdout.splitlines()[1]
-            .split()
-        )
-        total += int(size[0]) + int(size[1])
+        total += size["text"] + size["data"]
     return total
 
 

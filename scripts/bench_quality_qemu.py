@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT))
 
 from tinyecg.data import noise as nz  # noqa: E402
 from tinyecg.device import detect, qemu  # noqa: E402
+from tinyecg.device.cbuild import arm_object_size  # noqa: E402
 from tinyecg.dsp import quality as Q  # noqa: E402
 from tinyecg.run import write_json  # noqa: E402
 
 CORE = ROOT / "firmware" / "lib" / "tinyecg_core"
 BEFORE = "66de738"  # the last revision of the core without the quality index
-CPU = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -183,33 +183,14 @@ def old_core(dest: Path, rev: str) -> Path:
 
 
 def object_sizes(core: Path, out: Path) -> dict:
+    """text + data bytes of each core object; the tree before the change is measured as it
+    was, so without the strict warnings."""
     sizes = {}
     for src in sorted((core / "src").glob("*.c")):
-        obj = out / (src.stem + ".o")
-        subprocess.run(
-            [
-                "arm-none-eabi-gcc",
-                *CPU,
-                "-std=c99",
-                "-Os",
-                "-ffunction-sections",
-                "-fdata-sections",
-                f"-I{core / 'include'}",
-                "-c",
-                str(src),
-                "-o",
-                str(obj),
-            ],
-            check=True,
+        size = arm_object_size(
+            src, out / (src.stem + ".o"), "m4", "-Os", [core / "include"], strict=False
         )
-        v = (
-            subprocess.run(
-                ["arm-none-eabi-size", "-B", str(obj)], capture_output=True, text=True, check=True
-            )
-            .stdout.splitlines()[1]
-            .split()
-        )
-        sizes[src.stem] = int(v[0]) + int(v[1])
+        sizes[src.stem] = size["text"] + size["data"]
     return sizes
 
 

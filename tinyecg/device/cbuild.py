@@ -23,6 +23,13 @@ from tinyecg.errors import TinyECGError
 # every warning is an error, implicit narrowing conversions included.
 STRICT_C_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-pedantic")
 HOST_OPT = "-O2"  # the host builds' optimisation level
+# The Arm cores the firmware is measured on (QEMU mps2-an386 / an385 run the same code):
+# Cortex-M4F with the hard-float ABI (nRF52840, STM32L4) and Cortex-M0+ (RP2040).
+ARM_CPU_FLAGS = {
+    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
+    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
+}
+ARM_CC = "arm-none-eabi-gcc"
 _DEF_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_.+\-]*)?$")
 
 
@@ -95,3 +102,43 @@ def compile_c(
             f"{what} does not compile: {first.strip()}" if first else f"{what} does not compile"
         )
     return out
+
+
+def arm_object_size(
+    src: Path | str,
+    obj: Path | str,
+    arch: str,
+    opt: str = "-Os",
+    includes: Iterable[Path | str] = (),
+    defines: Mapping[str, object] | Iterable[str] | None = None,
+    *,
+    strict: bool = True,
+) -> dict[str, int]:
+    """Compile one C file for an Arm core as the firmware is compiled (sections for
+    --gc-sections; STRICT_C_FLAGS unless strict=False, for an older tree measured as it
+    was) and return its arm-none-eabi-size: {'text', 'data', 'bss'} bytes."""
+    from tinyecg.device.elfsize import size
+
+    if arch not in ARM_CPU_FLAGS:
+        raise TinyECGError(f"arch must be one of {sorted(ARM_CPU_FLAGS)}, not {arch!r}")
+    obj = Path(obj)
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        ARM_CC,
+        *ARM_CPU_FLAGS[arch],
+        *(STRICT_C_FLAGS if strict else ("-std=c99",)),
+        opt,
+        "-ffunction-sections",
+        "-fdata-sections",
+        *(f"-D{item}" for item in define_items(defines)),
+        *(f"-I{inc}" for inc in includes),
+        "-c",
+        str(src),
+        "-o",
+        str(obj),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise TinyECGError(f"{src}: does not compile for {arch}: {lines[0] if lines else ''}")
+    return size(obj)

@@ -54,6 +54,7 @@ from pathlib import Path
 
 from tinyecg import paths
 from tinyecg.device import qemu
+from tinyecg.device.cbuild import ARM_CPU_FLAGS
 from tinyecg.device.platformio_ini import pinned_commit, platformio_defines  # noqa: F401
 from tinyecg.errors import TinyECGError
 
@@ -79,11 +80,7 @@ EXCLUDED_TOP_DIRS = ("example", "examples", "test", "tests", ".git", ".svn")
 OFFBOARD_DEFINES = ("ARDUINO=10819", "ARDUINO_EXCLUDE_CODE")
 
 #: Per-target compilers and CPU flags.
-CPU_FLAGS = {
-    "host": [],
-    "m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    "m0": ["-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"],
-}
+CPU_FLAGS = {"host": [], **ARM_CPU_FLAGS}
 #: C++ as the boards build it: TFLM of 2023 is C++11 code, no exceptions, no RTTI; no
 #: thread-safe statics (no __cxa_guard_* on bare metal).
 CXX_FLAGS = ["-std=gnu++14", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics"]
