@@ -202,3 +202,44 @@ def test_committed_bench_is_consistent_and_quoted():
     int8 = d["detectors"]["student int8 (TFLM) + gate, CV"]["classes"]
     for row in ("VF_coarse", "VT_rapid", "shockable", "NSR", "OTHER", "ASYS"):
         assert f"{int8[row]['value']:.1f}" in docs, row
+
+
+def test_operating_points_start_from_the_committed_cv_and_are_quoted():
+    """docs/bench/rhythm_operating_points.json (scripts/bench_rhythm_operating_points.py on
+    the fold models of the CV bench): its argmax row at the device's run length is the CV
+    bench's int8 column, the threshold trades Se against NSR Sp monotonically, and
+    docs/rhythm.md quotes the best Se it reaches."""
+    d = json.loads((ROOT / "docs" / "bench" / "rhythm_operating_points.json").read_text())
+    cv = json.loads((ROOT / "docs" / "bench" / "rhythm.json").read_text())
+    int8 = cv["detectors"]["student int8 (TFLM) + gate, CV"]
+    points = d["operating_points"]
+    device = points[f"argmax, run {am.ALARM_CONSECUTIVE}"]
+    assert device["shockable_se"] == pytest.approx(int8["classes"]["shockable"]["value"])
+    assert device["nsr_sp"] == pytest.approx(int8["classes"]["NSR"]["value"])
+    assert device["false_alarms"] == int8["alarm"]["false_alarms"]
+    rows = [points[f"p >= {t:g}, run 3"] for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)]
+    se = [r["shockable_se"] for r in rows]
+    sp = [r["nsr_sp"] for r in rows]
+    assert se == sorted(se, reverse=True) and sp == sorted(sp)
+    docs = (ROOT / "docs" / "rhythm.md").read_text()
+    assert f"{rows[0]['shockable_se']:.1f}" in docs and f"{rows[0]['nsr_sp']:.1f}" in docs
+
+
+def test_operating_points_without_fold_models_is_one_line(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench_rhythm_operating_points.py"),
+            "--models",
+            str(tmp_path / "none"),
+            "--out",
+            str(tmp_path / "out.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and not (tmp_path / "out.json").exists()
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("error: ") and "fold0_student_int8.tflite" in err[-1]
+    assert "Traceback" not in proc.stderr
