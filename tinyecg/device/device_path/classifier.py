@@ -34,10 +34,22 @@ class Int8Classifier:
         self.beat_q = self.int8.input(spec.BEAT)
         self.rhythm_q = self.int8.input(spec.RHYTHM)
         self.n_classes = self.int8.n_classes
+        # a patient-context model: the beat input holds the window and the patient's
+        # template, the rhythm input the long-term features (tinyecg.device.device_path.patient)
+        self.patient = self.int8.beat_channels == 2
 
     def preprocess_params(self) -> dict:
         from tinyecg.dsp import fixedpoint as fp
 
+        if self.patient:
+            return fp.preprocess_params(
+                self.beat_q.scale,
+                self.beat_q.zero_point,
+                self.rhythm_q.scale,
+                self.rhythm_q.zero_point,
+                rhythm_features="longterm",
+                beat_channels=2,
+            )
         if self.rhythm_q is None:
             return fp.preprocess_params(self.beat_q.scale, self.beat_q.zero_point)
         return fp.preprocess_params(
