@@ -181,6 +181,7 @@ def build_firmware(
     includes = [*firmware_files.includes(), *export_incs, *rhythm_incs]
     defs = [
         *rhythm_defs,
+        *firmware_files.model_defines(export_dir),
         f"TINYECG_QEMU_IO={IOS[io]}",
         f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
         f"TINYECG_REPLAY_ADC_MIN={lo}",

@@ -1,17 +1,17 @@
 """A patient-context model's inputs as the firmware core computes them (tinyecg_beats.c,
 tinyecg_app.c, tinyecg_longterm.c): the long-term RR state A, D over every peak of the RR
-sequences in order, the template beat over the beats the core classifies, and the eight
-long-term features, from tinyecg.dsp.patient and tinyecg.dsp.fixedpoint (integers only)."""
+sequences in order (skipped beats included), then the template over the beats the core
+classifies and the eight long-term features (tinyecg.dsp.fixedpoint.longterm, integers
+only)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from tinyecg.device.device_path.beats import DeviceBeats
-from tinyecg.dsp import fixedpoint as fp
 from tinyecg.dsp import patient
+from tinyecg.dsp.fixedpoint.longterm import patient_inputs_int
 from tinyecg.errors import TinyECGError
-from tinyecg.spec import WINDOW
 
 
 def longterm_of_beats(beats: DeviceBeats) -> tuple[np.ndarray, np.ndarray]:
@@ -24,34 +24,38 @@ def longterm_of_beats(beats: DeviceBeats) -> tuple[np.ndarray, np.ndarray]:
     return a_all[rows], d_all[rows]
 
 
-def interleave(q: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """int8 (n, 2 * WINDOW): [q0, t0, q1, t1, ...], the (1, WINDOW, 2) beat input flattened."""
-    q = np.asarray(q, np.int8).reshape(-1, WINDOW)
-    return np.stack([q, np.asarray(template, np.int8).reshape(-1, WINDOW)], axis=-1).reshape(
-        len(q), 2 * WINDOW
-    )
-
-
-def patient_inputs_int(
-    q: np.ndarray, rr: np.ndarray, mean16: np.ndarray, irregularity16: np.ndarray, params: dict
-) -> tuple[np.ndarray, np.ndarray]:
-    """The int8 inputs of beats in stream order, all classified (the template follows them):
-    q (n, WINDOW) their preprocessed windows, rr (n, 4) their RR context, A and D as they
-    saw them -> (beat (n, 2 * WINDOW) interleaved, rhythm (n, 8))."""
-    q = np.asarray(q, np.int8).reshape(-1, WINDOW)
-    rr = np.asarray(rr, np.int64).reshape(-1, 4)
-    if len(q) == 0:
-        return np.zeros((0, 2 * WINDOW), np.int8), np.zeros((0, 8), np.int8)
-    template = patient.template_inputs_int(q, rr[:, 0], mean16)
-    rhythm = fp.longterm_features_int(
-        rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], mean16, irregularity16, params
-    )
-    return interleave(q, template), rhythm
-
-
 def device_patient_inputs(
     beats: DeviceBeats, q: np.ndarray, params: dict
 ) -> tuple[np.ndarray, np.ndarray]:
     """The inputs the core gives a patient-context model for the beats of device_beats()."""
     a16, d16 = longterm_of_beats(beats)
     return patient_inputs_int(q, beats.rr, a16, d16, params)
+
+
+def patient_reference_beats(
+    model, samples, events, calibration=(1024, 200), labels: list[str] | None = None
+) -> list[tuple[int, str, int]]:
+    """What a device with a patient-context model prints for each beat, computed on the host
+    without its C: the core's beat rules on the detector's events (device_beats on
+    tinyecg.device.device_path.device_events' peaks, report times and breaks), the fixed-point
+    window, the patient's state and features, then the TFLM host interpreter. Returns
+    (r, label, int8 score of the arg-max class) per beat, as tinyecg.device.firmware's
+    reference_beats does for today's models."""
+    from tinyecg.device.device_path.beats import device_beats, windows_at
+    from tinyecg.device.device_path.classifier import Int8Classifier
+    from tinyecg.dsp import fixedpoint as fp
+
+    clf = Int8Classifier(model)
+    if not clf.patient:
+        raise TinyECGError(f"{clf.int8.source}: not a patient-context model")
+    x = np.asarray(samples, np.int64)
+    beats = device_beats(events.peaks, events.reported_at, len(x), events.breaks)
+    if len(beats.r) == 0:
+        return []
+    params = clf.preprocess_params()
+    q = fp.preprocess_windows_int(windows_at(x, beats.r), calibration[0], calibration[1], params)
+    beat_q, rhythm_q = device_patient_inputs(beats, q, params)
+    out = clf.scores(beat_q, rhythm_q).astype(np.int64)
+    names = labels if labels is not None else [f"class{i}" for i in range(out.shape[1])]
+    best = out.argmax(axis=1)  # the first maximum, as the core's loop
+    return [(int(r), names[int(k)], int(row[k])) for r, k, row in zip(beats.r, best, out)]

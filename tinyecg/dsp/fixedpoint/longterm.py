@@ -20,6 +20,7 @@ from tinyecg.dsp import patient
 from tinyecg.dsp.fixedpoint.params import need
 from tinyecg.dsp.fixedpoint.rhythm import _int_array, _rr_feature
 from tinyecg.errors import TinyECGError
+from tinyecg.spec import WINDOW
 
 #: RR intervals (samples) the C computes exactly: 2**24 (12.9 h at 360 Hz)
 MAX_RR = 1 << 24
@@ -58,3 +59,28 @@ def longterm_features_int(
     )
     q = _rr_feature(num, den, rhythm["ratio"])
     return np.clip(q + int(rhythm["zero_point"]), -128, 127).astype(np.int8)
+
+
+def interleave(q: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """int8 (n, 2 * WINDOW): [q0, t0, q1, t1, ...], the (1, WINDOW, 2) beat input flattened."""
+    q = np.asarray(q, np.int8).reshape(-1, WINDOW)
+    return np.stack([q, np.asarray(template, np.int8).reshape(-1, WINDOW)], axis=-1).reshape(
+        len(q), 2 * WINDOW
+    )
+
+
+def patient_inputs_int(
+    q: np.ndarray, rr: np.ndarray, mean16: np.ndarray, irregularity16: np.ndarray, params: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """The int8 inputs of beats in stream order, all classified (the template follows them):
+    q (n, WINDOW) their preprocessed windows, rr (n, 4) their RR context, A and D as they
+    saw them -> (beat (n, 2 * WINDOW) interleaved, rhythm (n, 8))."""
+    q = np.asarray(q, np.int8).reshape(-1, WINDOW)
+    rr = np.asarray(rr, np.int64).reshape(-1, 4)
+    if len(q) == 0:
+        return np.zeros((0, 2 * WINDOW), np.int8), np.zeros((0, 8), np.int8)
+    template = patient.template_inputs_int(q, rr[:, 0], mean16)
+    rhythm = longterm_features_int(
+        rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], mean16, irregularity16, params
+    )
+    return interleave(q, template), rhythm
