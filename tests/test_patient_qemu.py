@@ -133,3 +133,19 @@ def test_unsupported_pairings_are_one_line_errors(tmp_path):
             Int8Model.load(path)
         msg = str(err.value)
         assert "\n" not in msg and path.name in msg and "360" in msg
+
+
+@needs_qemu
+@pytest.mark.parametrize("target", ["host", "m4"])
+def test_tflm_selftest_of_the_tflm_export(model, work, tflm_library, target):
+    """The boards' TFLM (Arduino_TensorFlowLite bd7e861) runs the 2-channel model on its
+    golden vectors bit for bit (the application's TFLM adapter copies 720 beat values)."""
+    from tinyecg.device import firmware as fq
+    from tinyecg.device import tflm_selftest as ts
+
+    out = work / "model-tflm"
+    if not (out / "manifest.json").is_file():
+        fq.export_model(model, out, golden=GOLDEN, runtime="tflm")
+    prog = ts.build_selftest(target, out, work / f"tflm-{target}", tflm_library(target))
+    res = ts.run_selftest(prog, target)
+    assert res.selftest_passed and res.selftest_ok == GOLDEN and res.max_diff == 0, res.stdout

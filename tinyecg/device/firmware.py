@@ -458,6 +458,10 @@ def reference_beats(
     if len(rr) == 0:
         return []
     clf = Int8Classifier(data)
+    if clf.patient:  # its state follows the whole peak sequence: the detector's events
+        from tinyecg.device.device_path.patient import reference_of_rows
+
+        return reference_of_rows(data, x, rr[:, 0], calibration, labels)
     beat_q, rhythm_q = fixed_inputs(
         clf,
         clf.preprocess_params(),

@@ -59,3 +59,22 @@ def patient_reference_beats(
     names = labels if labels is not None else [f"class{i}" for i in range(out.shape[1])]
     best = out.argmax(axis=1)  # the first maximum, as the core's loop
     return [(int(r), names[int(k)], int(row[k])) for r, k, row in zip(beats.r, best, out)]
+
+
+def reference_of_rows(model, samples, rows_r, calibration=(1024, 200), labels=None):
+    """patient_reference_beats on MIT-BIH-range samples with the detector's events computed
+    here (the event driver, built in a temporary folder); its beats must be rows_r (the
+    device's R lines): tinyecg.device.firmware.reference_beats of a patient-context model."""
+    import tempfile
+    from pathlib import Path
+
+    from tinyecg.device.device_path.events import build_event_driver, device_events
+    from tinyecg.spec import MITDB_ADC_RANGE
+
+    lo, hi = MITDB_ADC_RANGE
+    with tempfile.TemporaryDirectory() as tmp:
+        events = device_events(samples, build_event_driver(Path(tmp)), lo, hi)
+    out = patient_reference_beats(model, samples, events, calibration, labels)
+    if [r for r, _, _ in out] != [int(r) for r in rows_r]:
+        raise TinyECGError("the Python beat rules give other beats than the device's R lines")
+    return out
