@@ -210,3 +210,27 @@ def test_longterm_features_c_on_edge_values(tmp_path):
         scale, zp = VARIANTS[name][2:]
         # zero reached, and the clip at 4 (or int8 saturation, whichever comes first)
         assert got.min() == zp and got.max() == min(127, round(4 / scale) + zp)
+
+
+def _c_define(path: Path, name: str) -> int:
+    import re
+
+    found = re.search(rf"^#define {name} (\d+)u?\b", path.read_text(), re.M)
+    assert found is not None, f"{name} not in {path.name}"
+    return int(found.group(1))
+
+
+def test_c_constants_equal_spec():
+    """The patient constants the C states with their origin (tinyecg_beats.h,
+    tinyecg_longterm.c) are tinyecg/spec.py's."""
+    beats_h = ROOT / "firmware" / "lib" / "tinyecg_core" / "include" / "tinyecg_beats.h"
+    longterm_c = ROOT / "firmware" / "lib" / "tinyecg_dsp" / "src" / "tinyecg_longterm.c"
+    assert _c_define(beats_h, "TINYECG_PATIENT_Q") == spec.PATIENT_Q
+    assert _c_define(beats_h, "TINYECG_LONGTERM_RR_COUNT") == 1 << spec.LONGTERM_RR_SHIFT
+    assert _c_define(beats_h, "TINYECG_RR_IRREGULARITY_COUNT") == 1 << spec.RR_IRREGULARITY_SHIFT
+    assert _c_define(beats_h, "TINYECG_TEMPLATE_Q") == spec.TEMPLATE_Q
+    assert _c_define(beats_h, "TINYECG_TEMPLATE_COUNT") == 1 << spec.TEMPLATE_SHIFT
+    assert _c_define(beats_h, "TINYECG_TEMPLATE_MIN_PRE_PERCENT") == spec.TEMPLATE_MIN_PRE_PERCENT
+    assert _c_define(longterm_c, "PATIENT_ONE") == 1 << spec.PATIENT_Q
+    assert _c_define(longterm_c, "FEATURE_CLIP") == spec.LONGTERM_FEATURE_CLIP
+    assert _c_define(longterm_c, "MAX_RR") == fp.longterm.MAX_RR - 1
