@@ -1,5 +1,6 @@
 """A patient-context model (beat input (1, 360, 2) = [window, template], rhythm input (8,) =
-the long-term RR features) on the whole firmware under QEMU Cortex-M4 (mps2-an386), C backend:
+the long-term RR features) on the whole firmware under QEMU, Cortex-M4 (mps2-an386) and
+Cortex-M0+ code (mps2-an385), C backend:
 the export's golden self-test passes bit for bit, and streaming real records gives for every
 beat the label and int8 score of the host reference (tinyecg.device.device_path.patient:
 the core's beat rules on the detector's events, the patient's state, the fixed-point
@@ -49,10 +50,19 @@ def export_dir(model, work) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fw(work, export_dir):
+def firmwares(work, export_dir):
     from tinyecg.device import firmware as fq
 
-    return fq.build_firmware(work, export_dir=export_dir, io="semihost", rhythm=False)
+    built = {}
+
+    def get(arch: str):
+        if arch not in built:
+            built[arch] = fq.build_firmware(
+                work, export_dir=export_dir, io="semihost", rhythm=False, arch=arch
+            )
+        return built[arch]
+
+    return get
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +84,13 @@ def test_export_states_the_patient_context(export_dir):
 
 
 @needs_qemu
-@pytest.mark.parametrize("record", ["208", "100"])
-def test_qemu_beats_equal_the_host_reference(fw, model, driver, record):
+@pytest.mark.parametrize("arch, record", [("m4", "208"), ("m4", "100"), ("m0", "208")])
+def test_qemu_beats_equal_the_host_reference(firmwares, model, driver, arch, record):
     from tinyecg.device import firmware as fq
     from tinyecg.device.device_path import device_events
     from tinyecg.device.device_path.patient import patient_reference_beats
 
+    fw = firmwares(arch)
     assert "TINYECG_PATIENT_CONTEXT=1" in fw.defs
     x, _, (lo, hi) = detect.read_record(EXCERPT / record)
     run = fq.run_samples(fw, x, timeout=300)
