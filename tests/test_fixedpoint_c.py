@@ -196,6 +196,7 @@ def test_library_compiles_on_its_own():
     C++ (some builds compile every file with g++)."""
     assert [p.name for p in LIB_SOURCES] == [
         "tinyecg_denoise.c",
+        "tinyecg_longterm.c",  # a patient-context model's features (tests/test_patient_c.py)
         "tinyecg_preprocess.c",
         "tinyecg_rhythm.c",
     ]

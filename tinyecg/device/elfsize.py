@@ -49,6 +49,7 @@ COMPONENTS = (  # (component, file names) for size_by_component
             "tinyecg_preprocess.c",
             "tinyecg_denoise.c",
             "tinyecg_rhythm.c",
+            "tinyecg_longterm.c",  # a patient-context model's RR features
             "tinyecg_preprocess_params.c",
         ),
     ),

@@ -181,6 +181,7 @@ def build_firmware(
     includes = [*firmware_files.includes(), *export_incs, *rhythm_incs]
     defs = [
         *rhythm_defs,
+        *firmware_files.model_defines(export_dir),
         f"TINYECG_QEMU_IO={IOS[io]}",
         f"TINYECG_CLASSIFIER={firmware_files.CLASSIFIERS[runtime]}",
         f"TINYECG_REPLAY_ADC_MIN={lo}",
@@ -457,6 +458,10 @@ def reference_beats(
     if len(rr) == 0:
         return []
     clf = Int8Classifier(data)
+    if clf.patient:  # its state follows the whole peak sequence: the detector's events
+        from tinyecg.device.device_path.patient import reference_of_rows
+
+        return reference_of_rows(data, x, rr[:, 0], calibration, labels)
     beat_q, rhythm_q = fixed_inputs(
         clf,
         clf.preprocess_params(),

@@ -114,6 +114,17 @@ def runtime_sources(runtime: str, export_dir: Path | str) -> tuple[list[Path], l
     return srcs, incs
 
 
+def model_defines(export_dir: Path | str) -> list[str]:
+    """Defines the export's model needs in every file of the build: a patient-context model
+    (its generated tinyecg_preprocess_params.h defines TINYECG_BEAT_CHANNELS 2) needs the
+    core's patient state, TINYECG_PATIENT_CONTEXT=1 (tinyecg_rr.h); today's models none,
+    so their builds stay as they were."""
+    header = Path(export_dir) / "tinyecg_preprocess_params.h"
+    if header.is_file() and "#define TINYECG_BEAT_CHANNELS 2" in header.read_text():
+        return ["TINYECG_PATIENT_CONTEXT=1"]
+    return []
+
+
 def rhythm_model_dir() -> Path:
     """firmware/lib/tinyecg_rhythm_model: the committed C backend export of the shipped
     rhythm model (`tinyecg export --task rhythm --runtime c`)."""

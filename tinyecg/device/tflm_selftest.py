@@ -74,6 +74,7 @@ def build_selftest(
         *lib.defines,
         "TINYECG_CLASSIFIER=TINYECG_CLASSIFIER_TFLM",
         *rhythm_defs,
+        *firmware_files.model_defines(model_dir),
         *extra_defines,
     ]
     if target != "host":

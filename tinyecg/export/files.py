@@ -74,11 +74,16 @@ def render_tflm(plan: ExportPlan, ctx: dict, n: dict[str, str]) -> dict[str, str
 def tensor_meta(model, ti: int, index: int, role: str | None) -> dict:
     """How tinyecg_model_meta.h states one input or the output, its scale as exact integers."""
     t = model.tensors[ti]
+    patient = role in (BEAT, RHYTHM) and int(np.prod(t.shape[1:])) in (720, 8)
     scale, zp = float(t.scale), int(t.zero_point)
     mant, exp = float32_parts(scale)
     comment = ""
     if role is None and mant == 1 and exp == -8 and zp == -128:
         comment = ": q + 128 is the probability in Q8 (0..255 / 256)"
+    elif role == BEAT and patient:
+        comment = ": [window, the patient's template] per sample (tinyecg_beats.h)"
+    elif role == RHYTHM and patient:
+        comment = ": the 8 long-term RR features (tinyecg_longterm_features())"
     elif role == BEAT:
         comment = ": the z-scored, denoised window (tinyecg_preprocess_window())"
     elif role == RHYTHM:
@@ -168,11 +173,13 @@ def context(plan: ExportPlan) -> dict:
                 raw=g.raw.tolist(),
                 beat=g.beat.tolist(),
                 rhythm=None if g.rhythm is None else g.rhythm.tolist(),
+                longterm=g.longterm,
             )
             for g in plan.vectors
         ],
         "golden_origin": plan.golden_origin,
         "rhythm": plan.has_rhythm,
+        "patient": plan.int8.beat_channels == 2,
     }
     if len(set(ctx["label_macros"])) != len(ctx["label_macros"]):
         raise TinyECGError(f"labels {s['labels']} do not give distinct C names")

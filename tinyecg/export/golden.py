@@ -35,6 +35,8 @@ class Golden:
     beat: np.ndarray  # int8 (360,): expected "beat" input
     rhythm: np.ndarray | None  # int8 (5,): expected "rhythm" input, None without rhythm input
     output: np.ndarray  # int8 (n_classes,): TFLM output on beat/rhythm
+    # a patient-context model: A and D (Q4) the beat saw; beat is then (720,) interleaved
+    longterm: tuple[int, int] | None = None
 
     @property
     def predicted(self) -> int:
@@ -112,7 +114,10 @@ def make_golden(
     rr = np.asarray(beats.rr[idx], dtype=np.int64)
     q_beat = fp.preprocess_windows_int(raw, baseline, gain, params)
     q_rhythm = None
-    if RHYTHM in roles:
+    state = None
+    if params.get("beat_channels", 1) == 2:
+        q_beat, q_rhythm, state = patient_golden(beats, idx, params)
+    elif RHYTHM in roles:
         q_rhythm = fp.rhythm_features_int(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], params)
     rows = {BEAT: q_beat} if q_rhythm is None else {BEAT: q_beat, RHYTHM: q_rhythm}
     out = []
@@ -131,14 +136,51 @@ def make_golden(
                 beat=np.asarray(q_beat[k], np.int8).copy(),
                 rhythm=None if q_rhythm is None else np.asarray(q_rhythm[k], np.int8),
                 output=y.copy(),
+                longterm=None if state is None else (int(state[k, 0]), int(state[k, 1])),
             )
         )
     return out
 
 
-def table_bytes(n: int, window: int, n_rhythm: int, n_classes: int) -> int:
+def patient_golden(beats: Beats, idx: np.ndarray, params: dict):
+    """A patient-context model's golden inputs of beats[idx]: (beat (n, 720) interleaved,
+    rhythm (n, 8), [A, D] (n, 2)). The patient's state of a beat is that of the labelled
+    beats of its record before it, in sample order (tinyecg.dsp.patient over that sequence,
+    the first beat of a record with no real pre); the self-test checks the window channel,
+    the features from A and D, and the model on these inputs."""
+    from tinyecg.dsp import patient
+    from tinyecg.dsp.fixedpoint.longterm import patient_inputs_int
+
+    beat = np.zeros((len(idx), 2 * len(beats.raw[0])), np.int8)
+    rhythm = np.zeros((len(idx), patient.N_LONGTERM_FEATURES), np.int8)
+    state = np.zeros((len(idx), 2), np.int64)
+    records = np.asarray(beats.record)
+    for name in dict.fromkeys(records[idx].tolist()):
+        rows = np.flatnonzero(records == name)
+        rows = rows[np.argsort(np.asarray(beats.sample)[rows], kind="stable")]
+        rr = np.asarray(beats.rr[rows], np.int64)
+        has_pre = np.arange(len(rows)) > 0
+        a16, d16 = patient.longterm_state(rr[:, 0], has_pre)
+        g = [_whole(v, "baseline") for v in beats.baseline[rows]]
+        gn = [_whole(v, "gain") for v in beats.gain[rows]]
+        q = fp.preprocess_windows_int(
+            np.asarray(beats.raw[rows], np.int16), np.asarray(g), np.asarray(gn), params
+        )
+        b2, r8 = patient_inputs_int(q, rr, a16, d16, params)
+        where = {int(r): k for k, r in enumerate(rows)}
+        for k, i in enumerate(idx):
+            if records[i] == name:
+                beat[k], rhythm[k] = b2[where[int(i)]], r8[where[int(i)]]
+                state[k] = a16[where[int(i)]], d16[where[int(i)]]
+    return beat, rhythm, state
+
+
+def table_bytes(n: int, window: int, n_rhythm: int, n_classes: int, channels: int = 1) -> int:
     """Flash bytes of the tinyecg_golden[] table (struct padding to 4 bytes included): 9,024
-    estimated for 8 beats with rhythm and 5 classes, 9,016 measured (arm-none-eabi-gcc -Os)."""
+    estimated for 8 beats with rhythm and 5 classes, 9,016 measured (arm-none-eabi-gcc -Os).
+    channels 2 (a patient-context model): a 2-channel beat input and A, D (8 bytes)."""
     per = 4 + 4 + 2 + 4 + 16 + 2 * window + window + n_rhythm + n_classes  # ptr, sample, ...
+    if channels == 2:
+        per += window + 8
     per = (per + 3) // 4 * 4
     return n * per + 8 * n  # + the record name strings

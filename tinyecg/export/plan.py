@@ -99,7 +99,7 @@ def _int8_with_window(model: TFLiteModel, window: int) -> Int8Model:
             f"{int8.inputs[0].name!r}), not a beat model: export it with --task {int8.task}"
         )
     beat = int8.input(BEAT)
-    if beat is not None and beat.size != window:
+    if beat is not None and beat.size != window * int8.beat_channels:
         raise TinyECGError(
             f"{model.source}: input {beat.position} {beat.name!r} takes "
             f"{beat.size} samples (shape {list(beat.shape)}), but the window "
@@ -203,8 +203,13 @@ def plan_export(
 
     beat, rhythm = int8.input(BEAT), int8.input(RHYTHM)
     assert beat is not None
+    # a patient-context model (Int8Model checked the pairing): 2 beat channels, 8 features
+    patient = {"rhythm_features": "longterm", "beat_channels": 2} if int8.beat_channels == 2 else {}
     params = fp.preprocess_params(
-        beat.scale, beat.zero_point, *((rhythm.scale, rhythm.zero_point) if rhythm else ())
+        beat.scale,
+        beat.zero_point,
+        *((rhythm.scale, rhythm.zero_point) if rhythm else ()),
+        **patient,  # type: ignore[arg-type]
     )
     tflm = _tflm(model)
     arena = tflm_files.arena_budget(tflm.arena_bytes(), model)
@@ -217,7 +222,11 @@ def plan_export(
     if len(vectors) < golden:
         notes.append(f"only {len(vectors)} golden beats available (asked for {golden})")
     golden_bytes = golden_mod.table_bytes(
-        len(vectors), s["window"], N_RHYTHM_FEATURES if rhythm else 0, int8.n_classes
+        len(vectors),
+        s["window"],
+        int8.n_rhythm if patient else (N_RHYTHM_FEATURES if rhythm else 0),
+        int8.n_classes,
+        int8.beat_channels,
     )
     report = None
     if board_obj is not None:

@@ -99,7 +99,17 @@ def params_context(params: dict) -> dict:
         "quant_err": _rel_err(params["quant_mult"], params["quant_shift"], quant_float),
         "rhythm": rhythm is not None,
         "rhythm_features": N_RHYTHM_FEATURES if rhythm is not None else 0,
+        "longterm": rhythm is not None and rhythm.get("features", "local") == "longterm",
+        "beat_channels": int(params.get("beat_channels", 1)),
     }
+    if ctx["longterm"]:
+        ctx["rhythm_features"] = fp.RHYTHM_FEATURE_SETS["longterm"]
+    if (ctx["beat_channels"] == 2) != ctx["longterm"]:
+        raise TinyECGError(
+            "params: a patient-context model takes a 2-channel beat input and the 8 long-term "
+            f"RR features together (beat channels {ctx['beat_channels']}, rhythm features "
+            f"{ctx['rhythm_features']})"
+        )
     if rhythm is not None:
         rs = float(rhythm["scale"])
         for key, target in (("sec", 1.0 / (FS * rs)), ("ratio", 1.0 / rs)):

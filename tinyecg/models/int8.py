@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import spec
+from tinyecg.dsp.patient import LONGTERM_FEATURES
 from tinyecg.dsp.rhythm import FEATURES as RHYTHM_FEATURES
 from tinyecg.errors import TinyECGError
 from tinyecg.models.tflite import TFLiteModel, load_model
@@ -30,6 +31,15 @@ ROLE_SIZES = {
     spec.BEAT: spec.WINDOW,
     spec.RHYTHM: len(RHYTHM_FEATURES),
     spec.RHYTHM_WINDOW_INPUT: spec.RHYTHM_WINDOW,
+}
+# the sizes an input named after its role may also hold: a patient-context model's beat input
+# is the window and the patient's template (spec.BEAT_CHANNELS, interleaved) and its rhythm
+# input the 8 long-term RR features (tinyecg.dsp.patient); recognising a role by its size
+# alone stays ROLE_SIZES' (720 is also the rhythm window's size)
+ROLE_SIZE_OPTIONS = {
+    spec.BEAT: tuple(spec.WINDOW * c for c in spec.BEAT_CHANNELS),
+    spec.RHYTHM: (len(RHYTHM_FEATURES), len(LONGTERM_FEATURES)),
+    spec.RHYTHM_WINDOW_INPUT: (spec.RHYTHM_WINDOW,),
 }
 # what each role is, for messages
 ROLE_TEXT = {
@@ -109,10 +119,13 @@ class Int8Model:
                 raise TinyECGError(
                     f"{where}: input {k} {t.name!r} ({size} values) is none of {known}"
                 )
-            if size != ROLE_SIZES[role]:
+            if size not in ROLE_SIZE_OPTIONS[role] or (
+                role == spec.BEAT and size != spec.WINDOW and t.shape[-1] != size // spec.WINDOW
+            ):
+                allowed = " or ".join(map(str, ROLE_SIZE_OPTIONS[role]))
                 raise TinyECGError(
                     f"{where}: input {k} {t.name!r} is the {role} input but "
-                    f"holds {size} values, not {ROLE_SIZES[role]}"
+                    f"holds {size} values (shape {tuple(t.shape)}), not {allowed}"
                 )
             inputs.append(TensorSpec(k, ti, t.name, role, tuple(t.shape), scale, zp))
         roles = [i.role for i in inputs]
@@ -126,6 +139,7 @@ class Int8Model:
             raise TinyECGError(
                 f"{where}: a {found} model (inputs {', '.join(roles)}), not a {task} model"
             )
+        _check_patient_context(where, inputs)
         self.task: str = found
         if len(flatbuffer.outputs) != 1:
             raise TinyECGError(f"{where}: expected one output, found {len(flatbuffer.outputs)}")
@@ -162,6 +176,12 @@ class Int8Model:
         return self.output.size
 
     @property
+    def beat_channels(self) -> int:
+        """1: the beat window; 2: the window and the patient's template (patient context)."""
+        beat = self.input(spec.BEAT)
+        return beat.size // spec.WINDOW if beat is not None else 0
+
+    @property
     def n_rhythm(self) -> int:
         rhythm = self.input(spec.RHYTHM)
         return rhythm.size if rhythm is not None else 0
@@ -184,6 +204,24 @@ class Int8Model:
         """Float inputs by role (beat=(n, WINDOW), rhythm=(n, features)) -> int8 arrays in the
         flatbuffer's input order."""
         return [i.quantize(x) for i, x in zip(self.inputs, self.order(**by_role))]
+
+
+def _check_patient_context(where: str, inputs: list[TensorSpec]) -> None:
+    """A patient-context model takes a 2-channel beat input with the 8 long-term features;
+    today's a 1-channel one with the 5 local features or none: any other pairing is an
+    error naming the file and the shapes."""
+    beat = next((i for i in inputs if i.role == spec.BEAT), None)
+    rhythm = next((i for i in inputs if i.role == spec.RHYTHM), None)
+    if beat is None:
+        return
+    patient = beat.size != spec.WINDOW
+    longterm = rhythm is not None and rhythm.size == len(LONGTERM_FEATURES)
+    if patient != longterm:
+        shapes = f"beat {beat.shape}" + (f", rhythm {rhythm.shape}" if rhythm else ", no rhythm")
+        raise TinyECGError(
+            f"{where}: inputs {shapes}: a patient-context model takes beat (1, 360, 2) with "
+            f"rhythm (8,), other models beat (1, 360, 1) with rhythm (5,) or none"
+        )
 
 
 def load_int8(source) -> Int8Model:

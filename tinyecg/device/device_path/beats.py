@@ -4,7 +4,7 @@ Python, to check the C's beats and RR context against its rules."""
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,12 @@ class DeviceBeats:
     rr: np.ndarray  # int64 (n, 4): pre_rr, post_rr, local_rr_sum, local_rr_count
     done_at: np.ndarray  # int64 (n,) sample count when each beat completed
     skipped: int  # peaks that kept their RR place but gave no beat
+    # every peak of the RR sequences in the order it left the core's queue (returned beats
+    # and skipped ones): its pre (the substituted one for a first beat) and whether that pre
+    # is a real interval; the patient's long-term RR state follows them (tinyecg_beats.c)
+    seq_pre: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    seq_has_pre: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    seq_beat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # beat or -1
 
 
 def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
@@ -52,7 +58,10 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
     queue: deque = deque()  # [r, pre, local_sum, local_count]; pre -1 = first of a sequence
     diffs: deque = deque(maxlen=LOCAL_BEATS)
     state = {"have_last": False, "last_r": 0, "skipped": 0}
-    out_r, out_rr, out_t = [], [], []
+    out_r: list[int] = []
+    out_rr: list[tuple[int, int, int, int]] = []
+    out_t: list[int] = []
+    seq: list[tuple[int, bool, int]] = []  # pre, has_pre, index of the returned beat or -1
 
     def drain(n: int, final: bool) -> None:
         while queue:
@@ -63,6 +72,7 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
                     return
                 state["skipped"] += 1
                 queue.popleft()
+                seq.append((max(p[1], 1), p[1] >= 0, -1))
                 continue
             if (
                 nxt is None
@@ -82,7 +92,9 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
                 post = pre
             lsum, lcount = (p[2], p[3]) if p[3] > 0 else (pre, 1)
             queue.popleft()
-            if p[0] >= PRE_R and n - (p[0] - PRE_R) <= BEATS_RING:
+            usable = p[0] >= PRE_R and n - (p[0] - PRE_R) <= BEATS_RING
+            seq.append((pre, p[1] >= 0, len(out_r) if usable else -1))
+            if usable:
                 out_r.append(p[0])
                 out_rr.append((pre, post, lsum, lcount))
                 out_t.append(n)
@@ -136,6 +148,9 @@ def device_beats(peaks, reported_at, n_samples: int, breaks=()) -> DeviceBeats:
         np.asarray(out_rr, np.int64).reshape(-1, 4),
         np.asarray(out_t, np.int64),
         state["skipped"],
+        np.asarray([s[0] for s in seq], np.int64),
+        np.asarray([s[1] for s in seq], bool),
+        np.asarray([s[2] for s in seq], np.int64),
     )
 
 

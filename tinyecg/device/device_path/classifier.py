@@ -34,10 +34,22 @@ class Int8Classifier:
         self.beat_q = self.int8.input(spec.BEAT)
         self.rhythm_q = self.int8.input(spec.RHYTHM)
         self.n_classes = self.int8.n_classes
+        # a patient-context model: the beat input holds the window and the patient's
+        # template, the rhythm input the long-term features (tinyecg.device.device_path.patient)
+        self.patient = self.int8.beat_channels == 2
 
     def preprocess_params(self) -> dict:
         from tinyecg.dsp import fixedpoint as fp
 
+        if self.patient:
+            return fp.preprocess_params(
+                self.beat_q.scale,
+                self.beat_q.zero_point,
+                self.rhythm_q.scale,
+                self.rhythm_q.zero_point,
+                rhythm_features="longterm",
+                beat_channels=2,
+            )
         if self.rhythm_q is None:
             return fp.preprocess_params(self.beat_q.scale, self.beat_q.zero_point)
         return fp.preprocess_params(
@@ -104,14 +116,49 @@ def float_inputs(clf: Int8Classifier, windows, rhythm_float, baseline: float, ga
 def annotated_inputs(clf: Int8Classifier, rec, labels: str, params: dict | None = None):
     """The labelled annotated beats of a record (tinyecg.data.beats.beats_from_record: the
     dataset's windows and RR context) and their int8 model inputs through the fixed-point
-    path and through the float path: (beats, (beat, rhythm) fixed, (beat, rhythm) float)."""
+    path and through the float path: (beats, (beat, rhythm) fixed, (beat, rhythm) float).
+    A patient-context model's state follows the labelled beats in order (the first with no
+    real pre), as the export's golden vectors take it."""
     from tinyecg.data.beats import beats_from_record
 
     params = params or clf.preprocess_params()
     ann = beats_from_record(rec, labels)
     gain = int(round(rec.gain))
+    if clf.patient:
+        return (ann, *patient_annotated_inputs(clf, params, ann, rec.baseline, rec.gain))
     return (
         ann,
         fixed_inputs(clf, params, ann.raw, ann.rr, rec.baseline, gain),
         float_inputs(clf, ann.raw, ann.rhythm, rec.baseline, rec.gain),
     )
+
+
+def patient_annotated_inputs(clf: Int8Classifier, params: dict, ann, baseline, gain):
+    """A patient-context model's fixed-point and float inputs of annotated beats in order."""
+    from tinyecg.dsp import denoise, patient
+    from tinyecg.dsp import fixedpoint as fp
+    from tinyecg.dsp.fixedpoint.longterm import interleave, patient_inputs_int
+
+    rr = np.asarray(ann.rr, np.int64).reshape(-1, 4)
+    has_pre = np.arange(len(rr)) > 0
+    a16, d16 = patient.longterm_state(rr[:, 0], has_pre)
+    q = fp.preprocess_windows_int(
+        np.asarray(ann.raw, np.int16), int(baseline), int(round(gain)), params
+    )
+    fixed = patient_inputs_int(q, rr, a16, d16, params)
+    mv = (np.asarray(ann.raw, np.float64) - float(baseline)) / float(gain)
+    x = denoise.preprocess(mv) if len(mv) else np.zeros((0, WINDOW), np.float32)
+    tf = patient.template_inputs_float(x, rr[:, 0], a16)
+    lt = (
+        patient.longterm_features(rr[:, 0], rr[:, 1], rr[:, 2], rr[:, 3], has_pre)
+        if len(rr)
+        else np.zeros((0, 8), np.float32)
+    )
+    b = clf.beat_q
+
+    def quantize_channel(v):  # one channel of the beat input, as TensorSpec.quantize rounds
+        return np.clip(np.round(np.asarray(v, np.float64) / b.scale) + b.zero_point, -128, 127)
+
+    beat = interleave(quantize_channel(x), quantize_channel(tf))
+    rhythm = clf.rhythm_q.quantize(lt).reshape(len(x), clf.rhythm_q.size)
+    return fixed, (beat, rhythm)

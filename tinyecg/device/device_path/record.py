@@ -15,6 +15,9 @@ from tinyecg.device import detect
 from tinyecg.device.device_path.beats import device_beats, windows_at
 from tinyecg.device.device_path.classifier import Int8Classifier, annotated_inputs, fixed_inputs
 from tinyecg.device.device_path.events import device_events, harness_beats
+from tinyecg.device.device_path.patient import device_patient_inputs
+from tinyecg.dsp import fixedpoint as fp
+from tinyecg.dsp.fixedpoint.longterm import interleave
 from tinyecg.errors import TinyECGError
 from tinyecg.spec import BEAT_SYMBOLS, PRE_R, WINDOW
 
@@ -102,7 +105,15 @@ def evaluate_record(
     timeouts = int(np.sum(has_next & (c_rr[:, 1] != gap))) if len(c_r) else 0
     # the C's own beats are what the board classifies
     dev_r, dev_rr = c_r, c_rr
-    beat_q, rhythm_q = fixed_inputs(clf, params, windows_at(x, dev_r), dev_rr, rec.baseline, gain)
+    if clf.patient:  # the patient's state follows the whole peak sequence: the C's, checked
+        if not same:
+            raise TinyECGError(f"{name}: the Python beat rules differ from the C's")
+        q = fp.preprocess_windows_int(windows_at(x, dev_r), rec.baseline, gain, params)
+        beat_q, rhythm_q = device_patient_inputs(py, q, params)
+    else:
+        beat_q, rhythm_q = fixed_inputs(
+            clf, params, windows_at(x, dev_r), dev_rr, rec.baseline, gain
+        )
     dev_pred = predict(beat_q, rhythm_q)
 
     # --- annotations
@@ -166,6 +177,8 @@ def evaluate_record(
         for s in shifts:
             w = windows_at(x, ann.sample[keep] + int(s))
             bq, _ = fixed_inputs(clf, params, w, ann.rr[keep], rec.baseline, gain)
+            if clf.patient:  # the shifted window beside the annotated path's template
+                bq = interleave(bq, ann_fixed_q[0][keep][:, 1::2])
             rq = ann_fixed_q[1][keep] if ann_fixed_q[1] is not None else None
             shifted[int(s)] = (keep, predict(bq, rq))
 

@@ -11,12 +11,15 @@ route to one of them, an exact identity, the text below says which).
     params = fp.preprocess_params(input_scale, input_zero_point, rhythm_scale, rhythm_zp)
     q = fp.preprocess_windows_int(raw, baseline, gain, params)      # int8 (n, 360)
     rr = fp.rhythm_features_int(pre, post, local_sum, local_count, params)  # int8 (n, 5)
+    # a patient-context model (rhythm_features="longterm", beat_channels=2): int8 (n, 8)
+    lt = fp.longterm_features_int(pre, post, local_sum, local_count, a16, d16, params)
 
 Modules: :mod:`.formats` (number formats, Q31 taps, threshold constant), :mod:`.intmath`
 (rounding helpers), :mod:`.dwt` (periodized sym4, denoising), :mod:`.window` (the per-window
-pipeline), :mod:`.rhythm` (RR features), :mod:`.params` (the model's multipliers),
-:mod:`.reference` (the float reference, comparison, stress windows), :mod:`.headroom` (the
-overflow argument, recomputed). The multiplier maths is :mod:`tinyecg.quantmath`'s.
+pipeline), :mod:`.rhythm` (RR features), :mod:`.longterm` (the long-term RR features of a
+patient-context model), :mod:`.params` (the model's multipliers), :mod:`.reference` (the
+float reference, comparison, stress windows), :mod:`.headroom` (the overflow argument,
+recomputed). The multiplier maths is :mod:`tinyecg.quantmath`'s.
 
 Number formats
 --------------
@@ -112,7 +115,8 @@ from tinyecg.dsp.fixedpoint.intmath import (
     round_shift,
     rshift_round,
 )
-from tinyecg.dsp.fixedpoint.params import preprocess_params
+from tinyecg.dsp.fixedpoint.longterm import longterm_features_int
+from tinyecg.dsp.fixedpoint.params import RHYTHM_FEATURE_SETS, preprocess_params
 from tinyecg.dsp.fixedpoint.reference import (
     compare_with_float,
     quantize_float,
@@ -138,6 +142,7 @@ __all__ = [
     "MEDIAN_RANKS",
     "PRE_R",
     "RECIP_BITS",
+    "RHYTHM_FEATURE_SETS",
     "REC_HI",
     "REC_HI_Q",
     "REC_LO",
@@ -161,6 +166,7 @@ __all__ = [
     "headroom",
     "idwt_float",
     "isqrt_round",
+    "longterm_features_int",
     "preprocess_params",
     "preprocess_windows_int",
     "quantize_float",

@@ -31,7 +31,10 @@ from tinyecg.dsp.fixedpoint.formats import (
 )
 from tinyecg.errors import TinyECGError
 from tinyecg.quantmath import right_shift_multiplier
-from tinyecg.spec import FS, PRE_R, WINDOW
+from tinyecg.spec import BEAT_CHANNELS, FS, PRE_R, WINDOW
+
+#: the RR feature sets a rhythm input may hold, and how many values each is
+RHYTHM_FEATURE_SETS = {"local": 5, "longterm": 8}
 
 
 def _check_zero_point(zp, what: str) -> int:
@@ -62,11 +65,23 @@ def preprocess_params(
     input_zero_point: int,
     rhythm_scale: float | None = None,
     rhythm_zero_point: int | None = None,
+    rhythm_features: str = "local",
+    beat_channels: int = 1,
 ) -> dict[str, Any]:
     """All integer constants the C needs (plus the floats they came from, for comments).
 
     input_scale/input_zero_point: the model's int8 "beat" input; rhythm_*: its int8 "rhythm"
-    input, or both None for a model without rhythm context."""
+    input, or both None for a model without rhythm context. rhythm_features: which set the
+    rhythm input holds, "local" (tinyecg.dsp.rhythm.FEATURES, 5) or "longterm"
+    (tinyecg.dsp.patient.LONGTERM_FEATURES, 8); beat_channels: 1 (the window) or 2 (the
+    window and the patient's template, interleaved, one quantization: spec.BEAT_CHANNELS)."""
+    if rhythm_features not in RHYTHM_FEATURE_SETS:
+        raise TinyECGError(
+            f"rhythm_features must be one of {', '.join(RHYTHM_FEATURE_SETS)}, "
+            f"not {rhythm_features!r}"
+        )
+    if beat_channels not in BEAT_CHANNELS:
+        raise TinyECGError(f"beat_channels must be one of {BEAT_CHANNELS}, not {beat_channels!r}")
     s = _check_scale(input_scale, "input")
     zp = _check_zero_point(input_zero_point, "input")
     if (rhythm_scale is None) != (rhythm_zero_point is None):
@@ -104,6 +119,7 @@ def preprocess_params(
         "input_zero_point": zp,
         "quant_mult": qm,
         "quant_shift": qk,
+        "beat_channels": beat_channels,
         "rhythm": None,
     }
     if not math.isclose(_ref.STD_FLOOR_MV * STD_FLOOR_DIV, 1.0):
@@ -118,6 +134,8 @@ def preprocess_params(
             "seconds": _rr_quant(1.0 / (FS * rs), "rhythm seconds (1/(360*s))"),
             "ratio": _rr_quant(1.0 / rs, "rhythm ratio (1/s)"),
         }
+        if rhythm_features != "local":  # today's params stay as they were, key for key
+            params["rhythm"]["features"] = rhythm_features
     return params
 
 

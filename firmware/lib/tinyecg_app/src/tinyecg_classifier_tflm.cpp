@@ -152,7 +152,11 @@ int classify(void *ctx, const int8_t *window_q, const int8_t *rhythm_q, int8_t *
     if (s->interp == nullptr) {
         return -1; /* never started */
     }
+#if TINYECG_PATIENT_CONTEXT
+    memcpy(s->beat->data.int8, window_q, 2 * TINYECG_WINDOW); /* [window, template] */
+#else
     memcpy(s->beat->data.int8, window_q, TINYECG_WINDOW);
+#endif
     if (s->rhythm != nullptr) {
         memcpy(s->rhythm->data.int8, rhythm_q, static_cast<size_t>(s->n_rhythm));
     }

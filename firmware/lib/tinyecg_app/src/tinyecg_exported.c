@@ -22,8 +22,20 @@
 #if TINYECG_RHYTHM_FEATURES > TINYECG_MAX_RHYTHM
 #error "more rhythm features than the core's buffer (TINYECG_MAX_RHYTHM)"
 #endif
+#ifdef TINYECG_BEAT_CHANNELS /* a patient-context model: the core must keep the patient */
+#if !TINYECG_PATIENT_CONTEXT
+#error "a patient-context model (2 beat channels): build with TINYECG_PATIENT_CONTEXT=1"
+#endif
+#if TINYECG_INPUT_BEAT_ELEMENTS != 720u
+#error "tinyecg_model_meta.h: the beat input is not 360 values of 2 channels"
+#endif
+#else
+#if TINYECG_PATIENT_CONTEXT
+#error "TINYECG_PATIENT_CONTEXT=1 but the model is not a patient-context model (re-export)"
+#endif
 #if TINYECG_INPUT_BEAT_ELEMENTS != 360u
 #error "tinyecg_model_meta.h: the beat input is not 360 values"
+#endif
 #endif
 
 static void golden_vector(int index, tinyecg_golden_vector_t *v)
@@ -39,6 +51,10 @@ static void golden_vector(int index, tinyecg_golden_vector_t *v)
     v->rr.post_rr = g->post_rr;
     v->rr.local_rr_sum = g->local_rr_sum;
     v->rr.local_rr_count = g->local_rr_count;
+#if TINYECG_PATIENT_CONTEXT
+    v->rr.mean_rr16 = g->mean_rr16;
+    v->rr.irregularity16 = g->irregularity16;
+#endif
     v->input = g->beat;
 #if TINYECG_RHYTHM_FEATURES > 0
     v->rhythm = g->rhythm;
@@ -57,7 +73,14 @@ static void window_with(const int16_t *raw, int16_t baseline, uint16_t gain_adu_
     tinyecg_preprocess_window(&tinyecg_model_preprocess, raw, &adc, out);
 }
 
-#if TINYECG_RHYTHM_FEATURES > 0
+#if TINYECG_PATIENT_CONTEXT
+static void rhythm_of(const tinyecg_rr_t *rr, int8_t *out)
+{
+    tinyecg_longterm_features(&tinyecg_model_preprocess, rr->pre_rr, rr->post_rr,
+                              rr->local_rr_sum, rr->local_rr_count, rr->mean_rr16,
+                              rr->irregularity16, out);
+}
+#elif TINYECG_RHYTHM_FEATURES > 0
 static void rhythm_of(const tinyecg_rr_t *rr, int8_t *out)
 {
     tinyecg_rhythm_features(&tinyecg_model_preprocess, rr->pre_rr, rr->post_rr, rr->local_rr_sum,

@@ -129,7 +129,11 @@ typedef struct {
     tinyecg_quality_t quality;
     tinyecg_beats_t beats;
     tinyecg_beat_t beat;
+#if TINYECG_PATIENT_CONTEXT
+    int8_t window_q[2 * TINYECG_WINDOW]; /* [window, template] interleaved (tinyecg_beats.h) */
+#else
     int8_t window_q[TINYECG_WINDOW];
+#endif
     int8_t rhythm_q[TINYECG_MAX_RHYTHM];
     int8_t scores_q[TINYECG_MAX_CLASSES];
     char line[TINYECG_LINE_MAX];

@@ -12,6 +12,16 @@
  * training. Beats whose window starts before the first sample, or whose oldest samples
  * already left the ring, keep their place in the RR sequence but are not returned; they
  * are counted in `skipped`.
+ *
+ * Patient context (TINYECG_PATIENT_CONTEXT, tinyecg/dsp/patient.py; docs/generalisation.md):
+ * the state of the patient over minutes, which a lead-off break keeps and only init (the
+ * core's #reset) clears.
+ *   - A, D: the long-term RR state. Every peak of the RR sequence, in order, updates it when
+ *     it leaves the queue (also the peaks whose beat is skipped), after its beat took A and D
+ *     as they were before (out->rr.mean_rr16, irregularity16).
+ *   - T: the template beat, int16 Q8 of the model's int8 beat input. The core gives beat i the
+ *     channel tinyecg_template_channel() of T before beat i, classifies it, then
+ *     tinyecg_template_update() with beat i's int8 window.
  */
 #ifndef TINYECG_BEATS_H
 #define TINYECG_BEATS_H
@@ -49,6 +59,34 @@ typedef struct {
     int32_t local_count;
 } tinyecg_pending_t;
 
+#if TINYECG_PATIENT_CONTEXT
+/* tinyecg.spec: A and D are Q4 samples (PATIENT_Q); A averages over up to 2^8 intervals
+ * (LONGTERM_RR_SHIFT), D over 2^5 (RR_IRREGULARITY_SHIFT); T is Q8 (TEMPLATE_Q) over 2^5
+ * beats (TEMPLATE_SHIFT); a beat updates T unless pre < 85 % of A
+ * (TEMPLATE_MIN_PRE_PERCENT). tests/test_patient_c.py checks them against spec.py. */
+#define TINYECG_PATIENT_Q 4
+#define TINYECG_LONGTERM_RR_COUNT 256u
+#define TINYECG_RR_IRREGULARITY_COUNT 32u
+#define TINYECG_TEMPLATE_Q 8
+#define TINYECG_TEMPLATE_COUNT 32u
+#define TINYECG_TEMPLATE_MIN_PRE_PERCENT 85
+
+typedef struct {
+    int32_t mean16;        /* A, Q4 samples; valid once mean_count > 0 */
+    int32_t irregularity16; /* D, Q4 samples; 0 until irregularity_count > 0 */
+    int32_t prev_pre;      /* the last peak's real pre (when prev_real) */
+    uint16_t mean_count;   /* intervals averaged into A, at most 256 */
+    uint8_t irregularity_count; /* pairs averaged into D, at most 32 */
+    uint8_t prev_real;     /* the last peak of the sequence had a real pre */
+} tinyecg_longterm_t;
+
+typedef struct {
+    int16_t t[TINYECG_WINDOW]; /* T, Q8 of the int8 beat input: 720 bytes */
+    uint8_t count;             /* beats averaged into T, at most 32 */
+    uint8_t have;              /* T holds a window (set by the first beat) */
+} tinyecg_template_t;
+#endif
+
 typedef struct {
     int16_t ring[TINYECG_BEATS_RING];
     uint32_t n; /* samples pushed */
@@ -60,6 +98,10 @@ typedef struct {
     uint8_t have_last;
     uint32_t skipped;  /* beats not returned: window outside the stream or ring */
     uint32_t overflow; /* R-peaks dropped because the pending queue was full */
+#if TINYECG_PATIENT_CONTEXT
+    tinyecg_longterm_t longterm; /* kept across breaks */
+    tinyecg_template_t tmpl;     /* kept across breaks */
+#endif
 } tinyecg_beats_t;
 
 void tinyecg_beats_init(tinyecg_beats_t *b);
@@ -77,6 +119,18 @@ int tinyecg_beats_add_peak(tinyecg_beats_t *b, uint32_t r);
  * (end of stream), beats waiting for a next beat complete now as last beats; beats whose
  * window is not yet full are dropped (counted in `skipped`) and 0 is returned. */
 int tinyecg_beats_next(tinyecg_beats_t *b, tinyecg_beat_t *out, int final);
+
+#if TINYECG_PATIENT_CONTEXT
+/* The template channel of the beat about to be classified, interleaved in place: beat_q holds
+ * the int8 window in its first TINYECG_WINDOW bytes and becomes [q0, t0, q1, t1, ...] with
+ * t = clamp((T + 128) >> 8) (the window itself when no template exists yet). */
+void tinyecg_template_interleave(tinyecg_beats_t *b, int8_t beat_q[2 * TINYECG_WINDOW]);
+
+/* After beat `beat` was classified with the interleaved input beat_q: update T unless the
+ * beat is premature (100 * 16 * pre < 85 * A). */
+void tinyecg_template_update(tinyecg_beats_t *b, const tinyecg_beat_t *beat,
+                             const int8_t beat_q[2 * TINYECG_WINDOW]);
+#endif
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,10 @@
  *
  * classify(ctx, window_q, rhythm_q, scores_q):
  *   window_q  TINYECG_WINDOW (360) int8 values: the preprocessed beat window, quantized
- *             with the model input's scale and zero point
- *   rhythm_q  n_rhythm int8 values: the quantized rhythm features
+ *             with the model input's scale and zero point; with TINYECG_PATIENT_CONTEXT
+ *             2 * TINYECG_WINDOW: [window, the patient's template] per sample (tinyecg_beats.h)
+ *   rhythm_q  n_rhythm int8 values: the quantized rhythm features (8 long-term ones with
+ *             TINYECG_PATIENT_CONTEXT)
  *   scores_q  n_classes int8 outputs (the model's quantized scores; larger = more likely)
  *   returns 0 on success, non-zero on failure (the beat is then reported as an error line)
  */

@@ -131,6 +131,9 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
         uint32_t t0 = 0, t1 = 0;
         int i, best = 0, rc;
         app->cfg.preprocess_window(b->window, app->window_q);
+#if TINYECG_PATIENT_CONTEXT
+        tinyecg_template_interleave(&app->beats, app->window_q);
+#endif
         app->cfg.rhythm_features(&b->rr, app->rhythm_q);
         if (app->cfg.clock_us != NULL) {
             t0 = app->cfg.clock_us(app->cfg.clock_ctx);
@@ -139,6 +142,9 @@ static void report_beat(tinyecg_app_t *app, const tinyecg_beat_t *b)
         if (app->cfg.clock_us != NULL) {
             t1 = app->cfg.clock_us(app->cfg.clock_ctx);
         }
+#if TINYECG_PATIENT_CONTEXT
+        tinyecg_template_update(&app->beats, b, app->window_q); /* also after an error */
+#endif
         if (rc != 0) {
             app->count.classify_errors++;
             put(app, "# classify-error ");

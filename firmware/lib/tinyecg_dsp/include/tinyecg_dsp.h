@@ -42,6 +42,8 @@ extern "C" {
 #endif
 
 #define TINYECG_DSP_RHYTHM_FEATURES 5 /* values tinyecg_rhythm_features() writes (tinyecg.dsp.rhythm) */
+#define TINYECG_DSP_LONGTERM_FEATURES 8 /* values tinyecg_longterm_features() writes
+                                           (tinyecg.dsp.patient.LONGTERM_FEATURES) */
 
 /*
  * Stack used by one call of tinyecg_preprocess_window() (the deeper of the two functions), in
@@ -113,6 +115,23 @@ void tinyecg_preprocess_window(const tinyecg_preprocess_params_t *params,
 void tinyecg_rhythm_features(const tinyecg_preprocess_params_t *params, int32_t pre_rr,
                              int32_t post_rr, int32_t local_rr_sum, int32_t local_rr_count,
                              int8_t out[TINYECG_DSP_RHYTHM_FEATURES]);
+
+/*
+ * A patient-context model's input "rhythm" (params->rhythm_features == 8): the eight
+ * long-term features of tinyecg.dsp.patient (pre/A, post/A, local/A, pre/local, post/pre,
+ * A in s, D/A, pre in s), each an exact fraction clipped at 4 and quantized with
+ * params->rhythm_ratio as tinyecg_rhythm_features() quantizes its ratios. mean_rr16 and
+ * irregularity16 are A and D (Q4 samples) as the beat saw them before its own update
+ * (tinyecg_beats.h); local_rr_count >= 1 (the core's RR context). Equal to
+ * tinyecg.dsp.fixedpoint.longterm_features_int bit for bit for RR intervals below 2^24
+ * samples (12.9 h); values out of range are clamped first (RR to 1 .. 2^24 - 1, count to
+ * 1 .. 8, the sum to count .. 8 * (2^24 - 1), A to 1 .. 2^28, D to 0 .. 2^28). Writes
+ * nothing when the model's rhythm input is not the long-term set.
+ */
+void tinyecg_longterm_features(const tinyecg_preprocess_params_t *params, int32_t pre_rr,
+                               int32_t post_rr, int32_t local_rr_sum, int32_t local_rr_count,
+                               int32_t mean_rr16, int32_t irregularity16,
+                               int8_t out[TINYECG_DSP_LONGTERM_FEATURES]);
 
 #ifdef __cplusplus
 }
