@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyecg import spec
+from tinyecg.dsp.patient import N_LONGTERM_FEATURES
 from tinyecg.dsp.rhythm import FEATURES as RHYTHM_FEATURES
 from tinyecg.errors import TinyECGError
 from tinyecg.models.tflite import TFLiteModel, load_model
@@ -31,6 +32,9 @@ ROLE_SIZES = {
     spec.RHYTHM: len(RHYTHM_FEATURES),
     spec.RHYTHM_WINDOW_INPUT: spec.RHYTHM_WINDOW,
 }
+# a patient-context model (docs/generalisation.md): the beat input holds the window and the
+# template (two channels), the rhythm input the eight long-term RR features
+PATIENT_ROLE_SIZES = {spec.BEAT: 2 * spec.WINDOW, spec.RHYTHM: N_LONGTERM_FEATURES}
 # what each role is, for messages
 ROLE_TEXT = {
     spec.BEAT: "the beat window",
@@ -109,7 +113,7 @@ class Int8Model:
                 raise TinyECGError(
                     f"{where}: input {k} {t.name!r} ({size} values) is none of {known}"
                 )
-            if size != ROLE_SIZES[role]:
+            if size not in (ROLE_SIZES[role], PATIENT_ROLE_SIZES.get(role)):
                 raise TinyECGError(
                     f"{where}: input {k} {t.name!r} is the {role} input but "
                     f"holds {size} values, not {ROLE_SIZES[role]}"
