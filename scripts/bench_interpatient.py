@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
@@ -85,6 +86,9 @@ def main() -> int:
     ap.add_argument("--local", action="store_true", help="also run today's recipe")
     ap.add_argument("--json", default=str(ROOT / "docs/bench/interpatient.json"))
     a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     out = Path(a.out or ROOT / f"runs/interpatient_s{a.seed}")
     load_before = os.getloadavg()
     t0 = time.perf_counter()

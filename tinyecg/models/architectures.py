@@ -129,10 +129,10 @@ def build(
     2) and n_rhythm (5 or 8) shape its inputs (module doc)."""
     if name not in ARCHITECTURES:
         raise KeyError(f"unknown architecture {name!r} (choose from {', '.join(ARCHITECTURES)})")
-    shape = {"channels": channels, "n_rhythm": n_rhythm}
+    make = ARCHITECTURES[name]
     if rhythm is None:  # the architecture's own default
-        return ARCHITECTURES[name](n_classes=n_classes, **shape)
-    return ARCHITECTURES[name](n_classes=n_classes, rhythm=rhythm, **shape)
+        return make(n_classes=n_classes, channels=channels, n_rhythm=n_rhythm)
+    return make(n_classes=n_classes, rhythm=rhythm, channels=channels, n_rhythm=n_rhythm)
 
 
 def count_macs(model: keras.Model) -> int:

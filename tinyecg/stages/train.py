@@ -112,11 +112,12 @@ def train(
     """The teacher of a new run. recipe "local" (today's: the window and 8 beats of RR
     context, early stopping on the validation records) or "patient" (the patient's own
     context, tinyecg.stages.patient_recipe; epochs fixed, default 10)."""
-    from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
-    from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.patient_recipe import PATIENT, check_recipe, train_patient
 
-    check_recipe(recipe, split, labels)
+    check_recipe(recipe, split, labels)  # before TensorFlow loads: a mistake fails at once
+    from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
+    from tinyecg.models.inputs import model_inputs
+
     if epochs is None:
         epochs = PATIENT["epochs"] if recipe == "patient" else DEFAULTS["epochs"]
     if arch not in ARCHITECTURES:
