@@ -215,6 +215,10 @@ def test_evaluate_scores_a_patient_run_on_nsvf(patient_run):
     rep = evaluate(out, model="student_int8", write=False)
     assert rep["labels"] == ["N", "S", "V", "F"] and rep["runtime"] == "tflm"
     assert rep["recipe"] == "patient" and "Q not scored" in rep["scope"]
+    # another WFDB folder: every record's beats, its own patient context
+    ext = evaluate(out, model="student", records=str(EXCERPT), write=False)
+    assert ext["split"] == "external" and ext["labels"] == ["N", "S", "V", "F"]
+    assert ext["n"] > rep["n"]
 
 
 def test_patient_recipe_refuses_what_it_cannot_honour(patient_run):
