@@ -222,16 +222,7 @@ def _training_summary(tset: TrainingSet, seed: int) -> dict:
 
 
 def train_patient(
-    ds,
-    idx,
-    data_dir: Path,
-    base_config: dict,
-    out: Path,
-    arch: str,
-    seed: int,
-    epochs: int,
-    force: bool,
-    quiet: bool,
+    base_config: dict, out: Path, arch: str, seed: int, epochs: int, force: bool, quiet: bool
 ) -> Path:
     """Stage 1 of the patient recipe; `base_config` is the train stage's config without its
     teacher section (tinyecg.stages.train)."""

@@ -135,7 +135,7 @@ def train(
             raise TinyECGError(f"{data_dir}: the {split} split leaves no {part} beats")
     config = run_config(data_dir, ds, idx, labels, include_paced, split, seed)
     if recipe == "patient":
-        return train_patient(ds, idx, data_dir, config, out, arch, seed, epochs, force, quiet)
+        return train_patient(config, out, arch, seed, epochs, force, quiet)
     keras.utils.set_random_seed(seed)
     model = build(arch, n_classes=len(ds.labels))
     tr, va = ds.subset(idx["train"]), ds.subset(idx["val"])
