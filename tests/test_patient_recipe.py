@@ -233,3 +233,33 @@ def test_patient_recipe_refuses_what_it_cannot_honour(patient_run):
         check_recipe("global", "inter", "aami")
     with pytest.raises(TinyECGError, match="post-training quantization only"):
         quantize(patient_run[0], qat=True)
+
+
+# --------------------------------------------------------------------------- committed bench
+def test_committed_interpatient_bench_is_consistent():
+    """docs/bench/interpatient.json (scripts/bench_interpatient.py): DS1 trains, DS2 scores,
+    each row's scores follow from its confusion matrix, the int8 model fits the budget."""
+    import json
+
+    from helpers import ROOT
+
+    from tinyecg import metrics
+    from tinyecg.data.records import DS1, DS2
+
+    for name in ("interpatient.json", "interpatient_s1.json"):
+        d = json.loads((ROOT / "docs" / "bench" / name).read_text())
+        recs = d["records"]
+        assert sorted(recs["train"] + recs["val"]) == sorted(DS1)
+        assert sorted(recs["test"]) == sorted(DS2)
+        assert sorted(d["training"]["records"]) == sorted(DS1)
+        rows = {r["model"]: r for r in d["models"]}
+        assert list(rows) == ["teacher", "student", "student_nokd", "student_int8"]
+        for r in rows.values():
+            cm = np.array(r["confusion"])
+            assert cm.shape == (4, 4) and cm.sum() == r["n"] == 49_680
+            y = np.repeat(np.arange(4), cm.sum(1))
+            p = np.concatenate([np.repeat(np.arange(4), row) for row in cm])
+            assert metrics.report(y, p, ["N", "S", "V", "F"])["per_class"] == r["per_class"]
+        int8 = rows["student_int8"]
+        assert int8["flatbuffer_bytes"] <= 20_000 and int8["arena_bytes"] <= 8_192
+        assert int8["runtime"] == "tflm" and d["seconds"]["total"] < 20 * 60
