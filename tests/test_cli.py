@@ -92,6 +92,15 @@ def test_inter_split_run_has_disjoint_records(tmp_path):
         (["train", "--arch", "nope-cnn", "--out", "{tmp}/r"], ["unknown architecture 'nope-cnn'"]),
         (["train", "--data", "{tmp}", "--out", "{tmp}/r"], ["no WFDB records"]),
         (["evaluate", "{tmp}"], ["config.json: not found"]),
+        # the patient recipe needs the inter split and AAMI classes (docs/generalisation.md)
+        (
+            ["pipeline", "--recipe", "patient", "--out", "{tmp}/r"],
+            ["--recipe patient", "--split inter"],
+        ),
+        (
+            ["train", "--recipe", "patient", "--split", "inter", "--out", "{tmp}/r"],
+            ["--recipe patient", "--labels aami"],
+        ),
         # pipeline's own options reach it (no other command's decorators on it)
         (
             ["pipeline", "--data", "/nonexistent/db", "--out", "{tmp}/r"],

@@ -13,6 +13,7 @@ from tinyecg.app.cli_options import (
     data_option,
     label_map_option,
     lead_option,
+    recipe_option,
     rhythm_training_options,
     run_dir_arg,
     stage,
@@ -87,7 +88,10 @@ def data_info(data, labels, include_paced, lead, label_map, quiet):
 @click.option(
     "--arch", default="teacher-cnn", show_default=True, help="teacher-cnn, seed-cnn, student-cnn"
 )
-@click.option("--epochs", type=click.IntRange(1), default=12, show_default=True)
+@click.option(
+    "--epochs", type=click.IntRange(1), default=None, help="Default 12 (--recipe patient: 10)."
+)
+@recipe_option
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -116,7 +120,7 @@ def train(more_records, task, records, out, force, quiet, **opts):
         )
     from tinyecg.stages.train import train as run_train
 
-    beat_opts = ("data", "split", "labels", "arch", "epochs", "batch_size", "seed")
+    beat_opts = ("data", "split", "labels", "arch", "epochs", "batch_size", "seed", "recipe")
     run_train(
         Path(out),
         **{k: opts[k] for k in beat_opts},
@@ -335,11 +339,12 @@ def bench(run_dir, runtime_sample, shifts, quiet):
 @click.option("--prune", type=click.FloatRange(0, 1, max_open=True), default=None)
 @click.option("--clusters", type=click.IntRange(2, 256), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
+@recipe_option
 @click.option(
     "--force", is_flag=True, help="Start again even if the run directory holds another run."
 )
 @stage
-def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet):
+def pipeline(data, split, labels, out, qat, prune, clusters, seed, recipe, force, quiet):
     """train -> distill -> quantize -> bench, resuming stages whose outputs exist."""
     from tinyecg.stages.pipeline import pipeline as run_pipeline
 
@@ -354,6 +359,7 @@ def pipeline(data, split, labels, out, qat, prune, clusters, seed, force, quiet)
         seed=seed,
         force=force,
         quiet=quiet,
+        recipe=recipe,
         **kwargs,
     )
     click.echo("stages: " + ", ".join(f"{k} {v}" for k, v in res["stages"].items()))

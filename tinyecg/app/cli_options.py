@@ -55,6 +55,15 @@ label_map_option = click.option(
     help="JSON file {annotation symbol: class} for a database whose beat codes differ.",
 )
 
+recipe_option = click.option(
+    "--recipe",
+    type=click.Choice(["local", "patient"]),
+    default="local",
+    show_default=True,
+    help="local: the window and 8 beats of RR context; patient: the patient's own template "
+    "and long-term RR (needs --split inter, AAMI labels; docs/generalisation.md).",
+)
+
 
 def rhythm_training_options(fn):
     """`tinyecg train --task rhythm`: the epochs and patience of tinyecg.stages.rhythm_train."""

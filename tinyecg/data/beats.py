@@ -143,18 +143,31 @@ def rr_context(r_peaks: np.ndarray, local_beats: int = 8) -> np.ndarray:
     return out
 
 
+def window_fits(r_peaks: np.ndarray, n_samples: int) -> np.ndarray:
+    """bool per R-peak: its window [r - PRE_R, r - PRE_R + WINDOW) lies inside the record."""
+    r = np.asarray(r_peaks, np.int64)
+    return (r - PRE_R >= 0) & (r - PRE_R + WINDOW <= n_samples)
+
+
+def record_beat_rows(record, spec: LabelSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R-peaks, symbols) of every beat annotation of a record in order, the sequence the
+    RR context runs over, and the indices into it of the beats a dataset keeps: those with
+    a class in `spec` whose window fits."""
+    is_beat = np.isin(record.ann_symbols, list(BEAT_SYMBOLS | set(spec["map"])))
+    r_all = record.ann_samples[is_beat]
+    sym_all = record.ann_symbols[is_beat]
+    keep = np.array([s in spec["map"] for s in sym_all], dtype=bool)
+    keep &= window_fits(r_all, len(record.adc))
+    return r_all, sym_all, np.flatnonzero(keep)
+
+
 def beats_from_record(record, labels: str = "nlrav", label_map: dict | None = None) -> Beats:
     """Windows [r-180, r+180) of every labelled beat whose window fits inside the record."""
     spec = label_set(labels, label_map)
     names = spec["labels"]
-    is_beat = np.isin(record.ann_symbols, list(BEAT_SYMBOLS | set(spec["map"])))
-    r_all = record.ann_samples[is_beat]
-    sym_all = record.ann_symbols[is_beat]
+    r_all, sym_all, idx = record_beat_rows(record, spec)
     features = rhythm_features(r_all, record.fs)
     context = rr_context(r_all)
-    keep = np.array([s in spec["map"] for s in sym_all], dtype=bool)
-    keep &= (r_all - PRE_R >= 0) & (r_all - PRE_R + WINDOW <= len(record.adc))
-    idx = np.flatnonzero(keep)
     starts = r_all[idx] - PRE_R
     raw = (
         record.adc[starts[:, None] + np.arange(WINDOW)[None, :]]

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyecg import outputs, paths
 from tinyecg.data.beats import Beats, beats_from_record, label_set, unmapped_beats
+from tinyecg.data.patient_context import PatientContext
 from tinyecg.data.records import PACED, list_records, load_record
 from tinyecg.dsp import denoise
 from tinyecg.errors import TinyECGError
@@ -33,6 +34,9 @@ class Dataset:
     skipped: dict  # record -> reason
     key: str
     unmapped: dict | None = None  # beat annotation symbol -> count not in the label set
+    # the patient's own context per beat (tinyecg.data.patient_context), for the patient
+    # recipe only; None otherwise
+    patient: PatientContext | None = None
 
     def __len__(self) -> int:
         return len(self.beats)
@@ -47,6 +51,7 @@ class Dataset:
             self.skipped,
             self.key,
             self.unmapped,
+            None if self.patient is None else self.patient.subset(idx),
         )
 
 

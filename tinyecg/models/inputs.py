@@ -1,4 +1,5 @@
-"""Feeding beats to a model: a (1, 360, 1) image per beat, plus rhythm features if taken."""
+"""Feeding beats to a model: a (1, 360, 1) image per beat (or (1, 360, 2) with the patient's
+template), plus rhythm features if taken."""
 
 from __future__ import annotations
 
@@ -13,10 +14,25 @@ def takes_rhythm(model) -> bool:
     return len(model.inputs) > 1
 
 
-def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
+def beat_channels(model) -> int:
+    """Channels of a Keras model's beat input: 1 (the window) or 2 (window and template)."""
+    for t in model.inputs:
+        if input_role(t.name, int(np.prod(t.shape[1:]))) == BEAT or len(model.inputs) == 1:
+            return int(t.shape[-1])
+    return 1
+
+
+def model_inputs(model, x: np.ndarray, rhythm: np.ndarray, template: np.ndarray | None = None):
     """Windows (n, WINDOW) and rhythm features (n, k) -> a Keras model's inputs, in its own
-    order (the roles come from the input names, as for int8 models)."""
-    beat = np.asarray(x, np.float32).reshape(-1, 1, x.shape[-1], 1)
+    order (the roles come from the input names, as for int8 models). A two-channel model
+    (the patient recipe) also takes the template channel (n, WINDOW), stacked as channel 1."""
+    x = np.asarray(x, np.float32)
+    if beat_channels(model) == 2:
+        if template is None:
+            raise TinyECGError("this model takes the patient's template as a second channel")
+        beat = np.stack([x, np.asarray(template, np.float32)], axis=-1)[:, None, :, :]
+    else:
+        beat = x.reshape(-1, 1, x.shape[-1], 1)
     if not takes_rhythm(model):
         return beat
     feeds = {BEAT: beat, RHYTHM: np.asarray(rhythm, np.float32)}
@@ -26,6 +42,10 @@ def model_inputs(model, x: np.ndarray, rhythm: np.ndarray):
         if role not in feeds:
             raise TinyECGError(
                 f"model input {t.name!r} is neither the beat window nor the rhythm features"
+            )
+        if role == RHYTHM and feeds[RHYTHM].shape[-1] != t.shape[-1]:
+            raise TinyECGError(
+                f"the model takes {t.shape[-1]} rhythm features, given {feeds[RHYTHM].shape[-1]}"
             )
         ordered.append(feeds[role])
     return ordered

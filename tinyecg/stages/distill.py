@@ -280,11 +280,11 @@ def distill(
     temperature: float = DEFAULTS["temperature"],
     alpha: float = DEFAULTS["alpha"],
     arch: str = DEFAULTS["arch"],
-    epochs: int = DEFAULTS["epochs"],
+    epochs: int | None = None,
     batch_size: int = DEFAULTS["batch_size"],
     learning_rate: float = DEFAULTS["learning_rate"],
     seed: int = DEFAULTS["seed"],
-    jitter: int = DEFAULTS["jitter"],
+    jitter: int | None = None,
     class_weight_power: float | None = None,
     nokd: bool = True,
     quiet: bool = False,
@@ -294,16 +294,34 @@ def distill(
 
     jitter > 0 trains both students on windows cut at R-peak shifts of 0, +-jitter//2 and
     +-jitter samples (one drawn per beat and step, distilled towards the teacher's logits
-    of the aligned window), so the classifier tolerates a detector's misalignment."""
+    of the aligned window), so the classifier tolerates a detector's misalignment (default
+    4). A patient-recipe run (tinyecg.stages.patient_recipe) trains its own way: fixed
+    epochs (default 10), no jitter, early stopping or class-weight override."""
     from tinyecg.data.dataset import dataset_from_config
     from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
     from tinyecg.models.inputs import model_inputs
     from tinyecg.stages.evaluate import load_keras
+    from tinyecg.stages.patient_recipe import PATIENT, distill_patient, is_patient
     from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
     from tinyecg.stages.train import fit
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
+    if is_patient(cfg):
+        if jitter:
+            raise TinyECGError("--recipe patient trains on aligned windows only (no --jitter)")
+        return distill_patient(
+            run_dir,
+            arch,
+            PATIENT["epochs"] if epochs is None else epochs,
+            seed,
+            temperature,
+            alpha,
+            nokd,
+            quiet,
+        )
+    epochs = DEFAULTS["epochs"] if epochs is None else epochs
+    jitter = DEFAULTS["jitter"] if jitter is None else jitter
     if arch not in ARCHITECTURES:
         raise TinyECGError(
             f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})"

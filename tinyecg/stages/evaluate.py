@@ -95,17 +95,20 @@ def evaluate(
 ) -> dict:
     """Score a model of the run on its test split, or on every beat of another WFDB folder
     (`records`, AAMI classes; `lead` and `label_map` for databases that differ). Writes
-    report.json, report.md and confusion.png as one set: all three or none."""
-    import io
-
+    report.json, report.md and confusion.png as one set: all three or none. A
+    patient-recipe run is scored on N, S, V, F with its integer template
+    (tinyecg.stages.patient_eval)."""
     from tinyecg.data.beats import read_label_map
     from tinyecg.data.dataset import build_dataset, dataset_from_config
     from tinyecg.data.records import resolve_data_dir
+    from tinyecg.stages.patient_recipe import is_patient
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     path = run_model(run_dir, model)
     run_labels = cfg["data"]["label_names"]
+    if is_patient(cfg):
+        return _evaluate_patient(run_dir, cfg, path, records, runtime, write, lead, label_map)
     if records:
         ds = build_dataset(
             resolve_data_dir(records),
@@ -143,20 +146,58 @@ def evaluate(
     if records:
         rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
     if write:
-        png = io.BytesIO()
-        plot_confusion(
-            np.array(rep["confusion"]), labels, f"{rep['model']} ({rep['runtime']}) – {scope}", png
-        )
-        outputs.write_set(
-            run_dir,
-            {
-                "report.json": outputs.json_text(rep),
-                "report.md": report_markdown(rep),
-                "confusion.png": png.getvalue(),
-            },
-            require_empty=False,
-        )
+        _write_report(run_dir, rep, labels, scope)
     return rep
+
+
+def _evaluate_patient(run_dir, cfg, path, records, runtime, write, lead, label_map) -> dict:
+    """evaluate() of a patient-recipe run (tinyecg.stages.patient_eval): classes N, S, V, F."""
+    from tinyecg.data.beats import read_label_map
+    from tinyecg.stages.patient_eval import CLASSES, predict, test_part
+
+    mapping = read_label_map(label_map) if label_map else None
+    ds, rows, data_dir, scope = test_part(cfg, records, lead, mapping)
+    if len(rows) == 0:
+        raise TinyECGError("no beats to evaluate")
+    pred = predict(path, ds, rows, data_dir, runtime, lead).argmax(axis=1)
+    rep = metrics.report(ds.beats.y[rows], pred, CLASSES)
+    rep.update(
+        {
+            "split": cfg["split"]["name"] if not records else "external",
+            "scope": scope,
+            "model": path.stem,
+            "model_file": path.name,
+            "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
+            if path.suffix == ".tflite"
+            else "keras-float",
+            "label_set": "aami",
+            "recipe": "patient",
+        }
+    )
+    if records:
+        rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
+    if write:
+        _write_report(run_dir, rep, CLASSES, scope)
+    return rep
+
+
+def _write_report(run_dir: Path, rep: dict, labels: list[str], scope: str) -> None:
+    """report.json, report.md and confusion.png as one set: all three or none."""
+    import io
+
+    png = io.BytesIO()
+    plot_confusion(
+        np.array(rep["confusion"]), labels, f"{rep['model']} ({rep['runtime']}) – {scope}", png
+    )
+    outputs.write_set(
+        run_dir,
+        {
+            "report.json": outputs.json_text(rep),
+            "report.md": report_markdown(rep),
+            "confusion.png": png.getvalue(),
+        },
+        require_empty=False,
+    )
 
 
 def report_markdown(rep: dict) -> str:

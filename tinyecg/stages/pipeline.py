@@ -45,12 +45,12 @@ def pipeline(
     quiet: bool = False,
     arch: str = "teacher-cnn",
     student_arch: str = "student-cnn",
-    teacher_epochs: int = PIPELINE_DEFAULTS["teacher_epochs"],
-    student_epochs: int = PIPELINE_DEFAULTS["student_epochs"],
+    teacher_epochs: int | None = None,
+    student_epochs: int | None = None,
     temperature: float | None = None,
     alpha: float | None = None,
     jitter: int | None = None,
-    qat: bool = PIPELINE_DEFAULTS["qat"],
+    qat: bool | None = None,
     prune: float | None = None,
     clusters: int | None = None,
     finetune_epochs: int = PIPELINE_DEFAULTS["finetune_epochs"],
@@ -60,29 +60,54 @@ def pipeline(
     seed: int = 0,
     include_paced: bool = False,
     force: bool = False,
+    recipe: str = "local",
 ) -> dict:
     """Run every stage into `out`; returns {"run_dir", "stages": {name: "ran"|"kept"},
     "seconds": {...}, "bench": rows}. labels default: nlrav for the intra split, aami for
     inter. An existing run directory is resumed if it was made with the same split, labels
     and data (data=None: whatever data it was made with); force=True starts it again from
-    scratch."""
+    scratch.
+
+    recipe "patient" (tinyecg.stages.patient_recipe; needs the inter split and aami labels):
+    teacher and students of 10 fixed epochs (teacher_epochs, student_epochs override), PTQ
+    only, and a bench of per-class Se/+P/F1 with the integer template
+    (tinyecg.stages.patient_eval)."""
     from tinyecg.data.beats import label_set
     from tinyecg.data.records import resolve_data_dir
     from tinyecg.stages.bench import bench
     from tinyecg.stages.distill import DEFAULTS as KD
     from tinyecg.stages.distill import distill
+    from tinyecg.stages.patient_eval import patient_bench
+    from tinyecg.stages.patient_recipe import DEFAULT_RECIPE, PATIENT, check_recipe
     from tinyecg.stages.quantize import OUTPUTS, quantize
     from tinyecg.stages.train import train
 
     out = Path(out)
+    check_recipe(recipe, split, labels)
     if labels is None:
         labels = "aami" if split == "inter" else "nlrav"
     label_set(labels)
     if split not in ("intra", "inter"):
         raise TinyECGError(f"unknown split {split!r} (choose from intra, inter)")
+    patient = recipe == "patient"
+    if patient:
+        if qat or prune is not None or clusters is not None:
+            raise TinyECGError(
+                "--recipe patient: post-training quantization only (QAT, pruning and "
+                "clustering are not ported to two-channel models)"
+            )
+        qat = False
+        teacher_epochs = PATIENT["epochs"] if teacher_epochs is None else teacher_epochs
+        student_epochs = PATIENT["epochs"] if student_epochs is None else student_epochs
+    if qat is None:
+        qat = PIPELINE_DEFAULTS["qat"]
+    if teacher_epochs is None:
+        teacher_epochs = PIPELINE_DEFAULTS["teacher_epochs"]
+    if student_epochs is None:
+        student_epochs = PIPELINE_DEFAULTS["student_epochs"]
     temperature = KD["temperature"] if temperature is None else temperature
     alpha = KD["alpha"] if alpha is None else alpha
-    jitter = KD["jitter"] if jitter is None else jitter
+    jitter = (0 if patient else KD["jitter"]) if jitter is None else jitter
     stages, seconds = {}, {}
     t_all = time.perf_counter()
 
@@ -93,11 +118,12 @@ def pipeline(
         cfg = read_config(out)
         # without data, a resumed run keeps the data it was made with
         data_dir = Path(cfg["data"]["dir"]) if data is None else resolve_data_dir(data).resolve()
-        mine = {"data": str(data_dir), "split": split, "labels": labels}
+        mine = {"data": str(data_dir), "split": split, "labels": labels, "recipe": recipe}
         theirs = {
             "data": cfg["data"]["dir"],
             "split": cfg["split"]["name"],
             "labels": cfg["data"]["labels"],
+            "recipe": cfg.get("recipe", DEFAULT_RECIPE),
         }
         if mine != theirs:
             diff = ", ".join(
@@ -121,6 +147,7 @@ def pipeline(
             include_paced=include_paced,
             force=force,
             quiet=quiet,
+            recipe=recipe,
         )
         stages["train"] = "ran"
         seconds["train"] = round(time.perf_counter() - t0, 1)
@@ -207,7 +234,10 @@ def pipeline(
     else:
         t0 = time.perf_counter()
         log.info("== bench")
-        rows = bench(out, runtime_sample=runtime_sample, shifts=bench_shifts, quiet=quiet)
+        if patient:
+            rows = patient_bench(out, quiet=quiet)
+        else:
+            rows = bench(out, runtime_sample=runtime_sample, shifts=bench_shifts, quiet=quiet)
         stages["bench"] = "ran"
         seconds["bench"] = round(time.perf_counter() - t0, 1)
 
@@ -219,6 +249,7 @@ def pipeline(
             "stages": stages,
             "seconds": seconds,
             "settings": {
+                "recipe": recipe,
                 "teacher_epochs": teacher_epochs,
                 "student_epochs": student_epochs,
                 "student_arch": student_arch,

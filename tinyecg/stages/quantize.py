@@ -229,10 +229,18 @@ def quantize(
     from tinyecg.stages.distill import DEFAULTS as KD
     from tinyecg.stages.distill import jitter_shifts, teacher_logits, training_set
     from tinyecg.stages.evaluate import load_keras
+    from tinyecg.stages.patient_recipe import is_patient, quantize_patient
     from tinyecg.stages.train import DEFAULTS as TRAIN_DEFAULTS
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
+    if is_patient(cfg):
+        if qat or prune is not None or clusters is not None:
+            raise TinyECGError(
+                "--recipe patient: post-training quantization only (QAT, pruning and "
+                "clustering are not ported to two-channel models)"
+            )
+        return quantize_patient(run_dir, seed, force, quiet)
     student_path = run_dir / (cfg.get("student") or {}).get("file", "student.keras")
     if not student_path.is_file():
         raise TinyECGError(

@@ -101,16 +101,25 @@ def train(
     split: str = "intra",
     labels: str = "nlrav",
     arch: str = DEFAULTS["arch"],
-    epochs: int = DEFAULTS["epochs"],
+    epochs: int | None = None,
     batch_size: int = DEFAULTS["batch_size"],
     seed: int = DEFAULTS["seed"],
     include_paced: bool = False,
     force: bool = False,
     quiet: bool = False,
+    recipe: str = "local",
 ) -> Path:
+    """The teacher of a new run. recipe "local" (today's: the window and 8 beats of RR
+    context, early stopping on the validation records) or "patient" (the patient's own
+    context, tinyecg.stages.patient_recipe; epochs fixed, default 10)."""
+    from tinyecg.stages.patient_recipe import PATIENT, check_recipe, train_patient
+
+    check_recipe(recipe, split, labels)  # before TensorFlow loads: a mistake fails at once
     from tinyecg.models.architectures import ARCHITECTURES, build, count_macs, keras
     from tinyecg.models.inputs import model_inputs
 
+    if epochs is None:
+        epochs = PATIENT["epochs"] if recipe == "patient" else DEFAULTS["epochs"]
     if arch not in ARCHITECTURES:
         raise TinyECGError(
             f"unknown architecture {arch!r} (choose from {', '.join(ARCHITECTURES)})"
@@ -124,6 +133,9 @@ def train(
     for part in ("train", "val", "test"):
         if len(idx[part]) == 0:
             raise TinyECGError(f"{data_dir}: the {split} split leaves no {part} beats")
+    config = run_config(data_dir, ds, idx, labels, include_paced, split, seed)
+    if recipe == "patient":
+        return train_patient(config, out, arch, seed, epochs, force, quiet)
     keras.utils.set_random_seed(seed)
     model = build(arch, n_classes=len(ds.labels))
     tr, va = ds.subset(idx["train"]), ds.subset(idx["val"])
@@ -144,7 +156,29 @@ def train(
         DEFAULTS["class_weight_power"],
         quiet,
     )
-    config = {
+    config["teacher"] = {
+        "arch": arch,
+        "params": int(model.count_params()),
+        "macs": count_macs(model),
+        "rhythm": len(model.inputs) > 1,
+        "epochs_run": len(history["loss"]),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "train_seconds": round(seconds, 1),
+        "dataset_seconds": round(t_data, 1),
+        "file": "teacher.keras",
+    }
+    with new_run_dir(out, force=force) as tmp:
+        model.save(tmp / "teacher.keras")
+        write_json(tmp / "teacher_history.json", history)
+        write_json(tmp / "config.json", config)
+    log.info("teacher trained in %.0f s; run directory %s", seconds, out)
+    return Path(out)
+
+
+def run_config(data_dir: Path, ds, idx, labels, include_paced, split, seed) -> dict:
+    """config.json of a new run, before its teacher section."""
+    return {
         "tinyecg_version": __version__,
         "data": {
             "dir": str(data_dir.resolve()),
@@ -168,22 +202,4 @@ def train(
             if split == "inter"
             else None,
         },
-        "teacher": {
-            "arch": arch,
-            "params": int(model.count_params()),
-            "macs": count_macs(model),
-            "rhythm": len(model.inputs) > 1,
-            "epochs_run": len(history["loss"]),
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "train_seconds": round(seconds, 1),
-            "dataset_seconds": round(t_data, 1),
-            "file": "teacher.keras",
-        },
     }
-    with new_run_dir(out, force=force) as tmp:
-        model.save(tmp / "teacher.keras")
-        write_json(tmp / "teacher_history.json", history)
-        write_json(tmp / "config.json", config)
-    log.info("teacher trained in %.0f s; run directory %s", seconds, out)
-    return Path(out)
