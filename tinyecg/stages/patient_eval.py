@@ -7,8 +7,8 @@ would compute their inputs:
   channel recomputed in integers from those int8 windows
   (tinyecg.dsp.patient.template_inputs_int, over every usable beat of the record, labelled
   or not), and the eight long-term features quantized from their exact fractions
-  (patient.longterm_fractions, clipped) with the rhythm input's quantization, round half
-  away from zero. R-peaks are the annotated ones.
+  (tinyecg.dsp.fixedpoint.longterm_features_int: the device's integer arithmetic).
+  R-peaks are the annotated ones.
 
 Q beats are neither trained nor scored (the model's classes are N, S, V, F).
 """
@@ -30,18 +30,11 @@ from tinyecg.stages.patient_recipe import CLASSES, patient_dataset, scored
 log = logging.getLogger("tinyecg.stages.patient_eval")
 
 
-def int8_rhythm(num: np.ndarray, den: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Exact fractions num/den -> int8 with (scale, zero point), round half away from zero."""
-    v = np.asarray(num, np.float64) / (np.asarray(den, np.float64) * scale)
-    q = np.sign(v) * np.floor(np.abs(v) + 0.5) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
-
-
 def int8_record_inputs(int8, record, labels: str = "aami") -> tuple[np.ndarray, list]:
     """(R-peaks of the record's kept beats, the int8 model's inputs for them in its input
     order), computed over every beat of the record as the device would."""
     from tinyecg.data.patient_context import record_beats
-    from tinyecg.dsp import patient
+    from tinyecg.dsp import fixedpoint, patient
 
     seq = record_beats(record, labels)
     beat, rhythm = int8.input(spec.BEAT), int8.input(spec.RHYTHM)
@@ -53,19 +46,14 @@ def int8_record_inputs(int8, record, labels: str = "aami") -> tuple[np.ndarray, 
     rows = seq.kept
     x = np.stack([q[rows], template[rows]], axis=-1).astype(np.int8)
     rr = seq.rr
-    if rhythm.size == patient.N_LONGTERM_FEATURES:
-        num, den = patient.clipped_fractions(
-            *patient.longterm_fractions(
-                rr[:, 0],
-                rr[:, 1],
-                rr[:, 2],
-                rr[:, 3],
-                *patient.longterm_state(rr[:, 0], seq.has_pre),
-            )
-        )
-        r = int8_rhythm(num[rows], den[rows], rhythm.scale, rhythm.zero_point)
-    else:
+    if rhythm.size != patient.N_LONGTERM_FEATURES:
         raise TinyECGError(f"{int8.source}: a two-channel model with {rhythm.size} RR features")
+    params = fixedpoint.preprocess_params(
+        beat.scale, beat.zero_point, rhythm.scale, rhythm.zero_point, "longterm", 2
+    )
+    r = fixedpoint.longterm_features_int(
+        *rr[rows].T, *(v[rows] for v in patient.longterm_state(rr[:, 0], seq.has_pre)), params
+    )
     return seq.sample[rows], int8.order(beat=x, rhythm=r)
 
 
