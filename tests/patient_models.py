@@ -21,16 +21,18 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 EXCERPT = ROOT / "tinyecg" / "data" / "excerpts" / "mitdb"
-SIZES = {
-    "student": {"convs": [(8, 7, 2), (12, 5, 2), (16, 5, 2), (16, 5, 2)], "hidden": 24},
+SIZES = {  # "student" is tinyecg.models.architectures.student_cnn with two channels
     "tiny": {"convs": [(4, 7, 4), (8, 5, 4)], "hidden": 8},
 }
 STEPS = 150
 
 
 def build_keras(size: str, n_classes: int):
+    from tinyecg.models import architectures
     from tinyecg.models.architectures import keras as K
 
+    if size == "student":  # the recipe's own student (tinyecg.models.architectures)
+        return architectures.student_cnn(n_classes, channels=2, n_rhythm=8)
     cfg = SIZES[size]
     beat = K.Input(shape=(1, 360, 2), name="beat")
     rr = K.Input(shape=(8,), name="rhythm")
@@ -73,22 +75,11 @@ def excerpt_inputs():
 
 
 def convert_int8_per_tensor_dense(model, beat, rhythm) -> bytes:
-    import tensorflow as tf
+    """The package's conversion (dense layers per tensor) on 200 of the given examples."""
+    from tinyecg.stages.quantize import convert_int8
 
     calib = np.random.default_rng(1).choice(len(beat), 200, replace=False)
-
-    def representative():
-        for i in calib:  # by name: the flatbuffer orders the inputs its own way
-            yield {"beat": beat[i : i + 1], "rhythm": rhythm[i : i + 1]}
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return bytes(conv.convert())
+    return convert_int8(model, [beat[calib], rhythm[calib]])
 
 
 def patient_model(cache: Path, size: str = "tiny") -> Path:
