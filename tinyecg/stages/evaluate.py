@@ -132,22 +132,29 @@ def evaluate(
         pred = np.array([labels.index(NLRAV_TO_AAMI[run_labels[p]]) for p in pred])
     rep = metrics.report(test.beats.y, pred, labels)
     rep.update(
-        {
-            "split": cfg["split"]["name"] if not records else "external",
-            "scope": scope,
-            "model": path.stem,
-            "model_file": path.name,
-            "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
-            if path.suffix == ".tflite"
-            else "keras-float",
-            "label_set": "aami" if records else cfg["data"]["labels"],
-        }
+        _report_meta(
+            cfg, records, scope, path, runtime, "aami" if records else cfg["data"]["labels"]
+        )
     )
     if records:
         rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
     if write:
         _write_report(run_dir, rep, labels, scope)
     return rep
+
+
+def _report_meta(cfg, records, scope, path, runtime, label_set) -> dict:
+    """What a report says it scored: split, scope, model, runtime and label set."""
+    return {
+        "split": cfg["split"]["name"] if not records else "external",
+        "scope": scope,
+        "model": path.stem,
+        "model_file": path.name,
+        "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
+        if path.suffix == ".tflite"
+        else "keras-float",
+        "label_set": label_set,
+    }
 
 
 def _evaluate_patient(run_dir, cfg, path, records, runtime, write, lead, label_map) -> dict:
@@ -161,19 +168,7 @@ def _evaluate_patient(run_dir, cfg, path, records, runtime, write, lead, label_m
         raise TinyECGError("no beats to evaluate")
     pred = predict(path, ds, rows, data_dir, runtime, lead).argmax(axis=1)
     rep = metrics.report(ds.beats.y[rows], pred, CLASSES)
-    rep.update(
-        {
-            "split": cfg["split"]["name"] if not records else "external",
-            "scope": scope,
-            "model": path.stem,
-            "model_file": path.name,
-            "runtime": ("tflm" if runtime == "tflm" else "litert-ref")
-            if path.suffix == ".tflite"
-            else "keras-float",
-            "label_set": "aami",
-            "recipe": "patient",
-        }
-    )
+    rep.update({**_report_meta(cfg, records, scope, path, runtime, "aami"), "recipe": "patient"})
     if records:
         rep.update({"unmapped": ds.unmapped or {}, "skipped": ds.skipped})
     if write:

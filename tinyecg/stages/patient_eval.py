@@ -51,9 +51,9 @@ def int8_record_inputs(int8, record, labels: str = "aami") -> tuple[np.ndarray, 
     params = fixedpoint.preprocess_params(
         beat.scale, beat.zero_point, rhythm.scale, rhythm.zero_point, "longterm", 2
     )
-    r = fixedpoint.longterm_features_int(
-        *rr[rows].T, *(v[rows] for v in patient.longterm_state(rr[:, 0], seq.has_pre)), params
-    )
+    a16, d16 = patient.longterm_state(rr[:, 0], seq.has_pre)
+    pre, post, lsum, count = rr[rows].T
+    r = fixedpoint.longterm_features_int(pre, post, lsum, count, a16[rows], d16[rows], params)
     return seq.sample[rows], int8.order(beat=x, rhythm=r)
 
 

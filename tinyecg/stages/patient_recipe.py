@@ -227,7 +227,6 @@ def train_patient(
     """Stage 1 of the patient recipe; `base_config` is the train stage's config without its
     teacher section (tinyecg.stages.train)."""
     from tinyecg.models.architectures import count_macs, keras
-    from tinyecg.run import new_run_dir
 
     cfg = dict(base_config, recipe="patient")
     cfg["data"] = dict(cfg["data"], label_names=list(CLASSES))
@@ -261,12 +260,9 @@ def train_patient(
         "dataset_seconds": round(t_data, 1),
         "file": "teacher.keras",
     }
-    with new_run_dir(out, force=force) as tmp:
-        model.save(tmp / "teacher.keras")
-        write_json(tmp / "teacher_history.json", history)
-        write_json(tmp / "config.json", cfg)
-    log.info("teacher trained in %.0f s; run directory %s", seconds, out)
-    return Path(out)
+    from tinyecg.stages.train import write_teacher_run
+
+    return write_teacher_run(out, force, model, history, cfg, seconds)
 
 
 def distill_patient(

@@ -168,6 +168,12 @@ def train(
         "dataset_seconds": round(t_data, 1),
         "file": "teacher.keras",
     }
+    return write_teacher_run(out, force, model, history, config, seconds)
+
+
+def write_teacher_run(out, force, model, history, config, seconds) -> Path:
+    """A new run directory holding the trained teacher, its history and config.json, written
+    as one set (tinyecg.run.new_run_dir)."""
     with new_run_dir(out, force=force) as tmp:
         model.save(tmp / "teacher.keras")
         write_json(tmp / "teacher_history.json", history)
