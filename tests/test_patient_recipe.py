@@ -263,3 +263,23 @@ def test_committed_interpatient_bench_is_consistent():
         int8 = rows["student_int8"]
         assert int8["flatbuffer_bytes"] <= 20_000 and int8["arena_bytes"] <= 8_192
         assert int8["runtime"] == "tflm" and d["seconds"]["total"] < 20 * 60
+
+
+def test_a_patient_run_exports_for_the_device(patient_run, tmp_path):
+    """The training side's run goes through the device side's exporter (C backend): the
+    2-channel beat input, the long-term features and the build flag it needs are stated."""
+    from click.testing import CliRunner
+
+    from tinyecg.app.cli import cli
+
+    out, _ = patient_run
+    res = CliRunner().invoke(
+        cli, ["export", str(out), "--out", str(tmp_path / "exp"), "--runtime", "c"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "-DTINYECG_PATIENT_CONTEXT=1" in res.output
+    header = (tmp_path / "exp" / "tinyecg_preprocess_params.h").read_text()
+    assert "#define TINYECG_BEAT_CHANNELS 2" in header
+    assert "#define TINYECG_RHYTHM_FEATURES 8" in header
+    meta = (tmp_path / "exp" / "tinyecg_model_meta.h").read_text()
+    assert "#define TINYECG_INPUT_BEAT_ELEMENTS 720u" in meta

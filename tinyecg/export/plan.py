@@ -205,6 +205,12 @@ def plan_export(
     assert beat is not None
     # a patient-context model (Int8Model checked the pairing): 2 beat channels, 8 features
     patient = {"rhythm_features": "longterm", "beat_channels": 2} if int8.beat_channels == 2 else {}
+    if patient:
+        notes.append(
+            "a patient-context model: build every file of the firmware with "
+            "-DTINYECG_PATIENT_CONTEXT=1 (PlatformIO: the environment's build_flags; "
+            "`tinyecg qemu` adds it; without it the build stops at tinyecg_exported.c)"
+        )
     params = fp.preprocess_params(
         beat.scale,
         beat.zero_point,
