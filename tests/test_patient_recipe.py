@@ -283,3 +283,47 @@ def test_a_patient_run_exports_for_the_device(patient_run, tmp_path):
     assert "#define TINYECG_RHYTHM_FEATURES 8" in header
     meta = (tmp_path / "exp" / "tinyecg_model_meta.h").read_text()
     assert "#define TINYECG_INPUT_BEAT_ELEMENTS 720u" in meta
+
+
+def test_committed_device_path_bench_of_the_patient_run_is_quoted():
+    """docs/bench/device_path_patient.json (scripts/bench_device_path.py on the seed-0 patient
+    run): every DS2 record, RR rules equal to the C, the model's four classes scored in AAMI,
+    and docs/generalisation.md quoting its per-class figures."""
+    import json
+
+    from helpers import ROOT
+
+    from tinyecg.data.records import DS2
+
+    d = json.loads((ROOT / "docs" / "bench" / "device_path_patient.json").read_text())
+    assert sorted(d["per_record"]) == sorted(DS2)
+    assert d["total"]["rr_check"]["mismatches"] == 0
+    det = d["total"]["detected"]
+    assert det["labels"] == ["N", "S", "V", "F", "Q"]
+    assert all(row[4] == 0 for row in det["confusion"])  # the model never says Q
+    docs = (ROOT / "docs" / "generalisation.md").read_text()
+    for c in ("N", "S", "V"):
+        pc = det["per_class"][c]
+        quoted = f"{100 * pc['se']:.1f} / {100 * pc['ppv']:.1f} / {100 * pc['f1']:.1f}"
+        assert quoted in docs, quoted
+
+
+def test_device_path_scores_the_runs_four_classes_in_aami(patient_run, tmp_path):
+    """The run's model outputs N, S, V, F: the device path maps them onto AAMI's classes."""
+    import json
+
+    from tinyecg.device.device_path import evaluate_device_path
+
+    out, _ = patient_run
+    cfg = json.loads((out / "config.json").read_text())
+    res = evaluate_device_path(
+        out / "student_int8.tflite",
+        ["208"],
+        EXCERPT,
+        labels="aami",
+        config=cfg,
+        build_dir=tmp_path,
+    )
+    det = res["total"]["detected"]
+    assert det["labels"] == ["N", "S", "V", "F", "Q"] and det["n"] > 100
+    assert sum(row[4] for row in det["confusion"]) == 0

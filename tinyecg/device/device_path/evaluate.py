@@ -82,6 +82,12 @@ def evaluate_device_path(
         nlrav, _ = labels_map("nlrav")
         pred_map = np.array([label_names.index(NLRAV_TO_AAMI[c]) for c in nlrav], np.int64)
     clf = Int8Classifier(model_tflite)
+    outputs = (config or {}).get("data", {}).get("label_names")
+    if pred_map is None and outputs and list(outputs) != list(label_names):
+        # a model with part of the set's classes (the patient recipe: N, S, V, F of AAMI)
+        if not set(outputs) <= set(label_names) or len(outputs) != clf.n_classes:
+            raise TinyECGError(f"model outputs {outputs} are not classes of {labels!r}")
+        pred_map = np.array([label_names.index(c) for c in outputs], np.int64)
     if pred_map is None and clf.n_classes != len(label_names):
         raise TinyECGError(f"model has {clf.n_classes} outputs; {labels!r} has {len(label_names)}")
     test_keys = _test_split_keys(config, data_dir) if config else None
