@@ -327,3 +327,29 @@ def test_device_path_scores_the_runs_four_classes_in_aami(patient_run, tmp_path)
     det = res["total"]["detected"]
     assert det["labels"] == ["N", "S", "V", "F", "Q"] and det["n"] > 100
     assert sum(row[4] for row in det["confusion"]) == 0
+
+
+def test_stress_refuses_a_patient_model_in_one_line(patient_run):
+    import subprocess
+    import sys
+
+    out, _ = patient_run
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinyecg", "stress", str(EXCERPT / "208"), "--model"]
+        + [str(out / "student_int8.tflite"), "--noise", "em", "--snr", "6"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "patient-context model" in last
+
+
+def test_demo_refuses_a_patient_run_in_one_line(patient_run):
+    from tinyecg.app.demo.model import load_model
+
+    out, _ = patient_run
+    for kwargs in ({"run_dir": out}, {"model": out / "student_int8.tflite"}):
+        with pytest.raises(TinyECGError, match="patient-context"):
+            load_model(**kwargs, float_model=False)

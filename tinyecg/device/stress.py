@@ -249,6 +249,11 @@ class Classifier:
         self.map = dict(LABEL_SETS[self.label_set]["map"])
         self.model = path
         self.clf = Int8Classifier(path.read_bytes())
+        if self.clf.patient:
+            raise TinyECGError(
+                f"{path}: a patient-context model; the stress test feeds today's beat input "
+                "only (docs/generalisation.md)"
+            )
         if self.clf.n_classes != len(self.labels):
             raise TinyECGError(
                 f"{path}: {self.clf.n_classes} outputs, but label set "

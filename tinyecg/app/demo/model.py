@@ -140,6 +140,11 @@ def load_model(run_dir=None, model=None, float_model: bool = True) -> DemoModel:
         keras_path = find_run_model(folder, "float")
         if tflite is None and keras_path is None:
             raise TinyECGError(f"{folder}: no model found (.tflite or .keras)")
+    if (cfg or {}).get("recipe") == "patient":
+        raise TinyECGError(
+            f"{source}: a patient-context run; the demo feeds today's beat input only "
+            "(docs/generalisation.md)"
+        )
     labels, set_name = _labels_from_config(cfg)
     dm = DemoModel(
         labels=labels or [],
@@ -188,6 +193,11 @@ def _load_int8(dm: DemoModel, path: Path) -> None:
     """The int8 model in TFLM; Int8Model checks its inputs (one beat window, at most one
     rhythm input) and that it is full-int8."""
     dm.int8 = Int8Classifier(path)
+    if dm.int8.patient:
+        raise TinyECGError(
+            f"{path}: a patient-context model; the demo feeds today's beat input only "
+            "(docs/generalisation.md)"
+        )
     dm.fixed_params = dm.int8.preprocess_params()
 
 
