@@ -162,6 +162,25 @@ interpreter, the same kernels a board runs.
 """
 
 
+def _record_picker(gr, records: list[str], tab: str, databases: str = ""):
+    """A tab's record choice: a bundled excerpt or an uploaded WFDB record (elem_ids
+    "<tab>-bundled" and "<tab>-files", which the browser test drives)."""
+    with gr.Row():
+        bundled = gr.Dropdown(
+            records,
+            value=records[0] if records else None,
+            label="Bundled MIT-BIH excerpt",
+            elem_id=f"{tab}-bundled",
+        )
+        files = gr.File(
+            label=f"...or upload a WFDB record (.hea + .dat [+ .atr]){databases}",
+            file_count="multiple",
+            file_types=[".hea", ".dat", ".atr"],
+            elem_id=f"{tab}-files",
+        )
+    return bundled, files
+
+
 def build_app(run_dir=None, model=None, dm: DemoModel | None = None, rhythm_model=None):
     """The Gradio page (gr.Blocks) for a run directory, a model file, or the default model;
     rhythm_model: the rhythm view's .tflite (default: the one shipped with tinyecg)."""
@@ -207,19 +226,7 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None, rhythm_mode
                 result = gr.Markdown(elem_id="beat-result")
                 plot = gr.Plot(label="beat", elem_id="beat-plot")
         with gr.Tab("Record", id="tab-record"):
-            with gr.Row():
-                bundled = gr.Dropdown(
-                    records,
-                    value=records[0] if records else None,
-                    label="Bundled MIT-BIH excerpt",
-                    elem_id="record-bundled",
-                )
-                files = gr.File(
-                    label="...or upload a WFDB record (.hea + .dat [+ .atr])",
-                    file_count="multiple",
-                    file_types=[".hea", ".dat", ".atr"],
-                    elem_id="record-files",
-                )
+            bundled, files = _record_picker(gr, records, "record")
             rrun = gr.Button("Analyse record", variant="primary", elem_id="record-run")
             rresult = gr.Markdown(elem_id="record-result")
             start = gr.Slider(
@@ -229,19 +236,7 @@ def build_app(run_dir=None, model=None, dm: DemoModel | None = None, rhythm_mode
             state = gr.State(None)
         with gr.Tab("Rhythm (VF/VT alarm)", id="tab-rhythm"):
             gr.Markdown(RHYTHM_INTRO, elem_id="rhythm-intro")
-            with gr.Row():
-                vbundled = gr.Dropdown(
-                    records,
-                    value=records[0] if records else None,
-                    label="Bundled MIT-BIH excerpt",
-                    elem_id="rhythm-bundled",
-                )
-                vfiles = gr.File(
-                    label="...or upload a WFDB record (.hea + .dat [+ .atr]): vfdb, cudb, mitdb",
-                    file_count="multiple",
-                    file_types=[".hea", ".dat", ".atr"],
-                    elem_id="rhythm-files",
-                )
+            vbundled, vfiles = _record_picker(gr, records, "rhythm", ": vfdb, cudb, mitdb")
             vrun = gr.Button("Analyse rhythm", variant="primary", elem_id="rhythm-run")
             vresult = gr.Markdown(elem_id="rhythm-result")
             vstart = gr.Slider(
