@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +264,17 @@ def tcp_device(harness: Path, *extra_args: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def run_main(monkeypatch, capsys, *args):
+    """Run the `tinyecg` entry point (tinyecg.app.cli:main) in-process: (exit code, out, err)."""
+    from tinyecg.app.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["tinyecg", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

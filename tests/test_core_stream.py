@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sys
 import threading
 import time
 import tty
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import tcp_device
+from helpers import run_main, tcp_device
 
 from tinyecg.device import detect, stream
 from tinyecg.errors import TinyECGError
@@ -393,25 +392,11 @@ def test_stream_rejects_bad_numbers_and_label_sets():
         stream.stream_record("loop://", str(path), labels="xyz")
 
 
-def _main(monkeypatch, capsys, *args):
-    """Run the `tinyecg` entry point (tinyecg.app.cli:main) in-process: (exit code, out, err)."""
-    from tinyecg.app.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["tinyecg", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_stream_cli_labels_and_errors(monkeypatch, capsys):
     path = str(_record("214"))
     beats = _annotated_beats(path, 30)
     fake = FakeDevice(NLRAV_INFO, [(r, s if s in "NLRAV" else "N") for r, s in beats])
-    code, out, err = _main(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         "stream",
@@ -429,13 +414,13 @@ def test_stream_cli_labels_and_errors(monkeypatch, capsys):
     assert "accuracy 1.0000" in out
 
     for bad in ("nan", "0", "-5"):
-        code, out, err = _main(
+        code, out, err = run_main(
             monkeypatch, capsys, "stream", "--port", "loop://", "--record", path, "--seconds", bad
         )
         assert code == 2 and err == f"error: seconds must be a positive number (got {bad})\n"
 
     fake = FakeDevice(NLRAV_INFO, [(r, "N") for r, _ in beats], die_after=3000)
-    code, out, err = _main(
+    code, out, err = run_main(
         monkeypatch, capsys, "stream", "--port", fake.url, "--record", path, "--speed", "0"
     )
     assert code == 2, err

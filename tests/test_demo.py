@@ -9,6 +9,7 @@ converted to full int8 here, so the tests do not depend on which model the packa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -36,6 +37,25 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@contextlib.contextmanager
+def _chromium_page(sync_api, tmp_path, url):
+    """A page of Debian's headless chromium (own profile under tmp_path) opened at url."""
+    with sync_api.sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1200},
+        )
+        try:
+            page = ctx.new_page()
+            page.goto(url)
+            yield page
+        finally:
+            ctx.close()
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -537,51 +557,39 @@ def test_page_in_headless_chromium(dm, tmp_path, excerpt_beats):
     try:
         with pytest.raises(TinyECGError, match=f"cannot serve on 127.0.0.1:{port}"):
             demo.launch(demo.build_app(dm=dm), port, block=False)
-        with sync_api.sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 1200},
+        with _chromium_page(sync_api, tmp_path, url) as page:
+            expect = sync_api.expect
+            expect(page.locator("#intro")).to_contain_text("not a medical device")
+
+            page.locator("#beat-text textarea").fill(beat_text)
+            page.locator("#beat-run").click()
+            result = page.locator("#beat-result")
+            expect(result).to_contain_text("Predicted class", timeout=30_000)
+            shown = result.inner_text()
+            assert f"Predicted class: {expected.shown_class}" in shown
+            assert f"int8 model (TFLM): {expected.class_int8}" in shown
+            assert f"float model (Keras): {expected.class_float}" in shown
+            assert "Taken as ADC counts" in shown and "neutral features" in shown
+            page.screenshot(path=str(tmp_path / "demo_beat.png"), full_page=True)
+
+            page.locator("#beat-text textarea").fill("0.1, 0.2, banana")
+            page.locator("#beat-run").click()
+            expect(result).to_contain_text("is not a number", timeout=30_000)
+            assert "Error: value 3 ('banana') is not a number" in result.inner_text()
+            assert "Traceback" not in page.content()
+
+            page.get_by_role("tab", name="Record").click()
+            page.locator("#record-files input[type=file]").set_input_files(
+                [str(rec.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
             )
-            try:
-                page = ctx.new_page()
-                page.goto(url)
-                expect = sync_api.expect
-                expect(page.locator("#intro")).to_contain_text("not a medical device")
-
-                page.locator("#beat-text textarea").fill(beat_text)
-                page.locator("#beat-run").click()
-                result = page.locator("#beat-result")
-                expect(result).to_contain_text("Predicted class", timeout=30_000)
-                shown = result.inner_text()
-                assert f"Predicted class: {expected.shown_class}" in shown
-                assert f"int8 model (TFLM): {expected.class_int8}" in shown
-                assert f"float model (Keras): {expected.class_float}" in shown
-                assert "Taken as ADC counts" in shown and "neutral features" in shown
-                page.screenshot(path=str(tmp_path / "demo_beat.png"), full_page=True)
-
-                page.locator("#beat-text textarea").fill("0.1, 0.2, banana")
-                page.locator("#beat-run").click()
-                expect(result).to_contain_text("is not a number", timeout=30_000)
-                assert "Error: value 3 ('banana') is not a number" in result.inner_text()
-                assert "Traceback" not in page.content()
-
-                page.get_by_role("tab", name="Record").click()
-                page.locator("#record-files input[type=file]").set_input_files(
-                    [str(rec.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
-                )
-                page.wait_for_timeout(500)
-                page.locator("#record-run").click()
-                rresult = page.locator("#record-result")
-                expect(rresult).to_contain_text("beats", timeout=30_000)
-                heading = rresult.locator("h3").inner_text()
-                assert heading == f"Record rec100: {expected_rec.n_beats} beats", heading
-                assert abs(expected_rec.n_beats - len(expected_rec.ann_samples)) <= 1
-                page.screenshot(path=str(tmp_path / "demo_record.png"), full_page=True)
-            finally:
-                ctx.close()
+            page.wait_for_timeout(500)
+            page.locator("#record-run").click()
+            rresult = page.locator("#record-result")
+            expect(rresult).to_contain_text("beats", timeout=30_000)
+            heading = rresult.locator("h3").inner_text()
+            assert heading == f"Record rec100: {expected_rec.n_beats} beats", heading
+            assert abs(expected_rec.n_beats - len(expected_rec.ann_samples)) <= 1
+            page.screenshot(path=str(tmp_path / "demo_record.png"), full_page=True)
     finally:
         app.close()
     assert (tmp_path / "demo_beat.png").stat().st_size > 10_000
@@ -601,34 +609,22 @@ def test_rhythm_tab_in_headless_chromium(dm, rmodel, tmp_path):
     app = demo.build_app(dm=dm, rhythm_model=rmodel)
     url = demo.launch(app, _free_port(), block=False)
     try:
-        with sync_api.sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="chromium-", dir=tmp_path),
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1280, "height": 1200},
+        with _chromium_page(sync_api, tmp_path, url) as page:
+            page.get_by_role("tab", name="Rhythm (VF/VT alarm)").click()
+            page.locator("#rhythm-files input[type=file]").set_input_files(
+                [str(base.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
             )
-            try:
-                page = ctx.new_page()
-                page.goto(url)
-                page.get_by_role("tab", name="Rhythm (VF/VT alarm)").click()
-                page.locator("#rhythm-files input[type=file]").set_input_files(
-                    [str(base.with_suffix(e)) for e in (".hea", ".dat", ".atr")]
-                )
-                page.wait_for_timeout(500)
-                page.locator("#rhythm-run").click()
-                result = page.locator("#rhythm-result")
-                expect = sync_api.expect
-                expect(result).to_contain_text("decisions shockable", timeout=30_000)
-                heading = result.locator("h3").inner_text()
-                k = int(expected.shockable.sum())
-                assert heading == f"Record cu01: {k} of 499 decisions shockable", heading
-                assert "VF episode at 214 s" in result.inner_text()
-                expect(page.locator("#rhythm-plot")).to_be_visible()
-                page.screenshot(path=str(tmp_path / "demo_rhythm.png"), full_page=True)
-            finally:
-                ctx.close()
+            page.wait_for_timeout(500)
+            page.locator("#rhythm-run").click()
+            result = page.locator("#rhythm-result")
+            expect = sync_api.expect
+            expect(result).to_contain_text("decisions shockable", timeout=30_000)
+            heading = result.locator("h3").inner_text()
+            k = int(expected.shockable.sum())
+            assert heading == f"Record cu01: {k} of 499 decisions shockable", heading
+            assert "VF episode at 214 s" in result.inner_text()
+            expect(page.locator("#rhythm-plot")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "demo_rhythm.png"), full_page=True)
     finally:
         app.close()
     assert (tmp_path / "demo_rhythm.png").stat().st_size > 10_000

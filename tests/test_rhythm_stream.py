@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 
 import numpy as np
 import pytest
-from helpers import full_mitdb, rhythm_data, rhythm_model, rhythm_reference_lines, tcp_device
+from helpers import (
+    full_mitdb,
+    rhythm_data,
+    rhythm_model,
+    rhythm_reference_lines,
+    run_main,
+    tcp_device,
+)
 
 from tinyecg import aed_metrics
 from tinyecg.data import records
@@ -71,19 +77,6 @@ class ScriptedDevice:
                         nxt += 1
                 if out:
                     conn.sendall(("\n".join(out) + "\n").encode())
-
-
-def _main(monkeypatch, capsys, *args):
-    from tinyecg.app.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["tinyecg", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _mitdb(name):
@@ -165,7 +158,7 @@ def test_stream_scores_a_vf_onset_from_model_decisions(model, tmp_path, monkeypa
     lines = rhythm_reference_lines(_excerpt(base, start, seconds), model)
     fake = ScriptedDevice(lines)
     out = tmp_path / "scores.json"
-    code, text, err = _main(
+    code, text, err = run_main(
         monkeypatch,
         capsys,
         "stream",
@@ -254,7 +247,7 @@ def test_stream_scores_scripted_lines_unreadable_and_a_false_alarm(monkeypatch, 
         for n, x in _nsr_lines()
     ]
     fake = ScriptedDevice(lines)
-    code, out, err = _main(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         *("stream", "--port", fake.url, "--record", str(base), "--seconds", "30"),
@@ -291,7 +284,7 @@ def test_stream_with_start_offset_maps_the_time_base():
 def test_beat_only_device_and_lines_outside_the_replay(monkeypatch, capsys):
     base = _mitdb("100")
     fake = ScriptedDevice([])
-    code, out, err = _main(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         *("stream", "--port", fake.url, "--record", str(base), "--seconds", "20"),
@@ -309,7 +302,7 @@ def test_record_without_rhythm_notes_is_not_scored(monkeypatch, capsys):
     from helpers import EXCERPT
 
     fake = ScriptedDevice(_nsr_lines())
-    code, out, err = _main(
+    code, out, err = run_main(
         monkeypatch,
         capsys,
         *("stream", "--port", fake.url, "--record", str(EXCERPT / "100"), "--seconds", "30"),
@@ -328,7 +321,7 @@ def test_start_errors_are_one_line(monkeypatch, capsys):
         ("nan", "start must be a number >= 0 (got nan)"),
         ("4000", "start 4000 s is past the end of 100 (1805.56 s)"),
     ):
-        code, out, err = _main(
+        code, out, err = run_main(
             monkeypatch, capsys, "stream", "--port", "loop://", "--record", base, "--start", start
         )
         assert code == 2 and err == f"error: {msg}\n", err
@@ -378,7 +371,7 @@ def test_stream_a_vf_episode_through_the_core(rhythm_device, monkeypatch, capsys
     with the core's alarm on minus the annotated onset."""
     base = rhythm_data("cudb", "cu01")
     out = tmp_path / "cu01.json"
-    code, text, err = _main(
+    code, text, err = run_main(
         monkeypatch,
         capsys,
         *("stream", "--port", rhythm_device, "--record", str(base), "--start", "180"),
