@@ -6,6 +6,8 @@ only)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from tinyecg.device.device_path.beats import DeviceBeats
@@ -61,19 +63,31 @@ def patient_reference_beats(
     return [(int(r), names[int(k)], int(row[k])) for r, k, row in zip(beats.r, best, out)]
 
 
+@functools.lru_cache(maxsize=1)
+def _event_driver():
+    """The event driver, compiled once per process (a bench asks for a reference per
+    record) into a temporary folder removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tinyecg.device.device_path.events import build_event_driver
+
+    tmp = tempfile.mkdtemp(prefix="tinyecg-events-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return build_event_driver(Path(tmp))
+
+
 def reference_of_rows(model, samples, rows_r, calibration=(1024, 200), labels=None):
     """patient_reference_beats on MIT-BIH-range samples with the detector's events computed
     here (the event driver, built in a temporary folder); its beats must be rows_r (the
     device's R lines): tinyecg.device.firmware.reference_beats of a patient-context model."""
-    import tempfile
-    from pathlib import Path
-
-    from tinyecg.device.device_path.events import build_event_driver, device_events
+    from tinyecg.device.device_path.events import device_events
     from tinyecg.spec import MITDB_ADC_RANGE
 
     lo, hi = MITDB_ADC_RANGE
-    with tempfile.TemporaryDirectory() as tmp:
-        events = device_events(samples, build_event_driver(Path(tmp)), lo, hi)
+    events = device_events(samples, _event_driver(), lo, hi)
     out = patient_reference_beats(model, samples, events, calibration, labels)
     if [r for r, _, _ in out] != [int(r) for r in rows_r]:
         raise TinyECGError("the Python beat rules give other beats than the device's R lines")
